@@ -1,0 +1,1 @@
+"""FastAPI routers (thin), authentication, and the one error -> status table."""

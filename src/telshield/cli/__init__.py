@@ -1,0 +1,63 @@
+"""The ``telshield`` command. Each area adds its sub-commands in its own module of this package;
+this module holds the one error -> exit-code table."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from telshield.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TelshieldError,
+    Unauthenticated,
+    Unavailable,
+)
+
+app = typer.Typer(
+    name="telshield",
+    help="Telecom anti-fraud governance: ingest feeds, detect fraud numbers, dispose, screen calls.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# The only error -> exit-code table of the CLI.
+EXIT_CODES: dict[type[TelshieldError], int] = {
+    InvalidInput: 2,
+    NotFound: 3,
+    Conflict: 4,
+    Forbidden: 5,
+    Unauthenticated: 5,
+    Unavailable: 6,
+}
+
+
+def exit_code(error: TelshieldError) -> int:
+    """The exit code for an error (the most specific class in the table wins)."""
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]  # type: ignore[index]
+    return 1
+
+
+def _register() -> None:
+    # Imported here, not at module level of the sub-modules' callers, so start-up stays cheap.
+    from telshield.cli import demo, ingest
+
+    ingest.register(app)
+    demo.register(app)
+
+
+def main() -> None:
+    """Entry point: run the CLI and turn telshield errors into messages and exit codes."""
+    _register()
+    try:
+        app()
+    except TelshieldError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}")
+        sys.exit(exit_code(e))

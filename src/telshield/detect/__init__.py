@@ -1,0 +1,1 @@
+"""Detectors as lazy dataframe expressions: they take and return tables, never execute."""

@@ -1,0 +1,1 @@
+"""Metrics against the simulator's truth, whole-system replay, benchmarks' shared code."""

@@ -1,0 +1,1 @@
+"""Feed schemas, readers (CSV/Parquet), validation with quarantine, and the lake layout."""

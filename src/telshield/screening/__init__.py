@@ -1,0 +1,1 @@
+"""The real-time call screening engine, its snapshot, and its HTTP and SIP faces."""

@@ -1,0 +1,1 @@
+"""Use cases: ingest, detection runs, disposal, lists, registration, liaison, reports."""
