@@ -20,7 +20,7 @@ from telshield.domain.errors import (
 
 app = typer.Typer(
     name="telshield",
-    help="Telecom anti-fraud governance: ingest feeds, detect fraud numbers, dispose, screen calls.",
+    help="Telecom anti-fraud governance: ingest feeds, detect fraud, dispose, screen calls.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -43,6 +43,21 @@ def exit_code(error: TelshieldError) -> int:
         if cls in EXIT_CODES:
             return EXIT_CODES[cls]  # type: ignore[index]
     return 1
+
+
+@app.callback()
+def _root(
+    log_level: str = typer.Option(
+        "warning", envvar="TELSHIELD_LOG_LEVEL", help="debug, info, warning or error."
+    ),
+    log_json: bool = typer.Option(
+        False, envvar="TELSHIELD_LOG_JSON", help="Logs as JSON lines."
+    ),
+) -> None:
+    """Telecom anti-fraud governance: ingest feeds, detect fraud numbers, dispose, screen calls."""
+    from telshield.cli.common import configure_logging
+
+    configure_logging(log_level, log_json)
 
 
 def _register() -> None:

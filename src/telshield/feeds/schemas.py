@@ -42,12 +42,13 @@ class Column:
     values: tuple[str, ...] = ()  # allowed values when check is ENUM
     lo: float | None = None  # numeric lower bound (inclusive)
     hi: float | None = None  # numeric upper bound (inclusive)
+    future_ok: bool = False  # a timestamp that may lie ahead (an expiry, an end date)
     doc: str = ""
 
 
 @dataclass(frozen=True)
 class Feed:
-    """A feed: its columns, its key (duplicates are rejected) and the column it is partitioned by."""
+    """A feed: its columns, its key (duplicates are rejected) and its partitioning column."""
 
     name: str
     doc: str
@@ -260,7 +261,7 @@ SANCTIONS = Feed(
     (
         _c("id_hash", pa.string(), Check.HASH, "HMAC of the person's identity document"),
         _c("starts_at", TS, Check.TIMESTAMP, "sanction start"),
-        _c("ends_at", TS, Check.TIMESTAMP, "sanction end"),
+        _c("ends_at", TS, Check.TIMESTAMP, "sanction end", future_ok=True),
         _c("reason", pa.string(), Check.TEXT, "why"),
         _c("authority", pa.string(), Check.TEXT, "who imposed it"),
     ),

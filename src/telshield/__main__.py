@@ -1,0 +1,5 @@
+"""``python -m telshield`` runs the CLI."""
+
+from telshield.cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""Options every command shares, and reading settings from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from telshield.settings import Settings, load_settings
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Data directory (lake, quarantine, store). [env: TELSHIELD_DATA_DIR]"
+    ),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="A TOML settings file.", exists=True, dir_okay=False)
+]
+
+
+def settings_from(config: Path | None, data_dir: Path | None) -> Settings:
+    """Settings from the environment and an optional file, with the data directory overridden."""
+    return load_settings(config, data_dir=data_dir)
+
+
+def configure_logging(level: str = "warning", json: bool = False) -> None:
+    """Structured logs to stderr (JSON for machines, key=value for people), at ``level``."""
+    import logging
+    import sys
+
+    import structlog
+
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )

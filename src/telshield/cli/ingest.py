@@ -1,0 +1,176 @@
+"""``telshield ingest`` and ``telshield lake``: get feeds into the lake and see what it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.services.ingest import (
+    IngestOptions,
+    IngestReport,
+    ingest,
+    ingest_all,
+    input_bytes,
+)
+from telshield.services.lake import lake_stats
+from telshield.settings import Settings
+
+console = Console()
+lake_app = typer.Typer(help="Look into the lake: what each feed holds and what was quarantined.")
+
+
+def options_from(settings: Settings) -> IngestOptions:
+    """Ingest options from settings."""
+    return IngestOptions(
+        lake_dir=settings.lake_dir,
+        quarantine_dir=settings.quarantine_dir,
+        chunk_rows=settings.ingest.chunk_rows,
+        earliest=settings.ingest.earliest,
+        future_slack_days=settings.ingest.future_slack_days,
+    )
+
+
+def ingest_cmd(
+    feed: Annotated[
+        str,
+        typer.Argument(
+            help="Feed name (cells, subscribers, orders, calls, sms, clues, sanctions, "
+            "device_intel), or 'all' to ingest every <feed>/ folder of each PATH."
+        ),
+    ],
+    paths: Annotated[
+        list[Path], typer.Argument(help="CSV or Parquet files, or directories of them.")
+    ],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    chunk_rows: Annotated[
+        int | None, typer.Option(help="Rows per chunk when streaming (bounds memory).")
+    ] = None,
+) -> None:
+    """Validate feed files and add their new rows to the lake; bad rows go to quarantine.
+
+    Re-ingesting a file adds nothing. Exits non-zero only when a file cannot be read at all.
+    """
+    settings = settings_from(config, data_dir)
+    opts = options_from(settings)
+    if chunk_rows:
+        opts = IngestOptions(**{**opts.__dict__, "chunk_rows": chunk_rows})
+    reports: list[IngestReport] = []
+    total = 0 if feed == "all" else input_bytes(paths)
+    if feed == "all":
+        total = sum(
+            p.stat().st_size
+            for d in paths
+            for p in d.rglob("*")
+            if p.is_file() and p.suffix in (".csv", ".parquet") and "truth" not in p.parts
+        )
+    with _progress() as bar:
+        task = bar.add_task(f"ingest {feed}", total=total or None)
+
+        def for_each(n: int) -> None:
+            bar.advance(task, n)
+
+        if feed == "all":
+            for d in paths:
+                reports.extend(ingest_all(d, opts, progress=for_each))
+        else:
+            reports.append(ingest(feed, paths, opts, progress=for_each))
+    console.print(_summary(reports))
+    for r in reports:
+        if r.quarantine_file:
+            console.print(
+                f"[yellow]{sum(r.quarantined.values()):,} {r.feed} row(s) quarantined[/] in "
+                f"{r.quarantine_file}; see them with: telshield lake quarantine --feed {r.feed}"
+            )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _summary(reports: list[IngestReport]) -> Table:
+    t = Table(title="ingest")
+    for col in ("feed", "files", "rows read", "added", "already in lake", "quarantined", "reasons"):
+        t.add_column(col, justify="left" if col in ("feed", "reasons") else "right")
+    for r in reports:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in r.quarantined.most_common())
+        t.add_row(
+            r.feed,
+            str(len(r.files)),
+            f"{r.rows_read:,}",
+            f"{r.added:,}",
+            f"{r.already_present:,}",
+            f"{sum(r.quarantined.values()):,}",
+            reasons or "-",
+        )
+    return t
+
+
+@lake_app.command("stats")
+def stats_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Rows, files, size and days per feed, and quarantined rows by reason."""
+    settings = settings_from(config, data_dir)
+    t = Table(title=f"lake at {settings.lake_dir}")
+    for col in ("feed", "rows", "files", "MiB", "days", "first day", "last day", "quarantined"):
+        t.add_column(col, justify="left" if col == "feed" else "right")
+    for s in lake_stats(settings.lake_dir, settings.quarantine_dir):
+        q = ", ".join(f"{k} {v:,}" for k, v in s.quarantined.most_common()) or "-"
+        t.add_row(
+            s.feed,
+            f"{s.rows:,}",
+            str(s.files),
+            f"{s.bytes / 2**20:,.1f}",
+            str(s.days),
+            s.first_day or "-",
+            s.last_day or "-",
+            q,
+        )
+    console.print(t)
+
+
+@lake_app.command("quarantine")
+def quarantine_cmd(
+    feed: Annotated[str | None, typer.Option(help="Only this feed.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show quarantined rows: file, line, reasons and the original record."""
+    from telshield.feeds import quarantine
+
+    settings = settings_from(config, data_dir)
+    rows = quarantine.read(settings.quarantine_dir, feed, reason)
+    t = Table(title=f"{rows.num_rows:,} quarantined row(s)")
+    for col in ("feed", "file", "line", "problems", "record"):
+        t.add_column(col, overflow="fold")
+    for r in rows.slice(0, limit).to_pylist():
+        t.add_row(r["feed"], r["source_file"], str(r["line"]), r["problems"], r["record"])
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ingest`` and ``lake`` to the CLI."""
+    app.command("ingest")(ingest_cmd)
+    app.add_typer(lake_app, name="lake")
