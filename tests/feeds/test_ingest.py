@@ -234,3 +234,12 @@ def test_samples_ingest_cleanly_and_lake_tables_are_lazy(
     empty = Lake(tmp_path / "nothing").table(con, "sms")
     assert empty.count().execute() == 0
     assert "day" in empty.columns
+
+
+def test_csv_columns_may_come_in_any_order_and_extras_are_ignored(
+    tmp_path: Path, opts: IngestOptions
+) -> None:
+    header = ["note", *reversed(CALLS.column_names)]
+    rows = [{**call(1), "note": "x"}, {**call(2), "note": "y"}]
+    src = write_csv(tmp_path / "c.csv", rows, header)
+    assert ingest("calls", [src], opts, now=NOW).added == 2

@@ -62,10 +62,17 @@ def _root(
 
 def _register() -> None:
     # Imported here, not at module level of the sub-modules' callers, so start-up stays cheap.
-    from telshield.cli import demo, ingest
+    from telshield.cli import demo, ingest, numbers
 
     ingest.register(app)
     demo.register(app)
+    numbers.register(app)
+    from telshield.cli import detect, evaluate, model, rules  # early warning
+
+    detect.register(app)
+    rules.register(app)
+    model.register(app)
+    evaluate.register(app)
 
 
 def main() -> None:

@@ -174,3 +174,30 @@ def register(app: typer.Typer) -> None:
     """Add ``ingest`` and ``lake`` to the CLI."""
     app.command("ingest")(ingest_cmd)
     app.add_typer(lake_app, name="lake")
+    app.add_typer(feeds_app, name="feeds")
+
+
+feeds_app = typer.Typer(help="The feeds' schemas and checks.")
+
+
+@feeds_app.command("describe")
+def describe_cmd(
+    feed: Annotated[str | None, typer.Argument(help="One feed; all when omitted.")] = None,
+    markdown: Annotated[bool, typer.Option(help="Print docs/feeds.md instead.")] = False,
+) -> None:
+    """Show each feed's columns, types, checks and key."""
+    from telshield.feeds.docs import render
+    from telshield.feeds.schemas import FEEDS
+    from telshield.feeds.schemas import feed as get_feed
+
+    if markdown:
+        typer.echo(render(), nl=False)
+        return
+    for spec in [get_feed(feed)] if feed else list(FEEDS.values()):
+        t = Table(title=f"{spec.name} — {spec.doc}", title_justify="left")
+        for col in ("column", "type", "required", "check", "meaning"):
+            t.add_column(col)
+        for c in spec.columns:
+            t.add_row(c.name, str(c.type), "yes" if c.required else "no", c.check.value, c.doc)
+        console.print(t)
+        console.print(f"key: {', '.join(spec.key)}; partitioned by: {spec.time_column or '-'}\n")

@@ -100,17 +100,31 @@ class Lake:
         d.mkdir(parents=True)
         return d
 
+    def stage_sql(self, feed: Feed, path: Path) -> str:
+        """The COPY writing a checked chunk's good rows (table ``checked``) to a staging file:
+        the feed's columns plus ``_src``, ``_line`` and, for time feeds, ``day``."""
+        names = ", ".join(f"{_q('t_' + c)} AS {_q(c)}" for c in feed.column_names)
+        day = f", CAST({_q('t_' + feed.time_column)} AS DATE) AS day" if feed.time_column else ""
+        return (
+            f"COPY (SELECT {names}, {{src}}::INTEGER AS _src, _line{day} FROM checked "
+            f"WHERE _ok) TO {_lit(str(path))} (FORMAT parquet, COMPRESSION lz4)"
+        )
+
     def commit(
         self, con: duckdb.DuckDBPyConnection, feed: Feed, staged: Path, ingest_id: str
     ) -> tuple[CommitResult, pa.Table]:
         """Move staged rows into the lake, skipping keys already there.
 
-        Staged files hold the feed's columns plus ``_src`` (file number), ``_line`` and, for
-        time feeds, ``day``. Returns the result and the staged rows whose key repeated within
-        the ingest (all their columns), for the caller to quarantine.
+        Staged files (see ``stage_sql``) hold the feed's columns plus ``_src`` (file number),
+        ``_line`` and, for time feeds, ``day``. Returns the result and the staged
+        rows whose key repeated within the ingest (all their columns), for the caller to
+        quarantine.
         """
-        glob = _lit(str(staged / "*.parquet"))
-        con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM read_parquet({glob})")
+        staged_files = sorted(staged.glob("*.parquet"))
+        if not staged_files:
+            return CommitResult(0, 0, 0, (), ()), pa.table({})
+        files_sql = "[" + ", ".join(_lit(str(f)) for f in staged_files) + "]"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS FROM read_parquet({files_sql})")
         key = ", ".join(_q(k) for k in feed.key)
         total, distinct = con.execute(
             f"SELECT count(*), count(DISTINCT ({key})) FROM staged"
@@ -139,7 +153,7 @@ class Lake:
             )
         out = staged / "out"
         part = ", day" if feed.time_column else ""
-        options = f"FORMAT parquet, COMPRESSION zstd, FILENAME_PATTERN 'part-{ingest_id}-{{i}}'"
+        options = f"FORMAT parquet, COMPRESSION snappy, FILENAME_PATTERN 'part-{ingest_id}-{{i}}'"
         if feed.time_column:
             options += ", PARTITION_BY (day)"
         target = out if feed.time_column else out / f"part-{ingest_id}-0.parquet"
@@ -222,9 +236,9 @@ class Lake:
                 schema = schema.append(pa.field("day", pa.date32()))
             return ibis.memtable(schema.empty_table())
         if con.name == "duckdb":
-            return con.read_parquet(  # type: ignore[attr-defined,no-any-return]
+            return con.read_parquet(
                 [str(f) for f in files], table_name=f"lake_{feed.name}", hive_partitioning=True
             )
-        return con.read_parquet(  # type: ignore[attr-defined,no-any-return]
+        return con.read_parquet(
             str(self.feed_dir(feed)), table_name=f"lake_{feed.name}"
         )

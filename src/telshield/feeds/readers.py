@@ -170,7 +170,7 @@ def _parse_block(path: Path, feed: Feed, names: list[str], body: bytes, first: i
 
 
 def _has_blank_lines(body: bytes) -> bool:
-    return b"\n\n" in body or body.startswith(b"\n") or b"\n\r\n" in body
+    return body.startswith((b"\n", b"\r\n")) or b"\n\n" in body or b"\n\r\n" in body
 
 
 def _parse_block_slowly(path: Path, feed: Feed, names: list[str], body: bytes, first: int) -> Chunk:

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from telshield.feeds.schemas import Check, Column, Feed
 
@@ -74,85 +73,84 @@ def _typed(c: Column) -> str:
     col = _q(c.name)
     if c.check in _SQL_TYPES:
         return f"TRY_CAST({col} AS {_SQL_TYPES[c.check]})"
-    text = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    text = f"NULLIF(CAST({col} AS VARCHAR), '')"
     if c.check == Check.NUMBER:
         return (
-            f"CASE WHEN regexp_full_match({text}, {_lit(_PATTERNS[c.check][0])}) "
-            f"THEN ltrim({text}, '+') END"
+            f"CASE WHEN regexp_full_match({text}, '[0-9]{{3,15}}') THEN {text} "
+            f"WHEN regexp_full_match({text}, '\\+[0-9]{{3,15}}') THEN substr({text}, 2) END"
         )
     if c.check in _PATTERNS:
         return f"CASE WHEN regexp_full_match({text}, {_lit(_PATTERNS[c.check][0])}) THEN {text} END"
     return text
 
 
-def _problems(c: Column, bounds: Bounds) -> list[str]:
-    """SQL CASE expressions, each yielding 'field: reason' or NULL."""
-    col, typed, tag = _q(c.name), f"t_{c.name}", lambda r: _lit(f"{c.name}: {r}")
-    raw_present = f"NULLIF(trim(CAST({col} AS VARCHAR)), '') IS NOT NULL"
+def _problems(c: Column, bounds: Bounds) -> list[tuple[str, str]]:
+    """(condition, 'field: reason') pairs: the row has the problem when the condition holds."""
+    typed = _q(f"t_{c.name}")
+    raw_present = f"NULLIF(CAST({_q(c.name)} AS VARCHAR), '') IS NOT NULL"
     out = []
     if c.required:
-        out.append(f"CASE WHEN NOT ({raw_present}) THEN {tag('missing_required')} END")
+        out.append((f"NOT ({raw_present})", "missing_required"))
     bad = "bad_type" if c.check in _SQL_TYPES else _PATTERNS.get(c.check, ("", ""))[1]
     if bad:
-        out.append(f"CASE WHEN {raw_present} AND {_q(typed)} IS NULL THEN {tag(bad)} END")
+        out.append((f"{typed} IS NULL AND {raw_present}", bad))
     if c.lo is not None:
-        out.append(f"CASE WHEN {_q(typed)} < {c.lo} THEN {tag('out_of_range')} END")
+        out.append((f"{typed} < {c.lo}", "out_of_range"))
     if c.hi is not None:
-        out.append(f"CASE WHEN {_q(typed)} > {c.hi} THEN {tag('out_of_range')} END")
+        out.append((f"{typed} > {c.hi}", "out_of_range"))
     if c.check == Check.TIMESTAMP:
         lo = bounds.earliest.isoformat(sep=" ")
         hi = (FAR_FUTURE if c.future_ok else bounds.latest).isoformat(sep=" ")
         out.append(
-            f"CASE WHEN {_q(typed)} < TIMESTAMP {_lit(lo)} OR {_q(typed)} > TIMESTAMP {_lit(hi)}"
-            f" THEN {tag('timestamp_out_of_range')} END"
+            (f"{typed} < TIMESTAMP {_lit(lo)} OR {typed} > TIMESTAMP {_lit(hi)}",
+             "timestamp_out_of_range")
         )
     if c.check == Check.ENUM:
         allowed = ", ".join(_lit(v) for v in c.values)
-        out.append(
-            f"CASE WHEN {_q(typed)} IS NOT NULL AND {_q(typed)} NOT IN ({allowed})"
-            f" THEN {tag('bad_enum')} END"
-        )
-    return out
+        out.append((f"{typed} NOT IN ({allowed})", "bad_enum"))
+    return [(cond, f"{c.name}: {reason}") for cond, reason in out]
 
 
-def _feed_problems(feed: Feed) -> list[str]:
+def _feed_problems(feed: Feed) -> list[tuple[str, str]]:
     """Checks across fields of one row."""
     if feed.name == "sanctions":
-        return ["CASE WHEN t_ends_at < t_starts_at THEN 'ends_at: bad_interval' END"]
+        return [("t_ends_at < t_starts_at", "ends_at: bad_interval")]
     return []
 
 
 def validation_sql(feed: Feed, bounds: Bounds, source: str = "raw") -> str:
-    """The query typing every column and listing every problem of each row of ``source``."""
+    """A query giving each row of ``source`` typed, with ``_ok`` and its ``_problems``.
+
+    ``source`` has the feed's columns and ``_line``; typed columns come out as ``t_<name>``.
+    Problems are only spelt out for bad rows.
+    """
     typed = ", ".join(f"{_typed(c)} AS {_q('t_' + c.name)}" for c in feed.columns)
     checks = [p for c in feed.columns for p in _problems(c, bounds)] + _feed_problems(feed)
+    any_bad = " OR ".join(f"coalesce({cond}, false)" for cond, _ in checks)
+    listed = ", ".join(f"CASE WHEN {cond} THEN {_lit(tag)} END" for cond, tag in checks)
+    cols = ", ".join(_q("t_" + c.name) for c in feed.columns)
     return (
-        f"WITH t AS (SELECT *, {typed} FROM {source}) "
-        f"SELECT {', '.join(_q('t_' + c.name) for c in feed.columns)}, "
-        f"concat_ws('; ', {', '.join(checks)}) AS _problems FROM t"
+        f"WITH t AS (SELECT *, {typed} FROM {source}), "
+        f"u AS (SELECT *, NOT ({any_bad}) AS _ok FROM t) "
+        f"SELECT {cols}, _line, _ok, "
+        f"CASE WHEN NOT _ok THEN concat_ws('; ', {listed}) END AS _problems FROM u"
     )
 
 
-@dataclass
-class Checked:
-    """A validated chunk: typed good rows, and the mask and problems of the bad ones."""
-
-    good: pa.Table  # the feed's schema
-    good_mask: pa.Array  # bool per input row
-    problems: pa.Array  # string per input row ('' when good)
-
-
 def check_chunk(
-    con: duckdb.DuckDBPyConnection, feed: Feed, raw: pa.Table, bounds: Bounds
-) -> Checked:
-    """Type and check one chunk; row order is kept."""
+    con: duckdb.DuckDBPyConnection, feed: Feed, raw: pa.Table, bounds: Bounds, stage: str
+) -> pa.Table:
+    """Check one chunk (feed columns + ``_line``) into table ``checked``, run ``stage`` (the
+    statement saving its good rows) and return the bad rows' original values with ``_line``
+    and ``_problems``, in line order."""
     con.register("raw", raw)
     try:
-        out = con.sql(validation_sql(feed, bounds)).to_arrow_table()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {validation_sql(feed, bounds)}")
+        con.execute(stage)
+        return con.sql(
+            "SELECT raw.*, c._problems FROM raw JOIN "
+            "(SELECT _line, _problems FROM checked WHERE NOT _ok) c USING (_line) ORDER BY _line"
+        ).to_arrow_table()
     finally:
         con.unregister("raw")
-    problems = out.column("_problems").combine_chunks()
-    ok = pc.equal(problems, "")
-    typed = out.drop_columns(["_problems"]).rename_columns(feed.column_names)
-    good = typed.filter(ok).cast(feed.schema)
-    return Checked(good, ok, problems)
+        con.execute("DROP TABLE IF EXISTS checked")

@@ -13,7 +13,6 @@ import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import structlog
 
 from telshield.domain.errors import InvalidInput
@@ -96,35 +95,29 @@ def ingest(
     ingest_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     report = IngestReport(ingest_id, spec.name)
     quarantine = QuarantineWriter(options.quarantine_dir, spec.name, ingest_id, now)
-    con = duckdb.connect()
-    try:
-        with lake.lock():
-            staged = lake.staging(ingest_id)
+    with lake.lock():
+        staged = lake.staging(ingest_id)
+        con = duckdb.connect()
+        try:
             con.execute(f"SET temp_directory = '{staged / 'spill'}'")
             for i, path in enumerate(files):
                 fr = FileReport(str(path))
                 report.files.append(fr)
                 for j, chunk in enumerate(read_chunks(path, spec, options.chunk_rows)):
-                    good = _check(con, spec, chunk, fr, quarantine, bounds)
-                    if good.num_rows:
-                        pq.write_table(
-                            _stage_columns(spec, good, i, chunk, fr),
-                            staged / f"f{i:05d}-c{j:05d}.parquet",
-                            compression="lz4",
-                        )
+                    stage = lake.stage_sql(spec, staged / f"f{i:05d}-c{j:05d}.parquet")
+                    _check(con, spec, chunk, fr, quarantine, bounds, stage.format(src=i))
                     if progress:
                         progress(chunk.nbytes)
-            if any(staged.glob("*.parquet")):
-                result, dups = lake.commit(con, spec, staged, ingest_id)
-                _quarantine_duplicates(spec, dups, files, report, quarantine)
-                report.added, report.already_present = result.added, result.already_present
-                report.days = result.days
-            q = quarantine.close()
-            report.quarantined = quarantine.counts
-            report.quarantine_file = str(q) if q else None
-            lake.finish(ingest_id, _manifest_entry(report, now))
-    finally:
-        con.close()
+            result, dups = lake.commit(con, spec, staged, ingest_id)
+            _quarantine_duplicates(spec, dups, files, report, quarantine)
+            report.added, report.already_present = result.added, result.already_present
+            report.days = result.days
+        finally:
+            con.close()
+        q = quarantine.close()
+        report.quarantined = quarantine.counts
+        report.quarantine_file = str(q) if q else None
+        lake.finish(ingest_id, _manifest_entry(report, now))
     log.info(
         "ingest.done",
         feed=spec.name,
@@ -159,13 +152,9 @@ def input_bytes(paths: list[Path]) -> int:
 
 
 def _check(
-    con: duckdb.DuckDBPyConnection,
-    spec: Feed,
-    chunk: Chunk,
-    fr: FileReport,
-    quarantine: QuarantineWriter,
-    bounds: Bounds,
-) -> pa.Table:
+    con: duckdb.DuckDBPyConnection, spec: Feed, chunk: Chunk, fr: FileReport,
+    quarantine: QuarantineWriter, bounds: Bounds, stage: str,
+) -> None:
     fr.rows_read += chunk.table.num_rows + len(chunk.bad)
     if chunk.bad:
         quarantine.add(
@@ -175,24 +164,13 @@ def _check(
             [b.text for b in chunk.bad],
         )
         fr.quarantined += len(chunk.bad)
-    checked = check_chunk(con, spec, chunk.table, bounds)
-    bad = pc.invert(checked.good_mask)
-    n_bad = chunk.table.num_rows - checked.good.num_rows
-    if n_bad:
+    raw = chunk.table.append_column("_line", chunk.lines)
+    bad = check_chunk(con, spec, raw, bounds, stage)
+    if bad.num_rows:
         quarantine.add_table(
-            fr.path, chunk.table.filter(bad), chunk.lines.filter(bad), checked.problems.filter(bad)
+            fr.path, bad.select(spec.column_names), bad["_line"], bad["_problems"]
         )
-        fr.quarantined += n_bad
-    chunk.lines = chunk.lines.filter(checked.good_mask)
-    return checked.good
-
-
-def _stage_columns(spec: Feed, good: pa.Table, i: int, chunk: Chunk, fr: FileReport) -> pa.Table:
-    t = good.append_column("_src", pa.array([i] * good.num_rows, pa.int32()))
-    t = t.append_column("_line", chunk.lines)
-    if spec.time_column:
-        t = t.append_column("day", pc.cast(good[spec.time_column], pa.date32()))
-    return t
+        fr.quarantined += bad.num_rows
 
 
 def _quarantine_duplicates(

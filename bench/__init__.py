@@ -1,0 +1,1 @@
+"""Benchmarks: each ``bench/bench_<name>.py`` measures against a baseline in the same run."""
