@@ -39,9 +39,12 @@ def call(i: int, **over: str) -> dict[str, str]:
     return row
 
 
-@pytest.fixture
-def opts(tmp_path: Path) -> IngestOptions:
-    return IngestOptions(tmp_path / "lake", tmp_path / "quarantine", chunk_rows=1000)
+@pytest.fixture(params=["auto", "chunked"])
+def opts(tmp_path: Path, request: pytest.FixtureRequest) -> IngestOptions:
+    """Both readers: DuckDB streaming whole files, and exact chunked reading."""
+    return IngestOptions(
+        tmp_path / "lake", tmp_path / "quarantine", chunk_rows=1000, reader=request.param
+    )
 
 
 def lake_rows(opts: IngestOptions, feed: str = "calls") -> int:
@@ -169,14 +172,21 @@ def test_file_larger_than_a_chunk_gives_the_same_lake(tmp_path: Path) -> None:
     rows[1733] = call(1733, callee="bad")  # line 1735, in the middle of a later chunk
     src = write_csv(tmp_path / "big.csv", rows)
     results = {}
-    for chunk in (100, 1_000_000):
-        o = IngestOptions(tmp_path / f"lake{chunk}", tmp_path / f"q{chunk}", chunk_rows=chunk)
+    for reader, chunk in (("chunked", 100), ("chunked", 1_000_000), ("auto", 100)):
+        o = IngestOptions(
+            tmp_path / f"lake{chunk}{reader}", tmp_path / f"q{chunk}{reader}",
+            chunk_rows=chunk, reader=reader,
+        )
         r = ingest("calls", [src], o, now=NOW)
         q = quarantine.read(o.quarantine_dir).to_pylist()
-        results[chunk] = (r.added, r.days, [(x["line"], x["reason"]) for x in q])
-    assert results[100] == results[1_000_000]
-    assert results[100][0] == 2499
-    assert results[100][2] == [(1735, "bad_number")]
+        rows = duckdb.sql(
+            f"SELECT * FROM read_parquet('{o.lake_dir}/calls/*/*.parquet') ORDER BY call_id"
+        ).fetchall()
+        results[(reader, chunk)] = (r.added, r.days, [(x["line"], x["reason"]) for x in q], rows)
+    first, *others = results.values()
+    assert all(o == first for o in others)
+    assert first[0] == 2499
+    assert first[2] == [(1735, "bad_number")]
 
 
 def test_parquet_input_is_validated_like_csv(tmp_path: Path, opts: IngestOptions) -> None:

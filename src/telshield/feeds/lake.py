@@ -100,45 +100,40 @@ class Lake:
         d.mkdir(parents=True)
         return d
 
-    def stage_sql(self, feed: Feed, path: Path) -> str:
-        """The COPY writing a checked chunk's good rows (table ``checked``) to a staging file:
-        the feed's columns plus ``_src``, ``_line`` and, for time feeds, ``day``."""
-        names = ", ".join(f"{_q('t_' + c)} AS {_q(c)}" for c in feed.column_names)
-        day = f", CAST({_q('t_' + feed.time_column)} AS DATE) AS day" if feed.time_column else ""
-        return (
-            f"COPY (SELECT {names}, {{src}}::INTEGER AS _src, _line{day} FROM checked "
-            f"WHERE _ok) TO {_lit(str(path))} (FORMAT parquet, COMPRESSION lz4)"
-        )
-
     def commit(
         self, con: duckdb.DuckDBPyConnection, feed: Feed, staged: Path, ingest_id: str
-    ) -> tuple[CommitResult, pa.Table]:
-        """Move staged rows into the lake, skipping keys already there.
+    ) -> CommitResult:
+        """Move the good staged rows into the lake, skipping keys already there.
 
-        Staged files (see ``stage_sql``) hold the feed's columns plus ``_src`` (file number),
-        ``_line`` and, for time feeds, ``day``. Returns the result and the staged
-        rows whose key repeated within the ingest (all their columns), for the caller to
-        quarantine.
+        Staged files (``staged/stage-*.parquet``, see ``validate.stage_sql``) hold every checked
+        row. A key repeated within the ingest keeps its first row (by file, then line); the
+        others are written to ``staged/dups.parquet`` (``_src``, ``_line``, ``_problems``,
+        ``_record``) for the caller to quarantine.
         """
-        staged_files = sorted(staged.glob("*.parquet"))
+        staged_files = sorted(staged.glob("stage-*.parquet"))
         if not staged_files:
-            return CommitResult(0, 0, 0, (), ()), pa.table({})
+            return CommitResult(0, 0, 0, (), ())
         files_sql = "[" + ", ".join(_lit(str(f)) for f in staged_files) + "]"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS FROM read_parquet({files_sql})")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW staged AS FROM read_parquet({files_sql}) WHERE _ok"
+        )
         key = ", ".join(_q(k) for k in feed.key)
         total, distinct = con.execute(
             f"SELECT count(*), count(DISTINCT ({key})) FROM staged"
         ).fetchone() or (0, 0)
         source = "staged"
-        dups = pa.table({"_src": pa.array([], pa.int32()), "_line": pa.array([], pa.int64())})
         if total != distinct:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE ranked AS SELECT *, row_number() OVER "
                 f"(PARTITION BY {key} ORDER BY _src, _line) AS _rn FROM staged"
             )
-            dups = con.sql(
-                "SELECT * EXCLUDE (_rn) FROM ranked WHERE _rn > 1 ORDER BY _src, _line"
-            ).to_arrow_table()
+            record = ", ".join(f"{_q(c)} := {_q(c)}" for c in feed.column_names)
+            con.execute(
+                f"COPY (SELECT _src, _line, {_lit(', '.join(feed.key) + ': duplicate_key')} "
+                f"AS _problems, CAST(to_json(struct_pack({record})) AS VARCHAR) AS _record "
+                f"FROM ranked WHERE _rn > 1) TO {_lit(str(staged / 'dups.parquet'))} "
+                "(FORMAT parquet)"
+            )
             con.execute("CREATE OR REPLACE TEMP VIEW firsts AS SELECT * FROM ranked WHERE _rn = 1")
             source = "firsts"
         days = self._staged_days(con, feed, source)
@@ -158,28 +153,13 @@ class Lake:
             options += ", PARTITION_BY (day)"
         target = out if feed.time_column else out / f"part-{ingest_id}-0.parquet"
         out.mkdir(exist_ok=True)
-        con.execute(
+        added = con.execute(
             f"COPY (SELECT {cols}{part} FROM {source} {where}) TO {_lit(str(target))} ({options})"
-        )
+        ).fetchone()
+        n_added = int(added[0]) if added else 0
         written = sorted(out.rglob("*.parquet"))
-        added = 0
-        if written:
-            added = int(
-                (
-                    con.execute(
-                        "SELECT count(*) FROM read_parquet(["
-                        + ", ".join(_lit(str(f)) for f in written)
-                        + "])"
-                    ).fetchone()
-                    or (0,)
-                )[0]
-            )
         moved = self._move_into_lake(feed, out, written)
-        first_count = distinct
-        return (
-            CommitResult(added, int(first_count) - added, int(total - distinct), days, moved),
-            dups,
-        )
+        return CommitResult(n_added, int(distinct) - n_added, int(total - distinct), days, moved)
 
     def _staged_days(
         self, con: duckdb.DuckDBPyConnection, feed: Feed, source: str

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import orjson
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -20,77 +19,87 @@ SCHEMA = pa.schema(
         pa.field("source_file", pa.string(), nullable=False),
         pa.field("line", pa.int64(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),  # the first problem's reason code
-        pa.field("field", pa.string(), nullable=False),  # the first problem's field ('' = record)
+        pa.field("field", pa.string(), nullable=False),  # the first problem's field(s)
         pa.field("problems", pa.string(), nullable=False),  # every problem, 'field: reason; ...'
-        pa.field("record", pa.string(), nullable=False),  # the original values as JSON (or text)
+        pa.field("record", pa.string(), nullable=False),  # the original values (JSON or text)
+    ]
+)
+
+# Rows that failed a structural check (a record that could not be split into fields).
+STRUCTURAL = pa.schema(
+    [
+        pa.field("_src", pa.int32()),
+        pa.field("_line", pa.int64()),
+        pa.field("_problems", pa.string()),
+        pa.field("_record", pa.string()),
     ]
 )
 
 
-@dataclass
-class QuarantineWriter:
-    """Appends rejected rows of one ingest run to ``<dir>/<feed>/<ingest_id>.parquet``."""
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
-    directory: Path
-    feed: str
-    ingest_id: str
-    ingested_at: datetime
-    counts: Counter[str] = field(default_factory=Counter)
-    _writer: pq.ParquetWriter | None = None
-    _tmp: Path | None = None
 
-    @property
-    def path(self) -> Path:
-        """Where this run's quarantine file ends up."""
-        return self.directory / self.feed / f"{self.ingest_id}.parquet"
+def write(
+    con: duckdb.DuckDBPyConnection,
+    parts: list[Path],
+    sources: list[str],
+    out: Path,
+    *,
+    feed: str,
+    ingest_id: str,
+    at: datetime,
+) -> Counter[str]:
+    """Write the bad rows of ``parts`` (Parquet files with ``_src``, ``_line``, ``_problems``,
+    ``_record`` and, where present, ``_ok``) to ``out``; return counts per reason.
 
-    def add(self, source: str, lines: list[int], problems: list[str], records: list[str]) -> None:
-        """Quarantine rows: their lines, problem lists ('field: reason; ...') and originals."""
-        if not lines:
-            return
-        first = [p.split("; ", 1)[0] for p in problems]
-        fields = [f.split(": ", 1)[0] if ": " in f else "" for f in first]
-        reasons = [(f.split(": ", 1)[1] if ": " in f else f).split(" (", 1)[0] for f in first]
-        self.counts.update(reasons)
-        n = len(lines)
-        batch = pa.table(
-            {
-                "ingest_id": pa.array([self.ingest_id] * n, pa.string()),
-                "ingested_at": pa.array([self.ingested_at] * n, pa.timestamp("us")),
-                "feed": pa.array([self.feed] * n, pa.string()),
-                "source_file": pa.array([source] * n, pa.string()),
-                "line": pa.array(lines, pa.int64()),
-                "reason": pa.array(reasons, pa.string()),
-                "field": pa.array(fields, pa.string()),
-                "problems": pa.array(problems, pa.string()),
-                "record": pa.array(records, pa.string()),
-            },
-            schema=SCHEMA,
+    Nothing is written when no row is bad. The file appears by atomic rename.
+    """
+    selects = []
+    for p in parts:
+        names = pq.ParquetFile(p).schema_arrow.names
+        where = "WHERE NOT _ok" if "_ok" in names else ""
+        selects.append(
+            f"SELECT _src, _line, _problems, _record FROM read_parquet({_lit(str(p))}) {where}"
         )
-        if self._writer is None:
-            self._tmp = self.path.with_suffix(".parquet.partial")
-            self._tmp.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self._tmp, SCHEMA)
-        self._writer.write_table(batch)
+    if not selects:
+        return Counter()
+    files = "[" + ", ".join(_lit(s) for s in sources) + "]"
+    first = "split_part(_problems, '; ', 1)"
+    query = (
+        f"SELECT {_lit(ingest_id)} AS ingest_id, TIMESTAMP {_lit(at.isoformat(sep=' '))} AS "
+        f"ingested_at, {_lit(feed)} AS feed, {files}[_src + 1] AS source_file, _line AS line, "
+        f"split_part(split_part({first}, ': ', 2), ' (', 1) AS reason, "
+        f"split_part({first}, ': ', 1) AS field, _problems AS problems, _record AS record "
+        f"FROM ({' UNION ALL '.join(selects)}) ORDER BY _src, _line"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE quarantined AS {query}")
+    counts = Counter(
+        {r: int(n) for r, n in con.execute(
+            "SELECT reason, count(*) FROM quarantined GROUP BY reason"
+        ).fetchall()}
+    )
+    if counts:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".parquet.partial")
+        con.execute(f"COPY quarantined TO {_lit(str(tmp))} (FORMAT parquet)")
+        tmp.replace(out)
+    con.execute("DROP TABLE quarantined")
+    return counts
 
-    def add_table(self, source: str, raw: pa.Table, lines: pa.Array, problems: pa.Array) -> None:
-        """Quarantine the rows of a raw chunk (original values kept as JSON)."""
-        values = raw.to_pylist()
-        records = [orjson.dumps(v, default=str).decode() for v in values]
-        self.add(source, lines.to_pylist(), problems.to_pylist(), records)
 
-    def close(self) -> Path | None:
-        """Finish the file (atomically renamed into place); None when nothing was quarantined."""
-        if self._writer is None or self._tmp is None:
-            return None
-        self._writer.close()
-        self._tmp.replace(self.path)
-        return self.path
+def per_source(out: Path) -> Counter[str]:
+    """Quarantined rows per source file in one quarantine file."""
+    if not out.exists():
+        return Counter()
+    t = pq.read_table(out, columns=["source_file"])
+    return Counter(t["source_file"].to_pylist())
 
 
 def read(directory: Path, feed: str | None = None, reason: str | None = None) -> pa.Table:
     """Every quarantined row under ``directory`` (optionally one feed's, one reason's)."""
-    files = sorted((directory / feed if feed else directory).rglob("*.parquet"))
+    root = directory / feed if feed else directory
+    files = sorted(root.rglob("*.parquet")) if root.exists() else []
     if not files:
         return SCHEMA.empty_table()
     table = pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])

@@ -197,3 +197,57 @@ def _parse_block_slowly(path: Path, feed: Feed, names: list[str], body: bytes, f
         lines.append(line)
     table = pa.table({n: pa.array(v, pa.string()) for n, v in cols.items()})
     return Chunk(table, pa.array(lines, pa.int64()), bad)
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def csv_header(path: Path, feed: Feed) -> list[str]:
+    """The CSV header's column names, checked against the feed (InvalidInput if lacking)."""
+    names, _ = _csv_header(path)
+    _check_header(path, feed, names)
+    return names
+
+
+def duckdb_csv_source(path: Path, feed: Feed, names: list[str], rejects: str) -> str:
+    """A DuckDB table expression over a whole CSV file: the feed's columns as text, and
+    ``_line`` (the header is line 1). Exact only when the file has no blank lines and no
+    record with a wrong field count (see ``physical_lines`` and the ``rejects`` table)."""
+    columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+    cols = ", ".join(_q(c) for c in feed.column_names)
+    return (
+        f"(SELECT row_number() OVER () + 1 AS _line, {cols} FROM read_csv({_lit(str(path))}, "
+        f"header=true, auto_detect=false, columns={columns}, delim=',', quote='\"', "
+        f"escape='\"', store_rejects=true, rejects_table={_lit(rejects)}, "
+        f"rejects_scan={_lit(rejects + '_scan')}))"
+    )
+
+
+def duckdb_parquet_source(path: Path, feed: Feed) -> str:
+    """A DuckDB table expression over a Parquet file: the feed's columns and ``_line`` (row
+    number from 1)."""
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InvalidInput(f"{path}: not a readable Parquet file ({e})") from e
+    _check_header(path, feed, names)
+    cols = ", ".join(_q(c) for c in feed.column_names)
+    return (
+        f"(SELECT file_row_number + 1 AS _line, {cols} "
+        f"FROM read_parquet({_lit(str(path))}, file_row_number=true))"
+    )
+
+
+def physical_lines(path: Path) -> int:
+    """Lines in a text file (a last line without a newline counts)."""
+    n, last = 0, b"\n"
+    with path.open("rb") as f:
+        while block := f.read(1 << 24):
+            n += block.count(b"\n")
+            last = block[-1:]
+    return n + (last != b"\n")

@@ -9,9 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import duckdb
-import pyarrow as pa
-
 from telshield.feeds.schemas import Check, Column, Feed
 
 # The reasons a value can be rejected for; docs/feeds.md explains each.
@@ -118,39 +115,38 @@ def _feed_problems(feed: Feed) -> list[tuple[str, str]]:
     return []
 
 
-def validation_sql(feed: Feed, bounds: Bounds, source: str = "raw") -> str:
-    """A query giving each row of ``source`` typed, with ``_ok`` and its ``_problems``.
+def validation_sql(feed: Feed, bounds: Bounds, source: str) -> str:
+    """A query giving each row of ``source`` typed (``t_<name>``) with ``_line``, ``_ok``, and for
+    bad rows only, every ``_problems`` and the original values as JSON in ``_record``.
 
-    ``source`` has the feed's columns and ``_line``; typed columns come out as ``t_<name>``.
-    Problems are only spelt out for bad rows.
+    ``source`` is a table expression with the feed's columns and ``_line``.
     """
     typed = ", ".join(f"{_typed(c)} AS {_q('t_' + c.name)}" for c in feed.columns)
     checks = [p for c in feed.columns for p in _problems(c, bounds)] + _feed_problems(feed)
     any_bad = " OR ".join(f"coalesce({cond}, false)" for cond, _ in checks)
     listed = ", ".join(f"CASE WHEN {cond} THEN {_lit(tag)} END" for cond, tag in checks)
     cols = ", ".join(_q("t_" + c.name) for c in feed.columns)
+    record = ", ".join(f"{_q(c.name)} := {_q(c.name)}" for c in feed.columns)
     return (
         f"WITH t AS (SELECT *, {typed} FROM {source}), "
         f"u AS (SELECT *, NOT ({any_bad}) AS _ok FROM t) "
         f"SELECT {cols}, _line, _ok, "
-        f"CASE WHEN NOT _ok THEN concat_ws('; ', {listed}) END AS _problems FROM u"
+        f"CASE WHEN NOT _ok THEN concat_ws('; ', {listed}) END AS _problems, "
+        f"CASE WHEN NOT _ok THEN CAST(to_json(struct_pack({record})) AS VARCHAR) END AS _record "
+        "FROM u"
     )
 
 
-def check_chunk(
-    con: duckdb.DuckDBPyConnection, feed: Feed, raw: pa.Table, bounds: Bounds, stage: str
-) -> pa.Table:
-    """Check one chunk (feed columns + ``_line``) into table ``checked``, run ``stage`` (the
-    statement saving its good rows) and return the bad rows' original values with ``_line``
-    and ``_problems``, in line order."""
-    con.register("raw", raw)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {validation_sql(feed, bounds)}")
-        con.execute(stage)
-        return con.sql(
-            "SELECT raw.*, c._problems FROM raw JOIN "
-            "(SELECT _line, _problems FROM checked WHERE NOT _ok) c USING (_line) ORDER BY _line"
-        ).to_arrow_table()
-    finally:
-        con.unregister("raw")
-        con.execute("DROP TABLE IF EXISTS checked")
+def stage_sql(feed: Feed, bounds: Bounds, source: str, src: int, out: str) -> str:
+    """A COPY that checks ``source`` and writes every row to the staging file ``out``.
+
+    Staging rows have the feed's columns (typed; NULL where a value was bad), ``_src`` (the
+    input file's number), ``_line``, ``day`` for time feeds, ``_ok``, ``_problems``, ``_record``.
+    """
+    names = ", ".join(f"{_q('t_' + c)} AS {_q(c)}" for c in feed.column_names)
+    day = f", CAST({_q('t_' + feed.time_column)} AS DATE) AS day" if feed.time_column else ""
+    return (
+        f"COPY (SELECT {names}, {src}::INTEGER AS _src, _line{day}, _ok, _problems, _record "
+        f"FROM ({validation_sql(feed, bounds, source)})) TO {_lit(out)} "
+        "(FORMAT parquet, COMPRESSION lz4)"
+    )

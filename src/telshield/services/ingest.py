@@ -10,17 +10,24 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import structlog
 
 from telshield.domain.errors import InvalidInput
+from telshield.feeds import quarantine
 from telshield.feeds.lake import Lake
-from telshield.feeds.quarantine import QuarantineWriter
-from telshield.feeds.readers import Chunk, feed_files, read_chunks
+from telshield.feeds.readers import (
+    BadRecord,
+    csv_header,
+    duckdb_csv_source,
+    duckdb_parquet_source,
+    feed_files,
+    physical_lines,
+    read_chunks,
+)
 from telshield.feeds.schemas import FEEDS, Feed, feed
-from telshield.feeds.validate import Bounds, check_chunk
+from telshield.feeds.validate import Bounds, stage_sql
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +83,8 @@ class IngestOptions:
     chunk_rows: int = 1_000_000
     earliest: str = "2000-01-01"
     future_slack_days: int = 1
+    reader: str = "auto"  # "auto": DuckDB streams whole files; "chunked": pyarrow chunks
+    memory_limit: str = "4GB"  # DuckDB's working memory; beyond it, it spills to staging
 
 
 def ingest(
@@ -94,40 +103,82 @@ def ingest(
     lake = Lake(options.lake_dir)
     ingest_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     report = IngestReport(ingest_id, spec.name)
-    quarantine = QuarantineWriter(options.quarantine_dir, spec.name, ingest_id, now)
     with lake.lock():
         staged = lake.staging(ingest_id)
         con = duckdb.connect()
         try:
             con.execute(f"SET temp_directory = '{staged / 'spill'}'")
+            con.execute(f"SET memory_limit = '{options.memory_limit}'")
+            structural: list[tuple[int, BadRecord]] = []
             for i, path in enumerate(files):
                 fr = FileReport(str(path))
                 report.files.append(fr)
-                for j, chunk in enumerate(read_chunks(path, spec, options.chunk_rows)):
-                    stage = lake.stage_sql(spec, staged / f"f{i:05d}-c{j:05d}.parquet")
-                    _check(con, spec, chunk, fr, quarantine, bounds, stage.format(src=i))
-                    if progress:
-                        progress(chunk.nbytes)
-            result, dups = lake.commit(con, spec, staged, ingest_id)
-            _quarantine_duplicates(spec, dups, files, report, quarantine)
+                fr.rows_read = _stage_file(con, spec, bounds, path, i, staged, options, structural)
+                if progress:
+                    progress(path.stat().st_size)
+            result = lake.commit(con, spec, staged, ingest_id)
             report.added, report.already_present = result.added, result.already_present
             report.days = result.days
+            parts = sorted(staged.glob("stage-*.parquet")) + _structural_file(staged, structural)
+            if (staged / "dups.parquet").exists():
+                parts.append(staged / "dups.parquet")
+            qfile = options.quarantine_dir / spec.name / f"{ingest_id}.parquet"
+            report.quarantined = quarantine.write(
+                con, parts, [str(f) for f in files], qfile,
+                feed=spec.name, ingest_id=ingest_id, at=now,
+            )
         finally:
             con.close()
-        q = quarantine.close()
-        report.quarantined = quarantine.counts
-        report.quarantine_file = str(q) if q else None
+        if report.quarantined:
+            report.quarantine_file = str(qfile)
+            by_file = quarantine.per_source(qfile)
+            for fr in report.files:
+                fr.quarantined = by_file.get(fr.path, 0)
         lake.finish(ingest_id, _manifest_entry(report, now))
     log.info(
-        "ingest.done",
-        feed=spec.name,
-        ingest_id=ingest_id,
-        rows=report.rows_read,
-        added=report.added,
-        already_present=report.already_present,
+        "ingest.done", feed=spec.name, ingest_id=ingest_id, rows=report.rows_read,
+        added=report.added, already_present=report.already_present,
         quarantined=sum(report.quarantined.values()),
     )
     return report
+
+
+def _stage_file(
+    con: duckdb.DuckDBPyConnection, spec: Feed, bounds: Bounds, path: Path, i: int,
+    staged: Path, options: IngestOptions, structural: list[tuple[int, BadRecord]],
+) -> int:
+    """Check one file into staging; return the records read."""
+    out = staged / f"stage-{i:05d}.parquet"
+    if path.suffix == ".parquet":
+        return _copy(con, stage_sql(spec, bounds, duckdb_parquet_source(path, spec), i, str(out)))
+    names = csv_header(path, spec)
+    if options.reader == "auto":
+        rejects = f"rejects_{i}"
+        try:
+            source = duckdb_csv_source(path, spec, names, rejects)
+            n = _copy(con, stage_sql(spec, bounds, source, i, str(out)))
+            bad = (con.execute(f"SELECT count(*) FROM {rejects}").fetchone() or (0,))[0]
+            if bad == 0 and n + 1 == physical_lines(path):
+                return n
+        except duckdb.Error as e:
+            log.info("ingest.exact_reader", file=str(path), why=str(e).splitlines()[0])
+        out.unlink(missing_ok=True)
+    # Exact, chunked reading: records with a wrong field count or bad bytes, blank lines.
+    total = 0
+    for j, chunk in enumerate(read_chunks(path, spec, options.chunk_rows)):
+        structural.extend((i, b) for b in chunk.bad)
+        con.register("raw", chunk.table.append_column("_line", chunk.lines))
+        try:
+            part = staged / f"stage-{i:05d}-{j:05d}.parquet"
+            total += _copy(con, stage_sql(spec, bounds, "raw", i, str(part))) + len(chunk.bad)
+        finally:
+            con.unregister("raw")
+    return total
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
 
 
 def ingest_all(
@@ -151,52 +202,25 @@ def input_bytes(paths: list[Path]) -> int:
     return sum(p.stat().st_size for p in feed_files(paths))
 
 
-def _check(
-    con: duckdb.DuckDBPyConnection, spec: Feed, chunk: Chunk, fr: FileReport,
-    quarantine: QuarantineWriter, bounds: Bounds, stage: str,
-) -> None:
-    fr.rows_read += chunk.table.num_rows + len(chunk.bad)
-    if chunk.bad:
-        quarantine.add(
-            fr.path,
-            [b.line for b in chunk.bad],
-            [f"record: {b.reason}" + (f" ({b.detail})" if b.detail else "") for b in chunk.bad],
-            [b.text for b in chunk.bad],
-        )
-        fr.quarantined += len(chunk.bad)
-    raw = chunk.table.append_column("_line", chunk.lines)
-    bad = check_chunk(con, spec, raw, bounds, stage)
-    if bad.num_rows:
-        quarantine.add_table(
-            fr.path, bad.select(spec.column_names), bad["_line"], bad["_problems"]
-        )
-        fr.quarantined += bad.num_rows
-
-
-def _quarantine_duplicates(
-    spec: Feed,
-    dups: pa.Table,
-    files: list[Path],
-    report: IngestReport,
-    quarantine: QuarantineWriter,
-) -> None:
-    if dups.num_rows == 0:
-        return
-    key = ", ".join(spec.key)
-    for src, group in _by_source(dups):
-        path = str(files[src])
-        records = [
-            orjson.dumps({c: r[c] for c in spec.column_names}, default=str).decode()
-            for r in group.to_pylist()
-        ]
-        lines = group["_line"].to_pylist()
-        quarantine.add(path, lines, [f"{key}: duplicate_key"] * len(lines), records)
-        report.files[src].quarantined += len(lines)
-
-
-def _by_source(dups: pa.Table) -> list[tuple[int, pa.Table]]:
-    srcs = sorted(set(dups["_src"].to_pylist()))
-    return [(s, dups.filter(pc.equal(dups["_src"], s))) for s in srcs]
+def _structural_file(staged: Path, structural: list[tuple[int, BadRecord]]) -> list[Path]:
+    """Records that could not be split into fields, as a quarantine part."""
+    if not structural:
+        return []
+    problems = [
+        f"record: {b.reason}" + (f" ({b.detail})" if b.detail else "") for _, b in structural
+    ]
+    table = pa.table(
+        {
+            "_src": pa.array([i for i, _ in structural], pa.int32()),
+            "_line": pa.array([b.line for _, b in structural], pa.int64()),
+            "_problems": pa.array(problems, pa.string()),
+            "_record": pa.array([b.text for _, b in structural], pa.string()),
+        },
+        schema=quarantine.STRUCTURAL,
+    )
+    out = staged / "structural.parquet"
+    pq.write_table(table, out)
+    return [out]
 
 
 def _manifest_entry(report: IngestReport, now: datetime) -> dict[str, object]:
