@@ -1,0 +1,73 @@
+"""``telshield numbers``: classify numbers against the numbering plan; build or show the plan."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.domain.numbers import NumberKind, classify, mask, normalise
+from telshield.feeds.numbering import load_plan_table, plan_from_table, plan_path, plan_summary
+
+console = Console()
+numbers_app = typer.Typer(help="The numbering plan: what a number is, whose, and from where.")
+
+
+@numbers_app.command("classify")
+def classify_cmd(
+    numbers: Annotated[
+        list[str], typer.Argument(help="Numbers as written: +86 138-1234-5678, 025-84001234, 95588")
+    ],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Normalise and classify numbers: E.164, kind, operator, home province and city, masked."""
+    settings = settings_from(config, data_dir)
+    plan = plan_from_table(load_plan_table(settings.data_dir))
+    t = Table(title="numbers")
+    for col in ("input", "E.164", "kind", "operator", "province", "city", "masked", "note"):
+        t.add_column(col)
+    for raw in numbers:
+        number = normalise(raw)
+        if number is None:
+            t.add_row(raw, "", NumberKind.INVALID.value, "", "", "", "", "not a number")
+            continue
+        info = classify(number, plan)
+        note = ", ".join(
+            x for x in (info.label, "virtual operator" if info.virtual else None, info.country)
+            if x
+        )
+        t.add_row(
+            raw, number, info.kind.value, info.operator.value, info.province or "",
+            info.city or "", mask(number), note,
+        )
+    console.print(t)
+
+
+@numbers_app.command("plan")
+def plan_cmd(
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Compile the plan again from the metadata.")
+    ] = False,
+) -> None:
+    """Build the prefix table (once, cached in the data directory) and count its rows."""
+    settings = settings_from(config, data_dir)
+    table = load_plan_table(settings.data_dir, rebuild=rebuild)
+    t = Table(title=f"numbering plan: {table.num_rows:,} prefix rows")
+    t.add_column("kind")
+    t.add_column("operator")
+    t.add_column("rows", justify="right")
+    for kind, operator, n in plan_summary(table):
+        t.add_row(kind, operator, f"{n:,}")
+    console.print(t)
+    console.print(f"cached at {plan_path(settings.data_dir)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``telshield numbers`` to the CLI."""
+    app.add_typer(numbers_app, name="numbers")
