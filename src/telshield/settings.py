@@ -31,6 +31,94 @@ class StoreSettings(BaseModel):
     url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir")
 
 
+class DetectSettings(BaseModel):
+    """Early warning: feature windows, tier thresholds, rules and model locations."""
+
+    windows: list[str] = Field(
+        default=["1h", "24h", "7d"], description="sliding feature windows (m, h or d)"
+    )
+    lookback_days: int = Field(
+        default=7, ge=0, description="history before the longest window, for 'new callee'"
+    )
+    watch: float = Field(default=0.5, ge=0, le=1, description="score from which to watch")
+    verify: float = Field(default=0.7, ge=0, le=1, description="score from which to re-verify")
+    suspend: float = Field(default=0.9, ge=0, le=1, description="score from which to suspend")
+    rules_file: Path | None = Field(default=None, description="rules TOML; None = shipped rules")
+    models_dir: Path | None = Field(default=None, description="None = <data_dir>/models")
+    province: str = Field(default="Jiangsu", description="our province, for out-of-province homes")
+
+
+class DisposalSettings(BaseModel):
+    """The disposal policy: the action each alert tier gets, deadlines, the appeal channel."""
+
+    tier_actions: dict[str, str] = Field(
+        default={"watch": "", "verify": "verify", "suspend": "restrict"},
+        description="alert tier -> action (verify, restrict, suspend, confirm; '' = watch only)",
+    )
+    verify_hours: int = Field(default=24, gt=0, description="re-verify real name within (Art. 11)")
+    restrict_hours: int = Field(default=72, gt=0, description="restricted, then suspended after")
+    appeal_channel: str = Field(
+        default="call 10086 or visit a China Mobile shop with your ID card",
+        description="told to every user under a measure (Art. 32)",
+    )
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API (`telshield serve`)."""
+
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8080, gt=0, lt=65536, description="port to listen on")
+    max_page: int = Field(default=1000, gt=0, description="largest page a listing returns")
+
+
+class ScreeningSettings(BaseModel):
+    """Real-time call screening: the engine, its snapshot and its SIP and HTTP faces."""
+
+    snapshot_dir: Path | None = Field(
+        default=None, description="snapshot input; empty means data_dir/screening/snapshot"
+    )
+    reload_s: float = Field(default=30.0, gt=0, description="how often to look for a new snapshot")
+    max_age_s: float = Field(default=3 * 3600.0, gt=0, description="older snapshots are stale")
+    fail_open: bool = Field(default=True, description="allow calls when the snapshot is unusable")
+    sip_host: str = "127.0.0.1"
+    sip_port: int = Field(default=5070, ge=0, le=65535)
+    sip_metrics_port: int = Field(
+        default=9470, ge=0, le=65535, description="Prometheus port of the SIP face; 0 = off"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8070, ge=0, le=65535)
+    http_workers: int = Field(default=1, ge=1)
+    http_token: SecretStr = Field(
+        default=SecretStr(""), description="bearer token the switch presents; empty = no auth"
+    )
+    default_ingress: str = Field(default="interconnect", description="when X-Ingress is absent")
+    own_operator: str = Field(default="china_mobile", description="whose numbers are ours")
+    own_province: str = Field(
+        default="Jiangsu", description="our numbers' home province; empty = the whole operator"
+    )
+    redress_uri: str = Field(
+        default="https://telshield.invalid/appeal", description="appeal link sent with a 608"
+    )
+    log_dir: Path | None = Field(
+        default=None, description="decision log directory; empty means data_dir/screening/decisions"
+    )
+    log_allowed: bool = Field(default=False, description="log allowed calls too")
+    log_max_bytes: int = Field(default=256 * 2**20, gt=0, description="rotate logs at this size")
+    tier_watch: str = Field(default="label", description="outcome for numbers under watch")
+    tier_verify: str = Field(default="warn_callee", description="outcome for numbers to re-verify")
+    tier_suspend: str = Field(default="reject", description="outcome for numbers to suspend")
+    label_calls_per_minute: int = 8
+    reject_calls_per_minute: int = 20
+    label_callees_per_minute: int = 6
+    reject_callees_per_minute: int = 15
+    label_calls_per_hour: int = 120
+    reject_calls_per_hour: int = 400
+    label_callees_per_hour: int = 40
+    reject_callees_per_hour: int = 120
+    max_tracked_callers: int = Field(default=2_000_000, gt=0)
+    max_tracked_pairs: int = Field(default=8_000_000, gt=0, description="caller-callee pairs")
+
+
 class Settings(BaseSettings):
     """All of telshield's settings."""
 
@@ -45,6 +133,10 @@ class Settings(BaseSettings):
     )
     ingest: IngestSettings = IngestSettings()
     store: StoreSettings = StoreSettings()
+    screening: ScreeningSettings = ScreeningSettings()
+    disposal: DisposalSettings = DisposalSettings()
+    api: ApiSettings = ApiSettings()
+    detect: DetectSettings = DetectSettings()
 
     @property
     def lake_dir(self) -> Path:

@@ -41,7 +41,7 @@ def exit_code(error: TelshieldError) -> int:
     """The exit code for an error (the most specific class in the table wins)."""
     for cls in type(error).__mro__:
         if cls in EXIT_CODES:
-            return EXIT_CODES[cls]  # type: ignore[index]
+            return EXIT_CODES[cls]
     return 1
 
 
@@ -73,6 +73,16 @@ def _register() -> None:
     rules.register(app)
     model.register(app)
     evaluate.register(app)
+    from telshield.cli import screen  # interception
+
+    screen.register(app)
+    from telshield.cli import world  # province simulator
+
+    world.register(app)
+    from telshield.cli import audit, cases, lists, serve, users  # disposal
+
+    for area in (lists, cases, audit, users, serve):
+        area.register(app)
 
 
 def main() -> None:

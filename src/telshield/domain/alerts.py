@@ -48,3 +48,12 @@ class Alert:
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"alert score must be within 0..1, got {self.score}")
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """An alert with its store id and whether it is its number's open alert."""
+
+    id: int
+    alert: Alert
+    is_open: bool

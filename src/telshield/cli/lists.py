@@ -1,0 +1,159 @@
+"""``telshield lists``: black/white/grey lists — add, remove, import, export, check, diff."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.users import ActorOption, default_actor
+from telshield.domain.lists import ListEntry
+from telshield.services.lists import ListService
+
+console = Console()
+lists_app = typer.Typer(help="Black, white and grey lists (黑白名单).", no_args_is_help=True)
+
+
+def _lists(config: Path | None, data_dir: Path | None) -> ListService:
+    from telshield import wiring
+
+    return wiring.disposal(settings_from(config, data_dir)).lists
+
+
+def _table(entries: list[ListEntry]) -> Table:
+    t = Table("id", "v", "kind", "value", "colour", "source", "police", "reason", "expires")
+    for e in entries:
+        value = f"{e.value}..{e.value_end}" if e.value_end else e.value
+        t.add_row(str(e.id), str(e.version), e.kind.value, value, e.colour.value,
+                  e.source.value, "yes" if e.police_ordered else "", e.reason,
+                  f"{e.expires_at:%Y-%m-%d %H:%M}" if e.expires_at else "")
+    return t
+
+
+@lists_app.command("add")
+def add_cmd(
+    kind: Annotated[str, typer.Argument(help="number, prefix, range, imei or id_hash.")],
+    value: Annotated[str, typer.Argument(help="E.164 digits (low end of a range), IMEI, hash.")],
+    colour: Annotated[str, typer.Argument(help="black, white or grey.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the entry).")],
+    source: Annotated[str, typer.Option(help="police, detection, disposal, manual, partner.")
+                      ] = "manual",
+    end: Annotated[str, typer.Option(help="High end of a range.")] = "",
+    expires: Annotated[datetime | None, typer.Option(help="Expiry (UTC).")] = None,
+    police_ordered: Annotated[bool, typer.Option(help="A police-ordered block.")] = False,
+    actor: ActorOption = "",
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add one entry at a new list version."""
+    e = _lists(config, data_dir).add(kind, value, colour, source=source, reason=reason,
+                                     actor=actor or default_actor(), expires_at=expires,
+                                     value_end=end, police_ordered=police_ordered)
+    console.print(_table([e]))
+
+
+@lists_app.command("remove")
+def remove_cmd(entry_id: int, reason: Annotated[str, typer.Option(help="Why.")],
+               actor: ActorOption = "", data_dir: DataDirOption = None,
+               config: ConfigOption = None) -> None:
+    """Remove one entry at a new list version."""
+    v = _lists(config, data_dir).remove(entry_id, actor=actor or default_actor(), reason=reason)
+    console.print(f"entry {entry_id} removed at list version {v}")
+
+
+@lists_app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header: "
+                                         "kind,value,value_end,colour,source,reason,"
+                                         "expires_at,police_ordered")],
+    source: Annotated[str, typer.Option(help="Source for rows that name none.")] = "manual",
+    actor: ActorOption = "",
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import entries from CSV: good rows at one new version, bad rows listed (exit 2 if any)."""
+    with file.open(encoding="utf-8", newline="") as f:
+        report = _lists(config, data_dir).import_csv(f, actor=actor or default_actor(),
+                                                     default_source=source)
+    console.print(f"imported {report.added} entr{'y' if report.added == 1 else 'ies'}"
+                  + (f" at list version {report.version}" if report.version else ""))
+    if report.errors:
+        t = Table("line", "rejected because")
+        for line, why in report.errors:
+            t.add_row(str(line), why)
+        console.print(t)
+        raise typer.Exit(2)
+
+
+@lists_app.command("export")
+def export_cmd(
+    file: Annotated[Path | None, typer.Argument(help="Output CSV (default: stdout).")] = None,
+    version: Annotated[int | None, typer.Option(help="List version (default: latest).")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Export the entries in force at a list version as CSV (the import format)."""
+    lists = _lists(config, data_dir)
+    if file is None:
+        lists.export_csv(sys.stdout, version=version)
+        return
+    with file.open("w", encoding="utf-8", newline="") as f:
+        n = lists.export_csv(f, version=version)
+    console.print(f"{n} entries written to {file}")
+
+
+@lists_app.command("show")
+def show_cmd(
+    value: Annotated[str, typer.Option(help="Only this value.")] = "",
+    colour: Annotated[str, typer.Option(help="Only this colour.")] = "",
+    source: Annotated[str, typer.Option(help="Only this source.")] = "",
+    limit: Annotated[int, typer.Option(help="How many.")] = 50,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show entries in force, newest first."""
+    from telshield.domain.paging import Page
+
+    entries = _lists(config, data_dir).find(value=value, colour=colour, source=source,
+                                            page=Page(limit=limit))
+    console.print(_table(entries))
+
+
+@lists_app.command("check")
+def check_cmd(number: str, data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Which entry decides for a number now (whitelist beats blacklist, except police orders)."""
+    e = _lists(config, data_dir).decide(number.lstrip("+"))
+    if e is None:
+        console.print(f"{number}: not listed")
+    else:
+        console.print(_table([e]))
+
+
+@lists_app.command("expire")
+def expire_cmd(actor: ActorOption = "", data_dir: DataDirOption = None,
+               config: ConfigOption = None) -> None:
+    """Remove entries whose expiry has passed (run it from cron)."""
+    v = _lists(config, data_dir).expire(actor=actor or default_actor())
+    console.print("nothing expired" if v is None else f"expired entries removed at version {v}")
+
+
+@lists_app.command("diff")
+def diff_cmd(from_version: int, to_version: int, data_dir: DataDirOption = None,
+             config: ConfigOption = None) -> None:
+    """What changed between two list versions."""
+    d = _lists(config, data_dir).diff(from_version, to_version)
+    console.print(f"[bold]added[/] ({len(d.added)})")
+    console.print(_table(list(d.added)))
+    console.print(f"[bold]removed[/] ({len(d.removed)})")
+    console.print(_table(list(d.removed)))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``telshield lists``."""
+    app.add_typer(lists_app, name="lists")

@@ -1,0 +1,138 @@
+"""``telshield model``: train and score the fraud model, on the lake or any feature table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.detect import FeedsOption, parse_span, parse_time
+from telshield.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+console = Console()
+model_app = typer.Typer(help="The fraud model: train, score, list versions.", no_args_is_help=True)
+
+TableOption = Annotated[Path | None, typer.Option(
+    "--features", help="A per-number feature table (CSV or Parquet) instead of the lake.",
+    exists=True, dir_okay=False)]
+EdgesOption = Annotated[Path | None, typer.Option(
+    help="Number-to-number edge list (CSV/Parquet, first two columns) for graph features.",
+    exists=True, dir_okay=False)]
+LabelOption = Annotated[str, typer.Option(help="Label column (1 = fraud, 0 = not).")]
+IdOption = Annotated[str, typer.Option("--id", help="Number (id) column of the feature table.")]
+
+
+def _metrics(metrics: dict[str, float], title: str) -> None:
+    t = Table("class", "precision", "recall", "F1", "support", title=title)
+    for cls in ("negative", "positive"):
+        t.add_row(cls, f"{metrics[f'precision_{cls}']:.3f}", f"{metrics[f'recall_{cls}']:.3f}",
+                  f"{metrics[f'f1_{cls}']:.3f}", f"{metrics[f'support_{cls}']:,.0f}")
+    t.add_row("macro", f"{metrics['precision_macro']:.3f}", f"{metrics['recall_macro']:.3f}",
+              f"{metrics['f1_macro']:.3f}", "")
+    console.print(t)
+    console.print(f"ROC-AUC {metrics['roc_auc']:.3f}  (threshold {metrics['threshold']:g})")
+
+
+def _read_edges(edges: Path | None) -> pd.DataFrame | None:
+    from telshield.services.model import read_table
+
+    return read_table(edges).astype(str) if edges is not None else None
+
+
+@model_app.command("train")
+def train_cmd(
+    features: TableOption = None,
+    label: LabelOption = "label",
+    id_column: IdOption = "msisdn",
+    edges: EdgesOption = None,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    start: Annotated[str | None, typer.Option("--from", help="Lake training start (CST).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Lake training end (CST).")] = None,
+    step: Annotated[str, typer.Option(help="Lake: one feature snapshot per step.")] = "1d",
+    feeds: FeedsOption = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Train a model: on a feature table (prints cross-validated metrics) or on the lake."""
+    from telshield.services.detection import models_dir
+
+    settings = settings_from(config, data_dir)
+    out = models_dir(settings)
+    if features is not None:
+        from telshield.services.model import TableSpec, read_table, train_table
+
+        art, metrics = train_table(read_table(features), TableSpec(label, id_column), out,
+                                   edges=_read_edges(edges), folds=folds)
+        _metrics(metrics, f"{folds}-fold cross-validation")
+    else:
+        if start is None or end is None:
+            raise InvalidInput("give --features TABLE, or --from and --to to train on the lake")
+        from telshield.services.alerts import InMemoryAlertSink
+        from telshield.services.detection import build_detector, train_from_lake
+
+        det = build_detector(settings, InMemoryAlertSink(), feeds=feeds, use_model=False)
+        art = train_from_lake(det, parse_time(start), parse_time(end), out,
+                              step=parse_span(step))
+        if art.meta.get("metrics_time_split"):
+            _metrics(art.meta["metrics_time_split"], f"time split at {art.meta['split_at']}")
+    console.print(f"saved model [bold]{art.version}[/] ({len(art.features)} features) in {out}")
+
+
+@model_app.command("score")
+def score_cmd(
+    features: Annotated[Path, typer.Option("--features", help="Feature table (CSV/Parquet).",
+                                           exists=True, dir_okay=False)],
+    out: Annotated[Path | None, typer.Option(help="Write scores here (.csv or .parquet).")] = None,
+    label: LabelOption = "label",
+    id_column: IdOption = "msisdn",
+    edges: EdgesOption = None,
+    version: Annotated[str | None, typer.Option(help="Model version (default newest).")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Score a feature table; prints metrics when it has a label column."""
+    from telshield.services.detection import models_dir
+    from telshield.services.model import TableSpec, load, read_table, score_table
+
+    settings = settings_from(config, data_dir)
+    art = load(models_dir(settings), version)
+    scores, metrics = score_table(read_table(features), art, TableSpec(label, id_column),
+                                  edges=_read_edges(edges), models_dir=models_dir(settings))
+    if out is not None:
+        if out.suffix == ".parquet":
+            scores.to_parquet(out, index=False)
+        else:
+            scores.to_csv(out, index=False)
+        console.print(f"wrote {len(scores):,} scores to {out}")
+    if metrics is not None:
+        _metrics(metrics, f"model {art.version} on {features.name}")
+    else:
+        console.print(scores.sort_values("score", ascending=False).head(10).to_string(index=False))
+
+
+@model_app.command("list")
+def list_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """List trained model versions, newest last."""
+    import json
+
+    from telshield.services.detection import models_dir
+
+    d = models_dir(settings_from(config, data_dir))
+    t = Table("version", "source", "rows", "positives", "features")
+    for meta in sorted(d.glob("m*/meta.json")) if d.exists() else []:
+        m = json.loads(meta.read_text())
+        t.add_row(m["version"], m.get("source", ""), str(m.get("rows", "")),
+                  str(m.get("positives", "")), str(len(m.get("features", []))))
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``model`` to the CLI."""
+    app.add_typer(model_app, name="model")

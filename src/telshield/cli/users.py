@@ -1,0 +1,80 @@
+"""``telshield users``: make API keys for people and systems, rotate and disable them."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+
+console = Console()
+users_app = typer.Typer(help="Users and their API keys (roles: admin, analyst, disposer, "
+                        "police, auditor).", no_args_is_help=True)
+
+ActorOption = Annotated[str, typer.Option("--actor", help="Who is doing this (for the audit).")]
+
+
+def default_actor() -> str:
+    """The audit name of whoever runs the CLI."""
+    return "cli:" + getpass.getuser()
+
+
+@users_app.command("add")
+def add_cmd(
+    name: Annotated[str, typer.Argument(help="A unique user name.")],
+    role: Annotated[str, typer.Option(help="admin, analyst, disposer, police or auditor.")],
+    unit: Annotated[str, typer.Option(help="The police unit (police users only).")] = "",
+    actor: ActorOption = "",
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Make a user and print their API key (shown once; only its hash is kept)."""
+    from telshield import wiring
+
+    d = wiring.disposal(settings_from(config, data_dir))
+    user, key = d.users.add(name, role, unit=unit, actor=actor or default_actor())
+    console.print(f"user [bold]{user.name}[/] ({user.role.value}) — API key, keep it safe:")
+    print(key)
+
+
+@users_app.command("list")
+def list_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """List users (never their keys)."""
+    from telshield import wiring
+
+    d = wiring.disposal(settings_from(config, data_dir))
+    t = Table("name", "role", "unit", "active", "created (UTC)")
+    for u in d.users.all():
+        t.add_row(u.name, u.role.value, u.unit, "yes" if u.active else "no",
+                  f"{u.created_at:%Y-%m-%d %H:%M}")
+    console.print(t)
+
+
+@users_app.command("rotate")
+def rotate_cmd(name: str, actor: ActorOption = "", data_dir: DataDirOption = None,
+               config: ConfigOption = None) -> None:
+    """Give a user a new API key; the old one stops working."""
+    from telshield import wiring
+
+    d = wiring.disposal(settings_from(config, data_dir))
+    print(d.users.rotate(name, actor=actor or default_actor()))
+
+
+@users_app.command("disable")
+def disable_cmd(name: str, actor: ActorOption = "", data_dir: DataDirOption = None,
+                config: ConfigOption = None) -> None:
+    """Stop a user's API key from working."""
+    from telshield import wiring
+
+    wiring.disposal(settings_from(config, data_dir)).users.disable(
+        name, actor=actor or default_actor())
+    console.print(f"user {name} disabled")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``telshield users``."""
+    app.add_typer(users_app, name="users")

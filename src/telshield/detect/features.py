@@ -1,0 +1,276 @@
+"""Per-number behaviour features over sliding windows, as lazy Ibis expressions.
+
+Every function takes lazy tables (the feeds, already narrowed to the days a run needs) and
+returns a lazy table; the caller picks the engine (DuckDB by default, Spark on a cluster).
+A feature computed over a window is named ``<feature>_<window>`` (``out_calls_24h``); static
+features (``sim_age_days``, ``is_subscriber``, ``out_of_province``) carry no window suffix.
+``docs/features.md`` says what each feature is for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from telshield.detect.numbering import out_of_province
+
+GOIP_KINDS = ("goip", "simbank")
+SHORT_CALL_S = 30  # an answered call shorter than this is "short"
+NIGHT_FROM_HOUR, NIGHT_TO_HOUR = 22, 6  # local (CST) hours counted as night
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window ending at the run's ``until``: a name (suffix) and a length."""
+
+    name: str
+    length: timedelta
+
+    @classmethod
+    def parse(cls, text: str) -> Window:
+        """Parse ``1h``, ``24h``, ``7d`` or ``30m`` into a window named after the text."""
+        units = {"m": "minutes", "h": "hours", "d": "days"}
+        unit = units.get(text[-1:])
+        if unit is None or not text[:-1].isdigit() or int(text[:-1]) <= 0:
+            raise ValueError(f"window {text!r} is not a positive count of m, h or d (e.g. '24h')")
+        return cls(text, timedelta(**{unit: int(text[:-1])}))
+
+
+DEFAULT_WINDOWS = (Window.parse("1h"), Window.parse("24h"), Window.parse("7d"))
+
+# Per-window features and what they measure (docs/features.md explains why each matters).
+WINDOW_FEATURES: dict[str, str] = {
+    "out_calls": "outgoing call attempts",
+    "in_calls": "incoming call attempts",
+    "distinct_callees": "distinct numbers called",
+    "calls_per_callee": "outgoing calls per distinct callee",
+    "short_share": f"share of outgoing calls answered for under {SHORT_CALL_S} s",
+    "unanswered_share": "share of outgoing calls not answered",
+    "mean_duration_s": "mean duration of answered outgoing calls",
+    "callback_share": "share of callees who called this number back (at any time in the lookback)",
+    "new_callee_share": "share of callees never called before (within the lookback)",
+    "night_share": "share of outgoing calls at night (22:00-06:00)",
+    "distinct_cells": "distinct cells calls were placed from (approximate)",
+    "distinct_counties": "distinct counties calls were placed from (approximate)",
+    "distinct_imeis": "distinct devices (IMEIs) used to call (approximate)",
+    "goip_device": "1 if any calling IMEI has a GOIP / SIM-bank TAC",
+    "radio_share": "share of outgoing calls entering by our radio network",
+    "interconnect_share": "share of outgoing calls entering from another operator",
+    "international_share": "share of outgoing calls entering from abroad",
+    "outgoing_share": "outgoing / (outgoing + incoming) calls",
+    "sms_out": "messages sent",
+    "sms_in": "messages received",
+}
+STATIC_FEATURES: dict[str, str] = {
+    "sim_age_days": "days since the SIM was registered with us (null if not ours)",
+    "is_subscriber": "1 if the number is registered with us",
+    "out_of_province": "1 if the numbering plan puts the number's home outside our province",
+    "active_days_7d": "days with at least one outgoing call in the last 7 days",
+}
+
+
+def feature_names(windows: Sequence[Window] = DEFAULT_WINDOWS) -> list[str]:
+    """Names of all features ``number_features`` produces for these windows."""
+    names = [f"{f}_{w.name}" for w in windows for f in WINDOW_FEATURES]
+    return names + list(STATIC_FEATURES)
+
+
+def _share(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
+    return (num.cast("float64") / den.cast("float64").nullif(0.0)).cast("float64")
+
+
+def _since(until: datetime, w: Window) -> ir.TimestampScalar:
+    return ibis.timestamp(until - w.length)
+
+
+def _outgoing(
+    calls: ir.Table, cells: ir.Table, intel: ir.Table, until: datetime, windows: Sequence[Window]
+) -> ir.Table:
+    goip = intel.filter(intel.kind.isin(GOIP_KINDS)).select(tac=intel.tac, is_goip=ibis.literal(1))
+    geo = cells.select(cell_id=cells.cell_id, county=cells.county)
+    c = calls.left_join(geo, calls.caller_cell == geo.cell_id)
+    c = c.mutate(tac=c.caller_imei.substr(0, 8))
+    c = c.left_join(goip, c.tac == goip.tac).select(
+        "caller", "started_at", "duration_s", "ingress", "caller_cell", "caller_imei", "county",
+        "is_goip",
+    )
+    hour = c.started_at.hour()
+    night = (hour >= NIGHT_FROM_HOUR) | (hour < NIGHT_TO_HOUR)
+    aggs: dict[str, ir.Value] = {}
+    for w in windows:
+        inw = c.started_at >= _since(until, w)
+        n = c.count(where=inw)
+        answered = c.count(where=inw & (c.duration_s > 0))
+        aggs[f"out_calls_{w.name}"] = n
+        aggs[f"_short_{w.name}"] = c.count(where=inw & (c.duration_s > 0)
+                                           & (c.duration_s < SHORT_CALL_S))
+        aggs[f"_unans_{w.name}"] = c.count(where=inw & (c.duration_s == 0))
+        aggs[f"_answered_{w.name}"] = answered
+        aggs[f"_dur_{w.name}"] = c.duration_s.sum(where=inw)
+        aggs[f"_night_{w.name}"] = c.count(where=inw & night)
+        aggs[f"distinct_cells_{w.name}"] = c.caller_cell.approx_nunique(where=inw)
+        aggs[f"distinct_counties_{w.name}"] = c.county.approx_nunique(where=inw)
+        aggs[f"distinct_imeis_{w.name}"] = c.caller_imei.approx_nunique(where=inw)
+        aggs[f"goip_device_{w.name}"] = c.is_goip.max(where=inw)
+        for ing in ("radio", "interconnect", "international"):
+            aggs[f"_{ing}_{w.name}"] = c.count(where=inw & (c.ingress == ing))
+    week = c.started_at >= ibis.timestamp(until - timedelta(days=7))
+    aggs["active_days_7d"] = c.started_at.date().nunique(where=week)
+    out = c.group_by(msisdn=c.caller).aggregate(**aggs)
+    derived: dict[str, ir.Value] = {}
+    for w in windows:
+        n = out[f"out_calls_{w.name}"]
+        derived[f"short_share_{w.name}"] = _share(out[f"_short_{w.name}"], n)
+        derived[f"unanswered_share_{w.name}"] = _share(out[f"_unans_{w.name}"], n)
+        derived[f"mean_duration_s_{w.name}"] = _share(
+            out[f"_dur_{w.name}"], out[f"_answered_{w.name}"]
+        )
+        derived[f"night_share_{w.name}"] = _share(out[f"_night_{w.name}"], n)
+        derived[f"goip_device_{w.name}"] = out[f"goip_device_{w.name}"].fill_null(0)
+        for ing in ("radio", "interconnect", "international"):
+            derived[f"{ing}_share_{w.name}"] = _share(out[f"_{ing}_{w.name}"], n)
+    out = out.mutate(**derived)
+    return out.drop(*[c for c in out.columns if c.startswith("_")])
+
+
+def _incoming(calls: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Table:
+    aggs = {f"in_calls_{w.name}": calls.count(where=calls.started_at >= _since(until, w))
+            for w in windows}
+    return calls.group_by(msisdn=calls.callee).aggregate(**aggs)
+
+
+def _pairs(
+    calls: ir.Table, until: datetime, windows: Sequence[Window]
+) -> ir.Table:
+    """Distinct callees, callback share and new-callee share, from (caller, callee) pairs."""
+    pairs = calls.group_by("caller", "callee").aggregate(
+        first_at=calls.started_at.min(), last_at=calls.started_at.max()
+    )
+    back = pairs.select(b_caller=pairs.callee, b_callee=pairs.caller, back=ibis.literal(1))
+    p = pairs.left_join(
+        back, (pairs.caller == back.b_caller) & (pairs.callee == back.b_callee)
+    ).select("caller", "callee", "first_at", "last_at", "back")
+    aggs: dict[str, ir.Value] = {}
+    for w in windows:
+        since = _since(until, w)
+        inw = p.last_at >= since
+        aggs[f"distinct_callees_{w.name}"] = p.count(where=inw)
+        aggs[f"_back_{w.name}"] = p.count(where=inw & p.back.notnull())
+        aggs[f"_new_{w.name}"] = p.count(where=inw & (p.first_at >= since))
+    out = p.group_by(msisdn=p.caller).aggregate(**aggs)
+    derived: dict[str, ir.Value] = {}
+    for w in windows:
+        n = out[f"distinct_callees_{w.name}"]
+        derived[f"callback_share_{w.name}"] = _share(out[f"_back_{w.name}"], n)
+        derived[f"new_callee_share_{w.name}"] = _share(out[f"_new_{w.name}"], n)
+    out = out.mutate(**derived)
+    return out.drop(*[c for c in out.columns if c.startswith("_")])
+
+
+def _sms(sms: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Table:
+    sent = sms.group_by(msisdn=sms.sender).aggregate(
+        **{f"sms_out_{w.name}": sms.count(where=sms.sent_at >= _since(until, w)) for w in windows}
+    )
+    received = sms.group_by(msisdn=sms.receiver).aggregate(
+        **{f"sms_in_{w.name}": sms.count(where=sms.sent_at >= _since(until, w)) for w in windows}
+    )
+    return sent.outer_join(received, "msisdn").select(
+        msisdn=ibis.coalesce(sent.msisdn, received.msisdn),
+        **{f"sms_{d}_{w.name}": (sent if d == "out" else received)[f"sms_{d}_{w.name}"]
+           for w in windows for d in ("out", "in")},
+    )
+
+
+def _static(subscribers: ir.Table, until: datetime) -> ir.Table:
+    s = subscribers.filter(subscribers.registered_at < ibis.timestamp(until))
+    s = s.group_by("msisdn").aggregate(registered_at=s.registered_at.max())
+    age = (ibis.timestamp(until).epoch_seconds() - s.registered_at.epoch_seconds()) / 86400.0
+    return s.select("msisdn", sim_age_days=age.cast("float64"), is_subscriber=ibis.literal(1))
+
+
+def number_features(
+    calls: ir.Table,
+    *,
+    until: datetime,
+    windows: Sequence[Window] = DEFAULT_WINDOWS,
+    lookback: timedelta = timedelta(days=7),
+    sms: ir.Table | None = None,
+    subscribers: ir.Table | None = None,
+    cells: ir.Table | None = None,
+    intel: ir.Table | None = None,
+    plan: ir.Table | None = None,
+    province: str = "Jiangsu",
+    active_since: datetime | None = None,
+) -> ir.Table:
+    """One row per number that placed a call in the longest window, with every feature.
+
+    ``lookback`` is how far before the longest window callers' history reaches (for
+    ``new_callee_share`` and ``callback_share``). ``plan`` is the numbering plan's prefix table;
+    with it, ``out_of_province`` says whether a number's home is outside ``province``.
+    ``active_since`` keeps only numbers
+    that placed a call at or after it (incremental runs score only numbers with new calls).
+    """
+    windows = sorted(windows, key=lambda w: w.length)
+    longest = windows[-1]
+    start = until - longest.length
+    until_ts, start_ts = ibis.timestamp(until), ibis.timestamp(start)
+    history = calls.filter(
+        (calls.started_at >= ibis.timestamp(start - lookback)) & (calls.started_at < until_ts)
+    )
+    if active_since is not None:
+        # Incremental: keep only calls to or from numbers that called since the last run (the
+        # callee side is needed for incoming counts and callbacks).
+        active = history.filter(history.started_at >= ibis.timestamp(active_since)).caller
+        history = history.filter(history.caller.isin(active) | history.callee.isin(active))
+    recent = history.filter(history.started_at >= start_ts)
+    if cells is None:
+        cells = ibis.memtable({"cell_id": [], "county": []}, schema={"cell_id": "string",
+                                                                     "county": "string"})
+    if intel is None:
+        intel = ibis.memtable({"tac": [], "kind": []}, schema={"tac": "string", "kind": "string"})
+    t = _outgoing(recent, cells, intel, until, windows)
+    if active_since is not None:
+        t = t.filter(t.msisdn.isin(
+            recent.filter(recent.started_at >= ibis.timestamp(active_since)).caller
+        ))
+    parts = [_incoming(recent, until, windows), _pairs(history, until, windows)]
+    if sms is not None:
+        s = sms.filter((sms.sent_at >= start_ts) & (sms.sent_at < until_ts))
+        parts.append(_sms(s, until, windows))
+    if subscribers is not None:
+        parts.append(_static(subscribers, until))
+    if plan is not None:
+        parts.append(out_of_province(t.select("msisdn"), "msisdn", plan, province=province))
+    for part in parts:
+        t = t.left_join(part, "msisdn").drop("msisdn_right")
+    return _finish(t, windows, has_subscribers=subscribers is not None)
+
+
+def _finish(t: ir.Table, windows: Sequence[Window], *, has_subscribers: bool) -> ir.Table:
+    fills: dict[str, ir.Value] = {}
+    for w in windows:
+        for f in ("in_calls", "sms_out", "sms_in"):
+            fills[f"{f}_{w.name}"] = t[f"{f}_{w.name}"].fill_null(0) if f in _cols(t, w) \
+                else ibis.literal(0)
+        n = t[f"out_calls_{w.name}"]
+        fills[f"calls_per_callee_{w.name}"] = _share(n, t[f"distinct_callees_{w.name}"])
+        fills[f"outgoing_share_{w.name}"] = _share(n, n + fills[f"in_calls_{w.name}"])
+    t = t.mutate(**fills)
+    extra: dict[str, ir.Value] = {}
+    if not has_subscribers:
+        extra["sim_age_days"] = ibis.null("float64")
+        extra["is_subscriber"] = ibis.literal(0)
+    else:
+        extra["is_subscriber"] = t.is_subscriber.fill_null(0)
+    if "out_of_province" not in t.columns:
+        extra["out_of_province"] = ibis.null("int64")
+    t = t.mutate(**extra)
+    return t.select("msisdn", *feature_names(windows))
+
+
+def _cols(t: ir.Table, w: Window) -> set[str]:
+    return {c.removesuffix(f"_{w.name}") for c in t.columns if c.endswith(f"_{w.name}")}

@@ -1,0 +1,108 @@
+"""Audit events: append-only, hash-chained, so an edited, inserted or deleted event shows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def canonical(detail: Mapping[str, Any]) -> str:
+    """The one text form of an event's detail: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(
+        dict(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One thing someone did: who, what, on which subject, when, and why."""
+
+    actor: str
+    action: str  # e.g. "case.suspend", "list.add", "user.add"
+    subject: str  # e.g. "case:12", "msisdn:8613812345678", "list:v7"
+    at: datetime
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainedEvent:
+    """An event as stored: its place in the chain, its detail's text, the previous hash and
+    its own. The hash covers the stored text, so nothing is re-serialised to verify."""
+
+    seq: int
+    event: AuditEvent
+    prev_hash: str
+    hash: str
+    detail_text: str
+
+
+def link(prev_hash: str, seq: int, event: AuditEvent, detail_text: str) -> str:
+    """The hash of ``event`` (with its detail as ``detail_text``) at ``seq`` after ``prev_hash``."""
+    head = json.dumps(
+        [event.actor, event.action, event.subject, event.at.isoformat()],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(f"{prev_hash}|{seq}|{head}|{detail_text}".encode()).hexdigest()
+
+
+def chain(prev_seq: int, prev_hash: str, events: Iterable[AuditEvent]) -> list[ChainedEvent]:
+    """Events linked after the head ``(prev_seq, prev_hash)``."""
+    out: list[ChainedEvent] = []
+    for e in events:
+        prev_seq += 1
+        text = canonical(e.detail)
+        h = link(prev_hash, prev_seq, e, text)
+        out.append(ChainedEvent(prev_seq, e, prev_hash, h, text))
+        prev_hash = h
+    return out
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What verification found: ``ok`` or the first problem and where it is."""
+
+    ok: bool
+    checked: int
+    problem: str = ""
+    seq: int | None = None
+
+
+def verify(events: Iterable[ChainedEvent], head: tuple[int, str] | None = None) -> ChainReport:
+    """Check the chain in order of ``seq``; ``head`` (last seq, last hash) catches a cut tail."""
+    expect_seq, expect_prev, n = 1, GENESIS, 0
+    for ce in events:
+        n += 1
+        if ce.seq != expect_seq:
+            kind = "deleted" if ce.seq > expect_seq else "inserted or duplicated"
+            return ChainReport(
+                False, n, f"events {kind}: expected seq {expect_seq}, found {ce.seq}", ce.seq
+            )
+        if ce.prev_hash != expect_prev:
+            return ChainReport(
+                False,
+                n,
+                f"event {ce.seq} does not follow event {ce.seq - 1} "
+                "(an event before it was inserted, deleted or edited)",
+                ce.seq,
+            )
+        if link(ce.prev_hash, ce.seq, ce.event, ce.detail_text) != ce.hash:
+            return ChainReport(
+                False, n, f"event {ce.seq} was edited: its content does not match its hash", ce.seq
+            )
+        expect_seq, expect_prev = ce.seq + 1, ce.hash
+    if head is not None and (head[0] != expect_seq - 1 or (head[0] > 0 and head[1] != expect_prev)):
+        return ChainReport(
+            False,
+            n,
+            f"the chain ends at seq {expect_seq - 1} but its head says "
+            f"{head[0]}: events at the end were deleted or added",
+            expect_seq - 1,
+        )
+    return ChainReport(True, n)

@@ -1,0 +1,165 @@
+"""Black, white and grey list entries (黑白名单) and the law of which one wins."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from telshield.domain.errors import InvalidInput
+
+_DIGITS = re.compile(r"^[0-9]{1,15}$")
+_IMEI = re.compile(r"^[0-9]{14,16}$")
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Colour(StrEnum):
+    """What a list entry asks of the network."""
+
+    BLACK = "black"
+    WHITE = "white"
+    GREY = "grey"
+
+
+class TargetKind(StrEnum):
+    """What an entry names: one number, a prefix, a range of numbers, an IMEI or an ID hash."""
+
+    NUMBER = "number"
+    PREFIX = "prefix"
+    RANGE = "range"
+    IMEI = "imei"
+    ID_HASH = "id_hash"
+
+
+class Source(StrEnum):
+    """Where an entry came from."""
+
+    POLICE = "police"  # a police clue or order
+    DETECTION = "detection"
+    DISPOSAL = "disposal"
+    MANUAL = "manual"
+    PARTNER = "partner"  # another operator
+
+
+def check_target(kind: TargetKind, value: str, value_end: str = "") -> None:
+    """Raise InvalidInput unless ``value`` (and ``value_end`` for a range) suits ``kind``."""
+    if kind in (TargetKind.NUMBER, TargetKind.PREFIX):
+        ok = bool(_DIGITS.match(value)) and (kind is TargetKind.PREFIX or len(value) >= 3)
+    elif kind is TargetKind.RANGE:
+        ok = (
+            bool(_DIGITS.match(value))
+            and bool(_DIGITS.match(value_end))
+            and len(value) == len(value_end)
+            and value <= value_end
+        )
+    elif kind is TargetKind.IMEI:
+        ok = bool(_IMEI.match(value))
+    else:
+        ok = bool(_HASH.match(value))
+    if not ok:
+        raise InvalidInput(
+            f"{value!r}{'..' + value_end if value_end else ''} is not a valid {kind.value}: "
+            "numbers are E.164 digits without '+', a range is two numbers of equal length "
+            "low..high, an IMEI has 14-16 digits, an ID hash is 64 lowercase hex digits"
+        )
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One list entry. Entries are immutable: a change is a new entry at a new list version."""
+
+    kind: TargetKind
+    value: str
+    colour: Colour
+    source: Source
+    reason: str
+    actor: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    value_end: str = ""  # the high end of a RANGE
+    police_ordered: bool = False  # a police-ordered block beats a whitelist entry
+    id: int | None = None
+    version: int | None = None  # the list version that added it
+
+    @classmethod
+    def new(
+        cls,
+        kind: TargetKind | str,
+        value: str,
+        colour: Colour | str,
+        *,
+        source: Source | str,
+        reason: str,
+        actor: str,
+        at: datetime,
+        expires_at: datetime | None = None,
+        value_end: str = "",
+        police_ordered: bool = False,
+    ) -> ListEntry:
+        """Validate and build an entry (raises InvalidInput on a bad field)."""
+        try:
+            k, c, s = TargetKind(kind), Colour(colour), Source(source)
+        except ValueError as e:
+            raise InvalidInput(
+                f"{e}; kind is one of {[k.value for k in TargetKind]}, colour one of "
+                f"{[c.value for c in Colour]}, source one of {[s.value for s in Source]}"
+            ) from None
+        value, value_end = value.strip().lstrip("+"), value_end.strip().lstrip("+")
+        if k is TargetKind.ID_HASH:
+            value = value.lower()
+        check_target(k, value, value_end if k is TargetKind.RANGE else "")
+        if k is not TargetKind.RANGE:
+            value_end = ""
+        if not reason.strip():
+            raise InvalidInput("a list entry needs a reason: say why the number is listed")
+        if expires_at is not None and expires_at <= at:
+            raise InvalidInput(f"expiry {expires_at} is not after creation {at}")
+        if police_ordered and (c is not Colour.BLACK or s is not Source.POLICE):
+            raise InvalidInput("only a black entry from the police can be police-ordered")
+        return cls(k, value, c, s, reason.strip(), actor, at, expires_at, value_end, police_ordered)
+
+    def active(self, at: datetime) -> bool:
+        """Whether the entry is in force at ``at`` (not yet expired)."""
+        return self.expires_at is None or at < self.expires_at
+
+    def matches_number(self, number: str) -> bool:
+        """Whether this number/prefix/range entry covers ``number``."""
+        if self.kind is TargetKind.NUMBER:
+            return number == self.value
+        if self.kind is TargetKind.PREFIX:
+            return number.startswith(self.value)
+        if self.kind is TargetKind.RANGE:
+            return len(number) == len(self.value) and self.value <= number <= self.value_end
+        return False
+
+    def with_identity(self, id: int, version: int) -> ListEntry:
+        """The entry as stored, with its id and list version."""
+        return replace(self, id=id, version=version)
+
+
+def rank(entry: ListEntry) -> int:
+    """Precedence of an entry: police-ordered block > white > black > grey."""
+    if entry.colour is Colour.BLACK and entry.police_ordered:
+        return 3
+    return {Colour.WHITE: 2, Colour.BLACK: 1, Colour.GREY: 0}[entry.colour]
+
+
+def effective(entries: Iterable[ListEntry], at: datetime) -> ListEntry | None:
+    """The entry that decides, among those covering one target: whitelist beats blacklist,
+    except a police-ordered block; expired entries do not count."""
+    live = [e for e in entries if e.active(at)]
+    if not live:
+        return None
+    return max(live, key=lambda e: (rank(e), e.created_at))
+
+
+@dataclass(frozen=True)
+class ListDiff:
+    """What changed between two list versions."""
+
+    from_version: int
+    to_version: int
+    added: tuple[ListEntry, ...]
+    removed: tuple[ListEntry, ...]

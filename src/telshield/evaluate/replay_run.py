@@ -1,0 +1,268 @@
+"""The whole system replayed over a simulated province, hour by hour, through its services.
+
+Each simulated hour ``[T, T+1h)``:
+
+1. the screening snapshot of ``T`` is built from the store: lists in force, open cases (alert
+   tier and disposal status) and the protected callees of warned numbers;
+2. that hour's calls are screened by the engine in per-minute batches (velocity included);
+3. at ``T+1h``: police clues reported by then become police-ordered blacklist entries
+   (``ListService``), overdue verifications and restrictions escalate (``CaseService``), and,
+   every ``detect_every`` hours, detection runs on the lake up to ``T+1h``, its alerts going
+   through the case sink, where the disposal policy turns tiers into actions;
+4. the next hour is screened with the new snapshot.
+
+The services run on their own SQLite store under a fixed clock that follows simulated time
+(naive feed time, China Standard Time, as the feeds write it). Only the judging reads truth
+(is the call fraud); the route class comes from the numbering plan and the ingress. Screening
+is counterfactual: a blocked call is still in the CDRs detection reads, as the simulator wrote
+them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import structlog
+
+from telshield.domain.errors import InvalidInput
+from telshield.evaluate.replay_judge import REJECT, RouteResult, judge, meets_bar
+from telshield.evaluate.replay_routes import route_classes
+from telshield.evaluate.replay_state import first_alerts, snapshot_input
+from telshield.screening.engine import Engine
+from telshield.screening.numbering import PlanTuple, parse_numbers, plan_from_tuples
+from telshield.screening.runtime import engine_config
+from telshield.screening.snapshot import Outcome, Snapshot
+from telshield.services.store import FixedClock
+from telshield.settings import Settings, StoreSettings
+
+log = structlog.get_logger(__name__)
+
+HOUR = 3600
+_CODE = {Outcome.ALLOW: 0, Outcome.LABEL: 1, Outcome.WARN_CALLEE: 2, Outcome.REJECT: REJECT}
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """How to replay."""
+
+    detect_every: int = 1  # hours between detection runs
+    hours: int | None = None  # replay only the first N hours (None: the whole period)
+    use_model: bool = False  # score with the latest trained model too, not rules only
+    ingest: bool = True  # ingest the world into a lake first (else read its folders directly)
+    protect_victims: bool = True
+
+
+@dataclass
+class ReplayResult:
+    """What ``telshield evaluate replay`` prints."""
+
+    period: tuple[datetime, datetime]
+    hours: int
+    detect_every: int
+    detection_runs: int
+    alerts: int
+    routes: list[RouteResult]  # one per route class, then the barred classes together
+    route_agreement: float  # share of calls whose plan-derived class equals truth's
+    cases: dict[str, int] = field(default_factory=dict)
+    police_entries: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def meets_bar(self) -> bool:
+        """≥ 95% intercepted on each barred route and ≤ 0.01% legitimate calls blocked."""
+        return meets_bar(self.routes)
+
+
+def load_calls(world: Path) -> pd.DataFrame:
+    """The world's calls with truth's ``is_fraud``, in time order."""
+    calls_dir, truth = world / "calls", world / "truth" / "calls.parquet"
+    if not calls_dir.is_dir() or not truth.exists():
+        raise InvalidInput(f"{world} has no calls/ or truth/calls.parquet: give the folder "
+                           "`telshield world generate` wrote")
+    cols = ["call_id", "started_at", "caller", "callee", "ingress"]
+    calls = pq.read_table(calls_dir, columns=cols).to_pandas()
+    fraud = pq.read_table(truth, columns=["call_id", "is_fraud", "route"]).to_pandas()
+    df = calls.merge(fraud, on="call_id", how="left", validate="one_to_one")
+    df["is_fraud"] = df["is_fraud"].fillna(False).astype(bool)
+    if df.empty:
+        raise InvalidInput(f"{world}: the calls feed is empty, nothing to replay")
+    return df.sort_values("started_at", kind="stable").reset_index(drop=True)
+
+
+def load_clues(world: Path) -> pd.DataFrame:
+    """Police clues (a feed, not truth), in order of reporting."""
+    path = world / "clues"
+    cols = ["clue_id", "reported_at", "msisdn", "case_ref"]
+    if not path.is_dir():
+        return pd.DataFrame({c: pd.Series(dtype=str) for c in cols})
+    return pq.read_table(path, columns=cols).to_pandas().sort_values("reported_at")
+
+
+def screening_plan(plan_table: object, settings: Settings) -> tuple[PlanTuple, ...]:
+    """The numbering plan reduced to what the engine reads (kind, and ours)."""
+    from telshield.domain.numbers import NumberKind, Operator, PlanRow
+    from telshield.screening.numbering import plan_tuples
+
+    cols = [plan_table[c].to_pylist()  # type: ignore[index]
+            for c in ("prefix", "length", "kind", "operator", "province")]
+    rows = (PlanRow(p, n, NumberKind(k), Operator(o), pv)
+            for p, n, k, o, pv in zip(*cols, strict=True))
+    s = settings.screening
+    return tuple(plan_tuples(rows, Operator(s.own_operator), s.own_province or None))
+
+
+def run_replay(
+    settings: Settings, world: Path, work: Path, options: ReplayOptions = ReplayOptions(), *,
+    progress: Progress | None = None,
+) -> ReplayResult:
+    """Replay ``world`` hour by hour (state kept under ``work``, its store started afresh)."""
+    from telshield import wiring
+    from telshield.feeds.numbering import load_plan_table
+    from telshield.services.cases import CaseAlertSink
+    from telshield.services.detection import build_detector
+
+    if options.detect_every < 1:
+        raise InvalidInput("detect_every must be at least 1 hour")
+    secs: defaultdict[str, float] = defaultdict(float)
+    t = time.perf_counter()
+    calls = load_calls(world)
+    start = pd.Timestamp(calls["started_at"].iloc[0]).floor("h").to_pydatetime()
+    if options.hours is not None:
+        calls = calls[calls["started_at"] < start + timedelta(hours=options.hours)]
+    at = calls["started_at"].astype("datetime64[us]").astype("int64").to_numpy() // 10**6
+    t0 = _epoch(start)
+    hours = int((at[-1] - t0) // HOUR) + 1
+    work.mkdir(parents=True, exist_ok=True)
+    feeds = _ingest(world, work, settings, start + timedelta(hours=hours)) \
+        if options.ingest else world
+    secs["load"] = time.perf_counter() - t
+
+    db = work / "store.db"
+    for f in (db, db.with_name("store.db-wal"), db.with_name("store.db-shm")):
+        f.unlink(missing_ok=True)
+    rs = settings.model_copy(update={"store": StoreSettings(url=f"sqlite:///{db.as_posix()}")})
+    clock = FixedClock(start)
+    d = wiring.disposal(rs, clock=clock)
+    det = build_detector(rs, CaseAlertSink(d.cases), feeds=feeds, use_model=options.use_model)
+    det.state_path = work / "detect-state.json"
+    det.state_path.unlink(missing_ok=True)
+    det.clock = clock.now
+    plan_table = load_plan_table(settings.data_dir)
+    plan = plan_from_tuples(screening_plan(plan_table, settings))
+    t = time.perf_counter()
+    routes = route_classes(calls["caller"], calls["callee"], calls["ingress"], plan_table,
+                           ibis.duckdb.connect(), province=settings.detect.province)
+    agreement = float(np.mean(routes == calls["route"].astype(str).to_numpy()))
+    secs["routes"] = time.perf_counter() - t
+
+    engine = Engine(engine_config(settings.screening))
+    callers = parse_numbers(calls["caller"].tolist())
+    callees = parse_numbers(calls["callee"].tolist())
+    cols = (calls["caller"].tolist(), calls["callee"].tolist(), calls["ingress"].tolist())
+    clues = load_clues(world)
+    clue_at = clues["reported_at"].astype("datetime64[us]").astype("int64").to_numpy() // 10**6
+    outcome = np.zeros(len(calls), dtype=np.int8)
+    bounds = np.searchsorted(at, t0 + HOUR * np.arange(hours + 1))
+    runs = alerts = listed = 0
+    for h in range(hours):
+        lo, hi = int(bounds[h]), int(bounds[h + 1])
+        hour = start + timedelta(hours=h)
+        clock.at = hour
+        t = time.perf_counter()
+        snap = Snapshot.build(snapshot_input(
+            d.lists, d.cases, hour, callers=callers[:lo], callees=callees[:lo],
+            protect_victims=options.protect_victims))
+        snap.plan = plan  # compiled once: the plan does not change from hour to hour
+        engine.swap(snap)
+        secs["snapshot"] += time.perf_counter() - t
+        t = time.perf_counter()
+        _screen(engine, cols, at, outcome, lo, hi)
+        secs["screen"] += time.perf_counter() - t
+        clock.at = end = hour + timedelta(hours=1)
+        t = time.perf_counter()
+        due = clues[(clue_at < _epoch(end)) & (clue_at >= (_epoch(hour) if h else -2**62))]
+        for c in due.itertuples():
+            d.lists.add("number", str(c.msisdn), "black", source="police", actor="police",
+                        reason=f"police clue {c.clue_id} ({c.case_ref})", police_ordered=True)
+        listed += len(due)
+        d.cases.escalate_overdue()
+        secs["dispose"] += time.perf_counter() - t
+        if (h + 1) % options.detect_every == 0 or h == hours - 1:
+            t = time.perf_counter()
+            alerts += det.run(end).alerts
+            runs += 1
+            secs["detect"] += time.perf_counter() - t
+        if progress is not None:
+            progress(h + 1, hours)
+
+    t = time.perf_counter()
+    results = judge(routes, calls["is_fraud"].to_numpy(), callers, at, outcome,
+                    _alerted(first_alerts(d.cases), calls["caller"], at))
+    secs["judge"] = time.perf_counter() - t
+    period = (start, pd.Timestamp(calls["started_at"].iloc[-1]).to_pydatetime())
+    out = ReplayResult(period, hours, options.detect_every, runs, alerts, results, agreement,
+                       cases=d.cases.summary()["cases"], police_entries=listed,
+                       reasons=dict(engine.reasons.most_common()),
+                       seconds={k: round(v, 1) for k, v in secs.items()})
+    log.info("replay.done", hours=hours, runs=runs, alerts=alerts, meets_bar=out.meets_bar)
+    return out
+
+
+def _screen(engine: Engine, cols: tuple[list[str], list[str], list[str]],
+            at: np.ndarray, outcome: np.ndarray, lo: int, hi: int) -> None:
+    """Decide calls ``lo:hi`` in per-minute batches, each at its minute."""
+    if hi <= lo:
+        return
+    minute = at[lo:hi] // 60
+    edges = [lo, *(lo + np.flatnonzero(np.diff(minute)) + 1).tolist(), hi]
+    caller, callee, ingress = cols
+    for a, b in itertools.pairwise(edges):
+        ds = engine.decide_batch(caller[a:b], callee[a:b], ingress[a:b],
+                                 float(minute[a - lo] * 60))
+        outcome[a:b] = [_CODE[x.outcome] for x in ds]
+
+
+def _alerted(first: dict[str, datetime], caller: pd.Series, at: np.ndarray) -> np.ndarray:
+    """Per call: whether its caller had been alerted on (first alert's data end) before it."""
+    since = caller.map({n: _epoch(t) for n, t in first.items()})
+    return np.asarray(since.fillna(np.inf).to_numpy(dtype=float) <= at)
+
+
+def _ingest(world: Path, work: Path, settings: Settings, end: datetime) -> Path:
+    """Ingest the world's feeds into ``work``'s lake (idempotent: a rerun adds nothing)."""
+    from telshield.services.ingest import IngestOptions, ingest_all
+
+    s = settings.ingest
+    opts = IngestOptions(lake_dir=work / "lake", quarantine_dir=work / "quarantine",
+                         chunk_rows=s.chunk_rows, earliest=s.earliest,
+                         future_slack_days=s.future_slack_days)
+    # Judge "the future" from the simulated period's end, so any simulated period ingests.
+    reports = ingest_all(world, opts, now=max(datetime.now(), end + timedelta(days=1)))
+    bad = sum(sum(r.quarantined.values()) for r in reports)
+    log.info("replay.ingested", added=sum(r.added for r in reports), quarantined=bad)
+    return work / "lake"
+
+
+def _epoch(at: datetime) -> int:
+    """Naive feed time read as UTC seconds, the same everywhere: only differences count."""
+    return int((at - datetime(1970, 1, 1)).total_seconds())
+
+
+def work_dir(settings: Settings, world: Path) -> Path:
+    """Where a replay of ``world`` keeps its lake, store and detection state."""
+    import hashlib
+
+    key = hashlib.sha256(str(world.resolve()).encode()).hexdigest()[:8]
+    return settings.data_dir / "replay" / f"{world.resolve().name}-{key}"

@@ -1,0 +1,197 @@
+"""The HTTP face: a raw ASGI app (no framework on the hot path), JSON by msgspec.
+
+    POST /v1/decisions        {"caller": "8613...", "callee": "8613...", "ingress": "radio"}
+                              -> {"id": ..., "outcome": "reject", "reasons": ["list:black"]}
+    POST /v1/decisions/batch  {"caller": [...], "callee": [...], "ingress": "..." or [...]}
+                              -> {"id": [...], "outcome": [...], "reasons": [[...], ...]}
+    GET  /metrics             Prometheus text
+    GET  /livez               {"ok": true} (also the empty baseline of the benchmark)
+    GET  /readyz              snapshot version and age; 503 without a usable snapshot
+
+When a token is configured every path but /livez needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import msgspec
+
+from telshield.domain.errors import InvalidInput, TelshieldError, Unavailable
+from telshield.screening.engine import Decision, Engine
+from telshield.screening.metrics import render
+from telshield.screening.runtime import (
+    SnapshotReloader,
+    flush_forever,
+    open_engine,
+    snapshot_dir,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY = 8 * 2**20
+
+
+class CallIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One call to decide."""
+
+    caller: str
+    callee: str
+    ingress: str = "interconnect"
+    at: float | None = None
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Many calls, as columns."""
+
+    caller: list[str]
+    callee: list[str]
+    ingress: str | list[str] = "interconnect"
+    at: float | None = None
+
+
+class BatchOut(msgspec.Struct):
+    """Decisions for a batch, as columns in the order of the request."""
+
+    id: list[str]
+    outcome: list[str]
+    reasons: list[tuple[str, ...]]
+
+
+_JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; version=0.0.4")]
+_STATUS = {InvalidInput: 400, Unavailable: 503}
+
+
+class ScreeningApp:
+    """The ASGI application around one engine."""
+
+    def __init__(
+        self, engine: Engine, *, token: str = "", reloader: SnapshotReloader | None = None
+    ) -> None:
+        self.engine = engine
+        self._token = f"Bearer {token}".encode() if token else b""
+        self._reloader = reloader
+        self._enc = msgspec.json.Encoder()
+        self._call = msgspec.json.Decoder(CallIn)
+        self._batch = msgspec.json.Decoder(BatchIn)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request (or the lifespan protocol)."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/livez":
+            await _reply(send, 200, b'{"ok":true}')
+            return
+        if self._token and not self._authorised(scope):
+            await _reply(send, 401, b'{"error":"send Authorization: Bearer <screening token>"}')
+            return
+        try:
+            if method == "POST" and path == "/v1/decisions":
+                c = self._call.decode(await _body(receive))
+                d = self.engine.decide(c.caller, c.callee, c.ingress, c.at)
+                await _reply(send, 200, self._enc.encode(d))
+            elif method == "POST" and path == "/v1/decisions/batch":
+                b = self._batch.decode(await _body(receive))
+                ds = self.engine.decide_batch(b.caller, b.callee, b.ingress, b.at)
+                await _reply(send, 200, self._enc.encode(_columns(ds)))
+            elif method == "GET" and path == "/metrics":
+                await _reply(send, 200, render(self.engine), _TEXT)
+            elif method == "GET" and path == "/readyz":
+                await self._ready(send)
+            else:
+                await _reply(send, 404, b'{"error":"no such endpoint; see docs/screening.md"}')
+        except msgspec.ValidationError as e:
+            await _reply(send, 400, self._enc.encode({"error": f"bad request body: {e}"}))
+        except msgspec.DecodeError as e:
+            await _reply(send, 400, self._enc.encode({"error": f"body is not JSON: {e}"}))
+        except TelshieldError as e:
+            status = next((s for cls, s in _STATUS.items() if isinstance(e, cls)), 500)
+            await _reply(send, status, self._enc.encode({"error": str(e)}))
+
+    def _authorised(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return hmac.compare_digest(value, self._token)
+        return False
+
+    async def _ready(self, send: Send) -> None:
+        snap = self.engine.snapshot
+        age = self.engine.snapshot_age()
+        ok = snap is not None and age is not None and age <= self.engine.config.max_age_s
+        body = {"ready": ok, "snapshot": snap.version if snap else None, "age_s": age}
+        await _reply(send, 200 if ok else 503, self._enc.encode(body))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        tasks: list[asyncio.Task[None]] = []
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self._reloader is not None:
+                    tasks.append(asyncio.create_task(self._reloader.run()))
+                tasks.append(asyncio.create_task(flush_forever(self.engine)))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for task in tasks:
+                    task.cancel()
+                if self.engine.decision_log is not None:
+                    self.engine.decision_log.flush()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _columns(ds: list[Decision]) -> BatchOut:
+    return BatchOut([d.id for d in ds], [d.outcome.value for d in ds], [d.reasons for d in ds])
+
+
+async def _body(receive: Receive) -> bytes:
+    first = await receive()
+    if not first.get("more_body"):  # the usual case: one chunk
+        body: bytes = first.get("body", b"")
+        if len(body) > MAX_BODY:
+            raise InvalidInput(f"request body over {MAX_BODY} bytes: send smaller batches")
+        return body
+    chunks: list[bytes] = [first.get("body", b"")]
+    size = len(chunks[0])
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise InvalidInput(f"request body over {MAX_BODY} bytes: send smaller batches")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _reply(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = _JSON
+) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app() -> ScreeningApp:
+    """The app from settings in the environment and the TOML file named by TELSHIELD_CONFIG
+    (the factory the HTTP server's worker processes call)."""
+    import os
+    from pathlib import Path
+
+    from telshield.settings import load_settings
+
+    config = os.environ.get("TELSHIELD_CONFIG")
+    settings = load_settings(Path(config) if config else None)
+    engine = open_engine(settings)
+    s = settings.screening
+    reloader = SnapshotReloader(engine, snapshot_dir(settings), s.reload_s)
+    return ScreeningApp(engine, token=s.http_token.get_secret_value(), reloader=reloader)

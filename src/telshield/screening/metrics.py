@@ -1,0 +1,86 @@
+"""Prometheus metrics read from the engine's plain counters at scrape time, so that counting a
+decision costs a dict increment rather than a metric update."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from telshield.screening.engine import Engine
+from telshield.screening.sip import SipStats
+
+
+class ScreeningCollector(Collector):
+    """Decisions by outcome and reason, snapshot age and size, fail-open and SIP counters."""
+
+    def __init__(self, engine: Engine, sip: SipStats | None = None) -> None:
+        self.engine = engine
+        self.sip = sip
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the current values."""
+        e = self.engine
+        by_outcome = CounterMetricFamily(
+            "telshield_screening_decisions", "Call decisions by outcome", labels=["outcome"]
+        )
+        for outcome, n in e.outcomes.items():
+            by_outcome.add_metric([outcome.value], n)
+        yield by_outcome
+        by_reason = CounterMetricFamily(
+            "telshield_screening_reasons", "Reason codes given with decisions", labels=["reason"]
+        )
+        for reason, n in sorted(e.reasons.items()):
+            by_reason.add_metric([reason], n)
+        yield by_reason
+        yield CounterMetricFamily(
+            "telshield_screening_fail_open",
+            "Calls allowed because the snapshot was missing or stale",
+            value=e.fail_open_count,
+        )
+        age = e.snapshot_age()
+        yield GaugeMetricFamily(
+            "telshield_screening_snapshot_age_seconds",
+            "Age of the snapshot's data (-1 when there is no snapshot)",
+            value=-1.0 if age is None else age,
+        )
+        snap = e.snapshot
+        yield GaugeMetricFamily(
+            "telshield_screening_snapshot_numbers",
+            "Numbers held by the snapshot",
+            value=0 if snap is None else len(snap),
+        )
+        yield GaugeMetricFamily(
+            "telshield_screening_velocity_callers",
+            "Callers tracked by velocity",
+            value=len(e.velocity),
+        )
+        if self.sip is not None:
+            s = self.sip
+            yield CounterMetricFamily(
+                "telshield_sip_malformed", "Malformed SIP messages (answered 400 or dropped)",
+                value=s.malformed,
+            )
+            yield CounterMetricFamily(
+                "telshield_sip_dropped", "SIP messages dropped unanswered", value=s.dropped
+            )
+            responses = CounterMetricFamily(
+                "telshield_sip_responses", "SIP responses sent by code", labels=["code"]
+            )
+            for code, n in sorted(s.responses.items()):
+                responses.add_metric([str(code)], n)
+            yield responses
+
+
+def registry_for(engine: Engine, sip: SipStats | None = None) -> CollectorRegistry:
+    """A registry holding only the screening collector (not the process-global default)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ScreeningCollector(engine, sip))
+    return registry
+
+
+def render(engine: Engine, sip: SipStats | None = None) -> bytes:
+    """The metrics in Prometheus text format."""
+    return generate_latest(registry_for(engine, sip))

@@ -1,0 +1,248 @@
+"""What a presented number is (mobile, fixed, service, international, unallocated, malformed) and
+whether it is one of ours, from a prefix table: for one number as text, or many as int64 arrays.
+
+The spoof rules need exactly this and nothing more; when the project-wide numbering plan
+(``telshield.domain.numbers``, compiled from phonenumbers) is available, ``plan_from_rows``
+turns its rows into this module's tables; ``china_plan`` is a small built-in fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from telshield.domain.numbers import NumberKind, Operator, PlanRow
+
+I64 = npt.NDArray[np.int64]
+MAX_DIGITS = 15
+MIN_DIGITS = 3
+_POW10 = np.array([10**i for i in range(MAX_DIGITS + 2)], dtype=np.int64)
+
+
+class Kind(IntEnum):
+    """The kind of a presented number (small ints so that arrays of them stay small)."""
+
+    MALFORMED = 0
+    UNALLOCATED = 1
+    MOBILE = 2
+    FIXED = 3
+    SERVICE = 4
+    INTERNATIONAL = 5
+
+
+@dataclass(frozen=True)
+class PrefixRule:
+    """Numbers that start with ``prefix`` and have ``min_len..max_len`` digits get ``value``."""
+
+    prefix: str
+    value: int
+    min_len: int = MIN_DIGITS
+    max_len: int = MAX_DIGITS
+
+
+def parse_number(text: str) -> int:
+    """The number as an int, or -1 when it is not 3-15 ASCII digits (leading zero excluded)."""
+    ok = text.isascii() and text.isdigit() and MIN_DIGITS <= len(text) <= MAX_DIGITS
+    return int(text) if ok and text[0] != "0" else -1
+
+
+_ALL_NUMBERS = re.compile(r"(?:[1-9][0-9]{2,14}\n)*[1-9][0-9]{2,14}")
+
+
+def parse_numbers(texts: Sequence[str]) -> I64:
+    """Many numbers as an int64 array; malformed ones become -1."""
+    texts = list(texts)
+    # Fast path: one regex pass over the joined batch proves every entry well formed.
+    joined = "\n".join(texts)
+    # (a newline inside one entry would make two lines: count them too)
+    if texts and joined.count("\n") == len(texts) - 1 and _ALL_NUMBERS.fullmatch(joined):
+        return np.fromiter(map(int, texts), dtype=np.int64, count=len(texts))
+    return np.fromiter(map(parse_number, texts), dtype=np.int64, count=len(texts))
+
+
+def digit_counts(numbers: I64) -> npt.NDArray[np.intp]:
+    """How many decimal digits each (positive) number has; 0 for malformed (-1) entries."""
+    d = np.searchsorted(_POW10, numbers, side="right")
+    return np.where(numbers > 0, d, 0)
+
+
+class PrefixTable:
+    """Longest-prefix match with a length condition, for single numbers and int64 arrays."""
+
+    def __init__(self, rules: Iterable[PrefixRule], default: int = -1) -> None:
+        self.default = default
+        self._rules = tuple(rules)
+        # (length, prefix) -> value, the longest prefix winning on lookup.
+        self._exact: dict[tuple[int, str], int] = {}
+        for r in self._rules:
+            if not (r.prefix.isdigit() and 1 <= len(r.prefix) <= r.max_len):
+                raise ValueError(f"bad prefix rule {r}: prefix must be 1..max_len digits")
+            for n in range(max(r.min_len, len(r.prefix)), r.max_len + 1):
+                self._exact.setdefault((n, r.prefix), r.value)
+        self._lens = sorted({len(r.prefix) for r in self._rules}, reverse=True)
+        self._width = self._lens[0] if self._lens else 0
+        self._cache: dict[tuple[int, str], int] = {}
+        # Vectorised form: per prefix length, sorted composite keys length * 10**16 + prefix.
+        self._vec: list[tuple[int, I64, npt.NDArray[np.int32]]] = []
+        for k in self._lens:
+            items = sorted(
+                (n * 10**16 + int(p), v) for (n, p), v in self._exact.items() if len(p) == k
+            )
+            keys = np.array([i[0] for i in items], dtype=np.int64)
+            vals = np.array([i[1] for i in items], dtype=np.int32)
+            self._vec.append((k, keys, vals))
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def _slow(self, text: str) -> int:
+        n = len(text)
+        for k in self._lens:
+            if k <= n:
+                v = self._exact.get((n, text[:k]))
+                if v is not None:
+                    return v
+        return self.default
+
+    def lookup(self, text: str) -> int:
+        """The value of the longest matching rule for a digit string, or the default."""
+        # The answer depends only on the length and the first `width` digits: memoise on that.
+        key = (len(text), text[: self._width])
+        v = self._cache.get(key)
+        if v is None:
+            v = self._slow(text)
+            if len(self._cache) < 200_000:
+                self._cache[key] = v
+        return v
+
+    def lookup_many(self, numbers: I64) -> npt.NDArray[np.int32]:
+        """Values for an int64 array of numbers (-1 entries get the default)."""
+        out = np.full(numbers.shape, self.default, dtype=np.int32)
+        if not self._vec or numbers.size == 0:
+            return out
+        d = digit_counts(numbers)
+        done = np.zeros(numbers.shape, dtype=bool)
+        for k, keys, vals in self._vec:
+            shift = np.clip(d - k, 0, MAX_DIGITS)
+            ok = (d >= k) & ~done
+            composite = d.astype(np.int64) * 10**16 + numbers // _POW10[shift]
+            i = np.searchsorted(keys, composite)
+            i = np.minimum(i, len(keys) - 1)
+            hit = ok & (keys[i] == composite)
+            out[hit] = vals[i[hit]]
+            done |= hit
+        return out
+
+
+# China's numbering plan, as far as the spoof rules need it (E.164 digits, country code 86).
+# Mobile segments allocated by MIIT (1xx); "own" segments are China Mobile's by default.
+MOBILE_SEGMENTS = tuple(
+    str(s)
+    for s in (*range(130, 140), 145, 147, 149, 150, 151, 152, 153, *range(155, 160), 162,
+              *range(165, 168), *range(170, 174), *range(175, 179), *range(180, 194),
+              *range(195, 200))
+)
+CHINA_MOBILE_SEGMENTS = tuple(
+    str(s)
+    for s in (*range(134, 140), 147, 150, 151, 152, 157, 158, 159, 172, 178, 182, 183, 184,
+              187, 188, 195, 197, 198)
+)
+
+
+@dataclass(frozen=True)
+class NumberingPlan:
+    """Classifies presented numbers: kind and whether the number belongs to our network."""
+
+    kinds: PrefixTable
+    own: PrefixTable
+
+    def kind(self, text: str) -> Kind:
+        """The kind of one presented number (digit string)."""
+        if parse_number(text) < 0:
+            return Kind.MALFORMED
+        return Kind(self.kinds.lookup(text))
+
+    def kinds_of(self, numbers: I64) -> npt.NDArray[np.int32]:
+        """Kinds (as ints) of many numbers; -1 entries are MALFORMED."""
+        out = self.kinds.lookup_many(numbers)
+        out[numbers < 0] = Kind.MALFORMED
+        return out
+
+    def is_own(self, text: str) -> bool:
+        """Whether the number lies in one of our own number segments."""
+        return self.own.lookup(text) == 1
+
+    def own_many(self, numbers: I64) -> npt.NDArray[np.bool_]:
+        """Whether each number lies in one of our own number segments."""
+        return self.own.lookup_many(numbers) == 1
+
+
+def china_plan(own_segments: Sequence[str] = CHINA_MOBILE_SEGMENTS) -> NumberingPlan:
+    """The default plan: +86 mobile, fixed and service numbers; all else international."""
+    rules = [PrefixRule("86", Kind.UNALLOCATED)]
+    rules += [PrefixRule("86" + s, Kind.MOBILE, 13, 13) for s in MOBILE_SEGMENTS]
+    rules.append(PrefixRule("861", Kind.UNALLOCATED))
+    # Fixed lines: Beijing 10 and 2x have 2-digit area codes + 8 digits; others 3 + 7..8.
+    rules.append(PrefixRule("8610", Kind.FIXED, 12, 12))
+    rules.append(PrefixRule("862", Kind.FIXED, 12, 12))
+    rules += [PrefixRule(f"86{d}", Kind.FIXED, 12, 13) for d in "3456789"]
+    # Service numbers: 10xxx operators, 12xxx government, 95xxx/96xxx enterprises, 400/800.
+    rules += [PrefixRule(f"86{p}", Kind.SERVICE, 7, 10) for p in ("10", "11", "12", "95", "96")]
+    rules += [PrefixRule(f"86{p}", Kind.SERVICE, 12, 12) for p in ("400", "800")]
+    kinds = PrefixTable(rules, default=Kind.INTERNATIONAL)
+    own = PrefixTable([PrefixRule("86" + s, 1, 13, 13) for s in own_segments], default=0)
+    return NumberingPlan(kinds, own)
+
+
+_KIND_OF = {
+    NumberKind.MOBILE: Kind.MOBILE,
+    NumberKind.FIXED: Kind.FIXED,
+    NumberKind.SERVICE: Kind.SERVICE,
+    NumberKind.INTERNATIONAL: Kind.INTERNATIONAL,
+    NumberKind.INVALID: Kind.UNALLOCATED,
+}
+
+
+PlanTuple = tuple[str, int, int, int]  # prefix, number length, Kind, 1 when ours
+
+
+def plan_tuples(
+    rows: Iterable[PlanRow],
+    own: Operator = Operator.CHINA_MOBILE,
+    province: str | None = None,
+) -> list[PlanTuple]:
+    """The project's numbering-plan rows (``telshield numbers plan``) reduced to what screening
+    needs: kind, and whether ours (mobile numbers of ``own``, homed in ``province`` when given:
+    a provincial operator's other provinces reach it over inter-province trunks). Rows that say
+    the same as a shorter prefix are dropped."""
+    full: dict[tuple[str, int], tuple[int, int]] = {}
+    for r in rows:
+        ours = r.operator is own and r.kind is NumberKind.MOBILE
+        if province is not None:
+            ours = ours and r.province == province
+        full[(r.prefix, r.length)] = (int(_KIND_OF[r.kind]), int(ours))
+    out: list[PlanTuple] = []
+    for (prefix, length), value in full.items():
+        parent = next(
+            (full[(prefix[:k], length)] for k in range(len(prefix) - 1, 0, -1)
+             if (prefix[:k], length) in full),
+            None,
+        )
+        if parent != value:
+            out.append((prefix, length, value[0], value[1]))
+    return sorted(out)
+
+
+def plan_from_tuples(rows: Iterable[PlanTuple]) -> NumberingPlan:
+    """A plan from (prefix, length, kind, ours) rows; a number no row admits is unallocated."""
+    rows = list(rows)
+    kinds = PrefixTable(
+        (PrefixRule(p, k, n, n) for p, n, k, _ in rows), default=Kind.UNALLOCATED
+    )
+    own = PrefixTable((PrefixRule(p, o, n, n) for p, n, _, o in rows), default=0)
+    return NumberingPlan(kinds, own)

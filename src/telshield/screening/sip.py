@@ -1,0 +1,243 @@
+"""The SIP face: a UDP redirect server. A switch sends an INVITE per call set-up and gets
+302 Moved Temporarily (route on to the same target) or 608 Rejected (RFC 8688) with a Call-Info
+redress URI and a Reason header. OPTIONS is answered; a malformed message gets 400 when it can
+be answered and is dropped otherwise, and is counted either way: never a crash.
+
+Caller: the P-Asserted-Identity user part, else the From user part. Callee: the Request-URI user
+part. Ingress: the ``X-Ingress`` header (radio / interconnect / international), else the
+server's default for the trunk it listens on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import cast
+
+import structlog
+
+from telshield.domain.errors import TelshieldError, Unavailable
+from telshield.screening.engine import Engine
+from telshield.screening.snapshot import Outcome
+
+log = structlog.get_logger(__name__)
+
+_COMPACT = {
+    "v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length"
+}
+_NEEDED = ("via", "from", "to", "call-id", "cseq")
+ALLOW_METHODS = "INVITE, ACK, CANCEL, OPTIONS"
+
+
+class Malformed(ValueError):
+    """A SIP message that cannot be understood."""
+
+
+@dataclass
+class SipRequest:
+    """The parts of a SIP request the redirect server uses."""
+
+    method: str
+    uri: str
+    headers: dict[str, list[str]]
+
+    def first(self, name: str) -> str:
+        """The first value of a header ('' when absent)."""
+        values = self.headers.get(name)
+        return values[0] if values else ""
+
+
+@dataclass
+class SipStats:
+    """Counters the metrics endpoint exposes."""
+
+    requests: dict[str, int] = field(default_factory=dict)
+    responses: dict[int, int] = field(default_factory=dict)
+    malformed: int = 0
+    dropped: int = 0
+    retransmissions: int = 0
+
+
+def parse_request(data: bytes) -> SipRequest:
+    """Parse a SIP request's start line and headers; raise Malformed when it is not one."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Malformed("not UTF-8") from e
+    head = text.split("\r\n\r\n", 1)[0]
+    lines = head.split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or parts[2] != "SIP/2.0" or not parts[0].isalpha():
+        raise Malformed(f"bad request line {lines[0][:80]!r}")
+    headers: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[0] in " \t" and headers:  # folded continuation line
+            last = next(reversed(headers))
+            headers[last][-1] += " " + line.strip()
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise Malformed(f"bad header line {line[:80]!r}")
+        key = name.strip().lower()
+        key = _COMPACT.get(key, key)
+        headers.setdefault(key, []).append(value.strip())
+    return SipRequest(parts[0], parts[1], headers)
+
+
+def uri_user(value: str) -> str:
+    """The user part of a SIP/tel URI in a header value or Request-URI, without '+'."""
+    v = value
+    if "<" in v:
+        v = v[v.index("<") + 1 : v.index(">") if ">" in v else len(v)]
+    for scheme in ("sips:", "sip:", "tel:"):
+        if v.startswith(scheme):
+            v = v[len(scheme) :]
+            break
+    else:
+        return ""
+    user = v.split("@", 1)[0] if "@" in v else v
+    return user.split(";", 1)[0].lstrip("+")
+
+
+def _response(req: SipRequest, code: int, phrase: str, extra: list[str]) -> bytes:
+    to = req.first("to")
+    if code != 100 and ";tag=" not in to:
+        to += ";tag=ts" + req.first("call-id")[:8].replace(";", "").replace(" ", "")
+    lines = [f"SIP/2.0 {code} {phrase}"]
+    lines += [f"Via: {v}" for v in req.headers.get("via", [])]
+    lines += [
+        f"From: {req.first('from')}",
+        f"To: {to}",
+        f"Call-ID: {req.first('call-id')}",
+        f"CSeq: {req.first('cseq')}",
+        *extra,
+        "Server: telshield",
+        "Content-Length: 0",
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode("utf-8")
+
+
+class RedirectServer(asyncio.DatagramProtocol):
+    """Answers INVITEs with the engine's decision; keeps recent answers for retransmissions."""
+
+    def __init__(
+        self, engine: Engine, *, default_ingress: str = "interconnect", redress_uri: str = ""
+    ) -> None:
+        self.engine = engine
+        self.default_ingress = default_ingress
+        self.redress_uri = redress_uri or "https://telshield.invalid/appeal"
+        self.stats = SipStats()
+        self._recent: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport to answer on."""
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Answer one datagram; whatever happens, the server keeps running."""
+        try:
+            reply = self.handle(data)
+        except Exception:  # a bug must not stop call set-ups: count, log, drop
+            self.stats.dropped += 1
+            log.exception("sip.handle_failed", peer=addr[0])
+            return
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
+
+    def handle(self, data: bytes) -> bytes | None:
+        """The reply to one datagram, or None when nothing is to be sent."""
+        if data.startswith((b"SIP/2.0 ", b"ACK ")) or not data.strip():
+            # A response, an ACK (answered by nothing) or a keep-alive.
+            if data.startswith(b"ACK "):
+                self.stats.requests["ACK"] = self.stats.requests.get("ACK", 0) + 1
+            return None
+        try:
+            req = parse_request(data)
+        except Malformed as e:
+            self.stats.malformed += 1
+            self.stats.dropped += 1
+            log.info("sip.malformed_dropped", why=str(e))
+            return None
+        stats = self.stats
+        stats.requests[req.method] = stats.requests.get(req.method, 0) + 1
+        if any(not req.headers.get(h) for h in _NEEDED):
+            stats.malformed += 1
+            if req.headers.get("via") and req.headers.get("call-id") and req.headers.get("cseq"):
+                missing = [h for h in _NEEDED if not req.headers.get(h)]
+                return self._count(_response(req, 400, "Bad Request", [
+                    f'Warning: 399 telshield "missing {", ".join(missing)}"']), 400)
+            stats.dropped += 1
+            return None
+        if req.method == "ACK":
+            return None
+        if req.method == "INVITE":
+            return self._invite(req)
+        if req.method in ("OPTIONS", "CANCEL"):
+            return self._count(_response(req, 200, "OK", [f"Allow: {ALLOW_METHODS}"]), 200)
+        return self._count(
+            _response(req, 405, "Method Not Allowed", [f"Allow: {ALLOW_METHODS}"]), 405
+        )
+
+    def _count(self, reply: bytes, code: int) -> bytes:
+        self.stats.responses[code] = self.stats.responses.get(code, 0) + 1
+        return reply
+
+    def _invite(self, req: SipRequest) -> bytes:
+        via = req.first("via")
+        branch = via.partition("branch=")[2].split(";", 1)[0]
+        key = (req.first("call-id"), req.first("cseq"), branch)
+        cached = self._recent.get(key)
+        if cached is not None:
+            self.stats.retransmissions += 1
+            return cached
+        caller = uri_user(req.first("p-asserted-identity") or req.first("from"))
+        callee = uri_user(req.uri)
+        ingress = req.first("x-ingress") or self.default_ingress
+        try:
+            d = self.engine.decide(caller, callee, ingress)
+        except Unavailable:
+            return self._count(_response(req, 503, "Service Unavailable", ["Retry-After: 5"]), 503)
+        except TelshieldError as e:
+            self.stats.malformed += 1
+            warning = str(e).replace('"', "'")[:120]
+            return self._count(
+                _response(req, 400, "Bad Request", [f'Warning: 399 telshield "{warning}"']), 400
+            )
+        reasons = ",".join(d.reasons) or "none"
+        info = f"X-Telshield-Decision: {d.id};outcome={d.outcome.value};reasons={reasons}"
+        if d.outcome is Outcome.REJECT:
+            reply = self._count(
+                _response(req, 608, "Rejected", [
+                    f"Call-Info: <{self.redress_uri}?decision={d.id}>;purpose=info",
+                    f'Reason: SIP;cause=608;text="{reasons}"',
+                    info,
+                ]),
+                608,
+            )
+        else:
+            contact = f"Contact: <{req.uri}>"
+            if d.outcome is not Outcome.ALLOW:
+                contact += f";telshield={d.outcome.value}"
+            reply = self._count(_response(req, 302, "Moved Temporarily", [contact, info]), 302)
+        self._recent[key] = reply
+        if len(self._recent) > 10_000:
+            self._recent.popitem(last=False)
+        return reply
+
+
+async def serve_sip(
+    server: RedirectServer, host: str, port: int
+) -> tuple[asyncio.DatagramTransport, RedirectServer]:
+    """Start listening on ``host:port`` (UDP); returns the transport and the protocol."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: server, local_addr=(host, port)
+    )
+    log.info("sip.listening", host=host, port=port)
+    return transport, protocol

@@ -1,0 +1,280 @@
+"""The immutable in-memory snapshot a decision reads: list entries, warnings, protected callees
+and prefix rules, held as one sorted int64 array of numbers with a one-byte flag set each, plus a
+compressed bitmap of the same numbers so that an unlisted number (most calls) costs one probe.
+
+About 9 bytes a number for the arrays and 2-3 for the bitmap: 10^8 numbers fit in ~1.2 GB.
+A snapshot is never changed after it is built; the engine swaps it by one reference assignment.
+"""
+
+from __future__ import annotations
+
+import array
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+from pyroaring import BitMap64
+
+from telshield.domain.alerts import Tier
+from telshield.domain.lists import Colour, ListEntry, TargetKind, effective
+from telshield.screening.numbering import (
+    I64,
+    MAX_DIGITS,
+    NumberingPlan,
+    PlanTuple,
+    PrefixRule,
+    PrefixTable,
+    china_plan,
+    parse_number,
+    plan_from_tuples,
+)
+
+U8 = npt.NDArray[np.uint8]
+
+# One byte of flags per number. Bits, not codes, so that duplicates combine with OR.
+WHITE, BLACK, POLICE, GREY = 1, 2, 4, 8
+WATCH, VERIFY, SUSPEND = 16, 32, 64
+PROTECTED = 128
+LIST_BITS = WHITE | BLACK | POLICE | GREY
+TIER_BITS = {Tier.WATCH: WATCH, Tier.VERIFY: VERIFY, Tier.SUSPEND: SUSPEND}
+COLOUR_BITS = {Colour.WHITE: WHITE, Colour.BLACK: BLACK, Colour.GREY: GREY}
+
+
+class Outcome(StrEnum):
+    """What the switch is told to do with a call."""
+
+    ALLOW = "allow"
+    LABEL = "label"  # connect, and show the callee a fraud-risk label
+    WARN_CALLEE = "warn_callee"  # connect, and warn the callee (voice prompt / SMS)
+    REJECT = "reject"
+
+    @property
+    def rank(self) -> int:
+        """Severity: allow < label < warn_callee < reject."""
+        return _OUTCOME_RANK[self]
+
+
+_OUTCOME_RANK = {Outcome.ALLOW: 0, Outcome.LABEL: 1, Outcome.WARN_CALLEE: 2, Outcome.REJECT: 3}
+
+
+@dataclass(frozen=True)
+class RiskPrefix:
+    """A high-risk prefix rule: calls from numbers under ``prefix`` get ``outcome``."""
+
+    prefix: str
+    outcome: Outcome
+    code: str  # reason code suffix, e.g. "virtual_operator"
+    min_len: int = 3
+    max_len: int = MAX_DIGITS
+
+
+@dataclass(frozen=True)
+class SnapshotInput:
+    """What a snapshot is built from, as plain columns (the store's lists feed it via wiring).
+
+    ``list_numbers``/``list_flags``: numbers and their list bits (WHITE, BLACK, POLICE, GREY).
+    ``warned``/``warned_tiers``: numbers under warning and their tier bits (WATCH, VERIFY,
+    SUSPEND). ``protected``: callees to protect. ``list_prefixes``: prefix/range list entries
+    as (prefix, min_len, max_len, list bits). ``risk_prefixes``: high-risk prefix rules.
+    """
+
+    list_numbers: I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    list_flags: U8 = field(default_factory=lambda: np.empty(0, np.uint8))
+    warned: I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    warned_tiers: U8 = field(default_factory=lambda: np.empty(0, np.uint8))
+    protected: I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    list_prefixes: tuple[tuple[str, int, int, int], ...] = ()
+    risk_prefixes: tuple[RiskPrefix, ...] = ()
+    plan: tuple[PlanTuple, ...] = ()  # the numbering plan; empty means the built-in one
+    as_of: float = 0.0  # epoch seconds of the data the snapshot reflects
+    version: str = ""
+
+
+def range_prefixes(low: str, high: str) -> list[str]:
+    """The fewest prefixes that cover exactly the equal-length digit range low..high."""
+    n, lo, hi = len(low), int(low), int(high)
+    out: list[str] = []
+    while lo <= hi:
+        size = 1
+        # Grow the block while lo is aligned to it and the block stays inside the range.
+        while size * 10 <= 10**n and lo % (size * 10) == 0 and lo + size * 10 - 1 <= hi:
+            size *= 10
+        digits = n - (len(str(size)) - 1)
+        out.append(str(lo).zfill(n)[:digits])
+        lo += size
+    return out
+
+
+def input_from_entries(
+    entries: Iterable[ListEntry],
+    *,
+    at: datetime,
+    warnings: Sequence[tuple[str, Tier]] = (),
+    protected: Sequence[str] = (),
+    risk_prefixes: Sequence[RiskPrefix] = (),
+    version: str = "",
+) -> SnapshotInput:
+    """Build a snapshot input from list entries (the effective one per target wins) and
+    warnings; entries for IMEIs or identities do not concern call screening and are skipped."""
+    by_target: dict[tuple[TargetKind, str, str], list[ListEntry]] = {}
+    for e in entries:
+        if e.kind in (TargetKind.NUMBER, TargetKind.PREFIX, TargetKind.RANGE):
+            by_target.setdefault((e.kind, e.value, e.value_end), []).append(e)
+    nums: list[int] = []
+    flags: list[int] = []
+    prefixes: list[tuple[str, int, int, int]] = []
+    for (kind, value, value_end), group in by_target.items():
+        win = effective(group, at)
+        if win is None:
+            continue
+        bits = POLICE if win.police_ordered else COLOUR_BITS[win.colour]
+        if kind is TargetKind.NUMBER:
+            n = parse_number(value)
+            if n > 0:
+                nums.append(n)
+                flags.append(bits)
+        elif kind is TargetKind.PREFIX:
+            prefixes.append((value, max(len(value), 3), MAX_DIGITS, bits))
+        else:
+            n = len(value)
+            prefixes += [(p, n, n, bits) for p in range_prefixes(value, value_end)]
+    w = [(parse_number(n), TIER_BITS[t]) for n, t in warnings]
+    w = [(n, b) for n, b in w if n > 0]
+    return SnapshotInput(
+        list_numbers=np.array(nums, dtype=np.int64),
+        list_flags=np.array(flags, dtype=np.uint8),
+        warned=np.array([n for n, _ in w], dtype=np.int64),
+        warned_tiers=np.array([b for _, b in w], dtype=np.uint8),
+        protected=np.array([n for n in map(parse_number, protected) if n > 0], dtype=np.int64),
+        list_prefixes=tuple(prefixes),
+        risk_prefixes=tuple(risk_prefixes),
+        as_of=at.timestamp(),
+        version=version,
+    )
+
+
+class Snapshot:
+    """The immutable lookup structure; build it with ``Snapshot.build``."""
+
+    __slots__ = (
+        "as_of",
+        "build_seconds",
+        "built_at",
+        "flags",
+        "has_list_prefixes",
+        "keys",
+        "list_prefixes",
+        "listed",
+        "plan",
+        "risk_prefixes",
+        "risk_table",
+        "version",
+    )
+
+    def __init__(
+        self,
+        keys: I64,
+        flags: U8,
+        listed: BitMap64,
+        list_prefixes: PrefixTable,
+        risk_prefixes: tuple[RiskPrefix, ...],
+        *,
+        plan: NumberingPlan,
+        as_of: float,
+        version: str,
+        build_seconds: float,
+    ) -> None:
+        keys.setflags(write=False)
+        flags.setflags(write=False)
+        self.keys = keys
+        self.flags = flags
+        self.listed = listed
+        self.list_prefixes = list_prefixes
+        self.has_list_prefixes = len(list_prefixes) > 0
+        self.risk_prefixes = risk_prefixes
+        self.risk_table = PrefixTable(
+            [PrefixRule(r.prefix, i, r.min_len, r.max_len) for i, r in enumerate(risk_prefixes)]
+        )
+        self.plan = plan
+        self.built_at = time.time()
+        self.as_of = as_of or self.built_at
+        self.version = version
+        self.build_seconds = build_seconds
+
+    @classmethod
+    def build(cls, data: SnapshotInput) -> Snapshot:
+        """Sort and merge the input's numbers into the lookup arrays and bitmap."""
+        t0 = time.perf_counter()
+        parts_n = [data.list_numbers, data.warned, data.protected]
+        parts_f = [
+            data.list_flags.astype(np.uint8) & LIST_BITS,
+            data.warned_tiers.astype(np.uint8) & (WATCH | VERIFY | SUSPEND),
+            np.full(data.protected.shape, PROTECTED, dtype=np.uint8),
+        ]
+        for n, f in zip(parts_n, parts_f, strict=True):
+            if n.shape != f.shape:
+                raise ValueError("snapshot input: numbers and flags differ in length")
+        # One sort of (number << 8 | flags): numbers have at most 15 digits, so this fits in
+        # int64, and sorting plain int64 is several times faster than an argsort.
+        packed = np.concatenate(
+            [(n.astype(np.int64) << 8) | f for n, f in zip(parts_n, parts_f, strict=True)]
+        )
+        packed = packed[packed > 0]
+        packed.sort()
+        numbers = packed >> 8
+        if numbers.size:
+            starts = np.flatnonzero(np.concatenate(([True], numbers[1:] != numbers[:-1])))
+            keys = numbers[starts]
+            flags = np.bitwise_or.reduceat((packed & 0xFF).astype(np.uint8), starts)
+        else:
+            keys, flags = numbers, np.empty(0, dtype=np.uint8)
+        del packed, numbers
+        listed = BitMap64(array.array("Q", keys.astype(np.uint64).tobytes()))
+        prefixes = PrefixTable(
+            [PrefixRule(p, bits, lo, hi) for p, lo, hi, bits in data.list_prefixes], default=0
+        )
+        return cls(
+            keys,
+            flags,
+            listed,
+            prefixes,
+            data.risk_prefixes,
+            plan=plan_from_tuples(data.plan) if data.plan else china_plan(),
+            as_of=data.as_of,
+            version=data.version,
+            build_seconds=time.perf_counter() - t0,
+        )
+
+    def __len__(self) -> int:
+        return int(self.keys.size)
+
+    def flags_of(self, number: int) -> int:
+        """The flag byte of one number (0 when it is in no list)."""
+        if number not in self.listed:
+            return 0
+        i = int(np.searchsorted(self.keys, number))
+        return int(self.flags[i])
+
+    def flags_many(self, numbers: I64) -> U8:
+        """Flag bytes of many numbers (0 for those in no list)."""
+        if self.keys.size == 0:
+            return np.zeros(numbers.shape, dtype=np.uint8)
+        i = np.searchsorted(self.keys, numbers)
+        i = np.minimum(i, self.keys.size - 1)
+        hit = self.keys[i] == numbers
+        return np.where(hit, self.flags[i], 0).astype(np.uint8)
+
+    def memory_bytes(self) -> int:
+        """Approximate bytes held: arrays plus the compressed bitmap."""
+        stats = self.listed.get_statistics()
+        bitmap = (
+            stats["n_bytes_array_containers"]
+            + stats["n_bytes_run_containers"]
+            + stats["n_bytes_bitset_containers"]
+            + 16 * stats["n_containers"]
+        )
+        return int(self.keys.nbytes + self.flags.nbytes + bitmap)

@@ -1,0 +1,227 @@
+"""The disposal workflow (预警处置): alerts open or update cases, the policy acts on them,
+disposers act by hand, deadlines escalate by themselves, appeals release."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import structlog
+
+from telshield.domain.alerts import Alert, Tier
+from telshield.domain.audit import AuditEvent
+from telshield.domain.cases import (
+    SEVERITY,
+    Action,
+    ActionKind,
+    Appeal,
+    AppealStatus,
+    Case,
+    CaseStatus,
+    Command,
+    Policy,
+)
+from telshield.domain.errors import Conflict, InvalidInput
+from telshield.services.disposal import BulkResult, apply, dispose_bulk
+from telshield.services.store import Clock, Page, Store, StoredAlert
+
+log = structlog.get_logger(__name__)
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    """What applying the policy did: numbers per action, and cases opened."""
+
+    opened: int
+    acted: dict[str, int]
+
+
+def _tier_rank(tier: str) -> int:
+    try:
+        return Tier(tier).rank
+    except ValueError:
+        return -1
+
+
+class CaseService:
+    """Use cases of the disposal workflow; each runs in one transaction with its audit events."""
+
+    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
+        self.store, self.clock, self.policy = store, clock, policy
+
+    # -- alerts in ---------------------------------------------------------------------------
+
+    def intake(self, alerts: Sequence[Alert], *, apply_policy: bool = True) -> PolicyRun:
+        """Store alerts, open a case for each number without one (or update its open case),
+        and apply the policy's action for the tier where it is more severe than the status."""
+        at = self.clock.now()
+        acted: dict[str, int] = {}
+        with self.store.transaction() as tx:
+            ids = tx.alerts.upsert(alerts)
+            alert_of = {a.msisdn: (a, i) for a, i in zip(alerts, ids, strict=True)}
+            existing = tx.cases.open_for(list(alert_of))
+            fresh = [Case.open(m, tier=a.tier.value, at=at, alert_id=i)
+                     for m, (a, i) in alert_of.items() if m not in existing]
+            opened = tx.cases.add(fresh)
+            updated = [
+                replace(c, alert_id=alert_of[m][1], updated_at=at,
+                        tier=max(c.tier, alert_of[m][0].tier.value, key=_tier_rank))
+                for m, c in existing.items()
+            ]
+            tx.cases.save(updated)
+            tx.audit.append(
+                [AuditEvent(SYSTEM, "case.open", f"case:{c.id}", at,
+                            {"msisdn": c.msisdn, "tier": c.tier, "alert_id": c.alert_id})
+                 for c in opened]
+                + [AuditEvent(SYSTEM, "case.alert", f"case:{c.id}", at,
+                              {"msisdn": c.msisdn, "tier": c.tier, "alert_id": c.alert_id})
+                   for c in updated]
+            )
+            if apply_policy:
+                by_action: dict[ActionKind, list[Case]] = {}
+                for c in opened + updated:
+                    kind = self.policy.action_for(c.tier)
+                    if kind is not None and SEVERITY[kind.target] > SEVERITY[c.status] \
+                            and c.status.can_move_to(kind.target):
+                        by_action.setdefault(kind, []).append(c)
+                for kind, cs in by_action.items():
+                    why = f"alert tier {cs[0].tier}: disposal policy"
+                    apply(tx, cs, kind, actor=SYSTEM, reason=why, at=at, policy=self.policy)
+                    acted[kind.value] = len(cs)
+        log.info("cases.intake", alerts=len(alerts), opened=len(opened), acted=acted)
+        return PolicyRun(len(opened), acted)
+
+    # -- disposers act -----------------------------------------------------------------------
+
+    def act(self, case_id: int, kind: ActionKind, *, actor: str, reason: str) -> Case:
+        """Take one action on one case (Conflict if the state machine forbids it)."""
+        with self.store.transaction() as tx:
+            case = tx.cases.get(case_id)
+            (moved,) = apply(tx, [case], kind, actor=actor, reason=reason,
+                             at=self.clock.now(), policy=self.policy)
+        log.info("case.acted", case_id=case_id, action=kind.value, actor=actor)
+        return moved
+
+    def bulk(self, msisdns: Sequence[str], kind: ActionKind, *, actor: str, reason: str,
+             group_ref: str = "") -> BulkResult:
+        """Dispose of a set of numbers in one transaction (all or nothing)."""
+        return dispose_bulk(self.store, self.clock, self.policy, msisdns, kind, actor=actor,
+                            reason=reason, group_ref=group_ref)
+
+    def verified(self, case_id: int, *, actor: str, note: str = "") -> Case:
+        """The user re-verified their real name: the measure is lifted at once."""
+        why = "real name re-verified" + (f": {note}" if note else "")
+        return self.act(case_id, ActionKind.RELEASE, actor=actor, reason=why)
+
+    def escalate_overdue(self) -> dict[str, int]:
+        """Suspend every case whose verification or restriction deadline has passed."""
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            late = tx.cases.overdue(at, [CaseStatus.VERIFYING, CaseStatus.RESTRICTED])
+            if late:
+                apply(tx, late, ActionKind.SUSPEND, actor=SYSTEM, at=at, policy=self.policy,
+                      reason="deadline passed without re-verification of real name")
+        log.info("cases.escalated", suspended=len(late))
+        return {"suspend": len(late)}
+
+    # -- appeals -----------------------------------------------------------------------------
+
+    def file_appeal(self, case_id: int, *, reason: str, documents: Sequence[str], actor: str
+                    ) -> Appeal:
+        """Record a user's appeal with its documents."""
+        if not reason.strip():
+            raise InvalidInput("an appeal needs the user's reason")
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            case = tx.cases.get(case_id)
+            if case.status in (CaseStatus.OPEN, CaseStatus.RELEASED):
+                raise Conflict(f"case {case_id} is {case.status.value}: there is no measure "
+                               "to appeal against")
+            if tx.appeals.find(case_id=case_id, status=AppealStatus.PENDING.value):
+                raise Conflict(f"case {case_id} already has a pending appeal; decide it first")
+            appeal = tx.appeals.add(Appeal(case_id, reason.strip(), tuple(documents), at, actor))
+            tx.audit.append([AuditEvent(actor, "appeal.file", f"case:{case_id}", at, {
+                "appeal_id": appeal.id, "msisdn": case.msisdn, "reason": appeal.reason,
+                "documents": list(appeal.documents)})])
+        return appeal
+
+    def decide_appeal(self, appeal_id: int, *, passed: bool, actor: str, reason: str
+                      ) -> Appeal:
+        """Decide an appeal; one that passes releases the number at once."""
+        if not reason.strip():
+            raise InvalidInput("a decision needs a reason: it is told to the user")
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            appeal = tx.appeals.get(appeal_id).decide(passed, by=actor, at=at, reason=reason)
+            tx.appeals.save(appeal)
+            tx.audit.append([AuditEvent(actor, "appeal.decide", f"case:{appeal.case_id}", at, {
+                "appeal_id": appeal_id, "outcome": appeal.status.value, "reason": reason})])
+            if passed:
+                case = tx.cases.get(appeal.case_id)
+                if not case.status.closed or case.status is CaseStatus.CONFIRMED:
+                    apply(tx, [case], ActionKind.RELEASE, actor=actor, at=at,
+                          reason=f"appeal {appeal_id} passed: {reason}", policy=self.policy)
+        return appeal
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Cases per status and actions per kind, for people and dashboards."""
+        with self.store.transaction(write=False) as tx:
+            return {"cases": tx.cases.counts(), "actions": tx.actions.counts()}
+
+    def get(self, case_id: int) -> Case:
+        """One case."""
+        with self.store.transaction(write=False) as tx:
+            return tx.cases.get(case_id)
+
+    def find(self, *, msisdn: str = "", status: str = "", group_ref: str = "",
+             page: Page = Page()) -> list[Case]:
+        """Cases, newest first."""
+        if status and status not in {s.value for s in CaseStatus}:
+            raise InvalidInput(f"unknown status {status!r}; use one of "
+                               f"{[s.value for s in CaseStatus]}")
+        with self.store.transaction(write=False) as tx:
+            return tx.cases.find(msisdn=msisdn, status=status, group_ref=group_ref, page=page)
+
+    def actions(self, *, case_id: int | None = None, kind: str = "", page: Page = Page()
+                ) -> list[Action]:
+        """Actions, newest first."""
+        with self.store.transaction(write=False) as tx:
+            return tx.actions.find(case_id=case_id, kind=kind, page=page)
+
+    def appeals(self, *, case_id: int | None = None, status: str = "", page: Page = Page()
+                ) -> list[Appeal]:
+        """Appeals, newest first."""
+        with self.store.transaction(write=False) as tx:
+            return tx.appeals.find(case_id=case_id, status=status, page=page)
+
+    def outbox(self, *, msisdn: str = "", pending_only: bool = False, page: Page = Page()
+               ) -> list[Command]:
+        """Provisioning commands, oldest first."""
+        with self.store.transaction(write=False) as tx:
+            return tx.outbox.find(msisdn=msisdn, pending_only=pending_only, page=page)
+
+    def alerts(self, *, msisdn: str = "", tier: str = "", open_only: bool = False,
+               page: Page = Page()) -> list[StoredAlert]:
+        """Alerts, newest first."""
+        with self.store.transaction(write=False) as tx:
+            return tx.alerts.find(msisdn=msisdn, tier=tier, open_only=open_only, page=page)
+
+
+class CaseAlertSink:
+    """The AlertSink seam for detection runs: every batch of alerts goes through intake."""
+
+    def __init__(self, cases: CaseService, *, apply_policy: bool = True) -> None:
+        self.cases, self.apply_policy = cases, apply_policy
+
+    def upsert(self, alerts: Sequence[Alert]) -> None:
+        """Store the alerts and open or update their cases."""
+        self.cases.intake(alerts, apply_policy=self.apply_policy)
+
+    def open_alerts(self) -> list[Alert]:
+        """The open alert of every number."""
+        with self.cases.store.transaction(write=False) as tx:
+            return tx.alerts.open_alerts()

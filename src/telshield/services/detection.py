@@ -1,0 +1,290 @@
+"""Detection runs: features from the lake, rules and model, alerts with reasons into a sink.
+
+A run at ``until`` reads only the day partitions its windows (plus the look-back) need and
+scores only numbers that placed a call since the previous run (all active numbers on a first
+run). State (the previous run's ``until``) lives in a small JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+import structlog
+
+from telshield.detect import model as m
+from telshield.detect.features import Window, feature_names, number_features
+from telshield.detect.numbering import out_of_province
+from telshield.detect.rules import RuleSet, hit_column, rule_hits
+from telshield.domain.alerts import Alert, Reason, Tier
+from telshield.domain.errors import InvalidInput
+from telshield.services.alerts import AlertSink
+from telshield.services.lakeread import FeedReader
+from telshield.services.model import Artefact
+from telshield.settings import DetectSettings, Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one detection run did."""
+
+    until: datetime
+    scored: int
+    alerts: int
+    tiers: dict[str, int]
+    days_read: int
+
+
+@dataclass
+class Detector:
+    """Computes features, applies rules and the model, and writes alerts."""
+
+    reader: FeedReader
+    sink: AlertSink
+    settings: DetectSettings
+    rules: RuleSet
+    model: Artefact | None = None
+    state_path: Path | None = None
+    plan: Any = None  # the numbering plan's prefix table (pyarrow), for out-of-province homes
+    _home_cache: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _plan_table: Any = field(default=None, init=False, repr=False)
+    clock: Any = field(default=datetime.now)
+
+    @property
+    def windows(self) -> list[Window]:
+        """The feature windows from settings."""
+        return [Window.parse(w) for w in self.settings.windows]
+
+    def span(self, until: datetime) -> datetime:
+        """The earliest time a run at ``until`` reads."""
+        longest = max(w.length for w in self.windows)
+        return until - longest - timedelta(days=self.settings.lookback_days)
+
+    def features(self, until: datetime, active_since: datetime | None = None) -> pd.DataFrame:
+        """Features (and rule hits, rule score) of numbers active before ``until``."""
+        r = self.reader
+        since = self.span(until)
+        expr = number_features(
+            r.table("calls", since, until), until=until, windows=self.windows,
+            lookback=timedelta(days=self.settings.lookback_days),
+            sms=r.table("sms", since, until), subscribers=r.table("subscribers", None, until),
+            cells=r.table("cells"), intel=r.table("device_intel"), active_since=active_since,
+        )
+        frame = r.con.execute(expr)
+        if self.plan is not None and len(frame):  # homes never change: classify numbers once
+            homes = self._homes(frame["msisdn"])
+            frame["out_of_province"] = frame["msisdn"].astype(str).map(homes).astype("float64")
+        hits = rule_hits(ibis.memtable(frame), self.rules)
+        return r.con.execute(hits).reset_index(drop=True)
+
+    def _homes(self, numbers: pd.Series) -> dict[str, float]:
+        """``out_of_province`` by number, from a cache filled as new numbers appear."""
+        if self._plan_table is None:
+            self._plan_table = ibis.memtable(self.plan)
+        cache = self._home_cache
+        new = [n for n in dict.fromkeys(numbers.astype(str).tolist()) if n not in cache]
+        if new:
+            homes = out_of_province(ibis.memtable(pd.DataFrame({"msisdn": new})), "msisdn",
+                                    self._plan_table, province=self.settings.province)
+            got = self.reader.con.execute(homes)
+            cache.update(zip(got["msisdn"].astype(str), got["out_of_province"].astype("float64"),
+                             strict=True))
+        return cache
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add ``model_score`` (0 without a model) and the combined ``score``."""
+        frame = frame.copy()
+        if self.model is not None and len(frame):
+            frame["model_score"] = m.predict(self.model.booster, frame)
+        else:
+            frame["model_score"] = 0.0
+        frame["score"] = np.maximum(frame["rule_score"], frame["model_score"]).clip(0, 1)
+        return frame
+
+    def tier(self, score: float) -> Tier | None:
+        """The tier for a score under the thresholds in settings (None below watch)."""
+        s = self.settings
+        if score >= s.suspend:
+            return Tier.SUSPEND
+        if score >= s.verify:
+            return Tier.VERIFY
+        return Tier.WATCH if score >= s.watch else None
+
+    def alerts(self, frame: pd.DataFrame, until: datetime) -> list[Alert]:
+        """Alerts, with reasons and the feature values behind them, for scores over watch."""
+        hot = frame[frame["score"] >= self.settings.watch].reset_index(drop=True)
+        why = m.reasons(self.model.booster, hot) if self.model is not None and len(hot) else []
+        now = self.clock()
+        out = []
+        for i, row in enumerate(hot.to_dict("records")):
+            reasons: list[Reason] = []
+            for rule in self.rules.rules:
+                if row[hit_column(rule)]:
+                    f0 = rule.features[0]
+                    reasons.append(Reason(f"rule:{rule.name}", rule.explain(row), f0,
+                                          _num(row.get(f0)), rule.weight))
+            for c in why[i] if why else []:
+                reasons.append(Reason(f"model:{c.feature}",
+                                      f"{c.feature} = {c.value:g} raised the model's score",
+                                      c.feature, _num(c.value), round(c.contribution, 4)))
+            used = {r.feature for r in reasons} | {
+                f for rule in self.rules.rules if row[hit_column(rule)] for f in rule.features}
+            values = {f: v for f in sorted(used) if (v := _num(row.get(f))) is not None}
+            tier = self.tier(float(row["score"]))
+            assert tier is not None
+            out.append(Alert(
+                msisdn=str(row["msisdn"]), score=float(row["score"]), tier=tier,
+                reasons=tuple(reasons), detected_at=now, window_end=until,
+                model_version=self.model.version if self.model else "",
+                rules_version=self.rules.version, features=values,
+            ))
+        return out
+
+    def run(self, until: datetime) -> RunResult:
+        """Run once at ``until``: score numbers with new calls, upsert their alerts."""
+        previous = self._last_until()
+        active_since = previous if previous is not None and previous < until else None
+        frame = self.score(self.features(until, active_since))
+        alerts = self.alerts(frame, until)
+        self.sink.upsert(alerts)
+        days = len({f.parent for f in self.reader.files("calls", self.span(until), until)})
+        self._save_state(until)
+        tiers = dict(Counter(a.tier.value for a in alerts))
+        log.info("detect.run", until=until.isoformat(), scored=len(frame), alerts=len(alerts),
+                 tiers=tiers, rules=self.rules.version,
+                 model=self.model.version if self.model else None)
+        return RunResult(until, len(frame), len(alerts), tiers, days)
+
+    def _last_until(self) -> datetime | None:
+        if self.state_path is None or not self.state_path.exists():
+            return None
+        return datetime.fromisoformat(json.loads(self.state_path.read_text())["last_until"])
+
+    def _save_state(self, until: datetime) -> None:
+        if self.state_path is None:
+            return
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"last_until": until.isoformat(),
+                                   "rules_version": self.rules.version,
+                                   "model_version": self.model.version if self.model else ""}))
+        tmp.replace(self.state_path)
+
+    def model_features(self) -> list[str]:
+        """The features a model trained for this detector reads."""
+        return feature_names(self.windows)
+
+
+def _num(v: Any) -> float | None:
+    if v is None or isinstance(v, bool | np.bool_):
+        return None if v is None else float(v)
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def snapshots(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """Run times from ``start + step`` up to and including ``end``."""
+    out, t = [], start + step
+    while t <= end:
+        out.append(t)
+        t += step
+    return out
+
+
+def clue_labels(reader: FeedReader, until: datetime) -> set[str]:
+    """Numbers named by a police clue that reached us before ``until``."""
+    clues = reader.table("clues", None, until)
+    return set(reader.con.execute(clues.select("msisdn").distinct())["msisdn"].astype(str))
+
+
+def training_frame(
+    detector: Detector, times: list[datetime], positives: set[str]
+) -> pd.DataFrame:
+    """Features at each snapshot time with a 0/1 ``label`` and the ``at`` time."""
+    parts = []
+    for t in times:
+        f = detector.features(t)
+        f["at"] = t
+        parts.append(f)
+    frame = pd.concat(parts, ignore_index=True)
+    frame["label"] = frame["msisdn"].astype(str).isin(positives).astype(int)
+    return frame
+
+
+def train_from_lake(
+    detector: Detector, start: datetime, end: datetime, models_dir: Path, *,
+    step: timedelta = timedelta(days=1), confirmed: set[str] | None = None,
+) -> Artefact:
+    """Train on features over [start, end] labelled by clues (+ confirmed disposals).
+
+    The split is by time: the last quarter of snapshots validates a model trained on the rest;
+    the saved model is then trained on all snapshots.
+    """
+    from telshield.services.model import save
+
+    positives = clue_labels(detector.reader, end) | (confirmed or set())
+    times = snapshots(start, end, step)
+    if len(times) < 2:
+        raise InvalidInput("training needs at least two snapshots; widen the period or the step")
+    frame = training_frame(detector, times, positives)
+    names = detector.model_features()
+    cut = times[max(1, int(len(times) * 0.75)) - 1]
+    train, valid = frame[frame["at"] <= cut], frame[frame["at"] > cut]
+    booster = m.fit(train, train["label"].to_numpy(), names)
+    metrics = m.metrics(valid["label"].to_numpy(), m.predict(booster, valid)) \
+        if valid["label"].nunique() == 2 else {}
+    final = m.fit(frame, frame["label"].to_numpy(), names)
+    meta = {"source": "lake", "labels": "clues + confirmed disposals",
+            "training_window": [start.isoformat(), end.isoformat()],
+            "split_at": cut.isoformat(), "rows": len(frame),
+            "positives": int(frame["label"].sum()), "metrics_time_split": metrics,
+            "windows": detector.settings.windows}
+    return save(final, names, meta, models_dir)
+
+
+def build_detector(
+    settings: Settings, sink: AlertSink, *, feeds: Path | None = None,
+    model_version: str | None = None, use_model: bool = True, rules_file: Path | None = None,
+) -> Detector:
+    """A detector over the lake (or ``feeds``, a folder of per-feed Parquet folders)."""
+    from telshield.feeds.numbering import load_plan_table
+    from telshield.services.model import latest_or_none, load
+    from telshield.services.rules import load_rules
+
+    d = settings.detect
+    windows = [Window.parse(w) for w in d.windows]
+    rules = load_rules(rules_file or d.rules_file, feature_names(windows))
+    models = models_dir(settings)
+    model = None
+    if use_model:
+        model = load(models, model_version) if model_version else latest_or_none(models)
+    root = feeds if feeds is not None else settings.lake_dir
+    return Detector(
+        FeedReader(root), sink, d, rules, model,
+        state_path=settings.data_dir / "detect" / f"state-{_slug(root)}.json",
+        plan=load_plan_table(settings.data_dir),
+    )
+
+
+def models_dir(settings: Settings) -> Path:
+    """Where model artefacts are kept."""
+    return settings.detect.models_dir or settings.data_dir / "models"
+
+
+def _slug(root: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]

@@ -1,0 +1,240 @@
+"""Black/white/grey list management (黑白名单管理): versioned changes, CSV import/export,
+expiry, and the effective entries at any version for the screening snapshot."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+import structlog
+
+from telshield.domain.audit import AuditEvent
+from telshield.domain.errors import InvalidInput, TelshieldError
+from telshield.domain.lists import ListDiff, ListEntry, effective
+from telshield.services.store import Clock, Page, Store
+
+log = structlog.get_logger(__name__)
+
+CSV_COLUMNS = ("kind", "value", "value_end", "colour", "source", "reason", "expires_at",
+               "police_ordered")
+SNAPSHOT_COLUMNS = ("id", "kind", "value", "value_end", "colour", "source", "police_ordered",
+                    "expires_at")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What a CSV import did: the version it created and each rejected row with its reason."""
+
+    version: int | None
+    added: int
+    errors: tuple[tuple[int, str], ...]  # (line number, what was wrong)
+
+
+def _parse_time(text: str, line: int) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise InvalidInput(f"expires_at {text!r} on line {line} is not YYYY-MM-DD HH:MM:SS"
+                           ) from None
+
+
+COLOUR_CODES = {"grey": 0, "black": 1, "white": 2}
+
+
+@dataclass(frozen=True)
+class ListColumns:
+    """The number entries of one list version as arrays, plus the other entries."""
+
+    version: int
+    numbers: npt.NDArray[np.int64]  # E.164 digits as integers
+    colours: npt.NDArray[np.uint8]  # COLOUR_CODES
+    police: npt.NDArray[np.bool_]  # police-ordered blocks
+    others: tuple[ListEntry, ...]  # prefix, range, IMEI and ID entries
+
+
+class ListService:
+    """List use cases; every change is one new list version with its audit event."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store, self.clock = store, clock
+
+    def add(self, kind: str, value: str, colour: str, *, source: str, reason: str, actor: str,
+            expires_at: datetime | None = None, value_end: str = "",
+            police_ordered: bool = False) -> ListEntry:
+        """Add one entry at a new list version."""
+        at = self.clock.now()
+        entry = ListEntry.new(kind, value, colour, source=source, reason=reason, actor=actor,
+                              at=at, expires_at=expires_at, value_end=value_end,
+                              police_ordered=police_ordered)
+        (stored,) = self._add([entry], actor=actor, note=f"add {entry.kind.value} {entry.value}")
+        return stored
+
+    def _add(self, entries: Sequence[ListEntry], *, actor: str, note: str) -> list[ListEntry]:
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            version = tx.lists.new_version(actor=actor, note=note, at=at)
+            stored = tx.lists.add(entries, version)
+            detail: dict[str, Any] = {"version": version, "added": len(stored)}
+            if len(stored) == 1:
+                e = stored[0]
+                detail.update(id=e.id, kind=e.kind.value, value=e.value, colour=e.colour.value,
+                              source=e.source.value, reason=e.reason)
+            tx.audit.append([AuditEvent(actor, "list.add", f"list:v{version}", at, detail)])
+        log.info("lists.added", version=version, added=len(stored))
+        return stored
+
+    def remove(self, entry_id: int, *, actor: str, reason: str) -> int:
+        """Remove one entry at a new list version; returns the version."""
+        if not reason.strip():
+            raise InvalidInput("removing a list entry needs a reason")
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            entry = tx.lists.get(entry_id)
+            version = tx.lists.new_version(actor=actor, note=f"remove {entry_id}", at=at)
+            if tx.lists.remove([entry_id], version) == 0:
+                raise InvalidInput(f"list entry {entry_id} was already removed")
+            tx.audit.append([AuditEvent(actor, "list.remove", f"list:v{version}", at, {
+                "version": version, "id": entry_id, "value": entry.value, "reason": reason})])
+        return version
+
+    def expire(self, *, actor: str = "system") -> int | None:
+        """Remove every entry whose expiry has passed, at one new version (None: nothing due)."""
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            due = tx.lists.expired(at)
+            if not due:
+                return None
+            version = tx.lists.new_version(actor=actor, note=f"expire {len(due)}", at=at)
+            tx.lists.remove(due, version)
+            tx.audit.append([AuditEvent(actor, "list.expire", f"list:v{version}", at,
+                                        {"version": version, "removed": len(due)})])
+        log.info("lists.expired", version=version, removed=len(due))
+        return version
+
+    def import_csv(self, rows: IO[str], *, actor: str, default_source: str = "manual"
+                   ) -> ImportReport:
+        """Import entries from CSV (header ``CSV_COLUMNS``; kind/value/colour/reason required):
+        good rows at one new version, each bad row reported with its line and reason."""
+        reader = csv.DictReader(rows)
+        missing = {"kind", "value", "colour", "reason"} - set(reader.fieldnames or ())
+        if missing:
+            raise InvalidInput(f"CSV header lacks {sorted(missing)}; expected {CSV_COLUMNS}")
+        at = self.clock.now()
+        good: list[ListEntry] = []
+        errors: list[tuple[int, str]] = []
+        for row in reader:
+            line = reader.line_num
+            try:
+                good.append(ListEntry.new(
+                    row["kind"] or "", row["value"] or "", row["colour"] or "",
+                    source=row.get("source") or default_source, reason=row["reason"] or "",
+                    actor=actor, at=at, expires_at=_parse_time(row.get("expires_at") or "", line),
+                    value_end=row.get("value_end") or "",
+                    police_ordered=(row.get("police_ordered") or "").strip().lower()
+                    in ("1", "true", "yes"),
+                ))
+            except TelshieldError as e:
+                errors.append((line, str(e)))
+        stored = self._add(good, actor=actor, note=f"import {len(good)} row(s)") if good else []
+        version = stored[0].version if stored else None
+        return ImportReport(version, len(stored), tuple(errors))
+
+    def export_csv(self, out: IO[str], *, version: int | None = None) -> int:
+        """Write the entries live at ``version`` (default: now) as CSV; returns the row count."""
+        w = csv.writer(out)
+        w.writerow(CSV_COLUMNS)
+        n = 0
+        for batch in self.entries_at(version):
+            for e in batch:
+                w.writerow([e.kind.value, e.value, e.value_end, e.colour.value, e.source.value,
+                            e.reason, e.expires_at.strftime("%Y-%m-%d %H:%M:%S")
+                            if e.expires_at else "", "true" if e.police_ordered else ""])
+                n += 1
+        return n
+
+    # -- for screening ------------------------------------------------------------------------
+
+    def current_version(self) -> int:
+        """The latest list version."""
+        with self.store.transaction(write=False) as tx:
+            return tx.lists.current_version()
+
+    def entries_at(self, version: int | None = None, *, batch: int = 100_000
+                   ) -> Iterator[list[ListEntry]]:
+        """Every entry in force at list ``version`` (default: the latest), in batches.
+        This is what the screening snapshot is built from; expired-but-not-yet-removed entries
+        are included with their ``expires_at`` so the snapshot can honour it."""
+        with self.store.transaction(write=False) as tx:
+            v = tx.lists.current_version() if version is None else version
+            yield from tx.lists.at_version(v, batch)
+
+    def number_columns(self, version: int | None = None, *, at: datetime | None = None
+                       ) -> ListColumns:
+        """The list at ``version`` (default: latest) as numpy columns for the screening
+        snapshot: number entries in force at ``at`` (default: now) as arrays, every other
+        entry (prefix, range, IMEI, ID) as domain objects. Duplicates are kept: the snapshot
+        combines them, and ``domain.lists.effective`` says which wins."""
+        at = at or self.clock.now()
+        numbers: list[npt.NDArray[np.int64]] = []
+        colours: list[npt.NDArray[np.uint8]] = []
+        police: list[npt.NDArray[np.bool_]] = []
+        with self.store.transaction(write=False) as tx:
+            v = tx.lists.current_version() if version is None else version
+            for rows in tx.lists.number_rows_at(v):
+                live = [r for r in rows if r[3] is None or at < r[3]]
+                numbers.append(np.array([r[0] for r in live], dtype=np.str_).astype(np.int64))
+                colours.append(np.array([COLOUR_CODES[r[1]] for r in live], dtype=np.uint8))
+                police.append(np.array([r[2] for r in live], dtype=np.bool_))
+            others = tuple(e for batch in tx.lists.at_version(
+                v, kinds=("prefix", "range", "imei", "id_hash")) for e in batch if e.active(at))
+        return ListColumns(
+            version=v,
+            numbers=np.concatenate(numbers) if numbers else np.empty(0, np.int64),
+            colours=np.concatenate(colours) if colours else np.empty(0, np.uint8),
+            police=np.concatenate(police) if police else np.empty(0, np.bool_),
+            others=others,
+        )
+
+    def snapshot_columns(self, version: int | None = None) -> dict[str, list[Any]]:
+        """The entries at ``version`` as plain columns (``SNAPSHOT_COLUMNS``), Arrow-ready."""
+        cols: dict[str, list[Any]] = {c: [] for c in SNAPSHOT_COLUMNS}
+        for batch in self.entries_at(version):
+            for e in batch:
+                cols["id"].append(e.id)
+                cols["kind"].append(e.kind.value)
+                cols["value"].append(e.value)
+                cols["value_end"].append(e.value_end)
+                cols["colour"].append(e.colour.value)
+                cols["source"].append(e.source.value)
+                cols["police_ordered"].append(e.police_ordered)
+                cols["expires_at"].append(e.expires_at)
+        return cols
+
+    def diff(self, from_version: int, to_version: int) -> ListDiff:
+        """What changed between two list versions."""
+        if min(from_version, to_version) < 0:
+            raise InvalidInput("list versions start at 0")
+        with self.store.transaction(write=False) as tx:
+            return tx.lists.diff(from_version, to_version)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def find(self, *, value: str = "", kind: str = "", colour: str = "", source: str = "",
+             page: Page = Page()) -> list[ListEntry]:
+        """Live entries, newest first."""
+        with self.store.transaction(write=False) as tx:
+            return tx.lists.find(value=value, kind=kind, colour=colour, source=source, page=page)
+
+    def decide(self, number: str) -> ListEntry | None:
+        """The entry that decides for ``number`` now (whitelist beats blacklist, except a
+        police-ordered block), or None if no entry covers it."""
+        with self.store.transaction(write=False) as tx:
+            return effective(tx.lists.covering(number), self.clock.now())
+

@@ -1,0 +1,323 @@
+"""The seam between use cases and the relational store: a unit of work with repositories.
+
+Services declare what they need here; ``telshield.store`` implements it and ``wiring`` plugs it
+in. Repositories never commit: the service's ``with store.transaction() as tx:`` block does, with
+the audit events appended inside the same block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from telshield.domain.alerts import Alert, StoredAlert
+from telshield.domain.audit import AuditEvent, ChainedEvent
+from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command
+from telshield.domain.lists import ListDiff, ListEntry
+from telshield.domain.paging import Page
+from telshield.domain.users import User
+
+
+class ListRepo(Protocol):
+    """List entries, versioned: every change happens at a new list version."""
+
+    def new_version(self, *, actor: str, note: str, at: datetime) -> int:
+        """Allocate the next list version (serialising list writers until commit)."""
+        ...
+
+    def current_version(self) -> int:
+        """The latest committed list version (0 when nothing was ever listed)."""
+        ...
+
+    def add(self, entries: Sequence[ListEntry], version: int) -> list[ListEntry]:
+        """Store entries as added at ``version``; return them with ids."""
+        ...
+
+    def remove(self, ids: Sequence[int], version: int) -> int:
+        """Mark live entries as removed at ``version``; return how many were live."""
+        ...
+
+    def get(self, id: int) -> ListEntry:
+        """One entry (live or not); NotFound if absent."""
+        ...
+
+    def find(
+        self,
+        *,
+        value: str = "",
+        kind: str = "",
+        colour: str = "",
+        source: str = "",
+        page: Page = Page(),
+    ) -> list[ListEntry]:
+        """Live entries, filtered and paginated."""
+        ...
+
+    def covering(self, number: str) -> list[ListEntry]:
+        """Live number, prefix and range entries that cover ``number``."""
+        ...
+
+    def expired(self, at: datetime) -> list[int]:
+        """Ids of live entries whose expiry has passed at ``at``."""
+        ...
+
+    def at_version(self, version: int, batch: int = 100_000, kinds: Sequence[str] = ()
+                   ) -> Iterator[list[ListEntry]]:
+        """Every entry live at ``version`` (of ``kinds``, if given), in batches."""
+        ...
+
+    def number_rows_at(self, version: int, batch: int = 1_000_000
+                       ) -> Iterator[list[tuple[str, str, bool, datetime | None]]]:
+        """(value, colour, police_ordered, expires_at) of every number entry live at
+        ``version``, in batches: the lean path for building a snapshot of millions."""
+        ...
+
+    def diff(self, from_version: int, to_version: int) -> ListDiff:
+        """Entries added and removed between two versions."""
+        ...
+
+
+class AlertRepo(Protocol):
+    """Alerts: one open alert per number, older ones kept as history."""
+
+    def upsert(self, alerts: Sequence[Alert]) -> list[int]:
+        """Close each number's open alert and open the new one; return the new ids in order."""
+        ...
+
+    def open_alerts(self) -> list[Alert]:
+        """The open alert of every number."""
+        ...
+
+    def find(
+        self, *, msisdn: str = "", tier: str = "", open_only: bool = False, page: Page = Page()
+    ) -> list[StoredAlert]:
+        """Alerts, newest first, filtered and paginated."""
+        ...
+
+
+class CaseRepo(Protocol):
+    """Cases: at most one open case per number."""
+
+    def get(self, id: int) -> Case:
+        """One case; NotFound if absent."""
+        ...
+
+    def open_for(self, msisdns: Sequence[str]) -> dict[str, Case]:
+        """The open case of each number that has one."""
+        ...
+
+    def add(self, cases: Sequence[Case]) -> list[Case]:
+        """Insert new cases; return them with ids, in order."""
+        ...
+
+    def save(self, cases: Sequence[Case]) -> None:
+        """Write back changed cases."""
+        ...
+
+    def find(
+        self, *, msisdn: str = "", status: str = "", group_ref: str = "", page: Page = Page()
+    ) -> list[Case]:
+        """Cases, newest first, filtered and paginated."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """How many cases are in each status."""
+        ...
+
+    def overdue(self, at: datetime, statuses: Sequence[CaseStatus]) -> list[Case]:
+        """Cases in one of ``statuses`` whose deadline has passed at ``at``."""
+        ...
+
+
+class ActionRepo(Protocol):
+    """The actions taken on cases."""
+
+    def add(self, actions: Sequence[Action]) -> int:
+        """Insert actions; return how many."""
+        ...
+
+    def find(
+        self, *, case_id: int | None = None, kind: str = "", page: Page = Page()
+    ) -> list[Action]:
+        """Actions, newest first, filtered and paginated."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """How many actions of each kind were taken."""
+        ...
+
+
+class AppealRepo(Protocol):
+    """Appeals against measures."""
+
+    def add(self, appeal: Appeal) -> Appeal:
+        """Insert an appeal; return it with its id."""
+        ...
+
+    def get(self, id: int) -> Appeal:
+        """One appeal; NotFound if absent."""
+        ...
+
+    def save(self, appeal: Appeal) -> None:
+        """Write back a decided appeal."""
+        ...
+
+    def find(
+        self, *, case_id: int | None = None, status: str = "", page: Page = Page()
+    ) -> list[Appeal]:
+        """Appeals, newest first, filtered and paginated."""
+        ...
+
+
+class OutboxRepo(Protocol):
+    """Provisioning commands waiting for the BSS (at-least-once, idempotent by key)."""
+
+    def add(self, commands: Sequence[Command]) -> int:
+        """Queue commands; a key already queued is skipped. Return how many were new."""
+        ...
+
+    def pending(self, limit: int) -> list[Command]:
+        """Undelivered commands, oldest first."""
+        ...
+
+    def attempted(self, ids: Sequence[int]) -> None:
+        """Count one more delivery attempt for these commands."""
+        ...
+
+    def delivered(self, ids: Sequence[int], at: datetime) -> int:
+        """Mark commands delivered; return how many were still pending."""
+        ...
+
+    def find(
+        self, *, msisdn: str = "", pending_only: bool = False, page: Page = Page()
+    ) -> list[Command]:
+        """Commands, oldest first, filtered and paginated."""
+        ...
+
+
+class AuditRepo(Protocol):
+    """The append-only, hash-chained audit log."""
+
+    def append(self, events: Sequence[AuditEvent]) -> list[ChainedEvent]:
+        """Chain and insert events after the current head."""
+        ...
+
+    def head(self) -> tuple[int, str]:
+        """(last seq, last hash) as recorded by the writers."""
+        ...
+
+    def read(
+        self, *, after: int = 0, limit: int = 1000, subject: str = "", actor: str = ""
+    ) -> list[ChainedEvent]:
+        """Events after seq ``after``, in order, filtered."""
+        ...
+
+
+class UserRepo(Protocol):
+    """Users and the hashes of their API keys."""
+
+    def add(self, user: User) -> User:
+        """Insert a user; Conflict if the name is taken."""
+        ...
+
+    def by_key_hash(self, key_hash: str) -> User | None:
+        """The user holding a key, if any."""
+        ...
+
+    def by_name(self, name: str) -> User:
+        """One user; NotFound if absent."""
+        ...
+
+    def save(self, user: User) -> None:
+        """Write back a changed user."""
+        ...
+
+    def all(self) -> list[User]:
+        """Every user."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction's view of the store."""
+
+    @property
+    def lists(self) -> ListRepo:
+        """The lists repository."""
+        ...
+
+    @property
+    def alerts(self) -> AlertRepo:
+        """The alerts repository."""
+        ...
+
+    @property
+    def cases(self) -> CaseRepo:
+        """The cases repository."""
+        ...
+
+    @property
+    def actions(self) -> ActionRepo:
+        """The actions repository."""
+        ...
+
+    @property
+    def appeals(self) -> AppealRepo:
+        """The appeals repository."""
+        ...
+
+    @property
+    def outbox(self) -> OutboxRepo:
+        """The outbox repository."""
+        ...
+
+    @property
+    def audit(self) -> AuditRepo:
+        """The audit repository."""
+        ...
+
+    @property
+    def users(self) -> UserRepo:
+        """The users repository."""
+        ...
+
+
+
+class Store(Protocol):
+    """The store: hands out transactions; leaving the block commits, an exception rolls back."""
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[UnitOfWork]:
+        """Begin a transaction (``write=False``: a read that takes no write lock)."""
+        ...
+
+
+class Clock(Protocol):
+    """Where services get the time (UTC, naive); tests use a fixed clock."""
+
+    def now(self) -> datetime:
+        """The current time."""
+        ...
+
+
+class SystemClock:
+    """The real clock, in naive UTC as the store keeps time."""
+
+    def now(self) -> datetime:
+        """The current time."""
+        return datetime.now(UTC).replace(tzinfo=None)
+
+
+class FixedClock:
+    """A clock that stands still until moved (tests, replays, demos of deadlines)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        """The clock's current time."""
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock forward by ``timedelta(**delta)``."""
+        self.at += timedelta(**delta)

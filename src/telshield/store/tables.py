@@ -1,0 +1,194 @@
+"""The store's tables (SQLAlchemy Core). Migrations in ``migrations/`` create and change them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger ids that are still SQLite's rowid alias.
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+# Counters that serialise writers: ("audit", last seq, last hash) and ("lists", last version).
+heads = Table(
+    "heads",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+list_versions = Table(
+    "list_versions",
+    metadata,
+    Column("version", ID, primary_key=True, autoincrement=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+# An entry lives from the version that added it until the version that removed it (if any).
+list_entries = Table(
+    "list_entries",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(64), nullable=False),
+    Column("value_end", String(64), nullable=False, default=""),
+    Column("colour", String(8), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("police_ordered", Boolean, nullable=False, default=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=True),
+    Column("added_version", BigInteger, nullable=False),
+    Column("removed_version", BigInteger, nullable=True),
+    Index(None, "value", "kind"),
+    Index(None, "added_version"),
+    Index(None, "removed_version"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("msisdn", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("features", JSON, nullable=False),
+    Column("detected_at", DateTime, nullable=False),
+    Column("window_end", DateTime, nullable=False),
+    Column("model_version", String(64), nullable=False, default=""),
+    Column("rules_version", String(64), nullable=False, default=""),
+    Column("is_open", Boolean, nullable=False),
+    Index(None, "msisdn"),
+    # One open alert per number; older versions stay as history.
+    Index(
+        "uq_alerts_open_msisdn",
+        "msisdn",
+        unique=True,
+        sqlite_where=text("is_open"),
+        postgresql_where=text("is_open"),
+    ),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("msisdn", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("opened_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("deadline", DateTime, nullable=True),
+    Column("alert_id", BigInteger, nullable=True),
+    Column("group_ref", String(128), nullable=False, default=""),
+    Column("is_open", Boolean, nullable=False),
+    Index(None, "msisdn"),
+    Index(None, "status"),
+    Index(None, "deadline"),
+    Index(
+        "uq_cases_open_msisdn",
+        "msisdn",
+        unique=True,
+        sqlite_where=text("is_open"),
+        postgresql_where=text("is_open"),
+    ),
+)
+
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("deadline", DateTime, nullable=True),
+    Column("notice", Text, nullable=False, default=""),
+    Index(None, "case_id"),
+)
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("documents", JSON, nullable=False),
+    Column("filed_at", DateTime, nullable=False),
+    Column("filed_by", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(128), nullable=False, default=""),
+    Column("decided_at", DateTime, nullable=True),
+    Column("decision_reason", Text, nullable=False, default=""),
+    Index(None, "case_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("msisdn", String(16), nullable=False),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("text", Text, nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("delivered_at", DateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Index(None, "delivered_at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", ID, primary_key=True, autoincrement=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("detail", Text, nullable=False),  # canonical JSON text: the hash covers it as is
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "subject"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("unit", String(128), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)

@@ -1,0 +1,65 @@
+"""The one place that picks implementations from settings and plugs them into services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telshield.domain.cases import Policy
+from telshield.services.audit import AuditService
+from telshield.services.cases import CaseAlertSink, CaseService
+from telshield.services.lists import ListService
+from telshield.services.store import Clock, Store, SystemClock
+from telshield.services.users import UserService
+from telshield.settings import Settings
+
+
+def open_store(settings: Settings, *, schema: str = "") -> Store:
+    """The SQL store named by the settings (SQLite in the data directory by default), migrated."""
+    from telshield.store.sql import open_store as open_sql_store
+
+    return open_sql_store(settings.store_url, schema=schema)
+
+
+def disposal_policy(settings: Settings) -> Policy:
+    """The disposal policy from the settings' ``disposal`` section."""
+    d = settings.disposal
+    policy = Policy(
+        tier_actions=tuple(sorted(d.tier_actions.items())),
+        verify_hours=d.verify_hours,
+        restrict_hours=d.restrict_hours,
+        appeal_channel=d.appeal_channel,
+    )
+    for tier in d.tier_actions:
+        policy.action_for(tier)  # fail at start-up, not at the first alert, on a bad action
+    return policy
+
+
+@dataclass(frozen=True)
+class Disposal:
+    """The disposal area's services over one store."""
+
+    store: Store
+    lists: ListService
+    cases: CaseService
+    audit: AuditService
+    users: UserService
+
+
+def disposal(settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+             ) -> Disposal:
+    """Lists, cases, audit and users services over the configured store."""
+    store = store if store is not None else open_store(settings)
+    clock = clock or SystemClock()
+    return Disposal(
+        store=store,
+        lists=ListService(store, clock),
+        cases=CaseService(store, clock, disposal_policy(settings)),
+        audit=AuditService(store),
+        users=UserService(store, clock),
+    )
+
+
+def alert_sink(settings: Settings, *, store: Store | None = None) -> CaseAlertSink:
+    """Where detection runs put alerts: stored, with cases opened and the policy applied."""
+    return CaseAlertSink(disposal(settings, store=store).cases)
+

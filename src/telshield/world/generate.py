@@ -1,0 +1,226 @@
+"""Build a province and stream its feeds to disk, day by day, with the truth kept apart."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import structlog
+
+from telshield.domain.errors import InvalidInput
+from telshield.world import geography, graph, population, scenarios, trafficking
+from telshield.world.config import WorldConfig
+from telshield.world.devices import make_tacs, phone_popularity
+from telshield.world.nodes import ROLE, SCENARIOS, Nodes, cell_index, concat
+from telshield.world.numbering import load_segments
+from telshield.world.registry import Channels, Sims, concat_sims, make_channels, ordinary_sims
+from telshield.world.static import (
+    cells_table,
+    clues_table,
+    device_intel_table,
+    sanctions_table,
+    subscribers_and_orders,
+)
+from telshield.world.tables import TRUTH_SCHEMAS, TS, digits, pick, prefixed, table, times
+from telshield.world.traffic import INGRESS, ROUTES, Batch, Day
+from telshield.world.truth import dens_table, gangs_table, numbers_table
+
+log = structlog.get_logger(__name__)
+Format = Literal["parquet", "csv"]
+FEED_NAMES = ("cells", "subscribers", "orders", "calls", "sms", "clues", "sanctions",
+              "device_intel")
+
+
+@dataclass
+class Summary:
+    """What a run wrote: rows per feed and truth table, and how long it took."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def traffic_rows(self) -> int:
+        """Calls plus SMS rows."""
+        return self.rows.get("calls", 0) + self.rows.get("sms", 0)
+
+
+class _Writer:
+    """Writes feed parts (``DIR/<feed>/part-NNNNN.<ext>``) and truth tables."""
+
+    def __init__(self, out: Path, fmt: Format) -> None:
+        self.out, self.fmt = out, fmt
+        self.parts: dict[str, int] = {}
+        self.summary = Summary()
+
+    def feed(self, name: str, t: pa.Table) -> None:
+        """Write ``t`` as the next part of feed ``name``."""
+        k = self.parts.get(name, 0)
+        self.parts[name] = k + 1
+        folder = self.out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        self.summary.rows[name] = self.summary.rows.get(name, 0) + t.num_rows
+        if self.fmt == "parquet":
+            pq.write_table(t, folder / f"part-{k:05d}.parquet", compression="zstd")
+            return
+        cols = []
+        for f, col in zip(t.schema, t.columns, strict=True):
+            if f.type == TS:
+                col = pc.strftime(col.cast(pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
+            cols.append(col)
+        csv_t = pa.Table.from_arrays(cols, names=t.column_names)
+        pacsv.write_csv(csv_t, folder / f"part-{k:05d}.csv",
+                        pacsv.WriteOptions(quoting_style="needed"))
+
+
+def _province(cfg: WorldConfig, rng: np.random.Generator) -> population.Province:
+    counties = geography.counties()
+    n_cells = max(300, cfg.world.subscribers // cfg.world.subscribers_per_cell)
+    cells = geography.place_cells(rng, counties, n_cells)
+    cix = cell_index(cells.county, counties.city, counties.population)
+    tacs = make_tacs(rng)
+    return population.Province(
+        cfg=cfg, counties=counties, cells=cells, cix=cix, segments=load_segments(), tacs=tacs,
+        phone_weights=phone_popularity(rng, len(tacs.phone)),
+    )
+
+
+def _people_sims(rng: np.random.Generator, p: population.Province, people: Nodes,
+                 reg: np.ndarray, channels: Channels, sanctions: list[dict[str, Any]]) -> Sims:
+    n = len(people)
+    person = np.arange(n)
+    share = rng.random(n) < 0.08  # some people hold a second SIM
+    person[share] = rng.integers(0, n, int(share.sum()))
+    labels = np.array([f"person-{k}" for k in person], dtype=object)
+    for row in sanctions:
+        if row["node"] >= 0:
+            labels[row["node"]] = row["person"]
+    enterprise = np.isin(people.role, [ROLE["sales"], ROLE["customer_service"]])
+    contacts = people.msisdn[rng.integers(0, n, n)]
+    return ordinary_sims(
+        rng, channels, node=np.arange(n), city=people.city, reg_s=reg, person=labels,
+        holder=np.where(enterprise, "enterprise", "individual").astype(object),
+        contacts=contacts, echannel_share=p.cfg.social.echannel_share,
+    )
+
+
+def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
+             progress: Callable[[str], None] | None = None, overwrite: bool = False) -> Summary:
+    """Simulate the province described by ``cfg`` and write its feeds and truth under ``out``."""
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise InvalidInput(f"{out} is not empty; choose an empty directory or pass --overwrite")
+        for name in (*FEED_NAMES, "truth"):
+            shutil.rmtree(out / name, ignore_errors=True)
+    t0 = time.perf_counter()
+    end = cfg.start + timedelta(days=cfg.world.days)
+    if end > datetime.now() + timedelta(days=1):
+        log.warning("world.window_in_future", end=str(end),
+                    hint="ingest rejects timestamps more than a day ahead; pass an earlier --start")
+    say = progress or (lambda _msg: None)
+    rng = np.random.default_rng([seed, 0])
+    p = _province(cfg, rng)
+    say("population")
+    channels = make_channels(rng, p.city_weights(), cfg.world.subscribers)
+    people, reg = population.subscribers(rng, p)
+    sanction_rows = trafficking.sanctions(rng, p, people, reg)
+    people_sims = _people_sims(rng, p, people, reg, channels, sanction_rows)
+    blocks = [people, population.offnet(rng, p), population.visitors(rng, p)]
+    gangs = trafficking.gangs(rng, p, channels)
+    crew = scenarios.crews(rng, p, channels, gangs)
+    den = scenarios.dens(rng, p, channels, gangs)
+    blocks += [gangs.nodes, crew.nodes, den.nodes, scenarios.offnet_fraud(rng, p).nodes,
+               scenarios.spoofers(rng, p).nodes]
+    base = np.cumsum([0] + [len(b) for b in blocks])
+    nodes = concat(blocks)
+    assert crew.sims is not None and den.sims is not None
+    sims = concat_sims([people_sims, gangs.sims.shifted(int(base[3])),
+                        crew.sims.shifted(int(base[4])), den.sims.shifted(int(base[5]))])
+    say("social graph")
+    contacts = graph.build(
+        rng, nodes.city.astype(np.int64), nodes.social > 0, median=cfg.social.degree_median,
+        sigma=cfg.social.degree_sigma, max_degree=cfg.social.degree_max,
+        local_share=cfg.social.local_share,
+    )
+    w = _Writer(out, fmt)
+    start = cfg.start
+    w.feed("cells", cells_table(p.cells, p.counties))
+    subs, orders = subscribers_and_orders(rng, start, nodes, sims, cfg.world.restricted_share)
+    w.feed("subscribers", subs)
+    w.feed("orders", orders)
+    w.feed("sanctions", sanctions_table(rng, start, sanction_rows))
+    w.feed("device_intel", device_intel_table(p.tacs))
+    truth_dir = out / "truth"
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    engine = Day(p, nodes, contacts, seed)
+    cell_labels = pa.array(p.cells.cell_id.tolist(), type=pa.string())
+    call_seq = sms_seq = 0
+    with pq.ParquetWriter(truth_dir / "calls.parquet", TRUTH_SCHEMAS["calls"],
+                          compression="zstd") as truth_calls:
+        for day in range(cfg.world.days):
+            say(f"day {day + 1}/{cfg.world.days}")
+            calls = engine.calls(day)
+            ids = prefixed("C", np.arange(call_seq, call_seq + len(calls["t"])))
+            call_seq += len(calls["t"])
+            w.feed("calls", _calls_table(start, calls, ids, cell_labels))
+            truth_calls.write_table(table("calls", {
+                "call_id": ids, "is_fraud": calls["fraud"],
+                "scenario": pick(pa.array(SCENARIOS), calls["scen"].astype(np.int64)),
+                "route": pick(pa.array(ROUTES), calls["route"].astype(np.int64)),
+            }, TRUTH_SCHEMAS))
+            sms = engine.messages(day)
+            sids = prefixed("S", np.arange(sms_seq, sms_seq + len(sms["t"])))
+            sms_seq += len(sms["t"])
+            w.feed("sms", _sms_table(start, sms, sids, cell_labels))
+            log.info("world.day", day=day, calls=len(calls["t"]), sms=len(sms["t"]))
+    w.summary.rows["truth/calls"] = call_seq
+    c = cfg.clues
+    w.feed("clues", clues_table(rng, start, cfg.world.days, nodes, engine.first_victim, c.share,
+                                c.delay_hours_median, c.delay_hours_sigma))
+    say("truth")
+    truth = {
+        "numbers": numbers_table(start, cfg.world.days, nodes, engine.first_fraud,
+                                 engine.first_victim),
+        "dens": dens_table(den.truth, nodes, p.cells, p.counties),
+        "gangs": gangs_table(gangs.truth, nodes),
+    }
+    for name, t in truth.items():
+        pq.write_table(t, truth_dir / f"{name}.parquet", compression="zstd")
+        w.summary.rows[f"truth/{name}"] = t.num_rows
+    w.summary.seconds = time.perf_counter() - t0
+    (out / "world.json").write_text(json.dumps({
+        "seed": seed, "format": fmt, "config": cfg.model_dump(), "rows": w.summary.rows,
+    }, indent=2))
+    log.info("world.generated", out=str(out), seconds=round(w.summary.seconds, 2),
+             rows=w.summary.rows)
+    return w.summary
+
+
+def _calls_table(start: datetime, c: Batch, ids: pa.Array, cells: pa.Array) -> pa.Table:
+    return table("calls", {
+        "call_id": ids, "started_at": times(start, c["t"]),
+        "duration_s": c["dur"], "caller": digits(c["a_num"]), "callee": digits(c["b_num"]),
+        "ingress": pick(pa.array(INGRESS), c["ingress"].astype(np.int64)),
+        "caller_cell": pick(cells, c["a_cell"].astype(np.int64)),
+        "caller_imei": digits(c["imei"], c["imei"] < 0),
+        "callee_cell": pick(cells, c["b_cell"].astype(np.int64)),
+    })
+
+
+def _sms_table(start: datetime, s: Batch, ids: pa.Array, cells: pa.Array) -> pa.Table:
+    return table("sms", {
+        "sms_id": ids, "sent_at": times(start, s["t"]),
+        "sender": digits(s["a_num"]), "receiver": digits(s["b_num"]),
+        "ingress": pick(pa.array(INGRESS), s["ingress"].astype(np.int64)),
+        "sender_cell": pick(cells, s["a_cell"].astype(np.int64)),
+    })

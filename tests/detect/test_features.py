@@ -1,0 +1,131 @@
+"""Features: hand-checked values on DuckDB, and the same expression on PySpark."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from telshield.detect.features import Window, feature_names, number_features
+from telshield.feeds.schemas import FEEDS
+
+UNTIL = datetime(2026, 11, 2)
+
+
+Row = tuple[str, datetime, int, str, str, str, str | None, str | None]
+
+
+def _calls(rows: list[Row]) -> pa.Table:
+    cols = list(zip(*rows, strict=True))
+    return pa.table({
+        "call_id": list(cols[0]), "started_at": pa.array(cols[1], pa.timestamp("us")),
+        "duration_s": pa.array(cols[2], pa.int32()), "caller": list(cols[3]),
+        "callee": list(cols[4]), "ingress": list(cols[5]), "caller_cell": list(cols[6]),
+        "caller_imei": list(cols[7]), "callee_cell": pa.nulls(len(rows), pa.string()),
+    }, schema=FEEDS["calls"].schema)
+
+
+TINY = _calls([
+    ("1", datetime(2026, 11, 1, 10), 0, "A", "B", "radio", "c1", "86123400111111"),
+    ("2", datetime(2026, 11, 1, 23), 12, "A", "C", "radio", "c2", "86123400111111"),
+    ("3", datetime(2026, 11, 1, 23, 30), 100, "B", "A", "interconnect", None, None),
+    ("4", datetime(2026, 10, 28), 50, "A", "B", "radio", "c1", "35000000111111"),
+    ("5", datetime(2026, 10, 20), 50, "A", "D", "radio", "c1", "35000000111111"),
+    ("6", datetime(2026, 11, 1, 23, 40), 5, "A", "D", "international", "c1", "35000000111111"),
+])
+CELLS = {"cell_id": ["c1", "c2"], "county": ["X", "Y"]}
+INTEL = {"tac": ["86123400"], "kind": ["goip"]}
+
+
+def _run(con: ibis.BaseBackend, calls: pa.Table) -> pd.DataFrame:
+    expr = number_features(
+        ibis.memtable(calls), until=UNTIL, cells=ibis.memtable(CELLS),
+        intel=ibis.memtable(INTEL),
+    )
+    return con.execute(expr).set_index("msisdn").sort_index()
+
+
+def test_features_by_hand() -> None:
+    f = _run(ibis.duckdb.connect(), TINY)
+    assert list(f.columns) == feature_names()
+    a, b = f.loc["A"], f.loc["B"]
+    assert a.out_calls_1h == 2 and a.out_calls_24h == 3 and a.out_calls_7d == 4
+    assert a.in_calls_24h == 1 and b.in_calls_24h == 1 and b.in_calls_7d == 2
+    assert a.distinct_callees_1h == 2 and a.distinct_callees_7d == 3
+    assert a.calls_per_callee_7d == pytest.approx(4 / 3)
+    assert a.short_share_24h == pytest.approx(2 / 3)  # 12 s and 5 s calls
+    assert a.unanswered_share_24h == pytest.approx(1 / 3)
+    assert a.callback_share_24h == pytest.approx(1 / 3)  # only B called back
+    # D was called on 10-20, before the 7 d window but inside the lookback: not new.
+    assert a.new_callee_share_7d == pytest.approx(2 / 3)
+    assert a.night_share_24h == pytest.approx(2 / 3)
+    assert a.distinct_counties_24h == 2 and a.distinct_cells_1h == 2
+    assert a.goip_device_1h == 1 and a.goip_device_7d == 1 and b.goip_device_7d == 0
+    assert a.distinct_imeis_7d == 2
+    assert a.international_share_1h == pytest.approx(0.5)
+    assert b.interconnect_share_24h == 1.0
+    assert a.outgoing_share_24h == pytest.approx(3 / 4)
+    assert a.active_days_7d == 2
+    assert a.is_subscriber == 0 and pd.isna(a.sim_age_days)
+    assert "C" not in f.index and "D" not in f.index  # they placed no calls
+
+
+def test_window_parse_rejects_nonsense() -> None:
+    assert Window.parse("30m").length == timedelta(minutes=30)
+    with pytest.raises(ValueError, match="positive count"):
+        Window.parse("7w")
+
+
+def test_incremental_keeps_only_new_callers() -> None:
+    expr = number_features(ibis.memtable(TINY), until=UNTIL,
+                           active_since=datetime(2026, 11, 1, 23, 20))
+    got = ibis.duckdb.connect().execute(expr)
+    assert sorted(got.msisdn) == ["A", "B"]
+    expr = number_features(ibis.memtable(TINY), until=UNTIL,
+                           active_since=datetime(2026, 11, 1, 23, 35))
+    assert ibis.duckdb.connect().execute(expr).msisdn.tolist() == ["A"]
+
+
+@pytest.mark.spark
+def test_same_expression_on_spark_and_duckdb() -> None:
+    """The one definition gives the same features on PySpark local as on DuckDB."""
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    from telshield.evaluate.toy import make_toy
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    toy = make_toy(normal=60, couriers=4, fraud=4, days=4)
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[2]").appName("telshield-test")
+        .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    try:
+        calls = toy.feeds["calls"]
+        until = datetime(2026, 11, 4, 12)
+
+        def run(con: ibis.BaseBackend) -> pd.DataFrame:
+            expr = number_features(
+                ibis.memtable(calls), until=until,
+                subscribers=ibis.memtable(toy.feeds["subscribers"]),
+                cells=ibis.memtable(toy.feeds["cells"]),
+                intel=ibis.memtable(toy.feeds["device_intel"]),
+            )
+            df = con.execute(expr).set_index("msisdn").sort_index()
+            return df.astype("float64")
+
+        duck = run(ibis.duckdb.connect())
+        spark = run(ibis.pyspark.connect(session))
+    finally:
+        session.stop()
+    assert len(duck) > 60
+    pd.testing.assert_index_equal(duck.index, spark.index)
+    approx = [c for c in duck.columns if c.startswith("distinct_") and "callees" not in c]
+    exact = [c for c in duck.columns if c not in approx]
+    pd.testing.assert_frame_equal(duck[exact], spark[exact], check_exact=False, rtol=1e-6)
+    # Approximate distinct counts: both engines use HyperLogLog sketches of their own.
+    assert ((duck[approx] - spark[approx]).abs() <= 0.1 * duck[approx] + 1).all().all()

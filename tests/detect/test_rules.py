@@ -1,0 +1,79 @@
+"""Rules: parsing, validation errors that name the rule, compilation to Ibis, scoring."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import ibis
+import pytest
+
+from telshield.detect.features import feature_names
+from telshield.detect.rules import parse_rules, rule_hits
+from telshield.domain.errors import InvalidInput
+
+KNOWN = ["calls", "callers", "share", "sim_age_days"]
+
+GOOD = """
+version = "3"
+[[rules]]
+name = "busy"
+when = "calls >= 10 and share < 0.5"
+weight = 0.5
+reason = "{calls} calls"
+[[rules]]
+name = "young"
+when = "not (sim_age_days > 30) or calls / callers > 4"
+weight = 0.5
+reason = "young SIM"
+"""
+
+
+def _one(when: str, reason: str = "r", weight: str = "0.5") -> str:
+    return f'[[rules]]\nname = "r1"\nwhen = "{when}"\nweight = {weight}\nreason = "{reason}"\n'
+
+
+def test_good_rules_compile_and_score() -> None:
+    rs = parse_rules(GOOD, KNOWN)
+    assert rs.version.startswith("3+") and [r.name for r in rs.rules] == ["busy", "young"]
+    assert rs.rule("young").features == ("sim_age_days", "calls", "callers")
+    t = ibis.memtable({"msisdn": ["a", "b", "c", "d"], "calls": [12, 12, 1, 20],
+                       "callers": [1, 6, 1, 10], "share": [0.1, 0.9, 0.1, None],
+                       "sim_age_days": [10.0, 400.0, 400.0, None]})
+    got = ibis.duckdb.connect().execute(rule_hits(t, rs)).set_index("msisdn")
+    assert got.hit__busy.tolist() == [True, False, False, False]  # null share: not a hit
+    assert got.hit__young.tolist() == [True, False, False, False]
+    assert got.rule_score.tolist() == pytest.approx([0.75, 0.0, 0.0, 0.0])
+    assert rs.rule("busy").explain({"calls": 12}) == "12 calls"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_one("calls >= 10 and colls < 3"), "rule 'r1': unknown feature 'colls'"),
+        (_one("calls >=> 10"), "rule 'r1': bad syntax"),
+        (_one("__import__('os')"), "rule 'r1': '__import__('os')' is not allowed"),
+        (_one("calls.real > 1"), "is not allowed"),
+        (_one("calls > 1", weight="1.5"), "'weight' must be a number in (0, 1]"),
+        (_one("calls > 1", reason="{nope}"), "reason refers to unknown feature {nope}"),
+        (_one("calls > 'x'"), "is not allowed"),
+        (_one("calls > 1") + _one("calls > 2"), "repeated: r1"),
+        ("rules = 3", "no [[rules]] tables"),
+        ("[[rules]\n", "not valid TOML"),
+    ],
+)
+def test_bad_rules_are_named(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as e:
+        parse_rules(text, KNOWN, source="my.toml")
+    assert message in str(e.value) and str(e.value).startswith("my.toml")
+
+
+def test_version_changes_with_content() -> None:
+    a = parse_rules(GOOD, KNOWN).version
+    assert a == parse_rules(GOOD, KNOWN).version
+    assert a != parse_rules(GOOD.replace("< 0.5", "< 0.6"), KNOWN).version
+
+
+def test_default_rules_are_valid() -> None:
+    text = resources.files("telshield.detect").joinpath("default_rules.toml").read_text()
+    rs = parse_rules(text, feature_names())
+    assert len(rs.rules) >= 5

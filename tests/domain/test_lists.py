@@ -1,0 +1,96 @@
+"""The list entry law: validation and precedence (whitelist beats blacklist, except police)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from telshield.domain.errors import InvalidInput
+from telshield.domain.lists import ListEntry, effective
+
+T0 = datetime(2026, 3, 1, 9)
+N = "8613812345678"
+
+
+def entry(colour: str, *, source: str = "manual", police: bool = False, kind: str = "number",
+          value: str = N, end: str = "", expires: datetime | None = None,
+          at: datetime = T0) -> ListEntry:
+    return ListEntry.new(kind, value, colour, source=source, reason="r", actor="t", at=at,
+                         expires_at=expires, value_end=end, police_ordered=police)
+
+
+@pytest.mark.parametrize(
+    ("entries", "winner"),
+    [
+        ([entry("black"), entry("white")], "white"),
+        ([entry("grey"), entry("black")], "black"),
+        ([entry("white"), entry("black", source="police", police=True)], "police"),
+        ([entry("white"), entry("black", source="police")], "white"),  # a clue, not an order
+        ([entry("grey")], "grey"),
+        ([], None),
+    ],
+)
+def test_precedence(entries: list[ListEntry], winner: str | None) -> None:
+    got = effective(entries, T0)
+    if winner is None:
+        assert got is None
+    elif winner == "police":
+        assert got is not None and got.police_ordered
+    else:
+        assert got is not None and got.colour.value == winner
+
+
+def test_expired_entries_do_not_count() -> None:
+    white = entry("white", expires=T0 + timedelta(hours=1))
+    black = entry("black")
+    assert effective([white, black], T0).colour.value == "white"  # type: ignore[union-attr]
+    assert effective([white, black], T0 + timedelta(hours=1)).colour.value == "black"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "end", "number", "covers"),
+    [
+        ("number", N, "", N, True),
+        ("number", N, "", "8613812345679", False),
+        ("prefix", "86170", "", "8617012345678", True),
+        ("prefix", "86170", "", "8613812345678", False),
+        ("range", "8613800000000", "8613899999999", N, True),
+        ("range", "8613800000000", "8613899999999", "8613900000000", False),
+        ("range", "8613800000000", "8613899999999", "861380000", False),  # other length
+    ],
+)
+def test_matches_number(kind: str, value: str, end: str, number: str, covers: bool) -> None:
+    assert entry("black", kind=kind, value=value, end=end).matches_number(number) is covers
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "end", "colour", "extra"),
+    [
+        ("number", "+86 138", "", "black", {}),
+        ("number", "12", "", "black", {}),
+        ("range", "8613899999999", "8613800000000", "black", {}),  # high before low
+        ("range", "86138", "8613899999999", "black", {}),  # unequal lengths
+        ("imei", "12345", "", "black", {}),
+        ("id_hash", "xyz", "", "black", {}),
+        ("number", N, "", "purple", {}),
+        ("number", N, "", "white", {"police": True, "source": "police"}),
+        ("number", N, "", "black", {"police": True}),  # police order must come from police
+        ("number", N, "", "black", {"expires": T0}),  # expires at creation
+    ],
+)
+def test_invalid_entries_are_refused(kind: str, value: str, end: str, colour: str,
+                                     extra: dict[str, object]) -> None:
+    with pytest.raises(InvalidInput):
+        entry(colour, kind=kind, value=value, end=end, **extra)  # type: ignore[arg-type]
+
+
+def test_plus_is_stripped_and_hash_lowercased() -> None:
+    assert entry("black", value="+" + N).value == N
+    h = "AB" * 32
+    assert entry("black", kind="id_hash", value=h).value == h.lower()
+
+
+def test_reason_is_required() -> None:
+    with pytest.raises(InvalidInput, match="reason"):
+        ListEntry.new("number", N, "black", source="manual", reason=" ", actor="t", at=T0)

@@ -1,0 +1,122 @@
+"""The HTTP face, through a real HTTP client (httpx) on the ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+
+from telshield.screening.engine import Engine, EngineConfig
+from telshield.screening.http import ScreeningApp
+from telshield.screening.snapshot import BLACK, Snapshot, SnapshotInput
+
+BLACK_N = "8613800000002"
+CALLEE = "8613900000009"
+
+
+def _app(token: str = "", snapshot: bool = True, fail_open: bool = True) -> ScreeningApp:
+    e = Engine(EngineConfig(fail_open=fail_open))
+    if snapshot:
+        e.swap(Snapshot.build(SnapshotInput(
+            list_numbers=np.array([int(BLACK_N)]), list_flags=np.array([BLACK], np.uint8),
+            as_of=time.time(), version="http-test")))
+    return ScreeningApp(e, token=token)
+
+
+def _run(app: ScreeningApp, method: str, path: str, **kw: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.request(method, path, **kw)
+
+    return asyncio.run(go())
+
+
+def test_single_decision() -> None:
+    app = _app()
+    r = _run(app, "POST", "/v1/decisions", json={"caller": BLACK_N, "callee": CALLEE,
+                                                  "ingress": "radio"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["outcome"] == "reject" and body["reasons"] == ["list:black"] and body["id"]
+    r = _run(app, "POST", "/v1/decisions", json={"caller": "8618600000001", "callee": CALLEE})
+    assert r.json()["outcome"] == "allow"
+
+
+def test_batch_decisions_keep_order() -> None:
+    callers = [BLACK_N, "8618600000001", "8613812345678", "85291234567"]
+    r = _run(_app(), "POST", "/v1/decisions/batch", json={
+        "caller": callers, "callee": [CALLEE] * 4,
+        "ingress": ["radio", "radio", "international", "international"]})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["outcome"] == ["reject", "allow", "reject", "allow"]
+    assert body["reasons"][2] == ["spoof:domestic_via_international"]
+    assert len(set(body["id"])) == 4
+
+
+def test_bad_requests_say_what_is_wrong() -> None:
+    app = _app()
+    r = _run(app, "POST", "/v1/decisions", content=b"{not json")
+    assert r.status_code == 400 and "JSON" in r.json()["error"]
+    r = _run(app, "POST", "/v1/decisions", json={"caller": BLACK_N})
+    assert r.status_code == 400 and "callee" in r.json()["error"]
+    r = _run(app, "POST", "/v1/decisions", json={"caller": BLACK_N, "callee": CALLEE,
+                                                  "ingress": "pigeon"})
+    assert r.status_code == 400 and "ingress" in r.json()["error"]
+    r = _run(app, "POST", "/v1/decisions/batch", json={"caller": [BLACK_N], "callee": []})
+    assert r.status_code == 400 and "as many" in r.json()["error"]
+    assert _run(app, "GET", "/nowhere").status_code == 404
+
+
+def test_token_is_required_when_set() -> None:
+    app = _app(token="s3cret")
+    call = {"caller": BLACK_N, "callee": CALLEE}
+    assert _run(app, "POST", "/v1/decisions", json=call).status_code == 401
+    bad = {"authorization": "Bearer nope"}
+    assert _run(app, "POST", "/v1/decisions", json=call, headers=bad).status_code == 401
+    good = {"authorization": "Bearer s3cret"}
+    assert _run(app, "POST", "/v1/decisions", json=call, headers=good).status_code == 200
+    assert _run(app, "GET", "/livez").status_code == 200  # liveness stays open
+    assert _run(app, "GET", "/metrics").status_code == 401
+
+
+def test_readiness_metrics_and_fail_closed() -> None:
+    app = _app()
+    _run(app, "POST", "/v1/decisions", json={"caller": BLACK_N, "callee": CALLEE})
+    assert _run(app, "GET", "/readyz").json()["snapshot"] == "http-test"
+    text = _run(app, "GET", "/metrics").text
+    assert 'telshield_screening_decisions_total{outcome="reject"} 1.0' in text
+    assert "telshield_screening_snapshot_age_seconds" in text
+    empty = _app(snapshot=False)
+    assert _run(empty, "GET", "/readyz").status_code == 503
+    r = _run(empty, "POST", "/v1/decisions", json={"caller": BLACK_N, "callee": CALLEE})
+    assert r.json()["reasons"] == ["snapshot:missing"]
+    assert "telshield_screening_fail_open_total 1.0" in _run(empty, "GET", "/metrics").text
+    closed = _app(snapshot=False, fail_open=False)
+    r = _run(closed, "POST", "/v1/decisions", json={"caller": BLACK_N, "callee": CALLEE})
+    assert r.status_code == 503 and "snapshot" in r.json()["error"]
+
+
+def test_bodies_in_chunks_and_oversized_bodies() -> None:
+    import pytest
+
+    from telshield.domain.errors import InvalidInput
+    from telshield.screening import http
+
+    def receiver(chunks: list[bytes]) -> Any:
+        messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+                    for i, c in enumerate(chunks)]
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0)
+
+        return receive
+
+    assert asyncio.run(http._body(receiver([b'{"a":', b"1}"]))) == b'{"a":1}'
+    big = b"x" * (http.MAX_BODY // 2 + 1)
+    with pytest.raises(InvalidInput, match="smaller batches"):
+        asyncio.run(http._body(receiver([big, big])))

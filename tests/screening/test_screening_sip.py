@@ -1,0 +1,186 @@
+"""The SIP face: parsing, answers to odd messages, and a real SIP client (sipp) end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from telshield.screening.decisionlog import MemoryDecisionLog
+from telshield.screening.engine import Engine
+from telshield.screening.metrics import render
+from telshield.screening.sip import RedirectServer, serve_sip, uri_user
+from telshield.screening.snapshot import BLACK, Snapshot, SnapshotInput
+
+BLACK_N = 8613800000002
+CALLEE = "8613900000009"
+
+
+def _engine(log: MemoryDecisionLog | None = None) -> Engine:
+    e = Engine(decision_log=log)
+    e.swap(Snapshot.build(SnapshotInput(
+        list_numbers=np.array([BLACK_N]), list_flags=np.array([BLACK], np.uint8),
+        as_of=time.time(), version="sip-test")))
+    return e
+
+
+def _invite(caller: str, callee: str = CALLEE, *, ingress: str = "radio", extra: str = "") -> bytes:
+    return (
+        f"INVITE sip:{callee}@10.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK-1\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.8:5060;branch=z9hG4bK-0\r\n"
+        f"From: <sip:{caller}@10.0.0.9>;tag=abc\r\n"
+        f"To: <sip:{callee}@10.0.0.1>\r\n"
+        "Call-ID: call-1@10.0.0.9\r\n"
+        "CSeq: 1 INVITE\r\n"
+        f"X-Ingress: {ingress}\r\n{extra}"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_uri_user() -> None:
+    assert uri_user("<sip:+8613812345678@host;user=phone>;tag=1") == "8613812345678"
+    assert uri_user("sip:8613812345678@host") == "8613812345678"
+    assert uri_user("<tel:+8613812345678>") == "8613812345678"
+    assert uri_user("8613812345678") == ""
+
+
+def test_invite_answers() -> None:
+    server = RedirectServer(_engine(), redress_uri="https://appeal.example/r")
+    reject = server.handle(_invite(str(BLACK_N)))
+    assert reject is not None
+    text = reject.decode()
+    assert text.startswith("SIP/2.0 608 Rejected\r\n")
+    assert "Call-Info: <https://appeal.example/r?decision=" in text
+    assert 'Reason: SIP;cause=608;text="list:black"' in text
+    # Both Via headers come back in order; To gets a tag.
+    assert text.index("branch=z9hG4bK-1") < text.index("branch=z9hG4bK-0")
+    assert "To: <sip:8613900000009@10.0.0.1>;tag=" in text
+    ok = server.handle(_invite("8618600000001").replace(b"call-1", b"call-2"))
+    assert ok is not None and ok.startswith(b"SIP/2.0 302 Moved Temporarily\r\n")
+    assert b"Contact: <sip:8613900000009@10.0.0.1>" in ok
+    # P-Asserted-Identity wins over From.
+    pai = _invite("8618600000001", extra=f"P-Asserted-Identity: <sip:{BLACK_N}@x>\r\n")
+    assert server.handle(pai.replace(b"call-1", b"call-3")).startswith(b"SIP/2.0 608")  # type: ignore[union-attr]
+    # A retransmission gets the same answer, not a second decision.
+    assert server.handle(_invite(str(BLACK_N))) == reject
+    assert server.stats.retransmissions == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "answer"),
+    [
+        (b"", None),
+        (b"\x00\xff\xfe garbage", None),
+        (b"HELLO\r\n\r\n", None),
+        (b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n", None),  # a response: nothing to answer
+        (b"INVITE sip:1@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z\r\nCall-ID: c\r\n"
+         b"CSeq: 1 INVITE\r\n\r\n",
+         b"SIP/2.0 400 Bad Request"),
+        (b"INVITE sip:1@x SIP/2.0\r\nFrom: <sip:1@x>\r\n\r\n", None),  # cannot even answer
+        (b"INVITE sip:1@x SIP/2.0\r\nno colon here\r\n\r\n", None),
+    ],
+)
+def test_malformed_messages_are_answered_400_or_dropped(data: bytes, answer: bytes | None) -> None:
+    server = RedirectServer(_engine())
+    reply = server.handle(data)
+    assert (reply[: len(answer)] if reply and answer else reply) == answer
+    if data and not data.startswith(b"SIP/2.0"):
+        assert server.stats.malformed == 1
+
+
+def test_options_cancel_ack_and_others() -> None:
+    server = RedirectServer(_engine())
+    opt = _invite("8618600000001").replace(b"INVITE sip", b"OPTIONS sip", 1)
+    assert server.handle(opt).startswith(b"SIP/2.0 200 OK")  # type: ignore[union-attr]
+    ack = _invite("8618600000001").replace(b"INVITE sip", b"ACK sip", 1)
+    assert server.handle(ack) is None
+    bye = _invite("8618600000001").replace(b"INVITE sip", b"BYE sip", 1)
+    assert server.handle(bye).startswith(b"SIP/2.0 405")  # type: ignore[union-attr]
+    assert b"telshield_sip_malformed_total 0.0" in render(server.engine, server.stats)
+
+
+@pytest.fixture
+def sip_server() -> Iterator[tuple[RedirectServer, int, MemoryDecisionLog]]:
+    log = MemoryDecisionLog()
+    server = RedirectServer(_engine(log))
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder: dict[str, asyncio.DatagramTransport] = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        transport, _ = loop.run_until_complete(serve_sip(server, "127.0.0.1", 0))
+        holder["t"] = transport
+        started.set()
+        loop.run_forever()
+        transport.close()
+        loop.run_until_complete(asyncio.sleep(0))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    port = holder["t"].get_extra_info("sockname")[1]
+    yield server, port, log
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (Debian sip-tester) not installed")
+def test_sipp_calls_get_302_or_608(
+    sip_server: tuple[RedirectServer, int, MemoryDecisionLog], tmp_path: Path
+) -> None:
+    server, port, log = sip_server
+    calls = ["SEQUENTIAL"]
+    for i in range(300):
+        caller = str(BLACK_N) if i % 3 == 0 else f"86186{i:08d}"
+        ingress = "international" if i % 10 == 1 else "radio"  # domestic via intl: spoofed
+        calls.append(f"{caller};8613{i:09d};{ingress};")
+    inf = tmp_path / "calls.csv"
+    inf.write_text("\n".join(calls) + "\n")
+    scenario = resources.files("telshield.screening") / "sipp" / "uac.xml"
+    proc = subprocess.run(
+        ["sipp", f"127.0.0.1:{port}", "-sf", str(scenario), "-inf", str(inf), "-m", "300",
+         "-r", "300", "-l", "100", "-p", str(_free_udp_port()), "-i", "127.0.0.1",
+         "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err",
+         "-error_file", str(tmp_path / "errors.log")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    expected_rejects = sum(1 for i in range(300) if i % 3 == 0 or i % 10 == 1)
+    assert server.stats.responses.get(608) == expected_rejects
+    assert server.stats.responses.get(302) == 300 - expected_rejects
+    assert server.stats.malformed == 0
+    assert len(log.records) == expected_rejects
+    assert {r.reasons for r in log.records} == {
+        ("list:black",), ("spoof:domestic_via_international",)
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=600) | st.builds(
+    lambda head, tail: head + tail,
+    st.sampled_from([b"INVITE sip:8613812345678@x SIP/2.0\r\n", b"OPTIONS sip:x SIP/2.0\r\n",
+                     b"INVITE  SIP/2.0\r\n", b"ACK sip:x SIP/2.0\r\n"]),
+    st.binary(max_size=400)))
+def test_no_datagram_crashes_the_server(data: bytes) -> None:
+    server = RedirectServer(_engine())
+    reply = server.handle(data)
+    assert reply is None or reply.startswith(b"SIP/2.0 ")

@@ -1,0 +1,114 @@
+"""The disposal workflow end to end on a real store: alert -> case -> policy -> escalation ->
+appeal -> release, with audit chain and outbox kept in step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from telshield.domain.alerts import Alert, Reason, Tier
+from telshield.domain.cases import ActionKind, CaseStatus, CommandKind, Policy
+from telshield.domain.errors import Conflict, InvalidInput
+from telshield.services.audit import AuditService
+from telshield.services.cases import CaseAlertSink, CaseService
+from telshield.services.lists import ListService
+from telshield.services.store import FixedClock
+from telshield.store.sql import SqlStore
+
+N1, N2, N3 = "8613800000001", "8613800000002", "8613800000003"
+
+
+def alert(n: str, tier: Tier, at: datetime) -> Alert:
+    return Alert(n, {"watch": 0.55, "verify": 0.75, "suspend": 0.95}[tier.value], tier,
+                 (Reason("rule:many_strangers", "calls many strangers"),), at, at)
+
+
+@pytest.fixture
+def cases(store: SqlStore, clock: FixedClock) -> CaseService:
+    return CaseService(store, clock, Policy())
+
+
+def test_alert_opens_case_and_policy_acts(cases: CaseService, clock: FixedClock,
+                                          store: SqlStore) -> None:
+    run = cases.intake([alert(N1, Tier.WATCH, clock.at), alert(N2, Tier.VERIFY, clock.at),
+                        alert(N3, Tier.SUSPEND, clock.at)])
+    assert run.opened == 3 and run.acted == {"verify": 1, "restrict": 1}
+    status = {c.msisdn: c.status for c in cases.find()}
+    assert status == {N1: CaseStatus.OPEN, N2: CaseStatus.VERIFYING, N3: CaseStatus.RESTRICTED}
+    (verify_action,) = cases.actions(kind="verify")
+    assert "24 h" in verify_action.notice and verify_action.deadline is not None
+    with store.transaction() as tx:
+        kinds = sorted(c.kind.value for c in tx.outbox.find(msisdn=N3))
+    assert kinds == ["notify", "restrict"]
+
+    # A stronger alert for the verifying number updates its case and escalates it.
+    clock.advance(hours=1)
+    run = CaseAlertSink(cases).upsert([alert(N2, Tier.SUSPEND, clock.at)])
+    (c2,) = cases.find(msisdn=N2)
+    assert c2.status is CaseStatus.RESTRICTED and c2.tier == "suspend"
+    assert len(cases.find(msisdn=N2)) == 1  # updated, not a second case
+    assert AuditService(store).verify().ok
+
+
+def test_deadline_escalates_to_suspension(cases: CaseService, clock: FixedClock) -> None:
+    cases.intake([alert(N1, Tier.VERIFY, clock.at)])
+    clock.advance(hours=23)
+    assert cases.escalate_overdue() == {"suspend": 0}
+    clock.advance(hours=2)
+    assert cases.escalate_overdue() == {"suspend": 1}
+    (c,) = cases.find(msisdn=N1)
+    assert c.status is CaseStatus.SUSPENDED
+    (a,) = cases.actions(kind="suspend")
+    assert a.actor == "system" and "deadline" in a.reason and "appeal" in a.notice.lower()
+
+
+def test_reverification_releases_at_once(cases: CaseService, clock: FixedClock,
+                                         store: SqlStore) -> None:
+    cases.intake([alert(N1, Tier.SUSPEND, clock.at)])
+    (c,) = cases.find(msisdn=N1)
+    released = cases.verified(c.id or 0, actor="clerk", note="ID checked in shop")
+    assert released.status is CaseStatus.RELEASED
+    with store.transaction() as tx:
+        kinds = [x.kind for x in tx.outbox.find(msisdn=N1)]
+    assert CommandKind.RELEASE in kinds
+    with pytest.raises(Conflict, match="closed"):
+        cases.act(c.id or 0, ActionKind.SUSPEND, actor="bob", reason="late")
+
+
+def test_appeal_passed_lifts_confirmed_block(cases: CaseService, clock: FixedClock,
+                                             store: SqlStore) -> None:
+    lists = ListService(store, clock)
+    cases.intake([alert(N1, Tier.SUSPEND, clock.at)])
+    (c,) = cases.find(msisdn=N1)
+    cases.act(c.id or 0, ActionKind.CONFIRM, actor="bob", reason="police confirmed fraud")
+    assert lists.decide(N1) is not None and lists.decide(N1).source.value == "disposal"  # type: ignore[union-attr]
+    appeal = cases.file_appeal(c.id or 0, reason="my phone was stolen", documents=["report.pdf"],
+                               actor="clerk")
+    with pytest.raises(Conflict, match="pending"):
+        cases.file_appeal(c.id or 0, reason="again", documents=[], actor="clerk")
+    decided = cases.decide_appeal(appeal.id or 0, passed=True, actor="boss",
+                                  reason="theft report checks out")
+    assert decided.status.value == "passed"
+    assert cases.get(c.id or 0).status is CaseStatus.RELEASED
+    assert lists.decide(N1) is None  # the disposal's blacklist entry is gone
+    assert AuditService(store).verify().ok
+
+
+def test_rejected_appeal_keeps_the_measure(cases: CaseService, clock: FixedClock) -> None:
+    cases.intake([alert(N1, Tier.SUSPEND, clock.at)])
+    (c,) = cases.find(msisdn=N1)
+    appeal = cases.file_appeal(c.id or 0, reason="no", documents=[], actor="clerk")
+    cases.decide_appeal(appeal.id or 0, passed=False, actor="boss", reason="no documents")
+    assert cases.get(c.id or 0).status is CaseStatus.RESTRICTED
+
+
+def test_bad_requests(cases: CaseService, clock: FixedClock) -> None:
+    cases.intake([alert(N1, Tier.WATCH, clock.at)])
+    (c,) = cases.find(msisdn=N1)
+    with pytest.raises(Conflict, match="no measure"):
+        cases.file_appeal(c.id or 0, reason="x", documents=[], actor="clerk")
+    with pytest.raises(InvalidInput, match="reason"):
+        cases.act(c.id or 0, ActionKind.RESTRICT, actor="bob", reason=" ")
+    with pytest.raises(InvalidInput, match="status"):
+        cases.find(status="gone")

@@ -1,0 +1,104 @@
+"""List management on a real store: versions, CSV import/export with per-row errors, expiry,
+the effective entry, and the snapshot source at any version with diffs."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+
+from telshield.domain.errors import InvalidInput
+from telshield.services.audit import AuditService
+from telshield.services.lists import ListService
+from telshield.services.store import FixedClock
+from telshield.store.sql import SqlStore
+
+CSV = """kind,value,value_end,colour,source,reason,expires_at,police_ordered
+number,8613800000001,,black,detection,fraud calls,,
+prefix,86170,,grey,manual,virtual operator segment,,
+range,8613900000000,8613900000099,white,partner,bank hotline block,,
+number,+8613800000002,,black,police,police order,2026-03-02 09:00:00,true
+number,12,,black,manual,too short,,
+imei,123,,black,manual,bad imei,,
+number,8613800000003,,blue,manual,no such colour,,
+number,8613800000004,,black,manual,,,
+number,8613800000005,,black,manual,bad expiry,tomorrow,
+"""
+
+
+@pytest.fixture
+def lists(store: SqlStore, clock: FixedClock) -> ListService:
+    return ListService(store, clock)
+
+
+def test_import_reports_each_bad_row(lists: ListService) -> None:
+    report = lists.import_csv(io.StringIO(CSV), actor="ann")
+    assert report.added == 4 and report.version == 1
+    assert [line for line, _ in report.errors] == [6, 7, 8, 9, 10]
+    assert "colour" in report.errors[2][1] and "reason" in report.errors[3][1]
+    assert "YYYY-MM-DD" in report.errors[4][1]
+
+
+def test_import_refuses_a_file_without_the_columns(lists: ListService) -> None:
+    with pytest.raises(InvalidInput, match="header"):
+        lists.import_csv(io.StringIO("number\n8613800000001\n"), actor="ann")
+
+
+def test_export_round_trips(lists: ListService) -> None:
+    lists.import_csv(io.StringIO(CSV), actor="ann")
+    out = io.StringIO()
+    assert lists.export_csv(out) == 4
+    again = lists.import_csv(io.StringIO(out.getvalue()), actor="ann")
+    assert again.added == 4 and again.errors == ()
+
+
+def test_precedence_and_expiry(lists: ListService, clock: FixedClock) -> None:
+    n = "8613800000002"
+    lists.add("number", n, "black", source="detection", reason="fraud", actor="ann")
+    lists.add("prefix", "861380", "white", source="manual", reason="VIP", actor="ann")
+    assert lists.decide(n).colour.value == "white"  # type: ignore[union-attr]
+    lists.add("number", n, "black", source="police", reason="order 17", actor="cop",
+              police_ordered=True, expires_at=clock.at + timedelta(days=1))
+    assert lists.decide(n).police_ordered  # type: ignore[union-attr]
+    clock.advance(days=2)
+    assert lists.decide(n).colour.value == "white"  # type: ignore[union-attr]
+    v = lists.expire(actor="cron")
+    assert v == 4 and lists.expire() is None
+    assert [e.source.value for e in lists.find(value=n)] == ["detection"]
+
+
+def test_snapshot_at_versions_and_diff(lists: ListService, store: SqlStore) -> None:
+    a = lists.add("number", "8613800000001", "black", source="manual", reason="r", actor="ann")
+    lists.add("number", "8613800000002", "white", source="manual", reason="r", actor="ann")
+    v3 = lists.remove(a.id or 0, actor="ann", reason="mistake")
+    with pytest.raises(InvalidInput, match="already"):
+        lists.remove(a.id or 0, actor="ann", reason="again")
+    lists.add("imei", "123456789012345", "black", source="manual", reason="goip", actor="ann")
+    assert lists.current_version() == 4
+    assert lists.snapshot_columns(2)["value"] == ["8613800000001", "8613800000002"]
+    cols = lists.snapshot_columns()
+    assert cols["value"] == ["8613800000002", "123456789012345"]
+    assert cols["kind"] == ["number", "imei"] and cols["police_ordered"] == [False, False]
+    d = lists.diff(2, 4)
+    assert [e.value for e in d.added] == ["123456789012345"]
+    assert [e.value for e in d.removed] == ["8613800000001"]
+    assert v3 == 3
+    events = AuditService(store).events()
+    assert [e.event.action for e in events] == ["list.add", "list.add", "list.remove", "list.add"]
+    assert AuditService(store).verify().ok
+
+
+def test_number_columns_for_the_snapshot(lists: ListService, clock: FixedClock) -> None:
+    lists.add("number", "8613800000001", "black", source="detection", reason="r", actor="a")
+    lists.add("number", "8613800000001", "white", source="manual", reason="r", actor="a")
+    lists.add("number", "8613800000002", "black", source="police", reason="order", actor="a",
+              police_ordered=True, expires_at=clock.at + timedelta(hours=1))
+    lists.add("prefix", "86170", "grey", source="manual", reason="r", actor="a")
+    cols = lists.number_columns()
+    assert cols.version == 4 and cols.numbers.tolist() == [8613800000001] * 2 + [8613800000002]
+    assert cols.colours.tolist() == [1, 2, 1] and cols.police.tolist() == [False, False, True]
+    assert [e.value for e in cols.others] == ["86170"]
+    assert lists.number_columns(1).numbers.tolist() == [8613800000001]
+    later = lists.number_columns(at=clock.at + timedelta(hours=2))
+    assert later.numbers.tolist() == [8613800000001] * 2  # the police order has expired

@@ -1,0 +1,53 @@
+"""Configuration errors say what is wrong; the CLI generates and describes a province."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from telshield.cli import _register, app
+from telshield.domain.errors import InvalidInput
+from telshield.world.config import load_config
+
+
+def test_defaults_load_and_file_overrides_them(tmp_path: Path) -> None:
+    cfg = load_config()
+    assert cfg.world.days == 14 and cfg.world.subscribers > 0
+    f = tmp_path / "w.toml"
+    f.write_text("[world]\nsubscribers = 1234\n[dens]\nper_100k = 50\n")
+    cfg = load_config(f, days=3)
+    assert (cfg.world.subscribers, cfg.world.days, cfg.dens.per_100k) == (1234, 3, 50)
+    assert cfg.gangs.per_100k == load_config().gangs.per_100k
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[world]\nsubscriberz = 5\n", "subscriberz"),
+        ("[world]\nstart = 'yesterday'\n", "start"),
+        ("[dens]\nanswer_rate = 2\n", "answer_rate"),
+        ("[world\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_refused_with_the_reason(tmp_path: Path, text: str, match: str) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(InvalidInput, match=match):
+        load_config(f)
+
+
+def test_cli_generates_and_describes(tmp_path: Path) -> None:
+    _register()
+    runner = CliRunner()
+    out = tmp_path / "p"
+    r = runner.invoke(app, ["world", "generate", "--out", str(out), "--subscribers", "800",
+                            "--days", "2", "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    assert (out / "truth" / "numbers.parquet").exists() and (out / "world.json").exists()
+    r = runner.invoke(app, ["world", "describe", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "calibration" in r.output and "fraud" in r.output
+    r = runner.invoke(app, ["world", "generate", "--out", str(out), "--days", "1"])
+    assert r.exit_code != 0  # not empty, and --overwrite not given
