@@ -19,7 +19,7 @@ from telshield.settings import DetectSettings
 
 @pytest.fixture(scope="module")
 def toy() -> Toy:
-    return make_toy()
+    return make_toy(normal=150, couriers=10, fraud=10, days=4)
 
 
 @pytest.fixture
@@ -35,14 +35,14 @@ def _detector(lake: Path, state: Path | None = None) -> Detector:
 
 def test_reader_opens_only_needed_days(lake: Path) -> None:
     r = FeedReader(lake)
-    assert len(r.days("calls")) == 6
+    assert len(r.days("calls")) == 4
     files = r.files("calls", datetime(2026, 11, 2, 12), datetime(2026, 11, 4))
     assert [f.parent.name for f in files] == ["day=2026-11-02", "day=2026-11-03"]
 
 
 def test_runs_alert_fraud_not_couriers(toy: Toy, lake: Path, tmp_path: Path) -> None:
     det = _detector(lake, tmp_path / "state.json")
-    for h in range(12, 6 * 24 + 1, 24):
+    for h in range(12, 4 * 24 + 1, 24):
         det.run(START + timedelta(hours=h))
     alerts = det.sink.open_alerts()
     flagged = {a.msisdn for a in alerts}
@@ -70,21 +70,21 @@ def test_incremental_run_scores_only_new_callers(lake: Path, tmp_path: Path) -> 
 
 
 def test_backtest_counts_hits(lake: Path) -> None:
-    stats = backtest(_detector(lake), START + timedelta(days=1), START + timedelta(days=6))
+    stats = backtest(_detector(lake), START + timedelta(days=1), START + timedelta(days=4))
     by = {s.name: s for s in stats}
-    assert by["strangers_no_callback"].positives == 10  # half the fraud SIMs have clues
+    assert by["strangers_no_callback"].positives == 5  # half the fraud SIMs have clues
     assert by["strangers_no_callback"].recall == 1.0
     assert 0 < by["strangers_no_callback"].precision < 1  # unclued fraud counts against it
-    assert by["goip_device"].hits == 20
+    assert by["goip_device"].hits == 10
 
 
 def test_model_from_clues_gives_reasons(lake: Path, tmp_path: Path) -> None:
     det = _detector(lake)
-    art = train_from_lake(det, START, START + timedelta(days=6), tmp_path / "models")
+    art = train_from_lake(det, START, START + timedelta(days=4), tmp_path / "models")
     assert art.meta["positives"] > 0 and art.meta["training_window"][0].startswith("2026-11-01")
     det.model = load(tmp_path / "models")
     assert det.model.version == art.version
-    frame = det.score(det.features(START + timedelta(days=5)))
-    alerts = det.alerts(frame, START + timedelta(days=5))
+    frame = det.score(det.features(START + timedelta(days=3)))
+    alerts = det.alerts(frame, START + timedelta(days=3))
     assert any(r.code.startswith("model:") for a in alerts for r in a.reasons)
     assert all(a.model_version == art.version for a in alerts)

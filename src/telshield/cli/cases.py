@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from telshield.cli.common import ConfigOption, DataDirOption, settings_from
 from telshield.cli.users import ActorOption, default_actor
-from telshield.domain.cases import Case, parse_action
+from telshield.domain.cases import Case, Command, parse_action
 from telshield.domain.paging import Page
 from telshield.services.cases import CaseService
 from telshield.settings import Settings
@@ -162,6 +163,40 @@ def decide_cmd(
     a = _cases(config, data_dir).decide_appeal(appeal_id, passed=passed,
                                                actor=actor or default_actor(), reason=reason)
     console.print(f"appeal {a.id}: {a.status.value}")
+
+
+class _JsonLinesBss:
+    """Hands commands to the BSS as JSON lines appended to a file it collects (by key, once)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def send(self, command: Command) -> None:
+        """Append one command and flush, so a crash loses nothing already sent."""
+        self.out.write(json.dumps({"key": command.key, "command": command.kind.value,
+                                   "msisdn": command.msisdn, "text": command.text,
+                                   "created_at": command.created_at.isoformat()},
+                                  ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+@cases_app.command("relay")
+def relay_cmd(
+    to: Annotated[Path, typer.Option(help="JSON-lines file the BSS collects (appended to).")],
+    limit: Annotated[int, typer.Option(help="Most commands to send in this pass.")] = 10_000,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Send pending BSS commands (restrict, suspend, release, notices), at least once: the BSS
+    must skip a key it has seen."""
+    from telshield import wiring
+    from telshield.services.disposal import relay
+    from telshield.services.store import SystemClock
+
+    d = wiring.disposal(settings_from(config, data_dir))
+    with to.open("a", encoding="utf-8") as out:
+        r = relay(d.store, SystemClock(), _JsonLinesBss(out), limit=limit)
+    console.print(f"{r.delivered} command(s) sent to {to}, {r.failed} to retry")
 
 
 @cases_app.command("summary")
