@@ -124,8 +124,5 @@ def test_same_expression_on_spark_and_duckdb() -> None:
         session.stop()
     assert len(duck) > 60
     pd.testing.assert_index_equal(duck.index, spark.index)
-    approx = [c for c in duck.columns if c.startswith("distinct_") and "callees" not in c]
-    exact = [c for c in duck.columns if c not in approx]
-    pd.testing.assert_frame_equal(duck[exact], spark[exact], check_exact=False, rtol=1e-6)
-    # Approximate distinct counts: both engines use HyperLogLog sketches of their own.
-    assert ((duck[approx] - spark[approx]).abs() <= 0.1 * duck[approx] + 1).all().all()
+    assert duck["goip_device_24h"].sum() > 0 and duck["distinct_counties_7d"].max() > 1
+    pd.testing.assert_frame_equal(duck, spark, check_exact=False, rtol=1e-6)

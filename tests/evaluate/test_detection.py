@@ -49,6 +49,7 @@ def test_judge_arithmetic() -> None:
     assert r.recall_24h == pytest.approx(2 / 3)  # f2 was caught too late
     assert r.precision == pytest.approx(3 / 4)  # the courier; the spoofed number is not judged
     assert r.recall_by_role["fraud_sim"] == (1, 2) and r.recall_by_role["den_sim"] == (1, 1)
+    assert r.recall_by_scenario == {"s": (2, 3)}
     assert r.fp_rate_hard["courier"] == (1, 1)
     assert r.median_hours_to_alert == pytest.approx(2.0)
     assert r.roc_auc == pytest.approx(1.0 - 1 / 6)  # courier 0.7 outranks f2 0.6

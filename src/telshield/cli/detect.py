@@ -71,6 +71,7 @@ def detect_cmd(
     step = parse_span(every) if every else None
     det = build_detector(settings, wiring.alert_sink(settings), feeds=feeds,
                          model_version=model, use_model=not no_model, rules_file=rules)
+    det.reader.require("calls")
     at = parse_time(until) if until else now_cst()
     runs = 0
     while True:

@@ -61,6 +61,8 @@ def show_detection(settings: Settings, world: Path, *, step: str = "6h", train_d
     t.add_row("median hours, first fraud call to alert", f"{r.median_hours_to_alert:.1f}")
     for role, (caught, of) in r.recall_by_role.items():
         t.add_row(f"recall: {role}", f"{caught / of:.3f} ({caught}/{of})" if of else "n/a")
+    for scen, (caught, of) in r.recall_by_scenario.items():
+        t.add_row(f"recall: scenario {scen}", f"{caught / of:.3f} ({caught}/{of})")
     for role, (alerted, of) in r.fp_rate_hard.items():
         t.add_row(f"false positives: {role}", f"{alerted / of:.3%} ({alerted}/{of})"
                   if of else "n/a")

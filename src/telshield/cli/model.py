@@ -56,6 +56,9 @@ def train_cmd(
     start: Annotated[str | None, typer.Option("--from", help="Lake training start (CST).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Lake training end (CST).")] = None,
     step: Annotated[str, typer.Option(help="Lake: one feature snapshot per step.")] = "1d",
+    confirmed: Annotated[Path | None, typer.Option(
+        help="Lake: numbers whose fraud a disposal confirmed (CSV/Parquet, msisdn column).",
+        exists=True, dir_okay=False)] = None,
     feeds: FeedsOption = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -76,10 +79,12 @@ def train_cmd(
             raise InvalidInput("give --features TABLE, or --from and --to to train on the lake")
         from telshield.services.alerts import InMemoryAlertSink
         from telshield.services.detection import build_detector, train_from_lake
+        from telshield.services.model import read_table
 
         det = build_detector(settings, InMemoryAlertSink(), feeds=feeds, use_model=False)
+        known = set(read_table(confirmed)["msisdn"].astype(str)) if confirmed else set()
         art = train_from_lake(det, parse_time(start), parse_time(end), out,
-                              step=parse_span(step))
+                              step=parse_span(step), confirmed=known)
         if art.meta.get("metrics_time_split"):
             _metrics(art.meta["metrics_time_split"], f"time split at {art.meta['split_at']}")
     console.print(f"saved model [bold]{art.version}[/] ({len(art.features)} features) in {out}")

@@ -43,6 +43,7 @@ class DetectionReport:
     f1: float
     roc_auc: float
     recall_by_role: dict[str, tuple[int, int]] = field(default_factory=dict)  # caught, of
+    recall_by_scenario: dict[str, tuple[int, int]] = field(default_factory=dict)
     fp_rate_hard: dict[str, tuple[int, int]] = field(default_factory=dict)  # alerted, of active
     median_hours_to_alert: float = float("nan")
     model_version: str = ""
@@ -116,13 +117,16 @@ def judge(
         else float("nan")
     by_role = {r: (int((caught & (role == r)).sum()), int((pos & (role == r)).sum()))
                for r in FRAUD_ROLES}
+    scenario = t["scenario"].fillna("none").astype(str) if "scenario" in t else role
+    by_scenario = {s: (int((caught & (scenario == s)).sum()), int((pos & (scenario == s)).sum()))
+                   for s in sorted(set(scenario[pos]))}
     hard = {r: (int((alerted & (role == r)).sum()), int((role == r).sum()))
             for r in HARD_NEGATIVES}
     hours = delay[pos & alerted].clip(lower=0)
     return DetectionReport(
         period=(start, end), runs=runs, scored=len(scored), alerted=int(alerted.sum()),
         positives=int(pos.sum()), precision=precision, recall_24h=recall, f1=f1, roc_auc=auc,
-        recall_by_role=by_role, fp_rate_hard=hard,
+        recall_by_role=by_role, recall_by_scenario=by_scenario, fp_rate_hard=hard,
         median_hours_to_alert=float(np.median(hours)) if len(hours) else float("nan"),
     )
 

@@ -80,8 +80,10 @@ class WorkRole(_Strict):
     callback_rate: float = Field(ge=0, le=1)
     hours: Literal["day", "work", "evening", "all"]
     weekdays_only: bool
-    roam_cells: int = Field(ge=0, le=32)
+    roam_cells: int = Field(ge=0, le=12)
     holder_kind: Literal["individual", "enterprise"]
+    personal_life: bool
+    young_sim_share: float = Field(ge=0, le=1)
 
 
 class ShareRole(_Strict):
@@ -129,6 +131,7 @@ class FraudSimSection(_Strict):
     callback_rate: float = Field(ge=0, le=1)
     sms_per_day: float = Field(ge=0)
     two_cells_share: float = Field(ge=0, le=1)
+    mobile_crew_share: float = Field(ge=0, le=1)
     from_gang_share: float = Field(ge=0, le=1)
 
 

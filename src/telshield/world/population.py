@@ -137,11 +137,15 @@ def subscribers(rng: np.random.Generator, p: Province) -> tuple[Nodes, np.ndarra
     _place(rng, p, nodes, slice(0, n), city, roles)
     s = cfg.social
     nodes.social[:] = _lognormal_mean(rng, s.calls_per_day, s.activity_sigma, n)
+    young = np.zeros(n, bool)
     for i, name in enumerate(WORK_PROFILES):
         m = nodes.role == ROLE[name]
         r = roles[name]
         k = int(m.sum())
         nodes.profile[m] = i
+        if not r.personal_life:
+            nodes.social[m] = 0.0
+        young[m] = rng.random(k) < r.young_sim_share
         nodes.work[m] = _lognormal_mean(rng, r.stranger_calls_per_day, 0.4, k)
         nodes.incoming[m] = _lognormal_mean(rng, r.incoming_strangers_per_day, 0.4, k)
         nodes.sms[m] = _lognormal_mean(rng, r.stranger_sms_per_day, 0.4, k)
@@ -167,6 +171,8 @@ def subscribers(rng: np.random.Generator, p: Province) -> tuple[Nodes, np.ndarra
     age_days = np.clip(age_days, 3, 20 * 365)
     # Registered in shop hours, some whole number of days before the window.
     reg = -np.ceil(age_days).astype(np.int64) * 86_400 + rng.integers(9 * 3600, 21 * 3600, n)
+    weeks = rng.integers(1, 12, int(young.sum())) * 7  # workers' SIMs only weeks old
+    reg[young] = -weeks.astype(np.int64) * 86_400 + rng.integers(9 * 3600, 21 * 3600, len(weeks))
     new = nodes.role == ROLE["new_sim"]
     reg_day = rng.integers(-20, max(days - 1, 1), int(new.sum()))
     reg[new] = reg_day * 86_400 + rng.integers(8 * 3600, 20 * 3600, len(reg_day))

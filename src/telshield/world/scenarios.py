@@ -31,8 +31,9 @@ def _activate(nodes: Nodes, i: int, *, first: int, last: int, cells: np.ndarray,
     nodes.first_day[i] = first
     nodes.last_day[i] = last
     nodes.home[i], nodes.office[i] = cells[0], cells[1]
-    nodes.extra[i, 0], nodes.extra[i, 1] = cells[0], cells[1]
-    nodes.n_extra[i] = 2
+    nodes.extra[i, : len(cells)] = cells
+    nodes.n_extra[i] = len(cells)
+    nodes.roams[i] = len(cells) > 2  # on the move: any of its cells at any hour
     nodes.imei_a[i] = imei
     nodes.role[i] = ROLE[role]
     nodes.profile[i] = PROFILE[profile]
@@ -87,7 +88,10 @@ def crews(rng: np.random.Generator, p: Province, channels: Channels, gang: Gangs
     slots: list[tuple[int, int, int, np.ndarray, int, int]] = []
     for crew in range(n_crews):
         county = int(rng.choice(len(county_w), p=county_w))
-        cells = _two_cells(rng, p, county, bool(rng.random() < f.two_cells_share))
+        if rng.random() < f.mobile_crew_share:  # calling from a car around the county
+            cells = p.cix.in_county(rng, np.full(int(rng.integers(4, 9)), county))
+        else:
+            cells = _two_cells(rng, p, county, bool(rng.random() < f.two_cells_share))
         phone = int(p.phones(rng, 1)[0])
         new_phone_each = bool(rng.random() < 0.3)
         t = -float(rng.uniform(0, f.lifetime_days_median))
