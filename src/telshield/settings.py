@@ -46,6 +46,10 @@ class DetectSettings(BaseModel):
     rules_file: Path | None = Field(default=None, description="rules TOML; None = shipped rules")
     models_dir: Path | None = Field(default=None, description="None = <data_dir>/models")
     province: str = Field(default="Jiangsu", description="our province, for out-of-province homes")
+    model_alone: float = Field(
+        default=0.95, ge=0, le=1,
+        description="model probability from which the model alone raises an alert",
+    )
 
 
 class DisposalSettings(BaseModel):

@@ -33,7 +33,7 @@ def test_ingest_reports_counts_and_exits_zero_with_bad_rows(tmp_path: Path) -> N
     assert "bad_enum 1" in stats.stdout
     shown = run("lake", "quarantine", "--feed", "calls", data=tmp_path / "d")
     assert "ingress: bad_enum" in shown.stdout
-    assert str(src) in shown.stdout.replace("\n", "")
+    assert "calls.csv" in shown.stdout
 
 
 def test_unreadable_file_exits_non_zero_naming_it(tmp_path: Path) -> None:

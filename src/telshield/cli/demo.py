@@ -1,4 +1,9 @@
-"""``telshield demo``: the main job end to end on embedded defaults."""
+"""``telshield demo``: the main job end to end on embedded defaults.
+
+A simulated province is generated (or reused), ingested into the lake, detection is evaluated
+against its truth, the disposal policy acts on the alerts, and the whole system is replayed
+hour by hour to measure interception.
+"""
 
 from __future__ import annotations
 
@@ -11,36 +16,78 @@ from rich.console import Console
 from telshield.cli.common import ConfigOption, DataDirOption, settings_from
 from telshield.cli.ingest import _summary, options_from
 from telshield.services.ingest import ingest_all
+from telshield.settings import Settings
 
 console = Console()
-
-SAMPLES = Path(__file__).resolve().parents[3] / "tests" / "data" / "samples"
 
 
 def demo_cmd(
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
-    samples: Annotated[Path, typer.Option(help="Folder of sample feed files.")] = SAMPLES,
+    subscribers: Annotated[
+        int | None, typer.Option(help="Province size (default: the simulator's default).")
+    ] = None,
+    days: Annotated[int | None, typer.Option(help="Days simulated (default: the default).")] = None,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+    replay: Annotated[bool, typer.Option(help="End with the whole-system replay.")] = True,
+    detect_every: Annotated[
+        int, typer.Option(min=1, help="In the replay, run detection every N simulated hours.")
+    ] = 4,
+    replay_hours: Annotated[
+        int | None,
+        typer.Option(min=1, help="Replay only the first N simulated hours."),
+    ] = 96,
 ) -> None:
-    """Ingest the sample feeds into the lake and show what it holds."""
+    """Generate a province, ingest it, detect, dispose, and replay interception."""
     settings = settings_from(config, data_dir)
-    console.rule("[bold]telshield demo")
-    staged = _as_feed_folders(samples, settings.data_dir / "samples")
-    reports = ingest_all(staged, options_from(settings))
-    console.print(_summary(reports))
-    console.print(
-        f"lake: {settings.lake_dir}  —  see it with: telshield lake stats "
-        f"--data-dir {settings.data_dir}"
-    )
+    province = settings.data_dir / "province"
+    console.rule("[bold]1. a simulated province")
+    _province(province, subscribers, days, seed)
+    console.rule("[bold]2. ingest into the lake")
+    console.print(_summary(ingest_all(province, options_from(settings))))
+    console.rule("[bold]3. early warning, measured against the simulator's truth")
+    from telshield.cli.evaluate import show_detection
+
+    show_detection(settings, province)
+    console.rule("[bold]4. disposal of the alerts")
+    _dispose(settings)
+    if replay:
+        console.rule("[bold]5. the whole system replayed hour by hour")
+        from telshield.cli.replay import replay_cmd
+
+        replay_cmd(world=province, detect_every=detect_every, hours=replay_hours,
+                   data_dir=settings.data_dir, config=config)
+        console.print(f"the whole period: telshield evaluate replay --world {province} "
+                      f"--data-dir {settings.data_dir}")
+    console.print(f"lake: telshield lake stats --data-dir {settings.data_dir}")
 
 
-def _as_feed_folders(samples: Path, out: Path) -> Path:
-    """Lay sample files <feed>.csv out as <feed>/<feed>.csv, the layout ``ingest all`` reads."""
-    for f in sorted(samples.glob("*.csv")):
-        d = out / f.stem
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f.name).write_bytes(f.read_bytes())
-    return out
+def _province(out: Path, subscribers: int | None, days: int | None, seed: int) -> None:
+    from telshield.world.config import load_config
+    from telshield.world.generate import generate
+
+    if (out / "world.json").exists() and subscribers is None and days is None:
+        console.print(f"reusing the province in {out} (delete it to generate a new one)")
+        return
+    overrides = {k: v for k, v in (("subscribers", subscribers), ("days", days)) if v}
+    summary = generate(load_config(None, **overrides), seed, out, overwrite=True)
+    console.print(f"generated {summary.traffic_rows:,} call and SMS rows in {out}")
+
+
+def _dispose(settings: Settings) -> None:
+    """Run detection once over the whole lake, writing alerts into the store, and show what the
+    disposal policy did with them."""
+    from telshield import wiring
+    from telshield.cli.cases import print_disposal
+    from telshield.evaluate.detection import calls_period
+    from telshield.services.detection import build_detector
+
+    det = build_detector(settings, wiring.alert_sink(settings), use_model=False)
+    _, until = calls_period(det)
+    result = det.run(until)
+    console.print(f"detection at {until:%Y-%m-%d %H:%M}: scored {result.scored:,}, "
+                  f"alerts {result.alerts:,}")
+    print_disposal(settings, wiring.disposal(settings).cases)
 
 
 def register(app: typer.Typer) -> None:

@@ -108,7 +108,10 @@ class Detector:
             frame["model_score"] = m.predict(self.model.booster, frame)
         else:
             frame["model_score"] = 0.0
-        frame["score"] = np.maximum(frame["rule_score"], frame["model_score"]).clip(0, 1)
+        # The model trains on partial labels (clues): it ranks well, but alone it raises an
+        # alert only when sure; below that it adds reasons to what the rules found.
+        model = frame["model_score"].where(frame["model_score"] >= self.settings.model_alone, 0)
+        frame["score"] = np.maximum(frame["rule_score"], model).clip(0, 1)
         return frame
 
     def tier(self, score: float) -> Tier | None:
