@@ -47,8 +47,8 @@ class DetectSettings(BaseModel):
     models_dir: Path | None = Field(default=None, description="None = <data_dir>/models")
     province: str = Field(default="Jiangsu", description="our province, for out-of-province homes")
     model_alone: float = Field(
-        default=0.95, ge=0, le=1,
-        description="model probability from which the model alone raises an alert",
+        default=1.0, ge=0, le=1,
+        description="model probability from which the model alone raises an alert (1 = never)",
     )
 
 

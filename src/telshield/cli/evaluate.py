@@ -70,5 +70,8 @@ def show_detection(settings: Settings, world: Path, *, step: str = "6h", train_d
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``evaluate`` to the CLI."""
+    """Add ``evaluate`` (detection, and the whole-system replay) to the CLI."""
+    from telshield.cli.replay import replay_cmd
+
+    evaluate_app.command("replay")(replay_cmd)
     app.add_typer(evaluate_app, name="evaluate")

@@ -27,6 +27,8 @@ def replay_cmd(
         help="Ingest the world into a lake first (else detection reads its folders).")] = True,
     protect_victims: Annotated[bool, typer.Option(
         help="Warn callees of numbers under warning (victim protection).")] = True,
+    device_rule: Annotated[bool, typer.Option(
+        help="Bar calls from GOIP / SIM-bank devices (caller IMEI TAC in device_intel).")] = True,
     check: Annotated[bool, typer.Option(
         help="Exit with status 1 when the bar (≥ 95% / ≤ 0.01%) is not met.")] = False,
     data_dir: DataDirOption = None,
@@ -40,7 +42,8 @@ def replay_cmd(
 
     settings = settings_from(config, data_dir)
     opts = ReplayOptions(detect_every=detect_every, hours=hours, use_model=model,
-                         ingest=ingest, protect_victims=protect_victims)
+                         ingest=ingest, protect_victims=protect_victims,
+                         device_rule=device_rule)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("replaying simulated hours", total=None)
         r = run_replay(settings, world, work_dir(settings, world), opts,

@@ -57,12 +57,17 @@ def build_cmd(
     protected: CsvOption = None,
     risk_prefixes: CsvOption = None,
     version: Annotated[str, typer.Option(help="A name for this snapshot (default: now).")] = "",
+    device_intel: Annotated[bool, typer.Option(
+        help="Bar calls from the GOIP / SIM-bank TACs in the lake's device_intel feed.")] = True,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Build the snapshot input from CSV files (number,colour[,police_ordered] / number,tier /
-    number / prefix,outcome,code) and put it where the servers pick it up."""
-    from telshield.screening.files import input_from_csv, save_input
+    number / prefix,outcome,code) and the lake's device_intel feed, and put it where the servers
+    pick it up."""
+    from telshield.feeds.lake import Lake
+    from telshield.feeds.schemas import FEEDS
+    from telshield.screening.files import barred_tacs_from_parquet, input_from_csv, save_input
     from telshield.screening.runtime import snapshot_dir
     from telshield.screening.snapshot import Snapshot
 
@@ -71,13 +76,16 @@ def build_cmd(
         lists=lists, warnings=warnings, protected=protected, risk_prefixes=risk_prefixes,
         version=version,
     )
-    data = dataclasses.replace(data, plan=_plan(settings))
+    tacs = (barred_tacs_from_parquet(Lake(settings.lake_dir).files(FEEDS["device_intel"]))
+            if device_intel else ())
+    data = dataclasses.replace(data, plan=_plan(settings), barred_tacs=tacs)
     snap = Snapshot.build(data)  # proves it builds before the servers see it
     target = snapshot_dir(settings)
     save_input(data, target)
     console.print(
         f"snapshot [bold]{data.version}[/]: {len(snap):,} numbers, "
-        f"{len(data.list_prefixes)} list prefixes, {len(data.risk_prefixes)} risk prefixes; "
+        f"{len(data.list_prefixes)} list prefixes, {len(data.risk_prefixes)} risk prefixes, "
+        f"{len(data.barred_tacs)} barred device TACs; "
         f"built in {snap.build_seconds:.2f} s, {snap.memory_bytes() / 2**20:.1f} MiB "
         f"-> {target}"
     )

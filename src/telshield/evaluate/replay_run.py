@@ -37,7 +37,7 @@ import structlog
 from telshield.domain.errors import InvalidInput
 from telshield.evaluate.replay_judge import REJECT, RouteResult, judge, meets_bar
 from telshield.evaluate.replay_routes import route_classes
-from telshield.evaluate.replay_state import first_alerts, snapshot_input
+from telshield.evaluate.replay_state import barred_tacs, first_alerts, snapshot_input
 from telshield.screening.engine import Engine
 from telshield.screening.numbering import PlanTuple, parse_numbers, plan_from_tuples
 from telshield.screening.runtime import engine_config
@@ -61,6 +61,7 @@ class ReplayOptions:
     use_model: bool = False  # score with the latest trained model too, not rules only
     ingest: bool = True  # ingest the world into a lake first (else read its folders directly)
     protect_victims: bool = True
+    device_rule: bool = True  # bar GOIP / SIM-bank device classes (caller IMEI TAC)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def load_calls(world: Path) -> pd.DataFrame:
     if not calls_dir.is_dir() or not truth.exists():
         raise InvalidInput(f"{world} has no calls/ or truth/calls.parquet: give the folder "
                            "`telshield world generate` wrote")
-    cols = ["call_id", "started_at", "caller", "callee", "ingress"]
+    cols = ["call_id", "started_at", "caller", "callee", "ingress", "caller_imei"]
     calls = pq.read_table(calls_dir, columns=cols).to_pandas()
     fraud = pq.read_table(truth, columns=["call_id", "is_fraud", "route"]).to_pandas()
     df = calls.merge(fraud, on="call_id", how="left", validate="one_to_one")
@@ -170,7 +171,11 @@ def run_replay(
     engine = Engine(engine_config(settings.screening))
     callers = parse_numbers(calls["caller"].tolist())
     callees = parse_numbers(calls["callee"].tolist())
-    cols = (calls["caller"].tolist(), calls["callee"].tolist(), calls["ingress"].tolist())
+    imeis = calls["caller_imei"].astype(object).where(calls["caller_imei"].notna(), None)
+    cols = (calls["caller"].tolist(), calls["callee"].tolist(), calls["ingress"].tolist(),
+            imeis.tolist() if options.device_rule else None)
+    tacs = barred_tacs(feeds) if options.device_rule else ()
+    log.info("replay.barred_tacs", tacs=len(tacs))
     clues = load_clues(world)
     clue_at = clues["reported_at"].astype("datetime64[us]").astype("int64").to_numpy() // 10**6
     outcome = np.zeros(len(calls), dtype=np.int8)
@@ -183,7 +188,7 @@ def run_replay(
         t = time.perf_counter()
         snap = Snapshot.build(snapshot_input(
             d.lists, d.cases, hour, callers=callers[:lo], callees=callees[:lo],
-            protect_victims=options.protect_victims))
+            protect_victims=options.protect_victims, barred_tacs=tacs))
         snap.plan = plan  # compiled once: the plan does not change from hour to hour
         engine.swap(snap)
         secs["snapshot"] += time.perf_counter() - t
@@ -220,17 +225,19 @@ def run_replay(
     return out
 
 
-def _screen(engine: Engine, cols: tuple[list[str], list[str], list[str]],
+def _screen(engine: Engine,
+            cols: tuple[list[str], list[str], list[str], list[str | None] | None],
             at: np.ndarray, outcome: np.ndarray, lo: int, hi: int) -> None:
     """Decide calls ``lo:hi`` in per-minute batches, each at its minute."""
     if hi <= lo:
         return
     minute = at[lo:hi] // 60
     edges = [lo, *(lo + np.flatnonzero(np.diff(minute)) + 1).tolist(), hi]
-    caller, callee, ingress = cols
+    caller, callee, ingress, imei = cols
     for a, b in itertools.pairwise(edges):
         ds = engine.decide_batch(caller[a:b], callee[a:b], ingress[a:b],
-                                 float(minute[a - lo] * 60))
+                                 float(minute[a - lo] * 60),
+                                 imei[a:b] if imei is not None else None)
         outcome[a:b] = [_CODE[x.outcome] for x in ds]
 
 

@@ -4,17 +4,22 @@ This is the adapter between disposal and interception that the replay needs: lis
 force (black, white, grey, police-ordered) become list flags; every open case puts its number
 under warning with the strongest of its alert tier and its status (a number restricted or
 suspended by the disposal policy is barred, so its calls get the ``suspend`` tier's outcome);
-callees of warned numbers become protected (victim protection).
+callees of warned numbers become protected (victim protection); the TACs the device_intel
+feed lists as GOIP or SIM-bank devices become barred device classes.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
 from telshield.domain.cases import CaseStatus
 from telshield.domain.paging import Page
+from telshield.feeds.lake import Lake
+from telshield.feeds.schemas import FEEDS
+from telshield.screening.files import barred_tacs_from_parquet
 from telshield.screening.numbering import I64, PlanTuple, parse_number
 from telshield.screening.snapshot import (
     BLACK,
@@ -85,6 +90,7 @@ def first_alerts(cases: CaseService) -> dict[str, datetime]:
 def snapshot_input(
     lists: ListService, cases: CaseService, at: datetime, *, callers: I64, callees: I64,
     plan: tuple[PlanTuple, ...] = (), protect_victims: bool = True,
+    barred_tacs: tuple[tuple[str, str], ...] = (),
 ) -> SnapshotInput:
     """The snapshot input at ``at``: lists in force, open cases, and (when asked) the protected
     callees of warned numbers found among the calls seen so far (``callers``/``callees``)."""
@@ -96,8 +102,15 @@ def snapshot_input(
     return SnapshotInput(
         list_numbers=cols.numbers, list_flags=flags.astype(np.uint8), warned=warned,
         warned_tiers=tiers, protected=protected, list_prefixes=prefixes, plan=plan,
+        barred_tacs=barred_tacs,
         as_of=_epoch(at), version=f"replay-v{cols.version}-{at:%Y%m%dT%H%M}",
     )
+
+
+def barred_tacs(feeds: Path) -> tuple[tuple[str, str], ...]:
+    """(TAC, kind) of GOIP / SIM-bank devices in the device_intel feed of a lake (or of a
+    world's folder of Parquet feeds): the device classes whose call set-ups are barred."""
+    return barred_tacs_from_parquet(Lake(feeds).files(FEEDS["device_intel"]))
 
 
 def _epoch(at: datetime) -> float:

@@ -1,7 +1,9 @@
 """The decision function: one call set-up in, allow / label / warn-callee / reject out, with
 reason codes and a decision id.
 
-Order: malformed caller → police-ordered block → whitelist → blacklist → spoofed caller ID →
+Order: malformed caller → police-ordered block → whitelist → barred device class (the caller's
+IMEI TAC is a known GOIP / SIM-bank TAC; only when the caller IMEI is given) → blacklist →
+spoofed caller ID →
 high-risk prefixes → grey list → numbers under warning (by tier) → protected callee → velocity.
 The first stage that rejects decides; labels and warnings gather and the strongest wins.
 A police-ordered block is checked before the whitelist because the list law says it beats one
@@ -39,6 +41,8 @@ from telshield.screening.snapshot import (
     WHITE,
     Outcome,
     Snapshot,
+    imei_tac,
+    imei_tacs,
 )
 from telshield.screening.velocity import REJECT, Velocity, VelocityLimits
 
@@ -164,9 +168,11 @@ class Engine:
         return reason
 
     def decide(
-        self, caller: str, callee: str, ingress: str = "interconnect", at: float | None = None
+        self, caller: str, callee: str, ingress: str = "interconnect", at: float | None = None,
+        caller_imei: str | None = None,
     ) -> Decision:
-        """Decide one call set-up; ``at`` is the set-up time (epoch seconds), default now."""
+        """Decide one call set-up; ``at`` is the set-up time (epoch seconds), default now;
+        ``caller_imei`` (radio-originated calls) lets the device-class rule apply."""
         now = self._clock() if at is None else at
         snap = self._snapshot  # read once: a swap during this call cannot mix snapshots
         ing = _INGRESS_CODE.get(ingress)
@@ -181,7 +187,7 @@ class Engine:
             ok_e = callee.isdigit() and callee.isascii() and 2 < len(callee) < 16
             c = int(caller) if ok_c and caller[0] != "0" else -1
             e = int(callee) if ok_e and callee[0] != "0" else -1
-            outcome, reasons = self._decide(snap, caller, c, e, ing, now)
+            outcome, reasons = self._decide(snap, caller, c, e, ing, now, caller_imei)
         self._seq += 1
         d = Decision(f"{self._node}{self._seq:x}", outcome, reasons)
         self.outcomes[outcome] += 1
@@ -195,15 +201,22 @@ class Engine:
         return d
 
     def _decide(
-        self, snap: Snapshot, text: str, c: int, e: int, ing: int, now: float
+        self, snap: Snapshot, text: str, c: int, e: int, ing: int, now: float,
+        imei: str | None = None,
     ) -> tuple[Outcome, tuple[str, ...]]:
         if c < 0:
             return _R_MALFORMED
         f = snap.flags_of(c) if c in snap.listed else 0
         if snap.has_list_prefixes:
             f |= snap.list_prefixes.lookup(text)
-        if f & (POLICE | WHITE | BLACK):
-            return _R_POLICE if f & POLICE else _R_WHITE if f & WHITE else _R_BLACK
+        if f & (POLICE | WHITE):
+            return _R_POLICE if f & POLICE else _R_WHITE
+        if imei:
+            device = snap.tac_reason(imei_tac(imei))
+            if device:
+                return Outcome.REJECT, (device,)
+        if f & BLACK:
+            return _R_BLACK
         if c == e and ing != RADIO:  # our own subscriber calling itself is voicemail
             return _R_SELF
         plan = snap.plan
@@ -234,11 +247,16 @@ class Engine:
         callees: Sequence[str],
         ingress: Sequence[str] | str = "interconnect",
         at: float | None = None,
+        caller_imeis: Sequence[str | None] | None = None,
     ) -> list[Decision]:
-        """Decide many calls in order (vectorised list and spoof checks), all at time ``at``."""
+        """Decide many calls in order (vectorised list and spoof checks), all at time ``at``;
+        ``caller_imeis`` (None or an absent entry: unknown) lets the device-class rule apply."""
         n = len(callers)
         if len(callees) != n or (not isinstance(ingress, str) and len(ingress) != n):
             raise InvalidInput("a batch needs as many callees (and ingress values) as callers")
+        if caller_imeis is not None and len(caller_imeis) != n:
+            raise InvalidInput("a batch needs as many caller IMEIs (null where unknown) as "
+                               "callers, or none at all")
         now = self._clock() if at is None else at
         snap = self._snapshot
         if isinstance(ingress, str):
@@ -254,11 +272,13 @@ class Engine:
             return ds
         c = parse_numbers(callers)
         e = parse_numbers(callees)
-        final = self._pre_stages(snap, callers, c, e, ing)
+        tacs = imei_tacs(caller_imeis) if caller_imeis is not None else None
+        final = self._pre_stages(snap, callers, c, e, ing, tacs)
         return self._finish(snap, callers, callees, c, e, ing, final, now)
 
     def _pre_stages(
-        self, snap: Snapshot, texts: Sequence[str], c: I64, e: I64, ing: npt.NDArray[np.int8]
+        self, snap: Snapshot, texts: Sequence[str], c: I64, e: I64, ing: npt.NDArray[np.int8],
+        tacs: I64 | None = None,
     ) -> list[tuple[Outcome, tuple[str, ...]] | None]:
         """The stages that end a decision at once (rejects, whitelist), vectorised."""
         f = snap.flags_many(c)
@@ -271,6 +291,11 @@ class Engine:
             (c < 0, Outcome.REJECT, "spoof:malformed"),
             ((f & POLICE) > 0, Outcome.REJECT, "list:police"),
             ((f & WHITE) > 0, Outcome.ALLOW, "list:white"),
+        ]
+        if tacs is not None and snap.tacs.size:
+            device = snap.tac_codes(tacs)
+            stages += [(device == k, Outcome.REJECT, r) for k, r in enumerate(snap.tac_reasons)]
+        stages += [
             ((f & BLACK) > 0, Outcome.REJECT, "list:black"),
             ((c == e) & (ing != RADIO), Outcome.REJECT, "spoof:caller_is_callee"),
             (kind == Kind.UNALLOCATED, Outcome.REJECT, "spoof:unallocated"),

@@ -17,10 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from telshield.domain.errors import InvalidInput, Unavailable
 from telshield.screening.numbering import I64, PlanTuple
 from telshield.screening.snapshot import (
+    BARRED_DEVICE_KINDS,
     BLACK,
     GREY,
     POLICE,
@@ -53,6 +55,7 @@ def save_input(data: SnapshotInput, directory: Path) -> None:
             [r.prefix, r.outcome.value, r.code, r.min_len, r.max_len] for r in data.risk_prefixes
         ],
         "plan": [list(p) for p in data.plan],
+        "barred_tacs": [list(t) for t in data.barred_tacs],
     }
     (tmp / "meta.json").write_text(json.dumps(meta))
     old = directory.with_name(f".{directory.name}.old.{time.time_ns()}")
@@ -80,6 +83,7 @@ def load_input(directory: Path) -> SnapshotInput:
             RiskPrefix(p, Outcome(o), c, lo, hi) for p, o, c, lo, hi in meta["risk_prefixes"]
         ),
         plan=tuple((str(p), int(n), int(k), int(o)) for p, n, k, o in meta.get("plan", [])),
+        barred_tacs=tuple((str(t), str(k)) for t, k in meta.get("barred_tacs", [])),
         as_of=float(meta["as_of"]),
         version=str(meta["version"]),
     )
@@ -91,6 +95,17 @@ def input_mtime(directory: Path) -> float:
         return (directory / "meta.json").stat().st_mtime
     except FileNotFoundError:
         return 0.0
+
+
+def barred_tacs_from_parquet(files: list[Path]) -> tuple[tuple[str, str], ...]:
+    """(TAC, kind) of the barred device kinds (GOIP, SIM bank) in device_intel Parquet files."""
+    out: set[tuple[str, str]] = set()
+    for f in files:
+        t = pq.read_table(f, columns=["tac", "kind"])
+        for tac, kind in zip(t["tac"].to_pylist(), t["kind"].to_pylist(), strict=True):
+            if kind in BARRED_DEVICE_KINDS and tac:
+                out.add((str(tac), str(kind)))
+    return tuple(sorted(out))
 
 
 def _read(path: Path, columns: list[str]) -> pa.Table:

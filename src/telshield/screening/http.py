@@ -1,8 +1,10 @@
 """The HTTP face: a raw ASGI app (no framework on the hot path), JSON by msgspec.
 
-    POST /v1/decisions        {"caller": "8613...", "callee": "8613...", "ingress": "radio"}
+    POST /v1/decisions        {"caller": "8613...", "callee": "8613...", "ingress": "radio",
+                               "caller_imei": "86123400123456" (optional)}
                               -> {"id": ..., "outcome": "reject", "reasons": ["list:black"]}
-    POST /v1/decisions/batch  {"caller": [...], "callee": [...], "ingress": "..." or [...]}
+    POST /v1/decisions/batch  {"caller": [...], "callee": [...], "ingress": "..." or [...],
+                               "caller_imei": [..., null, ...] (optional)}
                               -> {"id": [...], "outcome": [...], "reasons": [[...], ...]}
     GET  /metrics             Prometheus text
     GET  /livez               {"ok": true} (also the empty baseline of the benchmark)
@@ -45,6 +47,7 @@ class CallIn(msgspec.Struct, forbid_unknown_fields=True):
     callee: str
     ingress: str = "interconnect"
     at: float | None = None
+    caller_imei: str | None = None
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -54,6 +57,7 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     callee: list[str]
     ingress: str | list[str] = "interconnect"
     at: float | None = None
+    caller_imei: list[str | None] | None = None
 
 
 class BatchOut(msgspec.Struct):
@@ -99,11 +103,11 @@ class ScreeningApp:
         try:
             if method == "POST" and path == "/v1/decisions":
                 c = self._call.decode(await _body(receive))
-                d = self.engine.decide(c.caller, c.callee, c.ingress, c.at)
+                d = self.engine.decide(c.caller, c.callee, c.ingress, c.at, c.caller_imei)
                 await _reply(send, 200, self._enc.encode(d))
             elif method == "POST" and path == "/v1/decisions/batch":
                 b = self._batch.decode(await _body(receive))
-                ds = self.engine.decide_batch(b.caller, b.callee, b.ingress, b.at)
+                ds = self.engine.decide_batch(b.caller, b.callee, b.ingress, b.at, b.caller_imei)
                 await _reply(send, 200, self._enc.encode(_columns(ds)))
             elif method == "GET" and path == "/metrics":
                 await _reply(send, 200, render(self.engine), _TEXT)

@@ -5,7 +5,9 @@ be answered and is dropped otherwise, and is counted either way: never a crash.
 
 Caller: the P-Asserted-Identity user part, else the From user part. Callee: the Request-URI user
 part. Ingress: the ``X-Ingress`` header (radio / interconnect / international), else the
-server's default for the trunk it listens on.
+server's default for the trunk it listens on. Caller IMEI (radio-originated calls): the
+``P-Device-IMEI`` header (digits only, e.g. ``P-Device-IMEI: 86123400123456``); absent, the
+device-class rule does not apply.
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ class RedirectServer(asyncio.DatagramProtocol):
         callee = uri_user(req.uri)
         ingress = req.first("x-ingress") or self.default_ingress
         try:
-            d = self.engine.decide(caller, callee, ingress)
+            d = self.engine.decide(caller, callee, ingress,
+                                   caller_imei=req.first("p-device-imei") or None)
         except Unavailable:
             return self._count(_response(req, 503, "Service Unavailable", ["Retry-After: 5"]), 503)
         except TelshieldError as e:

@@ -42,6 +42,8 @@ PROTECTED = 128
 LIST_BITS = WHITE | BLACK | POLICE | GREY
 TIER_BITS = {Tier.WATCH: WATCH, Tier.VERIFY: VERIFY, Tier.SUSPEND: SUSPEND}
 COLOUR_BITS = {Colour.WHITE: WHITE, Colour.BLACK: BLACK, Colour.GREY: GREY}
+# Device kinds (device_intel feed) whose call set-ups are barred: SIM gateways and SIM banks.
+BARRED_DEVICE_KINDS = ("goip", "simbank")
 
 
 class Outcome(StrEnum):
@@ -80,6 +82,8 @@ class SnapshotInput:
     ``warned``/``warned_tiers``: numbers under warning and their tier bits (WATCH, VERIFY,
     SUSPEND). ``protected``: callees to protect. ``list_prefixes``: prefix/range list entries
     as (prefix, min_len, max_len, list bits). ``risk_prefixes``: high-risk prefix rules.
+    ``barred_tacs``: IMEI type allocation codes (8 digits) whose devices may not set up calls,
+    with their device kind (``goip``, ``simbank``), which names the reason (``device:goip``).
     """
 
     list_numbers: I64 = field(default_factory=lambda: np.empty(0, np.int64))
@@ -90,6 +94,7 @@ class SnapshotInput:
     list_prefixes: tuple[tuple[str, int, int, int], ...] = ()
     risk_prefixes: tuple[RiskPrefix, ...] = ()
     plan: tuple[PlanTuple, ...] = ()  # the numbering plan; empty means the built-in one
+    barred_tacs: tuple[tuple[str, str], ...] = ()  # (IMEI TAC, device kind) of barred devices
     as_of: float = 0.0  # epoch seconds of the data the snapshot reflects
     version: str = ""
 
@@ -172,6 +177,9 @@ class Snapshot:
         "plan",
         "risk_prefixes",
         "risk_table",
+        "tac_kinds",
+        "tac_reasons",
+        "tacs",
         "version",
     )
 
@@ -187,6 +195,7 @@ class Snapshot:
         as_of: float,
         version: str,
         build_seconds: float,
+        barred_tacs: tuple[tuple[str, str], ...] = (),
     ) -> None:
         keys.setflags(write=False)
         flags.setflags(write=False)
@@ -204,6 +213,23 @@ class Snapshot:
         self.as_of = as_of or self.built_at
         self.version = version
         self.build_seconds = build_seconds
+        self.tacs, self.tac_kinds, self.tac_reasons = _tac_arrays(barred_tacs)
+
+    def tac_codes(self, tacs: I64) -> npt.NDArray[np.int16]:
+        """Per TAC (-1: none), the index into ``tac_reasons`` of its barred kind, else -1."""
+        if self.tacs.size == 0:
+            return np.full(tacs.shape, -1, dtype=np.int16)
+        i = np.minimum(np.searchsorted(self.tacs, tacs), self.tacs.size - 1)
+        return np.where(self.tacs[i] == tacs, self.tac_kinds[i], -1).astype(np.int16)
+
+    def tac_reason(self, tac: int) -> str:
+        """The reason code barring one TAC (e.g. ``device:goip``), or '' when it is not barred."""
+        if tac < 0 or self.tacs.size == 0:
+            return ""
+        i = int(np.searchsorted(self.tacs, tac))
+        if i < self.tacs.size and int(self.tacs[i]) == tac:
+            return self.tac_reasons[int(self.tac_kinds[i])]
+        return ""
 
     @classmethod
     def build(cls, data: SnapshotInput) -> Snapshot:
@@ -247,6 +273,7 @@ class Snapshot:
             as_of=data.as_of,
             version=data.version,
             build_seconds=time.perf_counter() - t0,
+            barred_tacs=data.barred_tacs,
         )
 
     def __len__(self) -> int:
@@ -278,3 +305,37 @@ class Snapshot:
             + 16 * stats["n_containers"]
         )
         return int(self.keys.nbytes + self.flags.nbytes + bitmap)
+
+
+def _tac_arrays(
+    barred: tuple[tuple[str, str], ...],
+) -> tuple[I64, npt.NDArray[np.int16], tuple[str, ...]]:
+    """Sorted unique TACs, the reason index of each, and the reasons (``device:<kind>``)."""
+    kinds = sorted({k for _, k in barred})
+    index = {k: i for i, k in enumerate(kinds)}
+    pairs = sorted({(int(t), index[k]) for t, k in barred if len(t) == 8 and t.isdigit()})
+    tacs = np.array([t for t, _ in pairs], dtype=np.int64)
+    codes = np.array([k for _, k in pairs], dtype=np.int16)
+    if tacs.size > 1:  # one kind per TAC: the first (by kind name) wins
+        keep = np.concatenate(([True], tacs[1:] != tacs[:-1]))
+        tacs, codes = tacs[keep], codes[keep]
+    tacs.setflags(write=False)
+    codes.setflags(write=False)
+    return tacs, codes, tuple("device:" + k for k in kinds)
+
+
+def imei_tacs(imeis: Sequence[str | None]) -> I64:
+    """The TAC (first 8 digits) of each IMEI as an int; -1 where absent or not 14-16 digits."""
+    return np.fromiter(
+        (int(m[:8]) if m and 13 < len(m) < 17 and m.isdigit() and m.isascii() else -1
+         for m in imeis),
+        dtype=np.int64,
+        count=len(imeis),
+    )
+
+
+def imei_tac(imei: str | None) -> int:
+    """The TAC of one IMEI as an int; -1 where absent or not 14-16 digits."""
+    if imei and 13 < len(imei) < 17 and imei.isdigit() and imei.isascii():
+        return int(imei[:8])
+    return -1
