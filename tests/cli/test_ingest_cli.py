@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,9 +32,10 @@ def test_ingest_reports_counts_and_exits_zero_with_bad_rows(tmp_path: Path) -> N
     stats = run("lake", "stats", data=tmp_path / "d")
     assert stats.returncode == 0
     assert "bad_enum 1" in stats.stdout
-    shown = run("lake", "quarantine", "--feed", "calls", data=tmp_path / "d")
-    assert "ingress: bad_enum" in shown.stdout
-    assert "calls.csv" in shown.stdout
+    shown = run("lake", "quarantine", "--feed", "calls", "--json", data=tmp_path / "d")
+    row = json.loads(shown.stdout.splitlines()[0])
+    assert (row["source_file"], row["line"], row["reason"]) == (str(src), 6, "bad_enum")
+    assert "ingress: bad_enum" in row["problems"]
 
 
 def test_unreadable_file_exits_non_zero_naming_it(tmp_path: Path) -> None:

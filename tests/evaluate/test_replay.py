@@ -19,11 +19,11 @@ from telshield.domain.cases import Policy
 from telshield.evaluate.replay_judge import LABEL, REJECT, WARN, judge, meets_bar
 from telshield.evaluate.replay_routes import BARRED, ROUTES, route_classes
 from telshield.evaluate.replay_run import ReplayOptions, run_replay, work_dir
-from telshield.evaluate.replay_state import snapshot_input
+from telshield.evaluate.replay_state import barred_tacs, snapshot_input
 from telshield.feeds.numbering import load_plan_table
 from telshield.screening.engine import Engine
 from telshield.screening.numbering import parse_numbers
-from telshield.screening.snapshot import Outcome, Snapshot
+from telshield.screening.snapshot import Outcome, Snapshot, SnapshotInput
 from telshield.services.cases import CaseService
 from telshield.services.lists import ListService
 from telshield.services.store import FixedClock
@@ -146,6 +146,29 @@ def test_replay_end_to_end(world: Path, settings: Settings) -> None:
     assert sum(by[x].legit_blocked for x in ROUTES) <= 0.001 * legit
     # Something was intercepted beyond the spoof rules: the lists moved during the replay.
     assert set(r.reasons) & {"warning:suspend", "warning:verify", "warning:watch"}
+    # The device-class rule fed from device_intel bars the dens' GOIP / SIM-bank calls.
+    assert r.reasons.get("device:goip", 0) + r.reasons.get("device:simbank", 0) > 0
+
+
+def test_barred_tacs_are_the_goip_and_simbank_tacs_of_device_intel(world: Path) -> None:
+    intel = pq.read_table(world / "device_intel").to_pandas()
+    got = barred_tacs(world)
+    assert got and {k for _, k in got} <= {"goip", "simbank"}
+    want = intel[intel["kind"].isin(["goip", "simbank"])]
+    assert sorted(got) == sorted(zip(want["tac"], want["kind"], strict=True))
+    # The rule only ever bars listed TACs: calls from a listed GOIP TAC are rejected.
+    calls = pq.read_table(world / "calls", columns=["caller", "callee", "ingress",
+                                                    "caller_imei"]).to_pandas()
+    barred = {t for t, _ in got}
+    from_dens = calls[calls["caller_imei"].str[:8].isin(barred)].head(50)
+    assert len(from_dens) > 0
+    engine = Engine()
+    engine.swap(Snapshot.build(SnapshotInput(barred_tacs=got)))
+    ds = engine.decide_batch(from_dens["caller"].tolist(), from_dens["callee"].tolist(),
+                             from_dens["ingress"].tolist(),
+                             caller_imeis=from_dens["caller_imei"].tolist())
+    assert all(d.reasons and d.reasons[0].startswith("device:") for d in ds
+               if d.reasons != ("list:white",))
 
 
 def test_replay_command(world: Path, settings: Settings) -> None:

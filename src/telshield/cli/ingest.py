@@ -153,19 +153,30 @@ def stats_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> No
 def quarantine_cmd(
     feed: Annotated[str | None, typer.Option(help="Only this feed.")] = None,
     reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    limit: Annotated[int, typer.Option(help="Rows to show (0 = all).")] = 20,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="One JSON object a row, for scripts and re-feeding.")
+    ] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Show quarantined rows: file, line, reasons and the original record."""
+    import orjson
+
     from telshield.feeds import quarantine
 
     settings = settings_from(config, data_dir)
     rows = quarantine.read(settings.quarantine_dir, feed, reason)
+    if limit:
+        rows = rows.slice(0, limit)
+    if json_lines:
+        for r in rows.to_pylist():
+            typer.echo(orjson.dumps(r, default=str).decode())
+        return
     t = Table(title=f"{rows.num_rows:,} quarantined row(s)")
     for col in ("feed", "file", "line", "problems", "record"):
         t.add_column(col, overflow="fold")
-    for r in rows.slice(0, limit).to_pylist():
+    for r in rows.to_pylist():
         t.add_row(r["feed"], r["source_file"], str(r["line"]), r["problems"], r["record"])
     console.print(t)
 

@@ -98,12 +98,14 @@ def decide_cmd(
     ingress: Annotated[str, typer.Option(help="radio, interconnect or international.")] = (
         "interconnect"
     ),
+    caller_imei: Annotated[str | None, typer.Option(
+        help="The caller's IMEI (radio-originated calls): the device-class rule applies.")] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Decide one call against the current snapshot (not logged; velocity starts empty)."""
     engine = _engine(settings_from(config, data_dir), with_log=False)
-    d = engine.decide(caller.lstrip("+"), callee.lstrip("+"), ingress)
+    d = engine.decide(caller.lstrip("+"), callee.lstrip("+"), ingress, caller_imei=caller_imei)
     console.print(f"{d.outcome.value}  reasons={','.join(d.reasons) or '-'}  id={d.id}")
 
 
