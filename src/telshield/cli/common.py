@@ -44,6 +44,8 @@ def configure_logging(level: str = "warning", json: bool = False) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # Resolved at each use, not at configure time: a caller (a test runner, a notebook) may
+        # swap sys.stderr later, and a logger must not keep writing to a closed stream.
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
