@@ -46,7 +46,7 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _store(path: Path):  # type: ignore[no-untyped-def]
+def _store(path: Path):
     from telshield.store.sql import open_store
 
     return open_store(f"sqlite:///{path.as_posix()}")

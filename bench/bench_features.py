@@ -196,7 +196,7 @@ def run_pandas(path: Path) -> pd.DataFrame:
 def timed(fn: object, *args: object) -> tuple[float, pd.DataFrame]:
     """Seconds taken by fn(*args), and its result."""
     t = time.perf_counter()
-    res = fn(*args)  # type: ignore[operator]
+    res = fn(*args)
     return time.perf_counter() - t, res
 
 

@@ -141,7 +141,7 @@ def _server(kind: str, data_dir: Path, port: int) -> Iterator[None]:
     try:
         time.sleep(6)
         if proc.poll() is not None:
-            raise RuntimeError(f"{kind} server died: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            raise RuntimeError(f"{kind} server died: {proc.stderr.read().decode()[-2000:]}")
         yield
     finally:
         proc.terminate()
@@ -153,7 +153,7 @@ def _wrk(url: str, seconds: int, script: Path | None = None) -> float:
     if script:
         cmd[1:1] = ["-s", str(script)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
 def bench_http(args: argparse.Namespace) -> dict[str, float]:
@@ -181,8 +181,8 @@ def bench_http(args: argparse.Namespace) -> dict[str, float]:
                 ["hey", "-z", f"{args.seconds}s", "-c", "10", "-q", "100", "-m", "POST",
                  "-T", "application/json", "-D", str(d / "one.json"), base + "/v1/decisions"],
                 capture_output=True, text=True, check=True).stdout
-        p99 = float(re.search(r"99% in ([\d.]+) secs", hey).group(1)) * 1000  # type: ignore[union-attr]
-        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", hey).group(1))  # type: ignore[union-attr]
+        p99 = float(re.search(r"99% in ([\d.]+) secs", hey).group(1)) * 1000
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", hey).group(1))
     return {"empty_req_s": empty, "decide_req_s": single, "decide_vs_empty": single / empty,
             "batch_decisions_s": batch, "steady_rate": rate, "steady_p99_ms": p99}
 

@@ -76,7 +76,7 @@ def _world(root: Path) -> Path:
 
 def test_replay_moves_lists_hour_by_hour(tmp_path: Path) -> None:
     det = FakeDetector()
-    r = replay(det, _world(tmp_path / "w"), config=EngineConfig(max_age_s=7200))  # type: ignore[arg-type]
+    r = replay(det, _world(tmp_path / "w"), config=EngineConfig(max_age_s=7200))
     assert r.hours == 3 and len(det.runs) == 3
     by = {f.route: f for f in r.routes}
     # FRAUD: hour 0 passes, hours 1 and 2 are blocked (suspend tier -> reject).

@@ -49,7 +49,7 @@ PLAIN = "8618600000001"  # China Unicom: not ours, allocated
 def _entry(value: str, colour: str, **kw: object) -> ListEntry:
     return ListEntry.new(
         "number", value, colour, source=kw.pop("source", "manual"), reason="test", actor="t",
-        at=T0 - timedelta(days=1), **kw,  # type: ignore[arg-type]
+        at=T0 - timedelta(days=1), **kw,
     )
 
 

@@ -82,7 +82,7 @@ def test_appeal_passed_lifts_confirmed_block(cases: CaseService, clock: FixedClo
     cases.intake([alert(N1, Tier.SUSPEND, clock.at)])
     (c,) = cases.find(msisdn=N1)
     cases.act(c.id or 0, ActionKind.CONFIRM, actor="bob", reason="police confirmed fraud")
-    assert lists.decide(N1) is not None and lists.decide(N1).source.value == "disposal"  # type: ignore[union-attr]
+    assert lists.decide(N1) is not None and lists.decide(N1).source.value == "disposal"
     appeal = cases.file_appeal(c.id or 0, reason="my phone was stolen", documents=["report.pdf"],
                                actor="clerk")
     with pytest.raises(Conflict, match="pending"):

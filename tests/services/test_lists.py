@@ -57,12 +57,12 @@ def test_precedence_and_expiry(lists: ListService, clock: FixedClock) -> None:
     n = "8613800000002"
     lists.add("number", n, "black", source="detection", reason="fraud", actor="ann")
     lists.add("prefix", "861380", "white", source="manual", reason="VIP", actor="ann")
-    assert lists.decide(n).colour.value == "white"  # type: ignore[union-attr]
+    assert lists.decide(n).colour.value == "white"
     lists.add("number", n, "black", source="police", reason="order 17", actor="cop",
               police_ordered=True, expires_at=clock.at + timedelta(days=1))
-    assert lists.decide(n).police_ordered  # type: ignore[union-attr]
+    assert lists.decide(n).police_ordered
     clock.advance(days=2)
-    assert lists.decide(n).colour.value == "white"  # type: ignore[union-attr]
+    assert lists.decide(n).colour.value == "white"
     v = lists.expire(actor="cron")
     assert v == 4 and lists.expire() is None
     assert [e.source.value for e in lists.find(value=n)] == ["detection"]

@@ -19,13 +19,13 @@ def stats(month: Path) -> dict[str, object]:
 
 @pytest.mark.parametrize("band", BANDS, ids=lambda b: f"{b.metric}-{b.group}")
 def test_band_holds(stats: dict[str, object], band: object) -> None:
-    results = {(b.metric, b.group): (v, ok) for b, v, ok in check(stats)}  # type: ignore[arg-type]
-    value, ok = results[(band.metric, band.group)]  # type: ignore[attr-defined]
+    results = {(b.metric, b.group): (v, ok) for b, v, ok in check(stats)}
+    value, ok = results[(band.metric, band.group)]
     assert ok, f"{band}: measured {value}"
 
 
 def test_couriers_resemble_fraud_but_normal_numbers_do_not(stats: dict[str, object]) -> None:
-    groups = stats["groups"]  # type: ignore[index]
+    groups = stats["groups"]
     fraud, courier, normal = groups["fraud"], groups["courier"], groups["normal"]
     assert abs(courier["outgoing_share"] - fraud["outgoing_share"]) < 0.2
     assert courier["calls_per_callee"] < 1.5 * fraud["calls_per_callee"]

@@ -63,8 +63,8 @@ def test_same_seed_same_province_other_seed_other(tmp_path: Path) -> None:
     a, b, c = _tables(tmp_path / "a"), _tables(tmp_path / "b"), _tables(tmp_path / "c")
     assert a.keys() == b.keys()
     for k in a:
-        assert a[k].equals(b[k]), k  # type: ignore[attr-defined]
-    assert not a["calls/part-00000.parquet"].equals(c["calls/part-00000.parquet"])  # type: ignore[attr-defined]
+        assert a[k].equals(b[k]), k
+    assert not a["calls/part-00000.parquet"].equals(c["calls/part-00000.parquet"])
 
 
 def test_refuses_to_overwrite_a_province_unless_asked(tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def test_fraud_numbers_are_a_small_minority(db: duckdb.DuckDBPyConnection) -> No
     share = one(db, """SELECT avg(CASE WHEN role IN ('fraud_sim', 'den_sim', 'trafficked_card')
         THEN 1 ELSE 0 END) FROM truth_numbers
         WHERE ours AND msisdn IN (SELECT caller FROM calls UNION SELECT callee FROM calls)""")
-    assert 0 < share < 0.01  # type: ignore[operator]
+    assert 0 < share < 0.01
 
 
 TRUTH_WORDS = ("fraud_sim", "den_sim", "trafficked_card", "offnet_fraud", "goip_den",

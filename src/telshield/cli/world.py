@@ -39,7 +39,7 @@ def generate_cmd(
         raise typer.BadParameter("--format must be parquet or csv")
     cfg = load_config(config, subscribers=subscribers, days=days, start=start)
     with console.status("simulating") as status:
-        summary = generate(cfg, seed, out, fmt,  # type: ignore[arg-type]
+        summary = generate(cfg, seed, out, "csv" if fmt == "csv" else "parquet",
                            progress=lambda m: status.update(f"simulating: {m}"),
                            overwrite=overwrite)
     table = Table(title=f"province written to {out}")

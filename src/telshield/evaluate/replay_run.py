@@ -31,6 +31,7 @@ from pathlib import Path
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
 
@@ -111,12 +112,12 @@ def load_clues(world: Path) -> pd.DataFrame:
     return pq.read_table(path, columns=cols).to_pandas().sort_values("reported_at")
 
 
-def screening_plan(plan_table: object, settings: Settings) -> tuple[PlanTuple, ...]:
+def screening_plan(plan_table: pa.Table, settings: Settings) -> tuple[PlanTuple, ...]:
     """The numbering plan reduced to what the engine reads (kind, and ours)."""
     from telshield.domain.numbers import NumberKind, Operator, PlanRow
     from telshield.screening.numbering import plan_tuples
 
-    cols = [plan_table[c].to_pylist()  # type: ignore[index]
+    cols = [plan_table[c].to_pylist()
             for c in ("prefix", "length", "kind", "operator", "province")]
     rows = (PlanRow(p, n, NumberKind(k), Operator(o), pv)
             for p, n, k, o, pv in zip(*cols, strict=True))

@@ -93,8 +93,12 @@ FRAUD_TYPES = (
 DEVICE_KINDS = ("goip", "simbank", "phone", "modem")
 
 
-def _c(name: str, type_: pa.DataType, check: Check, doc: str, **kw: object) -> Column:
-    return Column(name, type_, check, doc=doc, **kw)  # type: ignore[arg-type]
+def _c(
+    name: str, type_: pa.DataType, check: Check, doc: str, *, required: bool = True,
+    values: tuple[str, ...] = (), lo: float | None = None, hi: float | None = None,
+    future_ok: bool = False,
+) -> Column:
+    return Column(name, type_, check, required, values, lo, hi, future_ok, doc)
 
 
 CELLS = Feed(

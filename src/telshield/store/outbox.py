@@ -14,7 +14,7 @@ from telshield.domain.paging import Page
 from telshield.store.sql import chunks, fast_executemany, naive_utc
 from telshield.store.tables import outbox
 
-O = outbox  # noqa: E741
+OUT = outbox
 
 
 def _command(r: Any) -> Command:
@@ -37,25 +37,25 @@ class SqlOutboxRepo:
             return 0
         seen: set[str] = set()
         for part in chunks([c.key for c in fresh], 5000):
-            seen.update(self.conn.execute(sa.select(O.c.key).where(O.c.key.in_(part))).scalars())
+            seen.update(self.conn.execute(sa.select(OUT.c.key).where(OUT.c.key.in_(part))).scalars())
         rows = [
             {"kind": c.kind.value, "msisdn": c.msisdn, "key": c.key, "text": c.text,
              "created_at": naive_utc(c.created_at), "delivered_at": None, "attempts": 0}
             for c in fresh if c.key not in seen
         ]
-        fast_executemany(self.conn, sa.insert(O), rows)
+        fast_executemany(self.conn, sa.insert(OUT), rows)
         return len(rows)
 
     def pending(self, limit: int) -> list[Command]:
         """Undelivered commands, oldest first."""
-        q = sa.select(O).where(O.c.delivered_at.is_(None)).order_by(O.c.id).limit(limit)
+        q = sa.select(OUT).where(OUT.c.delivered_at.is_(None)).order_by(OUT.c.id).limit(limit)
         return [_command(r) for r in self.conn.execute(q)]
 
     def attempted(self, ids: Sequence[int]) -> None:
         """Count one more delivery attempt."""
         for part in chunks(ids, 5000):
             self.conn.execute(
-                sa.update(O).where(O.c.id.in_(part)).values(attempts=O.c.attempts + 1)
+                sa.update(OUT).where(OUT.c.id.in_(part)).values(attempts=OUT.c.attempts + 1)
             )
 
     def delivered(self, ids: Sequence[int], at: datetime) -> int:
@@ -63,7 +63,7 @@ class SqlOutboxRepo:
         n = 0
         for part in chunks(ids, 5000):
             n += self.conn.execute(
-                sa.update(O).where(O.c.id.in_(part), O.c.delivered_at.is_(None))
+                sa.update(OUT).where(OUT.c.id.in_(part), OUT.c.delivered_at.is_(None))
                 .values(delivered_at=naive_utc(at))
             ).rowcount
         return n
@@ -71,10 +71,10 @@ class SqlOutboxRepo:
     def find(self, *, msisdn: str = "", pending_only: bool = False, page: Page = Page()
              ) -> list[Command]:
         """Commands, oldest first, filtered and paginated."""
-        q = sa.select(O)
+        q = sa.select(OUT)
         if msisdn:
-            q = q.where(O.c.msisdn == msisdn)
+            q = q.where(OUT.c.msisdn == msisdn)
         if pending_only:
-            q = q.where(O.c.delivered_at.is_(None))
-        q = q.order_by(O.c.id).limit(page.limit).offset(page.offset)
+            q = q.where(OUT.c.delivered_at.is_(None))
+        q = q.order_by(OUT.c.id).limit(page.limit).offset(page.offset)
         return [_command(r) for r in self.conn.execute(q)]

@@ -153,7 +153,7 @@ def describe(root: Path) -> dict[str, Any]:
         "outgoing_minutes_per_day": (totals[1] or 0) / n / days,
         "median_answered_duration_s": totals[2],
         "fraud_number_share": fraud_numbers[0] if fraud_numbers else 0.0,
-        "clues": con.execute("SELECT count(*) FROM clues_raw").fetchone()[0],  # type: ignore[index]
+        "clues": (con.execute("SELECT count(*) FROM clues_raw").fetchone() or (0,))[0],
     }
     return {"province": province, "groups": groups, "roles": role_counts}
 
