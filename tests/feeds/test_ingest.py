@@ -253,3 +253,14 @@ def test_csv_columns_may_come_in_any_order_and_extras_are_ignored(
     rows = [{**call(1), "note": "x"}, {**call(2), "note": "y"}]
     src = write_csv(tmp_path / "c.csv", rows, header)
     assert ingest("calls", [src], opts, now=NOW).added == 2
+
+
+def test_lake_files_are_pruned_to_the_days_asked_for(tmp_path: Path, opts: IngestOptions) -> None:
+    rows = [call(i, started_at=f"2026-11-0{1 + i % 3} 10:00:00") for i in range(9)]
+    ingest("calls", [write_csv(tmp_path / "c.csv", rows)], opts, now=NOW)
+    lake = Lake(opts.lake_dir)
+    days = [Path(f).parent.name for f in lake.files(CALLS, datetime(2026, 11, 2), None)]
+    assert sorted(set(days)) == ["day=2026-11-02", "day=2026-11-03"]
+    one = lake.files(CALLS, datetime(2026, 11, 2), datetime(2026, 11, 3))
+    assert {Path(f).parent.name for f in one} == {"day=2026-11-02"}
+    assert len(lake.files(CALLS)) == 3

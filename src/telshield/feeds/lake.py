@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ from telshield.feeds.schemas import FEEDS, Feed
 
 STAGING = "_staging"
 MANIFEST = "_ingests.jsonl"
+
+
+def _day_of(path: Path) -> date | None:
+    """The day of a file's ``day=YYYY-MM-DD`` partition folder, if it is in one."""
+    for part in path.parts:
+        if part.startswith("day="):
+            return date.fromisoformat(part[4:])
+    return None
 
 
 def _q(name: str) -> str:
@@ -63,10 +72,19 @@ class Lake:
         """The folder holding one feed."""
         return self.root / feed.name
 
-    def files(self, feed: Feed) -> list[Path]:
-        """Every committed Parquet file of a feed."""
+    def files(
+        self, feed: Feed, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Path]:
+        """The committed Parquet files of a feed, keeping only day partitions that overlap
+        [since, until); files outside any day partition (dimension feeds, flat folders) are
+        always kept."""
         d = self.feed_dir(feed)
-        return sorted(d.rglob("*.parquet")) if d.exists() else []
+        files = sorted(d.rglob("*.parquet")) if d.exists() else []
+        if since is None and until is None:
+            return files
+        lo = since.date() if since else date.min
+        hi = (until - timedelta(microseconds=1)).date() if until else date.max
+        return [f for f in files if (day := _day_of(f)) is None or lo <= day <= hi]
 
     def days(self, feed: Feed) -> list[str]:
         """The day partitions of a feed, oldest first."""

@@ -6,21 +6,15 @@ files per feed (the simulator's output), where the time filter prunes row groups
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 
 from telshield.domain.errors import Unavailable
+from telshield.feeds.lake import Lake
 from telshield.feeds.schemas import FEEDS
-
-
-def _day_of(path: Path) -> date | None:
-    for part in path.parts:
-        if part.startswith("day="):
-            return date.fromisoformat(part[4:])
-    return None
 
 
 class FeedReader:
@@ -33,15 +27,11 @@ class FeedReader:
     def files(self, feed: str, since: datetime | None = None,
               until: datetime | None = None) -> list[Path]:
         """Parquet files of a feed, keeping only day partitions that overlap [since, until)."""
-        d = self.root / feed
-        files = sorted(d.rglob("*.parquet")) if d.exists() else []
-        lo = since.date() if since else date.min
-        hi = (until - timedelta(microseconds=1)).date() if until else date.max
-        return [f for f in files if (day := _day_of(f)) is None or lo <= day <= hi]
+        return Lake(self.root).files(FEEDS[feed], since, until)
 
     def days(self, feed: str) -> list[date]:
         """The day partitions present for a feed (empty for a flat folder)."""
-        return sorted({d for f in self.files(feed) if (d := _day_of(f)) is not None})
+        return [date.fromisoformat(d) for d in Lake(self.root).days(FEEDS[feed])]
 
     def table(self, feed: str, since: datetime | None = None,
               until: datetime | None = None) -> ir.Table:
