@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +23,10 @@ class IngestSettings(BaseModel):
     future_slack_days: int = Field(
         default=1, ge=0, description="timestamps more than this many days ahead are rejected"
     )
+    reader: Literal["auto", "chunked"] = Field(
+        default="auto", description="auto: DuckDB streams whole files; chunked: pyarrow chunks"
+    )
+    memory_limit: str = Field(default="4GB", description="DuckDB working memory while ingesting")
 
 
 class StoreSettings(BaseModel):

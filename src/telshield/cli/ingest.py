@@ -19,6 +19,7 @@ from rich.table import Table
 
 from telshield.cli.common import ConfigOption, DataDirOption, settings_from
 from telshield.services.ingest import (
+    INGEST_ORDER,
     IngestOptions,
     IngestReport,
     ingest,
@@ -40,6 +41,8 @@ def options_from(settings: Settings) -> IngestOptions:
         chunk_rows=settings.ingest.chunk_rows,
         earliest=settings.ingest.earliest,
         future_slack_days=settings.ingest.future_slack_days,
+        reader=settings.ingest.reader,
+        memory_limit=settings.ingest.memory_limit,
     )
 
 
@@ -69,14 +72,8 @@ def ingest_cmd(
     if chunk_rows:
         opts = IngestOptions(**{**opts.__dict__, "chunk_rows": chunk_rows})
     reports: list[IngestReport] = []
-    total = 0 if feed == "all" else input_bytes(paths)
-    if feed == "all":
-        total = sum(
-            p.stat().st_size
-            for d in paths
-            for p in d.rglob("*")
-            if p.is_file() and p.suffix in (".csv", ".parquet") and "truth" not in p.parts
-        )
+    folders = [d / f for d in paths for f in INGEST_ORDER if (d / f).is_dir()]
+    total = input_bytes(folders if feed == "all" else paths) if feed != "all" or folders else 0
     with _progress() as bar:
         task = bar.add_task(f"ingest {feed}", total=total or None)
 
