@@ -65,6 +65,12 @@ class DisposalSettings(BaseModel):
     )
     verify_hours: int = Field(default=24, gt=0, description="re-verify real name within (Art. 11)")
     restrict_hours: int = Field(default=72, gt=0, description="restricted, then suspended after")
+    bar_devices: bool = Field(
+        default=True,
+        description="blacklist the IMEIs that restricted, suspended or police-blocked numbers used",
+    )
+    device_lookback_days: int = Field(default=7, gt=0, description="IMEIs used within this")
+    device_bar_days: int = Field(default=180, gt=0, description="a device entry expires after")
     appeal_channel: str = Field(
         default="call 10086 or visit a China Mobile shop with your ID card",
         description="told to every user under a measure (Art. 32)",

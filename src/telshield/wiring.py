@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from telshield.domain.cases import Policy
 from telshield.services.audit import AuditService
 from telshield.services.cases import CaseAlertSink, CaseService
+from telshield.services.devices import DeviceBarring
+from telshield.services.lakeread import FeedReader
 from telshield.services.lists import ListService
 from telshield.services.store import Clock, Store, SystemClock
 from telshield.services.users import UserService
@@ -57,6 +59,15 @@ def disposal(settings: Settings, *, store: Store | None = None, clock: Clock | N
         audit=AuditService(store),
         users=UserService(store, clock),
     )
+
+
+def device_barring(settings: Settings, d: Disposal, reader: FeedReader) -> DeviceBarring | None:
+    """Device barring over the disposal services and a lake reader (None when switched off)."""
+    s = settings.disposal
+    if not s.bar_devices:
+        return None
+    return DeviceBarring(d.lists, d.cases, reader, lookback_days=s.device_lookback_days,
+                         expires_days=s.device_bar_days)
 
 
 def alert_sink(settings: Settings, *, store: Store | None = None) -> CaseAlertSink:

@@ -65,21 +65,26 @@ def detect_cmd(
     --every alone, each run is at the wall-clock time and the command keeps running.
     """
     from telshield import wiring
+    from telshield.services.cases import CaseAlertSink
     from telshield.services.detection import build_detector
 
     settings = settings_from(config, data_dir)
     step = parse_span(every) if every else None
-    det = build_detector(settings, wiring.alert_sink(settings), feeds=feeds,
+    d = wiring.disposal(settings)
+    det = build_detector(settings, CaseAlertSink(d.cases), feeds=feeds,
                          model_version=model, use_model=not no_model, rules_file=rules)
     det.reader.require("calls")
+    devices = wiring.device_barring(settings, d, det.reader)
     at = parse_time(until) if until else now_cst()
     runs = 0
     while True:
         result = det.run(at)
+        barred = devices.run(at).devices if devices is not None else 0
         runs += 1
         tiers = ", ".join(f"{k}: {v}" for k, v in sorted(result.tiers.items())) or "none"
         console.print(f"[bold]{at:%Y-%m-%d %H:%M}[/]  scored {result.scored:,}  "
-                      f"alerts {result.alerts:,} ({tiers})  days read {result.days_read}")
+                      f"alerts {result.alerts:,} ({tiers})  days read {result.days_read}  "
+                      f"devices barred {barred:,}")
         if step is None or (max_runs and runs >= max_runs):
             break
         if until:

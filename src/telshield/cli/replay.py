@@ -29,6 +29,12 @@ def replay_cmd(
         help="Warn callees of numbers under warning (victim protection).")] = True,
     device_rule: Annotated[bool, typer.Option(
         help="Bar calls from GOIP / SIM-bank devices (caller IMEI TAC in device_intel).")] = True,
+    device_barring: Annotated[bool, typer.Option(
+        help="Blacklist the IMEIs barred numbers used (the next SIM in the phone is rejected)."
+    )] = True,
+    outcomes: Annotated[Path | None, typer.Option(
+        help="Write every call's outcome, reasons and route class to this Parquet file.",
+        dir_okay=False)] = None,
     check: Annotated[bool, typer.Option(
         help="Exit with status 1 when the bar (≥ 95% / ≤ 0.01%) is not met.")] = False,
     data_dir: DataDirOption = None,
@@ -43,7 +49,8 @@ def replay_cmd(
     settings = settings_from(config, data_dir)
     opts = ReplayOptions(detect_every=detect_every, hours=hours, use_model=model,
                          ingest=ingest, protect_victims=protect_victims,
-                         device_rule=device_rule)
+                         device_rule=device_rule, device_barring=device_barring,
+                         outcomes=outcomes)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("replaying simulated hours", total=None)
         r = run_replay(settings, world, work_dir(settings, world), opts,
@@ -51,7 +58,8 @@ def replay_cmd(
     console.print(
         f"[bold]replay[/] {r.period[0]:%Y-%m-%d %H:%M} .. {r.period[1]:%Y-%m-%d %H:%M}, "
         f"{r.hours} hours, detection every {r.detect_every} h ({r.detection_runs} runs, "
-        f"{r.alerts:,} alerts); police clues listed {r.police_entries}; cases "
+        f"{r.alerts:,} alerts); police clues listed {r.police_entries}; devices barred "
+        f"{r.barred_devices:,}; cases "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(r.cases.items()))
     )
     t = Table("route", "fraud calls", "intercepted", "warned", "before alert", "legit calls",

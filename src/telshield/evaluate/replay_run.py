@@ -63,6 +63,8 @@ class ReplayOptions:
     ingest: bool = True  # ingest the world into a lake first (else read its folders directly)
     protect_victims: bool = True
     device_rule: bool = True  # bar GOIP / SIM-bank device classes (caller IMEI TAC)
+    device_barring: bool = True  # blacklist the IMEIs barred numbers used (services.devices)
+    outcomes: Path | None = None  # write every call's outcome and reasons here (Parquet)
 
 
 @dataclass
@@ -78,6 +80,7 @@ class ReplayResult:
     route_agreement: float  # share of calls whose plan-derived class equals truth's
     cases: dict[str, int] = field(default_factory=dict)
     police_entries: int = 0
+    barred_devices: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -134,6 +137,7 @@ def run_replay(
     from telshield.feeds.numbering import load_plan_table
     from telshield.services.cases import CaseAlertSink
     from telshield.services.detection import build_detector
+    from telshield.services.lakeread import FeedReader
 
     if options.detect_every < 1:
         raise InvalidInput("detect_every must be at least 1 hour")
@@ -161,6 +165,8 @@ def run_replay(
     det.state_path = work / "detect-state.json"
     det.state_path.unlink(missing_ok=True)
     det.clock = clock.now
+    devices = wiring.device_barring(rs, d, FeedReader(feeds)) if options.device_barring \
+        else None
     plan_table = load_plan_table(settings.data_dir)
     plan = plan_from_tuples(screening_plan(plan_table, settings))
     t = time.perf_counter()
@@ -180,8 +186,9 @@ def run_replay(
     clues = load_clues(world)
     clue_at = clues["reported_at"].astype("datetime64[us]").astype("int64").to_numpy() // 10**6
     outcome = np.zeros(len(calls), dtype=np.int8)
+    reasons = np.full(len(calls), "", dtype=object)
     bounds = np.searchsorted(at, t0 + HOUR * np.arange(hours + 1))
-    runs = alerts = listed = 0
+    runs = alerts = listed = barred_devices = 0
     for h in range(hours):
         lo, hi = int(bounds[h]), int(bounds[h + 1])
         hour = start + timedelta(hours=h)
@@ -194,7 +201,7 @@ def run_replay(
         engine.swap(snap)
         secs["snapshot"] += time.perf_counter() - t
         t = time.perf_counter()
-        _screen(engine, cols, at, outcome, lo, hi)
+        _screen(engine, cols, at, outcome, reasons, lo, hi)
         secs["screen"] += time.perf_counter() - t
         clock.at = end = hour + timedelta(hours=1)
         t = time.perf_counter()
@@ -210,16 +217,23 @@ def run_replay(
             alerts += det.run(end).alerts
             runs += 1
             secs["detect"] += time.perf_counter() - t
+        if devices is not None:
+            t = time.perf_counter()
+            barred_devices += devices.run(end).devices
+            secs["devices"] += time.perf_counter() - t
         if progress is not None:
             progress(h + 1, hours)
 
     t = time.perf_counter()
-    results = judge(routes, calls["is_fraud"].to_numpy(), callers, at, outcome,
-                    _alerted(first_alerts(d.cases), calls["caller"], at))
+    alerted = _alerted(first_alerts(d.cases), calls["caller"], at)
+    results = judge(routes, calls["is_fraud"].to_numpy(), callers, at, outcome, alerted)
     secs["judge"] = time.perf_counter() - t
+    if options.outcomes is not None:
+        _write_outcomes(options.outcomes, calls, routes, outcome, reasons, alerted)
     period = (start, pd.Timestamp(calls["started_at"].iloc[-1]).to_pydatetime())
     out = ReplayResult(period, hours, options.detect_every, runs, alerts, results, agreement,
                        cases=d.cases.summary()["cases"], police_entries=listed,
+                       barred_devices=barred_devices,
                        reasons=dict(engine.reasons.most_common()),
                        seconds={k: round(v, 1) for k, v in secs.items()})
     log.info("replay.done", hours=hours, runs=runs, alerts=alerts, meets_bar=out.meets_bar)
@@ -228,7 +242,7 @@ def run_replay(
 
 def _screen(engine: Engine,
             cols: tuple[list[str], list[str], list[str], list[str | None] | None],
-            at: np.ndarray, outcome: np.ndarray, lo: int, hi: int) -> None:
+            at: np.ndarray, outcome: np.ndarray, reasons: np.ndarray, lo: int, hi: int) -> None:
     """Decide calls ``lo:hi`` in per-minute batches, each at its minute."""
     if hi <= lo:
         return
@@ -240,6 +254,28 @@ def _screen(engine: Engine,
                                  float(minute[a - lo] * 60),
                                  imei[a:b] if imei is not None else None)
         outcome[a:b] = [_CODE[x.outcome] for x in ds]
+        reasons[a:b] = [";".join(x.reasons) for x in ds]
+
+
+def _write_outcomes(path: Path, calls: pd.DataFrame, routes: np.ndarray, outcome: np.ndarray,
+                    reasons: np.ndarray, alerted: np.ndarray) -> None:
+    """Every call with its route class, the screening outcome and reasons, and whether its
+    caller had been alerted on before it: the rows behind the replay's table, for analysis."""
+    names = {v: k.value for k, v in _CODE.items()}
+    table = pa.table({
+        "call_id": pa.array(calls["call_id"].to_numpy(dtype=object), pa.string()),
+        "started_at": pa.array(calls["started_at"].to_numpy(), pa.timestamp("us")),
+        "caller": pa.array(calls["caller"].to_numpy(dtype=object), pa.string()),
+        "callee": pa.array(calls["callee"].to_numpy(dtype=object), pa.string()),
+        "ingress": pa.array(calls["ingress"].to_numpy(dtype=object), pa.string()),
+        "route": pa.array(routes.astype(object), pa.string()),
+        "is_fraud": pa.array(calls["is_fraud"].to_numpy(), pa.bool_()),
+        "outcome": pa.array([names[int(x)] for x in outcome], pa.string()),
+        "reasons": pa.array(reasons, pa.string()),
+        "caller_alerted": pa.array(alerted, pa.bool_()),
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
 
 
 def _alerted(first: dict[str, datetime], caller: pd.Series, at: np.ndarray) -> np.ndarray:

@@ -76,6 +76,13 @@ class ListService:
         (stored,) = self._add([entry], actor=actor, note=f"add {entry.kind.value} {entry.value}")
         return stored
 
+    def add_many(self, entries: Sequence[ListEntry], *, actor: str, note: str
+                 ) -> list[ListEntry]:
+        """Add several entries at one new list version (one audit event)."""
+        if not entries:
+            return []
+        return self._add(entries, actor=actor, note=note)
+
     def _add(self, entries: Sequence[ListEntry], *, actor: str, note: str) -> list[ListEntry]:
         at = self.clock.now()
         with self.store.transaction() as tx:

@@ -66,7 +66,7 @@ class SqlCaseRepo:
         ids: dict[str, int] = {}
         for part in chunks([c.msisdn for c in cases_], 5000):
             q = sa.select(C.c.msisdn, C.c.id).where(C.c.msisdn.in_(part), C.c.is_open.is_(True))
-            ids.update((m, int(i)) for m, i in self.conn.execute(q).tuples())
+            ids.update((m, int(i)) for m, i in self.conn.execute(q))
         try:
             return [replace(c, id=ids[c.msisdn]) for c in cases_]
         except KeyError as e:
@@ -104,7 +104,7 @@ class SqlCaseRepo:
     def counts(self) -> dict[str, int]:
         """How many cases are in each status."""
         q = sa.select(C.c.status, sa.func.count()).group_by(C.c.status)
-        return {str(k): int(n) for k, n in self.conn.execute(q).tuples()}
+        return {str(k): int(n) for k, n in self.conn.execute(q)}
 
     def overdue(self, at: datetime, statuses: Sequence[CaseStatus]) -> list[Case]:
         """Cases in ``statuses`` whose deadline has passed."""
@@ -156,7 +156,7 @@ class SqlActionRepo:
     def counts(self) -> dict[str, int]:
         """How many actions of each kind were taken."""
         q = sa.select(A.c.kind, sa.func.count()).group_by(A.c.kind)
-        return {str(k): int(n) for k, n in self.conn.execute(q).tuples()}
+        return {str(k): int(n) for k, n in self.conn.execute(q)}
 
 
 def _appeal(r: Any) -> Appeal:
