@@ -2,13 +2,15 @@
 
 Layout under the lake root::
 
-    <feed>/day=YYYY-MM-DD/part-<ingest>-<n>.parquet   feeds with a time column
-    <feed>/part-<ingest>-<n>.parquet                  dimension feeds (cells, device_intel)
-    _staging/<ingest>/                                an ingest in progress (removed after)
-    _ingests.jsonl                                    one line per finished ingest
+    <feed>/day=YYYY-MM-DD/part-<ingest>-[<file>-]<n>.parquet   feeds with a time column
+    <feed>/part-<ingest>-[<file>-]<n>.parquet                  dimension feeds (cells, ...)
+    _staging/<ingest>/                              an ingest in progress (removed after)
+    _ingests.jsonl                                  one line per finished ingest
 
 A row whose key is already in the lake is not written again, so re-ingesting a file, or an
-overlapping one, adds nothing. Files appear in the lake by atomic rename only.
+overlapping one, adds nothing. Files appear in the lake by atomic rename only, after their
+names are journaled in the staging folder: the next ingest removes the files of one that died
+while moving them (it has no manifest line), so a crash leaves the lake as it was.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ from typing import Any
 
 import duckdb
 import ibis
+import numpy as np
 import orjson
 import pyarrow as pa
 
 from telshield.domain.errors import Unavailable
+from telshield.feeds.readers import parquet_rows
 from telshield.feeds.schemas import FEEDS, Feed
 
 STAGING = "_staging"
 MANIFEST = "_ingests.jsonl"
+JOURNAL = "moving.json"  # in a staging folder: the lake files an ingest is moving in
 
 
 def _day_of(path: Path) -> date | None:
@@ -49,6 +54,48 @@ def _q(name: str) -> str:
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _files(paths: list[Path]) -> str:
+    return "[" + ", ".join(_lit(str(f)) for f in paths) + "]"
+
+
+def _write_options(feed: Feed, pattern: str) -> str:
+    """The COPY options of every lake file: snappy, named after the ingest, by day."""
+    options = f"FORMAT parquet, COMPRESSION snappy, FILENAME_PATTERN {_lit(pattern)}"
+    return options + (", PARTITION_BY (day)" if feed.time_column else "")
+
+
+SORT_LIMIT = 50_000_000  # rows; above it, DuckDB's distinct count (bounded memory) instead
+
+
+def _keys_may_repeat(
+    con: duckdb.DuckDBPyConnection, feed: Feed, files: list[Path], total: int
+) -> bool:
+    """Whether two of the ``total`` rows of ``files`` may share a key.
+
+    Distinct hashes prove distinct keys (equal keys hash equal); a hash collision only sends the
+    ingest to the exact path, which compares the keys themselves. Sorting the 8-byte hashes in
+    memory is about three times as fast as DuckDB's distinct count, so it is used up to
+    ``SORT_LIMIT`` rows (8 bytes a row, twice).
+    """
+    key = ", ".join(_q(k) for k in feed.key)
+    source = f"read_parquet({_files(files)}, hive_partitioning=false)"
+    if total > SORT_LIMIT:
+        distinct = con.execute(f"SELECT count(DISTINCT hash({key})) FROM {source}").fetchall()
+        return int(distinct[0][0]) != total
+    table = con.sql(f"SELECT hash({key}) FROM {source}").to_arrow_table()
+    hashes = np.sort(table.column(0).to_numpy())
+    return bool((hashes[1:] == hashes[:-1]).any())
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".partial")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -113,10 +160,22 @@ class Lake:
         """A fresh staging folder for one ingest; stale ones from crashed runs are removed."""
         base = self.root / STAGING
         if base.exists():
+            self._roll_back(base)
             shutil.rmtree(base)
         d = base / ingest_id
         d.mkdir(parents=True)
         return d
+
+    def _roll_back(self, base: Path) -> None:
+        """Remove the lake files of ingests that died while moving them in (no manifest line)."""
+        journals = sorted(base.glob(f"*/{JOURNAL}"))
+        if not journals:
+            return
+        finished = {str(e.get("ingest_id")) for e in self.history()}
+        for j in journals:
+            if j.parent.name not in finished:
+                for rel in orjson.loads(j.read_bytes()):
+                    (self.root / rel).unlink(missing_ok=True)
 
     def commit(
         self, con: duckdb.DuckDBPyConnection, feed: Feed, staged: Path, ingest_id: str
@@ -131,14 +190,14 @@ class Lake:
         staged_files = sorted(staged.glob("stage-*.parquet"))
         if not staged_files:
             return CommitResult(0, 0, 0, (), ())
-        files_sql = "[" + ", ".join(_lit(str(f)) for f in staged_files) + "]"
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW staged AS FROM read_parquet({files_sql}) WHERE _ok"
+            f"CREATE OR REPLACE TEMP VIEW staged AS FROM read_parquet({_files(staged_files)}) "
+            "WHERE _ok"
         )
         key = ", ".join(_q(k) for k in feed.key)
         total, distinct = con.execute(
             f"SELECT count(*), count(DISTINCT ({key})) FROM staged"
-        ).fetchone() or (0, 0)
+        ).fetchall()[0]
         source = "staged"
         if total != distinct:
             con.execute(
@@ -159,25 +218,114 @@ class Lake:
         cols = ", ".join(_q(c) for c in feed.column_names)
         where = ""
         if existing:
-            files = "[" + ", ".join(_lit(str(f)) for f in existing) + "]"
-            where = (
-                f"WHERE ({key}) NOT IN (SELECT ({key}) FROM read_parquet({files}, "
-                "hive_partitioning=false))"
-            )
+            where = f"WHERE {self._not_in(feed, existing)}"
         out = staged / "out"
         part = ", day" if feed.time_column else ""
-        options = f"FORMAT parquet, COMPRESSION snappy, FILENAME_PATTERN 'part-{ingest_id}-{{i}}'"
-        if feed.time_column:
-            options += ", PARTITION_BY (day)"
         target = out if feed.time_column else out / f"part-{ingest_id}-0.parquet"
         out.mkdir(exist_ok=True)
         added = con.execute(
-            f"COPY (SELECT {cols}{part} FROM {source} {where}) TO {_lit(str(target))} ({options})"
-        ).fetchone()
-        n_added = int(added[0]) if added else 0
-        written = sorted(out.rglob("*.parquet"))
-        moved = self._move_into_lake(feed, out, written)
+            f"COPY (SELECT {cols}{part} FROM {source} {where}) TO {_lit(str(target))} "
+            f"({_write_options(feed, f'part-{ingest_id}-{{i}}')})"
+        ).fetchall()[0]
+        n_added = int(added[0])
+        moved = self._move_into_lake(staged, self._moves(feed, out))
         return CommitResult(n_added, int(distinct) - n_added, int(total - distinct), days, moved)
+
+    def _not_in(self, feed: Feed, existing: list[Path]) -> str:
+        """A condition: the row's key is in none of the ``existing`` lake files."""
+        key = ", ".join(_q(k) for k in feed.key)
+        return (
+            f"({key}) NOT IN (SELECT ({key}) FROM read_parquet({_files(existing)}, "
+            "hive_partitioning=false))"
+        )
+
+    def direct_target(self, feed: Feed, direct: Path, ingest_id: str, n: int) -> tuple[str, str]:
+        """Where the ``n``-th input file of an ingest writes its rows straight into
+        ``direct`` (a staging folder), and the COPY options: those of the lake's own files."""
+        direct.mkdir(parents=True, exist_ok=True)
+        pattern = f"part-{ingest_id}-{n}-{{i}}"
+        if feed.time_column:
+            return str(direct), _write_options(feed, pattern) + ", OVERWRITE_OR_IGNORE"
+        return str(direct / f"part-{ingest_id}-{n}.parquet"), _write_options(feed, pattern)
+
+    def commit_direct(
+        self, con: duckdb.DuckDBPyConnection, feed: Feed, staged: Path, direct: Path,
+        ingest_id: str,
+    ) -> CommitResult | None:
+        """Commit rows written straight from clean input files into ``direct`` (see
+        ``direct_target``); None, and nothing done, when a key repeats among them (the exact
+        path then keeps the first by file and line and quarantines the others).
+
+        Only the partitions that can hold a key already in the lake are rewritten, without
+        those keys; every other file is moved into the lake as it was written.
+        """
+        rows = {f: parquet_rows(f) for f in sorted(direct.rglob("*.parquet"))}
+        written = [f for f, n in rows.items() if n]
+        total = sum(rows.values())
+        if not written:
+            return CommitResult(0, 0, 0, (), ())
+        if _keys_may_repeat(con, feed, written, total):
+            return None
+        by_day: dict[str, list[Path]] = {}
+        for f in written:
+            by_day.setdefault(str(_day_of(f) or ""), []).append(f)
+        days = tuple(d for d in sorted(by_day) if d)
+        existing = self._existing_files(feed, days)
+        rewrite = self._partitions_to_rewrite(con, feed, by_day, existing)
+        out = staged / "out"
+        added = total - sum(rows[f] for d in rewrite for f in by_day[d])
+        if rewrite:
+            added += self._rewrite(con, feed, [f for d in rewrite for f in by_day[d]], existing,
+                                   out, ingest_id)
+        moves = [
+            (f, self.feed_dir(feed) / f.relative_to(direct))
+            for d in sorted(by_day) if d not in rewrite for f in by_day[d]
+        ]
+        moves += self._moves(feed, out)
+        moved = self._move_into_lake(staged, moves)
+        return CommitResult(added, total - added, 0, days, moved)
+
+    def _partitions_to_rewrite(
+        self, con: duckdb.DuckDBPyConnection, feed: Feed, by_day: dict[str, list[Path]],
+        existing: list[Path],
+    ) -> set[str]:
+        """The partitions ('' for a dimension feed) with a row whose key may be in the lake:
+        those that already hold lake files, and any other whose rows repeat a key of those files
+        (the exact path drops a row whose key is in any lake file of the ingest's days)."""
+        if not existing:
+            return set()
+        if feed.time_column is None:
+            return set(by_day)
+        held = {d for d in by_day if any((self.feed_dir(feed) / f"day={d}").glob("*.parquet"))}
+        others = [f for d in by_day if d not in held for f in by_day[d]]
+        if others:
+            rows = con.execute(
+                f"SELECT DISTINCT CAST(day AS VARCHAR) FROM read_parquet({_files(others)}, "
+                "hive_partitioning=true, hive_types={'day': DATE}) "
+                f"WHERE ({self._not_in(feed, existing)}) IS NOT TRUE"
+            ).fetchall()
+            held |= {r[0] for r in rows}
+        return held
+
+    def _rewrite(
+        self, con: duckdb.DuckDBPyConnection, feed: Feed, files: list[Path],
+        existing: list[Path], out: Path, ingest_id: str,
+    ) -> int:
+        """Write the rows of ``files`` whose keys are not in ``existing`` to ``out``; the count."""
+        cols = ", ".join(_q(c) for c in feed.column_names)
+        hive = "true, hive_types={'day': DATE}" if feed.time_column else "false"
+        part = ", day" if feed.time_column else ""
+        out.mkdir(exist_ok=True)
+        target = out if feed.time_column else out / f"part-{ingest_id}-0.parquet"
+        row = con.execute(
+            f"COPY (SELECT {cols}{part} FROM read_parquet({_files(files)}, "
+            f"hive_partitioning={hive}) WHERE {self._not_in(feed, existing)}) "
+            f"TO {_lit(str(target))} ({_write_options(feed, f'part-{ingest_id}-{{i}}')})"
+        ).fetchall()[0]
+        n = int(row[0])
+        if n == 0 and feed.time_column is None:
+            Path(target).unlink(missing_ok=True)
+        return n
 
     def _staged_days(
         self, con: duckdb.DuckDBPyConnection, feed: Feed, source: str
@@ -195,15 +343,19 @@ class Lake:
             return self.files(feed)
         return [f for day in days for f in sorted((d / f"day={day}").glob("*.parquet"))]
 
-    def _move_into_lake(self, feed: Feed, out: Path, written: list[Path]) -> tuple[str, ...]:
-        moved = []
-        for f in written:
-            rel = f.relative_to(out)
-            dest = self.feed_dir(feed) / rel
+    def _moves(self, feed: Feed, out: Path) -> list[tuple[Path, Path]]:
+        """Each file written under ``out`` and its place in the lake."""
+        files = sorted(out.rglob("*.parquet")) if out.exists() else []
+        return [(f, self.feed_dir(feed) / f.relative_to(out)) for f in files]
+
+    def _move_into_lake(self, staged: Path, moves: list[tuple[Path, Path]]) -> tuple[str, ...]:
+        """Rename files into the lake, their names journaled first (see ``_roll_back``)."""
+        moved = tuple(str(dest.relative_to(self.root)) for _, dest in moves)
+        _write_durably(staged / JOURNAL, orjson.dumps(moved))
+        for src, dest in moves:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(f, dest)
-            moved.append(str(dest.relative_to(self.root)))
-        return tuple(moved)
+            os.replace(src, dest)
+        return moved
 
     def finish(self, ingest_id: str, entry: dict[str, Any]) -> None:
         """Record a finished ingest in the manifest and remove its staging folder."""

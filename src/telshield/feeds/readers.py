@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -214,40 +215,65 @@ def csv_header(path: Path, feed: Feed) -> list[str]:
     return names
 
 
-def duckdb_csv_source(path: Path, feed: Feed, names: list[str], rejects: str) -> str:
+def duckdb_csv_source(
+    path: Path, feed: Feed, names: list[str], rejects: str | None, *, lines: bool = True,
+    types: dict[str, str] | None = None,
+) -> str:
     """A DuckDB table expression over a whole CSV file: the feed's columns as text, and
     ``_line`` (the header is line 1). Exact only when the file has no blank lines and no
-    record with a wrong field count (see ``physical_lines`` and the ``rejects`` table)."""
-    columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+    record with a wrong field count (see ``physical_lines`` and the ``rejects`` table).
+
+    ``rejects=None``: a malformed record is an error instead of a row of ``rejects``.
+    ``lines=False``: no ``_line`` (it costs a blocking window over the whole file).
+    ``types``: columns parsed as these SQL types instead of text (a bad value is an error).
+    """
+    types = types or {}
+    columns = "{" + ", ".join(f"{_lit(n)}: {_lit(types.get(n, 'VARCHAR'))}" for n in names) + "}"
     cols = ", ".join(_q(c) for c in feed.column_names)
+    line = "row_number() OVER () + 1 AS _line, " if lines else ""
+    store = (
+        f", store_rejects=true, rejects_table={_lit(rejects)}, "
+        f"rejects_scan={_lit(rejects + '_scan')}"
+        if rejects
+        else ""
+    )
     return (
-        f"(SELECT row_number() OVER () + 1 AS _line, {cols} FROM read_csv({_lit(str(path))}, "
+        f"(SELECT {line}{cols} FROM read_csv({_lit(str(path))}, "
         f"header=true, auto_detect=false, columns={columns}, delim=',', quote='\"', "
-        f"escape='\"', store_rejects=true, rejects_table={_lit(rejects)}, "
-        f"rejects_scan={_lit(rejects + '_scan')}))"
+        f"escape='\"'{store}))"
     )
 
 
-def duckdb_parquet_source(path: Path, feed: Feed) -> str:
+def duckdb_parquet_source(path: Path, feed: Feed, *, lines: bool = True) -> str:
     """A DuckDB table expression over a Parquet file: the feed's columns and ``_line`` (row
-    number from 1)."""
+    number from 1; left out when ``lines`` is false)."""
     try:
         names = pq.ParquetFile(path).schema_arrow.names
     except (pa.ArrowInvalid, OSError) as e:
         raise InvalidInput(f"{path}: not a readable Parquet file ({e})") from e
     _check_header(path, feed, names)
     cols = ", ".join(_q(c) for c in feed.column_names)
+    if not lines:
+        return f"(SELECT {cols} FROM read_parquet({_lit(str(path))}))"
     return (
         f"(SELECT file_row_number + 1 AS _line, {cols} "
         f"FROM read_parquet({_lit(str(path))}, file_row_number=true))"
     )
 
 
+def parquet_rows(path: Path) -> int:
+    """Rows in a Parquet file, from its metadata."""
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
 def physical_lines(path: Path) -> int:
     """Lines in a text file (a last line without a newline counts)."""
-    n, last = 0, b"\n"
-    with path.open("rb") as f:
-        while block := f.read(1 << 24):
-            n += block.count(b"\n")
-            last = block[-1:]
-    return n + (last != b"\n")
+    # numpy's vectorised compare counts newlines about twice as fast as bytes.count.
+    raw = bytearray(1 << 24)
+    buf = np.frombuffer(raw, np.uint8)  # a view of raw, refilled in place
+    n, last = 0, 10
+    with path.open("rb", buffering=0) as f:
+        while k := f.readinto(raw):
+            n += int(np.count_nonzero(buf[:k] == 10))
+            last = int(buf[k - 1])
+    return n + (last != 10)

@@ -41,6 +41,8 @@ _PATTERNS = {
 
 FAR_FUTURE = datetime(2199, 12, 31)
 
+ROW_FAILS = "a row fails a check"  # the error that stops a direct write (see direct_sql)
+
 _SQL_TYPES = {Check.INT: "INTEGER", Check.FLOAT: "DOUBLE", Check.TIMESTAMP: "TIMESTAMP"}
 
 
@@ -65,11 +67,16 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _typed(c: Column) -> str:
+def source_types(feed: Feed) -> dict[str, str]:
+    """The SQL type of each column that a reader may parse itself (see ``direct_sql``)."""
+    return {c.name: _SQL_TYPES[c.check] for c in feed.columns if c.check in _SQL_TYPES}
+
+
+def _typed(c: Column, read_typed: bool) -> str:
     """SQL turning the raw value into its typed value (NULL when it does not parse)."""
     col = _q(c.name)
     if c.check in _SQL_TYPES:
-        return f"TRY_CAST({col} AS {_SQL_TYPES[c.check]})"
+        return col if read_typed else f"TRY_CAST({col} AS {_SQL_TYPES[c.check]})"
     text = f"NULLIF(CAST({col} AS VARCHAR), '')"
     if c.check == Check.NUMBER:
         return (
@@ -81,14 +88,19 @@ def _typed(c: Column) -> str:
     return text
 
 
-def _problems(c: Column, bounds: Bounds) -> list[tuple[str, str]]:
+def _problems(c: Column, bounds: Bounds, read_typed: bool) -> list[tuple[str, str]]:
     """(condition, 'field: reason') pairs: the row has the problem when the condition holds."""
     typed = _q(f"t_{c.name}")
-    raw_present = f"NULLIF(CAST({_q(c.name)} AS VARCHAR), '') IS NOT NULL"
+    pre = read_typed and c.check in _SQL_TYPES  # parsed by the reader: a bad value failed it
+    raw_present = f"{_q(c.name)} IS NOT NULL" if pre else (
+        f"NULLIF(CAST({_q(c.name)} AS VARCHAR), '') IS NOT NULL"
+    )
     out = []
     if c.required:
         out.append((f"NOT ({raw_present})", "missing_required"))
     bad = "bad_type" if c.check in _SQL_TYPES else _PATTERNS.get(c.check, ("", ""))[1]
+    if pre:
+        bad = ""
     if bad:
         out.append((f"{typed} IS NULL AND {raw_present}", bad))
     if c.lo is not None:
@@ -115,26 +127,42 @@ def _feed_problems(feed: Feed) -> list[tuple[str, str]]:
     return []
 
 
+def _checked(
+    feed: Feed, bounds: Bounds, source: str, read_typed: bool = False
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """The typed columns of ``source`` (``t_<name>``) as a CTE ``t``, the condition that a row has
+    no problem, and every (condition, tag) check."""
+    typed = ", ".join(f"{_typed(c, read_typed)} AS {_q('t_' + c.name)}" for c in feed.columns)
+    checks = [p for c in feed.columns for p in _problems(c, bounds, read_typed)]
+    checks += _feed_problems(feed)
+    any_bad = " OR ".join(f"coalesce({cond}, false)" for cond, _ in checks)
+    return f"WITH t AS (SELECT *, {typed} FROM {source})", f"NOT ({any_bad})", checks
+
+
 def validation_sql(feed: Feed, bounds: Bounds, source: str) -> str:
     """A query giving each row of ``source`` typed (``t_<name>``) with ``_line``, ``_ok``, and for
     bad rows only, every ``_problems`` and the original values as JSON in ``_record``.
 
     ``source`` is a table expression with the feed's columns and ``_line``.
     """
-    typed = ", ".join(f"{_typed(c)} AS {_q('t_' + c.name)}" for c in feed.columns)
-    checks = [p for c in feed.columns for p in _problems(c, bounds)] + _feed_problems(feed)
-    any_bad = " OR ".join(f"coalesce({cond}, false)" for cond, _ in checks)
+    with_t, ok, checks = _checked(feed, bounds, source)
     listed = ", ".join(f"CASE WHEN {cond} THEN {_lit(tag)} END" for cond, tag in checks)
     cols = ", ".join(_q("t_" + c.name) for c in feed.columns)
     record = ", ".join(f"{_q(c.name)} := {_q(c.name)}" for c in feed.columns)
     return (
-        f"WITH t AS (SELECT *, {typed} FROM {source}), "
-        f"u AS (SELECT *, NOT ({any_bad}) AS _ok FROM t) "
+        f"{with_t}, u AS (SELECT *, {ok} AS _ok FROM t) "
         f"SELECT {cols}, _line, _ok, "
         f"CASE WHEN NOT _ok THEN concat_ws('; ', {listed}) END AS _problems, "
         f"CASE WHEN NOT _ok THEN CAST(to_json(struct_pack({record})) AS VARCHAR) END AS _record "
         "FROM u"
     )
+
+
+def _typed_names(feed: Feed) -> tuple[str, str]:
+    """The typed columns under the feed's names, and ``, day`` for time feeds (else '')."""
+    names = ", ".join(f"{_q('t_' + c)} AS {_q(c)}" for c in feed.column_names)
+    day = f", CAST({_q('t_' + feed.time_column)} AS DATE) AS day" if feed.time_column else ""
+    return names, day
 
 
 def stage_sql(feed: Feed, bounds: Bounds, source: str, src: int, out: str) -> str:
@@ -143,10 +171,30 @@ def stage_sql(feed: Feed, bounds: Bounds, source: str, src: int, out: str) -> st
     Staging rows have the feed's columns (typed; NULL where a value was bad), ``_src`` (the
     input file's number), ``_line``, ``day`` for time feeds, ``_ok``, ``_problems``, ``_record``.
     """
-    names = ", ".join(f"{_q('t_' + c)} AS {_q(c)}" for c in feed.column_names)
-    day = f", CAST({_q('t_' + feed.time_column)} AS DATE) AS day" if feed.time_column else ""
+    names, day = _typed_names(feed)
     return (
         f"COPY (SELECT {names}, {src}::INTEGER AS _src, _line{day}, _ok, _problems, _record "
         f"FROM ({validation_sql(feed, bounds, source)})) TO {_lit(out)} "
         "(FORMAT parquet, COMPRESSION lz4)"
+    )
+
+
+def direct_sql(
+    feed: Feed, bounds: Bounds, source: str, out: str, options: str, *, read_typed: bool = False
+) -> str:
+    """A COPY of the rows of ``source``, typed, with ``day`` for time feeds, to ``out`` with the
+    COPY ``options`` given (the lake's own); it returns the rows written, which are all the rows
+    read, since the first row that fails a check stops it with an error.
+
+    The same checks as ``validation_sql``, but no line numbers, problems or original values:
+    ``source`` needs only the feed's columns. For files expected to be clean. ``read_typed``:
+    the source parsed the columns of ``source_types`` itself, failing on a value that does not
+    parse (DuckDB's CSV reader does, with the casts that ``TRY_CAST`` uses).
+    """
+    with_t, ok, _ = _checked(feed, bounds, source, read_typed)
+    names, day = _typed_names(feed)
+    return (
+        f"COPY ({with_t} SELECT {names}{day} FROM t "
+        f"WHERE CASE WHEN {ok} THEN true ELSE error({_lit(ROW_FAILS)}) END) "
+        f"TO {_lit(out)} ({options})"
     )

@@ -1,10 +1,19 @@
-"""Ingest: read feed files in chunks, validate, quarantine bad rows, commit new rows to the lake."""
+"""Ingest: read feed files, validate, quarantine bad rows, commit new rows to the lake.
+
+Two paths. The direct one, tried first with the ``auto`` reader, writes the good rows of each
+file straight into lake files in one pass and keeps them when every file turns out clean (no
+bad, malformed or blank record and no repeated key): the common case, at one write per row. The
+exact one, taken otherwise, stages every row with its line so that each bad row and repeat is
+quarantined with its file and line; a file with problems costs a second pass.
+"""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,18 +25,19 @@ import structlog
 
 from telshield.domain.errors import InvalidInput
 from telshield.feeds import quarantine
-from telshield.feeds.lake import Lake
+from telshield.feeds.lake import CommitResult, Lake
 from telshield.feeds.readers import (
     BadRecord,
     csv_header,
     duckdb_csv_source,
     duckdb_parquet_source,
     feed_files,
+    parquet_rows,
     physical_lines,
     read_chunks,
 )
 from telshield.feeds.schemas import FEEDS, Feed, feed
-from telshield.feeds.validate import Bounds, stage_sql
+from telshield.feeds.validate import Bounds, direct_sql, source_types, stage_sql
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +77,9 @@ class IngestReport:
     quarantined: Counter[str] = field(default_factory=Counter)
     quarantine_file: str | None = None
     days: tuple[str, ...] = ()
+    # "direct": every file was clean, its rows written once, straight into lake files;
+    # "exact": rows staged with their lines first, bad rows and repeated keys quarantined.
+    path: str = "exact"
 
     @property
     def rows_read(self) -> int:
@@ -103,30 +116,25 @@ def ingest(
     lake = Lake(options.lake_dir)
     ingest_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     report = IngestReport(ingest_id, spec.name)
+    qfile = options.quarantine_dir / spec.name / f"{ingest_id}.parquet"
     with lake.lock():
         staged = lake.staging(ingest_id)
         con = duckdb.connect()
         try:
             con.execute(f"SET temp_directory = '{staged / 'spill'}'")
             con.execute(f"SET memory_limit = '{options.memory_limit}'")
-            structural: list[tuple[int, BadRecord]] = []
-            for i, path in enumerate(files):
-                fr = FileReport(str(path))
-                report.files.append(fr)
-                fr.rows_read = _stage_file(con, spec, bounds, path, i, staged, options, structural)
-                if progress:
-                    progress(path.stat().st_size)
-            result = lake.commit(con, spec, staged, ingest_id)
-            report.added, report.already_present = result.added, result.already_present
-            report.days = result.days
-            parts = sorted(staged.glob("stage-*.parquet")) + _structural_file(staged, structural)
-            if (staged / "dups.parquet").exists():
-                parts.append(staged / "dups.parquet")
-            qfile = options.quarantine_dir / spec.name / f"{ingest_id}.parquet"
-            report.quarantined = quarantine.write(
-                con, parts, [str(f) for f in files], qfile,
-                feed=spec.name, ingest_id=ingest_id, at=now,
-            )
+            reported = 0
+            if options.reader == "auto":
+                rows, result = _direct(con, lake, spec, bounds, files, staged, ingest_id, progress)
+                reported = len(rows)
+                if result is not None:
+                    report.path = "direct"
+                    report.files = [FileReport(str(f), n) for f, n in zip(files, rows, strict=True)]
+                    report.added, report.already_present = result.added, result.already_present
+                    report.days = result.days
+            if report.path == "exact":
+                _exact(con, lake, spec, bounds, files, staged, options, report, qfile, now,
+                       _skip(progress, reported))
         finally:
             con.close()
         if report.quarantined:
@@ -136,11 +144,115 @@ def ingest(
                 fr.quarantined = by_file.get(fr.path, 0)
         lake.finish(ingest_id, _manifest_entry(report, now))
     log.info(
-        "ingest.done", feed=spec.name, ingest_id=ingest_id, rows=report.rows_read,
-        added=report.added, already_present=report.already_present,
+        "ingest.done", feed=spec.name, ingest_id=ingest_id, path=report.path,
+        rows=report.rows_read, added=report.added, already_present=report.already_present,
         quarantined=sum(report.quarantined.values()),
     )
     return report
+
+
+def _skip(progress: Progress | None, files: int) -> Progress | None:
+    """``progress`` without the reports of the first ``files`` files (already reported)."""
+    if progress is None or files == 0:
+        return progress
+    seen = 0
+
+    def report(n: int) -> None:
+        nonlocal seen
+        seen += 1
+        if seen > files:
+            progress(n)
+
+    return report
+
+
+def _direct(
+    con: duckdb.DuckDBPyConnection, lake: Lake, spec: Feed, bounds: Bounds, files: list[Path],
+    staged: Path, ingest_id: str, progress: Progress | None,
+) -> tuple[list[int], CommitResult | None]:
+    """The fast path, when every file is clean: each file's good rows are written once, straight
+    into lake files, and committed. Return the rows of each file done, and the commit, or None
+    when the exact path must run (nothing of this attempt is left in the lake or staging)."""
+    direct = staged / "direct"
+    rows: list[int] = []
+    result = None
+    for n, path in enumerate(files):
+        written = _direct_file(con, lake, spec, bounds, path, n, direct, ingest_id)
+        if written is None:
+            break
+        rows.append(written)
+        if progress:
+            progress(path.stat().st_size)
+    else:
+        result = lake.commit_direct(con, spec, staged, direct, ingest_id)
+        if result is None:
+            log.info("ingest.exact_path", feed=spec.name, why="a key repeats within the ingest")
+    if result is None:
+        shutil.rmtree(direct, ignore_errors=True)
+    return rows, result
+
+
+def _direct_file(
+    con: duckdb.DuckDBPyConnection, lake: Lake, spec: Feed, bounds: Bounds, path: Path, n: int,
+    direct: Path, ingest_id: str,
+) -> int | None:
+    """Write the rows of one file straight to ``direct``; return how many, or None when the file
+    is not clean (a row fails a check, a record is malformed or blank, or spans lines)."""
+    csv = path.suffix != ".parquet"
+    if csv:
+        # No rejects table: a malformed record (wrong field count, bad bytes) is an error, and
+        # so is a number or timestamp that does not parse, since DuckDB's reader parses them.
+        source = duckdb_csv_source(
+            path, spec, csv_header(path, spec), None, lines=False, types=source_types(spec)
+        )
+    else:
+        source = duckdb_parquet_source(path, spec, lines=False)
+    target, copy_options = lake.direct_target(spec, direct, ingest_id, n)
+    sql = direct_sql(spec, bounds, source, target, copy_options, read_typed=csv)
+    with ThreadPoolExecutor(1) as pool:
+        # Lines are counted while DuckDB copies (both let go of the GIL).
+        lines = pool.submit(physical_lines, path) if csv else None
+        try:
+            written = _copy(con, sql)
+        except duckdb.Error as e:
+            log.info("ingest.exact_path", file=str(path), why=str(e).splitlines()[0])
+            return None
+    # The COPY succeeded, so every record DuckDB read passed every check and was written: a bad
+    # row or a malformed record stops it with an error. What is left to rule out is a file that
+    # DuckDB splits into records differently from the exact reader, which keeps physical lines:
+    # a blank line, or a record whose quoted field spans lines, uses up a line without giving a
+    # record. So rows written == lines - 1 (the header) means every line after the header is one
+    # good record, now written. A Parquet file's records are the rows in its metadata.
+    records = lines.result() - 1 if lines else parquet_rows(path)
+    if written != records:
+        log.info("ingest.exact_path", file=str(path), records=records, written=written)
+        return None
+    return written
+
+
+def _exact(
+    con: duckdb.DuckDBPyConnection, lake: Lake, spec: Feed, bounds: Bounds, files: list[Path],
+    staged: Path, options: IngestOptions, report: IngestReport, qfile: Path, now: datetime,
+    progress: Progress | None,
+) -> None:
+    """The exact path: every row staged with its line, bad ones and repeats quarantined."""
+    structural: list[tuple[int, BadRecord]] = []
+    for i, path in enumerate(files):
+        fr = FileReport(str(path))
+        report.files.append(fr)
+        fr.rows_read = _stage_file(con, spec, bounds, path, i, staged, options, structural)
+        if progress:
+            progress(path.stat().st_size)
+    result = lake.commit(con, spec, staged, report.ingest_id)
+    report.added, report.already_present = result.added, result.already_present
+    report.days = result.days
+    parts = sorted(staged.glob("stage-*.parquet")) + _structural_file(staged, structural)
+    if (staged / "dups.parquet").exists():
+        parts.append(staged / "dups.parquet")
+    report.quarantined = quarantine.write(
+        con, parts, [str(f) for f in files], qfile,
+        feed=spec.name, ingest_id=report.ingest_id, at=now,
+    )
 
 
 def _stage_file(
@@ -157,7 +269,7 @@ def _stage_file(
         try:
             source = duckdb_csv_source(path, spec, names, rejects)
             n = _copy(con, stage_sql(spec, bounds, source, i, str(out)))
-            bad = (con.execute(f"SELECT count(*) FROM {rejects}").fetchone() or (0,))[0]
+            bad = _copy(con, f"SELECT count(*) FROM {rejects}")
             if bad == 0 and n + 1 == physical_lines(path):
                 return n
         except duckdb.Error as e:
@@ -177,8 +289,10 @@ def _stage_file(
 
 
 def _copy(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+    """Run a COPY (or a count) and return its one number. The result is fetched to the end: a
+    result left open makes DuckDB refuse ``register`` on the connection (the chunked reader)."""
+    rows = con.execute(sql).fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def ingest_all(
