@@ -9,6 +9,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 import pytest
+import sqlglot
 
 from telshield.detect.features import Window, feature_names, number_features
 from telshield.feeds.schemas import FEEDS
@@ -72,6 +73,21 @@ def test_features_by_hand() -> None:
     assert a.active_days_7d == 2
     assert a.is_subscriber == 0 and pd.isna(a.sim_age_days)
     assert "C" not in f.index and "D" not in f.index  # they placed no calls
+
+
+def test_no_aggregation_is_compiled_twice() -> None:
+    """A table used twice is inlined by Ibis as two subqueries and computed twice by the engine:
+    every grouped subquery of the compiled SQL must be distinct (the plan's cost depends on it)."""
+    expr = number_features(
+        ibis.memtable(TINY), until=UNTIL, cells=ibis.memtable(CELLS), intel=ibis.memtable(INTEL),
+        sms=ibis.memtable({"sender": ["A"], "receiver": ["B"],
+                           "sent_at": [datetime(2026, 11, 1, 12)]}),
+    )
+    tree = sqlglot.parse_one(str(ibis.to_sql(expr, dialect="duckdb")), read="duckdb")
+    grouped = [s.sql() for s in tree.find_all(sqlglot.exp.Select) if s.args.get("group")]
+    assert len(grouped) >= 10  # outgoing, incoming, pairs, places, SMS: all there
+    duplicated = sorted({g[:80] for g in grouped if grouped.count(g) > 1})
+    assert not duplicated, duplicated
 
 
 def test_window_parse_rejects_nonsense() -> None:

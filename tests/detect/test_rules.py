@@ -7,7 +7,7 @@ from importlib import resources
 import ibis
 import pytest
 
-from telshield.detect.features import feature_names
+from telshield.detect.inbound import detection_feature_names
 from telshield.detect.rules import parse_rules, rule_hits
 from telshield.domain.errors import InvalidInput
 
@@ -75,5 +75,5 @@ def test_version_changes_with_content() -> None:
 
 def test_default_rules_are_valid() -> None:
     text = resources.files("telshield.detect").joinpath("default_rules.toml").read_text()
-    rs = parse_rules(text, feature_names())
+    rs = parse_rules(text, detection_feature_names())
     assert len(rs.rules) >= 5

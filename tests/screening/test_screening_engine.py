@@ -16,6 +16,7 @@ from telshield.domain.alerts import Tier
 from telshield.domain.errors import InvalidInput, Unavailable
 from telshield.domain.lists import ListEntry
 from telshield.screening.decisionlog import (
+    DecisionRecord,
     JsonLinesDecisionLog,
     MemoryDecisionLog,
     read_decisions,
@@ -310,3 +311,116 @@ def test_victims_are_callees_of_warned_numbers() -> None:
     assert found.tolist() == [10, 12]
     assert new_victims(found, np.array([10], dtype=np.int64)).tolist() == [12]
     assert victims_of(np.empty(0, np.int64), callers, callees).size == 0
+
+
+class _ReferenceVelocity:
+    """The velocity rules written as plainly as possible (sets of minutes per caller-callee
+    pair), to check the optimised ``Velocity`` against."""
+
+    def __init__(self, lim: VelocityLimits) -> None:
+        self.lim = lim
+        self.minute, self.hour, self.untracked = -1, -1, 0
+        self.calls: dict[int, list[int]] = {}  # caller -> minute of each call this hour
+        self.pairs: dict[tuple[int, int], set[int]] = {}  # pair -> minutes it was called in
+
+    def observe(self, caller: int, callee: int, now: float) -> tuple[int, str]:
+        m = int(now // 60)
+        if m > self.minute:
+            self.minute = m
+            if m // 60 > self.hour:
+                self.hour, self.calls, self.pairs = m // 60, {}, {}
+        m = self.minute  # a late call counts in the current minute
+        if caller not in self.calls:
+            if len(self.calls) >= self.lim.max_callers:
+                self.untracked += 1
+                return 0, ""
+            self.calls[caller] = []
+        self.calls[caller].append(m)
+        if (caller, callee) in self.pairs:
+            self.pairs[(caller, callee)].add(m)
+        elif len(self.pairs) < self.lim.max_pairs:
+            self.pairs[(caller, callee)] = {m}
+        else:
+            self.untracked += 1
+        mine = [minutes for (a, _), minutes in self.pairs.items() if a == caller]
+        counts = (self.calls[caller].count(m), sum(m in x for x in mine),
+                  len(self.calls[caller]), len(mine))
+        names = ("calls_per_minute", "callees_per_minute", "calls_per_hour", "callees_per_hour")
+        lim = self.lim
+        rejects = (lim.reject_calls_per_minute, lim.reject_callees_per_minute,
+                   lim.reject_calls_per_hour, lim.reject_callees_per_hour)
+        labels = (lim.label_calls_per_minute, lim.label_callees_per_minute,
+                  lim.label_calls_per_hour, lim.label_callees_per_hour)
+        for level, limits in ((2, rejects), (1, labels)):
+            for n, limit, name in zip(counts, limits, names, strict=True):
+                if n >= limit:
+                    return level, "velocity:" + name
+        return 0, ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(-30, 90)),
+             min_size=1, max_size=120),
+    st.sampled_from([VelocityLimits(2, 4, 2, 3, 3, 5, 2, 4, max_callers=3, max_pairs=6),
+                     VelocityLimits(1, 3, 1, 2, 4, 9, 3, 5, max_callers=9, max_pairs=99),
+                     VelocityLimits(max_callers=2, max_pairs=3)]),
+)
+def test_velocity_matches_the_plain_rules(
+    calls: list[tuple[int, int, int]], limits: VelocityLimits
+) -> None:
+    fast, plain = Velocity(limits), _ReferenceVelocity(limits)
+    now = NOW
+    for caller, callee, step in calls:
+        now += step * 20  # steps of up to half an hour, some backwards (late calls)
+        assert fast.observe(caller, callee, now) == plain.observe(caller, callee, now)
+    assert fast.untracked == plain.untracked
+
+
+def test_decision_ids_are_stable_and_match_the_log() -> None:
+    mem = MemoryDecisionLog()
+    e = Engine(clock=lambda: NOW, decision_log=mem)
+    e.swap(Snapshot.build(_input()))
+    d = e.decide(BLACK_N, CALLEE, "radio")
+    [b] = e.decide_batch([SUSPEND_N], [CALLEE], "radio")
+    assert d.id == d.id and [d.id, b.id] == [r.id for r in mem.records]
+    assert int(b.id.rsplit("-", 1)[1], 16) == int(d.id.rsplit("-", 1)[1], 16) + 1
+
+
+def test_large_snapshot_lookups_agree_with_a_set() -> None:
+    """Above 65,536 numbers ``flags_many`` probes the bitmap first; malformed (-1) entries
+    and unlisted numbers get 0, listed ones their flags."""
+    rng = np.random.default_rng(3)
+    numbers = np.unique(rng.integers(8613000000000, 8619999999999, 100_000))
+    flags = rng.choice(np.array([2, 16, 32, 64], np.uint8), numbers.size)
+    snap = Snapshot.build(SnapshotInput(list_numbers=numbers[flags == 2],
+                                        list_flags=flags[flags == 2],
+                                        warned=numbers[flags != 2],
+                                        warned_tiers=flags[flags != 2], as_of=NOW))
+    probe = np.concatenate([rng.choice(numbers, 500), rng.integers(8613000000000,
+                            8619999999999, 500), np.array([-1, -1])])
+    expected = dict(zip(numbers.tolist(), flags.tolist(), strict=True))
+    got = snap.flags_many(probe).tolist()
+    assert got == [expected.get(n, 0) for n in probe.tolist()]
+    assert sum(1 for g in got if g) >= 500
+
+
+def test_decision_log_loses_nothing_while_another_thread_flushes(tmp_path: Path) -> None:
+    sink = JsonLinesDecisionLog(tmp_path, buffer_records=64)
+    record = DecisionRecord("x", NOW, BLACK_N, CALLEE, "radio", "reject", ("list:black",), "v")
+    stop = threading.Event()
+
+    def flusher() -> None:
+        while not stop.is_set():
+            sink.flush()
+
+    t = threading.Thread(target=flusher)
+    t.start()
+    try:
+        for _ in range(20_000):
+            sink.append(record)
+    finally:
+        stop.set()
+        t.join()
+    sink.close()
+    assert sum(1 for _ in read_decisions(tmp_path)) == 20_000

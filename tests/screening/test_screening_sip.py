@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from telshield.screening.decisionlog import MemoryDecisionLog
 from telshield.screening.engine import Engine
 from telshield.screening.metrics import render
-from telshield.screening.sip import RedirectServer, serve_sip, uri_user
+from telshield.screening.sip import RedirectServer, UdpLoop, serve_sip, uri_user
 from telshield.screening.snapshot import BLACK, Snapshot, SnapshotInput
 
 BLACK_N = 8613800000002
@@ -118,7 +118,7 @@ def sip_server() -> Iterator[tuple[RedirectServer, int, MemoryDecisionLog]]:
     server = RedirectServer(_engine(log))
     loop = asyncio.new_event_loop()
     started = threading.Event()
-    holder: dict[str, asyncio.DatagramTransport] = {}
+    holder: dict[str, UdpLoop] = {}
 
     def run() -> None:
         asyncio.set_event_loop(loop)
@@ -188,3 +188,34 @@ def test_no_datagram_crashes_the_server(data: bytes) -> None:
     server = RedirectServer(_engine())
     reply = server.handle(data)
     assert reply is None or reply.startswith(b"SIP/2.0 ")
+
+
+def test_udp_loop_answers_over_a_real_socket(
+    sip_server: tuple[RedirectServer, int, MemoryDecisionLog],
+) -> None:
+    server, port, log = sip_server
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(_invite(str(BLACK_N)), ("127.0.0.1", port))
+        reject, _ = s.recvfrom(65535)
+        s.sendto(b"\x00\xff garbage", ("127.0.0.1", port))  # dropped, counted, loop goes on
+        s.sendto(_invite("8618600000001").replace(b"call-1", b"call-2"), ("127.0.0.1", port))
+        allow, _ = s.recvfrom(65535)
+    assert reject.startswith(b"SIP/2.0 608 Rejected\r\n")
+    assert allow.startswith(b"SIP/2.0 302 Moved Temporarily\r\n")
+    decision = reject.split(b"X-Telshield-Decision: ", 1)[1].split(b";", 1)[0].decode()
+    assert [r.id for r in log.records] == [decision]
+    assert server.stats.malformed == 1
+
+
+def test_closing_the_udp_loop_stops_its_thread() -> None:
+    async def start() -> UdpLoop:
+        loop, _ = await serve_sip(RedirectServer(_engine()), "127.0.0.1", 0)
+        return loop
+
+    udp = asyncio.run(start())
+    names = {t.name for t in threading.enumerate()}
+    assert "sip-udp" in names
+    udp.close()
+    udp.close()  # twice is harmless
+    assert not any(t.name == "sip-udp" and t.is_alive() for t in threading.enumerate())

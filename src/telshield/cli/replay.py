@@ -32,6 +32,9 @@ def replay_cmd(
     device_barring: Annotated[bool, typer.Option(
         help="Blacklist the IMEIs barred numbers used (the next SIM in the phone is rejected)."
     )] = True,
+    warmup_hours: Annotated[int, typer.Option(
+        min=0, help="Go live after N hours: until then detection runs in shadow mode (its "
+        "alerts do not act) and calls are not judged.")] = 0,
     outcomes: Annotated[Path | None, typer.Option(
         help="Write every call's outcome, reasons and route class to this Parquet file.",
         dir_okay=False)] = None,
@@ -50,7 +53,7 @@ def replay_cmd(
     opts = ReplayOptions(detect_every=detect_every, hours=hours, use_model=model,
                          ingest=ingest, protect_victims=protect_victims,
                          device_rule=device_rule, device_barring=device_barring,
-                         outcomes=outcomes)
+                         outcomes=outcomes, warmup_hours=warmup_hours)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("replaying simulated hours", total=None)
         r = run_replay(settings, world, work_dir(settings, world), opts,

@@ -25,12 +25,13 @@ def check_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Validate a rules file and list its rules."""
-    from telshield.detect.features import Window, feature_names
+    from telshield.detect.features import Window
+    from telshield.detect.inbound import detection_feature_names
     from telshield.services.rules import load_rules
 
     settings = settings_from(config, data_dir)
     windows = [Window.parse(w) for w in settings.detect.windows]
-    rs = load_rules(path or settings.detect.rules_file, feature_names(windows))
+    rs = load_rules(path or settings.detect.rules_file, detection_feature_names(windows))
     t = Table("rule", "weight", "when", title=f"rules version {rs.version}: valid")
     for r in rs.rules:
         t.add_row(r.name, f"{r.weight:g}", r.when)

@@ -56,6 +56,7 @@ def build_cmd(
     warnings: CsvOption = None,
     protected: CsvOption = None,
     risk_prefixes: CsvOption = None,
+    devices: CsvOption = None,
     version: Annotated[str, typer.Option(help="A name for this snapshot (default: now).")] = "",
     device_intel: Annotated[bool, typer.Option(
         help="Bar calls from the GOIP / SIM-bank TACs in the lake's device_intel feed.")] = True,
@@ -63,8 +64,8 @@ def build_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Build the snapshot input from CSV files (number,colour[,police_ordered] / number,tier /
-    number / prefix,outcome,code) and the lake's device_intel feed, and put it where the servers
-    pick it up."""
+    number / prefix,outcome,code / imei) and the lake's device_intel feed, and put it where the
+    servers pick it up."""
     from telshield.feeds.lake import Lake
     from telshield.feeds.schemas import FEEDS
     from telshield.screening.files import barred_tacs_from_parquet, input_from_csv, save_input
@@ -74,7 +75,7 @@ def build_cmd(
     settings = settings_from(config, data_dir)
     data = input_from_csv(  # read and check the files first: the plan takes seconds
         lists=lists, warnings=warnings, protected=protected, risk_prefixes=risk_prefixes,
-        version=version,
+        devices=devices, version=version,
     )
     tacs = (barred_tacs_from_parquet(Lake(settings.lake_dir).files(FEEDS["device_intel"]))
             if device_intel else ())
@@ -85,7 +86,7 @@ def build_cmd(
     console.print(
         f"snapshot [bold]{data.version}[/]: {len(snap):,} numbers, "
         f"{len(data.list_prefixes)} list prefixes, {len(data.risk_prefixes)} risk prefixes, "
-        f"{len(data.barred_tacs)} barred device TACs; "
+        f"{len(data.barred_tacs)} barred device TACs, {len(data.barred_imeis)} barred devices; "
         f"built in {snap.build_seconds:.2f} s, {snap.memory_bytes() / 2**20:.1f} MiB "
         f"-> {target}"
     )

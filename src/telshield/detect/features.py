@@ -92,45 +92,37 @@ def _places(
 ) -> ir.Table:
     """Distinct cells, counties, devices, GOIP use and active days, exactly.
 
-    Calls are first reduced to one row per (caller, day, cell, device) with its last call time,
-    a few rows per caller; the cell -> county and TAC -> GOIP joins and the distinct counts then
-    run on that small table (cheaper than distinct sketches over every call).
+    Each dimension is grouped straight from the calls into a (caller, value) -> last call table
+    (a few rows per caller) and counted per window from it; the TAC -> GOIP look-up joins the
+    (caller, device) table, not the calls. Each calls-derived table is used exactly once: Ibis
+    inlines a table used twice as two subqueries and the engine computes it twice (an earlier
+    shared (caller, day, cell, device) reduction was computed four times).
     """
-    day = c.started_at.date()
-    g = c.group_by(caller=c.caller, day=day, cell=c.caller_cell, imei=c.caller_imei).aggregate(
-        last=c.started_at.max()
-    )
     geo = cells.select(cell_id=cells.cell_id, county=cells.county)
     goip = intel.filter(intel.kind.isin(GOIP_KINDS)).select(tac=intel.tac, is_goip=ibis.literal(1))
-    g = g.left_join(geo, g.cell == geo.cell_id).drop("cell_id")
-    g = g.mutate(tac=g.imei.substr(0, 8))
-    g = g.left_join(goip, g.tac == goip.tac).drop("tac", "tac_right")
-    # One small table per dimension, (caller, value) -> last seen, then plain filtered counts:
-    # on DuckDB a filtered COUNT(DISTINCT) per window costs far more than this.
-    dims = {"cells": g.cell, "counties": g.county, "imeis": g.imei}
-    out: ir.Table | None = None
-    for name, col in dims.items():
-        d = g.group_by(caller=g.caller, value=col).aggregate(
-            last=g.last.max(), goip=g.is_goip.max()
-        )
+    cc = c.left_join(geo, c.caller_cell == geo.cell_id)
+    county = cc.group_by(caller=cc.caller, value=cc.county).aggregate(last=cc.started_at.max())
+    cell = c.group_by(caller=c.caller, value=c.caller_cell).aggregate(last=c.started_at.max())
+    imei = c.group_by(caller=c.caller, value=c.caller_imei).aggregate(last=c.started_at.max())
+    imei = imei.left_join(goip, imei.value.substr(0, 8) == goip.tac)
+    day = c.group_by(caller=c.caller, day=c.started_at.date()).aggregate(last=c.started_at.max())
+    parts = []
+    for name, t in (("cells", cell), ("counties", county), ("imeis", imei)):
         aggs: dict[str, ir.Value] = {
-            f"distinct_{name}_{w.name}": d.count(where=(d.last >= _since(until, w))
-                                                 & d.value.notnull())
+            f"distinct_{name}_{w.name}": t.count(where=(t.last >= _since(until, w))
+                                                 & t.value.notnull())
             for w in windows
         }
         if name == "imeis":
-            aggs |= {f"goip_device_{w.name}": d.goip.max(where=d.last >= _since(until, w))
-                     for w in windows}
-        part = d.group_by(msisdn=d.caller).aggregate(**aggs)
-        out = part if out is None else out.join(part, "msisdn")
-    days = g.group_by(caller=g.caller, day=g.day).aggregate(last=g.last.max())
-    active = days.group_by(msisdn=days.caller).aggregate(
-        active_days_7d=days.count(where=days.last >= ibis.timestamp(until - timedelta(days=7)))
-    )
-    assert out is not None
-    out = out.join(active, "msisdn")
-    return out.mutate(**{f"goip_device_{w.name}": out[f"goip_device_{w.name}"].fill_null(0)
-                         for w in windows})
+            aggs |= {f"goip_device_{w.name}": t.is_goip.max(where=t.last >= _since(until, w))
+                     .fill_null(0) for w in windows}
+        parts.append(t.group_by(msisdn=t.caller).aggregate(**aggs))
+    week = day.last >= ibis.timestamp(until - timedelta(days=7))
+    parts.append(day.group_by(msisdn=day.caller).aggregate(active_days_7d=day.count(where=week)))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.join(part, "msisdn")
+    return out
 
 
 def _outgoing(c: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Table:
@@ -173,13 +165,19 @@ def _incoming(calls: ir.Table, until: datetime, windows: Sequence[Window]) -> ir
 def _pairs(
     calls: ir.Table, until: datetime, windows: Sequence[Window]
 ) -> ir.Table:
-    """Distinct callees, callback share and new-callee share, from (caller, callee) pairs."""
+    """Distinct callees, callback share and new-callee share, from (caller, callee) pairs.
+
+    Only pairs called within the longest window are looked up for a call back (the others count
+    in no window); any pair of the whole history can be the call back.
+    """
     pairs = calls.group_by("caller", "callee").aggregate(
         first_at=calls.started_at.min(), last_at=calls.started_at.max()
     )
     back = pairs.select(b_caller=pairs.callee, b_callee=pairs.caller, back=ibis.literal(1))
-    p = pairs.left_join(
-        back, (pairs.caller == back.b_caller) & (pairs.callee == back.b_callee)
+    longest = max(windows, key=lambda w: w.length)
+    live = pairs.filter(pairs.last_at >= _since(until, longest))
+    p = live.left_join(
+        back, (live.caller == back.b_caller) & (live.callee == back.b_callee)
     ).select("caller", "callee", "first_at", "last_at", "back")
     aggs: dict[str, ir.Value] = {}
     for w in windows:

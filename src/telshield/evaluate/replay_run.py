@@ -65,6 +65,7 @@ class ReplayOptions:
     device_rule: bool = True  # bar GOIP / SIM-bank device classes (caller IMEI TAC)
     device_barring: bool = True  # blacklist the IMEIs barred numbers used (services.devices)
     outcomes: Path | None = None  # write every call's outcome and reasons here (Parquet)
+    warmup_hours: int = 0  # detection in shadow mode and calls not judged for the first N hours
 
 
 @dataclass
@@ -135,6 +136,7 @@ def run_replay(
     """Replay ``world`` hour by hour (state kept under ``work``, its store started afresh)."""
     from telshield import wiring
     from telshield.feeds.numbering import load_plan_table
+    from telshield.services.alerts import InMemoryAlertSink
     from telshield.services.cases import CaseAlertSink
     from telshield.services.detection import build_detector
     from telshield.services.lakeread import FeedReader
@@ -161,7 +163,9 @@ def run_replay(
     rs = settings.model_copy(update={"store": StoreSettings(url=f"sqlite:///{db.as_posix()}")})
     clock = FixedClock(start)
     d = wiring.disposal(rs, clock=clock)
-    det = build_detector(rs, CaseAlertSink(d.cases), feeds=feeds, use_model=options.use_model)
+    live = CaseAlertSink(d.cases)
+    det = build_detector(rs, live if options.warmup_hours <= 0 else InMemoryAlertSink(),
+                         feeds=feeds, use_model=options.use_model)
     det.state_path = work / "detect-state.json"
     det.state_path.unlink(missing_ok=True)
     det.clock = clock.now
@@ -212,6 +216,8 @@ def run_replay(
         listed += len(due)
         d.cases.escalate_overdue()
         secs["dispose"] += time.perf_counter() - t
+        if h + 1 == options.warmup_hours:
+            det.sink = live  # go live: later alerts act; shadow alerts stay out of the store
         if (h + 1) % options.detect_every == 0 or h == hours - 1:
             t = time.perf_counter()
             alerts += det.run(end).alerts
@@ -226,11 +232,14 @@ def run_replay(
 
     t = time.perf_counter()
     alerted = _alerted(first_alerts(d.cases), calls["caller"], at)
-    results = judge(routes, calls["is_fraud"].to_numpy(), callers, at, outcome, alerted)
+    judged = at >= t0 + HOUR * max(options.warmup_hours, 0)
+    results = judge(routes[judged], calls["is_fraud"].to_numpy()[judged], callers[judged],
+                    at[judged], outcome[judged], alerted[judged])
     secs["judge"] = time.perf_counter() - t
     if options.outcomes is not None:
-        _write_outcomes(options.outcomes, calls, routes, outcome, reasons, alerted)
-    period = (start, pd.Timestamp(calls["started_at"].iloc[-1]).to_pydatetime())
+        _write_outcomes(options.outcomes, calls, routes, outcome, reasons, alerted, judged)
+    period = (start + timedelta(hours=max(options.warmup_hours, 0)),
+              pd.Timestamp(calls["started_at"].iloc[-1]).to_pydatetime())
     out = ReplayResult(period, hours, options.detect_every, runs, alerts, results, agreement,
                        cases=d.cases.summary()["cases"], police_entries=listed,
                        barred_devices=barred_devices,
@@ -258,7 +267,7 @@ def _screen(engine: Engine,
 
 
 def _write_outcomes(path: Path, calls: pd.DataFrame, routes: np.ndarray, outcome: np.ndarray,
-                    reasons: np.ndarray, alerted: np.ndarray) -> None:
+                    reasons: np.ndarray, alerted: np.ndarray, judged: np.ndarray) -> None:
     """Every call with its route class, the screening outcome and reasons, and whether its
     caller had been alerted on before it: the rows behind the replay's table, for analysis."""
     names = {v: k.value for k, v in _CODE.items()}
@@ -273,6 +282,7 @@ def _write_outcomes(path: Path, calls: pd.DataFrame, routes: np.ndarray, outcome
         "outcome": pa.array([names[int(x)] for x in outcome], pa.string()),
         "reasons": pa.array(reasons, pa.string()),
         "caller_alerted": pa.array(alerted, pa.bool_()),
+        "judged": pa.array(judged, pa.bool_()),
     })
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)

@@ -5,7 +5,8 @@ force (black, white, grey, police-ordered) become list flags; every open case pu
 under warning with the strongest of its alert tier and its status (a number restricted or
 suspended by the disposal policy is barred, so its calls get the ``suspend`` tier's outcome);
 callees of warned numbers become protected (victim protection); the TACs the device_intel
-feed lists as GOIP or SIM-bank devices become barred device classes.
+feed lists as GOIP or SIM-bank devices become barred device classes, and blacklisted IMEIs
+(device barring) barred devices.
 """
 
 from __future__ import annotations
@@ -96,13 +97,13 @@ def snapshot_input(
     callees of warned numbers found among the calls seen so far (``callers``/``callees``)."""
     cols = lists.number_columns(at=at)
     flags = _COLOUR_BITS[cols.colours] | np.where(cols.police, POLICE, 0).astype(np.uint8)
-    prefixes = input_from_entries(cols.others, at=at).list_prefixes
+    others = input_from_entries(cols.others, at=at)  # prefix, range and IMEI entries
     warned, tiers = warned_numbers(cases)
     protected = victims_of(warned, callers, callees) if protect_victims else np.empty(0, np.int64)
     return SnapshotInput(
         list_numbers=cols.numbers, list_flags=flags.astype(np.uint8), warned=warned,
-        warned_tiers=tiers, protected=protected, list_prefixes=prefixes, plan=plan,
-        barred_tacs=barred_tacs,
+        warned_tiers=tiers, protected=protected, list_prefixes=others.list_prefixes, plan=plan,
+        barred_tacs=barred_tacs, barred_imeis=others.barred_imeis,
         as_of=_epoch(at), version=f"replay-v{cols.version}-{at:%Y%m%dT%H%M}",
     )
 

@@ -6,6 +6,7 @@ files, rotated by size, buffered and flushed on ``flush``/``close``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,8 @@ class JsonLinesDecisionLog:
         self._written = 0
         self._part = 0
         self._stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        # The SIP face appends from its UDP thread while the event loop flushes every second.
+        self._lock = threading.Lock()
 
     def _open(self) -> IO[bytes]:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -78,9 +81,11 @@ class JsonLinesDecisionLog:
 
     def append(self, record: DecisionRecord) -> None:
         """Buffer one decision; writes out every ``buffer_records``."""
-        self._buffer.append(self._encoder.encode(record))
-        if len(self._buffer) >= self.buffer_records:
-            self._write()
+        line = self._encoder.encode(record)
+        with self._lock:
+            self._buffer.append(line)
+            if len(self._buffer) >= self.buffer_records:
+                self._write()
 
     def _write(self) -> None:
         if not self._buffer:
@@ -96,16 +101,18 @@ class JsonLinesDecisionLog:
 
     def flush(self) -> None:
         """Write out the buffer and flush the file."""
-        self._write()
-        if self._file is not None:
-            self._file.flush()
+        with self._lock:
+            self._write()
+            if self._file is not None:
+                self._file.flush()
 
     def close(self) -> None:
         """Flush and close the current file."""
         self.flush()
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 def read_decisions(directory: Path) -> Iterator[DecisionRecord]:

@@ -1,10 +1,11 @@
 """The decision function: one call set-up in, allow / label / warn-callee / reject out, with
 reason codes and a decision id.
 
-Order: malformed caller → police-ordered block → whitelist → barred device class (the caller's
-IMEI TAC is a known GOIP / SIM-bank TAC; only when the caller IMEI is given) → blacklist →
-spoofed caller ID →
-high-risk prefixes → grey list → numbers under warning (by tier) → protected callee → velocity.
+Order: malformed caller → police-ordered block → whitelist → barred device (the caller's IMEI
+TAC is a known GOIP / SIM-bank TAC, or the IMEI itself is blacklisted; only when the caller IMEI
+is given) → blacklist → spoofed caller ID → barred callee (a call from abroad to a number whose
+service is restricted or suspended) → high-risk prefixes → grey list → numbers under warning (by
+tier) → protected callee → velocity.
 The first stage that rejects decides; labels and warnings gather and the strongest wins.
 A police-ordered block is checked before the whitelist because the list law says it beats one
 (``telshield.domain.lists.rank``).
@@ -29,13 +30,14 @@ import structlog
 from telshield.domain.alerts import Tier
 from telshield.domain.errors import InvalidInput, Unavailable
 from telshield.screening.decisionlog import DecisionLog, DecisionRecord
-from telshield.screening.numbering import I64, Kind, parse_numbers
+from telshield.screening.numbering import I64, OWN, Kind, parse_numbers
 from telshield.screening.snapshot import (
     BLACK,
     GREY,
     POLICE,
     PROTECTED,
     SUSPEND,
+    U8,
     VERIFY,
     WATCH,
     WHITE,
@@ -62,14 +64,25 @@ _R_SELF = (Outcome.REJECT, ("spoof:caller_is_callee",))
 _R_UNALLOCATED = (Outcome.REJECT, ("spoof:unallocated",))
 _R_INTERNATIONAL = (Outcome.REJECT, ("spoof:domestic_via_international",))
 _R_OWN = (Outcome.REJECT, ("spoof:own_number_via_interconnect",))
+_R_DEVICE_LISTED = (Outcome.REJECT, ("device:listed",))
+_R_CALLEE_BARRED = (Outcome.REJECT, ("callee:barred",))
 
 
 class Decision(msgspec.Struct, frozen=True, gc=False):
-    """What was decided for one call, why, and the id to quote in an appeal."""
+    """What was decided for one call, why, and the id to quote in an appeal.
 
-    id: str
+    The id is the engine's prefix and the decision's sequence number in hex, built when it is
+    first asked for (most in-process decisions never need it)."""
+
     outcome: Outcome
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[str, ...]
+    seq: int
+    node: str
+
+    @property
+    def id(self) -> str:
+        """The decision id to quote in an appeal (unique per engine process)."""
+        return f"{self.node}{self.seq:x}"
 
 
 @dataclass(frozen=True)
@@ -115,8 +128,11 @@ class Engine:
         self._node = f"{int(time.time() * 1000):x}{os.getpid() % 4096:03x}-"
         self._seq = 0
         self.outcomes: dict[Outcome, int] = dict.fromkeys(OUTCOMES, 0)
-        self.reasons: Counter[str] = Counter()
+        # Decisions per reasons tuple (a handful of distinct tuples): one dict update a call;
+        # ``reasons`` spreads them into a Counter per reason code when read.
+        self._reason_sets: dict[tuple[str, ...], int] = {}
         self._log_allowed = self.config.log_allowed
+        self._max_age = self.config.max_age_s
         self._observe = self.velocity.observe
         self.fail_open_count = 0
         tiers = self.config.tier_outcomes
@@ -126,6 +142,16 @@ class Engine:
             (VERIFY, tiers[Tier.VERIFY], "warning:verify"),
             (WATCH, tiers[Tier.WATCH], "warning:watch"),
         )
+
+    @property
+    def reasons(self) -> Counter[str]:
+        """Reason codes given with decisions so far, with how often each was given."""
+        out: Counter[str] = Counter()
+        # A copy first: the metrics endpoint reads this from another thread.
+        for reasons, n in list(self._reason_sets.items()):
+            for r in reasons:
+                out[r] += n
+        return out
 
     # -- snapshot ---------------------------------------------------------------------------
 
@@ -148,14 +174,10 @@ class Engine:
 
     # -- one call ---------------------------------------------------------------------------
 
-    def _next_id(self) -> str:
-        self._seq += 1
-        return f"{self._node}{self._seq:x}"
-
     def _unusable(self, snap: Snapshot | None, now: float) -> str:
         if snap is None:
             reason = "snapshot:missing"
-        elif now - snap.as_of > self.config.max_age_s:
+        elif now - snap.as_of > self._max_age:
             reason = "snapshot:stale"
         else:
             return ""
@@ -179,20 +201,16 @@ class Engine:
         if ing is None:
             ing = ingress_code(ingress)
         reasons: tuple[str, ...]
-        if snap is None or now - snap.as_of > self.config.max_age_s:
+        if snap is None or now - snap.as_of > self._max_age:
             outcome, reasons = Outcome.ALLOW, (self._unusable(snap, now),)
         else:
-            # Inline parse_number: this is the hot path.
-            ok_c = caller.isdigit() and caller.isascii() and 2 < len(caller) < 16
-            ok_e = callee.isdigit() and callee.isascii() and 2 < len(callee) < 16
-            c = int(caller) if ok_c and caller[0] != "0" else -1
-            e = int(callee) if ok_e and callee[0] != "0" else -1
-            outcome, reasons = self._decide(snap, caller, c, e, ing, now, caller_imei)
-        self._seq += 1
-        d = Decision(f"{self._node}{self._seq:x}", outcome, reasons)
+            outcome, reasons = self._decide(snap, caller, callee, ing, now, caller_imei)
+        self._seq = seq = self._seq + 1
+        d = Decision(outcome, reasons, seq, self._node)
         self.outcomes[outcome] += 1
         if reasons:
-            self.reasons.update(reasons)
+            rs = self._reason_sets
+            rs[reasons] = rs.get(reasons, 0) + 1
         if self.decision_log is not None and (outcome is not Outcome.ALLOW or self._log_allowed):
             self.decision_log.append(
                 DecisionRecord(d.id, now, caller, callee, INGRESS[ing], outcome, reasons,
@@ -201,11 +219,16 @@ class Engine:
         return d
 
     def _decide(
-        self, snap: Snapshot, text: str, c: int, e: int, ing: int, now: float,
-        imei: str | None = None,
+        self, snap: Snapshot, text: str, callee: str, ing: int, now: float, imei: str | None
     ) -> tuple[Outcome, tuple[str, ...]]:
-        if c < 0:
+        # The hot path: parse_number, flags_of and NumberingPlan.classify written out inline.
+        n = len(text)
+        if not (2 < n < 16 and text.isdigit() and text.isascii() and text[0] != "0"):
             return _R_MALFORMED
+        c = int(text)
+        ne = len(callee)
+        ok_e = 2 < ne < 16 and callee.isdigit() and callee.isascii() and callee[0] != "0"
+        e = int(callee) if ok_e else -1
         f = snap.flags_of(c) if c in snap.listed else 0
         if snap.has_list_prefixes:
             f |= snap.list_prefixes.lookup(text)
@@ -215,18 +238,25 @@ class Engine:
             device = snap.tac_reason(imei_tac(imei))
             if device:
                 return Outcome.REJECT, (device,)
+            if imei in snap.imeis:
+                return _R_DEVICE_LISTED
         if f & BLACK:
             return _R_BLACK
         if c == e and ing != RADIO:  # our own subscriber calling itself is voicemail
             return _R_SELF
         plan = snap.plan
-        kind = plan.kinds.lookup(text)
+        code = plan.memo[n].get(text[: plan.width])
+        if code is None:
+            code = plan.classify(text)
+        kind = code & 7
         if kind == Kind.UNALLOCATED:
             return _R_UNALLOCATED
         if ing == INTERNATIONAL and kind in _DOMESTIC:
             return _R_INTERNATIONAL
-        if ing == INTERCONNECT and plan.own.lookup(text) == 1:
+        if ing == INTERCONNECT and code & OWN:
             return _R_OWN
+        if ing == INTERNATIONAL and e > 0 and e in snap.listed and snap.flags_of(e) & SUSPEND:
+            return _R_CALLEE_BARRED
         if f or snap.risk_prefixes:
             rule = snap.risk_table.lookup(text) if snap.risk_prefixes else -1
             warned = f & (SUSPEND | VERIFY | WATCH)
@@ -234,10 +264,10 @@ class Engine:
                 snap.flags_of(e) & PROTECTED
             )
             return self._soft(snap, f, rule, protected, c, e, now)
-        level, code = self._observe(c, e, now)
+        level, vcode = self._observe(c, e, now)
         if not level:
             return _ALLOWED
-        return (Outcome.REJECT if level == REJECT else Outcome.LABEL), (code,)
+        return (Outcome.REJECT if level == REJECT else Outcome.LABEL), (vcode,)
 
     # -- many calls -------------------------------------------------------------------------
 
@@ -259,31 +289,41 @@ class Engine:
                                "callers, or none at all")
         now = self._clock() if at is None else at
         snap = self._snapshot
-        if isinstance(ingress, str):
-            ing = np.full(n, ingress_code(ingress), dtype=np.int8)
-        else:
-            ing = np.fromiter((ingress_code(x) for x in ingress), dtype=np.int8, count=n)
-        if snap is None or now - snap.as_of > self.config.max_age_s:
-            reason = self._unusable(snap, now)
+        ing = _ingress_codes(ingress, n)
+        seq = self._seq
+        node = self._node
+        if snap is None or now - snap.as_of > self._max_age:
+            reason = (self._unusable(snap, now),)
             self.fail_open_count += n - 1
-            ds = [Decision(self._next_id(), Outcome.ALLOW, (reason,)) for _ in range(n)]
-            self.outcomes[Outcome.ALLOW] += n
-            self.reasons[reason] += n
-            return ds
+            self._seq += n
+            self._count([(Outcome.ALLOW, reason)] * n)
+            return [Decision(Outcome.ALLOW, reason, k, node) for k in range(seq + 1, seq + n + 1)]
         c = parse_numbers(callers)
         e = parse_numbers(callees)
         tacs = imei_tacs(caller_imeis) if caller_imeis is not None else None
-        final = self._pre_stages(snap, callers, c, e, ing, tacs)
-        return self._finish(snap, callers, callees, c, e, ing, final, now)
+        f = snap.flags_many(c)
+        devices = (np.fromiter((i in snap.imeis for i in caller_imeis), dtype=bool, count=n)
+                   if caller_imeis is not None and snap.imeis else None)
+        final = self._pre_stages(snap, f, c, e, ing, tacs, devices)
+        results = self._finish(snap, f, c, e, final, now)
+        self._count(results)
+        self._seq += n
+        seqs = range(seq + 1, seq + n + 1)
+        out = [Decision(o, r, k, node) for (o, r), k in zip(results, seqs, strict=True)]
+        self._log_batch(snap, callers, callees, ing, out, now)
+        return out
 
     def _pre_stages(
-        self, snap: Snapshot, texts: Sequence[str], c: I64, e: I64, ing: npt.NDArray[np.int8],
+        self, snap: Snapshot, flags: U8, c: I64, e: I64, ing: npt.NDArray[np.int8],
         tacs: I64 | None = None,
+        devices: npt.NDArray[np.bool_] | None = None,
     ) -> list[tuple[Outcome, tuple[str, ...]] | None]:
-        """The stages that end a decision at once (rejects, whitelist), vectorised."""
-        f = snap.flags_many(c)
+        """The stages that end a decision at once (rejects, whitelist), vectorised; ``flags``
+        are the callers' snapshot flags (without list prefixes); ``devices`` marks calls from
+        blacklisted IMEIs."""
+        f = flags
         if len(snap.list_prefixes):
-            f |= snap.list_prefixes.lookup_many(c).astype(np.uint8)
+            f = f | snap.list_prefixes.lookup_many(c).astype(np.uint8)
         kind = snap.plan.kinds_of(c)
         own = snap.plan.own_many(c)
         risk = snap.risk_table.lookup_many(c) if snap.risk_prefixes else None
@@ -295,6 +335,8 @@ class Engine:
         if tacs is not None and snap.tacs.size:
             device = snap.tac_codes(tacs)
             stages += [(device == k, Outcome.REJECT, r) for k, r in enumerate(snap.tac_reasons)]
+        if devices is not None:
+            stages.append((devices, Outcome.REJECT, "device:listed"))
         stages += [
             ((f & BLACK) > 0, Outcome.REJECT, "list:black"),
             ((c == e) & (ing != RADIO), Outcome.REJECT, "spoof:caller_is_callee"),
@@ -306,14 +348,21 @@ class Engine:
             ),
             ((ing == INTERCONNECT) & own, Outcome.REJECT, "spoof:own_number_via_interconnect"),
         ]
+        intl = ing == INTERNATIONAL
+        if intl.any():
+            callee_flags = np.zeros(c.shape, dtype=np.uint8)
+            callee_flags[intl] = snap.flags_many(e[intl])
+            stages.append(((callee_flags & SUSPEND) > 0, Outcome.REJECT, "callee:barred"))
         if risk is not None:
             for i, rule in enumerate(snap.risk_prefixes):
                 if rule.outcome is Outcome.REJECT:
                     stages.append((risk == i, Outcome.REJECT, "prefix:" + rule.code))
-        final: list[tuple[Outcome, tuple[str, ...]] | None] = [None] * len(texts)
+        final: list[tuple[Outcome, tuple[str, ...]] | None] = [None] * int(c.size)
         done = np.zeros(c.shape, dtype=bool)
         for mask, outcome, code in stages:
             hit = mask & ~done
+            if not hit.any():
+                continue
             result = (outcome, (code,))
             for i in np.flatnonzero(hit).tolist():
                 final[i] = result
@@ -323,20 +372,24 @@ class Engine:
     def _finish(
         self,
         snap: Snapshot,
-        callers: Sequence[str],
-        callees: Sequence[str],
+        flags: U8,
         c: I64,
         e: I64,
-        ing: npt.NDArray[np.int8],
         final: list[tuple[Outcome, tuple[str, ...]] | None],
         now: float,
-    ) -> list[Decision]:
-        f = snap.flags_many(c).tolist()
-        risk = snap.risk_table.lookup_many(c).tolist() if snap.risk_prefixes else None
-        protected = ((snap.flags_many(e) & PROTECTED) > 0).tolist()
-        cl, el = c.tolist(), e.tolist()
-        observe = self.velocity.observe
+    ) -> list[tuple[Outcome, tuple[str, ...]]]:
+        """The stages after the spoof rules, per call in order (velocity counts in order)."""
         soft = SUSPEND | VERIFY | WATCH | GREY
+        f = flags.tolist()
+        risk = snap.risk_table.lookup_many(c).tolist() if snap.risk_prefixes else None
+        # Protection matters only for warned callers: look up only their callees.
+        warned = np.flatnonzero((flags & (SUSPEND | VERIFY | WATCH)) > 0)
+        protected = dict.fromkeys(
+            warned[(snap.flags_many(e[warned]) & PROTECTED) > 0].tolist(), True
+        ) if warned.size else {}
+        cl, el = c.tolist(), e.tolist()
+        observe = self._observe
+        label, reject = Outcome.LABEL, Outcome.REJECT
         results: list[tuple[Outcome, tuple[str, ...]]] = []
         append = results.append
         for i, pre in enumerate(final):
@@ -347,18 +400,11 @@ class Engine:
                 if not level:
                     append(_ALLOWED)
                 else:
-                    append((Outcome.REJECT if level == REJECT else Outcome.LABEL, (vcode,)))
+                    append((reject if level == REJECT else label, (vcode,)))
             else:
-                append(self._soft(snap, f[i], risk[i] if risk else -1, protected[i],
+                append(self._soft(snap, f[i], risk[i] if risk else -1, i in protected,
                                   cl[i], el[i], now))
-        first = self._seq + 1
-        self._seq += len(results)
-        node = self._node
-        out = [
-            Decision(f"{node}{first + k:x}", o, r) for k, (o, r) in enumerate(results)
-        ]
-        self._count_and_log(snap, callers, callees, ing, out, now)
-        return out
+        return results
 
     def _soft(
         self, snap: Snapshot, fi: int, rule: int, protected: bool, c: int, e: int, now: float
@@ -393,7 +439,15 @@ class Engine:
             outcome, reasons = _gather(outcome, reasons, Outcome.LABEL, vcode)
         return outcome, reasons
 
-    def _count_and_log(
+    def _count(self, results: list[tuple[Outcome, tuple[str, ...]]]) -> None:
+        """Count a batch's outcomes and reasons (a few distinct results: count those)."""
+        outcomes, rs = self.outcomes, self._reason_sets
+        for (outcome, reasons), k in Counter(results).items():
+            outcomes[outcome] += k
+            if reasons:
+                rs[reasons] = rs.get(reasons, 0) + k
+
+    def _log_batch(
         self,
         snap: Snapshot,
         callers: Sequence[str],
@@ -402,11 +456,6 @@ class Engine:
         decisions: list[Decision],
         now: float,
     ) -> None:
-        for d in decisions:
-            self.outcomes[d.outcome] += 1
-        for d in decisions:
-            if d.reasons:
-                self.reasons.update(d.reasons)
         sink = self.decision_log
         if sink is None:
             return
@@ -416,6 +465,17 @@ class Engine:
                     DecisionRecord(d.id, now, callers[i], callees[i], INGRESS[int(ing[i])],
                                    d.outcome, d.reasons, snap.version)
                 )
+
+
+def _ingress_codes(ingress: Sequence[str] | str, n: int) -> npt.NDArray[np.int8]:
+    """Ingress codes for a batch; an unknown name is an InvalidInput that lists the names."""
+    if isinstance(ingress, str):
+        return np.full(n, ingress_code(ingress), dtype=np.int8)
+    get = _INGRESS_CODE.get
+    codes = [get(x, -1) for x in ingress]
+    if -1 in codes:
+        ingress_code(ingress[codes.index(-1)])  # raises, naming the bad value
+    return np.array(codes, dtype=np.int8)
 
 
 def _gather(

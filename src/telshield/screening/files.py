@@ -56,6 +56,7 @@ def save_input(data: SnapshotInput, directory: Path) -> None:
         ],
         "plan": [list(p) for p in data.plan],
         "barred_tacs": [list(t) for t in data.barred_tacs],
+        "barred_imeis": list(data.barred_imeis),
     }
     (tmp / "meta.json").write_text(json.dumps(meta))
     old = directory.with_name(f".{directory.name}.old.{time.time_ns()}")
@@ -84,6 +85,7 @@ def load_input(directory: Path) -> SnapshotInput:
         ),
         plan=tuple((str(p), int(n), int(k), int(o)) for p, n, k, o in meta.get("plan", [])),
         barred_tacs=tuple((str(t), str(k)) for t, k in meta.get("barred_tacs", [])),
+        barred_imeis=tuple(str(i) for i in meta.get("barred_imeis", [])),
         as_of=float(meta["as_of"]),
         version=str(meta["version"]),
     )
@@ -145,6 +147,7 @@ def input_from_csv(
     warnings: Path | None = None,
     protected: Path | None = None,
     risk_prefixes: Path | None = None,
+    devices: Path | None = None,
     plan: tuple[PlanTuple, ...] = (),
     version: str = "",
 ) -> SnapshotInput:
@@ -177,9 +180,18 @@ def input_from_csv(
             except ValueError:
                 raise InvalidInput(f"{risk_prefixes}: outcome {o!r} is not one of "
                                    f"{[x.value for x in Outcome]}") from None
+    imeis: list[str] = []
+    if devices is not None:
+        values = pc.utf8_trim_whitespace(
+            pc.cast(_read(devices, ["imei"])["imei"], pa.string())).to_pylist()
+        for line, v in enumerate(values, start=2):
+            if not (v and v.isdigit() and 14 <= len(v) <= 16):
+                raise InvalidInput(f"{devices}: line {line}: imei {v!r} is not 14-16 digits")
+        imeis = sorted(set(values))
     return SnapshotInput(
         **data,  # type: ignore[arg-type]
         risk_prefixes=tuple(rules),
+        barred_imeis=tuple(imeis),
         plan=plan,
         as_of=time.time(),
         version=version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),

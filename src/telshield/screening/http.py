@@ -60,6 +60,14 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     caller_imei: list[str | None] | None = None
 
 
+class DecisionOut(msgspec.Struct):
+    """One decision on the wire."""
+
+    id: str
+    outcome: str
+    reasons: tuple[str, ...]
+
+
 class BatchOut(msgspec.Struct):
     """Decisions for a batch, as columns in the order of the request."""
 
@@ -104,7 +112,7 @@ class ScreeningApp:
             if method == "POST" and path == "/v1/decisions":
                 c = self._call.decode(await _body(receive))
                 d = self.engine.decide(c.caller, c.callee, c.ingress, c.at, c.caller_imei)
-                await _reply(send, 200, self._enc.encode(d))
+                await _reply(send, 200, self._enc.encode(DecisionOut(d.id, d.outcome, d.reasons)))
             elif method == "POST" and path == "/v1/decisions/batch":
                 b = self._batch.decode(await _body(receive))
                 ds = self.engine.decide_batch(b.caller, b.callee, b.ingress, b.at, b.caller_imei)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
@@ -21,6 +21,7 @@ from telshield.domain.numbers import NumberKind, Operator, PlanRow
 I64 = npt.NDArray[np.int64]
 MAX_DIGITS = 15
 MIN_DIGITS = 3
+_MEMO_MAX = 200_000  # memoised (length, leading digits) keys per table
 _POW10 = np.array([10**i for i in range(MAX_DIGITS + 2)], dtype=np.int64)
 
 
@@ -85,8 +86,10 @@ class PrefixTable:
             for n in range(max(r.min_len, len(r.prefix)), r.max_len + 1):
                 self._exact.setdefault((n, r.prefix), r.value)
         self._lens = sorted({len(r.prefix) for r in self._rules}, reverse=True)
-        self._width = self._lens[0] if self._lens else 0
-        self._cache: dict[tuple[int, str], int] = {}
+        self.width = self._lens[0] if self._lens else 0
+        # Memo per number length: first `width` digits -> value (bounded by _MEMO_MAX in all).
+        self._memo: list[dict[str, int]] = [{} for _ in range(MAX_DIGITS + 1)]
+        self._memo_size = 0
         # Vectorised form: per prefix length, sorted composite keys length * 10**16 + prefix.
         self._vec: list[tuple[int, I64, npt.NDArray[np.int32]]] = []
         for k in self._lens:
@@ -112,12 +115,17 @@ class PrefixTable:
     def lookup(self, text: str) -> int:
         """The value of the longest matching rule for a digit string, or the default."""
         # The answer depends only on the length and the first `width` digits: memoise on that.
-        key = (len(text), text[: self._width])
-        v = self._cache.get(key)
+        n = len(text)
+        if n > MAX_DIGITS:
+            return self._slow(text)
+        memo = self._memo[n]
+        key = text[: self.width]
+        v = memo.get(key)
         if v is None:
             v = self._slow(text)
-            if len(self._cache) < 200_000:
-                self._cache[key] = v
+            if self._memo_size < _MEMO_MAX:
+                memo[key] = v
+                self._memo_size += 1
         return v
 
     def lookup_many(self, numbers: I64) -> npt.NDArray[np.int32]:
@@ -154,12 +162,34 @@ CHINA_MOBILE_SEGMENTS = tuple(
 )
 
 
+OWN = 8  # the bit ``NumberingPlan.classify`` adds to the kind for one of our own numbers
+
+
 @dataclass(frozen=True)
 class NumberingPlan:
     """Classifies presented numbers: kind and whether the number belongs to our network."""
 
     kinds: PrefixTable
     own: PrefixTable
+    # Kind | OWN per number length and leading digits (both tables' answers depend on no more).
+    memo: list[dict[str, int]] = field(init=False, repr=False, compare=False)
+    width: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "memo", [{} for _ in range(MAX_DIGITS + 1)])
+        object.__setattr__(self, "width", max(self.kinds.width, self.own.width))
+
+    def classify(self, text: str) -> int:
+        """``Kind | OWN`` of a well-formed number (3-15 digits), memoised: the hot path reads
+        ``memo[len(text)].get(text[:width])`` itself and calls this on a miss."""
+        memo = self.memo[len(text)]
+        key = text[: self.width]
+        v = memo.get(key)
+        if v is None:
+            v = self.kinds.lookup(text) | (OWN if self.own.lookup(text) == 1 else 0)
+            if len(memo) < _MEMO_MAX:
+                memo[key] = v
+        return v
 
     def kind(self, text: str) -> Kind:
         """The kind of one presented number (digit string)."""

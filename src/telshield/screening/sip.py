@@ -13,9 +13,12 @@ device-class rule does not apply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import structlog
 
@@ -234,13 +237,69 @@ class RedirectServer(asyncio.DatagramProtocol):
         return reply
 
 
-async def serve_sip(
-    server: RedirectServer, host: str, port: int
-) -> tuple[asyncio.DatagramTransport, RedirectServer]:
-    """Start listening on ``host:port`` (UDP); returns the transport and the protocol."""
-    loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(
-        lambda: server, local_addr=(host, port)
-    )
-    log.info("sip.listening", host=host, port=port)
-    return transport, protocol
+class UdpLoop:
+    """A blocking UDP loop in its own thread: ``recvfrom`` → ``RedirectServer.handle`` →
+    ``sendto``, with no event-loop callback, future or transport buffer per datagram.
+
+    The engine is only ever called from this thread; the event loop that started it keeps
+    reloading snapshots (one atomic reference swap) and flushing the decision log (locked).
+    """
+
+    def __init__(self, server: RedirectServer, sock: socket.socket) -> None:
+        self.server = server
+        self._sock = sock
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="sip-udp", daemon=True)
+        self._thread.start()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Like an asyncio transport's: ``sockname`` is the address listened on."""
+        return self._sock.getsockname() if name == "sockname" else default
+
+    def _run(self) -> None:
+        sock, handle, stats = self._sock, self.server.handle, self.server.stats
+        recv, send = sock.recvfrom, sock.sendto
+        while not self._closing:
+            try:
+                data, addr = recv(65535)
+            except OSError:  # e.g. an ICMP error reported on the socket: keep serving
+                continue
+            if self._closing:
+                break
+            try:
+                reply = handle(data)
+            except Exception:  # a bug must not stop call set-ups: count, log, drop
+                stats.dropped += 1
+                log.exception("sip.handle_failed", peer=str(addr[0]))
+                continue
+            if reply is not None:
+                try:
+                    send(reply, addr)
+                except OSError:
+                    stats.dropped += 1
+
+    def close(self) -> None:
+        """Stop the loop (woken by an empty datagram to itself) and close the socket."""
+        if self._closing:
+            return
+        self._closing = True
+        host, port = self._sock.getsockname()[:2]
+        wake = "127.0.0.1" if host == "0.0.0.0" else "::1" if host == "::" else host
+        with contextlib.suppress(OSError), socket.socket(self._sock.family,
+                                                         socket.SOCK_DGRAM) as s:
+            s.sendto(b"", (wake, port))
+        self._thread.join(5)
+        self._sock.close()
+
+
+async def serve_sip(server: RedirectServer, host: str, port: int) -> tuple[UdpLoop, RedirectServer]:
+    """Start answering on ``host:port`` (UDP) in a dedicated thread; returns the loop (``close``
+    stops it) and the server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    with contextlib.suppress(OSError):  # a deeper queue absorbs bursts (capped by the kernel)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 2**20)
+    sock.bind((host, port))
+    loop = UdpLoop(server, sock)
+    log.info("sip.listening", host=host, port=sock.getsockname()[1])
+    return loop, server

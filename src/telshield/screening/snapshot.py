@@ -44,6 +44,8 @@ TIER_BITS = {Tier.WATCH: WATCH, Tier.VERIFY: VERIFY, Tier.SUSPEND: SUSPEND}
 COLOUR_BITS = {Colour.WHITE: WHITE, Colour.BLACK: BLACK, Colour.GREY: GREY}
 # Device kinds (device_intel feed) whose call set-ups are barred: SIM gateways and SIM banks.
 BARRED_DEVICE_KINDS = ("goip", "simbank")
+# Above this many numbers, ``flags_many`` probes the bitmap before searching the sorted keys.
+_PROBE_FIRST = 1 << 16
 
 
 class Outcome(StrEnum):
@@ -84,6 +86,8 @@ class SnapshotInput:
     as (prefix, min_len, max_len, list bits). ``risk_prefixes``: high-risk prefix rules.
     ``barred_tacs``: IMEI type allocation codes (8 digits) whose devices may not set up calls,
     with their device kind (``goip``, ``simbank``), which names the reason (``device:goip``).
+    ``barred_imeis``: single devices (IMEIs) on the blacklist, e.g. the phones barred fraud
+    numbers used (``services.devices``); their call set-ups are rejected (``device:listed``).
     """
 
     list_numbers: I64 = field(default_factory=lambda: np.empty(0, np.int64))
@@ -95,6 +99,7 @@ class SnapshotInput:
     risk_prefixes: tuple[RiskPrefix, ...] = ()
     plan: tuple[PlanTuple, ...] = ()  # the numbering plan; empty means the built-in one
     barred_tacs: tuple[tuple[str, str], ...] = ()  # (IMEI TAC, device kind) of barred devices
+    barred_imeis: tuple[str, ...] = ()  # blacklisted devices
     as_of: float = 0.0  # epoch seconds of the data the snapshot reflects
     version: str = ""
 
@@ -124,11 +129,13 @@ def input_from_entries(
     version: str = "",
 ) -> SnapshotInput:
     """Build a snapshot input from list entries (the effective one per target wins) and
-    warnings; entries for IMEIs or identities do not concern call screening and are skipped."""
+    warnings; a blacklisted IMEI bars its device; identity entries do not concern call
+    screening and are skipped."""
     by_target: dict[tuple[TargetKind, str, str], list[ListEntry]] = {}
     for e in entries:
-        if e.kind in (TargetKind.NUMBER, TargetKind.PREFIX, TargetKind.RANGE):
+        if e.kind in (TargetKind.NUMBER, TargetKind.PREFIX, TargetKind.RANGE, TargetKind.IMEI):
             by_target.setdefault((e.kind, e.value, e.value_end), []).append(e)
+    imeis: list[str] = []
     nums: list[int] = []
     flags: list[int] = []
     prefixes: list[tuple[str, int, int, int]] = []
@@ -137,7 +144,10 @@ def input_from_entries(
         if win is None:
             continue
         bits = POLICE if win.police_ordered else COLOUR_BITS[win.colour]
-        if kind is TargetKind.NUMBER:
+        if kind is TargetKind.IMEI:
+            if bits & (BLACK | POLICE):
+                imeis.append(value)
+        elif kind is TargetKind.NUMBER:
             n = parse_number(value)
             if n > 0:
                 nums.append(n)
@@ -157,6 +167,7 @@ def input_from_entries(
         protected=np.array([n for n in map(parse_number, protected) if n > 0], dtype=np.int64),
         list_prefixes=tuple(prefixes),
         risk_prefixes=tuple(risk_prefixes),
+        barred_imeis=tuple(sorted(imeis)),
         as_of=at.timestamp(),
         version=version,
     )
@@ -171,6 +182,7 @@ class Snapshot:
         "built_at",
         "flags",
         "has_list_prefixes",
+        "imeis",
         "keys",
         "list_prefixes",
         "listed",
@@ -196,6 +208,7 @@ class Snapshot:
         version: str,
         build_seconds: float,
         barred_tacs: tuple[tuple[str, str], ...] = (),
+        barred_imeis: tuple[str, ...] = (),
     ) -> None:
         keys.setflags(write=False)
         flags.setflags(write=False)
@@ -214,6 +227,7 @@ class Snapshot:
         self.version = version
         self.build_seconds = build_seconds
         self.tacs, self.tac_kinds, self.tac_reasons = _tac_arrays(barred_tacs)
+        self.imeis = frozenset(barred_imeis)
 
     def tac_codes(self, tacs: I64) -> npt.NDArray[np.int16]:
         """Per TAC (-1: none), the index into ``tac_reasons`` of its barred kind, else -1."""
@@ -274,6 +288,7 @@ class Snapshot:
             version=data.version,
             build_seconds=time.perf_counter() - t0,
             barred_tacs=data.barred_tacs,
+            barred_imeis=data.barred_imeis,
         )
 
     def __len__(self) -> int:
@@ -290,6 +305,16 @@ class Snapshot:
         """Flag bytes of many numbers (0 for those in no list)."""
         if self.keys.size == 0:
             return np.zeros(numbers.shape, dtype=np.uint8)
+        if self.keys.size > _PROBE_FIRST:
+            # A large snapshot: a binary search per number misses the cache at every step;
+            # probing the bitmap first leaves the search to the few listed numbers.
+            listed = self.listed
+            hit = np.array([k for k, n in enumerate(numbers.tolist()) if n > 0 and n in listed],
+                           dtype=np.intp)
+            out = np.zeros(numbers.shape, dtype=np.uint8)
+            if hit.size:
+                out[hit] = self.flags[np.searchsorted(self.keys, numbers[hit])]
+            return out
         i = np.searchsorted(self.keys, numbers)
         i = np.minimum(i, self.keys.size - 1)
         hit = self.keys[i] == numbers

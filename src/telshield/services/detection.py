@@ -21,7 +21,9 @@ import pandas as pd
 import structlog
 
 from telshield.detect import model as m
+from telshield.detect.colocation import colocation_features
 from telshield.detect.features import Window, feature_names, number_features
+from telshield.detect.inbound import detection_feature_names, inbound_features
 from telshield.detect.numbering import out_of_province
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
 from telshield.domain.alerts import Alert, Reason, Tier
@@ -81,6 +83,15 @@ class Detector:
             cells=r.table("cells"), intel=r.table("device_intel"), active_since=active_since,
         )
         frame = r.con.execute(expr)
+        day = r.table("calls", until - timedelta(hours=24), until)
+        inbound = r.con.execute(inbound_features(day, until=until, active_since=active_since))
+        frame = frame.merge(inbound, on="msisdn", how="outer") if len(inbound) else \
+            frame.assign(foreign_callers_24h=0)
+        frame["foreign_callers_24h"] = frame["foreign_callers_24h"].fillna(0).astype("int64")
+        coloc = r.con.execute(colocation_features(day, until=until))
+        frame = frame.merge(coloc, on="msisdn", how="left")
+        frame["cell_one_way_callers_24h"] = (
+            frame["cell_one_way_callers_24h"].fillna(0).astype("int64"))
         if self.plan is not None and len(frame):  # homes never change: classify numbers once
             homes = self._homes(frame["msisdn"])
             frame["out_of_province"] = frame["msisdn"].astype(str).map(homes).astype("float64")
@@ -269,7 +280,7 @@ def build_detector(
 
     d = settings.detect
     windows = [Window.parse(w) for w in d.windows]
-    rules = load_rules(rules_file or d.rules_file, feature_names(windows))
+    rules = load_rules(rules_file or d.rules_file, detection_feature_names(windows))
     models = models_dir(settings)
     model = None
     if use_model:

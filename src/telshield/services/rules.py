@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from telshield.detect.features import feature_names
+from telshield.detect.inbound import detection_feature_names
 from telshield.detect.rules import RuleSet, hit_column, parse_rules
 from telshield.domain.errors import InvalidInput
 from telshield.services.detection import Detector, clue_labels, snapshots
@@ -17,7 +17,7 @@ from telshield.services.detection import Detector, clue_labels, snapshots
 
 def load_rules(path: Path | None, windows_features: list[str] | None = None) -> RuleSet:
     """The rules in ``path``, or the shipped defaults when ``path`` is None."""
-    known = windows_features if windows_features is not None else feature_names()
+    known = windows_features if windows_features is not None else detection_feature_names()
     if path is None:
         text = resources.files("telshield.detect").joinpath("default_rules.toml").read_text()
         return parse_rules(text, known, source="default_rules.toml")
