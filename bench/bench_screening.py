@@ -10,7 +10,9 @@ engine:   decisions per CPU-second (process time, so other work on the machine d
           (three dict lookups and a result dict per call).
 snapshot: build time and bytes a number for N listed numbers.
 http:     `telshield screen http` (granian, 1 worker): POST /v1/decisions throughput against
-          GET /livez on the same server, for one call sent again and again (its caller soon
+          the empty endpoint on the same server, both GET /livez and POST /livez with the same
+          body as the decision (read, then the same fixed answer: the floor for a request of
+          that shape), for one call sent again and again (its caller soon
           over the velocity limits: every answer a reject, logged) and for 1,000 different calls
           in turn ("mixed", mostly allowed); wrk, 32 connections; the three alternate in four
           rounds, the best round of each is kept, and the worst per-round ratio is shown too; p99
@@ -188,12 +190,13 @@ def bench_http(args: argparse.Namespace) -> dict[str, float]:
             # each keeps its best round: the neighbours' load shifts within a run, and
             # alternating exposes both endpoints to the same shifts.
             part = max(1, args.seconds // 4)
-            empties, singles, mixes = [], [], []
+            empties, posts, singles, mixes = [], [], [], []
             for _ in range(4):
                 empties.append(_wrk(base + "/livez", part))
+                posts.append(_wrk(base + "/livez", part, d / "one.lua"))
                 singles.append(_wrk(base + "/v1/decisions", part, d / "one.lua"))
                 mixes.append(_wrk(base + "/v1/decisions", part, d / "mixed.lua"))
-            empty, single, mixed = max(empties), max(singles), max(mixes)
+            empty, post, single, mixed = max(empties), max(posts), max(singles), max(mixes)
             batch = _wrk(base + "/v1/decisions/batch", args.seconds, d / "many.lua") * 1000
             hey = subprocess.run(
                 ["hey", "-z", f"{args.seconds}s", "-c", "10", "-q", "100", "-m", "POST",
@@ -201,7 +204,10 @@ def bench_http(args: argparse.Namespace) -> dict[str, float]:
                 capture_output=True, text=True, check=True).stdout
         p99 = float(re.search(r"99% in ([\d.]+) secs", hey).group(1)) * 1000
         rate = float(re.search(r"Requests/sec:\s+([\d.]+)", hey).group(1))
-    return {"empty_req_s": empty, "decide_req_s": single, "decide_vs_empty": single / empty,
+    return {"empty_req_s": empty, "empty_post_req_s": post, "decide_req_s": single,
+            "decide_vs_empty": single / empty, "decide_vs_empty_post": single / post,
+            "decide_vs_empty_post_per_round": min(
+                a / b for a, b in zip(singles, posts, strict=True)),
             "decide_vs_empty_per_round": min(a / b for a, b in zip(singles, empties, strict=True)),
             "mixed_req_s": mixed, "mixed_vs_empty": mixed / empty,
             "mixed_vs_empty_per_round": min(a / b for a, b in zip(mixes, empties, strict=True)),

@@ -119,7 +119,9 @@ class ScreeningSettings(BaseModel):
     log_allowed: bool = Field(default=False, description="log allowed calls too")
     log_max_bytes: int = Field(default=256 * 2**20, gt=0, description="rotate logs at this size")
     tier_watch: str = Field(default="label", description="outcome for numbers under watch")
-    tier_verify: str = Field(default="warn_callee", description="outcome for numbers to re-verify")
+    tier_verify: str = Field(
+        default="reject", description="outcome for numbers to re-verify (until they do)"
+    )
     tier_suspend: str = Field(default="reject", description="outcome for numbers to suspend")
     label_calls_per_minute: int = 8
     reject_calls_per_minute: int = 20

@@ -3,7 +3,7 @@ judging arithmetic, and a few simulated hours of a tiny province end to end (and
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import ibis
@@ -16,12 +16,13 @@ from typer.testing import CliRunner
 from telshield.cli.replay import replay_cmd
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import Policy
+from telshield.domain.paging import Page
 from telshield.evaluate.replay_judge import LABEL, REJECT, WARN, judge, meets_bar
 from telshield.evaluate.replay_routes import BARRED, ROUTES, route_classes
 from telshield.evaluate.replay_run import ReplayOptions, run_replay, work_dir
 from telshield.evaluate.replay_state import barred_tacs, snapshot_input
 from telshield.feeds.numbering import load_plan_table
-from telshield.screening.engine import Engine
+from telshield.screening.engine import Engine, EngineConfig
 from telshield.screening.numbering import parse_numbers
 from telshield.screening.snapshot import Outcome, Snapshot, SnapshotInput
 from telshield.services.cases import CaseService
@@ -83,7 +84,10 @@ def test_snapshot_from_lists_and_cases(tmp_path: Path) -> None:
     callers = parse_numbers([verify, nobody])
     callees = parse_numbers([victim, white])
     snap = Snapshot.build(snapshot_input(lists, cases, at, callers=callers, callees=callees))
-    engine = Engine()
+    # Numbers under re-verification connected with a warning (the default rejects them), so
+    # that victim protection shows on top of the tier's outcome.
+    engine = Engine(EngineConfig(tier_outcomes={
+        Tier.SUSPEND: Outcome.REJECT, Tier.VERIFY: Outcome.WARN_CALLEE, Tier.WATCH: Outcome.LABEL}))
     now = (at - datetime(1970, 1, 1)).total_seconds() + 60
 
     def decide(caller: str, callee: str = nobody) -> tuple[Outcome, tuple[str, ...]]:
@@ -174,8 +178,31 @@ def test_barred_tacs_are_the_goip_and_simbank_tacs_of_device_intel(world: Path) 
 def test_replay_command(world: Path, settings: Settings) -> None:
     app = typer.Typer()
     app.command()(replay_cmd)
-    res = CliRunner().invoke(app, ["--world", str(world), "--hours", "1",
-                                   "--data-dir", str(settings.data_dir)])
+    out = settings.data_dir / "outcomes.parquet"
+    res = CliRunner().invoke(app, ["--world", str(world), "--hours", "2", "--warmup-hours", "1",
+                                   "--outcomes", str(out), "--data-dir", str(settings.data_dir)])
     assert res.exit_code == 0, res.output
     assert "interception by route" in res.output and "agree with truth" in res.output
     assert "bar (" in res.output
+    rows = pq.read_table(out).to_pandas()
+    assert set(rows["outcome"]) <= {"allow", "label", "warn_callee", "reject"}
+    start = datetime(2026, 10, 5)
+    assert (rows["judged"] == (rows["started_at"] >= start + timedelta(hours=1))).all()
+    assert rows["started_at"].max() < start + timedelta(hours=2)
+
+
+def test_warmup_runs_detection_in_shadow_and_judges_after(world: Path, settings: Settings
+                                                          ) -> None:
+    r = run_replay(settings, world, work_dir(settings, world),
+                   ReplayOptions(detect_every=5, hours=13, warmup_hours=6))
+    calls = pq.read_table(world / "calls", columns=["started_at"]).to_pandas()["started_at"]
+    live = int(((calls >= datetime(2026, 10, 5, 6)) & (calls < datetime(2026, 10, 5, 13))).sum())
+    by = {x.route: x for x in r.routes}
+    assert sum(by[x].fraud_calls + by[x].legit_calls for x in ROUTES) == live
+    assert r.period[0] == datetime(2026, 10, 5, 6) and r.detection_runs == 3
+    # The 05:00 run was a shadow run: every alert in the store came from a live run.
+    store = open_store(f"sqlite:///{(work_dir(settings, world) / 'store.db').as_posix()}")
+    d = CaseService(store, FixedClock(datetime(2026, 10, 5, 13)), Policy())
+    ends = {s.alert.window_end for s in d.alerts(page=Page(10_000))}
+    store.dispose()
+    assert ends and min(ends) >= datetime(2026, 10, 5, 10)

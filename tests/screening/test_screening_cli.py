@@ -31,7 +31,8 @@ def test_build_then_decide_with_the_full_numbering_plan(tmp_path: Path) -> None:
     cases = [
         (("8613800000003", "8613900000001"), "reject  reasons=list:police"),
         (("8614012345678", "8613900000001"), "spoof:unallocated"),  # from the compiled plan
-        (("8618600000006", "8613900000001", "--ingress", "radio"), "warn_callee"),
+        (("8618600000006", "8613900000001", "--ingress", "radio"),
+         "reject  reasons=warning:verify"),
         (("85291234567", "8613900000001", "--ingress", "international"), "allow"),
     ]
     for args, expected in cases:

@@ -115,7 +115,7 @@ def engine() -> Engine:
         ("8821612345678", CALLEE, "international", Outcome.REJECT, ("prefix:satellite",)),
         ("85512345678", CALLEE, "international", Outcome.LABEL, ("prefix:high_risk_country",)),
         (SUSPEND_N, CALLEE, "radio", Outcome.REJECT, ("warning:suspend",)),
-        (VERIFY_N, CALLEE, "radio", Outcome.WARN_CALLEE, ("warning:verify",)),
+        (VERIFY_N, CALLEE, "radio", Outcome.REJECT, ("warning:verify",)),
         (WATCH_N, CALLEE, "radio", Outcome.LABEL, ("warning:watch",)),
         (WATCH_N, VICTIM, "radio", Outcome.WARN_CALLEE, ("warning:watch", "victim:protected")),
         (PLAIN, VICTIM, "radio", Outcome.ALLOW, ()),  # protection is about warned callers only

@@ -81,6 +81,8 @@ def test_token_is_required_when_set() -> None:
     good = {"authorization": "Bearer s3cret"}
     assert _run(app, "POST", "/v1/decisions", json=call, headers=good).status_code == 200
     assert _run(app, "GET", "/livez").status_code == 200  # liveness stays open
+    posted = _run(app, "POST", "/livez", json=call)  # the benchmark's empty POST endpoint
+    assert (posted.status_code, posted.json()) == (200, {"ok": True})
     assert _run(app, "GET", "/metrics").status_code == 401
 
 

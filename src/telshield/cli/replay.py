@@ -34,7 +34,7 @@ def replay_cmd(
     )] = True,
     warmup_hours: Annotated[int, typer.Option(
         min=0, help="Go live after N hours: until then detection runs in shadow mode (its "
-        "alerts do not act) and calls are not judged.")] = 0,
+        "alerts do not act) and calls are not judged.")] = 24,
     outcomes: Annotated[Path | None, typer.Option(
         help="Write every call's outcome, reasons and route class to this Parquet file.",
         dir_okay=False)] = None,

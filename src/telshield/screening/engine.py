@@ -94,7 +94,7 @@ class EngineConfig:
     tier_outcomes: Mapping[Tier, Outcome] = field(
         default_factory=lambda: {
             Tier.SUSPEND: Outcome.REJECT,
-            Tier.VERIFY: Outcome.WARN_CALLEE,
+            Tier.VERIFY: Outcome.REJECT,
             Tier.WATCH: Outcome.LABEL,
         }
     )

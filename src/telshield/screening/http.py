@@ -7,7 +7,9 @@
                                "caller_imei": [..., null, ...] (optional)}
                               -> {"id": [...], "outcome": [...], "reasons": [[...], ...]}
     GET  /metrics             Prometheus text
-    GET  /livez               {"ok": true} (also the empty baseline of the benchmark)
+    GET  /livez               {"ok": true} (also the empty baseline of the benchmark; a POST
+                              is answered the same once its body is read: the empty
+                              endpoint for a request shaped like a decision's)
     GET  /readyz              snapshot version and age; 503 without a usable snapshot
 
 When a token is configured every path but /livez needs ``Authorization: Bearer <token>``.
@@ -103,6 +105,8 @@ class ScreeningApp:
             return
         path, method = scope["path"], scope["method"]
         if path == "/livez":
+            if method == "POST":
+                await _body(receive)
             await _reply(send, 200, b'{"ok":true}')
             return
         if self._token and not self._authorised(scope):
