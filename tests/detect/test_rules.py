@@ -77,3 +77,14 @@ def test_default_rules_are_valid() -> None:
     text = resources.files("telshield.detect").joinpath("default_rules.toml").read_text()
     rs = parse_rules(text, detection_feature_names())
     assert len(rs.rules) >= 5
+
+
+def test_score_with_weights_that_are_not_exact_in_binary() -> None:
+    # 1 - 0.7 is 0.30000000000000004: as DECIMAL literals, a product of several overflowed.
+    text = 'version = "t"\n' + "".join(
+        f'[[rules]]\nname = "r{i}"\nwhen = "out_calls_24h > {i}"\nweight = 0.7\nreason = "r"\n'
+        for i in range(6))
+    rs = parse_rules(text, detection_feature_names())
+    frame = ibis.memtable({"msisdn": ["a", "b"], "out_calls_24h": [10, 0]})
+    got = ibis.duckdb.connect().execute(rule_hits(frame, rs)).set_index("msisdn")["rule_score"]
+    assert got["a"] == pytest.approx(1 - 0.3**6) and got["b"] == 0.0

@@ -32,11 +32,12 @@ def demo_cmd(
     replay: Annotated[bool, typer.Option(help="End with the whole-system replay.")] = True,
     detect_every: Annotated[
         int, typer.Option(min=1, help="In the replay, run detection every N simulated hours.")
-    ] = 4,
+    ] = 2,
     replay_hours: Annotated[
         int | None,
-        typer.Option(min=1, help="Replay only the first N simulated hours."),
-    ] = 96,
+        typer.Option(min=1, help="Replay only the first N simulated hours (the first "
+                     "--warmup-hours of them are not judged)."),
+    ] = 120,
 ) -> None:
     """Generate a province, ingest it, detect, dispose, and replay interception."""
     settings = settings_from(config, data_dir)

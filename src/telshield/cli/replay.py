@@ -18,7 +18,7 @@ def replay_cmd(
     world: Annotated[Path, typer.Option(help="Folder written by `telshield world generate`.",
                                         exists=True, file_okay=False)],
     detect_every: Annotated[int, typer.Option(
-        min=1, help="Run detection every N simulated hours (1 = every hour).")] = 1,
+        min=1, help="Run detection every N simulated hours (1 = every hour).")] = 2,
     hours: Annotated[int | None, typer.Option(
         min=1, help="Replay only the first N hours (default: the whole period).")] = None,
     model: Annotated[bool, typer.Option(
@@ -34,7 +34,7 @@ def replay_cmd(
     )] = True,
     warmup_hours: Annotated[int, typer.Option(
         min=0, help="Go live after N hours: until then detection runs in shadow mode (its "
-        "alerts do not act) and calls are not judged.")] = 24,
+        "alerts do not act) and calls are not judged.")] = 72,
     outcomes: Annotated[Path | None, typer.Option(
         help="Write every call's outcome, reasons and route class to this Parquet file.",
         dir_okay=False)] = None,

@@ -207,7 +207,10 @@ def rule_hits(features: ir.Table, rules: RuleSet) -> ir.Table:
         expr = _compile(ast.parse(r.when, mode="eval").body, features)
         hits[hit_column(r)] = expr.cast("boolean").fill_null(False)
     t = features.mutate(**hits)
-    keep: ir.FloatingValue = ibis.literal(1.0)
+    # Each factor is 1 - weight * hit with the hit as DOUBLE: DuckDB reads a literal such as
+    # 1 - 0.7 (0.30000000000000004) as a DECIMAL, and a product of several such decimals
+    # overflows its 38 digits of scale.
+    keep: ir.FloatingValue = ibis.literal(1.0, type="float64")
     for r in rules.rules:
-        keep = keep * t[hit_column(r)].ifelse(1.0 - r.weight, 1.0)
+        keep = keep * (1.0 - t[hit_column(r)].cast("float64") * r.weight)
     return t.mutate(rule_score=(1.0 - keep).cast("float64"))
