@@ -35,9 +35,9 @@ def demo_cmd(
     ] = 2,
     replay_hours: Annotated[
         int | None,
-        typer.Option(min=1, help="Replay only the first N simulated hours (the first "
-                     "--warmup-hours of them are not judged)."),
-    ] = 120,
+        typer.Option(min=1, help="Replay only the first N simulated hours (default: the whole "
+                     "period; the first 72 hours are a warm-up, not judged)."),
+    ] = None,
 ) -> None:
     """Generate a province, ingest it, detect, dispose, and replay interception."""
     settings = settings_from(config, data_dir)
