@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 
 from telshield.cli.common import ConfigOption, DataDirOption, settings_from
 from telshield.settings import Settings
@@ -213,52 +213,6 @@ def log_cmd(
     for k, n in reasons.most_common():
         t.add_row(f"  {k}", f"{n:,}")
     console.print(t)
-
-
-@screen_app.command("replay")
-def replay_cmd(
-    world: Annotated[Path, typer.Option(help="Folder written by `telshield world generate`.",
-                                        exists=True, file_okay=False)],
-    rules: Annotated[Path | None, typer.Option(help="Rules file (default: settings).")] = None,
-    data_dir: DataDirOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Screen and detect hour by hour over a simulated province, alert tiers mapped straight to
-    screening outcomes (no store): interception rate, false blocks and time to first block, per
-    route class. `telshield evaluate replay` runs the same through the store and its services."""
-    from rich.progress import Progress
-
-    from telshield.evaluate.replay import BARRED, replay
-    from telshield.screening.runtime import engine_config
-    from telshield.services.alerts import InMemoryAlertSink
-    from telshield.services.detection import build_detector
-
-    settings = settings_from(config, data_dir)
-    det = build_detector(settings, InMemoryAlertSink(), feeds=world, use_model=False,
-                         rules_file=rules)
-    cfg = engine_config(settings.screening)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("replaying hours", total=None)
-        r = replay(det, world, config=cfg, plan=_plan(settings),
-                   progress=lambda done, total: bar.update(task, completed=done, total=total))
-    console.print(f"[bold]replay[/] {r.period[0]:%Y-%m-%d %H:%M} .. {r.period[1]:%Y-%m-%d %H:%M},"
-                  f" {r.hours} hours; last snapshot {r.snapshot_numbers:,} numbers")
-    t = Table("fraud calls", "rejected", "warned", "legit calls", "legit rejected")
-    t.columns.insert(0, Column("route", no_wrap=True, min_width=len("inter_province")))
-    for f in [*r.routes, r.total(BARRED)]:
-        warned = f.fraud_warned / f.fraud_calls if f.fraud_calls else float("nan")
-        name = "barred routes" if "+" in f.route else f.route
-        t.add_row(name, f"{f.fraud_calls:,}", _pct(f.intercepted), _pct(warned),
-                  f"{f.legit_calls:,}", _pct(f.false_blocked, 4))
-    console.print(t)
-    console.print(f"fraud numbers {r.fraud_numbers:,}, blocked at least once "
-                  f"{r.fraud_numbers_blocked:,}; median minutes from first fraud call to first "
-                  f"blocked call: {r.median_minutes_to_block:.0f}")
-    console.print("reasons: " + ", ".join(f"{k} {v:,}" for k, v in list(r.reasons.items())[:8]))
-
-
-def _pct(x: float, digits: int = 1) -> str:
-    return "n/a" if x != x else f"{x:.{digits}%}"
 
 
 def register(app: typer.Typer) -> None:
