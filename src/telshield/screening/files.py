@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +153,8 @@ def input_from_csv(
     version: str = "",
 ) -> SnapshotInput:
     """A snapshot input from CSV files (any may be omitted); as of now."""
-    data: dict[str, object] = {}
+    data = SnapshotInput(plan=plan, as_of=time.time(),
+                         version=version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     if lists is not None:
         t = _read(lists, ["number", "colour"])
         flags = _codes(t, "colour", _COLOURS, lists)
@@ -164,13 +166,13 @@ def input_from_csv(
                          pa.array(["true", "1", "yes"])).to_numpy(zero_copy_only=False)
             )
             flags = np.where(police & (flags == BLACK), POLICE, flags).astype(np.uint8)
-        data["list_numbers"], data["list_flags"] = _numbers(t, "number", lists), flags
+        data = replace(data, list_numbers=_numbers(t, "number", lists), list_flags=flags)
     if warnings is not None:
         t = _read(warnings, ["number", "tier"])
-        data["warned"] = _numbers(t, "number", warnings)
-        data["warned_tiers"] = _codes(t, "tier", _TIERS, warnings)
+        data = replace(data, warned=_numbers(t, "number", warnings),
+                       warned_tiers=_codes(t, "tier", _TIERS, warnings))
     if protected is not None:
-        data["protected"] = _numbers(_read(protected, ["number"]), "number", protected)
+        data = replace(data, protected=_numbers(_read(protected, ["number"]), "number", protected))
     rules: list[RiskPrefix] = []
     if risk_prefixes is not None:
         t = _read(risk_prefixes, ["prefix", "outcome", "code"])
@@ -188,11 +190,4 @@ def input_from_csv(
             if not (v and v.isdigit() and 14 <= len(v) <= 16):
                 raise InvalidInput(f"{devices}: line {line}: imei {v!r} is not 14-16 digits")
         imeis = sorted(set(values))
-    return SnapshotInput(
-        **data,  # type: ignore[arg-type]
-        risk_prefixes=tuple(rules),
-        barred_imeis=tuple(imeis),
-        plan=plan,
-        as_of=time.time(),
-        version=version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
-    )
+    return replace(data, risk_prefixes=tuple(rules), barred_imeis=tuple(imeis))
