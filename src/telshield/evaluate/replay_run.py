@@ -190,7 +190,8 @@ def run_replay(
     clues = load_clues(world)
     clue_at = clues["reported_at"].astype("datetime64[us]").astype("int64").to_numpy() // 10**6
     outcome = np.zeros(len(calls), dtype=np.int8)
-    reasons = np.full(len(calls), "", dtype=object)
+    # Each call's reasons are kept only when asked for (--outcomes): joining 1 M tuples costs.
+    reasons = np.full(len(calls), "", dtype=object) if options.outcomes is not None else None
     bounds = np.searchsorted(at, t0 + HOUR * np.arange(hours + 1))
     runs = alerts = listed = barred_devices = 0
     for h in range(hours):
@@ -236,7 +237,7 @@ def run_replay(
     results = judge(routes[judged], calls["is_fraud"].to_numpy()[judged], callers[judged],
                     at[judged], outcome[judged], alerted[judged])
     secs["judge"] = time.perf_counter() - t
-    if options.outcomes is not None:
+    if options.outcomes is not None and reasons is not None:
         _write_outcomes(options.outcomes, calls, routes, outcome, reasons, alerted, judged)
     period = (start + timedelta(hours=max(options.warmup_hours, 0)),
               pd.Timestamp(calls["started_at"].iloc[-1]).to_pydatetime())
@@ -251,7 +252,8 @@ def run_replay(
 
 def _screen(engine: Engine,
             cols: tuple[list[str], list[str], list[str], list[str | None] | None],
-            at: np.ndarray, outcome: np.ndarray, reasons: np.ndarray, lo: int, hi: int) -> None:
+            at: np.ndarray, outcome: np.ndarray, reasons: np.ndarray | None, lo: int, hi: int
+            ) -> None:
     """Decide calls ``lo:hi`` in per-minute batches, each at its minute."""
     if hi <= lo:
         return
@@ -263,7 +265,8 @@ def _screen(engine: Engine,
                                  float(minute[a - lo] * 60),
                                  imei[a:b] if imei is not None else None)
         outcome[a:b] = [_CODE[x.outcome] for x in ds]
-        reasons[a:b] = [";".join(x.reasons) for x in ds]
+        if reasons is not None:
+            reasons[a:b] = [";".join(x.reasons) for x in ds]
 
 
 def _write_outcomes(path: Path, calls: pd.DataFrame, routes: np.ndarray, outcome: np.ndarray,
