@@ -111,6 +111,8 @@ def export_cmd(
 @lists_app.command("show")
 def show_cmd(
     value: Annotated[str, typer.Option(help="Only this value.")] = "",
+    kind: Annotated[str, typer.Option(
+        help="Only this kind: number, prefix, range, imei (e.g. barred devices), id_hash.")] = "",
     colour: Annotated[str, typer.Option(help="Only this colour.")] = "",
     source: Annotated[str, typer.Option(help="Only this source.")] = "",
     limit: Annotated[int, typer.Option(help="How many.")] = 50,
@@ -120,8 +122,8 @@ def show_cmd(
     """Show entries in force, newest first."""
     from telshield.domain.paging import Page
 
-    entries = _lists(config, data_dir).find(value=value, colour=colour, source=source,
-                                            page=Page(limit=limit))
+    entries = _lists(config, data_dir).find(value=value, kind=kind, colour=colour,
+                                            source=source, page=Page(limit=limit))
     console.print(_table(entries))
 
 
