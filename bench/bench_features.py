@@ -37,34 +37,73 @@ WINDOWS = {"1h": 3600, "24h": 86400, "7d": 7 * 86400}
 WINDOW_LIST = [Window.parse(w) for w in WINDOWS]
 INGRESS = ("radio", "interconnect", "international")
 ROW_GROUP = 122_880  # rows per Parquet row group, as DuckDB writes the lake
+N_CELLS, CELLS_PER_COUNTY = 3000, 30  # a province's cells, numbered county by county
 MEMORY = "8GB"  # DuckDB's working memory; above it DuckDB spills to disk rather than fail
 # What the baselines compute: every feature of the calls alone (not SMS, SIM age, home).
 CALL_FEATURES = [f for f in feature_names(WINDOW_LIST) if not f.startswith("sms_")
                  and f not in ("sim_age_days", "is_subscriber", "out_of_province")]
 
 
-def make_calls(n: int, path: Path, seed: int = 1) -> None:
+def make_calls(n: int, path: Path, seed: int = 1, shape: str = "realistic") -> None:
     """Write n synthetic calls as Parquet, day after day in time order and in row groups of
     DuckDB's size, as the lake holds them (a few huge row groups would leave DuckDB's threads
-    idle: it scans a file in parallel by row group). Written in chunks: memory stays bounded."""
+    idle: it scans a file in parallel by row group). Written in chunks: memory stays bounded.
+
+    ``realistic``: subscribers as the published operator figures describe them (FACTS.md: a
+    normal number calls each callee several times, from a few cells of one or two counties, on
+    one phone, and is called back about as often as it calls); one caller in a hundred behaves
+    like a fraud SIM (a new callee almost every call, one cell, busy). ``uniform``: every call
+    from a random cell and device to a near-random callee, about one hash-table group per call
+    in every grouping: the worst case for the engines, and the shape of the figures before.
+    """
+    if shape not in ("realistic", "uniform"):
+        raise ValueError(f"shape {shape!r}: use 'realistic' or 'uniform'")
     rng = np.random.default_rng(seed)
-    callers = max(10, n // 20)
+    callers = max(100, n // (20 if shape == "uniform" else 40))
+    circle = 6  # contacts a subscriber calls, the first ones most
+    contacts = (np.arange(callers)[:, None] * 7919 + rng.integers(0, callers, (callers, circle)))
+    contacts %= callers
+    zipf = 1.0 / np.arange(1, circle + 1)
+    home = rng.integers(0, N_CELLS, callers)
+    phone = rng.integers(0, 10**6, callers)
+    fraud = rng.random(callers) < 0.01
+    activity = rng.lognormal(0.0, 1.0, callers) * np.where(fraud, 20.0, 1.0)
+    activity /= activity.sum()
     writer = pq.ParquetWriter(path, FEEDS["calls"].schema)
     days, chunk = 14, 2_000_000
     bounds = [n * d // days for d in range(days + 1)]
     for day in range(days):
         for lo in range(bounds[day], bounds[day + 1], chunk):
             k = min(chunk, bounds[day + 1] - lo)
-            caller = rng.integers(0, callers, k)
-            # Half the calls go to a caller's own circle (callbacks happen), half to anyone.
-            own = rng.random(k) < 0.5
-            callee = np.where(own, (caller * 7 + rng.integers(0, 10, k)) % callers,
-                              rng.integers(0, callers * 3, k))
+            if shape == "uniform":
+                caller = rng.integers(0, callers, k)
+                # Half the calls go to a caller's own circle (callbacks happen), half to anyone.
+                own = rng.random(k) < 0.5
+                callee = np.where(own, (caller * 7 + rng.integers(0, 10, k)) % callers,
+                                  rng.integers(0, callers * 3, k))
+                cell = rng.integers(0, N_CELLS, k)
+                tac = np.where(rng.random(k) < 0.001, 86123400, 35000000 + rng.integers(0, 50, k))
+                imei = np.char.add(tac.astype(str), "000000")
+            else:
+                caller = rng.choice(callers, k, p=activity)
+                own = (rng.random(k) < 0.85) & ~fraud[caller]
+                slot = rng.choice(circle, k, p=zipf / zipf.sum())
+                callee = np.where(own, contacts[caller, slot], rng.integers(0, callers * 3, k))
+                # Mostly the home cell, else a neighbour (same county or the next); fraud SIMs
+                # stay put; one call in twenty is made away from home.
+                near = np.where(rng.random(k) < 0.6, 0, rng.integers(1, 8, k))
+                away = rng.random(k) < 0.05
+                cell = np.where(away, rng.integers(0, N_CELLS, k), home[caller] + near)
+                cell = np.where(fraud[caller], home[caller], cell) % N_CELLS
+                tac = np.where(fraud[caller] & (caller % 4 == 0), 86123400,
+                               35000000 + caller % 50)
+                # One subscriber in twenty now and then uses a second phone.
+                second = ((rng.random(k) < 0.3) & (caller % 20 == 0)).astype(int)
+                imei = np.char.add(tac.astype(str), np.char.zfill(
+                    ((phone[caller] + second) % 10**6).astype(str), 6))
             secs = day * 86400 + np.sort(rng.integers(0, 86400, k))
             ts = np.datetime64(START, "us") + secs.astype("timedelta64[s]")
             dur = np.where(rng.random(k) < 0.25, 0, rng.lognormal(4.5, 1.0, k).astype(int))
-            cell = rng.integers(0, 300, k)
-            tac = np.where(rng.random(k) < 0.001, 86123400, 35000000 + rng.integers(0, 50, k))
             writer.write_table(pa.table({
                 "call_id": pa.array(np.char.add("C", (np.arange(lo, lo + k)).astype(str))),
                 "started_at": pa.array(ts, pa.timestamp("us")),
@@ -73,7 +112,7 @@ def make_calls(n: int, path: Path, seed: int = 1) -> None:
                 "callee": pa.array(np.char.add("8613", (callee + 10**8).astype(str))),
                 "ingress": pa.array(np.where(rng.random(k) < 0.9, "radio", "interconnect")),
                 "caller_cell": pa.array(np.char.add("cell-", cell.astype(str))),
-                "caller_imei": pa.array(np.char.add(tac.astype(str), "000000")),
+                "caller_imei": pa.array(imei),
                 "callee_cell": pa.nulls(k, pa.string()),
             }, schema=FEEDS["calls"].schema), row_group_size=ROW_GROUP)
     writer.close()
@@ -81,10 +120,27 @@ def make_calls(n: int, path: Path, seed: int = 1) -> None:
 
 def dims() -> tuple[pa.Table, pa.Table]:
     """Cells (with counties) and device intel (one GOIP TAC)."""
-    cells = pa.table({"cell_id": [f"cell-{i}" for i in range(300)],
-                      "county": [f"county-{i % 40}" for i in range(300)]})
+    cells = pa.table({"cell_id": [f"cell-{i}" for i in range(N_CELLS)],
+                      "county": [f"county-{i // CELLS_PER_COUNTY}" for i in range(N_CELLS)]})
     intel = pa.table({"tac": ["86123400"], "kind": ["goip"]})
     return cells, intel
+
+
+def describe(path: Path) -> str:
+    """The data's shape in the published figures' terms (medians over callers, 14 days)."""
+    con = duckdb.connect()
+    con.register("cells", dims()[0])
+    row = con.execute(f"""
+        WITH c AS (SELECT * FROM read_parquet('{path}') LEFT JOIN cells ON caller_cell = cell_id),
+        o AS (SELECT caller AS n, count(*) AS calls, count(DISTINCT callee) AS callees,
+                     count(DISTINCT county) AS counties, count(DISTINCT caller_imei) AS phones
+              FROM c GROUP BY 1),
+        i AS (SELECT callee AS n, count(*) AS calls_in FROM c GROUP BY 1)
+        SELECT median(calls / callees), median(counties), median(phones),
+               median(calls / (calls + coalesce(calls_in, 0)))
+        FROM o LEFT JOIN i USING (n)""").fetchall()[0]
+    return (f"medians per caller: {row[0]:.1f} calls per distinct callee, {row[1]:.0f} counties,"
+            f" {row[2]:.0f} phones, outgoing share {row[3]:.2f}")
 
 
 def run_ibis(path: Path, threads: int, memory: str = MEMORY) -> pd.DataFrame:
@@ -287,13 +343,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-pandas-above", type=int, default=10_000_000,
                     help="skip pandas above this many rows (it needs ~1 GiB per million)")
     ap.add_argument("--memory-limit", default=MEMORY, help="DuckDB working memory (both runs)")
+    ap.add_argument("--shape", choices=("realistic", "uniform"), default="realistic",
+                    help="the calls' shape (make_calls says what each is)")
     ap.add_argument("--dir", type=Path, default=None, help="where to write the data")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         results = []
         for n in args.rows:
             path = Path(tmp) / f"calls-{n}.parquet"
-            make_calls(n, path)
+            make_calls(n, path, shape=args.shape)
+            if n == args.rows[0]:
+                print(f"{args.shape} calls, {describe(path)}", flush=True)
             t_ibis, c_ibis, a = timed(run_ibis, path, args.threads, args.memory_limit)
             t_sql, c_sql, b = timed(run_sql, path, args.threads, args.memory_limit)
             t_pd, c_pd, c = (timed(run_pandas, path) if n <= args.no_pandas_above
