@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import ibis
-import pyarrow as pa
+from tests.detect.calls import calls_before
 
 from telshield.detect.colocation import colocation_features
-from telshield.feeds.schemas import FEEDS
 
 UNTIL = datetime(2026, 11, 5, 12)
 PORTS = [f"86139000000{i:02d}" for i in range(4)]  # a den's ports on cell D
@@ -17,19 +16,7 @@ NEIGHBOUR, FRIEND, MOVER = "8613800000001", "8613800000002", "8613800000003"
 
 def _calls(rows: list[tuple[float, str, str, str | None]]) -> ibis.Table:
     """(hours before UNTIL, caller, callee, caller cell) -> a calls table."""
-    n = len(rows)
-    return ibis.memtable(pa.table({
-        "call_id": [f"C{i}" for i in range(n)],
-        "started_at": pa.array([UNTIL - timedelta(hours=h) for h, _, _, _ in rows],
-                               pa.timestamp("us")),
-        "duration_s": pa.array([30] * n, pa.int32()),
-        "caller": [r[1] for r in rows],
-        "callee": [r[2] for r in rows],
-        "ingress": ["radio"] * n,
-        "caller_cell": [r[3] for r in rows],
-        "caller_imei": pa.nulls(n, pa.string()),
-        "callee_cell": pa.nulls(n, pa.string()),
-    }, schema=FEEDS["calls"].schema))
+    return calls_before(UNTIL, [(h, a, b, "radio", cell) for h, a, b, cell in rows], 30)
 
 
 def test_counts_other_one_way_callers_on_the_cell() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import ibis
-import pyarrow as pa
+from tests.detect.calls import calls_before
 
 from telshield.detect.inbound import detection_feature_names, inbound_features
 from telshield.detect.rules import parse_rules, rule_hits
-from telshield.feeds.schemas import FEEDS
 
 UNTIL = datetime(2026, 11, 5, 12)
 RELAY, PERSON = "8613900000001", "8613900000002"
@@ -17,19 +16,7 @@ RELAY, PERSON = "8613900000001", "8613900000002"
 
 def _calls(rows: list[tuple[float, str, str, str]]) -> ibis.Table:
     """(hours before UNTIL, caller, callee, ingress) -> a calls table."""
-    n = len(rows)
-    return ibis.memtable(pa.table({
-        "call_id": [f"C{i}" for i in range(n)],
-        "started_at": pa.array([UNTIL - timedelta(hours=h) for h, _, _, _ in rows],
-                               pa.timestamp("us")),
-        "duration_s": pa.array([60] * n, pa.int32()),
-        "caller": [r[1] for r in rows],
-        "callee": [r[2] for r in rows],
-        "ingress": [r[3] for r in rows],
-        "caller_cell": pa.nulls(n, pa.string()),
-        "caller_imei": pa.nulls(n, pa.string()),
-        "callee_cell": pa.nulls(n, pa.string()),
-    }, schema=FEEDS["calls"].schema))
+    return calls_before(UNTIL, [(h, a, b, ingress, None) for h, a, b, ingress in rows])
 
 
 def test_counts_distinct_foreign_callers_in_the_day() -> None:
