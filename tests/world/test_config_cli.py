@@ -22,6 +22,15 @@ def test_defaults_load_and_file_overrides_them(tmp_path: Path) -> None:
     assert cfg.gangs.per_100k == load_config().gangs.per_100k
 
 
+
+def test_the_other_mix_in_bench_still_loads() -> None:
+    """bench/other_mix.toml (the robustness province in docs/performance.md) stays valid."""
+    path = Path(__file__).parents[2] / "bench" / "other_mix.toml"
+    cfg, default = load_config(path), load_config()
+    assert (cfg.world.subscribers, cfg.world.days) == (50_000, 21)
+    assert cfg.roles.courier.share > default.roles.courier.share
+    assert cfg.dens.per_100k == 2 * default.dens.per_100k
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [
