@@ -38,10 +38,10 @@ START = "2026-10-05 00:00:00"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One day of a tiny province, with dens raised so that it has fraud on every route."""
+    """Four days of a tiny province, with dens raised so that it has fraud on every route."""
     base = tmp_path_factory.mktemp("replay")
     (base / "w.toml").write_text("[dens]\nper_100k = 40\n")
-    cfg = load_config(base / "w.toml", subscribers=2000, days=1, start=START)
+    cfg = load_config(base / "w.toml", subscribers=2000, days=4, start=START)
     generate(cfg, 3, base / "world")
     return base / "world"
 
@@ -135,14 +135,16 @@ def test_judge_arithmetic(outcomes: list[int], intercepted: int, warned: int,
 
 
 def test_replay_end_to_end(world: Path, settings: Settings) -> None:
-    hours = 13  # fraud starts in the morning: runs at 05:00, 10:00 and 13:00 (the last hour)
+    # Three days of history (detection in shadow mode, calls not judged), then a day judged:
+    # the rules that read call-backs and new callees ask for three days (`history_days`).
+    hours, warmup = 4 * 24, 72
     r = run_replay(settings, world, work_dir(settings, world),
-                   ReplayOptions(detect_every=5, hours=hours))
+                   ReplayOptions(detect_every=8, warmup_hours=warmup))
     calls = pq.read_table(world / "calls", columns=["started_at"]).to_pandas()
-    in_period = int((calls["started_at"] < datetime(2026, 10, 5, hours)).sum())
+    judged = int((calls["started_at"] >= datetime(2026, 10, 5) + timedelta(hours=warmup)).sum())
     by = {x.route: x for x in r.routes}
-    assert sum(by[x].fraud_calls + by[x].legit_calls for x in ROUTES) == in_period
-    assert r.hours == hours and r.detection_runs == 3 and r.route_agreement >= 0.999
+    assert sum(by[x].fraud_calls + by[x].legit_calls for x in ROUTES) == judged
+    assert r.hours == hours and r.detection_runs == 12 and r.route_agreement >= 0.999
     assert r.alerts > 0 and sum(r.cases.values()) > 0  # detection fed the disposal workflow
     assert by["+".join(BARRED)].fraud_calls > 0
     assert by["international"].intercepted == by["international"].fraud_calls  # spoofed IDs

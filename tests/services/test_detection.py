@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from telshield.detect.features import history_days
+from telshield.detect.rules import hit_column
 from telshield.domain.alerts import Tier
 from telshield.evaluate.toy import START, Toy, make_toy
 from telshield.services.alerts import InMemoryAlertSink
@@ -40,9 +43,20 @@ def test_reader_opens_only_needed_days(lake: Path) -> None:
     assert [f.parent.name for f in files] == ["day=2026-11-02", "day=2026-11-03"]
 
 
-def test_runs_alert_fraud_not_couriers(toy: Toy, lake: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Toy, Path]:
+    """A toy whose fraud starts after three quiet days: the history that rules reading
+    call-backs and new callees ask for (`history_days`)."""
+    toy = make_toy(normal=150, couriers=10, fraud=10, days=6, quiet_days=3)
+    root = tmp_path_factory.mktemp("quiet") / "lake"
+    toy.write(root)
+    return toy, root
+
+
+def test_runs_alert_fraud_not_couriers(quiet: tuple[Toy, Path], tmp_path: Path) -> None:
+    toy, lake = quiet
     det = _detector(lake, tmp_path / "state.json")
-    for h in range(12, 4 * 24 + 1, 24):
+    for h in range(12, 6 * 24 + 1, 24):
         det.run(START + timedelta(hours=h))
     alerts = det.sink.open_alerts()
     flagged = {a.msisdn for a in alerts}
@@ -52,7 +66,7 @@ def test_runs_alert_fraud_not_couriers(toy: Toy, lake: Path, tmp_path: Path) -> 
     assert a.tier in (Tier.VERIFY, Tier.SUSPEND) and a.reasons
     assert all(r.code.startswith("rule:") for r in a.reasons)
     # The values behind the reasons travel with the alert.
-    assert a.features["distinct_callees_24h"] >= 15
+    assert a.features["distinct_callees_7d"] >= 15 and a.features["history_days"] >= 3
     # One open alert per number; later runs add versions to its history.
     assert len(alerts) == len(flagged)
     sink = det.sink
@@ -69,8 +83,8 @@ def test_incremental_run_scores_only_new_callers(lake: Path, tmp_path: Path) -> 
     assert first.days_read == 3  # 7 d window + 7 d look-back, but only 3 days exist so far
 
 
-def test_backtest_counts_hits(lake: Path) -> None:
-    stats = backtest(_detector(lake), START + timedelta(days=1), START + timedelta(days=4))
+def test_backtest_counts_hits(quiet: tuple[Toy, Path]) -> None:
+    stats = backtest(_detector(quiet[1]), START + timedelta(days=3), START + timedelta(days=6))
     by = {s.name: s for s in stats}
     assert by["strangers_no_callback"].positives == 5  # half the fraud SIMs have clues
     assert by["strangers_no_callback"].recall == 1.0
@@ -88,3 +102,41 @@ def test_model_from_clues_gives_reasons(lake: Path, tmp_path: Path) -> None:
     alerts = det.alerts(frame, START + timedelta(days=3))
     assert any(r.code.startswith("model:") for a in alerts for r in a.reasons)
     assert all(a.model_version == art.version for a in alerts)
+
+
+def test_history_days_is_what_the_data_holds(lake: Path) -> None:
+    det = _detector(lake)
+    first = det.first_call()
+    assert first is not None and first.date() == START.date()
+    for hours in (12, 50):  # the toy's first call is in the morning of its first day
+        until = START + timedelta(hours=hours)
+        got = det.features(until)["history_days"].unique()
+        assert got.tolist() == [pytest.approx((until - first) / timedelta(days=1))]
+
+
+def test_history_days_is_capped_by_what_a_run_reads() -> None:
+    until = datetime(2026, 11, 20)
+    assert history_days(None, until, timedelta(days=14)) == 0.0
+    assert history_days(until, until, timedelta(days=14)) == 0.0
+    assert history_days(until - timedelta(hours=36), until, timedelta(days=14)) == 1.5
+    assert history_days(until - timedelta(days=40), until, timedelta(days=14)) == 14.0
+
+
+def test_short_history_keeps_history_rules_to_sims_it_has_seen_whole(toy: Toy,
+                                                                     lake: Path) -> None:
+    # Two days in: every callee is "new" and nobody has had time to call back, so the rules
+    # that read call-backs and new callees hold only for SIMs younger than the history.
+    det = _detector(lake)
+    f = det.features(START + timedelta(hours=60))
+    fraud = f[f["msisdn"].isin(toy.fraud)]
+    seen_whole = fraud["sim_age_days"] <= fraud["history_days"]
+    assert seen_whole.any() and (~seen_whole).any()
+    def hits(name: str) -> pd.Series:
+        return fraud[hit_column(det.rules.rule(name))].astype(bool)
+
+    assert hits("stationary_strangers")[seen_whole].all()
+    guarded = [r.name for r in det.rules.rules if "history_days" in r.features]
+    assert len(guarded) == 8
+    assert not any(hits(name)[~seen_whole].any() for name in guarded)
+    # Rules that need no history still see the older SIMs (their GOIP device).
+    assert fraud[hit_column(det.rules.rule("goip_device"))].astype(bool).all()

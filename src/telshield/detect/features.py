@@ -72,6 +72,20 @@ STATIC_FEATURES: dict[str, str] = {
     "active_days_7d": "days with at least one outgoing call in the last 7 days",
 }
 
+# Features of the run, the same for every number: how much history its windows could read.
+RUN_FEATURES: dict[str, str] = {
+    "history_days": "days of calls before the run's end that the data holds, at most the longest "
+                    "window plus the look-back (a new deployment starts with hours)",
+}
+
+
+def history_days(first_call: datetime | None, until: datetime, span: timedelta) -> float:
+    """``history_days`` for a run at ``until`` reading ``span`` back, when the earliest call the
+    data holds is ``first_call`` (None: no calls at all)."""
+    if first_call is None or first_call >= until:
+        return 0.0
+    return min(until - first_call, span) / timedelta(days=1)
+
 
 def feature_names(windows: Sequence[Window] = DEFAULT_WINDOWS) -> list[str]:
     """Names of all features ``number_features`` produces for these windows."""

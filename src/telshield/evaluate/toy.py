@@ -49,8 +49,11 @@ def _num(i: int) -> str:
 
 
 def make_toy(*, seed: int = 7, normal: int = 300, couriers: int = 15, fraud: int = 20,
-             days: int = 6) -> Toy:
-    """Build the toy province."""
+             days: int = 6, quiet_days: int = 1) -> Toy:
+    """Build the toy province: fraud SIMs start calling on days ``quiet_days`` to ``days - 2``
+    (before that the data holds only ordinary life)."""
+    if not 1 <= quiet_days <= days - 2:
+        raise ValueError(f"quiet_days must be 1 to days - 2 ({days - 2}), not {quiet_days}")
     rng = np.random.default_rng(seed)
     people = [_num(i) for i in range(normal)]
     cour = [_num(5000 + i) for i in range(couriers)]
@@ -79,7 +82,8 @@ def make_toy(*, seed: int = 7, normal: int = 300, couriers: int = 15, fraud: int
                     call(at + timedelta(minutes=3), b, c, int(rng.integers(5, 60)))
     first: dict[str, datetime] = {}
     for i, f in enumerate(bad):
-        begin = START + timedelta(days=1 + i % (days - 2), hours=int(rng.integers(8, 12)))
+        begin = START + timedelta(days=quiet_days + i % (days - 1 - quiet_days),
+                                  hours=int(rng.integers(8, 12)))
         for k in range(int(rng.integers(60, 120))):
             at = begin + timedelta(minutes=int(k * rng.integers(3, 9)))
             b = people[int(rng.integers(0, normal))]

@@ -11,7 +11,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import structlog
 
 from telshield.detect import model as m
 from telshield.detect.colocation import colocation_features
-from telshield.detect.features import Window, feature_names, number_features
+from telshield.detect.features import Window, feature_names, history_days, number_features
 from telshield.detect.inbound import detection_feature_names, inbound_features
 from telshield.detect.numbering import out_of_province
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
@@ -92,11 +92,22 @@ class Detector:
         frame = frame.merge(coloc, on="msisdn", how="left")
         frame["cell_one_way_callers_24h"] = (
             frame["cell_one_way_callers_24h"].fillna(0).astype("int64"))
+        frame["history_days"] = history_days(self.first_call(), until, until - since)
         if self.plan is not None and len(frame):  # homes never change: classify numbers once
             homes = self._homes(frame["msisdn"])
             frame["out_of_province"] = frame["msisdn"].astype(str).map(homes).astype("float64")
         hits = rule_hits(ibis.memtable(frame), self.rules)
         return r.con.execute(hits).reset_index(drop=True)
+
+    def first_call(self) -> datetime | None:
+        """When the earliest call the data holds was placed (None: no calls yet). Read on every
+        run, from the first day partition only: a backfill of older history counts at once."""
+        r = self.reader
+        days = r.days("calls")
+        first = datetime.combine(days[0], time()) if days else None
+        t = r.table("calls", first, first + timedelta(days=1) if first else None)
+        got = r.con.execute(t.started_at.min())
+        return None if got is None or pd.isna(got) else pd.Timestamp(got).to_pydatetime()
 
     def _homes(self, numbers: pd.Series) -> dict[str, float]:
         """``out_of_province`` by number, from a cache filled as new numbers appear."""
