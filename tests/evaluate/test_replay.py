@@ -136,7 +136,7 @@ def test_judge_arithmetic(outcomes: list[int], intercepted: int, warned: int,
 
 def test_replay_end_to_end(world: Path, settings: Settings) -> None:
     # Three days of history (detection in shadow mode, calls not judged), then a day judged:
-    # the rules that read call-backs and new callees ask for three days (`history_days`).
+    # the rules that read call-backs and new callees ask for two days (`history_days`).
     hours, warmup = 4 * 24, 72
     r = run_replay(settings, world, work_dir(settings, world),
                    ReplayOptions(detect_every=8, warmup_hours=warmup))

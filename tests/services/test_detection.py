@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pytest
 
 from telshield.detect.features import history_days
-from telshield.detect.rules import hit_column
+from telshield.detect.rules import hit_column, rule_hits
 from telshield.domain.alerts import Tier
 from telshield.evaluate.toy import START, Toy, make_toy
 from telshield.services.alerts import InMemoryAlertSink
@@ -45,7 +46,7 @@ def test_reader_opens_only_needed_days(lake: Path) -> None:
 
 @pytest.fixture(scope="module")
 def quiet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Toy, Path]:
-    """A toy whose fraud starts after three quiet days: the history that rules reading
+    """A toy whose fraud starts after three quiet days: more than the history that rules reading
     call-backs and new callees ask for (`history_days`)."""
     toy = make_toy(normal=150, couriers=10, fraud=10, days=6, quiet_days=3)
     root = tmp_path_factory.mktemp("quiet") / "lake"
@@ -124,19 +125,25 @@ def test_history_days_is_capped_by_what_a_run_reads() -> None:
 
 def test_short_history_keeps_history_rules_to_sims_it_has_seen_whole(toy: Toy,
                                                                      lake: Path) -> None:
-    # Two days in: every callee is "new" and nobody has had time to call back, so the rules
-    # that read call-backs and new callees hold only for SIMs younger than the history.
+    # With a day of history every callee is "new" and nobody has had time to call back, so the
+    # rules that read call-backs and new callees hold only for SIMs younger than the history.
     det = _detector(lake)
     f = det.features(START + timedelta(hours=60))
-    fraud = f[f["msisdn"].isin(toy.fraud)]
-    seen_whole = fraud["sim_age_days"] <= fraud["history_days"]
-    assert seen_whole.any() and (~seen_whole).any()
-    def hits(name: str) -> pd.Series:
-        return fraud[hit_column(det.rules.rule(name))].astype(bool)
-
-    assert hits("stationary_strangers")[seen_whole].all()
-    guarded = [r.name for r in det.rules.rules if "history_days" in r.features]
+    f = f[f["msisdn"].isin(toy.fraud)].drop(
+        columns=[c for c in f.columns if c.startswith("hit__") or c == "rule_score"])
+    guarded = [r for r in det.rules.rules if "history_days" in r.features]
     assert len(guarded) == 8
-    assert not any(hits(name)[~seen_whole].any() for name in guarded)
-    # Rules that need no history still see the older SIMs (their GOIP device).
-    assert fraud[hit_column(det.rules.rule("goip_device"))].astype(bool).all()
+
+    def hits(frame: pd.DataFrame) -> pd.DataFrame:
+        got = ibis.duckdb.connect().execute(rule_hits(ibis.memtable(frame), det.rules))
+        return got[[hit_column(r) for r in guarded]].astype(bool)
+
+    assert (f["history_days"] >= 2).all()  # 60 h in: enough history, the rules hold
+    assert hits(f)[hit_column(det.rules.rule("stationary_strangers"))].sum() >= len(f) - 2
+    short = f.assign(history_days=1.0)
+    assert not hits(short).any().any()  # every SIM is older than a day: none hits
+    young = short.assign(sim_age_days=0.5)  # SIMs whose whole life the day holds
+    assert hits(young).equals(hits(f))
+    # Rules that need no history see the older SIMs all the same (their GOIP device).
+    goip = ibis.duckdb.connect().execute(rule_hits(ibis.memtable(short), det.rules))
+    assert goip[hit_column(det.rules.rule("goip_device"))].astype(bool).all()
