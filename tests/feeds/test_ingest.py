@@ -11,6 +11,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests.feeds.csvs import write_csv
 
 from telshield.domain.errors import InvalidInput
 from telshield.feeds import quarantine
@@ -21,16 +22,6 @@ from telshield.services.ingest import IngestOptions, ingest, ingest_all
 NOW = datetime(2026, 11, 20, 12, 0, 0)
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 GOOD = dict(CALLS.example)
-
-
-def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
-    header = header or CALLS.column_names
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        for r in rows:
-            w.writerow([r.get(h, "") for h in header])
-    return path
 
 
 def call(i: int, **over: str) -> dict[str, str]:

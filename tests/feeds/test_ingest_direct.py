@@ -3,7 +3,6 @@ results of the exact path (staged rows with lines); anything else falls back to 
 
 from __future__ import annotations
 
-import csv
 import os
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests.feeds.csvs import write_csv
 
 from telshield.feeds import lake as lake_module
 from telshield.feeds import quarantine
@@ -28,16 +28,6 @@ def call(i: int, day: int = 1, **over: str) -> dict[str, str]:
     row = {**CALLS.example, "call_id": f"C{i:08d}", "started_at": f"2026-11-{day:02d} 10:00:00"}
     row.update(over)
     return row
-
-
-def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
-    header = header or CALLS.column_names
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        for r in rows:
-            w.writerow([r.get(h, "") for h in header])
-    return path
 
 
 def write_parquet(path: Path, rows: list[dict[str, str]]) -> Path:
