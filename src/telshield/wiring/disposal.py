@@ -1,4 +1,4 @@
-"""The one place that picks implementations from settings and plugs them into services."""
+"""Composition of the disposal area: the store, lists, cases, audit, users, device barring."""
 
 from __future__ import annotations
 
