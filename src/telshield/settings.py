@@ -135,6 +135,39 @@ class ScreeningSettings(BaseModel):
     max_tracked_pairs: int = Field(default=8_000_000, gt=0, description="caller-callee pairs")
 
 
+class CycleSettings(BaseModel):
+    """The operating cycle (`telshield run`): what each tick does and how often."""
+
+    every: str = Field(default="1h", description="time between ticks (m, h or d)")
+    detect_every: str = Field(
+        default="1h", description="time between detection runs (a tick detects when due)"
+    )
+    watch_dir: Path | None = Field(
+        default=None, description="drop folder, one sub-folder per feed; empty = no ingest"
+    )
+    settle_seconds: float = Field(
+        default=2.0, ge=0, description="a dropped file unchanged this long is complete"
+    )
+    state_dir: Path | None = Field(default=None, description="empty means data_dir/cycle")
+    use_model: bool = Field(
+        default=False, description="score with the chosen model as well as the rules"
+    )
+    protect_victims: bool = Field(
+        default=True, description="protect callees of numbers under warning"
+    )
+    protect_days: int = Field(
+        default=14, gt=0, description="callees called by a warned number within this are protected"
+    )
+    device_classes: bool = Field(
+        default=True, description="bar GOIP / SIM-bank TACs listed in the device_intel feed"
+    )
+    keep_snapshots: int = Field(default=3, gt=0, description="published versions kept")
+    metrics_port: int = Field(
+        default=9471, ge=0, le=65535, description="Prometheus port of `telshield run`; 0 = off"
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="address of the metrics port")
+
+
 class Settings(BaseSettings):
     """All of telshield's settings."""
 
@@ -153,6 +186,7 @@ class Settings(BaseSettings):
     disposal: DisposalSettings = DisposalSettings()
     api: ApiSettings = ApiSettings()
     detect: DetectSettings = DetectSettings()
+    cycle: CycleSettings = CycleSettings()
 
     @property
     def lake_dir(self) -> Path:

@@ -14,19 +14,13 @@ import typer
 from typer.testing import CliRunner
 
 from telshield.cli.replay import replay_cmd
-from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import Policy
 from telshield.domain.paging import Page
 from telshield.evaluate.replay_judge import LABEL, REJECT, WARN, judge, meets_bar
 from telshield.evaluate.replay_routes import BARRED, ROUTES, route_classes
 from telshield.evaluate.replay_run import ReplayOptions, run_replay, work_dir
-from telshield.evaluate.replay_state import barred_tacs, snapshot_input
 from telshield.feeds.numbering import load_plan_table
-from telshield.screening.engine import Engine, EngineConfig
-from telshield.screening.numbering import parse_numbers
-from telshield.screening.snapshot import Outcome, Snapshot, SnapshotInput
 from telshield.services.cases import CaseService
-from telshield.services.lists import ListService
 from telshield.services.store import FixedClock
 from telshield.settings import Settings, load_settings
 from telshield.store.sql import open_store
@@ -61,48 +55,6 @@ def test_route_classes_agree_with_truth(world: Path, settings: Settings) -> None
     assert set(df["route"]) == set(ROUTES)  # the tiny province has every class
     agree = got == df["route"].to_numpy()
     assert agree.mean() >= 0.999, df[~agree][["caller", "callee", "ingress", "route"]].head()
-
-
-def _alert(n: str, tier: Tier, at: datetime) -> Alert:
-    return Alert(n, {"watch": 0.55, "verify": 0.75, "suspend": 0.95}[tier.value], tier,
-                 (Reason("rule:test", "test"),), at, at)
-
-
-def test_snapshot_from_lists_and_cases(tmp_path: Path) -> None:
-    at = datetime(2026, 10, 5, 9)
-    store = open_store(f"sqlite:///{(tmp_path / 's.db').as_posix()}")
-    clock = FixedClock(at)
-    lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
-    police, white, watch, verify, barred, victim, nobody = (
-        f"86138000000{i:02d}" for i in range(1, 8))
-    lists.add("number", police, "black", source="police", reason="clue", actor="police",
-              police_ordered=True)
-    lists.add("number", police, "white", source="manual", reason="vip", actor="a")
-    lists.add("number", white, "white", source="manual", reason="vip", actor="a")
-    cases.intake([_alert(watch, Tier.WATCH, at), _alert(verify, Tier.VERIFY, at),
-                  _alert(barred, Tier.SUSPEND, at)])
-    callers = parse_numbers([verify, nobody])
-    callees = parse_numbers([victim, white])
-    snap = Snapshot.build(snapshot_input(lists, cases, at, callers=callers, callees=callees))
-    # Numbers under re-verification connected with a warning (the default rejects them), so
-    # that victim protection shows on top of the tier's outcome.
-    engine = Engine(EngineConfig(tier_outcomes={
-        Tier.SUSPEND: Outcome.REJECT, Tier.VERIFY: Outcome.WARN_CALLEE, Tier.WATCH: Outcome.LABEL}))
-    now = (at - datetime(1970, 1, 1)).total_seconds() + 60
-
-    def decide(caller: str, callee: str = nobody) -> tuple[Outcome, tuple[str, ...]]:
-        d = engine.decide(caller, callee, "radio", now)
-        return d.outcome, d.reasons
-
-    engine.swap(snap)
-    assert decide(police) == (Outcome.REJECT, ("list:police",))  # police beats the whitelist
-    assert decide(white) == (Outcome.ALLOW, ("list:white",))
-    assert decide(watch)[0] is Outcome.LABEL
-    assert decide(verify)[0] is Outcome.WARN_CALLEE
-    assert decide(verify, victim) == (Outcome.WARN_CALLEE, ("warning:verify", "victim:protected"))
-    assert decide(barred) == (Outcome.REJECT, ("warning:suspend",))  # restricted by policy
-    assert decide(nobody)[0] is Outcome.ALLOW
-    store.dispose()
 
 
 @pytest.mark.parametrize(
@@ -154,27 +106,6 @@ def test_replay_end_to_end(world: Path, settings: Settings) -> None:
     assert set(r.reasons) & {"warning:suspend", "warning:verify", "warning:watch"}
     # The device-class rule fed from device_intel bars the dens' GOIP / SIM-bank calls.
     assert r.reasons.get("device:goip", 0) + r.reasons.get("device:simbank", 0) > 0
-
-
-def test_barred_tacs_are_the_goip_and_simbank_tacs_of_device_intel(world: Path) -> None:
-    intel = pq.read_table(world / "device_intel").to_pandas()
-    got = barred_tacs(world)
-    assert got and {k for _, k in got} <= {"goip", "simbank"}
-    want = intel[intel["kind"].isin(["goip", "simbank"])]
-    assert sorted(got) == sorted(zip(want["tac"], want["kind"], strict=True))
-    # The rule only ever bars listed TACs: calls from a listed GOIP TAC are rejected.
-    calls = pq.read_table(world / "calls", columns=["caller", "callee", "ingress",
-                                                    "caller_imei"]).to_pandas()
-    barred = {t for t, _ in got}
-    from_dens = calls[calls["caller_imei"].str[:8].isin(barred)].head(50)
-    assert len(from_dens) > 0
-    engine = Engine()
-    engine.swap(Snapshot.build(SnapshotInput(barred_tacs=got)))
-    ds = engine.decide_batch(from_dens["caller"].tolist(), from_dens["callee"].tolist(),
-                             from_dens["ingress"].tolist(),
-                             caller_imeis=from_dens["caller_imei"].tolist())
-    assert all(d.reasons and d.reasons[0].startswith("device:") for d in ds
-               if d.reasons != ("list:white",))
 
 
 def test_replay_command(world: Path, settings: Settings) -> None:

@@ -73,6 +73,9 @@ def _register() -> None:
     rules.register(app)
     model.register(app)
     evaluate.register(app)
+    from telshield.cli import run  # the operating cycle
+
+    run.register(app)
     from telshield.cli import screen  # interception
 
     screen.register(app)

@@ -1,26 +1,28 @@
-"""The whole system replayed over a simulated province, hour by hour, through its services.
+"""The whole system replayed over a simulated province, hour by hour: the product's own
+operating cycle (``telshield run``) on a simulated clock, with the screening engine in between.
 
 Each simulated hour ``[T, T+1h)``:
 
-1. the screening snapshot of ``T`` is built from the store: lists in force, open cases (alert
-   tier and disposal status) and the protected callees of warned numbers;
-2. that hour's calls are screened by the engine in per-minute batches (velocity included);
-3. at ``T+1h``: police clues reported by then become police-ordered blacklist entries
-   (``ListService``), overdue verifications and restrictions escalate (``CaseService``), and,
-   every ``detect_every`` hours, detection runs on the lake up to ``T+1h``, its alerts going
-   through the case sink, where the disposal policy turns tiers into actions;
-4. the next hour is screened with the new snapshot.
+1. that hour's calls are screened in per-minute batches (velocity included) by an engine
+   serving the snapshot published at ``T``, read back from the snapshot folder as the SIP and
+   HTTP faces read it;
+2. at ``T+1h`` the cycle ticks (``telshield.services.cycle``): police clues reported by then
+   become police-ordered blocks, overdue verifications and restrictions escalate, detection
+   runs when due (every ``detect_every`` hours; in shadow mode during the warm-up) and the
+   disposal policy acts on its alerts, barred numbers' devices are listed, and the snapshot of
+   ``T+1h`` is published for the next hour.
 
-The services run on their own SQLite store under a fixed clock that follows simulated time
-(naive feed time, China Standard Time, as the feeds write it). Only the judging reads truth
-(is the call fraud); the route class comes from the numbering plan and the ingress. Screening
-is counterfactual: a blocked call is still in the CDRs detection reads, as the simulator wrote
-them.
+The platform runs on its own SQLite store, cycle state and snapshot folder under the work
+folder, under a fixed clock that follows simulated time (feed time, China Standard Time, as the
+feeds write it). Only the judging reads truth (is the call fraud); the route class comes from
+the numbering plan and the ingress. Screening is counterfactual: a blocked call is still in the
+CDRs detection reads, as the simulator wrote them.
 """
 
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -35,14 +37,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
 
+from telshield.domain.clock import feed_epoch
 from telshield.domain.errors import InvalidInput
+from telshield.domain.paging import Page
 from telshield.evaluate.replay_judge import REJECT, RouteResult, judge, meets_bar
 from telshield.evaluate.replay_routes import route_classes
-from telshield.evaluate.replay_state import barred_tacs, first_alerts, snapshot_input
 from telshield.screening.engine import Engine
-from telshield.screening.numbering import PlanTuple, parse_numbers, plan_from_tuples
+from telshield.screening.numbering import parse_numbers
 from telshield.screening.runtime import engine_config
 from telshield.screening.snapshot import Outcome, Snapshot
+from telshield.services.cases import CaseService
 from telshield.services.store import FixedClock
 from telshield.settings import Settings, StoreSettings
 
@@ -116,30 +120,15 @@ def load_clues(world: Path) -> pd.DataFrame:
     return pq.read_table(path, columns=cols).to_pandas().sort_values("reported_at")
 
 
-def screening_plan(plan_table: pa.Table, settings: Settings) -> tuple[PlanTuple, ...]:
-    """The numbering plan reduced to what the engine reads (kind, and ours)."""
-    from telshield.domain.numbers import NumberKind, Operator, PlanRow
-    from telshield.screening.numbering import plan_tuples
-
-    cols = [plan_table[c].to_pylist()
-            for c in ("prefix", "length", "kind", "operator", "province")]
-    rows = (PlanRow(p, n, NumberKind(k), Operator(o), pv)
-            for p, n, k, o, pv in zip(*cols, strict=True))
-    s = settings.screening
-    return tuple(plan_tuples(rows, Operator(s.own_operator), s.own_province or None))
-
-
 def run_replay(
     settings: Settings, world: Path, work: Path, options: ReplayOptions = ReplayOptions(), *,
     progress: Progress | None = None,
 ) -> ReplayResult:
     """Replay ``world`` hour by hour (state kept under ``work``, its store started afresh)."""
-    from telshield import wiring
     from telshield.feeds.numbering import load_plan_table
-    from telshield.services.alerts import InMemoryAlertSink
-    from telshield.services.cases import CaseAlertSink
-    from telshield.services.detection import build_detector
-    from telshield.services.lakeread import FeedReader
+    from telshield.screening.files import load_input
+    from telshield.services.cycle import CycleState
+    from telshield.wiring.cycle import platform, screening_plan, snapshot_dir
 
     if options.detect_every < 1:
         raise InvalidInput("detect_every must be at least 1 hour")
@@ -149,30 +138,25 @@ def run_replay(
     start = pd.Timestamp(calls["started_at"].iloc[0]).floor("h").to_pydatetime()
     if options.hours is not None:
         calls = calls[calls["started_at"] < start + timedelta(hours=options.hours)]
-    at = calls["started_at"].astype("datetime64[us]").astype("int64").to_numpy() // 10**6
-    t0 = _epoch(start)
+    at = _epochs(calls["started_at"])
+    t0 = feed_epoch(start)
     hours = int((at[-1] - t0) // HOUR) + 1
     work.mkdir(parents=True, exist_ok=True)
     feeds = _ingest(world, work, settings, start + timedelta(hours=hours)) \
         if options.ingest else world
     secs["load"] = time.perf_counter() - t
 
-    db = work / "store.db"
-    for f in (db, db.with_name("store.db-wal"), db.with_name("store.db-shm")):
-        f.unlink(missing_ok=True)
-    rs = settings.model_copy(update={"store": StoreSettings(url=f"sqlite:///{db.as_posix()}")})
+    rs = replay_settings(settings, work, options)
+    _fresh(work, rs)
     clock = FixedClock(start)
-    d = wiring.disposal(rs, clock=clock)
-    live = CaseAlertSink(d.cases)
-    det = build_detector(rs, live if options.warmup_hours <= 0 else InMemoryAlertSink(),
-                         feeds=feeds, use_model=options.use_model)
-    det.state_path = work / "detect-state.json"
-    det.state_path.unlink(missing_ok=True)
-    det.clock = clock.now
-    devices = wiring.device_barring(rs, d, FeedReader(feeds)) if options.device_barring \
-        else None
     plan_table = load_plan_table(settings.data_dir)
-    plan = plan_from_tuples(screening_plan(plan_table, settings))
+    shadow_until = start + timedelta(hours=options.warmup_hours) \
+        if options.warmup_hours > 0 else None
+    p = platform(rs, clock=clock, lake=feeds, shadow_until=shadow_until,
+                 plan=screening_plan(settings, plan_table))
+    # The first detection run comes ``detect_every`` hours in, as the cycle would schedule it
+    # had it started at ``start``.
+    p.cycle.state.save(CycleState(detected_until=start))
     t = time.perf_counter()
     routes = route_classes(calls["caller"], calls["callee"], calls["ingress"], plan_table,
                            ibis.duckdb.connect(), province=settings.detect.province)
@@ -181,58 +165,39 @@ def run_replay(
 
     engine = Engine(engine_config(settings.screening))
     callers = parse_numbers(calls["caller"].tolist())
-    callees = parse_numbers(calls["callee"].tolist())
     imeis = calls["caller_imei"].astype(object).where(calls["caller_imei"].notna(), None)
     cols = (calls["caller"].tolist(), calls["callee"].tolist(), calls["ingress"].tolist(),
             imeis.tolist() if options.device_rule else None)
-    tacs = barred_tacs(feeds) if options.device_rule else ()
-    log.info("replay.barred_tacs", tacs=len(tacs))
-    clues = load_clues(world)
-    clue_at = clues["reported_at"].astype("datetime64[us]").astype("int64").to_numpy() // 10**6
     outcome = np.zeros(len(calls), dtype=np.int8)
     # Each call's reasons are kept only when asked for (--outcomes): joining 1 M tuples costs.
     reasons = np.full(len(calls), "", dtype=object) if options.outcomes is not None else None
     bounds = np.searchsorted(at, t0 + HOUR * np.arange(hours + 1))
+    folder = snapshot_dir(rs)
+    t = time.perf_counter()
+    p.cycle.publish(start)
+    secs["snapshot"] += time.perf_counter() - t
     runs = alerts = listed = barred_devices = 0
     for h in range(hours):
         lo, hi = int(bounds[h]), int(bounds[h + 1])
-        hour = start + timedelta(hours=h)
-        clock.at = hour
         t = time.perf_counter()
-        snap = Snapshot.build(snapshot_input(
-            d.lists, d.cases, hour, callers=callers[:lo], callees=callees[:lo],
-            protect_victims=options.protect_victims, barred_tacs=tacs))
-        snap.plan = plan  # compiled once: the plan does not change from hour to hour
-        engine.swap(snap)
+        engine.swap(Snapshot.build(load_input(folder)))  # what the faces would serve now
         secs["snapshot"] += time.perf_counter() - t
         t = time.perf_counter()
         _screen(engine, cols, at, outcome, reasons, lo, hi)
         secs["screen"] += time.perf_counter() - t
-        clock.at = end = hour + timedelta(hours=1)
-        t = time.perf_counter()
-        due = clues[(clue_at < _epoch(end)) & (clue_at >= (_epoch(hour) if h else -2**62))]
-        for c in due.itertuples():
-            d.lists.add("number", str(c.msisdn), "black", source="police", actor="police",
-                        reason=f"police clue {c.clue_id} ({c.case_ref})", police_ordered=True)
-        listed += len(due)
-        d.cases.escalate_overdue()
-        secs["dispose"] += time.perf_counter() - t
-        if h + 1 == options.warmup_hours:
-            det.sink = live  # go live: later alerts act; shadow alerts stay out of the store
-        if (h + 1) % options.detect_every == 0 or h == hours - 1:
-            t = time.perf_counter()
-            alerts += det.run(end).alerts
-            runs += 1
-            secs["detect"] += time.perf_counter() - t
-        if devices is not None:
-            t = time.perf_counter()
-            barred_devices += devices.run(end).devices
-            secs["devices"] += time.perf_counter() - t
+        clock.at = end = start + timedelta(hours=h + 1)
+        tick = p.cycle.tick(end, detect=True if h == hours - 1 else None)
+        listed += tick.clues
+        alerts += tick.alerts
+        runs += tick.detected
+        barred_devices += tick.devices
+        for step, s in tick.seconds.items():
+            secs[_SECONDS.get(step, step)] += s
         if progress is not None:
             progress(h + 1, hours)
 
     t = time.perf_counter()
-    alerted = _alerted(first_alerts(d.cases), calls["caller"], at)
+    alerted = _alerted(first_alerts(p.disposal.cases), calls["caller"], at)
     judged = at >= t0 + HOUR * max(options.warmup_hours, 0)
     results = judge(routes[judged], calls["is_fraud"].to_numpy()[judged], callers[judged],
                     at[judged], outcome[judged], alerted[judged])
@@ -242,12 +207,42 @@ def run_replay(
     period = (start + timedelta(hours=max(options.warmup_hours, 0)),
               pd.Timestamp(calls["started_at"].iloc[-1]).to_pydatetime())
     out = ReplayResult(period, hours, options.detect_every, runs, alerts, results, agreement,
-                       cases=d.cases.summary()["cases"], police_entries=listed,
+                       cases=p.disposal.cases.summary()["cases"], police_entries=listed,
                        barred_devices=barred_devices,
                        reasons=dict(engine.reasons.most_common()),
                        seconds={k: round(v, 1) for k, v in secs.items()})
     log.info("replay.done", hours=hours, runs=runs, alerts=alerts, meets_bar=out.meets_bar)
     return out
+
+
+# Tick steps -> the replay's time buckets.
+_SECONDS = {"clues": "dispose", "escalate": "dispose", "detect": "detect",
+            "devices": "devices", "publish": "snapshot"}
+
+
+def replay_settings(settings: Settings, work: Path, options: ReplayOptions) -> Settings:
+    """The settings the replay's platform runs on: its own store, cycle state and snapshot
+    folder under ``work``, and the replay's options as the cycle's settings."""
+    cycle = settings.cycle.model_copy(update={
+        "state_dir": work / "cycle", "detect_every": f"{options.detect_every}h",
+        "use_model": options.use_model, "protect_victims": options.protect_victims,
+        "device_classes": options.device_rule, "watch_dir": None,
+    })
+    return settings.model_copy(update={
+        "store": StoreSettings(url=f"sqlite:///{(work / 'store.db').as_posix()}"),
+        "screening": settings.screening.model_copy(update={"snapshot_dir": work / "snapshot"}),
+        "disposal": settings.disposal.model_copy(update={"bar_devices": options.device_barring}),
+        "cycle": cycle,
+    })
+
+
+def _fresh(work: Path, settings: Settings) -> None:
+    """Start the replay's store, cycle state and snapshots afresh."""
+    db = work / "store.db"
+    for f in (db, db.with_name("store.db-wal"), db.with_name("store.db-shm")):
+        f.unlink(missing_ok=True)
+    for d in (work / "cycle", work / "snapshot"):
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _screen(engine: Engine,
@@ -293,8 +288,29 @@ def _write_outcomes(path: Path, calls: pd.DataFrame, routes: np.ndarray, outcome
 
 def _alerted(first: dict[str, datetime], caller: pd.Series, at: np.ndarray) -> np.ndarray:
     """Per call: whether its caller had been alerted on (first alert's data end) before it."""
-    since = caller.map({n: _epoch(t) for n, t in first.items()})
+    since = caller.map({n: feed_epoch(t) for n, t in first.items()})
     return np.asarray(since.fillna(np.inf).to_numpy(dtype=float) <= at)
+
+
+def first_alerts(cases: CaseService) -> dict[str, datetime]:
+    """The end of the data window of each number's first alert (when it was first visible)."""
+    out: dict[str, datetime] = {}
+    offset = 0
+    while True:
+        page = cases.alerts(page=Page(10_000, offset))
+        for s in page:
+            a = s.alert
+            if a.msisdn not in out or a.window_end < out[a.msisdn]:
+                out[a.msisdn] = a.window_end
+        if len(page) < 10_000:
+            return out
+        offset += 10_000
+
+
+def _epochs(times: pd.Series) -> np.ndarray:
+    """Epoch seconds (int64) of feed times, as the screening faces see set-up times."""
+    naive = times.astype("datetime64[us]").astype("int64").to_numpy() // 10**6
+    return naive - 8 * HOUR  # China Standard Time is UTC+8 (domain.clock.feed_epoch)
 
 
 def _ingest(world: Path, work: Path, settings: Settings, end: datetime) -> Path:
@@ -310,11 +326,6 @@ def _ingest(world: Path, work: Path, settings: Settings, end: datetime) -> Path:
     bad = sum(sum(r.quarantined.values()) for r in reports)
     log.info("replay.ingested", added=sum(r.added for r in reports), quarantined=bad)
     return work / "lake"
-
-
-def _epoch(at: datetime) -> int:
-    """Naive feed time read as UTC seconds, the same everywhere: only differences count."""
-    return int((at - datetime(1970, 1, 1)).total_seconds())
 
 
 def work_dir(settings: Settings, world: Path) -> Path:

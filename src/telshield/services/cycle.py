@@ -1,0 +1,219 @@
+"""The operating cycle: what the platform does every tick, in order.
+
+1. **clues** — police clues reported since the last tick become police-ordered blocks;
+2. **escalate** — verifications and restrictions past their deadline are suspended;
+3. **detect** — when due, detection scores the numbers with new calls; its alerts open or update
+   cases and the disposal policy acts on them (in shadow mode, before ``shadow_until``, they are
+   kept aside and act on nothing);
+4. **devices** — the IMEIs barred numbers used are blacklisted;
+5. **publish** — the screening snapshot of the moment is published; the faces follow it.
+
+Each step commits on its own and is idempotent for a given moment, so a tick that dies half-way
+(a crash, SIGKILL, a lost database) leaves the store consistent, and the next tick simply does
+every step again: a clue is blocked once, an alert updates its number's one open alert, an IMEI
+is listed once, a snapshot is published whole or not at all. The cycle's own state (when clues,
+detection and the last tick were done) is written after the step it describes has committed.
+A stop request (SIGTERM) is honoured between steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from telshield.domain.alerts import Alert
+from telshield.services.alerts import AlertSink
+from telshield.services.cases import CaseService
+from telshield.services.devices import DeviceBarring
+from telshield.services.liaison import Liaison
+from telshield.services.snapshot import SnapshotService
+
+log = structlog.get_logger(__name__)
+
+STEPS = ("clues", "escalate", "detect", "devices", "publish")
+
+
+class DetectionRun(Protocol):
+    """What one detection run returns: how many numbers it scored, and its alerts."""
+
+    @property
+    def scored(self) -> int:
+        """Numbers scored."""
+        ...
+
+    @property
+    def alerts(self) -> Sequence[Alert]:
+        """Alerts raised (one per number over the watch threshold)."""
+        ...
+
+
+class Detection(Protocol):
+    """Scores numbers from the calls up to a moment."""
+
+    def run(self, until: datetime, *, since: datetime | None) -> DetectionRun:
+        """Score the numbers with calls in [since, until) (all active numbers when ``since`` is
+        None) on the windows ending at ``until``."""
+        ...
+
+
+@dataclass(frozen=True)
+class CycleOptions:
+    """How the cycle runs."""
+
+    detect_every: timedelta = timedelta(hours=1)
+    shadow_until: datetime | None = None  # alerts before this act on nothing (going live)
+
+
+@dataclass(frozen=True)
+class CycleState:
+    """What the cycle has done: clues up to, the last detection run, the last whole tick."""
+
+    clues_until: datetime | None = None
+    detected_until: datetime | None = None
+    last_tick: datetime | None = None
+
+
+class StateFile:
+    """The cycle's state as a small JSON file, replaced atomically (write, fsync, rename)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> CycleState:
+        """The saved state (empty when none was saved)."""
+        if not self.path.exists():
+            return CycleState()
+        raw = json.loads(self.path.read_text())
+        return CycleState(**{k: datetime.fromisoformat(v) if v else None
+                             for k, v in raw.items() if k in CycleState.__dataclass_fields__})
+
+    def save(self, state: CycleState) -> None:
+        """Replace the saved state."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        with tmp.open("w") as f:
+            json.dump({k: v.isoformat() if v else None for k, v in asdict(state).items()}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self.path)
+
+
+@dataclass
+class TickResult:
+    """What one tick did, step by step."""
+
+    at: datetime
+    clues: int = 0  # police-ordered blocks added
+    escalated: int = 0  # cases suspended past their deadline
+    detected: bool = False  # detection ran this tick
+    scored: int = 0
+    alerts: int = 0
+    shadow: bool = False  # the alerts were kept aside (shadow mode)
+    opened: int = 0  # cases opened
+    acted: dict[str, int] = field(default_factory=dict)  # policy actions by kind
+    devices: int = 0  # IMEIs newly blacklisted
+    snapshot: str = ""  # the published version
+    seconds: dict[str, float] = field(default_factory=dict)
+    stopped: bool = False  # a stop was requested: the remaining steps were not run
+
+    @property
+    def complete(self) -> bool:
+        """Whether every step ran."""
+        return not self.stopped
+
+
+class Cycle:
+    """One tick of the platform, step by step; see the module docstring."""
+
+    def __init__(
+        self, *, liaison: Liaison, cases: CaseService, detection: Detection,
+        snapshots: SnapshotService, state: StateFile, devices: DeviceBarring | None = None,
+        shadow: AlertSink | None = None, options: CycleOptions = CycleOptions(),
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.liaison, self.cases, self.detection = liaison, cases, detection
+        self.snapshots, self.state, self.devices = snapshots, state, devices
+        self.shadow, self.options, self.stop = shadow, options, stop
+
+    def detection_due(self, at: datetime) -> bool:
+        """Whether detection runs at ``at`` (never run, or ``detect_every`` has passed)."""
+        last = self.state.load().detected_until
+        return last is None or at - last >= self.options.detect_every
+
+    def tick(self, at: datetime, *, detect: bool | None = None) -> TickResult:
+        """Run every step at ``at`` (feed time); ``detect`` forces detection on or off (None:
+        when due). A stop request is honoured between steps."""
+        result = TickResult(at)
+        steps: list[tuple[str, Callable[[TickResult], None]]] = [
+            ("clues", self._clues), ("escalate", self._escalate),
+            ("detect", self._detect if (self.detection_due(at) if detect is None else detect)
+             else _skip),
+            ("devices", self._devices), ("publish", self._publish),
+        ]
+        for name, step in steps:
+            if self.stop():
+                result.stopped = True
+                log.info("cycle.stopped", at=at.isoformat(), before=name)
+                break
+            t = time.perf_counter()
+            step(result)
+            result.seconds[name] = round(time.perf_counter() - t, 3)
+        if not result.stopped:
+            self.state.save(replace(self.state.load(), last_tick=at))
+        log.info("cycle.tick", at=at.isoformat(), clues=result.clues,
+                 escalated=result.escalated, detected=result.detected, scored=result.scored,
+                 alerts=result.alerts, shadow=result.shadow, opened=result.opened,
+                 acted=result.acted, devices=result.devices, snapshot=result.snapshot,
+                 seconds=result.seconds, complete=result.complete)
+        return result
+
+    def publish(self, at: datetime) -> str:
+        """Publish the snapshot of ``at`` alone (``telshield screen build --from-store``)."""
+        return self.snapshots.publish(at)
+
+    # -- the steps -------------------------------------------------------------------------
+
+    def _clues(self, r: TickResult) -> None:
+        state = self.state.load()
+        since = state.clues_until
+        if since is not None and since >= r.at:
+            return
+        r.clues = self.liaison.block_clues(since, r.at).blocked
+        self.state.save(replace(self.state.load(), clues_until=r.at))
+
+    def _escalate(self, r: TickResult) -> None:
+        r.escalated = sum(self.cases.escalate_overdue().values())
+
+    def _detect(self, r: TickResult) -> None:
+        last = self.state.load().detected_until
+        run = self.detection.run(r.at, since=last if last is not None and last < r.at else None)
+        alerts = list(run.alerts)
+        r.detected, r.scored, r.alerts = True, run.scored, len(alerts)
+        shadow = self.options.shadow_until
+        if shadow is not None and r.at < shadow:
+            r.shadow = True
+            if self.shadow is not None:
+                self.shadow.upsert(alerts)
+        elif alerts:
+            policy = self.cases.intake(alerts)
+            r.opened, r.acted = policy.opened, policy.acted
+        self.state.save(replace(self.state.load(), detected_until=r.at))
+
+    def _devices(self, r: TickResult) -> None:
+        if self.devices is not None:
+            r.devices = self.devices.run(r.at).devices
+
+    def _publish(self, r: TickResult) -> None:
+        r.snapshot = self.snapshots.publish(r.at)
+
+
+def _skip(_: TickResult) -> None:
+    """A step that does nothing this tick (detection not due)."""

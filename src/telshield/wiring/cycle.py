@@ -1,0 +1,163 @@
+"""Composition of the operating cycle: liaison, cases, detection, device barring, the snapshot
+service and its publisher, and the drop folder, all from one ``Settings``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+from telshield.domain.alerts import Alert
+from telshield.domain.clock import feed_now
+from telshield.domain.errors import InvalidInput
+from telshield.screening.numbering import PlanTuple
+from telshield.screening.snapshot import SnapshotInput
+from telshield.services.alerts import InMemoryAlertSink
+from telshield.services.cycle import Cycle, CycleOptions, StateFile
+from telshield.services.detection import Detector
+from telshield.services.inbox import Inbox
+from telshield.services.lakeread import FeedReader
+from telshield.services.liaison import Liaison
+from telshield.services.snapshot import SnapshotOptions, SnapshotService
+from telshield.services.store import Clock
+from telshield.settings import Settings
+from telshield.wiring.disposal import Disposal, device_barring, disposal
+
+
+def span(text: str, what: str) -> timedelta:
+    """A duration like ``30m``, ``1h`` or ``1d`` from settings, with a clear error."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    t = text.strip()
+    if len(t) < 2 or t[-1] not in units or not t[:-1].isdigit() or int(t[:-1]) <= 0:
+        raise InvalidInput(f"{what} {text!r} is not a duration like 30m, 1h or 1d")
+    return timedelta(**{units[t[-1]]: int(t[:-1])})
+
+
+def state_dir(settings: Settings) -> Path:
+    """Where the cycle keeps its state."""
+    return settings.cycle.state_dir or settings.data_dir / "cycle"
+
+
+def snapshot_dir(settings: Settings) -> Path:
+    """Where snapshots are published (the faces follow this folder)."""
+    return settings.screening.snapshot_dir or settings.data_dir / "screening" / "snapshot"
+
+
+def screening_plan(settings: Settings, table: pa.Table | None = None) -> tuple[PlanTuple, ...]:
+    """The numbering plan reduced to what the screening engine reads (kind, and ours)."""
+    from telshield.domain.numbers import NumberKind, Operator, PlanRow
+    from telshield.feeds.numbering import load_plan_table
+    from telshield.screening.numbering import plan_tuples
+
+    table = table if table is not None else load_plan_table(settings.data_dir)
+    cols = [table[c].to_pylist() for c in ("prefix", "length", "kind", "operator", "province")]
+    rows = (PlanRow(p, n, NumberKind(k), Operator(o), pv)
+            for p, n, k, o, pv in zip(*cols, strict=True))
+    s = settings.screening
+    return tuple(plan_tuples(rows, Operator(s.own_operator), s.own_province or None))
+
+
+class FolderPublisher:
+    """Publishes snapshot inputs to the folder the screening faces follow."""
+
+    def __init__(self, directory: Path, *, keep: int = 3) -> None:
+        self.directory, self.keep = directory, keep
+
+    def publish(self, data: SnapshotInput) -> str:
+        """Write ``data`` atomically where the faces look; returns its version."""
+        from telshield.screening.files import save_input
+
+        save_input(data, self.directory)
+        return data.version
+
+
+@dataclass(frozen=True)
+class _Run:
+    scored: int
+    alerts: Sequence[Alert]
+
+
+class StatelessDetection:
+    """A detector run over the numbers active in [since, until), keeping no state of its own
+    (the cycle keeps it, after the alerts have committed)."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+
+    def run(self, until: datetime, *, since: datetime | None) -> _Run:
+        """Score and alert, as ``Detector.run`` does, without touching a sink or a state file."""
+        d = self.detector
+        frame = d.score(d.features(until, since))
+        return _Run(len(frame), d.alerts(frame, until))
+
+
+def detection(settings: Settings, *, clock: Clock, lake: Path | None = None,
+              use_model: bool | None = None) -> StatelessDetection:
+    """The detector the cycle runs (rules, and the model when asked), reading ``lake``."""
+    from telshield.detect.features import Window
+    from telshield.detect.inbound import detection_feature_names
+    from telshield.feeds.numbering import load_plan_table
+    from telshield.services.detection import models_dir
+    from telshield.services.model import latest_or_none
+    from telshield.services.rules import load_rules
+
+    d = settings.detect
+    rules = load_rules(d.rules_file, detection_feature_names([Window.parse(w) for w in d.windows]))
+    model = latest_or_none(models_dir(settings)) if (
+        settings.cycle.use_model if use_model is None else use_model) else None
+    det = Detector(FeedReader(lake or settings.lake_dir), InMemoryAlertSink(), d, rules, model,
+                   state_path=None, plan=load_plan_table(settings.data_dir), clock=clock.now)
+    return StatelessDetection(det)
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The operating cycle and what it runs on."""
+
+    disposal: Disposal
+    cycle: Cycle
+    snapshots: SnapshotService
+    reader: FeedReader
+    inbox: Inbox | None
+    shadow: InMemoryAlertSink
+
+
+def platform(
+    settings: Settings, *, clock: Clock | None = None, lake: Path | None = None,
+    shadow_until: datetime | None = None, watch: Path | None = None,
+    stop: Callable[[], bool] = lambda: False, plan: tuple[PlanTuple, ...] | None = None,
+) -> Platform:
+    """Everything ``telshield run`` and the replay tick with, from the settings."""
+    from telshield.services.ingest import IngestOptions
+
+    c = settings.cycle
+    d = disposal(settings, clock=clock)
+    root = lake or settings.lake_dir
+    reader = FeedReader(root)
+    snapshots = SnapshotService(
+        d.lists, d.cases, reader, FolderPublisher(snapshot_dir(settings), keep=c.keep_snapshots),
+        plan=plan if plan is not None else screening_plan(settings),
+        options=SnapshotOptions(protect_victims=c.protect_victims, protect_days=c.protect_days,
+                                device_classes=c.device_classes))
+    shadow = InMemoryAlertSink()
+    cycle = Cycle(
+        liaison=Liaison(d.lists, reader), cases=d.cases,
+        detection=detection(settings, clock=d.cases.clock, lake=root),
+        snapshots=snapshots, state=StateFile(state_dir(settings) / "state.json"),
+        devices=device_barring(settings, d, reader), shadow=shadow,
+        options=CycleOptions(detect_every=span(c.detect_every, "cycle.detect_every"),
+                             shadow_until=shadow_until),
+        stop=stop,
+    )
+    folder = watch or c.watch_dir
+    inbox = None
+    if folder is not None:
+        s = settings.ingest
+        inbox = Inbox(folder, IngestOptions(
+            lake_dir=root, quarantine_dir=settings.quarantine_dir, chunk_rows=s.chunk_rows,
+            earliest=s.earliest, future_slack_days=s.future_slack_days, reader=s.reader,
+            memory_limit=s.memory_limit), settle_s=c.settle_seconds, now=feed_now)
+    return Platform(d, cycle, snapshots, reader, inbox, shadow)

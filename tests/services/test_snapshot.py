@@ -1,0 +1,117 @@
+"""The snapshot service: the store's lists and cases, the lake's calls, device classes and the
+numbering plan become the snapshot the screening faces serve."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from telshield.domain.alerts import Alert, Reason, Tier
+from telshield.domain.cases import Policy
+from telshield.domain.clock import feed_epoch
+from telshield.screening.engine import Engine, EngineConfig
+from telshield.screening.snapshot import Outcome, Snapshot, SnapshotInput
+from telshield.services.cases import CaseService
+from telshield.services.lakeread import FeedReader
+from telshield.services.lists import ListService
+from telshield.services.snapshot import SnapshotOptions, SnapshotService
+from telshield.services.store import FixedClock
+from telshield.store.sql import SqlStore
+
+from .feeds import write_feed
+
+AT = datetime(2026, 10, 5, 9)
+
+
+class Keep:
+    """A publisher that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.published: list[SnapshotInput] = []
+
+    def publish(self, data: SnapshotInput) -> str:
+        self.published.append(data)
+        return data.version
+
+
+def _alert(n: str, tier: Tier, at: datetime) -> Alert:
+    return Alert(n, {"watch": 0.55, "verify": 0.75, "suspend": 0.95}[tier.value], tier,
+                 (Reason("rule:test", "test"),), at, at)
+
+
+def _call(i: int, caller: str, callee: str, hours_before: float, imei: str | None = None
+          ) -> dict[str, object]:
+    return {"call_id": f"C{i}", "started_at": AT - timedelta(hours=hours_before),
+            "duration_s": 30, "caller": caller, "callee": callee, "ingress": "radio",
+            "caller_imei": imei}
+
+
+def test_snapshot_from_lists_cases_and_the_lake(store: SqlStore, tmp_path: Path) -> None:
+    clock = FixedClock(AT)
+    lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
+    police, white, watch, verify, barred, victim, old_victim, nobody = (
+        f"86138000000{i:02d}" for i in range(1, 9))
+    lists.add("number", police, "black", source="police", reason="clue", actor="police",
+              police_ordered=True)
+    lists.add("number", police, "white", source="manual", reason="vip", actor="a")
+    lists.add("number", white, "white", source="manual", reason="vip", actor="a")
+    cases.intake([_alert(watch, Tier.WATCH, AT), _alert(verify, Tier.VERIFY, AT),
+                  _alert(barred, Tier.SUSPEND, AT)])
+    write_feed(tmp_path, "calls", [
+        _call(1, verify, victim, 2), _call(2, nobody, white, 1),
+        _call(3, verify, old_victim, 24 * 20),  # before the protection window
+        _call(4, verify, nobody, -1),  # after the moment: not seen yet
+    ])
+    write_feed(tmp_path, "device_intel", [
+        {"tac": "86123400", "kind": "goip"}, {"tac": "35000000", "kind": "phone"}])
+    keep = Keep()
+    svc = SnapshotService(lists, cases, FeedReader(tmp_path), keep, plan=(),
+                          options=SnapshotOptions(protect_days=14))
+    version = svc.publish(AT)
+    (data,) = keep.published
+    assert version == data.version and data.as_of == feed_epoch(AT)
+    assert data.barred_tacs == (("86123400", "goip"),)
+    assert sorted(data.protected.tolist()) == [int(victim)]
+    # Numbers under re-verification connected with a warning (the default rejects them), so
+    # that victim protection shows on top of the tier's outcome.
+    engine = Engine(EngineConfig(tier_outcomes={
+        Tier.SUSPEND: Outcome.REJECT, Tier.VERIFY: Outcome.WARN_CALLEE, Tier.WATCH: Outcome.LABEL}))
+    engine.swap(Snapshot.build(data))
+    now = feed_epoch(AT) + 60
+
+    def decide(caller: str, callee: str = nobody) -> tuple[Outcome, tuple[str, ...]]:
+        d = engine.decide(caller, callee, "radio", now)
+        return d.outcome, d.reasons
+
+    assert decide(police) == (Outcome.REJECT, ("list:police",))  # police beats the whitelist
+    assert decide(white) == (Outcome.ALLOW, ("list:white",))
+    assert decide(watch)[0] is Outcome.LABEL
+    assert decide(verify)[0] is Outcome.WARN_CALLEE
+    assert decide(verify, victim) == (Outcome.WARN_CALLEE, ("warning:verify", "victim:protected"))
+    assert decide(verify, old_victim) == (Outcome.WARN_CALLEE, ("warning:verify",))
+    assert decide(barred) == (Outcome.REJECT, ("warning:suspend",))  # restricted by policy
+    assert decide(nobody)[0] is Outcome.ALLOW
+    d = engine.decide(nobody, white, "radio", now, caller_imei="861234001234567")
+    assert d.reasons == ("device:goip",)
+
+
+def test_options_switch_victims_and_device_classes_off(store: SqlStore, tmp_path: Path) -> None:
+    clock = FixedClock(AT)
+    lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
+    cases.intake([_alert("8613800000001", Tier.VERIFY, AT)])
+    write_feed(tmp_path, "calls", [_call(1, "8613800000001", "8613800000002", 1)])
+    write_feed(tmp_path, "device_intel", [{"tac": "86123400", "kind": "goip"}])
+    svc = SnapshotService(lists, cases, FeedReader(tmp_path), Keep(), plan=(),
+                          options=SnapshotOptions(protect_victims=False, device_classes=False))
+    data = svc.build(AT)
+    assert data.protected.size == 0 and data.barred_tacs == ()
+    assert data.warned.tolist() == [8613800000001]
+
+
+def test_an_empty_platform_publishes_an_empty_snapshot(store: SqlStore, tmp_path: Path) -> None:
+    clock = FixedClock(AT)
+    svc = SnapshotService(ListService(store, clock), CaseService(store, clock, Policy()),
+                          FeedReader(tmp_path), Keep(), plan=())
+    data = svc.build(AT)
+    assert data.list_numbers.size == data.warned.size == data.protected.size == 0
+    assert data.barred_tacs == () and data.version.startswith("20261005T090000-")
