@@ -91,5 +91,8 @@ def main() -> None:
     try:
         app()
     except TelshieldError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}")
+        from rich.markup import escape
+
+        # Messages name settings like [api] and files like a[1].csv: print them as written.
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(e))}")
         sys.exit(exit_code(e))
