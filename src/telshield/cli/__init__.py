@@ -62,8 +62,9 @@ def _root(
 
 def _register() -> None:
     # Imported here, not at module level of the sub-modules' callers, so start-up stays cheap.
-    from telshield.cli import demo, ingest, numbers
+    from telshield.cli import datadir, demo, ingest, numbers
 
+    datadir.register(app)
     ingest.register(app)
     demo.register(app)
     numbers.register(app)

@@ -18,11 +18,30 @@ DataDirOption = Annotated[
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="A TOML settings file.", exists=True, dir_okay=False)
 ]
+InitOption = Annotated[
+    bool, typer.Option("--init", help="Create the data directory and its store if there is none "
+                       "(otherwise a folder without a store is refused).")
+]
 
 
 def settings_from(config: Path | None, data_dir: Path | None) -> Settings:
     """Settings from the environment and an optional file, with the data directory overridden."""
     return load_settings(config, data_dir=data_dir)
+
+
+def existing_data(config: Path | None, data_dir: Path | None, *, init: bool | None = None
+                  ) -> Settings:
+    """Settings for a command that works on the data directory's store or lake: a folder that
+    holds no store (a mistyped --data-dir) is refused, unless ``init`` creates it. ``None``
+    means the command has no --init option."""
+    from telshield.wiring.datadir import init_data_dir, require_data_dir
+
+    settings = settings_from(config, data_dir)
+    if init:
+        init_data_dir(settings)
+    else:
+        require_data_dir(settings, can_init=init is not None)
+    return settings
 
 
 def configure_logging(level: str = "warning", json: bool = False) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, InitOption, existing_data
 from telshield.cli.ingest import _summary, options_from
 from telshield.services.ingest import ingest_all
 from telshield.settings import Settings
@@ -38,9 +38,10 @@ def demo_cmd(
         typer.Option(min=1, help="Replay only the first N simulated hours (default: the whole "
                      "period; the first 72 hours are a warm-up, not judged)."),
     ] = None,
+    init: InitOption = False,
 ) -> None:
     """Generate a province, ingest it, detect, dispose, and replay interception."""
-    settings = settings_from(config, data_dir)
+    settings = existing_data(config, data_dir, init=init)
     province = settings.data_dir / "province"
     console.rule("[bold]1. a simulated province")
     _province(province, subscribers, days, seed)

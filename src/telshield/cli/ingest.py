@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, InitOption, existing_data
 from telshield.services.ingest import (
     INGEST_ORDER,
     IngestOptions,
@@ -62,12 +62,13 @@ def ingest_cmd(
     chunk_rows: Annotated[
         int | None, typer.Option(help="Rows per chunk when streaming (bounds memory).")
     ] = None,
+    init: InitOption = False,
 ) -> None:
     """Validate feed files and add their new rows to the lake; bad rows go to quarantine.
 
     Re-ingesting a file adds nothing. Exits non-zero only when a file cannot be read at all.
     """
-    settings = settings_from(config, data_dir)
+    settings = existing_data(config, data_dir, init=init)
     opts = options_from(settings)
     if chunk_rows:
         opts = IngestOptions(**{**opts.__dict__, "chunk_rows": chunk_rows})
@@ -127,7 +128,7 @@ def _summary(reports: list[IngestReport]) -> Table:
 @lake_app.command("stats")
 def stats_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Rows, files, size and days per feed, and quarantined rows by reason."""
-    settings = settings_from(config, data_dir)
+    settings = existing_data(config, data_dir)
     t = Table(title=f"lake at {settings.lake_dir}")
     for col in ("feed", "rows", "files", "MiB", "days", "first day", "last day", "quarantined"):
         t.add_column(col, justify="left" if col == "feed" else "right")
@@ -162,7 +163,7 @@ def quarantine_cmd(
 
     from telshield.feeds import quarantine
 
-    settings = settings_from(config, data_dir)
+    settings = existing_data(config, data_dir)
     rows = quarantine.read(settings.quarantine_dir, feed, reason)
     if limit:
         rows = rows.slice(0, limit)

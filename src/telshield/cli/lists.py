@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, existing_data
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.lists import ListEntry
 from telshield.services.lists import ListService
@@ -23,7 +23,7 @@ lists_app = typer.Typer(help="Black, white and grey lists (黑白名单).", no_a
 def _lists(config: Path | None, data_dir: Path | None) -> ListService:
     from telshield import wiring
 
-    return wiring.disposal(settings_from(config, data_dir)).lists
+    return wiring.disposal(existing_data(config, data_dir)).lists
 
 
 def _table(entries: list[ListEntry]) -> Table:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, InitOption, existing_data
 
 console = Console()
 users_app = typer.Typer(help="Users and their API keys (roles: admin, analyst, disposer, "
@@ -31,11 +31,12 @@ def add_cmd(
     actor: ActorOption = "",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
+    init: InitOption = False,
 ) -> None:
     """Make a user and print their API key (shown once; only its hash is kept)."""
     from telshield import wiring
 
-    d = wiring.disposal(settings_from(config, data_dir))
+    d = wiring.disposal(existing_data(config, data_dir, init=init))
     user, key = d.users.add(name, role, unit=unit, actor=actor or default_actor())
     console.print(f"user [bold]{user.name}[/] ({user.role.value}) — API key, keep it safe:")
     print(key)
@@ -46,7 +47,7 @@ def list_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> Non
     """List users (never their keys)."""
     from telshield import wiring
 
-    d = wiring.disposal(settings_from(config, data_dir))
+    d = wiring.disposal(existing_data(config, data_dir))
     t = Table("name", "role", "unit", "active", "created (UTC)")
     for u in d.users.all():
         t.add_row(u.name, u.role.value, u.unit, "yes" if u.active else "no",
@@ -60,7 +61,7 @@ def rotate_cmd(name: str, actor: ActorOption = "", data_dir: DataDirOption = Non
     """Give a user a new API key; the old one stops working."""
     from telshield import wiring
 
-    d = wiring.disposal(settings_from(config, data_dir))
+    d = wiring.disposal(existing_data(config, data_dir))
     print(d.users.rotate(name, actor=actor or default_actor()))
 
 
@@ -70,7 +71,7 @@ def disable_cmd(name: str, actor: ActorOption = "", data_dir: DataDirOption = No
     """Stop a user's API key from working."""
     from telshield import wiring
 
-    wiring.disposal(settings_from(config, data_dir)).users.disable(
+    wiring.disposal(existing_data(config, data_dir)).users.disable(
         name, actor=actor or default_actor())
     console.print(f"user {name} disabled")
 
