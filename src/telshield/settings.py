@@ -106,6 +106,10 @@ class ApiSettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=8080, gt=0, lt=65536, description="port to listen on")
     max_page: int = Field(default=1000, gt=0, description="largest page a listing returns")
+    metrics_host: str = Field(default="127.0.0.1", description="address of the metrics port")
+    metrics_port: int = Field(
+        default=9471, ge=0, lt=65536, description="Prometheus /metrics port (no key); 0 = off"
+    )
 
 
 class ScreeningSettings(BaseModel):
