@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data
+from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
+from telshield.domain.audit import ChainedEvent
 
 console = Console()
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -42,11 +43,15 @@ def list_cmd(
 
     events = wiring.disposal(existing_data(config, data_dir)).audit.events(
         after=after, limit=limit, subject=subject, actor=actor)
-    t = Table("seq", "at (UTC)", "actor", "action", "subject", "hash")
+    console.print(_table(events))
+
+
+def _table(events: list[ChainedEvent]) -> Table:
+    t = table(whole("seq"), "at (UTC)", "actor", "action", whole("subject"), "hash")
     for c in events:
         t.add_row(str(c.seq), f"{c.event.at:%Y-%m-%d %H:%M:%S}", c.event.actor, c.event.action,
                   c.event.subject, c.hash[:12])
-    console.print(t)
+    return t
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data
+from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.cases import Case, Command, parse_action
 from telshield.domain.paging import Page
@@ -29,7 +29,8 @@ def _cases(config: Path | None, data_dir: Path | None) -> CaseService:
 
 
 def _table(cases: list[Case]) -> Table:
-    t = Table("id", "msisdn", "status", "tier", "deadline (UTC)", "group", "updated (UTC)")
+    t = table(whole("id"), whole("msisdn"), whole("status"), "tier", "deadline (UTC)", "group",
+              "updated (UTC)")
     for c in cases:
         t.add_row(str(c.id), c.msisdn, c.status.value, c.tier,
                   f"{c.deadline:%Y-%m-%d %H:%M}" if c.deadline else "", c.group_ref,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Column, Table
 
 from telshield.settings import Settings, load_settings
 
@@ -42,6 +43,19 @@ def existing_data(config: Path | None, data_dir: Path | None, *, init: bool | No
     else:
         require_data_dir(settings, can_init=init is not None)
     return settings
+
+
+def whole(header: str) -> Column:
+    """A table column for a number or an id: never wrapped or cut short, the other columns give
+    way first (and should even they not be enough, it folds onto a second line, never drops a
+    digit): a truncated number is one an operator cannot act on."""
+    return Column(header, no_wrap=True, overflow="fold")
+
+
+def table(*columns: str | Column) -> Table:
+    """A table whose cells fold onto more lines rather than end in an ellipsis when the
+    terminal is narrow: nothing shown is ever cut short."""
+    return Table(*(Column(c, overflow="fold") if isinstance(c, str) else c for c in columns))
 
 
 def configure_logging(level: str = "warning", json: bool = False) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, settings_from, table, whole
 from telshield.domain.numbers import NumberKind, classify, mask, normalise
 from telshield.feeds.numbering import load_plan_table, plan_from_table, plan_path, plan_summary
 
@@ -27,9 +27,9 @@ def classify_cmd(
     """Normalise and classify numbers: E.164, kind, operator, home province and city, masked."""
     settings = settings_from(config, data_dir)
     plan = plan_from_table(load_plan_table(settings.data_dir))
-    t = Table(title="numbers")
-    for col in ("input", "E.164", "kind", "operator", "province", "city", "masked", "note"):
-        t.add_column(col)
+    t = table(whole("input"), whole("E.164"), "kind", "operator", "province", "city",
+              whole("masked"), "note")
+    t.title = "numbers"
     for raw in numbers:
         number = normalise(raw)
         if number is None:

@@ -9,7 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, InitOption, existing_data
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    InitOption,
+    existing_data,
+    table,
+    whole,
+)
+from telshield.domain.users import User
 
 console = Console()
 users_app = typer.Typer(help="Users and their API keys (roles: admin, analyst, disposer, "
@@ -48,11 +56,15 @@ def list_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> Non
     from telshield import wiring
 
     d = wiring.disposal(existing_data(config, data_dir))
-    t = Table("name", "role", "unit", "active", "created (UTC)")
-    for u in d.users.all():
+    console.print(_table(d.users.all()))
+
+
+def _table(users: list[User]) -> Table:
+    t = table(whole("name"), "role", "unit", "active", "created (UTC)")
+    for u in users:
         t.add_row(u.name, u.role.value, u.unit, "yes" if u.active else "no",
                   f"{u.created_at:%Y-%m-%d %H:%M}")
-    console.print(t)
+    return t
 
 
 @users_app.command("rotate")
