@@ -14,9 +14,10 @@ import typer
 from rich.console import Console
 
 from telshield.cli.common import ConfigOption, DataDirOption, InitOption, existing_data
-from telshield.cli.ingest import _summary, options_from
+from telshield.cli.ingest import _summary
 from telshield.services.ingest import ingest_all
 from telshield.settings import Settings
+from telshield.wiring.ingest import ingest_options
 
 console = Console()
 
@@ -46,7 +47,7 @@ def demo_cmd(
     console.rule("[bold]1. a simulated province")
     _province(province, subscribers, days, seed)
     console.rule("[bold]2. ingest into the lake")
-    console.print(_summary(ingest_all(province, options_from(settings))))
+    console.print(_summary(ingest_all(province, ingest_options(settings))))
     console.rule("[bold]3. early warning, measured against the simulator's truth")
     from telshield.cli.evaluate import show_detection
 
@@ -65,15 +66,13 @@ def demo_cmd(
 
 
 def _province(out: Path, subscribers: int | None, days: int | None, seed: int) -> None:
-    from telshield.world.config import load_config
-    from telshield.world.generate import generate
+    from telshield.wiring.demo import simulated_province
 
-    if (out / "world.json").exists() and subscribers is None and days is None:
+    rows = simulated_province(out, subscribers=subscribers, days=days, seed=seed)
+    if rows is None:
         console.print(f"reusing the province in {out} (delete it to generate a new one)")
-        return
-    overrides = {k: v for k, v in (("subscribers", subscribers), ("days", days)) if v}
-    summary = generate(load_config(None, **overrides), seed, out, overwrite=True)
-    console.print(f"generated {summary.traffic_rows:,} call and SMS rows in {out}")
+    else:
+        console.print(f"generated {rows:,} call and SMS rows in {out}")
 
 
 def _dispose(settings: Settings) -> None:

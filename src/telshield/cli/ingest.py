@@ -27,23 +27,10 @@ from telshield.services.ingest import (
     input_bytes,
 )
 from telshield.services.lake import lake_stats
-from telshield.settings import Settings
+from telshield.wiring.ingest import feed_specs, feeds_markdown, ingest_options, quarantined
 
 console = Console()
 lake_app = typer.Typer(help="Look into the lake: what each feed holds and what was quarantined.")
-
-
-def options_from(settings: Settings) -> IngestOptions:
-    """Ingest options from settings."""
-    return IngestOptions(
-        lake_dir=settings.lake_dir,
-        quarantine_dir=settings.quarantine_dir,
-        chunk_rows=settings.ingest.chunk_rows,
-        earliest=settings.ingest.earliest,
-        future_slack_days=settings.ingest.future_slack_days,
-        reader=settings.ingest.reader,
-        memory_limit=settings.ingest.memory_limit,
-    )
 
 
 def ingest_cmd(
@@ -69,7 +56,7 @@ def ingest_cmd(
     Re-ingesting a file adds nothing. Exits non-zero only when a file cannot be read at all.
     """
     settings = existing_data(config, data_dir, init=init)
-    opts = options_from(settings)
+    opts = ingest_options(settings)
     if chunk_rows:
         opts = IngestOptions(**{**opts.__dict__, "chunk_rows": chunk_rows})
     reports: list[IngestReport] = []
@@ -161,10 +148,8 @@ def quarantine_cmd(
     """Show quarantined rows: file, line, reasons and the original record."""
     import orjson
 
-    from telshield.feeds import quarantine
-
     settings = existing_data(config, data_dir)
-    rows = quarantine.read(settings.quarantine_dir, feed, reason)
+    rows = quarantined(settings.quarantine_dir, feed, reason)
     if limit:
         rows = rows.slice(0, limit)
     if json_lines:
@@ -195,14 +180,10 @@ def describe_cmd(
     markdown: Annotated[bool, typer.Option(help="Print docs/feeds.md instead.")] = False,
 ) -> None:
     """Show each feed's columns, types, checks and key."""
-    from telshield.feeds.docs import render
-    from telshield.feeds.schemas import FEEDS
-    from telshield.feeds.schemas import feed as get_feed
-
     if markdown:
-        typer.echo(render(), nl=False)
+        typer.echo(feeds_markdown(), nl=False)
         return
-    for spec in [get_feed(feed)] if feed else list(FEEDS.values()):
+    for spec in feed_specs(feed):
         t = Table(title=f"{spec.name} — {spec.doc}", title_justify="left")
         for col in ("column", "type", "required", "check", "meaning"):
             t.add_column(col)
