@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Column, Table
@@ -17,7 +17,9 @@ DataDirOption = Annotated[
     ),
 ]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="A TOML settings file.", exists=True, dir_okay=False)
+    Path | None,
+    typer.Option("--config", help="A TOML settings file. [env: TELSHIELD_CONFIG]",
+                 envvar="TELSHIELD_CONFIG", show_envvar=False, exists=True, dir_okay=False),
 ]
 InitOption = Annotated[
     bool, typer.Option("--init", help="Create the data directory and its store if there is none "
@@ -45,11 +47,11 @@ def existing_data(config: Path | None, data_dir: Path | None, *, init: bool | No
     return settings
 
 
-def whole(header: str) -> Column:
+def whole(header: str, *, justify: Literal["left", "right"] = "left") -> Column:
     """A table column for a number or an id: never wrapped or cut short, the other columns give
     way first (and should even they not be enough, it folds onto a second line, never drops a
     digit): a truncated number is one an operator cannot act on."""
-    return Column(header, no_wrap=True, overflow="fold")
+    return Column(header, no_wrap=True, overflow="fold", justify=justify)
 
 
 def table(*columns: str | Column) -> Table:

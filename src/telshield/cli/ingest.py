@@ -17,7 +17,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, InitOption, existing_data
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    InitOption,
+    existing_data,
+    table,
+    whole,
+)
 from telshield.services.ingest import (
     INGEST_ORDER,
     IngestOptions,
@@ -95,9 +102,9 @@ def _progress() -> Progress:
 
 
 def _summary(reports: list[IngestReport]) -> Table:
-    t = Table(title="ingest")
-    for col in ("feed", "files", "rows read", "added", "already in lake", "quarantined", "reasons"):
-        t.add_column(col, justify="left" if col in ("feed", "reasons") else "right")
+    t = table(whole("feed"), *(whole(c, justify="right") for c in (
+        "files", "rows read", "added", "already\nin lake", "quarantined")), "reasons")
+    t.title = "ingest"
     for r in reports:
         reasons = ", ".join(f"{k} {v:,}" for k, v in r.quarantined.most_common())
         t.add_row(
@@ -116,9 +123,10 @@ def _summary(reports: list[IngestReport]) -> Table:
 def stats_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Rows, files, size and days per feed, and quarantined rows by reason."""
     settings = existing_data(config, data_dir)
-    t = Table(title=f"lake at {settings.lake_dir}")
-    for col in ("feed", "rows", "files", "MiB", "days", "first day", "last day", "quarantined"):
-        t.add_column(col, justify="left" if col == "feed" else "right")
+    t = table(whole("feed"), *(whole(c, justify="right") for c in ("rows", "files", "MiB",
+                                                                     "days")),
+              "first day", "last day", "quarantined")
+    t.title = f"lake at {settings.lake_dir}"
     for s in lake_stats(settings.lake_dir, settings.quarantine_dir):
         q = ", ".join(f"{k} {v:,}" for k, v in s.quarantined.most_common()) or "-"
         t.add_row(
