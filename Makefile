@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: venv
+	@echo "make demo: data directory $(DATA) (created by telshield init if absent; DATA=... for another)"
+	$(BIN)/telshield init --data-dir $(DATA)
 	$(BIN)/telshield demo --data-dir $(DATA)
 
 lint: venv

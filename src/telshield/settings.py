@@ -2,17 +2,40 @@
 
 Environment variables use the prefix ``TELSHIELD_`` and ``__`` between a section and its key,
 e.g. ``TELSHIELD_DATA_DIR=/srv/telshield`` or ``TELSHIELD_STORE__URL=postgresql+psycopg://...``.
-Each area owns one section class below; nothing here imports the rest of telshield.
+A key that names no setting, in a file or in the environment, is refused with the nearest valid
+one: a misspelt key silently ignored would leave a default in force that the operator believes
+changed. Each area owns one section class below; nothing here imports the rest of telshield but
+the error it raises.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import json
+import os
+import re
 import tomllib
+import types
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from telshield.domain.errors import InvalidInput
+
+PREFIX = "TELSHIELD_"
+# Variables under the prefix that are not settings: the CLI's root options, the file the ASGI
+# factories read, and the test suite's database.
+NOT_SETTINGS = frozenset({"config", "log_level", "log_json", "test_database_url"})
+SENSITIVE = ("secret", "token", "password", "url")
 
 
 class IngestSettings(BaseModel):
@@ -83,6 +106,10 @@ class ApiSettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=8080, gt=0, lt=65536, description="port to listen on")
     max_page: int = Field(default=1000, gt=0, description="largest page a listing returns")
+    metrics_host: str = Field(default="127.0.0.1", description="address of the metrics port")
+    metrics_port: int = Field(
+        default=9471, ge=0, lt=65536, description="Prometheus /metrics port (no key); 0 = off"
+    )
 
 
 class ScreeningSettings(BaseModel):
@@ -163,7 +190,7 @@ class CycleSettings(BaseModel):
     )
     keep_snapshots: int = Field(default=3, gt=0, description="published versions kept")
     metrics_port: int = Field(
-        default=9471, ge=0, le=65535, description="Prometheus port of `telshield run`; 0 = off"
+        default=9472, ge=0, le=65535, description="Prometheus port of `telshield run`; 0 = off"
     )
     metrics_host: str = Field(default="127.0.0.1", description="address of the metrics port")
 
@@ -172,7 +199,7 @@ class Settings(BaseSettings):
     """All of telshield's settings."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TELSHIELD_", env_nested_delimiter="__", extra="ignore"
+        env_prefix=PREFIX, env_nested_delimiter="__", extra="forbid"
     )
 
     data_dir: Path = Field(default=Path("./data"), description="lake, quarantine, store, models")
@@ -203,12 +230,166 @@ class Settings(BaseSettings):
         """The store's SQLAlchemy URL (SQLite in the data directory by default)."""
         return self.store.url or f"sqlite:///{(self.data_dir / 'telshield.db').as_posix()}"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, with the environment checked for misspelt keys first."""
+        return (init_settings, _CheckedEnvironment(settings_cls), dotenv_settings,
+                file_secret_settings)
+
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    """Read settings from the environment, an optional TOML file, then explicit overrides."""
+    """Read settings from the environment, an optional TOML file, then explicit overrides;
+    InvalidInput names the file, line and key of a misspelt key or a bad value."""
     values: dict[str, Any] = {}
+    text = ""
     if config is not None:
-        with config.open("rb") as f:
-            values.update(tomllib.load(f))
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+        text = config.read_text(encoding="utf-8")
+        try:
+            values.update(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as e:
+            raise InvalidInput(f"{config} is not valid TOML: {e}") from e
+        for path in _paths(values, Settings):
+            problem = _problem(path, Settings)
+            if problem is not None:
+                line = _line_of(text, path)
+                where = f"{config}, line {line}" if line else str(config)
+                raise InvalidInput(f"{problem[0]} in {where}{_hint(problem[1], '`', '.')}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    for key in given:
+        problem = _problem((key,), Settings)
+        if problem is not None:
+            raise InvalidInput(f"{problem[0]} given to load_settings{_hint(problem[1], '`', '.')}")
+    values.update(given)
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        raise InvalidInput(_bad_values(e, config)) from e
+
+
+# --- refusing keys that name no setting ------------------------------------------------------
+
+class _CheckedEnvironment(EnvSettingsSource):
+    """The environment source, refusing a ``TELSHIELD_`` variable that names no setting."""
+
+    def __call__(self) -> dict[str, Any]:
+        for name, value in os.environ.items():
+            if name.upper().startswith(PREFIX):
+                _check_variable(name, value)
+        return super().__call__()
+
+
+def _check_variable(name: str, value: str) -> None:
+    key = name[len(PREFIX):].lower()
+    if key in NOT_SETTINGS:
+        return
+    paths = [tuple(key.split("__"))]
+    field = Settings.model_fields.get(key)
+    section = _model_in(field.annotation) if field is not None else None
+    if section is not None and value.lstrip().startswith("{"):
+        # A whole section as JSON: check its keys too (bad JSON is the section's to report).
+        with contextlib.suppress(ValueError):
+            paths = [(key, *p) for p in _paths(json.loads(value), section)]
+    for path in paths:
+        problem = _problem(path, Settings)
+        if problem is not None:
+            raise InvalidInput(f"{problem[0]} from environment variable {name}"
+                               + _hint(problem[1], "", "__", env=True))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The settings section a field holds (also inside ``X | None``), or None for a value."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _paths(values: Mapping[str, Any], model: type[BaseModel],
+           prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every key path in ``values``, descending into sections (never into free-form tables)."""
+    for key, value in values.items():
+        path = (*prefix, key)
+        field = model.model_fields.get(key)
+        sub = _model_in(field.annotation) if field is not None else None
+        if sub is not None and isinstance(value, Mapping):
+            yield from _paths(value, sub, path)
+        else:
+            yield path
+
+
+def _problem(path: Sequence[str], model: type[BaseModel]
+             ) -> tuple[str, tuple[str, ...] | list[str]] | None:
+    """What is wrong with ``path``, and the nearest valid path (or the valid keys at its
+    level), or None when it names a setting."""
+    for depth, key in enumerate(path):
+        fields = model.model_fields
+        if key not in fields:
+            dotted = ".".join(path[: depth + 1])
+            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+            if close:
+                return f"unknown setting `{dotted}`", (*path[:depth], close[0], *path[depth + 1:])
+            section = ".".join(path[:depth])
+            return (f"unknown setting `{dotted}`",
+                    [f"valid keys in [{section}]" if section else "valid keys", *sorted(fields)])
+        sub = _model_in(fields[key].annotation)
+        if sub is None:
+            rest = path[depth + 1:]
+            if rest and not _is_table(fields[key].annotation):
+                return f"`{'.'.join(path[: depth + 1])}` is a value, not a section", []
+            return None
+        model = sub
+    return None
+
+
+def _is_table(annotation: Any) -> bool:
+    return get_origin(annotation) is dict or annotation is dict
+
+
+def _hint(near: tuple[str, ...] | list[str], quote: str, sep: str, *, env: bool = False) -> str:
+    if isinstance(near, tuple):
+        name = PREFIX + sep.join(near).upper() if env else sep.join(near)
+        return f"; did you mean {quote}{name}{quote}?"
+    if not near:
+        return ""
+    return f"; {near[0]}: {', '.join(near[1:])}"
+
+
+def _line_of(text: str, path: Sequence[str]) -> int | None:
+    """The line of ``text`` that sets ``path`` (in a [table] or as a dotted key), if found."""
+    table: tuple[str, ...] = ()
+    for n, line in enumerate(text.splitlines(), start=1):
+        head = re.match(r"\s*\[+\s*([^\]]+?)\s*\]+", line)
+        if head:
+            table = tuple(p.strip().strip("\"'") for p in head.group(1).split("."))
+            if table == tuple(path):
+                return n
+            continue
+        key = re.match(r"\s*([A-Za-z0-9_.\"' -]+?)\s*=", line)
+        if key:
+            full = table + tuple(p.strip().strip("\"'") for p in key.group(1).split("."))
+            if full == tuple(path) or (len(full) < len(path) and full == tuple(path[:len(full)])
+                                       and "{" in line):
+                return n
+    return None
+
+
+def _bad_values(error: ValidationError, config: Path | None) -> str:
+    where = f" in {config}" if config is not None else ""
+    problems = []
+    for e in error.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        # Never echo what may hold a credential (a secret, a token, a URL with a password).
+        shown = "" if any(w in key for w in SENSITIVE) else f" (got {e.get('input')!r})"
+        problems.append(f"`{key}`: {e['msg']}{shown}")
+    return f"bad setting{where}: {'; '.join(problems)}"

@@ -16,7 +16,7 @@ from telshield.api.app import create_app
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.users import Role
 from telshield.services.store import FixedClock
-from telshield.settings import Settings
+from telshield.settings import ApiSettings, Settings
 from telshield.wiring import Disposal, disposal
 
 ALL = set(Role)
@@ -50,12 +50,14 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("POST", "/users", {"name": "x", "role": "analyst"}, {A}),
     ("GET", "/me", None, ALL),
 ]
+# Answered without a key, by design (docs/api.md): a supervisor's probes.
+PUBLIC = [("GET", "/healthz"), ("GET", "/readyz")]
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[Role, str]]]:
     data = tmp_path_factory.mktemp("api")
-    settings = Settings(data_dir=Path(data))
+    settings = Settings(data_dir=Path(data), api=ApiSettings(metrics_port=0))
     d: Disposal = disposal(settings, clock=FixedClock(datetime(2026, 3, 1, 9)))
     keys = {r: d.users.add(f"u-{r.value}", r.value, actor="test", unit="PSB")[1] for r in Role}
     at = datetime(2026, 3, 1, 8)
@@ -68,12 +70,20 @@ def test_matrix_covers_every_route(api: tuple[TestClient, dict[Role, str]]) -> N
     client, _ = api
     routes = {(m, r.path) for r in client.app.routes
               if isinstance(r, APIRoute) for m in r.methods}
-    covered = set()
+    covered = set(PUBLIC)
     for method, path, _, _ in MATRIX:
         for m, p in routes:
             if m == method and _same(p, path.split("?")[0]):
                 covered.add((m, p))
     assert routes - covered == set(), "add the new route to MATRIX"
+
+
+def test_only_the_probes_answer_without_a_key(api: tuple[TestClient, dict[Role, str]]) -> None:
+    client, _ = api
+    for method, path in PUBLIC:
+        assert client.request(method, path).status_code == 200
+    assert client.get("/openapi.json").status_code == 200  # the spec and its page are public
+    assert client.get("/docs").status_code == 200
 
 
 def _same(template: str, path: str) -> bool:

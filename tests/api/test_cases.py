@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from telshield.api.app import create_app
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.services.store import FixedClock
-from telshield.settings import Settings
+from telshield.settings import ApiSettings, Settings
 from telshield.wiring import disposal
 
 N = "8613812345678"
@@ -21,7 +21,7 @@ N = "8613812345678"
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, api=ApiSettings(metrics_port=0))
     d = disposal(settings, clock=FixedClock(datetime(2026, 3, 1, 9)))
     keys = {r: d.users.add(r, r, actor="t", unit="PSB")[1] for r in ("disposer", "police")}
     at = datetime(2026, 3, 1, 8)

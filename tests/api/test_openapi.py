@@ -14,7 +14,7 @@ from schemathesis.checks import not_a_server_error
 from telshield.api.app import create_app
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.services.store import FixedClock
-from telshield.settings import Settings
+from telshield.settings import ApiSettings, Settings
 from telshield.wiring import disposal
 
 KEY: dict[str, str] = {}
@@ -22,7 +22,8 @@ KEY: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    settings_ = Settings(data_dir=Path(tmp_path_factory.mktemp("fuzz")))
+    settings_ = Settings(data_dir=Path(tmp_path_factory.mktemp("fuzz")),
+                         api=ApiSettings(metrics_port=0))
     d = disposal(settings_, clock=FixedClock(datetime(2026, 3, 1, 9)))
     KEY["admin"] = d.users.add("root", "admin", actor="test")[1]
     at = datetime(2026, 3, 1, 8)

@@ -25,7 +25,7 @@ def test_ingest_reports_counts_and_exits_zero_with_bad_rows(tmp_path: Path) -> N
     lines[5] = lines[5].replace(",radio,", ",pigeon,").replace(",interconnect,", ",pigeon,")
     lines[5] = lines[5].replace(",international,", ",pigeon,")
     src.write_text("\n".join(lines) + "\n")
-    r = run("ingest", "calls", str(src), data=tmp_path / "d")
+    r = run("ingest", "calls", str(src), "--init", data=tmp_path / "d")
     assert r.returncode == 0, r.stderr
     assert "bad_enum 1" in r.stdout
     assert "299" in r.stdout
@@ -41,7 +41,7 @@ def test_ingest_reports_counts_and_exits_zero_with_bad_rows(tmp_path: Path) -> N
 def test_unreadable_file_exits_non_zero_naming_it(tmp_path: Path) -> None:
     src = tmp_path / "calls.csv"
     src.write_text("call_id,when\nC1,2026-11-01\n")
-    r = run("ingest", "calls", str(src), data=tmp_path / "d")
+    r = run("ingest", "calls", str(src), "--init", data=tmp_path / "d")
     assert r.returncode == 2
     assert "calls.csv" in r.stderr
     assert "header lacks column(s)" in r.stderr

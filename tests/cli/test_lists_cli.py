@@ -17,6 +17,9 @@ def run(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_show_by_kind(tmp_path: Path) -> None:
+    init = subprocess.run([sys.executable, "-m", "telshield", "init", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, check=False)
+    assert init.returncode == 0, init.stderr
     for args in (("imei", "861234560000011", "black", "--reason", "device of a barred number",
                   "--source", "disposal"),
                  ("number", "8613812345678", "black", "--reason", "fraud calls")):

@@ -17,7 +17,7 @@ def test_audit_verify_command_says_where(tmp_path: Path) -> None:
         _register()  # the CLI's sub-commands, once per process
     run = CliRunner().invoke
     dd = ["--data-dir", str(tmp_path)]
-    assert run(app, ["users", "add", "root", "--role", "admin", *dd]).exit_code == 0
+    assert run(app, ["users", "add", "root", "--role", "admin", "--init", *dd]).exit_code == 0
     csv = tmp_path / "l.csv"
     csv.write_text("kind,value,colour,reason\nnumber,8613800000001,black,fraud\n"
                    "number,8613800000002,white,vip\nnumber,bad,black,x\n")

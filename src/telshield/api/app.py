@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from telshield import __version__
-from telshield.api import alerts, audit, cases, errors, lists, users
+from telshield.api import alerts, audit, cases, docs, errors, health, lists, users
+from telshield.api.observe import ApiMetrics, Observe, start_metrics_server
 from telshield.settings import Settings
 from telshield.wiring import Disposal
 
@@ -16,19 +19,46 @@ from telshield.wiring import Disposal
 def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastAPI:
     """The telshield API over the configured store (or the given services)."""
     from telshield import wiring
+    from telshield.wiring.health import store_check
+
+    if disposal is None:
+        from telshield.wiring.datadir import require_data_dir
+
+        require_data_dir(settings)  # a mistyped data directory must not start an empty store
+    api = settings.api
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        server = start_metrics_server(metrics, api.metrics_host, api.metrics_port) \
+            if api.metrics_port else None
+        try:
+            yield
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
 
     app = FastAPI(
         title="telshield",
         version=__version__,
         description="Lists, alerts, cases, actions, appeals and audit of the anti-fraud "
         "platform. Every route needs an API key ('Authorization: Bearer <key>' or "
-        "'X-API-Key'); make one with `telshield users add NAME --role ROLE`.",
+        "'X-API-Key'); make one with `telshield users add NAME --role ROLE`. Only /healthz "
+        "and /readyz answer without one.",
+        docs_url=None,  # served from vendored files by api.docs
+        redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.disposal = disposal if disposal is not None else wiring.disposal(settings)
-    app.state.max_page = settings.api.max_page
+    app.state.max_page = api.max_page
+    app.state.ready = store_check(app.state.disposal.store)
+    app.state.metrics = metrics
     errors.install(app)
-    for module in (lists, alerts, cases, audit, users):
+    for module in (health, lists, alerts, cases, audit, users):
         app.include_router(module.router)
+    docs.install(app)
+    app.add_middleware(Observe, metrics=metrics)
     return app
 
 

@@ -62,8 +62,9 @@ def _root(
 
 def _register() -> None:
     # Imported here, not at module level of the sub-modules' callers, so start-up stays cheap.
-    from telshield.cli import demo, ingest, numbers
+    from telshield.cli import datadir, demo, ingest, numbers
 
+    datadir.register(app)
     ingest.register(app)
     demo.register(app)
     numbers.register(app)
@@ -94,5 +95,8 @@ def main() -> None:
     try:
         app()
     except TelshieldError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}")
+        from rich.markup import escape
+
+        # Messages name settings like [api] and files like a[1].csv: print them as written.
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(e))}")
         sys.exit(exit_code(e))

@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
+from telshield.domain.audit import ChainedEvent
 
 console = Console()
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -19,7 +20,7 @@ def verify_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> N
     """Re-hash the whole chain: exit 0 if intact, 1 with the first broken event if not."""
     from telshield import wiring
 
-    report = wiring.disposal(settings_from(config, data_dir)).audit.verify()
+    report = wiring.disposal(existing_data(config, data_dir)).audit.verify()
     if report.ok:
         console.print(f"audit chain intact: {report.checked} event(s) verified")
         return
@@ -40,13 +41,17 @@ def list_cmd(
     """Show audit events in order."""
     from telshield import wiring
 
-    events = wiring.disposal(settings_from(config, data_dir)).audit.events(
+    events = wiring.disposal(existing_data(config, data_dir)).audit.events(
         after=after, limit=limit, subject=subject, actor=actor)
-    t = Table("seq", "at (UTC)", "actor", "action", "subject", "hash")
+    console.print(_table(events))
+
+
+def _table(events: list[ChainedEvent]) -> Table:
+    t = table(whole("seq"), "at (UTC)", "actor", "action", whole("subject"), "hash")
     for c in events:
         t.add_row(str(c.seq), f"{c.event.at:%Y-%m-%d %H:%M:%S}", c.event.actor, c.event.action,
                   c.event.subject, c.hash[:12])
-    console.print(t)
+    return t
 
 
 def register(app: typer.Typer) -> None:

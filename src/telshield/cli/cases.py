@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.cases import Case, Command, parse_action
 from telshield.domain.paging import Page
@@ -25,11 +25,12 @@ cases_app = typer.Typer(help="Disposal cases (预警处置): re-verify, restrict
 def _cases(config: Path | None, data_dir: Path | None) -> CaseService:
     from telshield import wiring
 
-    return wiring.disposal(settings_from(config, data_dir)).cases
+    return wiring.disposal(existing_data(config, data_dir)).cases
 
 
 def _table(cases: list[Case]) -> Table:
-    t = Table("id", "msisdn", "status", "tier", "deadline (UTC)", "group", "updated (UTC)")
+    t = table(whole("id"), whole("msisdn"), whole("status"), "tier", "deadline (UTC)", "group",
+              "updated (UTC)")
     for c in cases:
         t.add_row(str(c.id), c.msisdn, c.status.value, c.tier,
                   f"{c.deadline:%Y-%m-%d %H:%M}" if c.deadline else "", c.group_ref,
@@ -193,7 +194,7 @@ def relay_cmd(
     from telshield.services.disposal import relay
     from telshield.services.store import SystemClock
 
-    d = wiring.disposal(settings_from(config, data_dir))
+    d = wiring.disposal(existing_data(config, data_dir))
     with to.open("a", encoding="utf-8") as out:
         r = relay(d.store, SystemClock(), _JsonLinesBss(out), limit=limit)
     console.print(f"{r.delivered} command(s) sent to {to}, {r.failed} to retry")

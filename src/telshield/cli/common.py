@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
+from rich.table import Column, Table
 
 from telshield.settings import Settings, load_settings
 
@@ -16,13 +17,47 @@ DataDirOption = Annotated[
     ),
 ]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="A TOML settings file.", exists=True, dir_okay=False)
+    Path | None,
+    typer.Option("--config", help="A TOML settings file. [env: TELSHIELD_CONFIG]",
+                 envvar="TELSHIELD_CONFIG", show_envvar=False, exists=True, dir_okay=False),
+]
+InitOption = Annotated[
+    bool, typer.Option("--init", help="Create the data directory and its store if there is none "
+                       "(otherwise a folder without a store is refused).")
 ]
 
 
 def settings_from(config: Path | None, data_dir: Path | None) -> Settings:
     """Settings from the environment and an optional file, with the data directory overridden."""
     return load_settings(config, data_dir=data_dir)
+
+
+def existing_data(config: Path | None, data_dir: Path | None, *, init: bool | None = None
+                  ) -> Settings:
+    """Settings for a command that works on the data directory's store or lake: a folder that
+    holds no store (a mistyped --data-dir) is refused, unless ``init`` creates it. ``None``
+    means the command has no --init option."""
+    from telshield.wiring.datadir import init_data_dir, require_data_dir
+
+    settings = settings_from(config, data_dir)
+    if init:
+        init_data_dir(settings)
+    else:
+        require_data_dir(settings, can_init=init is not None)
+    return settings
+
+
+def whole(header: str, *, justify: Literal["left", "right"] = "left") -> Column:
+    """A table column for a number or an id: never wrapped or cut short, the other columns give
+    way first (and should even they not be enough, it folds onto a second line, never drops a
+    digit): a truncated number is one an operator cannot act on."""
+    return Column(header, no_wrap=True, overflow="fold", justify=justify)
+
+
+def table(*columns: str | Column) -> Table:
+    """A table whose cells fold onto more lines rather than end in an ellipsis when the
+    terminal is narrow: nothing shown is ever cut short."""
+    return Table(*(Column(c, overflow="fold") if isinstance(c, str) else c for c in columns))
 
 
 def configure_logging(level: str = "warning", json: bool = False) -> None:

@@ -13,10 +13,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
-from telshield.cli.ingest import _summary, options_from
+from telshield.cli.common import ConfigOption, DataDirOption, InitOption, existing_data
+from telshield.cli.ingest import _summary
 from telshield.services.ingest import ingest_all
 from telshield.settings import Settings
+from telshield.wiring.ingest import ingest_options
 
 console = Console()
 
@@ -38,14 +39,15 @@ def demo_cmd(
         typer.Option(min=1, help="Replay only the first N simulated hours (default: the whole "
                      "period; the first 72 hours are a warm-up, not judged)."),
     ] = None,
+    init: InitOption = False,
 ) -> None:
     """Generate a province, ingest it, detect, dispose, and replay interception."""
-    settings = settings_from(config, data_dir)
+    settings = existing_data(config, data_dir, init=init)
     province = settings.data_dir / "province"
     console.rule("[bold]1. a simulated province")
     _province(province, subscribers, days, seed)
     console.rule("[bold]2. ingest into the lake")
-    console.print(_summary(ingest_all(province, options_from(settings))))
+    console.print(_summary(ingest_all(province, ingest_options(settings))))
     console.rule("[bold]3. early warning, measured against the simulator's truth")
     from telshield.cli.evaluate import show_detection
 
@@ -64,15 +66,13 @@ def demo_cmd(
 
 
 def _province(out: Path, subscribers: int | None, days: int | None, seed: int) -> None:
-    from telshield.world.config import load_config
-    from telshield.world.generate import generate
+    from telshield.wiring.demo import simulated_province
 
-    if (out / "world.json").exists() and subscribers is None and days is None:
+    rows = simulated_province(out, subscribers=subscribers, days=days, seed=seed)
+    if rows is None:
         console.print(f"reusing the province in {out} (delete it to generate a new one)")
-        return
-    overrides = {k: v for k, v in (("subscribers", subscribers), ("days", days)) if v}
-    summary = generate(load_config(None, **overrides), seed, out, overwrite=True)
-    console.print(f"generated {summary.traffic_rows:,} call and SMS rows in {out}")
+    else:
+        console.print(f"generated {rows:,} call and SMS rows in {out}")
 
 
 def _dispose(settings: Settings) -> None:

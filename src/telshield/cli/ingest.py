@@ -17,7 +17,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    InitOption,
+    existing_data,
+    table,
+    whole,
+)
 from telshield.services.ingest import (
     INGEST_ORDER,
     IngestOptions,
@@ -27,23 +34,10 @@ from telshield.services.ingest import (
     input_bytes,
 )
 from telshield.services.lake import lake_stats
-from telshield.settings import Settings
+from telshield.wiring.ingest import feed_specs, feeds_markdown, ingest_options, quarantined
 
 console = Console()
 lake_app = typer.Typer(help="Look into the lake: what each feed holds and what was quarantined.")
-
-
-def options_from(settings: Settings) -> IngestOptions:
-    """Ingest options from settings."""
-    return IngestOptions(
-        lake_dir=settings.lake_dir,
-        quarantine_dir=settings.quarantine_dir,
-        chunk_rows=settings.ingest.chunk_rows,
-        earliest=settings.ingest.earliest,
-        future_slack_days=settings.ingest.future_slack_days,
-        reader=settings.ingest.reader,
-        memory_limit=settings.ingest.memory_limit,
-    )
 
 
 def ingest_cmd(
@@ -62,13 +56,14 @@ def ingest_cmd(
     chunk_rows: Annotated[
         int | None, typer.Option(help="Rows per chunk when streaming (bounds memory).")
     ] = None,
+    init: InitOption = False,
 ) -> None:
     """Validate feed files and add their new rows to the lake; bad rows go to quarantine.
 
     Re-ingesting a file adds nothing. Exits non-zero only when a file cannot be read at all.
     """
-    settings = settings_from(config, data_dir)
-    opts = options_from(settings)
+    settings = existing_data(config, data_dir, init=init)
+    opts = ingest_options(settings)
     if chunk_rows:
         opts = IngestOptions(**{**opts.__dict__, "chunk_rows": chunk_rows})
     reports: list[IngestReport] = []
@@ -107,9 +102,9 @@ def _progress() -> Progress:
 
 
 def _summary(reports: list[IngestReport]) -> Table:
-    t = Table(title="ingest")
-    for col in ("feed", "files", "rows read", "added", "already in lake", "quarantined", "reasons"):
-        t.add_column(col, justify="left" if col in ("feed", "reasons") else "right")
+    t = table(whole("feed"), *(whole(c, justify="right") for c in (
+        "files", "rows read", "added", "already\nin lake", "quarantined")), "reasons")
+    t.title = "ingest"
     for r in reports:
         reasons = ", ".join(f"{k} {v:,}" for k, v in r.quarantined.most_common())
         t.add_row(
@@ -127,10 +122,11 @@ def _summary(reports: list[IngestReport]) -> Table:
 @lake_app.command("stats")
 def stats_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Rows, files, size and days per feed, and quarantined rows by reason."""
-    settings = settings_from(config, data_dir)
-    t = Table(title=f"lake at {settings.lake_dir}")
-    for col in ("feed", "rows", "files", "MiB", "days", "first day", "last day", "quarantined"):
-        t.add_column(col, justify="left" if col == "feed" else "right")
+    settings = existing_data(config, data_dir)
+    t = table(whole("feed"), *(whole(c, justify="right") for c in ("rows", "files", "MiB",
+                                                                     "days")),
+              "first day", "last day", "quarantined")
+    t.title = f"lake at {settings.lake_dir}"
     for s in lake_stats(settings.lake_dir, settings.quarantine_dir):
         q = ", ".join(f"{k} {v:,}" for k, v in s.quarantined.most_common()) or "-"
         t.add_row(
@@ -160,10 +156,8 @@ def quarantine_cmd(
     """Show quarantined rows: file, line, reasons and the original record."""
     import orjson
 
-    from telshield.feeds import quarantine
-
-    settings = settings_from(config, data_dir)
-    rows = quarantine.read(settings.quarantine_dir, feed, reason)
+    settings = existing_data(config, data_dir)
+    rows = quarantined(settings.quarantine_dir, feed, reason)
     if limit:
         rows = rows.slice(0, limit)
     if json_lines:
@@ -194,14 +188,10 @@ def describe_cmd(
     markdown: Annotated[bool, typer.Option(help="Print docs/feeds.md instead.")] = False,
 ) -> None:
     """Show each feed's columns, types, checks and key."""
-    from telshield.feeds.docs import render
-    from telshield.feeds.schemas import FEEDS
-    from telshield.feeds.schemas import feed as get_feed
-
     if markdown:
-        typer.echo(render(), nl=False)
+        typer.echo(feeds_markdown(), nl=False)
         return
-    for spec in [get_feed(feed)] if feed else list(FEEDS.values()):
+    for spec in feed_specs(feed):
         t = Table(title=f"{spec.name} — {spec.doc}", title_justify="left")
         for col in ("column", "type", "required", "check", "meaning"):
             t.add_column(col)

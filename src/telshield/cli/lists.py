@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.lists import ListEntry
 from telshield.services.lists import ListService
@@ -23,13 +23,15 @@ lists_app = typer.Typer(help="Black, white and grey lists (黑白名单).", no_a
 def _lists(config: Path | None, data_dir: Path | None) -> ListService:
     from telshield import wiring
 
-    return wiring.disposal(settings_from(config, data_dir)).lists
+    return wiring.disposal(existing_data(config, data_dir)).lists
 
 
 def _table(entries: list[ListEntry]) -> Table:
-    t = Table("id", "v", "kind", "value", "colour", "source", "police", "reason", "expires")
+    t = table(whole("id"), whole("v"), "kind", whole("value"), "colour", "source", "police",
+              "reason", "expires")
     for e in entries:
-        value = f"{e.value}..{e.value_end}" if e.value_end else e.value
+        # A range on two lines, each end whole, rather than one long word cut anywhere.
+        value = f"{e.value}..\n{e.value_end}" if e.value_end else e.value
         t.add_row(str(e.id), str(e.version), e.kind.value, value, e.colour.value,
                   e.source.value, "yes" if e.police_ordered else "", e.reason,
                   f"{e.expires_at:%Y-%m-%d %H:%M}" if e.expires_at else "")

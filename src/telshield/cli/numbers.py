@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, settings_from, table, whole
 from telshield.domain.numbers import NumberKind, classify, mask, normalise
-from telshield.feeds.numbering import load_plan_table, plan_from_table, plan_path, plan_summary
+from telshield.wiring.numbers import numbering_plan, plan_table
 
 console = Console()
 numbers_app = typer.Typer(help="The numbering plan: what a number is, whose, and from where.")
@@ -26,10 +26,10 @@ def classify_cmd(
 ) -> None:
     """Normalise and classify numbers: E.164, kind, operator, home province and city, masked."""
     settings = settings_from(config, data_dir)
-    plan = plan_from_table(load_plan_table(settings.data_dir))
-    t = Table(title="numbers")
-    for col in ("input", "E.164", "kind", "operator", "province", "city", "masked", "note"):
-        t.add_column(col)
+    plan = numbering_plan(settings)
+    t = table(whole("input"), whole("E.164"), "kind", "operator", "province", "city",
+              whole("masked"), "note")
+    t.title = "numbers"
     for raw in numbers:
         number = normalise(raw)
         if number is None:
@@ -57,15 +57,15 @@ def plan_cmd(
 ) -> None:
     """Build the prefix table (once, cached in the data directory) and count its rows."""
     settings = settings_from(config, data_dir)
-    table = load_plan_table(settings.data_dir, rebuild=rebuild)
-    t = Table(title=f"numbering plan: {table.num_rows:,} prefix rows")
+    plan = plan_table(settings, rebuild=rebuild)
+    t = Table(title=f"numbering plan: {plan.rows:,} prefix rows")
     t.add_column("kind")
     t.add_column("operator")
     t.add_column("rows", justify="right")
-    for kind, operator, n in plan_summary(table):
+    for kind, operator, n in plan.summary:
         t.add_row(kind, operator, f"{n:,}")
     console.print(t)
-    console.print(f"cached at {plan_path(settings.data_dir)}")
+    console.print(f"cached at {plan.path}")
 
 
 def register(app: typer.Typer) -> None:

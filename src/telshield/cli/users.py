@@ -9,7 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    InitOption,
+    existing_data,
+    table,
+    whole,
+)
+from telshield.domain.users import User
 
 console = Console()
 users_app = typer.Typer(help="Users and their API keys (roles: admin, analyst, disposer, "
@@ -31,11 +39,12 @@ def add_cmd(
     actor: ActorOption = "",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
+    init: InitOption = False,
 ) -> None:
     """Make a user and print their API key (shown once; only its hash is kept)."""
     from telshield import wiring
 
-    d = wiring.disposal(settings_from(config, data_dir))
+    d = wiring.disposal(existing_data(config, data_dir, init=init))
     user, key = d.users.add(name, role, unit=unit, actor=actor or default_actor())
     console.print(f"user [bold]{user.name}[/] ({user.role.value}) — API key, keep it safe:")
     print(key)
@@ -46,12 +55,16 @@ def list_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> Non
     """List users (never their keys)."""
     from telshield import wiring
 
-    d = wiring.disposal(settings_from(config, data_dir))
-    t = Table("name", "role", "unit", "active", "created (UTC)")
-    for u in d.users.all():
+    d = wiring.disposal(existing_data(config, data_dir))
+    console.print(_table(d.users.all()))
+
+
+def _table(users: list[User]) -> Table:
+    t = table(whole("name"), "role", "unit", "active", "created (UTC)")
+    for u in users:
         t.add_row(u.name, u.role.value, u.unit, "yes" if u.active else "no",
                   f"{u.created_at:%Y-%m-%d %H:%M}")
-    console.print(t)
+    return t
 
 
 @users_app.command("rotate")
@@ -60,7 +73,7 @@ def rotate_cmd(name: str, actor: ActorOption = "", data_dir: DataDirOption = Non
     """Give a user a new API key; the old one stops working."""
     from telshield import wiring
 
-    d = wiring.disposal(settings_from(config, data_dir))
+    d = wiring.disposal(existing_data(config, data_dir))
     print(d.users.rotate(name, actor=actor or default_actor()))
 
 
@@ -70,7 +83,7 @@ def disable_cmd(name: str, actor: ActorOption = "", data_dir: DataDirOption = No
     """Stop a user's API key from working."""
     from telshield import wiring
 
-    wiring.disposal(settings_from(config, data_dir)).users.disable(
+    wiring.disposal(existing_data(config, data_dir)).users.disable(
         name, actor=actor or default_actor())
     console.print(f"user {name} disabled")
 

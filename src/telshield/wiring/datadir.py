@@ -1,0 +1,90 @@
+"""The data directory: refuse one that holds no store, create one only when told to.
+
+A mistyped ``--data-dir`` used to create a new, empty store and show empty tables as if the
+operator's cases had vanished. Commands now refuse a data directory without a store, naming the
+folder; ``telshield init`` (or ``--init`` on the commands that may start a new one) creates it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from telshield.domain.errors import NotFound
+from telshield.settings import Settings
+from telshield.wiring.health import schema_revision
+
+if TYPE_CHECKING:
+    from telshield.store.sql import SqlStore
+
+DB_FILE = "telshield.db"  # the SQLite store in the data directory (Settings.store_url)
+
+
+def require_data_dir(settings: Settings, *, can_init: bool = False) -> None:
+    """NotFound, naming the folder and what to do, unless the data directory holds a store
+    (the SQLite file, or, when the store is elsewhere, an existing folder and a migrated
+    store)."""
+    d = settings.data_dir
+    fix = ("check --data-dir (or TELSHIELD_DATA_DIR); to start a new data directory there, "
+           + ("pass --init or " if can_init else "") + f"run `telshield init --data-dir {d}`")
+    if not settings.store.url:
+        if not (d / DB_FILE).is_file():
+            what = "does not exist" if not d.exists() else f"holds no store ({DB_FILE})"
+            raise NotFound(f"data directory {d} {what}: {fix}")
+        return
+    if not d.is_dir():
+        raise NotFound(f"data directory {d} does not exist: {fix}")
+    store = _open(settings)
+    try:
+        if not schema_revision(store):
+            raise NotFound(f"the store at {_shown_url(settings)} holds no telshield schema: "
+                           f"run `telshield init --data-dir {d}`")
+    finally:
+        store.dispose()
+
+
+@dataclass(frozen=True)
+class Initialised:
+    """What ``init_data_dir`` found and did."""
+
+    data_dir: str
+    store: str
+    created: bool
+    revision: str
+
+
+def init_data_dir(settings: Settings) -> Initialised:
+    """Create the data directory (lake, quarantine) and its store, or bring an existing store's
+    schema up to this version's head; idempotent."""
+    before = _revision_or_blank(settings)
+    for folder in (settings.data_dir, settings.lake_dir, settings.quarantine_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    store = _open(settings, upgrade=True)  # creates and migrates
+    try:
+        revision = schema_revision(store)
+    finally:
+        store.dispose()
+    return Initialised(data_dir=str(settings.data_dir), store=_shown_url(settings),
+                       created=not before, revision=revision)
+
+
+def _open(settings: Settings, *, upgrade: bool = False) -> SqlStore:
+    from telshield.store.sql import open_store
+
+    return open_store(settings.store_url, upgrade=upgrade)
+
+
+def _revision_or_blank(settings: Settings) -> str:
+    if not settings.store.url and not (settings.data_dir / DB_FILE).is_file():
+        return ""
+    store = _open(settings)
+    try:
+        return schema_revision(store)
+    finally:
+        store.dispose()
+
+
+def _shown_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.store_url).render_as_string(hide_password=True)
