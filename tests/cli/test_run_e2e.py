@@ -91,11 +91,11 @@ def _sipp(port: int, callers: list[str], tmp_path: Path, tag: str) -> dict[str, 
     return got
 
 
-def _run(env: dict[str, str], drop: Path, start: str, ticks: int, every: str = "12h"
-         ) -> subprocess.CompletedProcess[str]:
+def _run(env: dict[str, str], drop: Path, start: str, ticks: int, every: str = "12h",
+         init: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         _telshield("run", "--watch", str(drop), "--start", start, "--every", every,
-                   "--ticks", str(ticks)),
+                   "--ticks", str(ticks), *(["--init"] if init else [])),
         env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -113,7 +113,7 @@ def test_run_feeds_the_sip_face_and_survives_sigkill(
     # No snapshot yet: the face fails open, every fraud number is routed on.
     assert set(_sipp(port, fraud, tmp_path, "before").values()) == {302}
 
-    first = _run(env, drop, "2026-11-01 12:00", ticks=4)  # up to 2026-11-03 00:00
+    first = _run(env, drop, "2026-11-01 12:00", ticks=4, init=True)  # to 2026-11-03 00:00
     assert first.returncode == 0, first.stdout + first.stderr
     left = [p for f in FEEDS for p in (drop / f).glob("*.parquet")]
     assert left == []  # all ingested and moved out of the way

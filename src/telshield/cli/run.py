@@ -22,7 +22,7 @@ import structlog
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, InitOption, existing_data
 from telshield.domain.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
@@ -121,6 +121,7 @@ def run_cmd(
     shadow_until: Annotated[str | None, typer.Option(
         help="Detection in shadow mode (its alerts act on nothing) until this feed time.")
     ] = None,
+    init: InitOption = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -130,7 +131,7 @@ def run_cmd(
     from telshield.services.store import FixedClock
     from telshield.wiring.cycle import platform, span, state_dir
 
-    settings = settings_from(config, data_dir)
+    settings = existing_data(config, data_dir, init=init)
     step = span(every or settings.cycle.every, "--every")
     simulated = start is not None
     at = _time(start, "--start") if start is not None else feed_now()

@@ -1,0 +1,71 @@
+"""`telshield run` in process: a simulated clock, the data-directory guard, one cycle per
+data directory."""
+
+from __future__ import annotations
+
+import fcntl
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from telshield.cli import _register, app, exit_code
+from telshield.domain.errors import TelshieldError
+from telshield.feeds.schemas import FEEDS
+from telshield.services.cycle import StateFile
+
+
+def _drop(root: Path) -> None:
+    rows = [{"call_id": f"K{i}", "started_at": datetime(2026, 11, 1, 8, i), "duration_s": 30,
+             "caller": "8613800000001", "callee": f"86139000000{i:02d}", "ingress": "radio"}
+            for i in range(5)]
+    schema = FEEDS["calls"].schema
+    (root / "calls").mkdir(parents=True)
+    pq.write_table(pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type)
+                             for f in schema}, schema=schema), root / "calls" / "c.parquet")
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    _register()
+    r = CliRunner().invoke(app, list(args), env={"TELSHIELD_CYCLE__METRICS_PORT": "0",
+                                                   "TELSHIELD_CYCLE__SETTLE_SECONDS": "0",
+                                                   "COLUMNS": "200"})
+    if isinstance(r.exception, TelshieldError):  # as `main` maps it
+        return exit_code(r.exception), r.output + str(r.exception)
+    return r.exit_code, r.output
+
+
+def test_ticks_on_a_simulated_clock(tmp_path: Path) -> None:
+    _drop(tmp_path / "drop")
+    data = tmp_path / "data"
+    code, out = _invoke("run", "--watch", str(tmp_path / "drop"), "--start", "2026-11-01 09:00",
+                        "--every", "30m", "--ticks", "3", "--init", "--data-dir", str(data))
+    assert code == 0, out
+    assert "ingested 1 file(s), 5 rows added" in out
+    for t in ("2026-11-01 09:00", "2026-11-01 09:30", "2026-11-01 10:00"):
+        assert t in out
+    assert "snapshot 20261101T100000-" in out
+    state = StateFile(data / "cycle" / "state.json").load()
+    assert state.last_tick == datetime(2026, 11, 1, 10) == state.detected_until
+    assert (data / "screening" / "snapshot").exists()
+
+
+def test_a_data_directory_without_a_store_is_refused(tmp_path: Path) -> None:
+    code, out = _invoke("run", "--start", "2026-11-01 09:00", "--ticks", "1", "--data-dir",
+                        str(tmp_path / "typo"))
+    assert code == 3 and "--init" in out
+    assert not (tmp_path / "typo" / "telshield.db").exists()
+
+
+def test_one_cycle_per_data_directory(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    code, out = _invoke("init", "--data-dir", str(data))
+    assert code == 0, out
+    (data / "cycle").mkdir()
+    with (data / "cycle" / "run.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, out = _invoke("run", "--start", "2026-11-01 09:00", "--ticks", "1",
+                            "--data-dir", str(data))
+    assert code == 4 and "another `telshield run`" in out
