@@ -66,6 +66,14 @@ def _input() -> SnapshotInput:
                       at=T0 - timedelta(days=1)),
         ListEntry.new("range", "8613700000000", "black", source="manual", reason="r", actor="t",
                       at=T0 - timedelta(days=1), value_end="8613700000199"),
+        ListEntry.new("prefix", "86171", "grey", source="manual", reason="watch", actor="t",
+                      at=T0 - timedelta(days=1)),
+        ListEntry.new("range", "8613600000000", "grey", source="manual", reason="r", actor="t",
+                      at=T0 - timedelta(days=1), value_end="8613600000099"),
+        ListEntry.new("prefix", "8615012", "white", source="manual", reason="bank", actor="t",
+                      at=T0 - timedelta(days=1)),
+        ListEntry.new("range", "8613500000000", "white", source="manual", reason="r", actor="t",
+                      at=T0 - timedelta(days=1), value_end="8613500000009"),
     ]
     return input_from_entries(
         entries,
@@ -97,6 +105,11 @@ def engine() -> Engine:
         ("8617012345678", CALLEE, "radio", Outcome.REJECT, ("list:black",)),  # prefix entry
         ("8613700000150", CALLEE, "radio", Outcome.REJECT, ("list:black",)),  # range entry
         ("8613700000200", CALLEE, "radio", Outcome.ALLOW, ()),  # just past the range
+        ("8617112345678", CALLEE, "radio", Outcome.LABEL, ("list:grey",)),  # grey prefix
+        ("8613600000042", CALLEE, "radio", Outcome.LABEL, ("list:grey",)),  # grey range
+        ("8613600000100", CALLEE, "radio", Outcome.ALLOW, ()),  # just past the grey range
+        ("8615012345678", CALLEE, "international", Outcome.ALLOW, ("list:white",)),  # prefix
+        ("8613500000003", CALLEE, "interconnect", Outcome.ALLOW, ("list:white",)),  # range
         (GREY_N, CALLEE, "radio", Outcome.LABEL, ("list:grey",)),
         (PLAIN, PLAIN, "interconnect", Outcome.REJECT, ("spoof:caller_is_callee",)),
         ("8613812345678", "8613812345678", "radio", Outcome.ALLOW, ()),  # voicemail
@@ -145,7 +158,8 @@ def test_unknown_ingress_is_invalid_input(engine: Engine) -> None:
 
 NUMBERS = [WHITE_N, BLACK_N, POLICE_N, GREY_N, SUSPEND_N, VERIFY_N, WATCH_N, VICTIM, CALLEE,
            PLAIN, "8613812345678", "8614012345678", "85512345678", "8821612345678", "8695588",
-           "8617012345678", "bad"]
+           "8617012345678", "8617112345678", "8613600000042", "8615012345678", "8613500000003",
+           "bad"]
 
 
 @settings(max_examples=60, deadline=None)
