@@ -30,7 +30,7 @@ from telshield.screening.snapshot import (
     SnapshotInput,
     input_from_entries,
 )
-from telshield.screening.velocity import Velocity, VelocityLimits
+from telshield.screening.velocity import RESULTS, Velocity, VelocityLimits
 
 T0 = datetime(2026, 11, 2, 9, 0, 0)
 NOW = T0.timestamp()
@@ -249,17 +249,18 @@ def test_velocity_labels_then_rejects_and_expires() -> None:
 def test_velocity_counts_distinct_callees_and_stays_bounded() -> None:
     v = Velocity(VelocityLimits(label_callees_per_hour=3, reject_callees_per_hour=4,
                                 max_callers=2))
-    results = [v.observe(1, 100 + i % 5, NOW)[1] for i in range(5)]
+    results = [RESULTS[v.observe(1, 100 + i % 5, NOW)][1] for i in range(5)]
     assert results[:2] == ["", ""]
     assert results[2] == "velocity:callees_per_hour"
-    assert v.observe(1, 100, NOW) == (2, "velocity:callees_per_hour")
+    assert RESULTS[v.observe(1, 100, NOW)] == (2, "velocity:callees_per_hour")
     v.observe(2, 100, NOW)
-    assert v.observe(3, 100, NOW) == (0, "")  # over max_callers: not tracked, counted
+    assert RESULTS[v.observe(3, 100, NOW)] == (0, "")  # over max_callers: not tracked, counted
     assert v.untracked == 1 and len(v) == 2
     v.observe(3, 100, NOW + 3600)  # the next hour: everything before has expired
     assert len(v) == 1
     p = Velocity(VelocityLimits(label_callees_per_hour=2, reject_callees_per_hour=3, max_pairs=2))
-    assert [p.observe(1, 100 + i, NOW)[0] for i in range(4)] == [0, 1, 1, 1]  # 3rd pair untracked
+    # the 3rd pair is not tracked
+    assert [RESULTS[p.observe(1, 100 + i, NOW)][0] for i in range(4)] == [0, 1, 1, 1]
     assert p.untracked == 2
 
 
@@ -387,7 +388,7 @@ def test_velocity_matches_the_plain_rules(
     now = NOW
     for caller, callee, step in calls:
         now += step * 20  # steps of up to half an hour, some backwards (late calls)
-        assert fast.observe(caller, callee, now) == plain.observe(caller, callee, now)
+        assert RESULTS[fast.observe(caller, callee, now)] == plain.observe(caller, callee, now)
     assert fast.untracked == plain.untracked
 
 

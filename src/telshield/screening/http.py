@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from telshield.domain.errors import InvalidInput, TelshieldError, Unavailable
-from telshield.screening.engine import Decision, Engine
+from telshield.screening.engine import Decisions, Engine
 from telshield.screening.metrics import render
 from telshield.screening.runtime import (
     SnapshotReloader,
@@ -166,8 +166,8 @@ class ScreeningApp:
                 return
 
 
-def _columns(ds: list[Decision]) -> BatchOut:
-    return BatchOut([d.id for d in ds], [d.outcome.value for d in ds], [d.reasons for d in ds])
+def _columns(ds: Decisions) -> BatchOut:
+    return BatchOut(ds.ids, [o.value for o in ds.outcomes], ds.reasons)
 
 
 async def _body(receive: Receive) -> bytes:
