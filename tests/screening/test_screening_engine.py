@@ -4,7 +4,7 @@ velocity, victim protection, the decision log."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from telshield.screening.decisionlog import (
     read_decisions,
 )
 from telshield.screening.engine import Engine, EngineConfig
-from telshield.screening.files import load_input, save_input
+from telshield.screening.publish import load_current, publish
 from telshield.screening.snapshot import (
     Outcome,
     RiskPrefix,
@@ -33,7 +33,7 @@ from telshield.screening.snapshot import (
 from telshield.screening.velocity import RESULTS, Velocity, VelocityLimits
 
 T0 = datetime(2026, 11, 2, 9, 0, 0)
-NOW = T0.timestamp()
+NOW = T0.replace(tzinfo=UTC).timestamp()  # the store's naive times are UTC
 
 WHITE_N = "8613800000001"
 BLACK_N = "8613800000002"
@@ -293,14 +293,14 @@ def test_decision_log_records_blocks(tmp_path: Path) -> None:
 
 def test_snapshot_files_round_trip(tmp_path: Path) -> None:
     data = _input()
-    save_input(data, tmp_path / "snap")
-    save_input(data, tmp_path / "snap")  # replacing works
-    back = load_input(tmp_path / "snap")
+    assert publish(data, tmp_path / "snap") == "v1"
+    back = load_current(tmp_path / "snap")
     assert back.version == "v1" and back.risk_prefixes == data.risk_prefixes
     assert back.list_prefixes == data.list_prefixes
     assert np.array_equal(back.list_numbers, data.list_numbers)
+    assert np.array_equal(back.roaming, data.roaming)
     with pytest.raises(Unavailable, match="screen build"):
-        load_input(tmp_path / "nothing")
+        load_current(tmp_path / "nothing")
 
 
 def test_snapshot_memory_is_bounded_per_number() -> None:
@@ -439,3 +439,33 @@ def test_decision_log_loses_nothing_while_another_thread_flushes(tmp_path: Path)
         t.join()
     sink.close()
     assert sum(1 for _ in read_decisions(tmp_path)) == 20_000
+
+
+def test_a_decision_is_found_by_its_id_in_a_rotated_log(tmp_path: Path) -> None:
+    from telshield.domain.errors import NotFound
+    from telshield.screening.decisionlog import find_decision
+    from telshield.screening.engine import new_node
+
+    node = new_node()
+    sink = JsonLinesDecisionLog(tmp_path, max_bytes=2000, buffer_records=7, node=node)
+    e = Engine(clock=lambda: NOW, decision_log=sink, node=node)
+    e.swap(Snapshot.build(_input()))
+    ids = [e.decide(BLACK_N, f"86139{i:08d}", "radio").id for i in range(120)]
+    ids += e.decide_batch([SUSPEND_N] * 30, [CALLEE] * 30, "radio").ids
+    sink.close()
+    assert len(list(tmp_path.glob(f"decisions-*-{node.rstrip('-')}-*.jsonl"))) > 3
+    for k in (0, 1, 59, 119, 140, 149):
+        r = find_decision(tmp_path, ids[k])
+        assert r.id == ids[k] and r.snapshot == "v1"
+        assert r.reasons == (("list:black",) if k < 120 else ("warning:suspend",))
+    assert find_decision(tmp_path, ids[5]).callee == "8613900000005"
+    with pytest.raises(NotFound, match="not in the decision log"):
+        find_decision(tmp_path, node + "ffff")
+    with pytest.raises(InvalidInput, match="not a decision id"):
+        find_decision(tmp_path, "../../etc-1")
+    # Files of earlier releases (no node in the name) are searched too.
+    old = JsonLinesDecisionLog(tmp_path / "old", buffer_records=1)
+    e.decision_log = old
+    legacy = e.decide(BLACK_N, CALLEE, "radio").id
+    old.close()
+    assert find_decision(tmp_path / "old", legacy).id == legacy

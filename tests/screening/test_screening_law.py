@@ -5,7 +5,7 @@ check so that a stage added to the law cannot go untested."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from telshield.screening.snapshot import Outcome, RiskPrefix, Snapshot, input_fr
 from telshield.screening.velocity import Velocity, VelocityLimits
 
 T0 = datetime(2026, 11, 2, 9, 0, 0)
-NOW = T0.timestamp()
+NOW = T0.replace(tzinfo=UTC).timestamp()  # the store's naive times are UTC
 
 WHITE_N, BLACK_N, POLICE_N, GREY_N = (
     "8613800000001", "8613800000002", "8613800000003", "8613800000004")

@@ -41,10 +41,10 @@ from telshield.evaluate.replay_routes import route_classes
 from telshield.evaluate.replay_state import barred_tacs, first_alerts, snapshot_input
 from telshield.screening.engine import Engine
 from telshield.screening.numbering import PlanTuple, parse_numbers, plan_from_tuples
-from telshield.screening.runtime import engine_config
 from telshield.screening.snapshot import Outcome, Snapshot
 from telshield.services.store import FixedClock
 from telshield.settings import Settings, StoreSettings
+from telshield.wiring.screening import engine_config
 
 log = structlog.get_logger(__name__)
 

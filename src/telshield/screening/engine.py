@@ -72,6 +72,11 @@ class EngineConfig:
     log_allowed: bool = False  # also log allowed calls (statistics); off keeps the log small
 
 
+def new_node() -> str:
+    """A fresh decision-id prefix: the time in ms and the process id, in hex, and a dash."""
+    return f"{int(time.time() * 1000):x}{os.getpid() % 4096:03x}-"
+
+
 def ingress_code(name: str) -> int:
     """The code of an ingress name; an unknown name is an InvalidInput that lists the names."""
     try:
@@ -143,13 +148,14 @@ class Engine:
         *,
         decision_log: DecisionLog | None = None,
         clock: Callable[[], float] = time.time,
+        node: str = "",
     ) -> None:
         self.config = config or EngineConfig()
         self.velocity = Velocity(self.config.velocity)
         self.decision_log = decision_log
         self._clock = clock
         self._snapshot: Snapshot | None = None
-        self._node = f"{int(time.time() * 1000):x}{os.getpid() % 4096:03x}-"
+        self._node = node or new_node()  # the prefix of this engine's decision ids
         self._seq = 0
         self.outcomes: dict[Outcome, int] = dict.fromkeys(OUTCOMES, 0)
         # Decisions per reasons tuple (a handful of distinct tuples): one dict update a call;
@@ -168,6 +174,11 @@ class Engine:
         )
         self._law = scalar_law(self.velocity.observe, self._tiers)
         self._sweep = Sweep()
+
+    @property
+    def node(self) -> str:
+        """The prefix of this engine's decision ids."""
+        return self._node
 
     @property
     def reasons(self) -> Counter[str]:
@@ -241,7 +252,7 @@ class Engine:
         if self.decision_log is not None and (outcome is not Outcome.ALLOW or self._log_allowed):
             self.decision_log.append(
                 DecisionRecord(d.id, now, caller, callee, INGRESS[ing], outcome, reasons,
-                               snap.version if snap else "")
+                               snap.version if snap is not None else "")
             )
         return d
 
@@ -309,7 +320,7 @@ class Engine:
             return
         rows = range(len(decisions)) if self._log_allowed else np.flatnonzero(
             decisions.ranks).tolist()
-        version = snap.version if snap else ""
+        version = snap.version if snap is not None else ""
         for i in rows:
             d = decisions[i]
             sink.append(DecisionRecord(d.id, now, callers[i], callees[i], INGRESS[int(ing[i])],

@@ -12,7 +12,7 @@ import array
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
@@ -174,7 +174,8 @@ def input_from_entries(
         risk_prefixes=tuple(risk_prefixes),
         barred_imeis=tuple(sorted(imeis)),
         roaming=np.array([n for n in map(parse_number, roaming) if n > 0], dtype=np.int64),
-        as_of=at.timestamp(),
+        # A naive ``at`` is UTC, as the store keeps time (not the machine's local time).
+        as_of=(at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp(),
         version=version,
     )
 
