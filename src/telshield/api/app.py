@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from telshield import __version__
-from telshield.api import alerts, audit, cases, errors, lists, users
+from telshield.api import alerts, audit, cases, errors, lists, redress, users
 from telshield.settings import Settings
 from telshield.wiring import Disposal
 
@@ -29,6 +29,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     errors.install(app)
     for module in (lists, alerts, cases, audit, users):
         app.include_router(module.router)
+    redress.install(app, settings)  # screening decisions and appeals against them
     return app
 
 

@@ -27,7 +27,9 @@ from telshield.screening.numbering import PlanTuple
 from telshield.screening.publish import publish
 from telshield.screening.snapshot import Outcome, Snapshot, SnapshotInput
 from telshield.screening.velocity import VelocityLimits
+from telshield.services.redress import RedressService
 from telshield.settings import ScreeningSettings, Settings
+from telshield.wiring.disposal import Disposal
 
 log = structlog.get_logger(__name__)
 
@@ -207,3 +209,18 @@ def decision_finder(settings: Settings) -> Callable[[str], DecisionRecord]:
     """Finds a logged decision by its id (NotFound when it was not logged)."""
     directory = log_dir(settings)
     return lambda decision_id: find_decision(directory, decision_id)
+
+
+@dataclass(frozen=True)
+class Redress:
+    """Appeals against screening decisions: the decision log to find them in, and the
+    service that files them."""
+
+    find: Callable[[str], DecisionRecord]
+    service: RedressService
+
+
+def redress(settings: Settings, d: Disposal) -> Redress:
+    """Redress over the decision log the settings name and the disposal services."""
+    return Redress(decision_finder(settings),
+                   RedressService(d.store, d.cases.clock, d.cases, d.lists))
