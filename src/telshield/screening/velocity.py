@@ -190,24 +190,34 @@ class Velocity:
         minute = self._advance(now) if now >= self._minute_end else self._minute_id
         first = NO_LIMIT if self._first_quiet else _judge([minute, 1, 1, 1, 1], self.limits)
         state, once = self._callers, self._once
-        known = state.keys() & c_list
-        if once:
-            known |= once.keys() & c_list
         packed = ((callees + 1) * 64 + (minute - self._hour_id * 60)).tolist()
-        fresh = dict(zip(c_list, packed, strict=True))
-        if not known and len(fresh) == n:  # the usual batch: every caller new, once each
-            once.update(fresh)
-            self._pairs += n
-            return np.full(n, first, dtype=np.int8)
         out = np.full(n, first, dtype=np.int8)
-        _, firsts, counts = np.unique(callers, return_index=True, return_counts=True)
-        single = [k for k in firsts[counts == 1].tolist() if c_list[k] not in known]
-        once.update((c_list[k], packed[k]) for k in single)
-        self._pairs += len(single)
-        rest = np.ones(n, dtype=bool)
-        rest[single] = False
+        if state.keys().isdisjoint(c_list) and once.keys().isdisjoint(c_list):
+            # The usual batch: no caller seen this hour. Count them all at once; a caller
+            # with several calls in the batch shows as fewer new entries than calls.
+            before = len(once)
+            once.update(zip(c_list, packed, strict=True))
+            if len(once) - before == n:
+                self._pairs += n
+                return out
+            _, firsts, counts = np.unique(callers, return_index=True, return_counts=True)
+            again = set(callers[firsts[counts > 1]].tolist())
+            for c in again:
+                del once[c]  # its entry holds its last call: count its calls one by one
+            self._pairs += len(once) - before
+            rest = [k for k, c in enumerate(c_list) if c in again]
+        else:
+            known = state.keys() & c_list
+            known |= once.keys() & c_list
+            _, firsts, counts = np.unique(callers, return_index=True, return_counts=True)
+            single = [k for k in firsts[counts == 1].tolist() if c_list[k] not in known]
+            once.update((c_list[k], packed[k]) for k in single)
+            self._pairs += len(single)
+            keep = np.ones(n, dtype=bool)
+            keep[single] = False
+            rest = np.flatnonzero(keep).tolist()
         observe, e_list = self.observe, callees.tolist()
-        for k in np.flatnonzero(rest).tolist():
+        for k in rest:
             out[k] = observe(c_list[k], e_list[k], now)
         return out
 
