@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -27,9 +28,11 @@ from telshield.screening.numbering import PlanTuple
 from telshield.screening.publish import publish
 from telshield.screening.snapshot import Outcome, Snapshot, SnapshotInput
 from telshield.screening.velocity import VelocityLimits
-from telshield.services.redress import RedressService
 from telshield.settings import ScreeningSettings, Settings
-from telshield.wiring.disposal import Disposal
+
+if TYPE_CHECKING:  # the disposal area is loaded only where redress is composed
+    from telshield.services.redress import RedressService
+    from telshield.wiring.disposal import Disposal
 
 log = structlog.get_logger(__name__)
 
@@ -222,5 +225,7 @@ class Redress:
 
 def redress(settings: Settings, d: Disposal) -> Redress:
     """Redress over the decision log the settings name and the disposal services."""
+    from telshield.services.redress import RedressService
+
     return Redress(decision_finder(settings),
                    RedressService(d.store, d.cases.clock, d.cases, d.lists))
