@@ -9,7 +9,8 @@ engine:   decisions per CPU-second (process time, so other work on the machine d
           of the single path and the batch path, against the plainest pure-Python decision
           (three dict lookups and a result dict per call).
 snapshot: build time and bytes a number for N listed numbers.
-http:     `telshield screen http` (granian, 1 worker): POST /v1/decisions throughput against
+http:     `telshield screen http` (granian, 1 worker, with a token: the face refuses to start
+          without one; requests present it): POST /v1/decisions throughput against
           the empty endpoint on the same server, both GET /livez and POST /livez with the same
           body as the decision (read, then the same fixed answer: the floor for a request of
           that shape), for one call sent again and again (its caller soon
