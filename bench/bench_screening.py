@@ -9,7 +9,8 @@ engine:   decisions per CPU-second (process time, so other work on the machine d
           of the single path and the batch path, against the plainest pure-Python decision
           (three dict lookups and a result dict per call).
 snapshot: build time and bytes a number for N listed numbers.
-http:     `telshield screen http` (granian, 1 worker): POST /v1/decisions throughput against
+http:     `telshield screen http` (granian, 1 worker, with a token: the face refuses to start
+          without one; requests present it): POST /v1/decisions throughput against
           the empty endpoint on the same server, both GET /livez and POST /livez with the same
           body as the decision (read, then the same fixed answer: the floor for a request of
           that shape), for one call sent again and again (its caller soon
@@ -43,10 +44,11 @@ from pathlib import Path
 import numpy as np
 
 from telshield.screening.engine import Engine
-from telshield.screening.files import save_input
+from telshield.screening.publish import publish
 from telshield.screening.snapshot import BLACK, SUSPEND, VERIFY, WATCH, Snapshot, SnapshotInput
 
 BIN = Path(sys.executable).parent
+_TOKEN = "bench-token"
 
 
 def _input(n: int, seed: int = 1) -> SnapshotInput:
@@ -141,7 +143,9 @@ def bench_snapshot(args: argparse.Namespace) -> dict[str, float]:
 @contextlib.contextmanager
 def _server(kind: str, data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "TELSHIELD_DATA_DIR": str(data_dir), "TELSHIELD_LOG_LEVEL": "error",
-           "TELSHIELD_SCREENING__SIP_METRICS_PORT": "0"}
+           "TELSHIELD_SCREENING__SIP_METRICS_PORT": "0",
+           # the HTTP face refuses to start without a token: the switch presents this one
+           "TELSHIELD_SCREENING__HTTP_TOKEN": _TOKEN}
     cmd = [str(BIN / "telshield"), "screen", kind, "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -167,12 +171,13 @@ def bench_http(args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         data = _input(1_000_000)
-        save_input(data, d / "screening" / "snapshot")
+        publish(data, d / "screening" / "snapshot")
         callers, callees, ingress = _calls(1000, data)
         one = json.dumps({"caller": callers[5], "callee": callees[5], "ingress": "radio"})
         many = json.dumps({"caller": callers, "callee": callees, "ingress": ingress})
         (d / "one.json").write_text(one)
-        head = 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        head = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f'wrk.headers["Authorization"] = "Bearer {_TOKEN}"\n')
         for name, body in (("one.lua", one), ("many.lua", many)):
             (d / name).write_text(head + f"wrk.body = [[{body}]]\n")
         # The 1,000 calls in turn (mostly allowed, as in real traffic), one a request.
@@ -200,6 +205,7 @@ def bench_http(args: argparse.Namespace) -> dict[str, float]:
             batch = _wrk(base + "/v1/decisions/batch", args.seconds, d / "many.lua") * 1000
             hey = subprocess.run(
                 ["hey", "-z", f"{args.seconds}s", "-c", "10", "-q", "100", "-m", "POST",
+                 "-H", f"Authorization: Bearer {_TOKEN}",
                  "-T", "application/json", "-D", str(d / "one.json"), base + "/v1/decisions"],
                 capture_output=True, text=True, check=True).stdout
         p99 = float(re.search(r"99% in ([\d.]+) secs", hey).group(1)) * 1000
@@ -226,7 +232,7 @@ def bench_sip(args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         data = _input(1_000_000)
-        save_input(data, d / "screening" / "snapshot")
+        publish(data, d / "screening" / "snapshot")
         callers, callees, _ = _calls(10_000, data)
         with (d / "calls.csv").open("w", newline="") as f:
             f.write("SEQUENTIAL\n")

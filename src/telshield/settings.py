@@ -116,7 +116,9 @@ class ScreeningSettings(BaseModel):
     """Real-time call screening: the engine, its snapshot and its SIP and HTTP faces."""
 
     snapshot_dir: Path | None = Field(
-        default=None, description="snapshot input; empty means data_dir/screening/snapshot"
+        default=None,
+        description="published snapshots (versions + pointer); empty means "
+        "data_dir/screening/snapshot",
     )
     reload_s: float = Field(default=30.0, gt=0, description="how often to look for a new snapshot")
     max_age_s: float = Field(default=3 * 3600.0, gt=0, description="older snapshots are stale")
@@ -130,15 +132,23 @@ class ScreeningSettings(BaseModel):
     http_port: int = Field(default=8070, ge=0, le=65535)
     http_workers: int = Field(default=1, ge=1)
     http_token: SecretStr = Field(
-        default=SecretStr(""), description="bearer token the switch presents; empty = no auth"
+        default=SecretStr(""), description="bearer token the switch presents to the HTTP face"
     )
+    http_allow_open: bool = Field(
+        default=False,
+        description="start the HTTP face without a token (warned in logs and metrics); "
+        "without this a face with no token refuses to start",
+    )
+    snapshot_keep: int = Field(default=3, ge=1, description="published versions kept")
     default_ingress: str = Field(default="interconnect", description="when X-Ingress is absent")
     own_operator: str = Field(default="china_mobile", description="whose numbers are ours")
     own_province: str = Field(
         default="Jiangsu", description="our numbers' home province; empty = the whole operator"
     )
     redress_uri: str = Field(
-        default="https://telshield.invalid/appeal", description="appeal link sent with a 608"
+        default="",
+        description="appeal link sent with a 608 (?decision=<id> is added); empty means the "
+        "API's POST /v1/appeals at api.host:api.port",
     )
     log_dir: Path | None = Field(
         default=None, description="decision log directory; empty means data_dir/screening/decisions"

@@ -15,7 +15,8 @@ import pytest
 from telshield.domain.errors import InvalidInput
 from telshield.domain.lists import Colour, ListEntry, Source, TargetKind
 from telshield.screening.engine import Engine
-from telshield.screening.files import input_from_csv, load_input, save_input
+from telshield.screening.files import input_from_csv
+from telshield.screening.publish import load_current, publish
 from telshield.screening.snapshot import (
     SUSPEND,
     VERIFY,
@@ -90,8 +91,8 @@ def test_devices_csv_and_saved_input(tmp_path: Path) -> None:
     csv.write_text(f"imei\n{BARRED_PHONE}\n{OTHER_PHONE}\n{BARRED_PHONE}\n")
     data = input_from_csv(devices=csv)
     assert data.barred_imeis == (BARRED_PHONE, OTHER_PHONE)
-    save_input(data, tmp_path / "snap")
-    assert load_input(tmp_path / "snap").barred_imeis == (BARRED_PHONE, OTHER_PHONE)
+    publish(data, tmp_path / "snap")
+    assert load_current(tmp_path / "snap").barred_imeis == (BARRED_PHONE, OTHER_PHONE)
 
     csv.write_text(f"imei\n{BARRED_PHONE}\n12ab\n")
     with pytest.raises(InvalidInput, match="line 3: imei '12ab'"):

@@ -21,8 +21,9 @@ from typer.testing import CliRunner
 from telshield.cli import screen
 from telshield.domain.errors import InvalidInput
 from telshield.screening.engine import Engine
-from telshield.screening.files import barred_tacs_from_parquet, load_input, save_input
+from telshield.screening.files import barred_tacs_from_parquet
 from telshield.screening.http import ScreeningApp
+from telshield.screening.publish import load_current, publish
 from telshield.screening.sip import RedirectServer
 from telshield.screening.snapshot import (
     BLACK,
@@ -140,8 +141,8 @@ def test_snapshot_tacs_are_sorted_unique_and_checked() -> None:
 
 
 def test_tacs_survive_the_snapshot_files(tmp_path: Path) -> None:
-    save_input(_input(), tmp_path / "snap")
-    again = load_input(tmp_path / "snap")
+    publish(_input(), tmp_path / "snap")
+    again = load_current(tmp_path / "snap")
     assert again.barred_tacs == _input().barred_tacs
 
 
@@ -183,13 +184,13 @@ def _post(app: ScreeningApp, path: str, body: dict[str, object]) -> httpx.Respon
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            return await client.post(path, json=body)
+            return await client.post(path, json=body, headers={"authorization": "Bearer t"})
 
     return asyncio.run(go())
 
 
 def test_http_accepts_caller_imei(engine: Engine) -> None:
-    app = ScreeningApp(engine)
+    app = ScreeningApp(engine, token="t")
     r = _post(app, "/v1/decisions", {"caller": PLAIN, "callee": CALLEE, "ingress": "radio",
                                      "caller_imei": GOIP})
     assert r.status_code == 200 and r.json()["reasons"] == ["device:goip"]

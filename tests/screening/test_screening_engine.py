@@ -4,7 +4,7 @@ velocity, victim protection, the decision log."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from telshield.screening.decisionlog import (
     read_decisions,
 )
 from telshield.screening.engine import Engine, EngineConfig
-from telshield.screening.files import load_input, save_input
+from telshield.screening.publish import load_current, publish
 from telshield.screening.snapshot import (
     Outcome,
     RiskPrefix,
@@ -30,10 +30,10 @@ from telshield.screening.snapshot import (
     SnapshotInput,
     input_from_entries,
 )
-from telshield.screening.velocity import Velocity, VelocityLimits
+from telshield.screening.velocity import RESULTS, Velocity, VelocityLimits
 
 T0 = datetime(2026, 11, 2, 9, 0, 0)
-NOW = T0.timestamp()
+NOW = T0.replace(tzinfo=UTC).timestamp()  # the store's naive times are UTC
 
 WHITE_N = "8613800000001"
 BLACK_N = "8613800000002"
@@ -66,6 +66,14 @@ def _input() -> SnapshotInput:
                       at=T0 - timedelta(days=1)),
         ListEntry.new("range", "8613700000000", "black", source="manual", reason="r", actor="t",
                       at=T0 - timedelta(days=1), value_end="8613700000199"),
+        ListEntry.new("prefix", "86171", "grey", source="manual", reason="watch", actor="t",
+                      at=T0 - timedelta(days=1)),
+        ListEntry.new("range", "8613600000000", "grey", source="manual", reason="r", actor="t",
+                      at=T0 - timedelta(days=1), value_end="8613600000099"),
+        ListEntry.new("prefix", "8615012", "white", source="manual", reason="bank", actor="t",
+                      at=T0 - timedelta(days=1)),
+        ListEntry.new("range", "8613500000000", "white", source="manual", reason="r", actor="t",
+                      at=T0 - timedelta(days=1), value_end="8613500000009"),
     ]
     return input_from_entries(
         entries,
@@ -97,6 +105,11 @@ def engine() -> Engine:
         ("8617012345678", CALLEE, "radio", Outcome.REJECT, ("list:black",)),  # prefix entry
         ("8613700000150", CALLEE, "radio", Outcome.REJECT, ("list:black",)),  # range entry
         ("8613700000200", CALLEE, "radio", Outcome.ALLOW, ()),  # just past the range
+        ("8617112345678", CALLEE, "radio", Outcome.LABEL, ("list:grey",)),  # grey prefix
+        ("8613600000042", CALLEE, "radio", Outcome.LABEL, ("list:grey",)),  # grey range
+        ("8613600000100", CALLEE, "radio", Outcome.ALLOW, ()),  # just past the grey range
+        ("8615012345678", CALLEE, "international", Outcome.ALLOW, ("list:white",)),  # prefix
+        ("8613500000003", CALLEE, "interconnect", Outcome.ALLOW, ("list:white",)),  # range
         (GREY_N, CALLEE, "radio", Outcome.LABEL, ("list:grey",)),
         (PLAIN, PLAIN, "interconnect", Outcome.REJECT, ("spoof:caller_is_callee",)),
         ("8613812345678", "8613812345678", "radio", Outcome.ALLOW, ()),  # voicemail
@@ -145,7 +158,8 @@ def test_unknown_ingress_is_invalid_input(engine: Engine) -> None:
 
 NUMBERS = [WHITE_N, BLACK_N, POLICE_N, GREY_N, SUSPEND_N, VERIFY_N, WATCH_N, VICTIM, CALLEE,
            PLAIN, "8613812345678", "8614012345678", "85512345678", "8821612345678", "8695588",
-           "8617012345678", "bad"]
+           "8617012345678", "8617112345678", "8613600000042", "8615012345678", "8613500000003",
+           "bad"]
 
 
 @settings(max_examples=60, deadline=None)
@@ -235,17 +249,18 @@ def test_velocity_labels_then_rejects_and_expires() -> None:
 def test_velocity_counts_distinct_callees_and_stays_bounded() -> None:
     v = Velocity(VelocityLimits(label_callees_per_hour=3, reject_callees_per_hour=4,
                                 max_callers=2))
-    results = [v.observe(1, 100 + i % 5, NOW)[1] for i in range(5)]
+    results = [RESULTS[v.observe(1, 100 + i % 5, NOW)][1] for i in range(5)]
     assert results[:2] == ["", ""]
     assert results[2] == "velocity:callees_per_hour"
-    assert v.observe(1, 100, NOW) == (2, "velocity:callees_per_hour")
+    assert RESULTS[v.observe(1, 100, NOW)] == (2, "velocity:callees_per_hour")
     v.observe(2, 100, NOW)
-    assert v.observe(3, 100, NOW) == (0, "")  # over max_callers: not tracked, counted
+    assert RESULTS[v.observe(3, 100, NOW)] == (0, "")  # over max_callers: not tracked, counted
     assert v.untracked == 1 and len(v) == 2
     v.observe(3, 100, NOW + 3600)  # the next hour: everything before has expired
     assert len(v) == 1
     p = Velocity(VelocityLimits(label_callees_per_hour=2, reject_callees_per_hour=3, max_pairs=2))
-    assert [p.observe(1, 100 + i, NOW)[0] for i in range(4)] == [0, 1, 1, 1]  # 3rd pair untracked
+    # the 3rd pair is not tracked
+    assert [RESULTS[p.observe(1, 100 + i, NOW)][0] for i in range(4)] == [0, 1, 1, 1]
     assert p.untracked == 2
 
 
@@ -278,14 +293,14 @@ def test_decision_log_records_blocks(tmp_path: Path) -> None:
 
 def test_snapshot_files_round_trip(tmp_path: Path) -> None:
     data = _input()
-    save_input(data, tmp_path / "snap")
-    save_input(data, tmp_path / "snap")  # replacing works
-    back = load_input(tmp_path / "snap")
+    assert publish(data, tmp_path / "snap") == "v1"
+    back = load_current(tmp_path / "snap")
     assert back.version == "v1" and back.risk_prefixes == data.risk_prefixes
     assert back.list_prefixes == data.list_prefixes
     assert np.array_equal(back.list_numbers, data.list_numbers)
+    assert np.array_equal(back.roaming, data.roaming)
     with pytest.raises(Unavailable, match="screen build"):
-        load_input(tmp_path / "nothing")
+        load_current(tmp_path / "nothing")
 
 
 def test_snapshot_memory_is_bounded_per_number() -> None:
@@ -373,7 +388,7 @@ def test_velocity_matches_the_plain_rules(
     now = NOW
     for caller, callee, step in calls:
         now += step * 20  # steps of up to half an hour, some backwards (late calls)
-        assert fast.observe(caller, callee, now) == plain.observe(caller, callee, now)
+        assert RESULTS[fast.observe(caller, callee, now)] == plain.observe(caller, callee, now)
     assert fast.untracked == plain.untracked
 
 
@@ -424,3 +439,33 @@ def test_decision_log_loses_nothing_while_another_thread_flushes(tmp_path: Path)
         t.join()
     sink.close()
     assert sum(1 for _ in read_decisions(tmp_path)) == 20_000
+
+
+def test_a_decision_is_found_by_its_id_in_a_rotated_log(tmp_path: Path) -> None:
+    from telshield.domain.errors import NotFound
+    from telshield.screening.decisionlog import find_decision
+    from telshield.screening.engine import new_node
+
+    node = new_node()
+    sink = JsonLinesDecisionLog(tmp_path, max_bytes=2000, buffer_records=7, node=node)
+    e = Engine(clock=lambda: NOW, decision_log=sink, node=node)
+    e.swap(Snapshot.build(_input()))
+    ids = [e.decide(BLACK_N, f"86139{i:08d}", "radio").id for i in range(120)]
+    ids += e.decide_batch([SUSPEND_N] * 30, [CALLEE] * 30, "radio").ids
+    sink.close()
+    assert len(list(tmp_path.glob(f"decisions-*-{node.rstrip('-')}-*.jsonl"))) > 3
+    for k in (0, 1, 59, 119, 140, 149):
+        r = find_decision(tmp_path, ids[k])
+        assert r.id == ids[k] and r.snapshot == "v1"
+        assert r.reasons == (("list:black",) if k < 120 else ("warning:suspend",))
+    assert find_decision(tmp_path, ids[5]).callee == "8613900000005"
+    with pytest.raises(NotFound, match="not in the decision log"):
+        find_decision(tmp_path, node + "ffff")
+    with pytest.raises(InvalidInput, match="not a decision id"):
+        find_decision(tmp_path, "../../etc-1")
+    # Files of earlier releases (no node in the name) are searched too.
+    old = JsonLinesDecisionLog(tmp_path / "old", buffer_records=1)
+    e.decision_log = old
+    legacy = e.decide(BLACK_N, CALLEE, "radio").id
+    old.close()
+    assert find_decision(tmp_path / "old", legacy).id == legacy

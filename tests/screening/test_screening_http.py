@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ def _app(token: str = "", snapshot: bool = True, fail_open: bool = True) -> Scre
         e.swap(Snapshot.build(SnapshotInput(
             list_numbers=np.array([int(BLACK_N)]), list_flags=np.array([BLACK], np.uint8),
             as_of=time.time(), version="http-test")))
-    return ScreeningApp(e, token=token)
+    return ScreeningApp(e, token=token, allow_open=not token)
 
 
 def _run(app: ScreeningApp, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -122,3 +123,53 @@ def test_bodies_in_chunks_and_oversized_bodies() -> None:
     big = b"x" * (http.MAX_BODY // 2 + 1)
     with pytest.raises(InvalidInput, match="smaller batches"):
         asyncio.run(http._body(receiver([big, big])))
+
+
+def test_a_face_without_a_token_is_refused_unless_started_open(tmp_path: Path) -> None:
+    import pytest
+
+    from telshield.domain.errors import InvalidInput
+    from telshield.settings import Settings
+    from telshield.wiring import screening
+
+    with pytest.raises(InvalidInput, match="no token"):
+        ScreeningApp(Engine())
+    assert "telshield_screening_http_open 1.0" in _run(
+        ScreeningApp(Engine(), allow_open=True), "GET", "/metrics").text
+    closed = _run(ScreeningApp(Engine(), token="t"), "GET", "/metrics",
+                  headers={"authorization": "Bearer t"})
+    assert "telshield_screening_http_open 0.0" in closed.text
+    settings = Settings(data_dir=tmp_path)
+    with pytest.raises(InvalidInput, match="--allow-open"):
+        screening.check_http(settings)
+    s = settings.screening.model_copy(update={"http_allow_open": True})
+    screening.check_http(settings.model_copy(update={"screening": s}))
+
+
+def test_the_face_follows_the_publisher(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from telshield.screening.publish import publish
+    from telshield.settings import Settings
+    from telshield.wiring import screening
+
+    settings = Settings(data_dir=tmp_path)
+    directory = screening.snapshot_dir(settings)
+    publish(SnapshotInput(list_numbers=np.array([int(BLACK_N)]),
+                          list_flags=np.array([BLACK], np.uint8), as_of=time.time(),
+                          version="first"), directory)
+    s = settings.screening.model_copy(update={"http_token": SecretStr("t")})
+    app = screening.http_app(settings.model_copy(update={"screening": s}))
+    auth = {"authorization": "Bearer t"}
+    call = {"caller": BLACK_N, "callee": CALLEE, "ingress": "radio"}
+    assert _run(app, "POST", "/v1/decisions", json=call, headers=auth).json()["outcome"] == \
+        "reject"
+    publish(SnapshotInput(as_of=time.time(), version="second"), directory)
+    assert app._follower is not None and app._follower.check()
+    assert _run(app, "GET", "/readyz", headers=auth).json()["snapshot"] == "second"
+    assert _run(app, "POST", "/v1/decisions", json=call, headers=auth).json()["outcome"] == \
+        "allow"
+    text = _run(app, "GET", "/metrics", headers=auth).text
+    assert 'telshield_screening_snapshot_info{version="second"} 1.0' in text
+    assert "telshield_screening_reloads_total 2.0" in text  # the first at start, then one
+    assert "telshield_screening_reload_failures_total 0.0" in text

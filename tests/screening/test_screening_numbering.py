@@ -115,3 +115,26 @@ def test_parse_numbers_fast_and_slow_paths_agree() -> None:
     assert parse_numbers(mixed).tolist() == [parse_number(t) for t in mixed]
     assert parse_numbers(mixed)[3:].tolist() == [-1] * 5
     assert parse_numbers(["861\n138", "8613812345678"]).tolist() == [-1, 8613812345678]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 10**16).map(str),
+                          st.text(alphabet="0123456789 +-\t\n٣e", max_size=17)),
+                min_size=1, max_size=30))
+def test_parse_numbers_equals_parse_number(texts: list[str]) -> None:
+    from telshield.screening.numbering import parse_numbers
+
+    assert parse_numbers(texts).tolist() == [parse_number(t) for t in texts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["86", "861", "8613", "86138", "8610", "862", "864",
+                                           "8695", "852", "1", "9"]),
+                          st.integers(0, 12)), min_size=1, max_size=40), st.data())
+def test_codes_of_equals_classify(heads: list[tuple[str, int]], data: st.DataObject) -> None:
+    """Kind | OWN for arrays (one binary search over interval starts) = one number's."""
+    texts = [h + "".join(data.draw(st.text("0123456789", min_size=k, max_size=k)))
+             for h, k in heads]
+    texts = [t for t in texts if 3 <= len(t) <= 15]
+    numbers = np.array([int(t) for t in texts], dtype=np.int64)
+    assert PLAN.codes_of(numbers).tolist() == [PLAN.classify(t) for t in texts]

@@ -219,3 +219,30 @@ def test_closing_the_udp_loop_stops_its_thread() -> None:
     udp.close()
     udp.close()  # twice is harmless
     assert not any(t.name == "sip-udp" and t.is_alive() for t in threading.enumerate())
+
+
+def test_the_608_links_to_the_appeal_route_of_the_api() -> None:
+    from telshield.settings import Settings
+    from telshield.wiring import screening
+
+    uri = screening.redress_uri(Settings())
+    assert uri == "http://127.0.0.1:8080/v1/appeals"
+    reply = RedirectServer(_engine(), redress_uri=uri).handle(_invite(str(BLACK_N)))
+    assert reply is not None
+    decision = reply.split(b"X-Telshield-Decision: ", 1)[1].split(b";", 1)[0].decode()
+    assert f"Call-Info: <{uri}?decision={decision}>;purpose=info".encode() in reply
+
+
+def test_sip_metrics_show_the_snapshot_version_and_reloads(tmp_path: Path) -> None:
+    from telshield.screening.follow import SnapshotFollower
+    from telshield.screening.publish import publish
+
+    engine = Engine()
+    publish(SnapshotInput(as_of=time.time(), version="sip-v1"), tmp_path)
+    follower = SnapshotFollower(engine, tmp_path, every_s=1)
+    follower.check()
+    server = RedirectServer(engine)
+    text = render(engine, server.stats, follower).decode()
+    assert 'telshield_screening_snapshot_info{version="sip-v1"} 1.0' in text
+    assert "telshield_screening_reload_failures_total 0.0" in text
+    assert "telshield_screening_fail_open_total 0.0" in text

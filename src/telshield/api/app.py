@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from telshield import __version__
-from telshield.api import alerts, audit, cases, docs, errors, health, lists, users
+from telshield.api import alerts, audit, cases, docs, errors, health, lists, redress, users
 from telshield.api.observe import ApiMetrics, Observe, start_metrics_server
 from telshield.settings import Settings
 from telshield.wiring import Disposal
@@ -57,6 +57,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     errors.install(app)
     for module in (health, lists, alerts, cases, audit, users):
         app.include_router(module.router)
+    redress.install(app, settings)  # screening decisions and appeals against them
     docs.install(app)
     app.add_middleware(Observe, metrics=metrics)
     return app

@@ -1,26 +1,21 @@
-"""``telshield screen``: build the screening snapshot, serve SIP and HTTP, decide one call,
-and summarise the decision log."""
+"""``telshield screen``: publish a screening snapshot, serve SIP and HTTP (following the
+published snapshot), decide one call, and summarise the decision log. Screening is reached
+only through ``telshield.wiring.screening``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from telshield.cli.common import ConfigOption, DataDirOption, settings_from
-from telshield.settings import Settings
-
-if TYPE_CHECKING:
-    from telshield.screening.engine import Engine
-    from telshield.screening.numbering import PlanTuple
 
 console = Console()
 screen_app = typer.Typer(help="Real-time call screening: snapshot, SIP and HTTP faces, decisions.")
@@ -28,67 +23,42 @@ screen_app = typer.Typer(help="Real-time call screening: snapshot, SIP and HTTP 
 CsvOption = Annotated[Path | None, typer.Option(exists=True, dir_okay=False)]
 
 
-def _engine(settings: Settings, *, with_log: bool = True) -> Engine:
-    from telshield.screening.runtime import open_engine
-
-    return open_engine(settings, with_log=with_log)
-
-
-def _plan(settings: Settings) -> tuple[PlanTuple, ...]:
-    """The project's numbering plan (built once, cached in the data directory) for screening."""
-    from telshield.domain.numbers import NumberKind, Operator, PlanRow
-    from telshield.feeds.numbering import load_plan_table
-    from telshield.screening.numbering import plan_tuples
-
-    table = load_plan_table(settings.data_dir)
-    cols = [table[c].to_pylist() for c in ("prefix", "length", "kind", "operator", "province")]
-    rows = (
-        PlanRow(p, n, NumberKind(k), Operator(o), pv)
-        for p, n, k, o, pv in zip(*cols, strict=True)
-    )
-    s = settings.screening
-    return tuple(plan_tuples(rows, Operator(s.own_operator), s.own_province or None))
-
-
 @screen_app.command("build")
 def build_cmd(
-    lists: CsvOption = None,
+    lists: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False,
+        help="Lists: a `telshield lists export` file, or number,colour[,police_ordered].")] = None,
     warnings: CsvOption = None,
     protected: CsvOption = None,
     risk_prefixes: CsvOption = None,
     devices: CsvOption = None,
-    version: Annotated[str, typer.Option(help="A name for this snapshot (default: now).")] = "",
+    roaming: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False,
+        help="Our subscribers registered abroad now (msisdn): they may call home over the "
+        "international gateway.")] = None,
+    version: Annotated[str, typer.Option(
+        help="A name for this snapshot version (default: made from the time).")] = "",
     device_intel: Annotated[bool, typer.Option(
         help="Bar calls from the GOIP / SIM-bank TACs in the lake's device_intel feed.")] = True,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Build the snapshot input from CSV files (number,colour[,police_ordered] / number,tier /
-    number / prefix,outcome,code / imei) and the lake's device_intel feed, and put it where the
-    servers pick it up."""
-    from telshield.feeds.lake import Lake
-    from telshield.feeds.schemas import FEEDS
-    from telshield.screening.files import barred_tacs_from_parquet, input_from_csv, save_input
-    from telshield.screening.runtime import snapshot_dir
-    from telshield.screening.snapshot import Snapshot
+    """Build a snapshot from CSV files (lists, number,tier / number / prefix,outcome,code /
+    imei / msisdn) and the lake's device_intel feed, and publish it: the SIP and HTTP faces
+    switch to it at their next look."""
+    from telshield.wiring import screening
 
-    settings = settings_from(config, data_dir)
-    data = input_from_csv(  # read and check the files first: the plan takes seconds
-        lists=lists, warnings=warnings, protected=protected, risk_prefixes=risk_prefixes,
-        devices=devices, version=version,
-    )
-    tacs = (barred_tacs_from_parquet(Lake(settings.lake_dir).files(FEEDS["device_intel"]))
-            if device_intel else ())
-    data = dataclasses.replace(data, plan=_plan(settings), barred_tacs=tacs)
-    snap = Snapshot.build(data)  # proves it builds before the servers see it
-    target = snapshot_dir(settings)
-    save_input(data, target)
+    b = screening.build_from_csv(
+        settings_from(config, data_dir), lists=lists, warnings=warnings, protected=protected,
+        risk_prefixes=risk_prefixes, devices=devices, roaming=roaming, version=version,
+        device_intel=device_intel)
+    d = b.data
     console.print(
-        f"snapshot [bold]{data.version}[/]: {len(snap):,} numbers, "
-        f"{len(data.list_prefixes)} list prefixes, {len(data.risk_prefixes)} risk prefixes, "
-        f"{len(data.barred_tacs)} barred device TACs, {len(data.barred_imeis)} barred devices; "
-        f"built in {snap.build_seconds:.2f} s, {snap.memory_bytes() / 2**20:.1f} MiB "
-        f"-> {target}"
+        f"snapshot [bold]{b.version}[/]: {b.numbers:,} numbers, "
+        f"{len(d.list_prefixes)} list prefixes, {len(d.risk_prefixes)} risk prefixes, "
+        f"{len(d.barred_tacs)} barred device TACs, {len(d.barred_imeis)} barred devices, "
+        f"{d.roaming.size} roaming; built in {b.build_seconds:.2f} s, "
+        f"{b.memory_bytes / 2**20:.1f} MiB; published in {b.directory}"
     )
 
 
@@ -105,8 +75,10 @@ def decide_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Decide one call against the current snapshot (not logged; velocity starts empty)."""
-    engine = _engine(settings_from(config, data_dir), with_log=False)
-    d = engine.decide(caller.lstrip("+"), callee.lstrip("+"), ingress, caller_imei=caller_imei)
+    from telshield.wiring import screening
+
+    d = screening.decide(settings_from(config, data_dir), caller.lstrip("+"),
+                         callee.lstrip("+"), ingress, caller_imei)
     console.print(f"{d.outcome.value}  reasons={','.join(d.reasons) or '-'}  id={d.id}")
 
 
@@ -117,37 +89,15 @@ def sip_cmd(
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Serve the SIP redirect face (UDP) until interrupted."""
+    """Serve the SIP redirect face (UDP) until interrupted, following the published
+    snapshot."""
+    from telshield.wiring import screening
+
     settings = settings_from(config, data_dir)
     s = settings.screening
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_sip(settings, host or s.sip_host, s.sip_port if port is None else port))
-
-
-async def _serve_sip(settings: Settings, host: str, port: int) -> None:
-    from telshield.screening.runtime import SnapshotReloader, flush_forever, snapshot_dir
-    from telshield.screening.sip import RedirectServer, serve_sip
-
-    engine = _engine(settings)
-    s = settings.screening
-    server = RedirectServer(engine, default_ingress=s.default_ingress, redress_uri=s.redress_uri)
-    transport, _ = await serve_sip(server, host, port)
-    reloader = SnapshotReloader(engine, snapshot_dir(settings), s.reload_s)
-    console.print(f"SIP redirect server on udp://{host}:{port} (Ctrl-C stops)")
-    if s.sip_metrics_port:
-        from prometheus_client import start_http_server
-
-        from telshield.screening.metrics import registry_for
-
-        registry = registry_for(engine, server.stats)
-        start_http_server(s.sip_metrics_port, addr=host, registry=registry)
-        console.print(f"metrics on http://{host}:{s.sip_metrics_port}/metrics")
-    try:
-        await asyncio.gather(reloader.run(), flush_forever(engine))
-    finally:
-        transport.close()
-        if engine.decision_log is not None:
-            engine.decision_log.flush()
+        asyncio.run(screening.run_sip(settings, host or s.sip_host,
+                                      s.sip_port if port is None else port, say=console.print))
 
 
 @screen_app.command("http")
@@ -155,23 +105,35 @@ def http_cmd(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    allow_open: Annotated[bool, typer.Option(
+        "--allow-open", help="Serve without a token (refused otherwise); warned in the log "
+        "and in the metrics.")] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Serve the HTTP decision API on granian until interrupted."""
+    """Serve the HTTP decision API on granian until interrupted, following the published
+    snapshot."""
     import os
 
     from granian import Granian
     from granian.constants import Interfaces
 
+    from telshield.wiring import screening
+
     settings = settings_from(config, data_dir)
+    if allow_open:
+        settings = settings.model_copy(update={"screening": settings.screening.model_copy(
+            update={"http_allow_open": True})})
+    screening.check_http(settings)  # refuse before any worker starts
     s = settings.screening
     # Workers are fresh processes: they read settings from the environment (and the file).
     os.environ["TELSHIELD_DATA_DIR"] = str(settings.data_dir)
+    if allow_open:
+        os.environ["TELSHIELD_SCREENING__HTTP_ALLOW_OPEN"] = "true"
     if config is not None:
         os.environ["TELSHIELD_CONFIG"] = str(config.resolve())
     Granian(
-        "telshield.screening.http:create_app",
+        "telshield.wiring.screening:http_app_from_environment",
         address=host or s.http_host,
         port=s.http_port if port is None else port,
         interface=Interfaces.ASGI,
@@ -190,14 +152,12 @@ def log_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Summarise the decision log: decisions by outcome and by reason."""
-    from telshield.screening.decisionlog import read_decisions
-    from telshield.screening.runtime import log_dir
+    from telshield.wiring import screening
 
-    settings = settings_from(config, data_dir)
     outcomes: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     first = last = 0.0
-    for r in read_decisions(log_dir(settings)):
+    for r in screening.decisions(settings_from(config, data_dir)):
         if r.at < since:
             continue
         outcomes[r.outcome] += 1

@@ -44,16 +44,16 @@ from telshield.evaluate.replay_judge import REJECT, RouteResult, judge, meets_ba
 from telshield.evaluate.replay_routes import route_classes
 from telshield.screening.engine import Engine
 from telshield.screening.numbering import parse_numbers
-from telshield.screening.runtime import engine_config
 from telshield.screening.snapshot import Outcome, Snapshot
 from telshield.services.cases import CaseService
 from telshield.services.store import FixedClock
 from telshield.settings import Settings, StoreSettings
+from telshield.wiring.screening import engine_config
 
 log = structlog.get_logger(__name__)
 
 HOUR = 3600
-_CODE = {Outcome.ALLOW: 0, Outcome.LABEL: 1, Outcome.WARN_CALLEE: 2, Outcome.REJECT: REJECT}
+_CODE = {o: o.rank for o in Outcome}  # the judge reads ranks (replay_judge.REJECT == 3)
 Progress = Callable[[int, int], None]
 
 
@@ -126,9 +126,10 @@ def run_replay(
 ) -> ReplayResult:
     """Replay ``world`` hour by hour (state kept under ``work``, its store started afresh)."""
     from telshield.feeds.numbering import load_plan_table
-    from telshield.screening.files import load_input
+    from telshield.screening.publish import load_current
     from telshield.services.cycle import CycleState
-    from telshield.wiring.cycle import platform, screening_plan, snapshot_dir
+    from telshield.wiring.cycle import platform
+    from telshield.wiring.screening import snapshot_dir
 
     if options.detect_every < 1:
         raise InvalidInput("detect_every must be at least 1 hour")
@@ -152,8 +153,7 @@ def run_replay(
     plan_table = load_plan_table(settings.data_dir)
     shadow_until = start + timedelta(hours=options.warmup_hours) \
         if options.warmup_hours > 0 else None
-    p = platform(rs, clock=clock, lake=feeds, shadow_until=shadow_until,
-                 plan=screening_plan(settings, plan_table))
+    p = platform(rs, clock=clock, lake=feeds, shadow_until=shadow_until)
     # The first detection run comes ``detect_every`` hours in, as the cycle would schedule it
     # had it started at ``start``.
     p.cycle.state.save(CycleState(detected_until=start))
@@ -180,7 +180,7 @@ def run_replay(
     for h in range(hours):
         lo, hi = int(bounds[h]), int(bounds[h + 1])
         t = time.perf_counter()
-        engine.swap(Snapshot.build(load_input(folder)))  # what the faces would serve now
+        engine.swap(Snapshot.build(load_current(folder)))  # what the faces would serve now
         secs["snapshot"] += time.perf_counter() - t
         t = time.perf_counter()
         _screen(engine, cols, at, outcome, reasons, lo, hi)
@@ -259,9 +259,9 @@ def _screen(engine: Engine,
         ds = engine.decide_batch(caller[a:b], callee[a:b], ingress[a:b],
                                  float(minute[a - lo] * 60),
                                  imei[a:b] if imei is not None else None)
-        outcome[a:b] = [_CODE[x.outcome] for x in ds]
+        outcome[a:b] = ds.ranks  # Outcome.rank: allow 0, label 1, warn callee 2, reject 3
         if reasons is not None:
-            reasons[a:b] = [";".join(x.reasons) for x in ds]
+            reasons[a:b] = [";".join(r) for r in ds.reasons]
 
 
 def _write_outcomes(path: Path, calls: pd.DataFrame, routes: np.ndarray, outcome: np.ndarray,

@@ -1,17 +1,19 @@
-"""Snapshot inputs on disk: a directory of ``.npy`` columns plus ``meta.json``, written
-atomically (a new directory renamed into place), and CSV readers for ``telshield screen build``.
+"""CSV readers for ``telshield screen build`` and the device classes of the lake's device_intel
+feed (the snapshot on disk is ``screening.publish``'s).
 
-CSV files have a header row: lists ``number,colour[,police_ordered]``; warnings
-``number,tier``; protected callees ``number``; risk prefixes ``prefix,outcome,code``.
+CSV files have a header row: lists either as ``telshield lists export`` writes them
+(``kind,value,value_end,colour,source,reason,expires_at,police_ordered``: numbers, prefixes,
+ranges and IMEIs, the entry in force per target wins) or as ``number,colour[,police_ordered]``;
+warnings ``number,tier``; protected callees ``number``; risk prefixes ``prefix,outcome,code``;
+barred devices ``imei``; roaming subscribers ``msisdn`` (or ``number``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
+import csv
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from telshield.domain.errors import InvalidInput, Unavailable
+from telshield.domain.errors import InvalidInput, TelshieldError
+from telshield.domain.lists import ListEntry
 from telshield.screening.numbering import I64, PlanTuple
 from telshield.screening.snapshot import (
     BARRED_DEVICE_KINDS,
@@ -35,69 +38,11 @@ from telshield.screening.snapshot import (
     Outcome,
     RiskPrefix,
     SnapshotInput,
+    input_from_entries,
 )
 
-_ARRAYS = ("list_numbers", "list_flags", "warned", "warned_tiers", "protected")
 _COLOURS = {"white": WHITE, "black": BLACK, "grey": GREY}
 _TIERS = {"watch": WATCH, "verify": VERIFY, "suspend": SUSPEND}
-
-
-def save_input(data: SnapshotInput, directory: Path) -> None:
-    """Write a snapshot input to ``directory``, replacing what was there in one rename."""
-    tmp = directory.with_name(f".{directory.name}.{os.getpid()}.{time.time_ns()}")
-    tmp.mkdir(parents=True)
-    for name in _ARRAYS:
-        np.save(tmp / f"{name}.npy", getattr(data, name))
-    meta = {
-        "as_of": data.as_of,
-        "version": data.version,
-        "list_prefixes": [list(p) for p in data.list_prefixes],
-        "risk_prefixes": [
-            [r.prefix, r.outcome.value, r.code, r.min_len, r.max_len] for r in data.risk_prefixes
-        ],
-        "plan": [list(p) for p in data.plan],
-        "barred_tacs": [list(t) for t in data.barred_tacs],
-        "barred_imeis": list(data.barred_imeis),
-    }
-    (tmp / "meta.json").write_text(json.dumps(meta))
-    old = directory.with_name(f".{directory.name}.old.{time.time_ns()}")
-    if directory.exists():
-        directory.rename(old)
-    tmp.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def load_input(directory: Path) -> SnapshotInput:
-    """Read a snapshot input written by ``save_input``; Unavailable when there is none."""
-    meta_path = directory / "meta.json"
-    if not meta_path.exists():
-        raise Unavailable(
-            f"no screening snapshot at {directory}: run `telshield screen build` first"
-        )
-    meta = json.loads(meta_path.read_text())
-    arrays = {name: np.load(directory / f"{name}.npy") for name in _ARRAYS}
-    return SnapshotInput(
-        **arrays,
-        list_prefixes=tuple(
-            (str(p), int(lo), int(hi), int(f)) for p, lo, hi, f in meta["list_prefixes"]
-        ),
-        risk_prefixes=tuple(
-            RiskPrefix(p, Outcome(o), c, lo, hi) for p, o, c, lo, hi in meta["risk_prefixes"]
-        ),
-        plan=tuple((str(p), int(n), int(k), int(o)) for p, n, k, o in meta.get("plan", [])),
-        barred_tacs=tuple((str(t), str(k)) for t, k in meta.get("barred_tacs", [])),
-        barred_imeis=tuple(str(i) for i in meta.get("barred_imeis", [])),
-        as_of=float(meta["as_of"]),
-        version=str(meta["version"]),
-    )
-
-
-def input_mtime(directory: Path) -> float:
-    """When the snapshot input was last replaced (0 when there is none)."""
-    try:
-        return (directory / "meta.json").stat().st_mtime
-    except FileNotFoundError:
-        return 0.0
 
 
 def barred_tacs_from_parquet(files: list[Path]) -> tuple[tuple[str, str], ...]:
@@ -142,6 +87,61 @@ def _codes(table: pa.Table, column: str, codes: dict[str, int], path: Path) -> U
     return np.array([codes[v] for v in values], dtype=np.uint8)
 
 
+def _header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return [c.strip() for c in next(csv.reader(f), [])]
+
+
+def lists_from_export(path: Path, *, at: datetime) -> SnapshotInput:
+    """The list entries of a file ``telshield lists export`` wrote (numbers, prefixes, ranges,
+    IMEIs), in force at ``at`` (naive UTC, as the store keeps time): the effective entry per
+    target wins, as in the store."""
+    entries: list[ListEntry] = []
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        for row in reader:
+            line = reader.line_num
+            try:
+                expires = _expiry(row.get("expires_at") or "", line)
+                if expires is not None and expires <= at:
+                    continue  # expired when exported or since: not in force
+                entries.append(ListEntry.new(
+                    row.get("kind") or "", row.get("value") or "", row.get("colour") or "",
+                    source=row.get("source") or "manual",
+                    reason=row.get("reason") or "listed in an exported list file",
+                    actor="screen build", at=at, expires_at=expires,
+                    value_end=row.get("value_end") or "",
+                    police_ordered=(row.get("police_ordered") or "").strip().lower()
+                    in ("1", "true", "yes")))
+            except TelshieldError as e:
+                raise InvalidInput(f"{path}: line {line}: {e}") from None
+    return input_from_entries(entries, at=at)
+
+
+def _expiry(text: str, line: int) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise InvalidInput(f"expires_at {text!r} is not YYYY-MM-DD HH:MM:SS") from None
+
+
+def _plain_lists(path: Path) -> tuple[I64, U8]:
+    """Numbers and list bits of a ``number,colour[,police_ordered]`` file."""
+    t = _read(path, ["number", "colour"])
+    flags = _codes(t, "colour", _COLOURS, path)
+    full = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        column_types={"number": pa.string()}))
+    if "police_ordered" in full.column_names:
+        police = np.asarray(
+            pc.is_in(pc.utf8_lower(pc.cast(full["police_ordered"], pa.string())),
+                     pa.array(["true", "1", "yes"])).to_numpy(zero_copy_only=False)
+        )
+        flags = np.where(police & (flags == BLACK), POLICE, flags).astype(np.uint8)
+    return _numbers(t, "number", path), flags
+
+
 def input_from_csv(
     *,
     lists: Path | None = None,
@@ -149,30 +149,32 @@ def input_from_csv(
     protected: Path | None = None,
     risk_prefixes: Path | None = None,
     devices: Path | None = None,
+    roaming: Path | None = None,
     plan: tuple[PlanTuple, ...] = (),
     version: str = "",
 ) -> SnapshotInput:
     """A snapshot input from CSV files (any may be omitted); as of now."""
-    data = SnapshotInput(plan=plan, as_of=time.time(),
-                         version=version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    data = SnapshotInput(plan=plan, as_of=time.time(), version=version)
+    imeis: set[str] = set()
     if lists is not None:
-        t = _read(lists, ["number", "colour"])
-        flags = _codes(t, "colour", _COLOURS, lists)
-        full = pacsv.read_csv(lists, convert_options=pacsv.ConvertOptions(
-            column_types={"number": pa.string()}))
-        if "police_ordered" in full.column_names:
-            police = np.asarray(
-                pc.is_in(pc.utf8_lower(pc.cast(full["police_ordered"], pa.string())),
-                         pa.array(["true", "1", "yes"])).to_numpy(zero_copy_only=False)
-            )
-            flags = np.where(police & (flags == BLACK), POLICE, flags).astype(np.uint8)
-        data = replace(data, list_numbers=_numbers(t, "number", lists), list_flags=flags)
+        if "kind" in _header(lists):  # the export format
+            now = datetime.now(UTC).replace(tzinfo=None)
+            listed = lists_from_export(lists, at=now)
+            data = replace(data, list_numbers=listed.list_numbers, list_flags=listed.list_flags,
+                           list_prefixes=listed.list_prefixes)
+            imeis |= set(listed.barred_imeis)
+        else:
+            numbers, flags = _plain_lists(lists)
+            data = replace(data, list_numbers=numbers, list_flags=flags)
     if warnings is not None:
         t = _read(warnings, ["number", "tier"])
         data = replace(data, warned=_numbers(t, "number", warnings),
                        warned_tiers=_codes(t, "tier", _TIERS, warnings))
     if protected is not None:
         data = replace(data, protected=_numbers(_read(protected, ["number"]), "number", protected))
+    if roaming is not None:
+        column = "msisdn" if "msisdn" in _header(roaming) else "number"
+        data = replace(data, roaming=_numbers(_read(roaming, [column]), column, roaming))
     rules: list[RiskPrefix] = []
     if risk_prefixes is not None:
         t = _read(risk_prefixes, ["prefix", "outcome", "code"])
@@ -182,12 +184,11 @@ def input_from_csv(
             except ValueError:
                 raise InvalidInput(f"{risk_prefixes}: outcome {o!r} is not one of "
                                    f"{[x.value for x in Outcome]}") from None
-    imeis: list[str] = []
     if devices is not None:
         values = pc.utf8_trim_whitespace(
             pc.cast(_read(devices, ["imei"])["imei"], pa.string())).to_pylist()
         for line, v in enumerate(values, start=2):
             if not (v and v.isdigit() and 14 <= len(v) <= 16):
                 raise InvalidInput(f"{devices}: line {line}: imei {v!r} is not 14-16 digits")
-        imeis = sorted(set(values))
-    return replace(data, risk_prefixes=tuple(rules), barred_imeis=tuple(imeis))
+        imeis |= set(values)
+    return replace(data, risk_prefixes=tuple(rules), barred_imeis=tuple(sorted(imeis)))

@@ -12,7 +12,9 @@
                               endpoint for a request shaped like a decision's)
     GET  /readyz              snapshot version and age; 503 without a usable snapshot
 
-When a token is configured every path but /livez needs ``Authorization: Bearer <token>``.
+Every path but /livez needs ``Authorization: Bearer <token>``. A face without a token is
+refused unless it is started open on purpose (``allow_open``): then it says so loudly in the
+log at start and in its metrics (``telshield_screening_http_open``).
 """
 
 from __future__ import annotations
@@ -23,16 +25,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import msgspec
+import structlog
 
 from telshield.domain.errors import InvalidInput, TelshieldError, Unavailable
-from telshield.screening.engine import Decision, Engine
+from telshield.screening.engine import Decisions, Engine
+from telshield.screening.follow import SnapshotFollower, flush_forever
 from telshield.screening.metrics import render
-from telshield.screening.runtime import (
-    SnapshotReloader,
-    flush_forever,
-    open_engine,
-    snapshot_dir,
-)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,6 +38,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY = 8 * 2**20
+log = structlog.get_logger(__name__)
 
 
 class CallIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,11 +86,21 @@ class ScreeningApp:
     """The ASGI application around one engine."""
 
     def __init__(
-        self, engine: Engine, *, token: str = "", reloader: SnapshotReloader | None = None
+        self, engine: Engine, *, token: str = "", follower: SnapshotFollower | None = None,
+        allow_open: bool = False,
     ) -> None:
+        if not token and not allow_open:
+            raise InvalidInput(
+                "the screening HTTP face has no token: set screening.http_token (env "
+                "TELSHIELD_SCREENING__HTTP_TOKEN) for the switch to present, or start it open on "
+                "purpose (--allow-open, screening.http_allow_open = true)")
         self.engine = engine
+        self.open = not token
+        if self.open:
+            log.warning("screening.http.open", detail="the HTTP face answers anyone who can "
+                        "reach it: no token is configured and it was started open on purpose")
         self._token = f"Bearer {token}".encode() if token else b""
-        self._reloader = reloader
+        self._follower = follower
         self._enc = msgspec.json.Encoder()
         self._call = msgspec.json.Decoder(CallIn)
         self._batch = msgspec.json.Decoder(BatchIn)
@@ -122,7 +131,8 @@ class ScreeningApp:
                 ds = self.engine.decide_batch(b.caller, b.callee, b.ingress, b.at, b.caller_imei)
                 await _reply(send, 200, self._enc.encode(_columns(ds)))
             elif method == "GET" and path == "/metrics":
-                await _reply(send, 200, render(self.engine), _TEXT)
+                await _reply(send, 200, render(self.engine, follower=self._follower,
+                                               open_face=self.open), _TEXT)
             elif method == "GET" and path == "/readyz":
                 await self._ready(send)
             else:
@@ -145,7 +155,7 @@ class ScreeningApp:
         snap = self.engine.snapshot
         age = self.engine.snapshot_age()
         ok = snap is not None and age is not None and age <= self.engine.config.max_age_s
-        body = {"ready": ok, "snapshot": snap.version if snap else None, "age_s": age}
+        body = {"ready": ok, "snapshot": snap.version if snap is not None else None, "age_s": age}
         await _reply(send, 200 if ok else 503, self._enc.encode(body))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -153,8 +163,10 @@ class ScreeningApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if self._reloader is not None:
-                    tasks.append(asyncio.create_task(self._reloader.run()))
+                if self.open:
+                    log.warning("screening.http.open", detail="serving without a token")
+                if self._follower is not None:
+                    tasks.append(asyncio.create_task(self._follower.run()))
                 tasks.append(asyncio.create_task(flush_forever(self.engine)))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -166,8 +178,8 @@ class ScreeningApp:
                 return
 
 
-def _columns(ds: list[Decision]) -> BatchOut:
-    return BatchOut([d.id for d in ds], [d.outcome.value for d in ds], [d.reasons for d in ds])
+def _columns(ds: Decisions) -> BatchOut:
+    return BatchOut(ds.ids, [o.value for o in ds.outcomes], ds.reasons)
 
 
 async def _body(receive: Receive) -> bytes:
@@ -195,19 +207,3 @@ async def _reply(
 ) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def create_app() -> ScreeningApp:
-    """The app from settings in the environment and the TOML file named by TELSHIELD_CONFIG
-    (the factory the HTTP server's worker processes call)."""
-    import os
-    from pathlib import Path
-
-    from telshield.settings import load_settings
-
-    config = os.environ.get("TELSHIELD_CONFIG")
-    settings = load_settings(Path(config) if config else None)
-    engine = open_engine(settings)
-    s = settings.screening
-    reloader = SnapshotReloader(engine, snapshot_dir(settings), s.reload_s)
-    return ScreeningApp(engine, token=s.http_token.get_secret_value(), reloader=reloader)

@@ -6,19 +6,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from telshield.screening.engine import Engine
+from telshield.screening.follow import SnapshotFollower
 from telshield.screening.sip import SipStats
 
 
 class ScreeningCollector(Collector):
-    """Decisions by outcome and reason, snapshot age and size, fail-open and SIP counters."""
+    """Decisions by outcome and reason, the snapshot (version, age, size), fail-open
+    decisions, snapshot reloads and their failures, an HTTP face open without a token, and
+    the SIP counters."""
 
-    def __init__(self, engine: Engine, sip: SipStats | None = None) -> None:
+    def __init__(self, engine: Engine, sip: SipStats | None = None,
+                 follower: SnapshotFollower | None = None, open_face: bool = False) -> None:
         self.engine = engine
         self.sip = sip
+        self.follower = follower
+        self.open_face = open_face
 
     def collect(self) -> Iterator[Metric]:
         """Yield the current values."""
@@ -47,11 +58,27 @@ class ScreeningCollector(Collector):
             value=-1.0 if age is None else age,
         )
         snap = e.snapshot
+        info = InfoMetricFamily("telshield_screening_snapshot",
+                                "The snapshot decisions read now (empty version: none)")
+        info.add_metric([], {"version": snap.version if snap is not None else ""})
+        yield info
         yield GaugeMetricFamily(
             "telshield_screening_snapshot_numbers",
             "Numbers held by the snapshot",
             value=0 if snap is None else len(snap),
         )
+        if self.follower is not None:
+            yield CounterMetricFamily(
+                "telshield_screening_reloads", "Published snapshot versions swapped in",
+                value=self.follower.reloads)
+            yield CounterMetricFamily(
+                "telshield_screening_reload_failures",
+                "Published snapshot versions that could not be read or built",
+                value=self.follower.failures)
+        yield GaugeMetricFamily(
+            "telshield_screening_http_open",
+            "1 when the HTTP face answers without a token (started open on purpose)",
+            value=1 if self.open_face else 0)
         yield GaugeMetricFamily(
             "telshield_screening_velocity_callers",
             "Callers tracked by velocity",
@@ -74,13 +101,16 @@ class ScreeningCollector(Collector):
             yield responses
 
 
-def registry_for(engine: Engine, sip: SipStats | None = None) -> CollectorRegistry:
+def registry_for(engine: Engine, sip: SipStats | None = None,
+                 follower: SnapshotFollower | None = None,
+                 open_face: bool = False) -> CollectorRegistry:
     """A registry holding only the screening collector (not the process-global default)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScreeningCollector(engine, sip))
+    registry.register(ScreeningCollector(engine, sip, follower, open_face))
     return registry
 
 
-def render(engine: Engine, sip: SipStats | None = None) -> bytes:
+def render(engine: Engine, sip: SipStats | None = None,
+           follower: SnapshotFollower | None = None, open_face: bool = False) -> bytes:
     """The metrics in Prometheus text format."""
-    return generate_latest(registry_for(engine, sip))
+    return generate_latest(registry_for(engine, sip, follower, open_face))

@@ -8,8 +8,8 @@ turns its rows into this module's tables; ``china_plan`` is a small built-in fal
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -52,18 +52,28 @@ def parse_number(text: str) -> int:
     return int(text) if ok and text[0] != "0" else -1
 
 
-_ALL_NUMBERS = re.compile(r"(?:[1-9][0-9]{2,14}\n)*[1-9][0-9]{2,14}")
-
-
 def parse_numbers(texts: Sequence[str]) -> I64:
-    """Many numbers as an int64 array; malformed ones become -1."""
+    """Many numbers as an int64 array; malformed ones become -1 (as ``parse_number``)."""
     texts = list(texts)
-    # Fast path: one regex pass over the joined batch proves every entry well formed.
+    n = len(texts)
     joined = "\n".join(texts)
-    # (a newline inside one entry would make two lines: count them too)
-    if texts and joined.count("\n") == len(texts) - 1 and _ALL_NUMBERS.fullmatch(joined):
-        return np.fromiter(map(int, texts), dtype=np.int64, count=len(texts))
-    return np.fromiter(map(parse_number, texts), dtype=np.int64, count=len(texts))
+    if n and joined.isascii() and joined.count("\n") == n - 1:
+        # Fast path: numpy's text parser reads them all in one C loop, and the numbers prove
+        # the texts were canonical: a positive number of 3-15 digits takes at least as many
+        # characters as it has digits (more with a sign, a space or a leading zero), so the
+        # digits adding up to the characters means every text is exactly its number.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a text it cannot read ends the array early
+            try:
+                values = np.fromstring(joined, dtype=np.int64, sep="\n")
+            except ValueError:
+                values = np.empty(0, dtype=np.int64)
+        if values.size == n:
+            d = digit_counts(values)
+            if int(d.min()) >= MIN_DIGITS and int(d.max()) <= MAX_DIGITS and \
+                    int(d.sum()) == len(joined) - (n - 1):
+                return values
+    return np.fromiter(map(parse_number, texts), dtype=np.int64, count=n)
 
 
 def digit_counts(numbers: I64) -> npt.NDArray[np.intp]:
@@ -90,18 +100,15 @@ class PrefixTable:
         # Memo per number length: first `width` digits -> value (bounded by _MEMO_MAX in all).
         self._memo: list[dict[str, int]] = [{} for _ in range(MAX_DIGITS + 1)]
         self._memo_size = 0
-        # Vectorised form: per prefix length, sorted composite keys length * 10**16 + prefix.
-        self._vec: list[tuple[int, I64, npt.NDArray[np.int32]]] = []
-        for k in self._lens:
-            items = sorted(
-                (n * 10**16 + int(p), v) for (n, p), v in self._exact.items() if len(p) == k
-            )
-            keys = np.array([i[0] for i in items], dtype=np.int64)
-            vals = np.array([i[1] for i in items], dtype=np.int32)
-            self._vec.append((k, keys, vals))
+        self._intervals = Intervals(self.width, [self._rules], self._slow, default)
 
     def __len__(self) -> int:
         return len(self._rules)
+
+    @property
+    def rules(self) -> tuple[PrefixRule, ...]:
+        """The rules, as given."""
+        return self._rules
 
     def _slow(self, text: str) -> int:
         n = len(text)
@@ -130,21 +137,46 @@ class PrefixTable:
 
     def lookup_many(self, numbers: I64) -> npt.NDArray[np.int32]:
         """Values for an int64 array of numbers (-1 entries get the default)."""
-        out = np.full(numbers.shape, self.default, dtype=np.int32)
-        if not self._vec or numbers.size == 0:
-            return out
+        return self._intervals.lookup(numbers)
+
+
+class Intervals:
+    """Longest-prefix answers for arrays of numbers, one binary search a number.
+
+    The answer for a number depends only on its length n and its first min(n, width) digits
+    (its lead), and between two rule boundaries it does not change: so the answers are kept as
+    sorted interval starts ``n * 10**width + lead``, each with the answer from there on,
+    computed once by ``value`` (the single-number look-up) for a number starting there;
+    ``default`` is the answer for -1 (malformed) entries."""
+
+    def __init__(self, width: int, tables: Sequence[Sequence[PrefixRule]],
+                 value: Callable[[str], int], default: int) -> None:
+        self.width, self.default = width, default
+        bounds: dict[int, set[int]] = {}
+        for rules in tables:
+            for r in rules:
+                k, p = len(r.prefix), int(r.prefix)
+                for n in range(max(r.min_len, k), r.max_len + 1):
+                    w = min(width, n)
+                    bounds.setdefault(n, set()).update((p * 10 ** (w - k), (p + 1) * 10 ** (w - k)))
+        keys: list[int] = []
+        values: list[int] = []
+        for n in range(1, MAX_DIGITS + 2):  # every length starts afresh (at lead 0)
+            w = min(width, n)
+            for lead in sorted({0} | {b for b in bounds.get(n, ()) if b < 10**w}):
+                keys.append(n * 10**width + lead)
+                values.append(value(str(lead).zfill(w) + "0" * (n - w)))
+        self._keys = np.array(keys, dtype=np.int64)
+        self._values = np.array(values, dtype=np.int32)
+
+    def lookup(self, numbers: I64) -> npt.NDArray[np.int32]:
+        """The answer for each number (the default for -1 entries)."""
+        if self.width == 0 or numbers.size == 0:
+            return np.full(numbers.shape, self.default, dtype=np.int32)
         d = digit_counts(numbers)
-        done = np.zeros(numbers.shape, dtype=bool)
-        for k, keys, vals in self._vec:
-            shift = np.clip(d - k, 0, MAX_DIGITS)
-            ok = (d >= k) & ~done
-            composite = d.astype(np.int64) * 10**16 + numbers // _POW10[shift]
-            i = np.searchsorted(keys, composite)
-            i = np.minimum(i, len(keys) - 1)
-            hit = ok & (keys[i] == composite)
-            out[hit] = vals[i[hit]]
-            done |= hit
-        return out
+        lead = numbers // _POW10[d - np.minimum(d, self.width)]
+        i = np.searchsorted(self._keys, d * 10**self.width + lead, side="right") - 1
+        return np.where(numbers > 0, self._values[i], self.default).astype(np.int32)
 
 
 # China's numbering plan, as far as the spoof rules need it (E.164 digits, country code 86).
@@ -174,10 +206,16 @@ class NumberingPlan:
     # Kind | OWN per number length and leading digits (both tables' answers depend on no more).
     memo: list[dict[str, int]] = field(init=False, repr=False, compare=False)
     width: int = field(init=False, repr=False, compare=False)
+    # Kind | OWN for arrays of numbers, one binary search a number.
+    codes: Intervals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "memo", [{} for _ in range(MAX_DIGITS + 1)])
         object.__setattr__(self, "width", max(self.kinds.width, self.own.width))
+        object.__setattr__(self, "codes", Intervals(
+            self.width, [self.kinds.rules, self.own.rules],
+            lambda text: self.kinds.lookup(text) | (OWN if self.own.lookup(text) == 1 else 0),
+            Kind.MALFORMED))
 
     def classify(self, text: str) -> int:
         """``Kind | OWN`` of a well-formed number (3-15 digits), memoised: the hot path reads
@@ -202,6 +240,11 @@ class NumberingPlan:
         out = self.kinds.lookup_many(numbers)
         out[numbers < 0] = Kind.MALFORMED
         return out
+
+    def codes_of(self, numbers: I64) -> npt.NDArray[np.int32]:
+        """``Kind | OWN`` of many numbers, as ``classify`` gives for one; -1 entries are
+        MALFORMED."""
+        return self.codes.lookup(numbers)
 
     def is_own(self, text: str) -> bool:
         """Whether the number lies in one of our own number segments."""

@@ -135,7 +135,7 @@ class RedirectServer(asyncio.DatagramProtocol):
     ) -> None:
         self.engine = engine
         self.default_ingress = default_ingress
-        self.redress_uri = redress_uri or "https://telshield.invalid/appeal"
+        self.redress_uri = redress_uri  # where to appeal (the API's /v1/appeals); "" = none
         self.stats = SipStats()
         self._recent: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
         self.transport: asyncio.DatagramTransport | None = None
@@ -218,12 +218,11 @@ class RedirectServer(asyncio.DatagramProtocol):
         reasons = ",".join(d.reasons) or "none"
         info = f"X-Telshield-Decision: {d.id};outcome={d.outcome.value};reasons={reasons}"
         if d.outcome is Outcome.REJECT:
+            redress = [f"Call-Info: <{self.redress_uri}?decision={d.id}>;purpose=info"] \
+                if self.redress_uri else []
             reply = self._count(
                 _response(req, 608, "Rejected", [
-                    f"Call-Info: <{self.redress_uri}?decision={d.id}>;purpose=info",
-                    f'Reason: SIP;cause=608;text="{reasons}"',
-                    info,
-                ]),
+                    *redress, f'Reason: SIP;cause=608;text="{reasons}"', info]),
                 608,
             )
         else:

@@ -12,7 +12,7 @@ import array
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
@@ -88,6 +88,9 @@ class SnapshotInput:
     with their device kind (``goip``, ``simbank``), which names the reason (``device:goip``).
     ``barred_imeis``: single devices (IMEIs) on the blacklist, e.g. the phones barred fraud
     numbers used (``services.devices``); their call set-ups are rejected (``device:listed``).
+    ``roaming``: our subscribers registered on a foreign network now (from the visited
+    networks' location updates): their own number arriving over the international gateway is
+    them calling home, not a spoof.
     """
 
     list_numbers: I64 = field(default_factory=lambda: np.empty(0, np.int64))
@@ -100,6 +103,7 @@ class SnapshotInput:
     plan: tuple[PlanTuple, ...] = ()  # the numbering plan; empty means the built-in one
     barred_tacs: tuple[tuple[str, str], ...] = ()  # (IMEI TAC, device kind) of barred devices
     barred_imeis: tuple[str, ...] = ()  # blacklisted devices
+    roaming: I64 = field(default_factory=lambda: np.empty(0, np.int64))  # ours, abroad now
     as_of: float = 0.0  # epoch seconds of the data the snapshot reflects
     version: str = ""
 
@@ -126,11 +130,12 @@ def input_from_entries(
     warnings: Sequence[tuple[str, Tier]] = (),
     protected: Sequence[str] = (),
     risk_prefixes: Sequence[RiskPrefix] = (),
+    roaming: Sequence[str] = (),
     version: str = "",
 ) -> SnapshotInput:
-    """Build a snapshot input from list entries (the effective one per target wins) and
-    warnings; a blacklisted IMEI bars its device; identity entries do not concern call
-    screening and are skipped."""
+    """Build a snapshot input from list entries (the effective one per target wins),
+    warnings and the numbers of our subscribers abroad; a blacklisted IMEI bars its device;
+    identity entries do not concern call screening and are skipped."""
     by_target: dict[tuple[TargetKind, str, str], list[ListEntry]] = {}
     for e in entries:
         if e.kind in (TargetKind.NUMBER, TargetKind.PREFIX, TargetKind.RANGE, TargetKind.IMEI):
@@ -168,7 +173,9 @@ def input_from_entries(
         list_prefixes=tuple(prefixes),
         risk_prefixes=tuple(risk_prefixes),
         barred_imeis=tuple(sorted(imeis)),
-        as_of=at.timestamp(),
+        roaming=np.array([n for n in map(parse_number, roaming) if n > 0], dtype=np.int64),
+        # A naive ``at`` is UTC, as the store keeps time (not the machine's local time).
+        as_of=(at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp(),
         version=version,
     )
 
@@ -180,6 +187,7 @@ class Snapshot:
         "as_of",
         "build_seconds",
         "built_at",
+        "device_results",
         "flags",
         "has_list_prefixes",
         "imeis",
@@ -187,8 +195,12 @@ class Snapshot:
         "list_prefixes",
         "listed",
         "plan",
+        "probe",
         "risk_prefixes",
+        "risk_results",
         "risk_table",
+        "roaming",
+        "roaming_set",
         "tac_kinds",
         "tac_reasons",
         "tacs",
@@ -209,25 +221,34 @@ class Snapshot:
         build_seconds: float,
         barred_tacs: tuple[tuple[str, str], ...] = (),
         barred_imeis: tuple[str, ...] = (),
+        roaming: I64 | None = None,
     ) -> None:
         keys.setflags(write=False)
         flags.setflags(write=False)
         self.keys = keys
         self.flags = flags
         self.listed = listed
+        self.probe = _Probe(keys) if keys.size > _PROBE_FIRST else None
         self.list_prefixes = list_prefixes
         self.has_list_prefixes = len(list_prefixes) > 0
         self.risk_prefixes = risk_prefixes
         self.risk_table = PrefixTable(
             [PrefixRule(r.prefix, i, r.min_len, r.max_len) for i, r in enumerate(risk_prefixes)]
         )
+        # What a call under each rule gets (the decision law picks from these by index).
+        self.risk_results = tuple((r.outcome, "prefix:" + r.code) for r in risk_prefixes)
         self.plan = plan
         self.built_at = time.time()
         self.as_of = as_of or self.built_at
         self.version = version
         self.build_seconds = build_seconds
         self.tacs, self.tac_kinds, self.tac_reasons = _tac_arrays(barred_tacs)
+        self.device_results = tuple((Outcome.REJECT, r) for r in self.tac_reasons)
         self.imeis = frozenset(barred_imeis)
+        r = np.unique(np.asarray(roaming if roaming is not None else (), dtype=np.int64))
+        self.roaming = r[r > 0]
+        self.roaming.setflags(write=False)
+        self.roaming_set = BitMap64(array.array("Q", self.roaming.astype(np.uint64).tobytes()))
 
     def tac_codes(self, tacs: I64) -> npt.NDArray[np.int16]:
         """Per TAC (-1: none), the index into ``tac_reasons`` of its barred kind, else -1."""
@@ -238,12 +259,33 @@ class Snapshot:
 
     def tac_reason(self, tac: int) -> str:
         """The reason code barring one TAC (e.g. ``device:goip``), or '' when it is not barred."""
+        k = self.tac_index(tac)
+        return self.tac_reasons[k] if k >= 0 else ""
+
+    def tac_index(self, tac: int) -> int:
+        """The index into ``tac_reasons`` (and ``device_results``) barring one TAC, else -1."""
         if tac < 0 or self.tacs.size == 0:
-            return ""
+            return -1
         i = int(np.searchsorted(self.tacs, tac))
         if i < self.tacs.size and int(self.tacs[i]) == tac:
-            return self.tac_reasons[int(self.tac_kinds[i])]
-        return ""
+            return int(self.tac_kinds[i])
+        return -1
+
+    def device_of(self, imei: str | None) -> int:
+        """The barred device class of one caller IMEI as an index into ``device_results``;
+        -1 when the IMEI is absent, malformed or of no barred class."""
+        return self.tac_index(imei_tac(imei)) if imei and self.tacs.size else -1
+
+    def devices_of(self, imeis: Sequence[str | None]) -> npt.NDArray[np.int16]:
+        """``device_of`` for many IMEIs."""
+        return self.tac_codes(imei_tacs(imeis))
+
+    def roaming_many(self, numbers: I64) -> npt.NDArray[np.bool_]:
+        """Whether each number is one of ours roaming abroad now."""
+        if self.roaming.size == 0:
+            return np.zeros(numbers.shape, dtype=bool)
+        i = np.minimum(np.searchsorted(self.roaming, numbers), self.roaming.size - 1)
+        return self.roaming[i] == numbers
 
     @classmethod
     def build(cls, data: SnapshotInput) -> Snapshot:
@@ -289,6 +331,7 @@ class Snapshot:
             build_seconds=time.perf_counter() - t0,
             barred_tacs=data.barred_tacs,
             barred_imeis=data.barred_imeis,
+            roaming=data.roaming,
         )
 
     def __len__(self) -> int:
@@ -296,24 +339,25 @@ class Snapshot:
 
     def flags_of(self, number: int) -> int:
         """The flag byte of one number (0 when it is in no list)."""
-        if number not in self.listed:
+        if number <= 0 or number not in self.listed:
             return 0
         i = int(np.searchsorted(self.keys, number))
         return int(self.flags[i])
 
     def flags_many(self, numbers: I64) -> U8:
-        """Flag bytes of many numbers (0 for those in no list)."""
+        """Flag bytes of many numbers (0 for those in no list, and for -1 entries)."""
         if self.keys.size == 0:
             return np.zeros(numbers.shape, dtype=np.uint8)
-        if self.keys.size > _PROBE_FIRST:
-            # A large snapshot: a binary search per number misses the cache at every step;
-            # probing the bitmap first leaves the search to the few listed numbers.
-            listed = self.listed
-            hit = np.array([k for k, n in enumerate(numbers.tolist()) if n > 0 and n in listed],
-                           dtype=np.intp)
+        if self.probe is not None:
+            # A large snapshot: a binary search over its keys misses the cache at every step.
+            # The probe (two bits a number, one load each) rules out nearly every unlisted
+            # number; only the few it lets through are searched for.
             out = np.zeros(numbers.shape, dtype=np.uint8)
-            if hit.size:
-                out[hit] = self.flags[np.searchsorted(self.keys, numbers[hit])]
+            maybe = np.flatnonzero(self.probe.maybe(numbers))
+            if maybe.size:
+                sub = numbers[maybe]
+                i = np.minimum(np.searchsorted(self.keys, sub), self.keys.size - 1)
+                out[maybe] = np.where(self.keys[i] == sub, self.flags[i], 0)
             return out
         i = np.searchsorted(self.keys, numbers)
         i = np.minimum(i, self.keys.size - 1)
@@ -321,7 +365,7 @@ class Snapshot:
         return np.where(hit, self.flags[i], 0).astype(np.uint8)
 
     def memory_bytes(self) -> int:
-        """Approximate bytes held: arrays plus the compressed bitmap."""
+        """Approximate bytes held: arrays, the compressed bitmap and the probe."""
         stats = self.listed.get_statistics()
         bitmap = (
             stats["n_bytes_array_containers"]
@@ -329,7 +373,40 @@ class Snapshot:
             + stats["n_bytes_bitset_containers"]
             + 16 * stats["n_containers"]
         )
-        return int(self.keys.nbytes + self.flags.nbytes + bitmap)
+        probe = self.probe.bits.nbytes if self.probe is not None else 0
+        return int(self.keys.nbytes + self.flags.nbytes + bitmap + probe)
+
+
+# Multiplicative (Fibonacci) hashing: spreads nearby numbers apart; two odd constants.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_GOLDEN_2 = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+class _Probe:
+    """A Bloom filter over the snapshot's numbers, 12 bits and two hashes a number (about 2.4%
+    of unlisted numbers pass it): ``maybe`` is False only for numbers certainly not listed."""
+
+    __slots__ = ("bits", "shift")
+
+    def __init__(self, keys: I64) -> None:
+        log2 = max(16, int(np.ceil(np.log2(keys.size * 12))))
+        self.shift = np.uint64(64 - log2)
+        self.bits = np.zeros(1 << (log2 - 6), dtype=np.uint64)
+        for slots in self._slots(keys):
+            np.bitwise_or.at(self.bits, slots >> np.uint64(6),
+                             np.left_shift(np.uint64(1), slots & np.uint64(63)))
+        self.bits.setflags(write=False)
+
+    def _slots(self, numbers: I64) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+        x = numbers.view(np.uint64)
+        return (x * _GOLDEN) >> self.shift, (x * _GOLDEN_2) >> self.shift
+
+    def maybe(self, numbers: I64) -> npt.NDArray[np.bool_]:
+        """False where a number is certainly not in the snapshot."""
+        a, b = self._slots(np.ascontiguousarray(numbers, dtype=np.int64))
+        six, low = np.uint64(6), np.uint64(63)
+        both = (self.bits[a >> six] >> (a & low)) & (self.bits[b >> six] >> (b & low))
+        return (both & np.uint64(1)).astype(bool)
 
 
 def _tac_arrays(

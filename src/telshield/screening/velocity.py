@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from telshield.domain.errors import InvalidInput
+
+I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,15 @@ class VelocityLimits:
 
 
 LABEL, REJECT = 1, 2
-NO_LIMIT = (0, "")
+_LIMITS = ("calls_per_minute", "callees_per_minute", "calls_per_hour", "callees_per_hour")
+# What ``observe`` answers, by index: 0 under every limit, then (level, reason code) of the
+# first limit reached, reject limits before label limits.
+RESULTS: tuple[tuple[int, str], ...] = (
+    (0, ""),
+    *((REJECT, "velocity:" + name) for name in _LIMITS),
+    *((LABEL, "velocity:" + name) for name in _LIMITS),
+)
+NO_LIMIT = 0
 
 
 class Velocity:
@@ -54,11 +67,15 @@ class Velocity:
     callee, minute it was last called, {other callee: minute last called} or None]``: a caller's
     first callee of the hour (most callers have one) costs no second map. The current minute's
     bounds are kept as floats, so a call inside the minute costs two comparisons, not a division.
+
+    A caller a batch counted once this hour (most callers in a batch) is kept more compactly,
+    as one int in ``_once`` — ``(callee + 1) * 64 + minute within the hour`` — made for a
+    whole batch in one step; its next call turns it into the list.
     """
 
     __slots__ = (
         "_callers", "_first_quiet", "_hour_id", "_label", "_max_callers", "_max_pairs",
-        "_minute_end", "_minute_id", "_pairs", "limits", "untracked",
+        "_minute_end", "_minute_id", "_once", "_pairs", "limits", "untracked",
     )
 
     def __init__(self, limits: VelocityLimits) -> None:
@@ -78,10 +95,11 @@ class Velocity:
         self._minute_end = float("-inf")
         self._hour_id = -1
         self._callers: dict[int, list[Any]] = {}
+        self._once: dict[int, int] = {}
         self._pairs = 0  # (caller, callee) pairs remembered this hour
 
     def __len__(self) -> int:
-        return len(self._callers)
+        return len(self._callers) + len(self._once)
 
     def _advance(self, now: float) -> int:
         """Move to the minute of ``now`` (later than the current one); a new hour forgets."""
@@ -91,28 +109,39 @@ class Velocity:
         if minute // 60 > self._hour_id:
             self._hour_id = minute // 60
             self._callers = {}
+            self._once = {}
             self._pairs = 0
         return minute
 
-    def observe(self, caller: int, callee: int, now: float) -> tuple[int, str]:
-        """Count one call and say whether the caller is over a limit: (0|LABEL|REJECT, code)."""
+    def _unpack(self, packed: int) -> list[Any]:
+        """The list form of a caller counted once (``_once``)."""
+        m = self._hour_id * 60 + packed % 64
+        return [m, 1, 1, 1, 1, packed // 64 - 1, m, None]
+
+    def observe(self, caller: int, callee: int, now: float) -> int:
+        """Count one call and say whether the caller is over a limit: an index into
+        ``RESULTS`` (0: under every limit)."""
         # A late call (before the current minute) counts in the current window.
         minute = self._advance(now) if now >= self._minute_end else self._minute_id
         callers = self._callers
         st = callers.get(caller)
         if st is None:
-            if len(callers) >= self._max_callers:
+            packed = self._once.pop(caller, None) if self._once else None
+            if packed is not None:
+                st = callers[caller] = self._unpack(packed)
+            elif len(callers) + len(self._once) >= self._max_callers:
                 self.untracked += 1
                 return NO_LIMIT
-            if self._pairs < self._max_pairs:
-                self._pairs += 1
-                callers[caller] = st = [minute, 1, 1, 1, 1, callee, minute, None]
-            else:  # full: the pair is not counted (errs towards letting calls through)
-                self.untracked += 1
-                callers[caller] = st = [minute, 1, 0, 1, 0, None, -1, None]
-            if self._first_quiet:
-                return NO_LIMIT
-            return _judge(st, self.limits)
+            else:
+                if self._pairs < self._max_pairs:
+                    self._pairs += 1
+                    callers[caller] = st = [minute, 1, 1, 1, 1, callee, minute, None]
+                else:  # full: the pair is not counted (errs towards letting calls through)
+                    self.untracked += 1
+                    callers[caller] = st = [minute, 1, 0, 1, 0, None, -1, None]
+                if self._first_quiet:
+                    return NO_LIMIT
+                return _judge(st, self.limits)
         if st[0] != minute:
             st[0] = minute
             st[1] = st[2] = 0
@@ -141,27 +170,84 @@ class Velocity:
             return NO_LIMIT
         return _judge(st, self.limits)
 
+    def observe_batch(self, callers: I64, callees: I64, now: float) -> npt.NDArray[np.int8]:
+        """Count many calls set up at one time ``now``, in order: the same answers (indices
+        into ``RESULTS``) and the same counts as ``observe`` called for each in turn.
+
+        A caller's counts depend only on its own calls, so callers may be counted in any order
+        as long as each one's calls keep theirs. The common caller — not yet seen this hour,
+        one call in the batch — is counted in bulk (``_once``): its answer is that of a first
+        call. The others go through ``observe`` call by call. When the batch could reach
+        either memory bound, which caller or pair is left untracked depends on the order
+        across callers: then every call goes through ``observe`` in order."""
+        n = int(callers.size)
+        c_list = callers.tolist()
+        if (len(self) + n > self._max_callers or self._pairs + n > self._max_pairs
+                or n == 0):
+            observe, e_list = self.observe, callees.tolist()
+            return np.fromiter((observe(c, e, now) for c, e in zip(c_list, e_list, strict=True)),
+                               dtype=np.int8, count=n)
+        minute = self._advance(now) if now >= self._minute_end else self._minute_id
+        first = NO_LIMIT if self._first_quiet else _judge([minute, 1, 1, 1, 1], self.limits)
+        state, once = self._callers, self._once
+        packed = ((callees + 1) * 64 + (minute - self._hour_id * 60)).tolist()
+        out = np.full(n, first, dtype=np.int8)
+        if state.keys().isdisjoint(c_list) and once.keys().isdisjoint(c_list):
+            # The usual batch: no caller seen this hour. Count them all at once; a caller
+            # with several calls in the batch shows as fewer new entries than calls.
+            before = len(once)
+            once.update(zip(c_list, packed, strict=True))
+            if len(once) - before == n:
+                self._pairs += n
+                return out
+            _, firsts, counts = np.unique(callers, return_index=True, return_counts=True)
+            again = set(callers[firsts[counts > 1]].tolist())
+            for c in again:
+                del once[c]  # its entry holds its last call: count its calls one by one
+            self._pairs += len(once) - before
+            rest = [k for k, c in enumerate(c_list) if c in again]
+        else:
+            known = state.keys() & c_list
+            known |= once.keys() & c_list
+            _, firsts, counts = np.unique(callers, return_index=True, return_counts=True)
+            single = [k for k in firsts[counts == 1].tolist() if c_list[k] not in known]
+            once.update((c_list[k], packed[k]) for k in single)
+            self._pairs += len(single)
+            keep = np.ones(n, dtype=bool)
+            keep[single] = False
+            rest = np.flatnonzero(keep).tolist()
+        observe, e_list = self.observe, callees.tolist()
+        for k in rest:
+            out[k] = observe(c_list[k], e_list[k], now)
+        return out
+
+    def state(self) -> dict[int, list[Any]]:
+        """Every tracked caller's counters in the list form (for tests and inspection)."""
+        return {**{c: self._unpack(p) for c, p in self._once.items()}, **self._callers}
+
     def calls_this_hour(self, caller: int) -> int:
         """Calls counted for ``caller`` in the current hour."""
+        if caller in self._once:
+            return 1
         st = self._callers.get(caller)
         return int(st[3]) if st else 0
 
 
-def _judge(st: list[Any], lim: VelocityLimits) -> tuple[int, str]:
-    """The verdict for a caller at or over some label limit."""
+def _judge(st: list[Any], lim: VelocityLimits) -> int:
+    """The verdict (index into ``RESULTS``) for a caller at or over some label limit."""
     cm, dm, ch, dh = st[1], st[2], st[3], st[4]
     if cm >= lim.reject_calls_per_minute:
-        return REJECT, "velocity:calls_per_minute"
+        return 1
     if dm >= lim.reject_callees_per_minute:
-        return REJECT, "velocity:callees_per_minute"
+        return 2
     if ch >= lim.reject_calls_per_hour:
-        return REJECT, "velocity:calls_per_hour"
+        return 3
     if dh >= lim.reject_callees_per_hour:
-        return REJECT, "velocity:callees_per_hour"
+        return 4
     if cm >= lim.label_calls_per_minute:
-        return LABEL, "velocity:calls_per_minute"
+        return 5
     if dm >= lim.label_callees_per_minute:
-        return LABEL, "velocity:callees_per_minute"
+        return 6
     if ch >= lim.label_calls_per_hour:
-        return LABEL, "velocity:calls_per_hour"
-    return LABEL, "velocity:callees_per_hour"
+        return 7
+    return 8

@@ -19,6 +19,7 @@ wiring supplies: a folder on disk written atomically.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -104,7 +105,9 @@ class SnapshotService:
             warned_tiers=tiers, protected=protected, list_prefixes=others.list_prefixes,
             plan=self.plan, barred_tacs=self.barred_tacs() if o.device_classes else (),
             barred_imeis=others.barred_imeis, as_of=feed_epoch(at),
-            version=f"{at:%Y%m%dT%H%M%S}-l{cols.version}",
+            # The moment and the list version, and a tag: the same moment may be published
+            # again (a tick done over after a failure), and a published version is never reused.
+            version=f"{at:%Y%m%dT%H%M%S}-l{cols.version}-{secrets.token_hex(3)}",
         )
 
     def publish(self, at: datetime) -> str:

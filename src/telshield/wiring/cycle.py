@@ -8,12 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
-
 from telshield.domain.alerts import Alert
 from telshield.domain.clock import feed_now
 from telshield.domain.errors import InvalidInput
-from telshield.screening.numbering import PlanTuple
 from telshield.screening.snapshot import SnapshotInput
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.cycle import Cycle, CycleOptions, StateFile
@@ -25,6 +22,7 @@ from telshield.services.snapshot import SnapshotOptions, SnapshotService
 from telshield.services.store import Clock
 from telshield.settings import Settings
 from telshield.wiring.disposal import Disposal, device_barring, disposal
+from telshield.wiring.screening import screening_plan, snapshot_dir
 
 
 def span(text: str, what: str) -> timedelta:
@@ -41,25 +39,6 @@ def state_dir(settings: Settings) -> Path:
     return settings.cycle.state_dir or settings.data_dir / "cycle"
 
 
-def snapshot_dir(settings: Settings) -> Path:
-    """Where snapshots are published (the faces follow this folder)."""
-    return settings.screening.snapshot_dir or settings.data_dir / "screening" / "snapshot"
-
-
-def screening_plan(settings: Settings, table: pa.Table | None = None) -> tuple[PlanTuple, ...]:
-    """The numbering plan reduced to what the screening engine reads (kind, and ours)."""
-    from telshield.domain.numbers import NumberKind, Operator, PlanRow
-    from telshield.feeds.numbering import load_plan_table
-    from telshield.screening.numbering import plan_tuples
-
-    table = table if table is not None else load_plan_table(settings.data_dir)
-    cols = [table[c].to_pylist() for c in ("prefix", "length", "kind", "operator", "province")]
-    rows = (PlanRow(p, n, NumberKind(k), Operator(o), pv)
-            for p, n, k, o, pv in zip(*cols, strict=True))
-    s = settings.screening
-    return tuple(plan_tuples(rows, Operator(s.own_operator), s.own_province or None))
-
-
 class FolderPublisher:
     """Publishes snapshot inputs to the folder the screening faces follow."""
 
@@ -67,11 +46,10 @@ class FolderPublisher:
         self.directory, self.keep = directory, keep
 
     def publish(self, data: SnapshotInput) -> str:
-        """Write ``data`` atomically where the faces look; returns its version."""
-        from telshield.screening.files import save_input
+        """Write ``data`` as a new version where the faces look; returns its version."""
+        from telshield.screening.publish import publish
 
-        save_input(data, self.directory)
-        return data.version
+        return publish(data, self.directory, keep=self.keep)
 
 
 @dataclass(frozen=True)
@@ -128,7 +106,7 @@ class Platform:
 def platform(
     settings: Settings, *, clock: Clock | None = None, lake: Path | None = None,
     shadow_until: datetime | None = None, watch: Path | None = None,
-    stop: Callable[[], bool] = lambda: False, plan: tuple[PlanTuple, ...] | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> Platform:
     """Everything ``telshield run`` and the replay tick with, from the settings."""
     from telshield.services.ingest import IngestOptions
@@ -139,7 +117,7 @@ def platform(
     reader = FeedReader(root)
     snapshots = SnapshotService(
         d.lists, d.cases, reader, FolderPublisher(snapshot_dir(settings), keep=c.keep_snapshots),
-        plan=plan if plan is not None else screening_plan(settings),
+        plan=screening_plan(settings),
         options=SnapshotOptions(protect_victims=c.protect_victims, protect_days=c.protect_days,
                                 device_classes=c.device_classes))
     shadow = InMemoryAlertSink()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from telshield.domain.cases import Policy
 from telshield.services.audit import AuditService
 from telshield.services.cases import CaseAlertSink, CaseService
-from telshield.services.devices import DeviceBarring
-from telshield.services.lakeread import FeedReader
 from telshield.services.lists import ListService
 from telshield.services.store import Clock, Store, SystemClock
 from telshield.services.users import UserService
 from telshield.settings import Settings
+
+if TYPE_CHECKING:  # device barring reads the lake (Ibis): loaded only where it is composed
+    from telshield.services.devices import DeviceBarring
+    from telshield.services.lakeread import FeedReader
 
 
 def open_store(settings: Settings, *, schema: str = "") -> Store:
@@ -63,6 +66,8 @@ def disposal(settings: Settings, *, store: Store | None = None, clock: Clock | N
 
 def device_barring(settings: Settings, d: Disposal, reader: FeedReader) -> DeviceBarring | None:
     """Device barring over the disposal services and a lake reader (None when switched off)."""
+    from telshield.services.devices import DeviceBarring
+
     s = settings.disposal
     if not s.bar_devices:
         return None
