@@ -69,3 +69,29 @@ def test_one_cycle_per_data_directory(tmp_path: Path) -> None:
         code, out = _invoke("run", "--start", "2026-11-01 09:00", "--ticks", "1",
                             "--data-dir", str(data))
     assert code == 4 and "another `telshield run`" in out
+
+
+def test_screen_build_from_the_store_publishes_what_a_tick_would(tmp_path: Path) -> None:
+    from telshield.screening.publish import current_version, load_current
+
+    data = tmp_path / "data"
+    assert _invoke("init", "--data-dir", str(data))[0] == 0
+    assert _invoke("lists", "import", str(_lists(tmp_path)), "--data-dir", str(data))[0] == 0
+    code, out = _invoke("screen", "build", "--from-store", "--at", "2026-11-01 09:00",
+                        "--data-dir", str(data))
+    assert code == 0, out
+    folder = data / "screening" / "snapshot"
+    version = current_version(folder)
+    assert version is not None and version.startswith("20261101T090000-l1-")
+    assert f"snapshot {version} from the store" in " ".join(out.split())
+    assert load_current(folder).list_numbers.tolist() == [8613800000001]
+    code, out = _invoke("screen", "build", "--from-store", "--lists", str(_lists(tmp_path)),
+                        "--data-dir", str(data))
+    assert code == 2 and "give no files" in out
+
+
+def _lists(tmp_path: Path) -> Path:
+    path = tmp_path / "lists.csv"
+    path.write_text("kind,value,value_end,colour,source,reason,expires_at,police_ordered\n"
+                    "number,8613800000001,,black,manual,fraud line,,false\n")
+    return path

@@ -15,7 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, existing_data, settings_from
+from telshield.domain.errors import InvalidInput
+from telshield.settings import Settings
 
 console = Console()
 screen_app = typer.Typer(help="Real-time call screening: snapshot, SIP and HTTP faces, decisions.")
@@ -40,14 +42,25 @@ def build_cmd(
         help="A name for this snapshot version (default: made from the time).")] = "",
     device_intel: Annotated[bool, typer.Option(
         help="Bar calls from the GOIP / SIM-bank TACs in the lake's device_intel feed.")] = True,
+    from_store: Annotated[bool, typer.Option(
+        "--from-store", help="Build from the store (lists in force, open cases, barred "
+        "devices) and the lake, as each tick of `telshield run` does, instead of files.")] = False,
+    at: Annotated[str | None, typer.Option(
+        help="With --from-store: the moment (feed time, CST) to build for; default now.")] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Build a snapshot from CSV files (lists, number,tier / number / prefix,outcome,code /
-    imei / msisdn) and the lake's device_intel feed, and publish it: the SIP and HTTP faces
-    switch to it at their next look."""
+    imei / msisdn) and the lake's device_intel feed, or from the store (--from-store), and
+    publish it: the SIP and HTTP faces switch to it at their next look."""
     from telshield.wiring import screening
 
+    if from_store:
+        if any(x is not None for x in (lists, warnings, protected, risk_prefixes, devices,
+                                       roaming)) or version:
+            raise InvalidInput("--from-store builds from the store: give no files or --version")
+        _from_store(existing_data(config, data_dir), at)
+        return
     b = screening.build_from_csv(
         settings_from(config, data_dir), lists=lists, warnings=warnings, protected=protected,
         risk_prefixes=risk_prefixes, devices=devices, roaming=roaming, version=version,
@@ -60,6 +73,25 @@ def build_cmd(
         f"{d.roaming.size} roaming; built in {b.build_seconds:.2f} s, "
         f"{b.memory_bytes / 2**20:.1f} MiB; published in {b.directory}"
     )
+
+
+def _from_store(settings: Settings, at: str | None) -> None:
+    from datetime import datetime
+
+    from telshield.domain.clock import feed_now
+    from telshield.wiring.cycle import publish_from_store
+    from telshield.wiring.screening import snapshot_dir
+
+    try:
+        moment = datetime.fromisoformat(at.strip()) if at else feed_now()
+    except ValueError:
+        raise InvalidInput(f"--at {at!r} is not 'YYYY-MM-DD HH:MM[:SS]'") from None
+    d = publish_from_store(settings, moment)
+    console.print(
+        f"snapshot [bold]{d.version}[/] from the store at {moment:%Y-%m-%d %H:%M:%S}: "
+        f"{d.list_numbers.size:,} listed numbers, {d.warned.size:,} under warning, "
+        f"{d.protected.size:,} protected callees, {len(d.barred_imeis):,} barred devices, "
+        f"{len(d.barred_tacs)} barred device TACs; published in {snapshot_dir(settings)}")
 
 
 @screen_app.command("decide")

@@ -40,7 +40,7 @@ import structlog
 from telshield.domain.clock import feed_epoch
 from telshield.domain.errors import InvalidInput
 from telshield.domain.paging import Page
-from telshield.evaluate.replay_judge import REJECT, RouteResult, judge, meets_bar
+from telshield.evaluate.replay_judge import RouteResult, judge, meets_bar
 from telshield.evaluate.replay_routes import route_classes
 from telshield.screening.engine import Engine
 from telshield.screening.numbering import parse_numbers

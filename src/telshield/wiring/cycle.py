@@ -91,6 +91,27 @@ def detection(settings: Settings, *, clock: Clock, lake: Path | None = None,
     return StatelessDetection(det)
 
 
+def snapshot_service(settings: Settings, d: Disposal, reader: FeedReader) -> SnapshotService:
+    """The snapshot service over the store's lists and cases and a lake, publishing where the
+    screening faces look."""
+    c = settings.cycle
+    return SnapshotService(
+        d.lists, d.cases, reader, FolderPublisher(snapshot_dir(settings), keep=c.keep_snapshots),
+        plan=screening_plan(settings),
+        options=SnapshotOptions(protect_victims=c.protect_victims, protect_days=c.protect_days,
+                                device_classes=c.device_classes))
+
+
+def publish_from_store(settings: Settings, at: datetime) -> SnapshotInput:
+    """Build the snapshot of ``at`` (feed time) from the store and the lake and publish it
+    (``telshield screen build --from-store``); returns what was published."""
+    d = disposal(settings)
+    svc = snapshot_service(settings, d, FeedReader(settings.lake_dir))
+    data = svc.build(at)
+    svc.publisher.publish(data)
+    return data
+
+
 @dataclass(frozen=True)
 class Platform:
     """The operating cycle and what it runs on."""
@@ -115,11 +136,7 @@ def platform(
     d = disposal(settings, clock=clock)
     root = lake or settings.lake_dir
     reader = FeedReader(root)
-    snapshots = SnapshotService(
-        d.lists, d.cases, reader, FolderPublisher(snapshot_dir(settings), keep=c.keep_snapshots),
-        plan=screening_plan(settings),
-        options=SnapshotOptions(protect_victims=c.protect_victims, protect_days=c.protect_days,
-                                device_classes=c.device_classes))
+    snapshots = snapshot_service(settings, d, reader)
     shadow = InMemoryAlertSink()
     cycle = Cycle(
         liaison=Liaison(d.lists, reader), cases=d.cases,
