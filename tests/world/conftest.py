@@ -42,3 +42,4 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = load_config(None, subscribers=1000, days=3, start="2026-11-10 00:00:00")
     generate(cfg, 5, out, fmt="csv")
     return out
+

@@ -60,3 +60,4 @@ def test_cli_generates_and_describes(tmp_path: Path) -> None:
     assert "calibration" in r.output and "fraud" in r.output
     r = runner.invoke(app, ["world", "generate", "--out", str(out), "--days", "1"])
     assert r.exit_code != 0  # not empty, and --overwrite not given
+

@@ -43,7 +43,9 @@ def test_feeds_pass_ingest_with_zero_quarantined_rows(
     assert {r.feed for r in reports} == set(FEEDS)
     for r in reports:
         assert sum(r.quarantined.values()) == 0, (r.feed, r.quarantined)
-        assert r.added == r.rows_read > 0, r.feed
+        assert r.added == r.rows_read, r.feed
+        # Nobody travels abroad in the default province: its roaming feed is empty.
+        assert r.rows_read > 0 or r.feed == "roaming", r.feed
 
 
 def _tables(root: Path) -> dict[str, object]:

@@ -9,9 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.world.config import load_config
-from telshield.world.describe import MONTHLY, check, describe
-from telshield.world.generate import generate
+from telshield.wiring.world import (
+    MONTHLY,
+    check,
+    describe,
+    generate,
+    load_config,
+)
 
 console = Console()
 world_app = typer.Typer(help="The province simulator: feeds of a simulated network with truth.")
@@ -34,7 +38,7 @@ def generate_cmd(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     overwrite: Annotated[bool, typer.Option(help="Replace feeds already in --out.")] = False,
 ) -> None:
-    """Simulate a province and write its eight feeds plus truth/ (which no detector reads)."""
+    """Simulate a province and write its nine feeds plus truth/ (which no detector reads)."""
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("--format must be parquet or csv")
     cfg = load_config(config, subscribers=subscribers, days=days, start=start)

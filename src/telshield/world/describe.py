@@ -166,3 +166,4 @@ def check(stats: dict[str, Any]) -> list[tuple[Band, float | None, bool]]:
                  else stats["groups"].get(b.group, {}).get(b.metric))
         out.append((b, None if value is None else float(value), b.holds(value)))
     return out
+
