@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from telshield.world.config import load_config
+from telshield.world.config import randomised as with_prior
 from telshield.world.generate import generate
 
 MONTH_START = "2026-10-01 00:00:00"
@@ -43,3 +44,11 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate(cfg, 5, out, fmt="csv")
     return out
 
+
+@pytest.fixture(scope="session")
+def randomised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A province drawn from the prior: every look-alike, roaming abroad, stealthier fraud."""
+    out = tmp_path_factory.mktemp("world") / "randomised"
+    cfg = with_prior(load_config(None, subscribers=6000, days=8, start=MONTH_START))
+    generate(cfg, 5, out)
+    return out

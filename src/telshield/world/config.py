@@ -312,6 +312,13 @@ class ReverifySection(_Strict):
     delay_hours_sigma: float = Field(ge=0)
 
 
+class RandomiseSection(_Strict):
+    """Draw every behavioural parameter from the prior (``world/prior.toml``) per seed."""
+
+    enabled: bool = False
+    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+
 class WorldConfig(_Strict):
     """Everything the simulator needs besides the seed."""
 
@@ -332,6 +339,7 @@ class WorldConfig(_Strict):
     offnet_workers: OffnetWorkersSection
     abroad: AbroadSection
     reverify: ReverifySection
+    randomise: RandomiseSection = Field(default_factory=RandomiseSection)
 
     @property
     def start(self) -> datetime:
@@ -382,3 +390,7 @@ def load_config(path: Path | None = None, **overrides: Any) -> WorldConfig:
         )
         raise InvalidInput(f"world config is not valid ({problems}); see docs/world.md") from None
 
+
+def randomised(cfg: WorldConfig) -> WorldConfig:
+    """``cfg`` with the prior turned on (as ``[randomise] enabled = true`` does)."""
+    return cfg.model_copy(update={"randomise": cfg.randomise.model_copy(update={"enabled": True})})

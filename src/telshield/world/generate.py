@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import structlog
 
 from telshield.domain.errors import InvalidInput
-from telshield.world import business, geography, graph, population, scenarios, trafficking
+from telshield.world import business, geography, graph, population, prior, scenarios, trafficking
 from telshield.world.config import WorldConfig
 from telshield.world.devices import make_tacs, phone_popularity, with_deskphones
 from telshield.world.nodes import ROLE, SCENARIOS, Nodes, cell_index, concat
@@ -133,6 +133,7 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
         for name in (*FEED_NAMES, "truth"):
             shutil.rmtree(out / name, ignore_errors=True)
     t0 = time.perf_counter()
+    cfg, params = prior.draw(cfg, seed)
     end = cfg.start + timedelta(days=cfg.world.days)
     if end > datetime.now() + timedelta(days=1):
         log.warning("world.window_in_future", end=str(end),
@@ -224,9 +225,12 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
     for name, t in truth.items():
         pq.write_table(t, truth_dir / f"{name}.parquet", compression="zstd")
         w.summary.rows[f"truth/{name}"] = t.num_rows
+    (truth_dir / "params.json").write_text(json.dumps({
+        "seed": seed, "randomised": cfg.randomise.enabled, "params": params}, indent=2))
     w.summary.seconds = time.perf_counter() - t0
     (out / "world.json").write_text(json.dumps({
         "seed": seed, "format": fmt, "config": cfg.model_dump(), "rows": w.summary.rows,
+        "randomised": cfg.randomise.enabled,
     }, indent=2))
     log.info("world.generated", out=str(out), seconds=round(w.summary.seconds, 2),
              rows=w.summary.rows)
