@@ -222,13 +222,13 @@ def stealthy(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnect
     base = tmp_path_factory.mktemp("stealth")
     (base / "s.toml").write_text(
         "[fraud_sim]\noffice_hours_share = 1.0\ncover_calls_per_day = 3.0\nrelocate_share = 1.0\n"
-        "new_phone_share = 1.0\ncrews_per_100k = 300\n"
+        "new_phone_share = 1.0\ncrews_per_100k = 300\nenterprise_share = 0.5\n"
         "[dens]\nper_100k = 60\naudio_cable_share = 0.0\nrotating_imei_share = 0.0\n"
         "forged_tac_share = 1.0\n")
     cfg = load_config(base / "s.toml", subscribers=3000, days=8, start="2026-10-05 00:00:00")
     generate(cfg, 3, base / "w")
     con = duckdb.connect()
-    for feed in ("calls", "device_intel", "cells"):
+    for feed in ("calls", "device_intel", "cells", "subscribers"):
         con.execute(f"CREATE VIEW {feed} AS SELECT * FROM '{base / 'w' / feed}/*.parquet'")
     for t in ("numbers", "calls", "dens"):
         con.execute(f"CREATE VIEW truth_{t} AS SELECT * FROM '{base / 'w' / 'truth' / t}.parquet'")
@@ -271,3 +271,16 @@ def test_forged_tac_dens_look_like_phones(stealthy: duckdb.DuckDBPyConnection) -
         ON d.tac = substr(c.caller_imei, 1, 8) JOIN truth_numbers n ON n.msisdn = c.caller
         WHERE n.role = 'den_sim' AND d.kind = 'goip'""")
     assert on_goip == 0
+
+
+def test_some_fraud_sims_are_shell_companies_enterprise_cards(
+    stealthy: duckdb.DuckDBPyConnection,
+) -> None:
+    kinds = dict(stealthy.execute("""SELECT s.holder_kind, count(*) FROM subscribers s
+        JOIN truth_numbers n USING (msisdn) WHERE n.role = 'fraud_sim' AND n.gang_id IS NULL
+        GROUP BY 1""").fetchall())
+    assert kinds.get("enterprise", 0) > 0 and kinds.get("individual", 0) > 0
+    most = one(stealthy, """SELECT max(k) FROM (SELECT count(*) AS k FROM subscribers s
+        JOIN truth_numbers n USING (msisdn) WHERE n.role = 'fraud_sim'
+        AND s.holder_kind = 'enterprise' GROUP BY s.id_hash)""")
+    assert 1 < most <= 5  # a shell company holds a few cards

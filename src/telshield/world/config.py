@@ -140,6 +140,7 @@ class FraudSimSection(_Strict):
     office_hours_share: float = Field(ge=0, le=1)
     cover_calls_per_day: float = Field(ge=0)
     relocate_share: float = Field(ge=0, le=1)
+    enterprise_share: float = Field(ge=0, le=1)
 
 
 class DensSection(_Strict):

@@ -87,16 +87,21 @@ class Block:
 
 
 def _fresh_sims(rng: np.random.Generator, p: Province, channels: Channels, nodes: Nodes,
-                idx: np.ndarray, label: str) -> Sims:
-    """Trafficker SIMs: opened by one-off openers (a card or three each) at ordinary stores."""
+                idx: np.ndarray, label: str, shell_share: float = 0.0) -> Sims:
+    """Trafficker SIMs: opened by one-off openers (a card or three each) at ordinary stores;
+    ``shell_share`` of them are enterprise cards of shell companies (five cards a company)."""
     idle = _lognormal(rng, p.cfg.fraud_sim.idle_days_median, 0.5, len(idx))
     reg = (nodes.first_day[idx].astype(np.int64) - idle) * DAY
     reg = reg.astype(np.int64) - rng.integers(0, 6 * 3600, len(idx))
     persons = np.array([f"{label}-opener-{int(k) // 2}" for k in rng.permutation(len(idx))],
                        dtype=object)
+    holder = np.full(len(idx), "individual", dtype=object)
+    shell = np.flatnonzero(p.rng2.random(len(idx)) < shell_share)  # second stream: see Province
+    holder[shell] = "enterprise"
+    persons[shell] = [f"{label}-shell-company-{k // 5}" for k in range(len(shell))]
     return ordinary_sims(
         rng, channels, node=idx, city=nodes.city[idx], reg_s=reg, person=persons,
-        holder=np.full(len(idx), "individual", dtype=object),
+        holder=holder,
         contacts=p.new_numbers(rng, p.hcodes(operator=None, jiangsu_city=0), len(idx)),
         echannel_share=p.cfg.social.echannel_share,
     )
@@ -161,7 +166,8 @@ def crews(rng: np.random.Generator, p: Province, channels: Channels, gang: Gangs
         m = nodes.city == c
         nodes.msisdn[m] = p.new_numbers(rng, p.hcodes(operator=nb.CM, jiangsu_city=int(c)),
                                         int(m.sum()))
-    sims = _fresh_sims(rng, p, channels, nodes, np.arange(len(fresh)), "trafficker")
+    sims = _fresh_sims(rng, p, channels, nodes, np.arange(len(fresh)), "trafficker",
+                       f.enterprise_share)
     return Block(nodes=nodes, sims=sims)
 
 
