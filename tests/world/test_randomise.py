@@ -57,7 +57,7 @@ def test_every_parameter_is_drawn_or_left_fixed_for_a_stated_reason() -> None:
     assert not drawn & {k for k in keys if fixed_reason(k)}
 
 
-@pytest.mark.parametrize("seed", [1000, 1001, 1002, 9000])
+@pytest.mark.parametrize("seed", [1000, 1001, 1002, 1999])
 def test_drawn_values_lie_in_the_prior(seed: int) -> None:
     cfg, params = draw(with_prior(load_config()), seed)
     dumped = cfg.model_dump()
