@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 WORLDS, SUBSCRIBERS, DAYS = 20, 20_000, 10
 
@@ -38,7 +39,8 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--worlds-dir", type=Path,
                     default=Path(tempfile.gettempdir()) / "telshield-bench-worlds",
                     help="province cache, kept between runs")
-    ap.add_argument("--json", type=Path, default=Path("bench-worlds.json"))
+    ap.add_argument("--json", type=Path,
+                    default=Path(tempfile.gettempdir()) / "telshield-bench-worlds.json")
     args = ap.parse_args(argv)
     n = 4 if args.quick else args.worlds
     cli = "import sys; from telshield.cli import main; sys.argv[0] = 'telshield'; main()"
@@ -62,3 +64,39 @@ def main(argv: list[str]) -> None:
         print(f"generation: {sum(fresh) / len(fresh):.0f} s a province ({len(fresh)} generated, "
               f"{n - len(fresh)} from the cache)")
     print(f"detection replay: {sum(ev) / len(ev):.0f} s a province")
+    print()
+    print(markdown(report))
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The summary as Markdown tables, for docs/performance.md."""
+    s = report["summary"]
+    lines = ["| tier | precision: median | worst decile | recall 24 h: median | worst decile |",
+             "|---|---|---|---|---|"]
+    for tier in ("watch", "verify"):
+        p, r = s[tier]["precision"], s[tier]["recall_24h"]
+        lines.append(f"| {tier} or above | {_num(p['median'])} | {_num(p['worst_decile'])} | "
+                     f"{_num(r['median'])} | {_num(r['worst_decile'])} |")
+    lines += ["", "| honest role | watch+: median | worst decile | pooled | verify+: median | "
+              "worst decile | pooled |", "|---|---|---|---|---|---|---|"]
+    for role, w in s["watch"]["fp_rate_by_role"].items():
+        v = s["verify"]["fp_rate_by_role"][role]
+        lines.append(f"| {role} | {_pct(w['median'])} | {_pct(w['worst_decile'])} | "
+                     f"{w['pooled'][0]}/{w['pooled'][1]} | {_pct(v['median'])} | "
+                     f"{_pct(v['worst_decile'])} | {v['pooled'][0]}/{v['pooled'][1]} |")
+    lines += ["", "| seed | positives | watch+ precision | recall | verify+ precision | recall |",
+              "|---|---|---|---|---|---|"]
+    for w in report["worlds"]:
+        a, b = w["tiers"]["watch"], w["tiers"]["verify"]
+        lines.append(f"| {w['seed']} | {a['positives']} | {_num(a['precision'])} | "
+                     f"{_num(a['recall_24h'])} | {_num(b['precision'])} | "
+                     f"{_num(b['recall_24h'])} |")
+    return "\n".join(lines)
