@@ -3,6 +3,7 @@ same run: writing the same number of rows of the same schemas from ready-made ra
 (pyarrow, Parquet, zstd) — the cost of the output alone, with no simulation behind it.
 
     .venv/bin/python -m bench world --subscribers 1000000 --days 7
+    .venv/bin/python -m bench world --randomise --seed 1000    # a province drawn from the prior
 
 Each side runs in a fresh process; peak RSS is the child's maximum resident set size.
 """
@@ -20,9 +21,10 @@ from pathlib import Path
 SIMULATE = """
 import json, sys, time
 from pathlib import Path
-from telshield.world.config import load_config
+from telshield.world.config import load_config, randomised
 from telshield.world.generate import generate
 cfg = load_config(None, subscribers={subs}, days={days}, start="2026-10-01 00:00:00")
+cfg = randomised(cfg) if {randomise} else cfg
 t0 = time.perf_counter()
 s = generate(cfg, {seed}, Path(sys.argv[1]))
 print(json.dumps({{"rows": s.traffic_rows, "seconds": time.perf_counter() - t0}}))
@@ -72,16 +74,19 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--subscribers", type=int, default=100_000)
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--randomise", action="store_true", help="draw the province from the prior")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        sim = _run(SIMULATE.format(subs=args.subscribers, days=args.days, seed=args.seed),
+        sim = _run(SIMULATE.format(subs=args.subscribers, days=args.days, seed=args.seed,
+                                   randomise=args.randomise),
                    Path(tmp) / "sim")
         calls = sum(1 for _ in (Path(tmp) / "sim" / "calls").iterdir())
         base = _run(BASELINE.format(rows=int(sim["rows"]), days=max(calls, 1), call_share=0.79),
                     Path(tmp) / "base")
     sim_rate = sim["rows"] / sim["seconds"]
     base_rate = base["rows"] / base["seconds"]
-    print(f"province: {args.subscribers:,} subscribers x {args.days} days, seed {args.seed}")
+    kind = ", drawn from the prior" if args.randomise else ""
+    print(f"province: {args.subscribers:,} subscribers x {args.days} days, seed {args.seed}{kind}")
     print(f"simulator : {sim['rows']:,.0f} call+SMS rows in {sim['seconds']:.1f} s = "
           f"{sim_rate:,.0f} rows/s (whole run, set-up included), peak RSS "
           f"{sim['peak_rss_mib']:,.0f} MiB")

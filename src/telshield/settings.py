@@ -198,6 +198,9 @@ class CycleSettings(BaseModel):
     device_classes: bool = Field(
         default=True, description="bar GOIP / SIM-bank TACs listed in the device_intel feed"
     )
+    roaming_days: int = Field(
+        default=90, gt=0, description="location updates read back this far to know who is abroad"
+    )
     keep_snapshots: int = Field(default=3, gt=0, description="published versions kept")
     metrics_port: int = Field(
         default=9472, ge=0, le=65535, description="Prometheus port of `telshield run`; 0 = off"

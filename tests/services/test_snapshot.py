@@ -115,3 +115,32 @@ def test_an_empty_platform_publishes_an_empty_snapshot(store: SqlStore, tmp_path
     data = svc.build(AT)
     assert data.list_numbers.size == data.warned.size == data.protected.size == 0
     assert data.barred_tacs == () and data.version.startswith("20261005T090000-")
+
+
+def test_subscribers_abroad_may_call_home_over_the_international_gateway(
+        store: SqlStore, tmp_path: Path) -> None:
+    clock = FixedClock(AT)
+    away, back, later, stale = "8613800000001", "8613800000002", "8613800000003", "8613800000004"
+
+    def update(n: str, hours: float, event: str) -> dict[str, object]:
+        return {"msisdn": n, "at": AT - timedelta(hours=hours), "visited_country": "JP",
+                "visited_network": "44010", "event": event}
+
+    write_feed(tmp_path, "roaming", [
+        update(away, 30, "attach"),
+        update(back, 40, "attach"), update(back, 3, "detach"),
+        update(later, -2, "attach"),  # after the moment: not known yet
+        update(stale, 24 * 100, "attach"),  # beyond what is read back
+    ])
+    svc = SnapshotService(ListService(store, clock), CaseService(store, clock, Policy()),
+                          FeedReader(tmp_path), Keep(), plan=(),
+                          options=SnapshotOptions(roaming_days=90))
+    data = svc.build(AT)
+    assert data.roaming.tolist() == [int(away)]
+    engine = Engine()
+    engine.swap(Snapshot.build(data))
+    now = feed_epoch(AT) + 60
+    home = "8613900000009"
+    assert engine.decide(away, home, "international", now).outcome is Outcome.ALLOW
+    d = engine.decide(back, home, "international", now)
+    assert d.reasons == ("spoof:domestic_via_international",)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from telshield.world.config import load_config
+from telshield.world.config import randomised as with_prior
 from telshield.world.generate import generate
 
 MONTH_START = "2026-10-01 00:00:00"
@@ -41,4 +42,13 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("world") / "small-csv"
     cfg = load_config(None, subscribers=1000, days=3, start="2026-11-10 00:00:00")
     generate(cfg, 5, out, fmt="csv")
+    return out
+
+
+@pytest.fixture(scope="session")
+def randomised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A province drawn from the prior: every look-alike, roaming abroad, stealthier fraud."""
+    out = tmp_path_factory.mktemp("world") / "randomised"
+    cfg = with_prior(load_config(None, subscribers=6000, days=8, start=MONTH_START))
+    generate(cfg, 5, out)
     return out

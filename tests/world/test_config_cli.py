@@ -60,3 +60,18 @@ def test_cli_generates_and_describes(tmp_path: Path) -> None:
     assert "calibration" in r.output and "fraud" in r.output
     r = runner.invoke(app, ["world", "generate", "--out", str(out), "--days", "1"])
     assert r.exit_code != 0  # not empty, and --overwrite not given
+
+
+def test_cli_generates_a_randomised_province_and_shows_the_draw(tmp_path: Path) -> None:
+    _register()
+    runner = CliRunner()
+    out = tmp_path / "r"
+    r = runner.invoke(app, ["world", "generate", "--out", str(out), "--subscribers", "600",
+                            "--days", "2", "--seed", "1000", "--randomise"])
+    assert r.exit_code == 0, r.output
+    assert "drawn from the prior" in r.output
+    r = runner.invoke(app, ["world", "describe", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "drawn from the prior" in r.output and "fraud_sim.calls_per_day_median" in r.output
+    r = runner.invoke(app, ["world", "prior"])
+    assert r.exit_code == 0 and "offices.registered_share" in r.output

@@ -19,21 +19,47 @@ evaluate_app = typer.Typer(help="Measure detectors against simulator truth.", no
 
 @evaluate_app.command("detection")
 def detection_cmd(
-    world: Annotated[Path, typer.Option(help="Folder written by `telshield world generate`.",
-                                        exists=True, file_okay=False)],
+    world: Annotated[Path | None, typer.Option(
+        help="Folder written by `telshield world generate` (or use --worlds).",
+        exists=True, file_okay=False)] = None,
     step: Annotated[str, typer.Option(help="Replay a detection run every this often.")] = "6h",
-    warmup_days: Annotated[int, typer.Option(
-        help="Days of history before judging starts (the longest window).")] = 7,
+    warmup_days: Annotated[int | None, typer.Option(
+        help="Days of history before judging starts [default: 7; 3 with --worlds].")] = None,
     train_days: Annotated[int, typer.Option(
         help="Train the model on clues from the first N days, judge the rest (0 = rules only)."
     )] = 0,
     rules: RulesOption = None,
+    worlds: Annotated[int, typer.Option(
+        help="Judge on N generated provinces (seeds --seed-base ..) instead of --world.")] = 0,
+    randomise: Annotated[bool, typer.Option(
+        "--randomise", help="With --worlds: draw each province from the prior.")] = False,
+    seed_base: Annotated[int, typer.Option(help="With --worlds: the first seed.")] = 1000,
+    subscribers: Annotated[int, typer.Option(help="With --worlds: subscribers each.")] = 20_000,
+    days: Annotated[int, typer.Option(help="With --worlds: simulated days each.")] = 10,
+    world_config: Annotated[Path | None, typer.Option(
+        help="With --worlds: a world TOML (the mix, [randomise] ranges).", exists=True,
+        dir_okay=False)] = None,
+    worlds_dir: Annotated[Path | None, typer.Option(
+        help="With --worlds: where provinces are cached [default: DATA_DIR/worlds].")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="With --worlds: also write every figure as JSON here.")] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Precision, recall within 24 h, F1, ROC-AUC, per-role recall, hard-negative FP rate."""
-    show_detection(settings_from(config, data_dir), world, step=step, train_days=train_days,
-                   warmup_days=warmup_days, rules=rules)
+    settings = settings_from(config, data_dir)
+    if worlds > 0:
+        from telshield.cli.worlds import run_worlds
+
+        run_worlds(settings, worlds=worlds, seed_base=seed_base, randomise=randomise,
+                   subscribers=subscribers, days=days, world_config=world_config,
+                   step=parse_span(step), warmup_days=3 if warmup_days is None else warmup_days,
+                   rules=rules, cache=worlds_dir, json_out=json_out)
+        return
+    if world is None:
+        raise typer.BadParameter("give --world DIR, or --worlds N to generate provinces")
+    show_detection(settings, world, step=step, train_days=train_days,
+                   warmup_days=7 if warmup_days is None else warmup_days, rules=rules)
 
 
 def show_detection(settings: Settings, world: Path, *, step: str = "6h", train_days: int = 0,

@@ -9,9 +9,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.world.config import load_config
-from telshield.world.describe import MONTHLY, check, describe
-from telshield.world.generate import generate
+from telshield.wiring.world import (
+    MONTHLY,
+    check,
+    describe,
+    drawn,
+    generate,
+    load_config,
+    prior_entries,
+    prior_markdown,
+    randomised,
+)
 
 console = Console()
 world_app = typer.Typer(help="The province simulator: feeds of a simulated network with truth.")
@@ -33,11 +41,16 @@ def generate_cmd(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     overwrite: Annotated[bool, typer.Option(help="Replace feeds already in --out.")] = False,
+    randomise: Annotated[bool, typer.Option(
+        "--randomise", help="Draw every behavioural parameter from the prior (per seed).")
+    ] = False,
 ) -> None:
-    """Simulate a province and write its eight feeds plus truth/ (which no detector reads)."""
+    """Simulate a province and write its nine feeds plus truth/ (which no detector reads)."""
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("--format must be parquet or csv")
     cfg = load_config(config, subscribers=subscribers, days=days, start=start)
+    if randomise:
+        cfg = randomised(cfg)
     with console.status("simulating") as status:
         summary = generate(cfg, seed, out, "csv" if fmt == "csv" else "parquet",
                            progress=lambda m: status.update(f"simulating: {m}"),
@@ -50,6 +63,9 @@ def generate_cmd(
     console.print(table)
     rate = summary.traffic_rows / summary.seconds if summary.seconds else 0.0
     console.print(f"{summary.seconds:.1f} s, {rate:,.0f} call+SMS rows/s")
+    if cfg.randomise.enabled:
+        console.print(f"drawn from the prior for seed {seed}: `telshield world describe {out}` "
+                      "shows the parameters")
 
 
 @world_app.command("describe")
@@ -84,6 +100,30 @@ def describe_cmd(
     console.print(bands)
     roles = ", ".join(f"{r} {n:,}" for r, n in stats["roles"].items())
     console.print(f"numbers by role (truth): {roles}")
+    params = drawn(directory)
+    if params:
+        t = Table(title="drawn from the prior (docs/world.md)")
+        for c in ("parameter", "value", "range", "scale"):
+            t.add_column(c)
+        for e, value in params:
+            t.add_row(e.key, _fmt(value), f"{_fmt(e.lo)}–{_fmt(e.hi)}", e.scale)
+        console.print(t)
+
+
+@world_app.command("prior")
+def prior_cmd(
+    markdown: Annotated[bool, typer.Option(help="Print the Markdown of docs/world.md.")] = False,
+) -> None:
+    """The prior randomised provinces are drawn from: each parameter's range and source."""
+    if markdown:
+        typer.echo(prior_markdown(), nl=False)
+        return
+    t = Table(title="the prior (telshield world generate --randomise)")
+    for c in ("parameter", "range", "scale", "source"):
+        t.add_column(c, overflow="fold")
+    for e in prior_entries():
+        t.add_row(e.key, f"{_fmt(e.lo)}–{_fmt(e.hi)}", e.scale, e.source)
+    console.print(t)
 
 
 def _fmt(v: float | int | None) -> str:
@@ -95,5 +135,5 @@ def _fmt(v: float | int | None) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``world generate`` and ``world describe`` to the CLI."""
+    """Add ``world generate``, ``world describe`` and ``world prior`` to the CLI."""
     app.add_typer(world_app, name="world")

@@ -7,7 +7,7 @@ from telshield.feeds.validate import REASONS
 
 INTRO = """# Feeds
 
-Everything a detector reads arrives as one of eight **feeds**, each with a fixed schema. This page
+Everything a detector reads arrives as one of nine **feeds**, each with a fixed schema. This page
 is generated from `src/telshield/feeds/schemas.py` by `telshield feeds describe --markdown`; a test
 fails when the two disagree.
 

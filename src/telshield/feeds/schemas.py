@@ -1,4 +1,4 @@
-"""The eight feeds: one schema each, as Arrow types plus the checks validation applies.
+"""The nine feeds: one schema each, as Arrow types plus the checks validation applies.
 
 Timestamps are China Standard Time (UTC+8, no daylight saving) written without a zone,
 as the operator's switches and BSS write them. Numbers are E.164 digit strings without '+'
@@ -90,7 +90,8 @@ FRAUD_TYPES = (
     "gaming",
     "other",
 )
-DEVICE_KINDS = ("goip", "simbank", "phone", "modem")
+DEVICE_KINDS = ("goip", "simbank", "phone", "modem", "deskphone")
+ROAMING_EVENTS = ("attach", "detach")
 
 
 def _c(
@@ -285,7 +286,9 @@ DEVICE_INTEL = Feed(
     "One row per IMEI type allocation code (TAC) whose device kind is known.",
     (
         _c("tac", pa.string(), Check.TAC, "first 8 digits of the IMEI"),
-        _c("kind", pa.string(), Check.ENUM, "device kind", values=DEVICE_KINDS),
+        _c("kind", pa.string(), Check.ENUM,
+           "device kind (`deskphone`: a SIM desk phone, fixed wireless terminal)",
+           values=DEVICE_KINDS),
         _c("vendor", pa.string(), Check.TEXT, "vendor", required=False),
         _c("model", pa.string(), Check.TEXT, "model", required=False),
     ),
@@ -294,8 +297,32 @@ DEVICE_INTEL = Feed(
     example={"tac": "86123400", "kind": "goip", "vendor": "HYBERTONE", "model": "GoIP-32"},
 )
 
+ROAMING = Feed(
+    "roaming",
+    "One row per location update of our subscriber on a foreign network (roaming abroad): "
+    "`attach` when the visited network registers the SIM, `detach` when it leaves it. A "
+    "subscriber is abroad from an attach until the next detach.",
+    (
+        _c("msisdn", pa.string(), Check.NUMBER, "our subscriber's number"),
+        _c("at", TS, Check.TIMESTAMP, "when the visited network reported it"),
+        _c("visited_country", pa.string(), Check.TEXT, "ISO 3166-1 alpha-2 code of the country"),
+        _c("visited_network", pa.string(), Check.TEXT, "PLMN id (MCC + MNC) of the network"),
+        _c("event", pa.string(), Check.ENUM, "location update", values=ROAMING_EVENTS),
+    ),
+    key=("msisdn", "at", "event"),
+    time_column="at",
+    example={
+        "msisdn": "8613812345678",
+        "at": "2026-11-03 21:40:12",
+        "visited_country": "JP",
+        "visited_network": "44010",
+        "event": "attach",
+    },
+)
+
 FEEDS: dict[str, Feed] = {
-    f.name: f for f in (CELLS, SUBSCRIBERS, ORDERS, CALLS, SMS, CLUES, SANCTIONS, DEVICE_INTEL)
+    f.name: f for f in (CELLS, SUBSCRIBERS, ORDERS, CALLS, SMS, CLUES, SANCTIONS, DEVICE_INTEL,
+                        ROAMING)
 }
 
 

@@ -49,6 +49,7 @@ INGEST_ORDER = (
     "subscribers",
     "orders",
     "clues",
+    "roaming",
     "calls",
     "sms",
 )

@@ -9,8 +9,8 @@ This is the seam between disposal and interception. At a moment ``at``:
 - callees who received calls from warned numbers in the last ``protect_days`` become protected
   (victim protection: a later call from a warned number to them warns the callee);
 - the TACs the device_intel feed lists as GOIP or SIM-bank devices become barred device classes;
-- our subscribers whose latest location update is on a foreign network are roaming (the spoof
-  check lets their own number through the international gateway);
+- our subscribers whose latest location update (the roaming feed) is an attach to a foreign
+  network are abroad: the spoof check lets their own number through the international gateway;
 - the compiled numbering plan rides along, so the faces need nothing else.
 
 The result is published (the faces follow the publisher) by a ``SnapshotPublisher``, which
@@ -80,6 +80,7 @@ class SnapshotOptions:
     protect_victims: bool = True
     protect_days: int = 14  # callees of warned numbers within this many days are protected
     device_classes: bool = True  # bar GOIP / SIM-bank TACs from the device_intel feed
+    roaming_days: int = 90  # location updates read back this far to know who is abroad
 
 
 class SnapshotService:
@@ -104,7 +105,7 @@ class SnapshotService:
             list_numbers=cols.numbers, list_flags=flags.astype(np.uint8), warned=warned,
             warned_tiers=tiers, protected=protected, list_prefixes=others.list_prefixes,
             plan=self.plan, barred_tacs=self.barred_tacs() if o.device_classes else (),
-            barred_imeis=others.barred_imeis, as_of=feed_epoch(at),
+            barred_imeis=others.barred_imeis, roaming=self.roaming(at), as_of=feed_epoch(at),
             # The moment and the list version, and a tag: the same moment may be published
             # again (a tick done over after a failure), and a published version is never reused.
             version=f"{at:%Y%m%dT%H%M%S}-l{cols.version}-{secrets.token_hex(3)}",
@@ -128,6 +129,15 @@ class SnapshotService:
         got = calls.filter(calls.caller.isin(numbers)).select("callee").distinct()
         callees = self.reader.con.to_pyarrow(got)["callee"].to_pylist()
         out = np.unique(parse_numbers([c for c in callees if c is not None]))
+        return out[out > 0]
+
+    def roaming(self, at: datetime) -> I64:
+        """Sorted numbers of our subscribers abroad at ``at``: their last location update in
+        the roaming feed before it is an attach to a foreign network."""
+        r = self.reader.table("roaming", at - timedelta(days=self.options.roaming_days), at)
+        last = r.group_by("msisdn").aggregate(event=r.event.argmax(r.at))
+        got = self.reader.con.to_pyarrow(last.filter(last.event == "attach").select("msisdn"))
+        out = np.unique(parse_numbers([m for m in got["msisdn"].to_pylist() if m is not None]))
         return out[out > 0]
 
     def barred_tacs(self) -> tuple[tuple[str, str], ...]:

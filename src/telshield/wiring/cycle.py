@@ -99,7 +99,7 @@ def snapshot_service(settings: Settings, d: Disposal, reader: FeedReader) -> Sna
         d.lists, d.cases, reader, FolderPublisher(snapshot_dir(settings), keep=c.keep_snapshots),
         plan=screening_plan(settings),
         options=SnapshotOptions(protect_victims=c.protect_victims, protect_days=c.protect_days,
-                                device_classes=c.device_classes))
+                                device_classes=c.device_classes, roaming_days=c.roaming_days))
 
 
 def publish_from_store(settings: Settings, at: datetime) -> SnapshotInput:

@@ -84,6 +84,7 @@ class WorkRole(_Strict):
     holder_kind: Literal["individual", "enterprise"]
     personal_life: bool
     young_sim_share: float = Field(ge=0, le=1)
+    registered_share: float = Field(1.0, ge=0, le=1)  # SIMs registered as holder_kind says
 
 
 class ShareRole(_Strict):
@@ -100,6 +101,7 @@ class RolesSection(_Strict):
     customer_service: WorkRole
     taxi: WorkRole
     real_estate: WorkRole
+    promoter: WorkRole
     traveller: ShareRole
     phone_changer: ShareRole
     new_sim: ShareRole
@@ -112,6 +114,7 @@ class RolesSection(_Strict):
             "customer_service": self.customer_service,
             "taxi": self.taxi,
             "real_estate": self.real_estate,
+            "promoter": self.promoter,
         }
 
 
@@ -133,6 +136,11 @@ class FraudSimSection(_Strict):
     two_cells_share: float = Field(ge=0, le=1)
     mobile_crew_share: float = Field(ge=0, le=1)
     from_gang_share: float = Field(ge=0, le=1)
+    new_phone_share: float = Field(ge=0, le=1)
+    office_hours_share: float = Field(ge=0, le=1)
+    cover_calls_per_day: float = Field(ge=0)
+    relocate_share: float = Field(ge=0, le=1)
+    enterprise_share: float = Field(ge=0, le=1)
 
 
 class DensSection(_Strict):
@@ -141,6 +149,7 @@ class DensSection(_Strict):
     per_100k: float = Field(ge=0)
     audio_cable_share: float = Field(ge=0, le=1)
     rotating_imei_share: float = Field(ge=0, le=1)
+    forged_tac_share: float = Field(ge=0, le=1)
     ports_min: int = Field(ge=1)
     ports_max: int = Field(ge=1)
     audio_cable_ports_min: int = Field(ge=1)
@@ -213,6 +222,104 @@ class CluesSection(_Strict):
     delay_hours_sigma: float = Field(ge=0)
 
 
+class OfficesSection(_Strict):
+    """Telemarketing and collection offices: a company's old SIMs calling from one office cell."""
+
+    telemarketing_per_100k: float = Field(ge=0)
+    collection_per_100k: float = Field(ge=0)
+    lines_min: int = Field(ge=1)
+    lines_max: int = Field(ge=1)
+    calls_per_line_day: float = Field(gt=0)
+    calls_sigma: float = Field(ge=0)
+    answer_rate: float = Field(ge=0, le=1)
+    telemarketing_duration_median_s: float = Field(gt=0)
+    collection_duration_median_s: float = Field(gt=0)
+    callback_rate: float = Field(ge=0, le=1)
+    collection_repeat_share: float = Field(ge=0, le=1)
+    local_share: float = Field(ge=0, le=1)
+    sim_age_median_days: float = Field(gt=0)
+    registered_share: float = Field(ge=0, le=1)
+    modem_share: float = Field(ge=0, le=1)
+    deskphone_share: float = Field(ge=0, le=1)
+    deskphone_listed_share: float = Field(ge=0, le=1)
+
+
+class EnterpriseSection(_Strict):
+    """Companies' work lines: colleagues, clients and some strangers, in office hours."""
+
+    share: float = Field(ge=0, le=1)
+    lines_min: int = Field(ge=1)
+    lines_max: int = Field(ge=1)
+    registered_share: float = Field(ge=0, le=1)
+    stranger_calls_per_day: float = Field(ge=0)
+    incoming_strangers_per_day: float = Field(ge=0)
+    answer_rate: float = Field(ge=0, le=1)
+    callback_rate: float = Field(ge=0, le=1)
+    duration_median_s: float = Field(gt=0)
+
+
+class IotSection(_Strict):
+    """Machines with a SIM (alarm panels, lifts, POS): a modem that reports to one number."""
+
+    share: float = Field(ge=0, le=1)
+    devices_per_site_max: int = Field(ge=1)
+    calls_per_day: float = Field(ge=0)
+    sms_per_day: float = Field(ge=0)
+    registered_share: float = Field(ge=0, le=1)
+
+
+class RelaySection(_Strict):
+    """Ride-hailing and delivery relay (privacy) numbers bridging riders and customers."""
+
+    per_100k: float = Field(ge=0)
+    calls_per_day: float = Field(ge=0)
+    incoming_per_day: float = Field(ge=0)
+    answer_rate: float = Field(ge=0, le=1)
+    duration_median_s: float = Field(gt=0)
+    callback_rate: float = Field(ge=0, le=1)
+    modem_share: float = Field(ge=0, le=1)
+    registered_share: float = Field(ge=0, le=1)
+
+
+class OffnetWorkersSection(_Strict):
+    """Other operators' couriers and sales lines calling our subscribers (honest)."""
+
+    couriers_per_100k: float = Field(ge=0)
+    sales_per_100k: float = Field(ge=0)
+    courier_calls_per_day: float = Field(ge=0)
+    sales_calls_per_day: float = Field(ge=0)
+    courier_answer_rate: float = Field(ge=0, le=1)
+    sales_answer_rate: float = Field(ge=0, le=1)
+    callback_rate: float = Field(ge=0, le=1)
+
+
+class AbroadSection(_Strict):
+    """Our subscribers travelling abroad (location updates in the roaming feed)."""
+
+    share: float = Field(ge=0, le=1)
+    days_min: int = Field(ge=1)
+    days_max: int = Field(ge=1)
+    calls_home_share: float = Field(ge=0, le=1)
+    second_country_share: float = Field(ge=0, le=1)
+
+
+class ReverifySection(_Strict):
+    """Whether the owner of an honest number completes a real-name re-verification, and when."""
+
+    individual_share: float = Field(ge=0, le=1)
+    enterprise_share: float = Field(ge=0, le=1)
+    iot_share: float = Field(ge=0, le=1)
+    delay_hours_median: float = Field(gt=0)
+    delay_hours_sigma: float = Field(ge=0)
+
+
+class RandomiseSection(_Strict):
+    """Draw every behavioural parameter from the prior (``world/prior.toml``) per seed."""
+
+    enabled: bool = False
+    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+
 class WorldConfig(_Strict):
     """Everything the simulator needs besides the seed."""
 
@@ -226,6 +333,14 @@ class WorldConfig(_Strict):
     offnet_fraud: OffnetFraudSection
     sanctions: SanctionsSection
     clues: CluesSection
+    offices: OfficesSection
+    enterprise: EnterpriseSection
+    iot: IotSection
+    relay: RelaySection
+    offnet_workers: OffnetWorkersSection
+    abroad: AbroadSection
+    reverify: ReverifySection
+    randomise: RandomiseSection = Field(default_factory=RandomiseSection)
 
     @property
     def start(self) -> datetime:
@@ -275,3 +390,8 @@ def load_config(path: Path | None = None, **overrides: Any) -> WorldConfig:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
         )
         raise InvalidInput(f"world config is not valid ({problems}); see docs/world.md") from None
+
+
+def randomised(cfg: WorldConfig) -> WorldConfig:
+    """``cfg`` with the prior turned on (as ``[randomise] enabled = true`` does)."""
+    return cfg.model_copy(update={"randomise": cfg.randomise.model_copy(update={"enabled": True})})

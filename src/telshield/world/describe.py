@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from telshield.domain.errors import InvalidInput, NotFound
+from telshield.world.prior import Entry, entries
 
 
 @dataclass(frozen=True)
@@ -165,4 +166,22 @@ def check(stats: dict[str, Any]) -> list[tuple[Band, float | None, bool]]:
         value = (stats["province"].get(b.metric) if b.group == "all"
                  else stats["groups"].get(b.group, {}).get(b.metric))
         out.append((b, None if value is None else float(value), b.holds(value)))
+    return out
+
+
+def drawn(root: Path) -> list[tuple[Entry, float]]:
+    """The prior's parameters as drawn for the province under ``root`` (empty when it was not
+    randomised), read from its ``world.json``."""
+    meta_path = root / "world.json"
+    if not meta_path.exists():
+        raise NotFound(f"{root} has no world.json; point at a directory made by world generate")
+    meta = json.loads(meta_path.read_text())
+    if not meta.get("randomised"):
+        return []
+    out = []
+    for e in entries():
+        node: Any = meta["config"]
+        for part in e.key.split("."):
+            node = node[part]
+        out.append((e, float(node)))
     return out

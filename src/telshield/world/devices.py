@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,6 +18,9 @@ GOIP_MODELS = (
 )
 SIMBANK_MODELS = (("HYBERTONE", "SIMBANK-128"), ("Ejoin", "SIMBANK-64"))
 MODEM_MODELS = (("Quectel", "EC20"), ("Huawei", "E3372"), ("SIMCom", "SIM7600"))
+# SIM desk phones (fixed wireless terminals, 无线座机) as offices use them.
+DESKPHONE_MODELS = (("Huawei", "F316"), ("ZTE", "WP650"), ("Dinstar", "FWT-4G"),
+                    ("Lingyang", "LY-F5"))
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,18 @@ class Tacs:
     goip: np.ndarray
     simbank: np.ndarray
     modem: np.ndarray
+    deskphone: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    deskphone_listed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+
+def with_deskphones(rng: np.random.Generator, tacs: Tacs, listed_share: float) -> Tacs:
+    """``tacs`` plus desk-phone TACs (distinct from the others), ``listed_share`` of them listed."""
+    taken = set(np.concatenate([tacs.phone, tacs.goip, tacs.simbank, tacs.modem]).tolist())
+    pool = [t for t in rng.integers(86_000_000, 86_999_999, 4 * len(DESKPHONE_MODELS)).tolist()
+            if t not in taken]
+    codes = np.array(list(dict.fromkeys(pool))[: len(DESKPHONE_MODELS)], dtype=np.int64)
+    listed = rng.random(len(codes)) < listed_share
+    return replace(tacs, deskphone=codes, deskphone_listed=listed)
 
 
 def make_tacs(rng: np.random.Generator, n_phone: int = 400) -> Tacs:

@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 import structlog
 
 from telshield.domain.errors import InvalidInput
-from telshield.world import geography, graph, population, scenarios, trafficking
+from telshield.world import business, geography, graph, population, prior, scenarios, trafficking
 from telshield.world.config import WorldConfig
-from telshield.world.devices import make_tacs, phone_popularity
+from telshield.world.devices import make_tacs, phone_popularity, with_deskphones
 from telshield.world.nodes import ROLE, SCENARIOS, Nodes, cell_index, concat
 from telshield.world.numbering import load_segments
 from telshield.world.registry import Channels, Sims, concat_sims, make_channels, ordinary_sims
@@ -29,17 +29,18 @@ from telshield.world.static import (
     cells_table,
     clues_table,
     device_intel_table,
+    roaming_table,
     sanctions_table,
     subscribers_and_orders,
 )
 from telshield.world.tables import TRUTH_SCHEMAS, TS, digits, pick, prefixed, table, times
 from telshield.world.traffic import INGRESS, ROUTES, Batch, Day
-from telshield.world.truth import dens_table, gangs_table, numbers_table
+from telshield.world.truth import dens_table, gangs_table, numbers_table, reverification
 
 log = structlog.get_logger(__name__)
 Format = Literal["parquet", "csv"]
 FEED_NAMES = ("cells", "subscribers", "orders", "calls", "sms", "clues", "sanctions",
-              "device_intel")
+              "device_intel", "roaming")
 
 
 @dataclass
@@ -83,15 +84,20 @@ class _Writer:
                         pacsv.WriteOptions(quoting_style="needed"))
 
 
-def _province(cfg: WorldConfig, rng: np.random.Generator) -> population.Province:
+def _province(cfg: WorldConfig, rng: np.random.Generator, seed: int) -> population.Province:
     counties = geography.counties()
     n_cells = max(300, cfg.world.subscribers // cfg.world.subscribers_per_cell)
     cells = geography.place_cells(rng, counties, n_cells)
     cix = cell_index(cells.county, counties.city, counties.population)
     tacs = make_tacs(rng)
+    weights = phone_popularity(rng, len(tacs.phone))
+    rng2 = np.random.default_rng([seed, 20])
+    o = cfg.offices
+    if (o.telemarketing_per_100k or o.collection_per_100k) and o.deskphone_share:
+        tacs = with_deskphones(rng2, tacs, o.deskphone_listed_share)
     return population.Province(
         cfg=cfg, counties=counties, cells=cells, cix=cix, segments=load_segments(), tacs=tacs,
-        phone_weights=phone_popularity(rng, len(tacs.phone)),
+        phone_weights=weights, rng2=rng2,
     )
 
 
@@ -105,12 +111,16 @@ def _people_sims(rng: np.random.Generator, p: population.Province, people: Nodes
     for row in sanctions:
         if row["node"] >= 0:
             labels[row["node"]] = row["person"]
-    enterprise = np.isin(people.role, [ROLE["sales"], ROLE["customer_service"]])
+    holder = np.full(n, "individual", dtype=object)
+    for name, r in p.cfg.roles.work_roles().items():
+        m = np.flatnonzero(people.role == ROLE[name])
+        if r.holder_kind != "individual":  # a share of work SIMs is registered to the staff
+            registered = p.rng2.random(len(m)) < r.registered_share
+            holder[m[registered]] = r.holder_kind
     contacts = people.msisdn[rng.integers(0, n, n)]
     return ordinary_sims(
         rng, channels, node=np.arange(n), city=people.city, reg_s=reg, person=labels,
-        holder=np.where(enterprise, "enterprise", "individual").astype(object),
-        contacts=contacts, echannel_share=p.cfg.social.echannel_share,
+        holder=holder, contacts=contacts, echannel_share=p.cfg.social.echannel_share,
     )
 
 
@@ -123,29 +133,43 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
         for name in (*FEED_NAMES, "truth"):
             shutil.rmtree(out / name, ignore_errors=True)
     t0 = time.perf_counter()
+    cfg, params = prior.draw(cfg, seed)
     end = cfg.start + timedelta(days=cfg.world.days)
     if end > datetime.now() + timedelta(days=1):
         log.warning("world.window_in_future", end=str(end),
                     hint="ingest rejects timestamps more than a day ahead; pass an earlier --start")
     say = progress or (lambda _msg: None)
     rng = np.random.default_rng([seed, 0])
-    p = _province(cfg, rng)
+    p = _province(cfg, rng, seed)
     say("population")
     channels = make_channels(rng, p.city_weights(), cfg.world.subscribers)
     people, reg = population.subscribers(rng, p)
     sanction_rows = trafficking.sanctions(rng, p, people, reg)
     people_sims = _people_sims(rng, p, people, reg, channels, sanction_rows)
+    roaming = population.abroad(p.rng2, p, people)
     blocks = [people, population.offnet(rng, p), population.visitors(rng, p)]
     gangs = trafficking.gangs(rng, p, channels)
     crew = scenarios.crews(rng, p, channels, gangs)
     den = scenarios.dens(rng, p, channels, gangs)
     blocks += [gangs.nodes, crew.nodes, den.nodes, scenarios.offnet_fraud(rng, p).nodes,
                scenarios.spoofers(rng, p).nodes]
+    # The look-alikes added later, from the second stream (none in the default province).
+    r2 = p.rng2
+    ours = [business.offices(r2, p, channels, "telemarketing"),
+            business.offices(r2, p, channels, "collection"),
+            business.companies(r2, p, channels), business.iot(r2, p, channels),
+            business.relays(r2, p, channels)]
+    first_new = len(blocks)
+    blocks += [b.nodes for b in ours]
+    blocks += [business.offnet_workers(r2, p).nodes,
+               business.handlers(np.concatenate([gangs.nodes.peer, crew.nodes.peer]), p)]
     base = np.cumsum([0] + [len(b) for b in blocks])
     nodes = concat(blocks)
     assert crew.sims is not None and den.sims is not None
     sims = concat_sims([people_sims, gangs.sims.shifted(int(base[3])),
-                        crew.sims.shifted(int(base[4])), den.sims.shifted(int(base[5]))])
+                        crew.sims.shifted(int(base[4])), den.sims.shifted(int(base[5])),
+                        *[b.sims.shifted(int(base[first_new + k])) for k, b in enumerate(ours)
+                          if b.sims is not None]])
     say("social graph")
     contacts = graph.build(
         rng, nodes.city.astype(np.int64), nodes.social > 0, median=cfg.social.degree_median,
@@ -160,6 +184,7 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
     w.feed("orders", orders)
     w.feed("sanctions", sanctions_table(rng, start, sanction_rows))
     w.feed("device_intel", device_intel_table(p.tacs))
+    w.feed("roaming", roaming_table(start, roaming, nodes))
     truth_dir = out / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     engine = Day(p, nodes, contacts, seed)
@@ -188,18 +213,24 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
     w.feed("clues", clues_table(rng, start, cfg.world.days, nodes, engine.first_victim, c.share,
                                 c.delay_hours_median, c.delay_hours_sigma))
     say("truth")
+    holder = np.full(len(nodes), None, dtype=object)
+    holder[sims.node] = sims.holder
+    hours = reverification(np.random.default_rng([seed, 30]), cfg.reverify, nodes, holder)
     truth = {
         "numbers": numbers_table(start, cfg.world.days, nodes, engine.first_fraud,
-                                 engine.first_victim),
+                                 engine.first_victim, hours),
         "dens": dens_table(den.truth, nodes, p.cells, p.counties),
         "gangs": gangs_table(gangs.truth, nodes),
     }
     for name, t in truth.items():
         pq.write_table(t, truth_dir / f"{name}.parquet", compression="zstd")
         w.summary.rows[f"truth/{name}"] = t.num_rows
+    (truth_dir / "params.json").write_text(json.dumps({
+        "seed": seed, "randomised": cfg.randomise.enabled, "params": params}, indent=2))
     w.summary.seconds = time.perf_counter() - t0
     (out / "world.json").write_text(json.dumps({
         "seed": seed, "format": fmt, "config": cfg.model_dump(), "rows": w.summary.rows,
+        "randomised": cfg.randomise.enabled,
     }, indent=2))
     log.info("world.generated", out=str(out), seconds=round(w.summary.seconds, 2),
              rows=w.summary.rows)

@@ -14,9 +14,14 @@ import numpy as np
 ROLES = (
     "normal", "courier", "sales", "customer_service", "taxi", "real_estate", "traveller",
     "phone_changer", "new_sim", "visitor", "sanctioned",
-    "fraud_sim", "den_sim", "trafficked_card", "offnet_fraud", "spoofed",
+    "promoter", "telemarketing", "collection", "enterprise_line", "iot", "relay",
+    "offnet_courier", "offnet_sales", "abroad_traveller",
+    "fraud_sim", "den_sim", "trafficked_card", "offnet_fraud", "spoofed", "handler",
 )
-FRAUD_ROLES = ("fraud_sim", "den_sim", "trafficked_card", "offnet_fraud", "spoofed")
+FRAUD_ROLES = ("fraud_sim", "den_sim", "trafficked_card", "offnet_fraud", "spoofed", "handler")
+# Honest look-alikes that exist only when the config (or the prior) gives them a size.
+OPTIONAL_ROLES = ("promoter", "telemarketing", "collection", "enterprise_line", "iot", "relay",
+                  "offnet_courier", "offnet_sales", "abroad_traveller", "handler")
 ROLE = {r: i for i, r in enumerate(ROLES)}
 
 SCENARIOS = (
@@ -27,9 +32,10 @@ SCENARIO = {s: i for i, s in enumerate(SCENARIOS)}
 
 # Work profiles: how a node calls strangers (rates are per node, the rest per profile).
 PROFILES = (
-    "courier", "sales", "customer_service", "taxi", "real_estate",
-    "fraud_sim", "goip_den", "audio_cable_den", "offnet_fraud", "spoof_international",
-    "spoof_interconnect",
+    "courier", "sales", "customer_service", "taxi", "real_estate", "promoter",
+    "telemarketing", "collection", "enterprise", "relay", "iot", "offnet_courier", "offnet_sales",
+    "fraud_sim", "fraud_sim_office", "goip_den", "audio_cable_den", "offnet_fraud",
+    "spoof_international", "spoof_interconnect",
 )
 PROFILE = {p: i for i, p in enumerate(PROFILES)}
 
@@ -69,6 +75,13 @@ class Nodes:
     imei_b: np.ndarray  # int64, -1
     switch_day: np.ndarray  # int16 day the phone changes from imei_a to imei_b
     partner: np.ndarray  # int64 relay phone of an audio-cable port (same block), -1
+    peer: np.ndarray  # int64 number of a fixed counterpart (a crew's handler, an IoT platform), -1
+    peer_calls: np.ndarray  # float32 calls/day with the peer (both ways)
+    peer_sms: np.ndarray  # float32 SMS/day to the peer
+    peer_in: np.ndarray  # float32 share of peer calls placed by the peer
+    abroad_from: np.ndarray  # int64 second the node leaves for a foreign network, -1
+    abroad_to: np.ndarray  # int64 second it comes back (exclusive), -1
+    calls_home: np.ndarray  # bool: calls home with its own number while abroad
 
     def __len__(self) -> int:
         return len(self.msisdn)
@@ -106,6 +119,13 @@ def blank(n: int, days: int) -> Nodes:
         imei_b=np.full(n, -1, np.int64),
         switch_day=np.full(n, 32_000, np.int16),
         partner=np.full(n, -1, np.int64),
+        peer=np.full(n, -1, np.int64),
+        peer_calls=np.zeros(n, np.float32),
+        peer_sms=np.zeros(n, np.float32),
+        peer_in=np.zeros(n, np.float32),
+        abroad_from=np.full(n, -1, np.int64),
+        abroad_to=np.full(n, -1, np.int64),
+        calls_home=np.zeros(n, bool),
     )
 
 

@@ -8,6 +8,7 @@ that a numbering plan built from the same data classifies them correctly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -50,6 +51,7 @@ def _carrier_of(prefix: str, carriers: dict[str, dict[str, str]]) -> int:
     return -1
 
 
+@cache  # a few seconds of parsing; the data never changes within a process (many worlds)
 def load_segments() -> Segments:
     """Every +86 mobile H-code the geocoder knows, with its operator and home region."""
     from phonenumbers.carrierdata import CARRIER_DATA
@@ -85,12 +87,15 @@ def load_segments() -> Segments:
         cities.append(city)
         provinces.append(province)
     order = np.argsort(np.array(hcodes, dtype=np.int64), kind="stable")
-    return Segments(
+    seg = Segments(
         hcode=np.array(hcodes, dtype=np.int64)[order],
         operator=np.array(ops, dtype=np.int8)[order],
         jiangsu_city=np.array(cities, dtype=np.int16)[order],
         province=np.array(provinces, dtype=object)[order],
     )
+    for arr in (seg.hcode, seg.operator, seg.jiangsu_city, seg.province):
+        arr.flags.writeable = False  # shared by every province of the process (cached)
+    return seg
 
 
 def mobile_numbers(rng: np.random.Generator, hcodes: np.ndarray, n: int) -> np.ndarray:
@@ -139,3 +144,10 @@ def service_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` service numbers (bank lines, police) as 86 + the short code, int64."""
     codes = np.array([int("86" + s) for s in SERVICE_NUMBERS], dtype=np.int64)
     return codes[rng.integers(0, len(codes), n)]
+
+
+def is_domestic(numbers: np.ndarray) -> np.ndarray:
+    """Whether each E.164 number (int64) has China's country code, 86."""
+    x = np.maximum(numbers, 1).astype(np.int64)
+    width = np.floor(np.log10(x.astype(np.float64))).astype(np.int64) + 1
+    return (x // 10 ** np.maximum(width - 2, 0)) == 86

@@ -14,7 +14,15 @@ from telshield.world.nodes import EXTRA, ROLE, CellIndex, Nodes, blank
 
 OTHER_PROVINCE_CITY = len(CITIES)  # 13
 ABROAD_CITY = len(CITIES) + 1  # 14
-WORK_PROFILES = ("courier", "sales", "customer_service", "taxi", "real_estate")
+WORK_PROFILES = ("courier", "sales", "customer_service", "taxi", "real_estate", "promoter")
+DAY = 86_400
+# Foreign networks our travellers attach to: ISO country, PLMN (MCC+MNC), and how often.
+VISITED = (
+    ("JP", "44010", 10), ("JP", "44020", 6), ("KR", "45005", 8), ("TH", "52001", 9),
+    ("TH", "52005", 4), ("SG", "52501", 6), ("MY", "50212", 5), ("VN", "45204", 5),
+    ("HK", "45400", 8), ("MO", "45501", 4), ("TW", "46692", 3), ("US", "310260", 4),
+    ("GB", "23415", 3), ("FR", "20801", 3), ("DE", "26201", 2), ("AU", "50501", 3),
+)
 
 
 @dataclass
@@ -28,6 +36,9 @@ class Province:
     segments: nb.Segments
     tacs: Tacs
     phone_weights: np.ndarray
+    # A second random stream for behaviours added after the first release, so that a province
+    # without them (the default) is drawn exactly as before.
+    rng2: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     taken: set[int] = field(default_factory=set)  # numbers already handed out
 
     @property
@@ -81,7 +92,7 @@ def _assign_roles(rng: np.random.Generator, cfg: WorldConfig, n: int) -> np.ndar
     return role
 
 
-def _place(rng: np.random.Generator, p: Province, nodes: Nodes, sl: slice, city: np.ndarray,
+def place(rng: np.random.Generator, p: Province, nodes: Nodes, sl: slice, city: np.ndarray,
            roles: dict[str, WorkRole]) -> None:
     """Home, office and further cells of people living in ``city``."""
     cfg = p.cfg.social
@@ -134,7 +145,7 @@ def subscribers(rng: np.random.Generator, p: Province) -> tuple[Nodes, np.ndarra
         m = city == c
         nodes.msisdn[m] = p.new_numbers(rng, p.hcodes(operator=nb.CM, jiangsu_city=c), int(m.sum()))
     roles = cfg.roles.work_roles()
-    _place(rng, p, nodes, slice(0, n), city, roles)
+    place(rng, p, nodes, slice(0, n), city, roles)
     s = cfg.social
     nodes.social[:] = _lognormal_mean(rng, s.calls_per_day, s.activity_sigma, n)
     young = np.zeros(n, bool)
@@ -227,7 +238,7 @@ def visitors(rng: np.random.Generator, p: Province) -> Nodes:
     nodes.first_day[:] = start
     nodes.last_day[:] = np.minimum(start + rng.integers(1, 7, n), days)
     where = rng.choice(len(CITIES), size=n, p=p.city_weights()).astype(np.int16)
-    _place(rng, p, nodes, slice(0, n), where, {})
+    place(rng, p, nodes, slice(0, n), where, {})
     nodes.imei_a[:] = p.phones(rng, n)
     return nodes
 
@@ -237,3 +248,56 @@ def operator_of(p: Province, numbers: np.ndarray) -> np.ndarray:
     hcode = (numbers // 10_000) % 10**7
     pos = np.searchsorted(p.segments.hcode, hcode).clip(0, len(p.segments.hcode) - 1)
     return p.segments.operator[pos]
+
+
+@dataclass
+class Roaming:
+    """Location updates of our subscribers on foreign networks (the roaming feed's rows)."""
+
+    node: np.ndarray  # int64 index into the node table of the people block
+    at: np.ndarray  # int64 seconds from the window start
+    country: np.ndarray  # object, ISO 3166 alpha-2
+    network: np.ndarray  # object, PLMN id (MCC + MNC)
+    event: np.ndarray  # object, attach / detach
+
+
+def abroad(rng: np.random.Generator, p: Province, people: Nodes) -> Roaming:
+    """Some ordinary subscribers travel abroad: off our radio, on a foreign network, in the window.
+
+    While abroad a traveller's calls to our subscribers arrive over the international gateway
+    with their own number (if they call home that way at all); calls to them leave our network.
+    """
+    a = p.cfg.abroad
+    days = p.days
+    pool = np.flatnonzero(people.role == ROLE["normal"])
+    n = min(round(a.share * p.cfg.world.subscribers), len(pool))
+    who = np.sort(rng.choice(pool, size=n, replace=False)) if n else np.zeros(0, np.int64)
+    length = rng.integers(a.days_min, max(a.days_max, a.days_min) + 1, n)
+    first = rng.integers(1 - length, max(days - 1, 1))  # every trip overlaps the window
+    leave = first * DAY + rng.integers(7 * 3600, 23 * 3600, n)
+    back = leave + length * DAY + rng.integers(-6 * 3600, 6 * 3600, n)
+    people.role[who] = ROLE["abroad_traveller"]
+    people.abroad_from[who] = leave
+    people.abroad_to[who] = back
+    people.calls_home[who] = rng.random(n) < a.calls_home_share
+    weights = np.array([w for *_, w in VISITED], float)
+    net = rng.choice(len(VISITED), size=n, p=weights / weights.sum())
+    second = rng.random(n) < a.second_country_share
+    net2 = (net + rng.integers(1, len(VISITED), n)) % len(VISITED)
+    mid = leave + (back - leave) // 2
+    rows: list[tuple[int, int, int, str]] = []
+    for i in range(n):
+        rows.append((int(who[i]), int(leave[i]), int(net[i]), "attach"))
+        if second[i]:
+            rows.append((int(who[i]), int(mid[i]), int(net2[i]), "attach"))
+        rows.append((int(who[i]), int(back[i]), int(net2[i] if second[i] else net[i]), "detach"))
+    rows = [r for r in rows if r[1] < days * DAY]  # nothing after the window's end
+    rows.sort(key=lambda r: (r[1], r[0]))
+    k = np.array([r[2] for r in rows], dtype=np.int64)
+    return Roaming(
+        node=np.array([r[0] for r in rows], dtype=np.int64),
+        at=np.array([r[1] for r in rows], dtype=np.int64),
+        country=np.array([VISITED[j][0] for j in k], dtype=object),
+        network=np.array([VISITED[j][1] for j in k], dtype=object),
+        event=np.array([r[3] for r in rows], dtype=object),
+    )

@@ -27,7 +27,11 @@ def _lognormal(rng: np.random.Generator, median: float, sigma: float, n: int) ->
 
 
 def _activate(nodes: Nodes, i: int, *, first: int, last: int, cells: np.ndarray, imei: int,
-              role: str, profile: str, rate: float, sms: float) -> None:
+              role: str, profile: str, rate: float, sms: float, peer: int = -1,
+              peer_calls: float = 0.0) -> None:
+    nodes.peer[i] = peer
+    nodes.peer_calls[i] = peer_calls
+    nodes.peer_in[i] = 0.5 if peer_calls > 0 else 0.0
     nodes.first_day[i] = first
     nodes.last_day[i] = last
     nodes.home[i], nodes.office[i] = cells[0], cells[1]
@@ -53,6 +57,26 @@ def _two_cells(rng: np.random.Generator, p: Province, county: int, two: bool) ->
     return np.array([a, int(members[np.argmin(d)]) if len(members) > 1 else a], np.int32)
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """One fraud SIM of a crew: its days, cells, phone, card, habits and handler."""
+
+    first: int
+    last: int
+    cells: np.ndarray
+    imei: int
+    card: int  # a gang's card, or -1 for a fresh trafficker SIM
+    office: bool  # calls only in weekday office hours
+    handler: int  # number of the crew's handler (cover calls), -1
+
+
+def _handler(rng: np.random.Generator, p: Province) -> int:
+    """A crew's handler: a number abroad or in another province."""
+    if rng.random() < 0.5:
+        return int(nb.foreign_numbers(rng, 1)[0])
+    return int(p.new_numbers(rng, p.hcodes(operator=None, jiangsu_city=None), 1)[0])
+
+
 @dataclass
 class Block:
     """Fresh nodes made by a scenario, the SIMs of ours among them, and truth rows."""
@@ -63,16 +87,21 @@ class Block:
 
 
 def _fresh_sims(rng: np.random.Generator, p: Province, channels: Channels, nodes: Nodes,
-                idx: np.ndarray, label: str) -> Sims:
-    """Trafficker SIMs: opened by one-off openers (a card or three each) at ordinary stores."""
+                idx: np.ndarray, label: str, shell_share: float = 0.0) -> Sims:
+    """Trafficker SIMs: opened by one-off openers (a card or three each) at ordinary stores;
+    ``shell_share`` of them are enterprise cards of shell companies (five cards a company)."""
     idle = _lognormal(rng, p.cfg.fraud_sim.idle_days_median, 0.5, len(idx))
     reg = (nodes.first_day[idx].astype(np.int64) - idle) * DAY
     reg = reg.astype(np.int64) - rng.integers(0, 6 * 3600, len(idx))
     persons = np.array([f"{label}-opener-{int(k) // 2}" for k in rng.permutation(len(idx))],
                        dtype=object)
+    holder = np.full(len(idx), "individual", dtype=object)
+    shell = np.flatnonzero(p.rng2.random(len(idx)) < shell_share)  # second stream: see Province
+    holder[shell] = "enterprise"
+    persons[shell] = [f"{label}-shell-company-{k // 5}" for k in range(len(shell))]
     return ordinary_sims(
         rng, channels, node=idx, city=nodes.city[idx], reg_s=reg, person=persons,
-        holder=np.full(len(idx), "individual", dtype=object),
+        holder=holder,
         contacts=p.new_numbers(rng, p.hcodes(operator=None, jiangsu_city=0), len(idx)),
         echannel_share=p.cfg.social.echannel_share,
     )
@@ -84,16 +113,20 @@ def crews(rng: np.random.Generator, p: Province, channels: Channels, gang: Gangs
     days = p.days
     n_crews = p.cfg.per_100k(f.crews_per_100k)
     county_w = p.counties.population / p.counties.population.sum()
-    # (crew, first day, last day, cells, IMEI, gang card or -1)
-    slots: list[tuple[int, int, int, np.ndarray, int, int]] = []
-    for crew in range(n_crews):
+    # Stealthier habits (office hours, a handler, moving) come from the second stream.
+    r2 = p.rng2
+    slots: list[_Slot] = []
+    for _crew in range(n_crews):
         county = int(rng.choice(len(county_w), p=county_w))
-        if rng.random() < f.mobile_crew_share:  # calling from a car around the county
+        mobile = bool(rng.random() < f.mobile_crew_share)  # calling from a car around the county
+        if mobile:
             cells = p.cix.in_county(rng, np.full(int(rng.integers(4, 9)), county))
         else:
             cells = _two_cells(rng, p, county, bool(rng.random() < f.two_cells_share))
         phone = int(p.phones(rng, 1)[0])
-        new_phone_each = bool(rng.random() < 0.3)
+        new_phone_each = bool(rng.random() < f.new_phone_share)
+        office = bool(r2.random() < f.office_hours_share)
+        handler = _handler(r2, p) if f.cover_calls_per_day > 0 else -1
         t = -float(rng.uniform(0, f.lifetime_days_median))
         while t < days:
             drawn = _lognormal(rng, f.lifetime_days_median, f.lifetime_days_sigma, 1)[0]
@@ -104,28 +137,37 @@ def crews(rng: np.random.Generator, p: Province, channels: Channels, gang: Gangs
                 card = -1
                 if rng.random() < f.from_gang_share:
                     card = gang.take(1, first * DAY - QUIET_DAYS * DAY)
-                slots.append((crew, first, last, cells, imei, card))
+                slots.append(_Slot(first, last, cells, imei, card, office, handler))
+                if r2.random() < f.relocate_share:  # the crew moves before its next SIM
+                    county = int(r2.choice(len(county_w), p=county_w))
+                    cells = (p.cix.in_county(r2, np.full(len(cells), county)) if mobile
+                             else _two_cells(r2, p, county, bool(cells[0] != cells[1])))
             t += life + float(rng.integers(0, 2))
-    fresh = [s for s in slots if s[5] < 0]
+    fresh = [s for s in slots if s.card < 0]
     nodes = blank(len(fresh), days)
     nodes.ours[:] = True
     nodes.radio[:] = True
     nodes.operator[:] = nb.CM
     nodes.scenario[:] = SCENARIO["fraud_sim"]
     rates = _lognormal(rng, f.calls_per_day_median, f.calls_per_day_sigma, len(slots))
+    cover = (_lognormal(r2, f.cover_calls_per_day, 0.5, len(slots)) if f.cover_calls_per_day > 0
+             else np.zeros(len(slots)))
     j = 0
-    for k, (_crew, first, last, cells, imei, card) in enumerate(slots):
-        target, i = (gang.nodes, card) if card >= 0 else (nodes, j)
-        _activate(target, i, first=first, last=last, cells=cells, imei=imei, role="fraud_sim",
-                  profile="fraud_sim", rate=float(rates[k]), sms=f.sms_per_day)
-        if card < 0:
-            nodes.city[j] = p.counties.city[p.cells.county[cells[0]]]
+    for k, sl in enumerate(slots):
+        target, i = (gang.nodes, sl.card) if sl.card >= 0 else (nodes, j)
+        _activate(target, i, first=sl.first, last=sl.last, cells=sl.cells, imei=sl.imei,
+                  role="fraud_sim", profile="fraud_sim_office" if sl.office else "fraud_sim",
+                  rate=float(rates[k]), sms=f.sms_per_day, peer=sl.handler,
+                  peer_calls=float(cover[k]) if sl.handler >= 0 else 0.0)
+        if sl.card < 0:
+            nodes.city[j] = p.counties.city[p.cells.county[sl.cells[0]]]
             j += 1
     for c in np.unique(nodes.city):
         m = nodes.city == c
         nodes.msisdn[m] = p.new_numbers(rng, p.hcodes(operator=nb.CM, jiangsu_city=int(c)),
                                         int(m.sum()))
-    sims = _fresh_sims(rng, p, channels, nodes, np.arange(len(fresh)), "trafficker")
+    sims = _fresh_sims(rng, p, channels, nodes, np.arange(len(fresh)), "trafficker",
+                       f.enterprise_share)
     return Block(nodes=nodes, sims=sims)
 
 
@@ -148,12 +190,16 @@ def dens(rng: np.random.Generator, p: Province, channels: Channels, gang: Gangs)
     for den in range(n_dens):
         audio = bool(kinds[den] == 2)
         rotating = bool(kinds[den] == 1)
+        # A GOIP whose ports carry a fixed phone-looking TAC (second stream: see Province).
+        forged = not audio and not rotating and bool(p.rng2.random() < d.forged_tac_share)
         lo, hi = ((d.audio_cable_ports_min, d.audio_cable_ports_max) if audio
                   else (d.ports_min, d.ports_max))
         ports = int(rng.integers(lo, hi + 1))
         county = int(rng.choice(len(county_w), p=county_w))
         cells = _two_cells(rng, p, county, bool(rng.random() < d.two_cells_share))
         tac = int(rng.choice(p.tacs.goip))
+        if forged:
+            tac = int(p.rng2.choice(p.tacs.phone))
         base = int(rng.integers(0, 900_000))
         home = rng.choice(provinces, size=2, replace=False)
         start = int(rng.integers(0, max(days // 3, 1)))
@@ -180,9 +226,11 @@ def dens(rng: np.random.Generator, p: Province, channels: Channels, gang: Gangs)
                     if audio:  # the phone that takes the fraudster's call from abroad
                         rows.append({**row, "imei": int(p.phones(rng, 1)[0]), "relay": True})
                 t += life
+        imeis_kind = ("phones" if audio else "rotating" if rotating
+                      else "forged_tac" if forged else "own_tac")
         truth.append({"den": den, "cells": cells, "county": county,
                       "kind": "audio_cable" if audio else "goip", "ports": ports,
-                      "tac": None if audio or rotating else tac})
+                      "tac": None if audio or rotating or forged else tac, "imeis": imeis_kind})
     fresh = [r for r in rows if r["card"] < 0]
     nodes = blank(len(fresh), days)
     nodes.radio[:] = True

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from telshield.world.devices import (
+    DESKPHONE_MODELS,
     GOIP_MODELS,
     MODEM_MODELS,
     PHONE_VENDORS,
@@ -19,6 +20,7 @@ from telshield.world.devices import (
 )
 from telshield.world.geography import CITIES, CITY_CODES, PROVINCE, Cells, Counties
 from telshield.world.nodes import SCENARIO, Nodes
+from telshield.world.population import Roaming
 from telshield.world.registry import Sims, device_ids, random_ips
 from telshield.world.tables import digits, pick, prefixed, table, times
 
@@ -109,6 +111,8 @@ def device_intel_table(tacs: Tacs) -> pa.Table:
                                 ("simbank", SIMBANK_MODELS, tacs.simbank),
                                 ("modem", MODEM_MODELS, tacs.modem)):
         rows += [(int(t), kind, v, m) for t, (v, m) in zip(codes, models, strict=True)]
+    rows += [(int(t), "deskphone", v, m) for t, (v, m), listed in
+             zip(tacs.deskphone, DESKPHONE_MODELS, tacs.deskphone_listed, strict=False) if listed]
     rows.sort()
     return table("device_intel", {
         "tac": [str(r[0]) for r in rows], "kind": [r[1] for r in rows],
@@ -149,5 +153,14 @@ def clues_table(rng: np.random.Generator, start: datetime, days: int, nodes: Nod
     })
 
 
-__all__ = ["cells_table", "clues_table", "device_intel_table", "pick", "sanctions_table",
-           "subscribers_and_orders"]
+def roaming_table(start: datetime, roaming: Roaming, nodes: Nodes) -> pa.Table:
+    """The roaming feed: our subscribers' location updates on foreign networks."""
+    return table("roaming", {
+        "msisdn": digits(nodes.msisdn[roaming.node]), "at": times(start, roaming.at),
+        "visited_country": roaming.country, "visited_network": roaming.network,
+        "event": roaming.event,
+    })
+
+
+__all__ = ["cells_table", "clues_table", "device_intel_table", "pick", "roaming_table",
+           "sanctions_table", "subscribers_and_orders"]

@@ -42,6 +42,8 @@ FEED_SCHEMAS: dict[str, pa.Schema] = {
                          ("reason", S, False), ("authority", S, False)),
     "device_intel": _schema(("tac", S, False), ("kind", S, False), ("vendor", S, True),
                             ("model", S, True)),
+    "roaming": _schema(("msisdn", S, False), ("at", TS, False), ("visited_country", S, False),
+                       ("visited_network", S, False), ("event", S, False)),
 }
 
 TRUTH_SCHEMAS: dict[str, pa.Schema] = {
@@ -49,12 +51,13 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
                        ("ours", pa.bool_(), False), ("operator", S, True), ("home", S, True),
                        ("den_id", S, True), ("gang_id", S, True), ("active_from", TS, True),
                        ("active_to", TS, True), ("first_fraud_call_at", TS, True),
-                       ("first_victim_call_at", TS, True)),
+                       ("first_victim_call_at", TS, True), ("reverifies", pa.bool_(), True),
+                       ("reverify_after_h", pa.float64(), True)),
     "calls": _schema(("call_id", S, False), ("is_fraud", pa.bool_(), False),
                      ("scenario", S, False), ("route", S, False)),
     "dens": _schema(("den_id", S, False), ("kind", S, False), ("cell_ids", pa.list_(S), False),
                     ("county", S, False), ("city", S, False), ("ports", pa.int32(), False),
-                    ("tac", S, True), ("msisdns", pa.list_(S), False)),
+                    ("tac", S, True), ("imeis", S, False), ("msisdns", pa.list_(S), False)),
     "gangs": _schema(("gang_id", S, False), ("channel_ids", pa.list_(S), False),
                      ("staff_ids", pa.list_(S), False), ("id_hashes", pa.list_(S), False),
                      ("msisdns", pa.list_(S), False), ("address_hashes", pa.list_(S), False),

@@ -42,33 +42,53 @@ class Profile:
     hours: list[str]
     weekdays_only: np.ndarray
     local: np.ndarray  # share of strangers in the caller's own city
+    repeat: np.ndarray  # share of calls to the caller's own pool (a collector's debtors)
+
+
+_Row = tuple[float, float, float, float, float, float, str, bool, float, float]
 
 
 def profiles(p: Province) -> Profile:
     """The profile table from the config."""
     c = p.cfg
-    rows: list[tuple[float, float, float, float, float, float, str, bool, float]] = []
-    for r in c.roles.work_roles().values():
-        rows.append((r.answer_rate, r.duration_median_s, r.duration_sigma, 0.0, 1.0,
-                     r.callback_rate, r.hours, r.weekdays_only, 0.8))
-    f, d, o, s = c.fraud_sim, c.dens, c.offnet_fraud, c.spoofing
-    rows.append((f.answer_rate, f.duration_median_s, 0.8, f.long_call_share,
-                 f.long_duration_median_s, f.callback_rate, "fraud", False, 0.0))
-    for _ in ("goip_den", "audio_cable_den"):  # outbound only: nobody gets through to a port
-        rows.append((d.answer_rate, d.duration_median_s, 0.8, d.long_call_share,
-                     d.long_duration_median_s, 0.0, "fraud", False, 0.0))
-    rows.append((o.answer_rate, o.duration_median_s, 0.8, o.long_call_share,
-                 f.long_duration_median_s, f.callback_rate, "fraud", False, 0.0))
-    for _ in ("spoof_international", "spoof_interconnect"):
-        rows.append((s.answer_rate, s.duration_median_s, 0.9, f.long_call_share,
-                     f.long_duration_median_s, 0.0, "fraud", False, 0.0))
-    assert len(rows) == len(PROFILES)
-    cols = list(zip(*rows, strict=True))
+    rows: dict[str, _Row] = {}
+    for name, r in c.roles.work_roles().items():
+        rows[name] = (r.answer_rate, r.duration_median_s, r.duration_sigma, 0.0, 1.0,
+                      r.callback_rate, r.hours, r.weekdays_only, 0.8, 0.0)
+    o, e, rl, w = c.offices, c.enterprise, c.relay, c.offnet_workers
+    rows["telemarketing"] = (o.answer_rate, o.telemarketing_duration_median_s, 0.9, 0.0, 1.0,
+                             o.callback_rate, "work", True, o.local_share, 0.0)
+    rows["collection"] = (o.answer_rate, o.collection_duration_median_s, 0.8, 0.0, 1.0,
+                          o.callback_rate, "work", True, o.local_share, o.collection_repeat_share)
+    rows["enterprise"] = (e.answer_rate, e.duration_median_s, 0.9, 0.0, 1.0, e.callback_rate,
+                          "work", True, 0.8, 0.0)
+    rows["relay"] = (rl.answer_rate, rl.duration_median_s, 0.7, 0.0, 1.0, rl.callback_rate,
+                     "all", False, 0.85, 0.0)
+    rows["iot"] = (0.95, 30.0, 0.5, 0.0, 1.0, 0.0, "all", False, 1.0, 0.0)
+    rows["offnet_courier"] = (w.courier_answer_rate, 22.0, 0.6, 0.0, 1.0, w.callback_rate,
+                              "day", False, 0.8, 0.0)
+    rows["offnet_sales"] = (w.sales_answer_rate, 35.0, 1.0, 0.0, 1.0, w.callback_rate, "work",
+                            True, 0.8, 0.0)
+    f, d, of, s = c.fraud_sim, c.dens, c.offnet_fraud, c.spoofing
+    rows["fraud_sim"] = (f.answer_rate, f.duration_median_s, 0.8, f.long_call_share,
+                         f.long_duration_median_s, f.callback_rate, "fraud", False, 0.0, 0.0)
+    rows["fraud_sim_office"] = (*rows["fraud_sim"][:6], "work", True, 0.0, 0.0)
+    for k in ("goip_den", "audio_cable_den"):  # outbound only: nobody gets through to a port
+        rows[k] = (d.answer_rate, d.duration_median_s, 0.8, d.long_call_share,
+                   d.long_duration_median_s, 0.0, "fraud", False, 0.0, 0.0)
+    rows["offnet_fraud"] = (of.answer_rate, of.duration_median_s, 0.8, of.long_call_share,
+                            f.long_duration_median_s, f.callback_rate, "fraud", False, 0.0, 0.0)
+    for k in ("spoof_international", "spoof_interconnect"):
+        rows[k] = (s.answer_rate, s.duration_median_s, 0.9, f.long_call_share,
+                   f.long_duration_median_s, 0.0, "fraud", False, 0.0, 0.0)
+    assert tuple(rows) == PROFILES, "profile rows must follow nodes.PROFILES"
+    cols = list(zip(*rows.values(), strict=True))
     return Profile(
         answer=np.array(cols[0]), median=np.array(cols[1]), sigma=np.array(cols[2]),
         long_share=np.array(cols[3]), long_median=np.array(cols[4]),
         callback=np.array(cols[5]), hours=list(cols[6]),
         weekdays_only=np.array(cols[7], bool), local=np.array(cols[8]),
+        repeat=np.array(cols[9]),
     )
 
 
@@ -107,7 +127,8 @@ class Day:
         n = len(nodes)
         self.first_fraud = np.full(n, np.iinfo(np.int64).max, np.int64)
         self.first_victim = np.full(n, np.iinfo(np.int64).max, np.int64)
-        ordinary = nodes.ours & np.isin(nodes.role, [ROLE[r] for r in FRAUD_ROLES], invert=True)
+        not_people = [ROLE[r] for r in (*FRAUD_ROLES, "iot")]  # strangers never dial a modem
+        ordinary = nodes.ours & np.isin(nodes.role, not_people, invert=True)
         self.ours_ordinary = np.flatnonzero(ordinary)
         self.offnet_js = np.flatnonzero(~nodes.ours & ~nodes.radio & nodes.jiangsu
                                         & (nodes.social > 0))
@@ -121,6 +142,21 @@ class Day:
         self.sociable = (nodes.social > 0) & (contacts.degree(np.arange(n)) > 0)
         circle_rng = np.random.default_rng([seed, 3])
         self.circle = 1 + circle_rng.poisson(p.cfg.social.circle_size - 1, n)
+        self._pools(np.random.default_rng([seed, 4]))
+
+    POOL = 40  # people a collector keeps calling
+
+    def _pools(self, rng: np.random.Generator) -> None:
+        """Each caller whose profile repeats (a collection line) gets its own pool of callees."""
+        nd = self.nodes
+        who = np.flatnonzero((nd.profile >= 0) & (self.prof.repeat[nd.profile] > 0))
+        self.pool_row = np.full(len(nd), -1, np.int64)
+        self.pool_row[who] = np.arange(len(who))
+        a = np.repeat(who, self.POOL)
+        node, num = self.strangers(rng, nd.city[a], self.prof.local[nd.profile[a]])
+        num = np.where(node >= 0, nd.msisdn[np.maximum(node, 0)], num)
+        self.pool_node = node.reshape(len(who), self.POOL)
+        self.pool_num = num.reshape(len(who), self.POOL)
 
     def _group(self, idx: np.ndarray, city: int) -> np.ndarray:
         g = idx[self.nodes.city[idx] == city]
@@ -215,8 +251,8 @@ class Day:
                                      s.duration_sigma * ones, 0 * ones, ones)
         return out
 
-    def work(self, rng: np.random.Generator, day: int, rate_of: np.ndarray, sms: bool = False
-             ) -> Batch:
+    def work(self, rng: np.random.Generator, day: int, rate_of: np.ndarray, sms: bool = False,
+             rng2: np.random.Generator | None = None) -> Batch:
         """Calls (or messages) from workers and fraudsters to strangers, with callbacks."""
         nd, pr = self.nodes, self.prof
         who = np.flatnonzero((rate_of > 0) & self._present(np.arange(len(nd)), day))
@@ -230,6 +266,12 @@ class Day:
         if spoof.any():
             sb, sn = self.strangers(rng, nd.city[a[spoof]], pr.local[pa_[spoof]], ours_only=True)
             b[spoof], b_num[spoof] = sb, sn
+        again = pr.repeat[pa_] > 0
+        if again.any() and rng2 is not None:  # a collector calls the same debtors again
+            idx = np.flatnonzero(again)
+            idx = idx[rng2.random(len(idx)) < pr.repeat[pa_[idx]]]
+            row, col = self.pool_row[a[idx]], rng2.integers(0, self.POOL, len(idx))
+            b[idx], b_num[idx] = self.pool_node[row, col], self.pool_num[row, col]
         b_num = np.where(b >= 0, nd.msisdn[np.maximum(b, 0)], b_num)
         t = self._times(rng, day, pr.hours, pa_)
         out = _batch(t, a, b, nd.msisdn[a].copy(), b_num)
@@ -299,6 +341,32 @@ class Day:
                                      0 * pr.long_share[pb], pr.long_median[pb])
         return out
 
+    def peers(self, rng: np.random.Generator, day: int, sms: bool = False) -> Batch:
+        """Calls (both ways) or messages with a fixed counterpart: a crew's handler (cover
+        traffic), an IoT line's platform."""
+        nd, pr = self.nodes, self.prof
+        rate = nd.peer_sms if sms else nd.peer_calls
+        who = np.flatnonzero((rate > 0) & (nd.peer >= 0) & self._present(np.arange(len(nd)), day))
+        node = np.repeat(who, rng.poisson(rate[who]))
+        inbound = np.zeros(len(node), bool) if sms else rng.random(len(node)) < nd.peer_in[node]
+        peer = nd.peer[node]
+        a = np.where(inbound, -1, node)
+        b = np.where(inbound, node, -1)
+        a_num = np.where(inbound, peer, nd.msisdn[node])
+        b_num = np.where(inbound, nd.msisdn[node], peer)
+        out = _batch(self._times(rng, day, pr.hours, nd.profile[node]), a, b, a_num, b_num)
+        out["fraud"] = self.is_fraud_node[node] & ~inbound
+        out["scen"] = nd.scenario[node]
+        foreign = ~nb.is_domestic(peer)
+        out["ingress"] = np.where(inbound & foreign, INTERNATIONAL, -1).astype(np.int8)
+        out["route"] = np.where(foreign, INTERNATIONAL_ROUTE, -1).astype(np.int8)
+        if not sms:
+            s = self.p.cfg.social
+            ones = np.ones(len(node))
+            out["dur"] = self._durations(rng, 0.9 * ones, s.duration_median_s * ones,
+                                         s.duration_sigma * ones, 0 * ones, ones)
+        return out
+
     # -- finishing: who carries it, where, through which door --------------------------------
 
     def finish(self, rng: np.random.Generator, day: int, raw: Batch) -> Batch:
@@ -306,11 +374,17 @@ class Day:
         nd = self.nodes
         a, b = raw["a"], raw["b"]
         keep = self._present(a, day) & self._present(b, day) & (raw["t"] < (day + 1) * DAY)
-        a_on = (a >= 0) & nd.radio[np.maximum(a, 0)]
-        b_on = (b >= 0) & nd.radio[np.maximum(b, 0)]
+        a_away, b_away = self._abroad(a, raw["t"]), self._abroad(b, raw["t"])
+        # Abroad, some call home with their own number; the rest use an app (no call here).
+        keep &= ~a_away | nd.calls_home[np.maximum(a, 0)]
+        a_on = (a >= 0) & nd.radio[np.maximum(a, 0)] & ~a_away
+        b_on = (b >= 0) & nd.radio[np.maximum(b, 0)] & ~b_away
         keep &= (a_on | b_on) & (raw["a_num"] != raw["b_num"])  # nobody calls themselves
         raw = {k: v[keep] for k, v in raw.items()}
         a, b, a_on, b_on = raw["a"], raw["b"], a_on[keep], b_on[keep]
+        a_away, b_away = a_away[keep], b_away[keep]
+        raw["ingress"] = np.where(a_away, INTERNATIONAL, raw["ingress"]).astype(np.int8)
+        raw["route"] = np.where(a_away | b_away, INTERNATIONAL_ROUTE, raw["route"]).astype(np.int8)
         aw, bw = np.maximum(a, 0), np.maximum(b, 0)
         raw["a_op"] = np.where(a >= 0, nd.operator[aw], operator_of(self.p, raw["a_num"]))
         raw["b_op"] = np.where(b >= 0, nd.operator[bw], operator_of(self.p, raw["b_num"]))
@@ -335,12 +409,19 @@ class Day:
         order = radix_argsort(t - day * DAY)
         return {k: v[order] for k, v in raw.items()}
 
+    def _abroad(self, who: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Whether each node is on a foreign network at time ``t`` (False for -1)."""
+        nd = self.nodes
+        w = np.maximum(who, 0)
+        return (who >= 0) & (t >= nd.abroad_from[w]) & (t < nd.abroad_to[w])
+
     def calls(self, day: int) -> Batch:
         """All calls of ``day``, sorted by time."""
         rng = np.random.default_rng([self.seed, day, 1])
+        rng2 = np.random.default_rng([self.seed, day, 11])  # behaviours added later
         nd = self.nodes
-        raw = _cat([self.social(rng, day, nd.social), self.work(rng, day, nd.work),
-                    self.incoming(rng, day)])
+        raw = _cat([self.social(rng, day, nd.social), self.work(rng, day, nd.work, rng2=rng2),
+                    self.incoming(rng, day), self.peers(rng2, day)])
         out = self.finish(rng, day, raw)
         f = out["fraud"] & (out["src"] >= 0)
         np.minimum.at(self.first_fraud, out["src"][f], out["t"][f])
@@ -354,5 +435,8 @@ class Day:
         nd = self.nodes
         sms_social = self.p.cfg.social.sms_per_day * nd.social / max(
             self.p.cfg.social.calls_per_day, 1e-9)
-        raw = _cat([self.social(rng, day, sms_social), self.work(rng, day, nd.sms, sms=True)])
+        rng2 = np.random.default_rng([self.seed, day, 12])
+        raw = _cat([self.social(rng, day, sms_social),
+                    self.work(rng, day, nd.sms, sms=True, rng2=rng2),
+                    self.peers(rng2, day, sms=True)])
         return self.finish(rng, day, raw)

@@ -9,9 +9,10 @@ import numpy as np
 import pyarrow as pa
 
 from telshield.world import numbering as nb
+from telshield.world.config import ReverifySection
 from telshield.world.devices import id_hashes
 from telshield.world.geography import CITIES, Cells, Counties
-from telshield.world.nodes import ROLES, SCENARIOS, Nodes
+from telshield.world.nodes import FRAUD_ROLES, ROLE, ROLES, SCENARIOS, Nodes
 from telshield.world.tables import TRUTH_SCHEMAS, digits, pick, table, times
 
 DAY = 86_400
@@ -28,11 +29,29 @@ def gang_id(k: int) -> str:
     return f"GANG-{k + 1:04d}"
 
 
+def reverification(rng: np.random.Generator, cfg: ReverifySection, nodes: Nodes,
+                   holder: np.ndarray) -> np.ndarray:
+    """Hours after which the owner of each number of ours would complete a real-name
+    re-verification if sent one; NaN = never (fraud numbers never do), or not ours.
+
+    ``holder`` is each node's registered holder kind (None when not ours).
+    """
+    n = len(nodes)
+    share = np.select([holder == "individual", holder == "enterprise", holder == "iot"],
+                      [cfg.individual_share, cfg.enterprise_share, cfg.iot_share], 0.0)
+    fraud = np.isin(nodes.role, [ROLE[r] for r in FRAUD_ROLES])
+    yes = (rng.random(n) < share) & nodes.ours & ~fraud
+    hours = cfg.delay_hours_median * np.exp(rng.normal(0, cfg.delay_hours_sigma, n))
+    return np.where(yes, np.round(np.clip(hours, 0.1, 24 * 30), 1), np.nan)
+
+
 def numbers_table(start: datetime, days: int, nodes: Nodes, first_fraud: np.ndarray,
-                  first_victim: np.ndarray) -> pa.Table:
+                  first_victim: np.ndarray, reverify_h: np.ndarray | None = None) -> pa.Table:
     """One row per number in the simulation (first one wins if two ever share digits)."""
     _, first = np.unique(nodes.msisdn, return_index=True)
     idx = np.sort(first)
+    rv = np.full(len(nodes), np.nan) if reverify_h is None else reverify_h
+    rv, ours = rv[idx], nodes.ours[idx]
     op_names = np.array([*nb.OPERATORS, "", "", "", "", "", "foreign"], dtype=object)
     op = nodes.operator[idx].astype(np.int64)
     homes = np.array([*CITIES, "other province", "abroad"], dtype=object)
@@ -52,6 +71,8 @@ def numbers_table(start: datetime, days: int, nodes: Nodes, first_fraud: np.ndar
         "active_to": times(start, nodes.last_day[idx].astype(np.int64) * DAY, ~active),
         "first_fraud_call_at": times(start, np.where(ff == NEVER, 0, ff), ff == NEVER),
         "first_victim_call_at": times(start, np.where(fv == NEVER, 0, fv), fv == NEVER),
+        "reverifies": pa.array(~np.isnan(rv), mask=~ours),
+        "reverify_after_h": pa.array(np.where(np.isnan(rv), 0.0, rv), mask=np.isnan(rv)),
     }, TRUTH_SCHEMAS)
 
 
@@ -69,6 +90,7 @@ def dens_table(dens: list[dict[str, Any]], nodes: Nodes, cells: Cells, counties:
         "city": [CITIES[int(counties.city[d["county"]])] for d in dens],
         "ports": [d["ports"] for d in dens],
         "tac": [None if d["tac"] is None else str(d["tac"]) for d in dens],
+        "imeis": [d["imeis"] for d in dens],
         "msisdns": [sorted(members.get(d["den"], [])) for d in dens],
     }
     return table("dens", rows, TRUTH_SCHEMAS)
