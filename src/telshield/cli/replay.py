@@ -32,6 +32,9 @@ def replay_cmd(
     device_barring: Annotated[bool, typer.Option(
         help="Blacklist the IMEIs barred numbers used (the next SIM in the phone is rejected)."
     )] = True,
+    reverify: Annotated[bool, typer.Option(
+        help="Honest owners complete a real-name re-verification when a measure asks them to, "
+        "after the hours the simulator's truth gives (as their BSS would report it).")] = True,
     warmup_hours: Annotated[int, typer.Option(
         min=0, help="Go live after N hours: until then detection runs in shadow mode (its "
         "alerts do not act) and calls are not judged.")] = 72,
@@ -53,7 +56,7 @@ def replay_cmd(
     opts = ReplayOptions(detect_every=detect_every, hours=hours, use_model=model,
                          ingest=ingest, protect_victims=protect_victims,
                          device_rule=device_rule, device_barring=device_barring,
-                         outcomes=outcomes, warmup_hours=warmup_hours)
+                         outcomes=outcomes, warmup_hours=warmup_hours, reverify=reverify)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("replaying simulated hours", total=None)
         r = run_replay(settings, world, work_dir(settings, world), opts,
@@ -62,7 +65,7 @@ def replay_cmd(
         f"[bold]replay[/] {r.period[0]:%Y-%m-%d %H:%M} .. {r.period[1]:%Y-%m-%d %H:%M}, "
         f"{r.hours} hours, detection every {r.detect_every} h ({r.detection_runs} runs, "
         f"{r.alerts:,} alerts); police clues listed {r.police_entries}; devices barred "
-        f"{r.barred_devices:,}; cases "
+        f"{r.barred_devices:,}; measures lifted by re-verification {r.reverified:,}; cases "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(r.cases.items()))
     )
     t = Table("route", "fraud calls", "intercepted", "warned", "before alert", "legit calls",

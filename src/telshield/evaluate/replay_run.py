@@ -70,6 +70,7 @@ class ReplayOptions:
     device_barring: bool = True  # blacklist the IMEIs barred numbers used (services.devices)
     outcomes: Path | None = None  # write every call's outcome and reasons here (Parquet)
     warmup_hours: int = 0  # detection in shadow mode and calls not judged for the first N hours
+    reverify: bool = True  # honest owners complete a re-verification when asked (truth says when)
 
 
 @dataclass
@@ -86,6 +87,7 @@ class ReplayResult:
     cases: dict[str, int] = field(default_factory=dict)
     police_entries: int = 0
     barred_devices: int = 0
+    reverified: int = 0  # measures lifted because the owner re-verified
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -125,6 +127,7 @@ def run_replay(
     progress: Progress | None = None,
 ) -> ReplayResult:
     """Replay ``world`` hour by hour (state kept under ``work``, its store started afresh)."""
+    from telshield.evaluate.replay_people import Reverifiers, reverify_hours
     from telshield.feeds.numbering import load_plan_table
     from telshield.screening.publish import load_current
     from telshield.services.cycle import CycleState
@@ -176,7 +179,8 @@ def run_replay(
     t = time.perf_counter()
     p.cycle.publish(start)
     secs["snapshot"] += time.perf_counter() - t
-    runs = alerts = listed = barred_devices = 0
+    people = Reverifiers(p.disposal.cases, reverify_hours(world) if options.reverify else {})
+    runs = alerts = listed = barred_devices = reverified = 0
     for h in range(hours):
         lo, hi = int(bounds[h]), int(bounds[h + 1])
         t = time.perf_counter()
@@ -186,6 +190,9 @@ def run_replay(
         _screen(engine, cols, at, outcome, reasons, lo, hi)
         secs["screen"] += time.perf_counter() - t
         clock.at = end = start + timedelta(hours=h + 1)
+        t = time.perf_counter()
+        reverified += people.act(end)  # what the BSS reports before the tick
+        secs["dispose"] += time.perf_counter() - t
         tick = p.cycle.tick(end, detect=True if h == hours - 1 else None)
         listed += tick.clues
         alerts += tick.alerts
@@ -208,7 +215,7 @@ def run_replay(
               pd.Timestamp(calls["started_at"].iloc[-1]).to_pydatetime())
     out = ReplayResult(period, hours, options.detect_every, runs, alerts, results, agreement,
                        cases=p.disposal.cases.summary()["cases"], police_entries=listed,
-                       barred_devices=barred_devices,
+                       barred_devices=barred_devices, reverified=reverified,
                        reasons=dict(engine.reasons.most_common()),
                        seconds={k: round(v, 1) for k, v in secs.items()})
     log.info("replay.done", hours=hours, runs=runs, alerts=alerts, meets_bar=out.meets_bar)
