@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -78,11 +79,16 @@ def test_cli_train_and_score_own_table(tmp_path: Path) -> None:
                           str(tmp_path / "edges.parquet"), "--folds", "3", *args])
     assert out.exit_code == 0, out.output
     assert "ROC-AUC" in out.output and "macro" in out.output and "saved model" in out.output
+    assert "nested cross-validation" in out.output and "threshold it chose" in out.output
+    (version,) = [p for p in (tmp_path / "data" / "models").iterdir() if p.is_dir()]
+    meta = json.loads((version / "meta.json").read_text())
+    assert 0 < meta["threshold"] <= 1 and meta["calibration"]["x"] and meta["params"]
     out = run(model_app, ["score", "--features", str(tmp_path / "features.csv"), "--edges",
                           str(tmp_path / "edges.parquet"), "--out", str(tmp_path / "s.csv"),
                           *args])
     assert out.exit_code == 0, out.output
     scores = pd.read_csv(tmp_path / "s.csv", dtype={"msisdn": str})
     assert len(scores) == 400 and scores.score.between(0, 1).all()
+    assert scores.fraud.tolist() == (scores.score >= meta["threshold"]).tolist()
     out = run(model_app, ["score", "--features", str(tmp_path / "features.csv"), *args])
     assert out.exit_code != 0  # a graph model needs its edges

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 console = Console()
+err = Console(stderr=True)
 model_app = typer.Typer(help="The fraud model: train, score, list versions.", no_args_is_help=True)
 
 TableOption = Annotated[Path | None, typer.Option(
@@ -37,7 +38,7 @@ def _metrics(metrics: dict[str, float], title: str) -> None:
     t.add_row("macro", f"{metrics['precision_macro']:.3f}", f"{metrics['recall_macro']:.3f}",
               f"{metrics['f1_macro']:.3f}", "")
     console.print(t)
-    console.print(f"ROC-AUC {metrics['roc_auc']:.3f}  (threshold {metrics['threshold']:g})")
+    console.print(f"ROC-AUC {metrics['roc_auc']:.3f}  (threshold {metrics['threshold']:.3f})")
 
 
 def _read_edges(edges: Path | None) -> pd.DataFrame | None:
@@ -52,7 +53,9 @@ def train_cmd(
     label: LabelOption = "label",
     id_column: IdOption = "msisdn",
     edges: EdgesOption = None,
-    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (outer, for a table).")] = 5,
+    inner: Annotated[int, typer.Option(
+        help="Table: inner folds that choose hyperparameters, calibration and threshold.")] = 3,
     start: Annotated[str | None, typer.Option("--from", help="Lake training start (CST).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Lake training end (CST).")] = None,
     step: Annotated[str, typer.Option(help="Lake: one feature snapshot per step.")] = "1d",
@@ -72,8 +75,14 @@ def train_cmd(
         from telshield.services.model import TableSpec, read_table, train_table
 
         art, metrics = train_table(read_table(features), TableSpec(label, id_column), out,
-                                   edges=_read_edges(edges), folds=folds)
-        _metrics(metrics, f"{folds}-fold cross-validation")
+                                   edges=_read_edges(edges), folds=folds, inner=inner,
+                                   progress=lambda line: err.print(f"  {line}"))
+        _metrics(metrics, f"nested cross-validation ({folds} outer x {inner} inner folds), "
+                          "each outer part at the threshold it chose")
+        console.print(f"worst outer fold macro-F1 {metrics['f1_macro_fold_min']:.3f}; "
+                      f"Brier score {metrics['brier']:.4f} (calibrated scores)")
+        console.print(f"the saved model: threshold {art.meta['threshold']:.3f} on calibrated "
+                      f"scores; {', '.join(f'{k} {v}' for k, v in art.meta['params'].items())}")
     else:
         if start is None or end is None:
             raise InvalidInput("give --features TABLE, or --from and --to to train on the lake")

@@ -6,7 +6,7 @@ Reason codes are TreeSHAP contributions, computed by LightGBM itself (``pred_con
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +51,10 @@ def _matrix(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
     return frame[list(features)].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
 
 
-def fit(frame: pd.DataFrame, labels: np.ndarray, features: Sequence[str]) -> lightgbm.Booster:
-    """Train a booster on ``features`` of ``frame`` against 0/1 ``labels``."""
+def fit(frame: pd.DataFrame, labels: np.ndarray, features: Sequence[str], *,
+        params: Mapping[str, Any] | None = None) -> lightgbm.Booster:
+    """Train a booster on ``features`` of ``frame`` against 0/1 ``labels``; ``params``
+    override ``PARAMS`` (``rounds``: boosting rounds, default ``ROUNDS``)."""
     import lightgbm
 
     y = np.asarray(labels, dtype="float64")
@@ -63,8 +65,10 @@ def fit(frame: pd.DataFrame, labels: np.ndarray, features: Sequence[str]) -> lig
     # No class re-weighting: scores stay calibrated probabilities, so a model trained on
     # partial labels (clues cover only some fraud) does not flood the watch tier.
     # Threads cost more than they give on small tables.
-    params = {**PARAMS, "num_threads": 1 if len(y) < 50_000 else 0}
-    return lightgbm.train(params, data, num_boost_round=ROUNDS)
+    chosen = dict(params or {})
+    rounds = int(chosen.pop("rounds", ROUNDS))
+    merged = {**PARAMS, "num_threads": 1 if len(y) < 50_000 else 0, **chosen}
+    return lightgbm.train(merged, data, num_boost_round=rounds)
 
 
 def predict(booster: lightgbm.Booster, frame: pd.DataFrame) -> np.ndarray:
@@ -90,10 +94,16 @@ def reasons(
 
 def metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
     """Precision, recall, F1 per class and macro, and ROC-AUC of scores against labels."""
+    out = metrics_of(labels, (np.asarray(scores) >= threshold).astype(int), scores)
+    out["threshold"] = threshold
+    return out
+
+
+def metrics_of(labels: np.ndarray, pred: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Precision, recall, F1 per class and macro of 0/1 predictions, and ROC-AUC of scores."""
     from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
     y = np.asarray(labels, dtype=int)
-    pred = (scores >= threshold).astype(int)
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)
     out: dict[str, float] = {}
     for k, cls in enumerate(("negative", "positive")):
@@ -102,11 +112,10 @@ def metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> d
     out |= {"precision_macro": float(p.mean()), "recall_macro": float(r.mean()),
             "f1_macro": float(f.mean())}
     out["roc_auc"] = float(roc_auc_score(y, scores)) if len(np.unique(y)) == 2 else float("nan")
-    out["threshold"] = threshold
     return out
 
 
-def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     from sklearn.model_selection import StratifiedKFold
 
     k = max(2, min(k, int(min(np.bincount(y.astype(int), minlength=2)))))
@@ -118,7 +127,7 @@ def oof_scores(frame: pd.DataFrame, y: np.ndarray, features: Sequence[str], *, k
                seed: int = 7) -> np.ndarray:
     """Out-of-fold scores: each row scored by a model that never saw its label."""
     out = np.zeros(len(y))
-    for train, test in _folds(y, k, seed):
+    for train, test in folds(y, k, seed):
         out[test] = predict(fit(frame.iloc[train], y[train], features), frame.iloc[test])
     return out
 
@@ -146,7 +155,7 @@ def cross_validate(
         return metrics(y, scores), scores
     frame = frame.reset_index(drop=True)
     scores = np.zeros(len(y))
-    for train, test in _folds(y, k, seed):
+    for train, test in folds(y, k, seed):
         stage1 = np.zeros(len(y))
         stage1[train] = oof_scores(frame.iloc[train], y[train], features, k=3, seed=seed)
         stage1[test] = predict(fit(frame.iloc[train], y[train], features), frame.iloc[test])

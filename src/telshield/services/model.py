@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import pandas as pd
 import structlog
 
 from telshield.detect import model as m
+from telshield.detect import tuning
 from telshield.domain.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -125,25 +127,32 @@ def _labels(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
 
 def train_table(
     frame: pd.DataFrame, spec: TableSpec, models_dir: Path, *,
-    edges: pd.DataFrame | None = None, folds: int = 5,
+    edges: pd.DataFrame | None = None, folds: int = 5, inner: int = 3,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Artefact, dict[str, float]]:
-    """Cross-validate, then train on the whole table and save the artefact."""
+    """Nested cross-validation (hyperparameters, calibration and threshold chosen inside each
+    outer part), then train on the whole table and save the artefact with what it chose."""
     frame, features = _prepare(frame, spec)
     y = _labels(frame, spec)
-    metrics, _ = m.cross_validate(frame, y, features, edges=edges, k=folds)
+    nested = tuning.nested_cv(frame, y, features, edges=edges, outer=folds, inner=inner,
+                              progress=progress)
+    choice = tuning.deployed(nested, y)
     names = list(features)
     if edges is not None:
         stage1 = m.oof_scores(frame, y, features, k=folds)
         frame = m.with_graph(frame, y, np.ones(len(y), bool), features, edges, stage1)
         names += list(m.GRAPH_FEATURES)
-    booster = m.fit(frame, y, names)
+    booster = m.fit(frame, y, names, params=choice.params)
     meta = {"source": "table", "label": spec.label, "rows": len(y), "positives": int(y.sum()),
-            "metrics_cv": metrics, "graph": edges is not None, "stage1_features": features}
+            "metrics_cv": nested.metrics, "selection": "nested cross-validation",
+            "folds": {"outer": folds, "inner": inner}, "params": choice.params,
+            "threshold": choice.threshold, "calibration": choice.calibration.to_json(),
+            "graph": edges is not None, "stage1_features": features}
     art = save(booster, names, meta, models_dir)
     if edges is not None:
         stage1_booster = m.fit(frame, y, features)
         (models_dir / art.version / "stage1.txt").write_text(stage1_booster.model_to_string())
-    return art, metrics
+    return art, nested.metrics
 
 
 def score_table(
@@ -162,10 +171,15 @@ def score_table(
         s1 = m.predict(stage1, frame)
         # Labels of the scored table are never used to build its features.
         frame = m.with_graph(frame, None, np.zeros(len(frame), bool), art.features, edges, s1)
-    scores = m.predict(art.booster, frame)
+    # Models saved before calibration existed score raw, at 0.5.
+    scores = tuning.Calibration.from_json(art.meta.get("calibration"))(
+        m.predict(art.booster, frame))
+    threshold = float(art.meta.get("threshold", 0.5))
     why = m.reasons(art.booster, frame)
     out = pd.DataFrame({"msisdn": frame["msisdn"], "score": scores,
                         "reasons": ["; ".join(f"{c.feature}={c.value:g}" for c in r)
                                     for r in why]})
-    metrics = m.metrics(_labels(frame, spec), scores) if spec.label in frame.columns else None
+    out["fraud"] = scores >= threshold
+    metrics = (m.metrics(_labels(frame, spec), scores, threshold)
+               if spec.label in frame.columns else None)
     return out, metrics
