@@ -142,3 +142,21 @@ def test_same_expression_on_spark_and_duckdb() -> None:
     pd.testing.assert_index_equal(duck.index, spark.index)
     assert duck["goip_device_24h"].sum() > 0 and duck["distinct_counties_7d"].max() > 1
     pd.testing.assert_frame_equal(duck, spark, check_exact=False, rtol=1e-6)
+
+
+def test_long_calls_fixed_devices_and_how_long_a_caller_is_known() -> None:
+    calls = _calls([
+        ("1", datetime(2026, 11, 1, 10), 400, "A", "B", "radio", "c1", "86555500111111"),
+        ("2", datetime(2026, 11, 1, 11), 299, "A", "C", "radio", "c1", "86555500111111"),
+        ("3", datetime(2026, 10, 30, 12), 30, "A", "B", "radio", "c1", "35000000111111"),
+        ("4", datetime(2026, 11, 1, 12), 600, "B", "A", "radio", "c2", "86123400111111"),
+    ])
+    intel = {"tac": ["86123400", "86555500"], "kind": ["goip", "deskphone"]}
+    expr = number_features(ibis.memtable(calls), until=UNTIL, cells=ibis.memtable(CELLS),
+                           intel=ibis.memtable(intel))
+    f = ibis.duckdb.connect().execute(expr).set_index("msisdn")
+    a, b = f.loc["A"], f.loc["B"]
+    assert a.long_calls_24h == 1 and a.long_calls_7d == 1  # 400 s; 299 s is not long
+    assert a.fixed_device_24h == 1 and a.goip_device_24h == 0
+    assert b.fixed_device_24h == 0 and b.goip_device_24h == 1
+    assert a.first_call_days == pytest.approx(2.5) and b.first_call_days == pytest.approx(0.5)

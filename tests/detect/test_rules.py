@@ -88,3 +88,37 @@ def test_score_with_weights_that_are_not_exact_in_binary() -> None:
     frame = ibis.memtable({"msisdn": ["a", "b"], "out_calls_24h": [10, 0]})
     got = ibis.duckdb.connect().execute(rule_hits(frame, rs)).set_index("msisdn")["rule_score"]
     assert got["a"] == pytest.approx(1 - 0.3**6) and got["b"] == 0.0
+
+
+CAPPED = GOOD + """
+[[caps]]
+name = "old_line"
+when = "sim_age_days > 365"
+cap = 0.3
+reason = "held {sim_age_days} days"
+"""
+
+
+def test_a_cap_limits_the_score_of_the_numbers_it_holds_for() -> None:
+    rs = parse_rules(CAPPED, KNOWN)
+    assert [c.name for c in rs.caps] == ["old_line"] and rs.caps[0].weight == 0.3
+    t = ibis.memtable({"msisdn": ["old", "young", "unknown"], "calls": [12, 12, 12],
+                       "callers": [1, 1, 1], "share": [0.1, 0.1, 0.1],
+                       "sim_age_days": [400.0, 10.0, None]})
+    got = ibis.duckdb.connect().execute(rule_hits(t, rs)).set_index("msisdn")
+    assert got.loc["young", "rule_score"] == pytest.approx(0.75)  # both rules, uncapped
+    assert got.loc["old", "rule_score"] == pytest.approx(0.3)  # busy only, capped at 0.3
+    assert bool(got.loc["old", "hit__old_line"]) and not got.loc["young", "hit__old_line"]
+    # An unknown age makes the cap's comparison false: the cap does not hold.
+    assert got.loc["unknown", "rule_score"] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('[[caps]]\nname = "c"\nwhen = "calls > 1"\ncap = 1.5\nreason = "r"\n', "'cap' must be"),
+    ('[[caps]]\nname = "c"\nwhen = "calls > 1"\nweight = 0.5\nreason = "r"\n', "cap 'c'"),
+    ('[[caps]]\nname = "busy"\nwhen = "calls > 1"\ncap = 0.5\nreason = "r"\n', "unique"),
+    ('[[cap]]\nname = "c"\nwhen = "calls > 1"\ncap = 0.5\nreason = "r"\n', "top-level"),
+])
+def test_bad_caps_are_named(extra: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_rules(GOOD + extra, KNOWN)

@@ -79,9 +79,10 @@ def _rig(store: SqlStore, tmp_path: Path, *, every: int = 1, shadow_until: datet
     write_feed(lake, "clues", [{
         "clue_id": "CL1", "reported_at": T0 + timedelta(minutes=30), "msisdn": CLUED,
         "case_ref": "JS-1", "fraud_type": "impersonation", "unit": "Nanjing PSB"}])
-    write_feed(lake, "calls", [
-        {"call_id": "C1", "started_at": T0 + timedelta(minutes=10), "duration_s": 20,
-         "caller": FRAUD, "callee": HONEST, "ingress": "radio", "caller_imei": IMEI}])
+    write_feed(lake, "calls", [  # FRAUD's phone: the crew's third SIM in it (it gets barred)
+        {"call_id": f"C{i}", "started_at": T0 + timedelta(minutes=10 - i), "duration_s": 20,
+         "caller": sim, "callee": HONEST, "ingress": "radio", "caller_imei": IMEI}
+        for i, sim in enumerate((FRAUD, "8613900000091", "8613900000092"), start=1)])
     clock = FixedClock(T0)
     lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
     reader = FeedReader(lake)

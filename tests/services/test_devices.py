@@ -1,4 +1,5 @@
-"""Device barring: the IMEIs that barred numbers used become black list entries, once."""
+"""Device barring: the IMEIs barred numbers used become black list entries, once, and only where
+the number is confirmed fraud or the handset is not one person's long-used phone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from telshield.domain.alerts import Alert, Reason, Tier
-from telshield.domain.cases import Policy
+from telshield.domain.cases import ActionKind, Policy
 from telshield.feeds.schemas import FEEDS
 from telshield.services.cases import CaseService
 from telshield.services.devices import DeviceBarring
@@ -18,16 +19,23 @@ from telshield.services.lists import ListService
 from telshield.services.store import FixedClock
 from telshield.store.sql import SqlStore
 
-FRAUD, OTHER, POLICE, HONEST = "8613900000001", "8613900000002", "8613900000003", "8613900000004"
-PHONE, GATEWAY, OLD, HONEST_PHONE = (
-    "861234560000011", "861234560000029", "861234560000037", "861234560000045")
+FRAUD, POLICE, HONEST, OFFICE, NEWBIE = (
+    "8613900000001", "8613900000003", "8613900000004", "8613900000005", "8613900000006")
+SIM_B, SIM_C = "8613900000007", "8613900000008"  # the next SIMs a crew put in its phone
+PHONE, GATEWAY, OLD, HONEST_PHONE, DESK, NEW_PHONE = (
+    "861234560000011", "861234560000029", "861234560000037", "861234560000045",
+    "861234560000052", "861234560000060")
+DAY = 24 * 60
 
 
 def _calls(root: Path, start: datetime) -> None:
     rows = [  # (minutes after start, caller, imei)
         (0, FRAUD, PHONE), (5, FRAUD, PHONE), (9, POLICE, GATEWAY), (12, HONEST, HONEST_PHONE),
-        (-60 * 24 * 10, FRAUD, OLD),  # ten days before: outside the 7-day look-back
-        (20, OTHER, PHONE), (21, FRAUD, None),
+        (-10 * DAY, FRAUD, OLD),  # ten days before: outside the 7-day look-back
+        (-2 * DAY, SIM_B, PHONE), (-DAY, SIM_C, PHONE), (21, FRAUD, None),  # 3 SIMs, one phone
+        (-6 * DAY, OFFICE, DESK), (-3 * DAY, OFFICE, DESK), (30, OFFICE, DESK),  # a desk phone
+        (-5 * DAY, NEWBIE, HONEST_PHONE),  # the newcomer's SIM was in an old phone before...
+        (40, NEWBIE, NEW_PHONE),  # ...and now in a phone nobody saw until an hour ago
     ]
     n = len(rows)
     table = pa.table({
@@ -46,7 +54,11 @@ def _calls(root: Path, start: datetime) -> None:
     pq.write_table(table, root / "calls" / "part-0.parquet")
 
 
-def test_devices_of_barred_numbers_are_listed_once(
+def _alert(msisdn: str, at: datetime) -> Alert:
+    return Alert(msisdn, 0.95, Tier.SUSPEND, (Reason("rule:x", "x"),), at, at)
+
+
+def test_devices_are_barred_in_proportion_to_certainty(
     store: SqlStore, clock: FixedClock, tmp_path: Path
 ) -> None:
     _calls(tmp_path, clock.at - timedelta(hours=2))
@@ -54,18 +66,51 @@ def test_devices_of_barred_numbers_are_listed_once(
     barring = DeviceBarring(lists, cases, FeedReader(tmp_path))
     assert barring.run(clock.at).devices == 0  # nobody barred yet
 
-    # A suspend-tier alert restricts FRAUD (the default policy); police block POLICE.
-    cases.intake([Alert(FRAUD, 0.95, Tier.SUSPEND, (Reason("rule:x", "x"),), clock.at, clock.at)])
+    # Suspend-tier alerts restrict FRAUD, OFFICE and NEWBIE (the default policy); police block
+    # POLICE.
+    cases.intake([_alert(n, clock.at) for n in (FRAUD, OFFICE, NEWBIE)])
     lists.add("number", POLICE, "black", source="police", reason="clue 7", actor="police",
               police_ordered=True)
     result = barring.run(clock.at)
-    assert (result.numbers, result.devices) == (2, 2)
+    assert (result.numbers, result.devices) == (4, 3)
     entries = {e.value: e for e in lists.find(kind="imei")}
-    assert set(entries) == {PHONE, GATEWAY}  # not OLD (outside the window), not HONEST_PHONE
+    # PHONE: three SIMs in a week; GATEWAY: a police-ordered block; NEW_PHONE: first seen an
+    # hour ago. Not DESK (one line's phone for a week), OLD (outside the window), HONEST_PHONE.
+    assert set(entries) == {PHONE, GATEWAY, NEW_PHONE}
+    assert "3 SIMs" in entries[PHONE].reason and "139****0001" in entries[PHONE].reason
+    assert "confirmed" in entries[GATEWAY].reason
+    assert "first seen" in entries[NEW_PHONE].reason
     assert all(e.colour.value == "black" and e.source.value == "disposal" for e in entries.values())
-    assert "139****0001" in entries[PHONE].reason and entries[PHONE].expires_at is not None
+    assert entries[PHONE].expires_at is not None
 
     # Nothing new barred: nothing to do; a rerun never lists an IMEI twice.
     assert barring.run(clock.at).devices == 0
     again = DeviceBarring(lists, cases, FeedReader(tmp_path)).run(clock.at)
-    assert again.devices == 0 and len(lists.find(kind="imei")) == 2
+    assert again.devices == 0 and len(lists.find(kind="imei")) == 3
+
+    # Once OFFICE's case is confirmed as fraud, its desk phone is barred too.
+    case = cases.find(msisdn=OFFICE)[0]
+    assert case.id is not None
+    cases.act(case.id, ActionKind.CONFIRM, actor="analyst", reason="victims' reports")
+    assert barring.run(clock.at).devices == 1
+    assert "confirmed" in {e.value: e for e in lists.find(kind="imei")}[DESK].reason
+
+
+def test_a_young_lake_does_not_make_every_handset_fresh(
+    store: SqlStore, clock: FixedClock, tmp_path: Path
+) -> None:
+    """On data that begins within the fresh period, every phone is 'first seen' recently: that
+    says nothing, so only SIM rotation or confirmation bars a handset."""
+    root = tmp_path
+    start = clock.at - timedelta(hours=5)
+    table = pa.table({
+        "call_id": ["C1"], "started_at": pa.array([start], pa.timestamp("us")),
+        "duration_s": pa.array([30], pa.int32()), "caller": [OFFICE], "callee": [HONEST],
+        "ingress": ["radio"], "caller_cell": ["cell-1"], "caller_imei": [DESK],
+        "callee_cell": pa.nulls(1, pa.string()),
+    }, schema=FEEDS["calls"].schema)
+    (root / "calls").mkdir(parents=True)
+    pq.write_table(table, root / "calls" / "part-0.parquet")
+    lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
+    cases.intake([_alert(OFFICE, clock.at)])
+    assert DeviceBarring(lists, cases, FeedReader(root)).run(clock.at).devices == 0

@@ -19,7 +19,11 @@ import ibis.expr.types as ir
 from telshield.detect.numbering import out_of_province
 
 GOIP_KINDS = ("goip", "simbank")
+# Devices that stay on a desk: modems (predictive diallers, machines) and SIM desk phones (fixed
+# wireless terminals). Offices dial from them; a fraud crew's handset is a phone it carries.
+FIXED_KINDS = ("modem", "deskphone")
 SHORT_CALL_S = 30  # an answered call shorter than this is "short"
+LONG_CALL_S = 300  # an answered call this long or longer is "long": a victim who stays on
 NIGHT_FROM_HOUR, NIGHT_TO_HOUR = 22, 6  # local (CST) hours counted as night
 
 
@@ -58,6 +62,8 @@ WINDOW_FEATURES: dict[str, str] = {
     "distinct_counties": "distinct counties calls were placed from",
     "distinct_imeis": "distinct devices (IMEIs) used to call",
     "goip_device": "1 if any calling IMEI has a GOIP / SIM-bank TAC",
+    "fixed_device": "1 if any calling IMEI has a modem or SIM desk-phone TAC",
+    "long_calls": f"outgoing calls answered for {LONG_CALL_S} s or more",
     "radio_share": "share of outgoing calls entering by our radio network",
     "interconnect_share": "share of outgoing calls entering from another operator",
     "international_share": "share of outgoing calls entering from abroad",
@@ -70,6 +76,8 @@ STATIC_FEATURES: dict[str, str] = {
     "is_subscriber": "1 if the number is registered with us",
     "out_of_province": "1 if the numbering plan puts the number's home outside our province",
     "active_days_7d": "days with at least one outgoing call in the last 7 days",
+    "first_call_days": "days since the first call (within the look-back) to any number it called "
+                       "in the longest window: how long the data has known this caller",
 }
 
 # Features of the run, the same for every number: how much history its windows could read.
@@ -113,7 +121,9 @@ def _places(
     shared (caller, day, cell, device) reduction was computed four times).
     """
     geo = cells.select(cell_id=cells.cell_id, county=cells.county)
-    goip = intel.filter(intel.kind.isin(GOIP_KINDS)).select(tac=intel.tac, is_goip=ibis.literal(1))
+    goip = intel.filter(intel.kind.isin(GOIP_KINDS + FIXED_KINDS)).select(
+        tac=intel.tac, is_goip=intel.kind.isin(GOIP_KINDS).cast("int64"),
+        is_fixed=intel.kind.isin(FIXED_KINDS).cast("int64"))
     cc = c.left_join(geo, c.caller_cell == geo.cell_id)
     county = cc.group_by(caller=cc.caller, value=cc.county).aggregate(last=cc.started_at.max())
     cell = c.group_by(caller=c.caller, value=c.caller_cell).aggregate(last=c.started_at.max())
@@ -128,8 +138,10 @@ def _places(
             for w in windows
         }
         if name == "imeis":
-            aggs |= {f"goip_device_{w.name}": t.is_goip.max(where=t.last >= _since(until, w))
-                     .fill_null(0) for w in windows}
+            for w in windows:
+                inw = t.last >= _since(until, w)
+                aggs[f"goip_device_{w.name}"] = t.is_goip.max(where=inw).fill_null(0)
+                aggs[f"fixed_device_{w.name}"] = t.is_fixed.max(where=inw).fill_null(0)
         parts.append(t.group_by(msisdn=t.caller).aggregate(**aggs))
     week = day.last >= ibis.timestamp(until - timedelta(days=7))
     parts.append(day.group_by(msisdn=day.caller).aggregate(active_days_7d=day.count(where=week)))
@@ -148,6 +160,7 @@ def _outgoing(c: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Tab
         answered = inw & (c.duration_s > 0)
         aggs[f"out_calls_{w.name}"] = c.count(where=inw)
         aggs[f"_short_{w.name}"] = c.count(where=answered & (c.duration_s < SHORT_CALL_S))
+        aggs[f"long_calls_{w.name}"] = c.count(where=inw & (c.duration_s >= LONG_CALL_S))
         aggs[f"_unans_{w.name}"] = c.count(where=inw & (c.duration_s == 0))
         aggs[f"_answered_{w.name}"] = c.count(where=answered)
         aggs[f"_dur_{w.name}"] = c.duration_s.sum(where=inw)
@@ -200,12 +213,15 @@ def _pairs(
         aggs[f"distinct_callees_{w.name}"] = p.count(where=inw)
         aggs[f"_back_{w.name}"] = p.count(where=inw & p.back.notnull())
         aggs[f"_new_{w.name}"] = p.count(where=inw & (p.first_at >= since))
+    aggs["_first"] = p.first_at.min()
     out = p.group_by(msisdn=p.caller).aggregate(**aggs)
     derived: dict[str, ir.Value] = {}
     for w in windows:
         n = out[f"distinct_callees_{w.name}"]
         derived[f"callback_share_{w.name}"] = _share(out[f"_back_{w.name}"], n)
         derived[f"new_callee_share_{w.name}"] = _share(out[f"_new_{w.name}"], n)
+    derived["first_call_days"] = ((ibis.timestamp(until).epoch_seconds()
+                                   - out._first.epoch_seconds()) / 86400.0).cast("float64")
     out = out.mutate(**derived)
     return out.drop(*[c for c in out.columns if c.startswith("_")])
 

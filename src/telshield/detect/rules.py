@@ -13,6 +13,18 @@ A rules file is TOML::
 ``when`` uses feature names, numbers, ``and``/``or``/``not``, comparisons and + - * /.
 A missing feature value makes a comparison false. Rules combine as a noisy-or of their weights:
 ``score = 1 - prod(1 - weight)`` over the rules a number hits.
+
+A *cap* says what the evidence may not exceed when something else is known about a number — a
+company's office line, a number not ours that only screening can act on::
+
+    [[caps]]
+    name = "business_line"
+    when = "holder_enterprise == 1 and sim_age_days >= 365"
+    cap = 0.69
+    reason = "a company's line held for {sim_age_days} days"
+
+A number a cap's ``when`` holds for scores at most ``cap`` (the lowest of the caps it hits), so
+the tier it reaches is proportionate to how sure the evidence can be. Caps say why in the alert.
 """
 
 from __future__ import annotations
@@ -70,6 +82,7 @@ class RuleSet:
 
     version: str
     rules: tuple[Rule, ...]
+    caps: tuple[Rule, ...] = ()  # each cap's ``weight`` is the most a number it hits may score
 
     def rule(self, name: str) -> Rule:
         """The rule called ``name``."""
@@ -90,34 +103,44 @@ def parse_rules(text: str, known_features: Iterable[str], *, source: str = "rule
     entries = doc.get("rules")
     if not isinstance(entries, list) or not entries:
         raise InvalidInput(f"{source}: no [[rules]] tables found; add at least one rule")
-    rules: list[Rule] = []
-    for i, entry in enumerate(entries):
-        rules.append(_parse_rule(entry, i, known, source))
-    names = [r.name for r in rules]
+    rules = [_parse_rule(entry, i, known, source) for i, entry in enumerate(entries)]
+    caps_in = doc.get("caps", [])
+    if not isinstance(caps_in, list):
+        raise InvalidInput(f"{source}: 'caps' must be [[caps]] tables")
+    caps = [_parse_rule(entry, i, known, source, kind="cap") for i, entry in enumerate(caps_in)]
+    unknown_top = set(doc) - {"version", "rules", "caps"}
+    if unknown_top:
+        raise InvalidInput(f"{source}: unknown top-level keys {sorted(unknown_top)}; "
+                           "a rules file holds version, [[rules]] and [[caps]]")
+    names = [r.name for r in rules + caps]
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
         raise InvalidInput(f"{source}: rule names must be unique; repeated: {', '.join(dups)}")
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    return RuleSet(f"{doc.get('version', '0')}+{digest}", tuple(rules))
+    return RuleSet(f"{doc.get('version', '0')}+{digest}", tuple(rules), tuple(caps))
 
 
-def _parse_rule(entry: Any, i: int, known: set[str], source: str) -> Rule:
+def _parse_rule(entry: Any, i: int, known: set[str], source: str, kind: str = "rule") -> Rule:
     if not isinstance(entry, dict):
-        raise InvalidInput(f"{source}: rule #{i + 1} is not a table")
+        raise InvalidInput(f"{source}: {kind} #{i + 1} is not a table")
     name = entry.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidInput(
-            f"{source}: rule #{i + 1} needs a name of lowercase letters, digits and '_'"
+            f"{source}: {kind} #{i + 1} needs a name of lowercase letters, digits and '_'"
         )
-    where = f"{source}: rule {name!r}"
-    when, weight, reason = entry.get("when"), entry.get("weight"), entry.get("reason")
+    where = f"{source}: {kind} {name!r}"
+    key = "weight" if kind == "rule" else "cap"
+    when, weight, reason = entry.get("when"), entry.get(key), entry.get("reason")
     if not isinstance(when, str) or not when.strip():
         raise InvalidInput(f"{where}: 'when' must be a non-empty expression")
-    if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 < weight <= 1:
-        raise InvalidInput(f"{where}: 'weight' must be a number in (0, 1], got {weight!r}")
+    lowest = 0 if kind == "rule" else -1  # a cap may be 0 (never alert); a weight may not
+    if not isinstance(weight, int | float) or isinstance(weight, bool) \
+            or not lowest < weight <= 1:
+        span = "(0, 1]" if kind == "rule" else "[0, 1]"
+        raise InvalidInput(f"{where}: '{key}' must be a number in {span}, got {weight!r}")
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput(f"{where}: 'reason' must be a non-empty text")
-    unknown_extra = set(entry) - {"name", "when", "weight", "reason"}
+    unknown_extra = set(entry) - {"name", "when", key, "reason"}
     if unknown_extra:
         raise InvalidInput(f"{where}: unknown keys {sorted(unknown_extra)}")
     try:
@@ -196,14 +219,14 @@ def _compile(node: ast.AST, t: ir.Table) -> Any:
 
 
 def hit_column(rule: Rule) -> str:
-    """The column holding whether a number hit ``rule``."""
+    """The column holding whether a number hit ``rule`` (or cap)."""
     return f"hit__{rule.name}"
 
 
 def rule_hits(features: ir.Table, rules: RuleSet) -> ir.Table:
     """The features plus one boolean ``hit__<rule>`` column per rule and a ``rule_score``."""
     hits: dict[str, ir.BooleanValue] = {}
-    for r in rules.rules:
+    for r in rules.rules + rules.caps:
         expr = _compile(ast.parse(r.when, mode="eval").body, features)
         hits[hit_column(r)] = expr.cast("boolean").fill_null(False)
     t = features.mutate(**hits)
@@ -213,4 +236,8 @@ def rule_hits(features: ir.Table, rules: RuleSet) -> ir.Table:
     keep: ir.FloatingValue = ibis.literal(1.0, type="float64")
     for r in rules.rules:
         keep = keep * (1.0 - t[hit_column(r)].cast("float64") * r.weight)
-    return t.mutate(rule_score=(1.0 - keep).cast("float64"))
+    score: ir.FloatingValue = (1.0 - keep).cast("float64")
+    for c in rules.caps:
+        score = ibis.ifelse(t[hit_column(c)] & (score > c.weight),
+                            ibis.literal(c.weight, type="float64"), score)
+    return t.mutate(rule_score=score.cast("float64"))

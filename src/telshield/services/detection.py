@@ -23,6 +23,7 @@ import structlog
 from telshield.detect import model as m
 from telshield.detect.colocation import colocation_features
 from telshield.detect.features import Window, feature_names, history_days, number_features
+from telshield.detect.holders import holder_features, office_features
 from telshield.detect.inbound import detection_feature_names, inbound_features
 from telshield.detect.numbering import out_of_province
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
@@ -92,6 +93,12 @@ class Detector:
         frame = frame.merge(coloc, on="msisdn", how="left")
         frame["cell_one_way_callers_24h"] = (
             frame["cell_one_way_callers_24h"].fillna(0).astype("int64"))
+        subs = r.table("subscribers", None, until)
+        frame = frame.merge(r.con.execute(holder_features(subs, until=until)), on="msisdn",
+                            how="left").merge(r.con.execute(office_features(
+                                subs, day, until=until)), on="msisdn", how="left")
+        for c in ("holder_enterprise", "id_lines", "id_lines_cell_24h", "cell_old_callers_24h"):
+            frame[c] = frame[c].fillna(0).astype("int64")
         frame["history_days"] = history_days(self.first_call(), until, until - since)
         if self.plan is not None and len(frame):  # homes never change: classify numbers once
             homes = self._homes(frame["msisdn"])
@@ -153,17 +160,19 @@ class Detector:
         out = []
         for i, row in enumerate(hot.to_dict("records")):
             reasons: list[Reason] = []
-            for rule in self.rules.rules:
+            for rule in self.rules.rules + self.rules.caps:
                 if row[hit_column(rule)]:
                     f0 = rule.features[0]
-                    reasons.append(Reason(f"rule:{rule.name}", rule.explain(row), f0,
+                    kind = "rule" if rule in self.rules.rules else "cap"
+                    reasons.append(Reason(f"{kind}:{rule.name}", rule.explain(row), f0,
                                           _num(row.get(f0)), rule.weight))
             for c in why[i] if why else []:
                 reasons.append(Reason(f"model:{c.feature}",
                                       f"{c.feature} = {c.value:g} raised the model's score",
                                       c.feature, _num(c.value), round(c.contribution, 4)))
             used = {r.feature for r in reasons} | {
-                f for rule in self.rules.rules if row[hit_column(rule)] for f in rule.features}
+                f for rule in self.rules.rules + self.rules.caps if row[hit_column(rule)]
+                for f in rule.features}
             values = {f: v for f in sorted(used) if (v := _num(row.get(f))) is not None}
             tier = self.tier(float(row["score"]))
             assert tier is not None
