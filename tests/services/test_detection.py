@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,11 +15,10 @@ from telshield.detect.rules import hit_column, rule_hits
 from telshield.domain.alerts import Tier
 from telshield.evaluate.toy import START, Toy, make_toy
 from telshield.services.alerts import InMemoryAlertSink
-from telshield.services.detection import Detector, train_from_lake
+from telshield.services.detection import DetectConfig, Detector, train_from_lake
 from telshield.services.lakeread import FeedReader
 from telshield.services.model import load
 from telshield.services.rules import backtest, load_rules
-from telshield.settings import DetectSettings
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def lake(toy: Toy, tmp_path: Path) -> Path:
 
 
 def _detector(lake: Path, state: Path | None = None) -> Detector:
-    return Detector(FeedReader(lake), InMemoryAlertSink(), DetectSettings(), load_rules(None),
+    return Detector(FeedReader(lake), InMemoryAlertSink(), DetectConfig(), load_rules(None),
                     state_path=state)
 
 
@@ -97,8 +97,8 @@ def test_model_from_clues_gives_reasons(lake: Path, tmp_path: Path) -> None:
     det = _detector(lake)
     art = train_from_lake(det, START, START + timedelta(days=4), tmp_path / "models")
     assert art.meta["positives"] > 0 and art.meta["training_window"][0].startswith("2026-11-01")
-    det.model = load(tmp_path / "models")
-    assert det.model.version == art.version
+    det = replace(det, model=load(tmp_path / "models"))
+    assert det.model is not None and det.model.version == art.version
     frame = det.score(det.features(START + timedelta(days=3)))
     alerts = det.alerts(frame, START + timedelta(days=3))
     assert any(r.code.startswith("model:") for a in alerts for r in a.reasons)
@@ -147,3 +147,22 @@ def test_short_history_keeps_history_rules_to_sims_it_has_seen_whole(toy: Toy,
     # Rules that need no history see the older SIMs all the same (their GOIP device).
     goip = ibis.duckdb.connect().execute(rule_hits(ibis.memtable(short), det.rules))
     assert goip[hit_column(det.rules.rule("goip_device"))].astype(bool).all()
+
+
+def test_long_work_reports_progress(quiet: tuple[Toy, Path], lake: Path,
+                                    tmp_path: Path) -> None:
+    seen: list[tuple[str, int, int]] = []
+
+    def progress(what: str, done: int, total: int) -> None:
+        seen.append((what, done, total))
+
+    det = _detector(quiet[1])
+    backtest(det, START + timedelta(days=3), START + timedelta(days=5), progress=progress)
+    assert [s[1:] for s in seen] == [(0, 2), (1, 2), (2, 2)]
+    seen.clear()
+    det.run(START + timedelta(days=3), progress=progress)
+    assert seen[0][1:] == (0, 4) and seen[-1][1:] == (4, 4)
+    seen.clear()
+    train_from_lake(_detector(lake), START, START + timedelta(days=4), tmp_path / "models",
+                    progress=progress)
+    assert seen[0][0].startswith("features at") and seen[-1] == ("saved", 6, 6)
