@@ -20,6 +20,8 @@ from telshield.services.lakeread import FeedReader
 from telshield.services.model import load
 from telshield.services.rules import backtest, load_rules
 
+from .piecewise import assert_same, piecewise_features
+
 
 @pytest.fixture(scope="module")
 def toy() -> Toy:
@@ -166,3 +168,49 @@ def test_long_work_reports_progress(quiet: tuple[Toy, Path], lake: Path,
     train_from_lake(_detector(lake), START, START + timedelta(days=4), tmp_path / "models",
                     progress=progress)
     assert seen[0][0].startswith("features at") and seen[-1] == ("saved", 6, 6)
+
+
+@pytest.mark.parametrize("hours", [12, 60, 84])
+def test_one_expression_equals_the_pieces(quiet: tuple[Toy, Path], hours: int,
+                                          tmp_path: Path) -> None:
+    from telshield.feeds.numbering import load_plan_table
+
+    det = replace(_detector(quiet[1]), plan=load_plan_table(tmp_path))
+    until = START + timedelta(hours=hours)
+    one = det.features(until)
+    assert "out_of_province" in one.columns and one["foreign_callers_24h"].notna().all()
+    assert_same(one, piecewise_features(det, until))
+    since = until - timedelta(hours=6)
+    assert_same(det.features(until, since), piecewise_features(det, until, since))
+
+
+def test_a_number_called_only_from_abroad_joins_the_run(quiet: tuple[Toy, Path],
+                                                         tmp_path: Path) -> None:
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from telshield.feeds.schemas import FEEDS
+
+    lake = tmp_path / "lake"
+    shutil.copytree(quiet[1], lake)
+    until = START + timedelta(hours=60)
+    at = until - timedelta(hours=3)
+    relay = "8613999999999"  # a relay's receiving phone: called from abroad, never calls
+    rows = pa.table({
+        "call_id": [f"X{i}" for i in range(12)], "started_at": [at] * 12,
+        "duration_s": pa.array([40] * 12, pa.int32()),
+        "caller": [f"4470000000{i:02d}" for i in range(12)], "callee": [relay] * 12,
+        "ingress": ["international"] * 12, "caller_cell": [None] * 12,
+        "caller_imei": [None] * 12, "callee_cell": [None] * 12,
+    }, schema=FEEDS["calls"].schema)
+    part = next((lake / "calls").glob(f"day={at:%Y-%m-%d}"))
+    pq.write_table(rows, part / "abroad.parquet")
+    from telshield.feeds.numbering import load_plan_table
+
+    det = replace(_detector(lake), plan=load_plan_table(tmp_path))
+    one = det.features(until)
+    got = one.set_index("msisdn").loc[relay]
+    assert got["foreign_callers_24h"] == 12 and pd.isna(got["out_calls_7d"])
+    assert_same(one, piecewise_features(det, until))

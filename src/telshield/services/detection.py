@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import structlog
@@ -25,7 +26,6 @@ from telshield.detect import model as m
 from telshield.detect.colocation import colocation_features
 from telshield.detect.features import Window, feature_names, history_days, number_features
 from telshield.detect.inbound import inbound_features
-from telshield.detect.numbering import out_of_province
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.errors import InvalidInput
@@ -89,10 +89,12 @@ class Detector:
     state_path: Path | None = None
     plan: Any = None  # the numbering plan's prefix table (pyarrow), for out-of-province homes
     clock: Callable[[], datetime] = datetime.now
-    _home_cache: dict[str, float] = field(default_factory=dict, init=False, repr=False,
-                                          compare=False)
+    _plan_table: ir.Table | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # The plan's prefix table, once: every run joins its numbers to it for their homes.
+        object.__setattr__(self, "_plan_table",
+                           None if self.plan is None else ibis.memtable(self.plan))
         if self.model is not None:
             missing = [f for f in self.model.features if f not in self.model_features()]
             if missing:
@@ -113,30 +115,43 @@ class Detector:
 
     def features(self, until: datetime, active_since: datetime | None = None) -> pd.DataFrame:
         """Features (and rule hits, rule score) of numbers active before ``until``."""
+        expr = self.expression(until, active_since, first_call=self.first_call())
+        return self.reader.con.execute(expr).reset_index(drop=True)
+
+    def expression(self, until: datetime, active_since: datetime | None = None, *,
+                   first_call: datetime | None) -> ir.Table:
+        """The whole run as one lazy expression, executed once by whoever calls it: per-caller
+        features (with their homes from the numbering plan, joined to the callers only: the homes
+        of the whole table would repeat its plan), numbers called from abroad, one-way callers
+        sharing a cell, the run's history (a literal: ``first_call`` is read beforehand), and
+        the rules over all of them. A number seen only as a callee from abroad has no home
+        (``out_of_province`` null), as it has no per-caller features."""
         r = self.reader
         since = self.span(until)
-        expr = number_features(
+        per_caller = number_features(
             r.table("calls", since, until), until=until, windows=self.windows,
             lookback=timedelta(days=self.config.lookback_days),
             sms=r.table("sms", since, until), subscribers=r.table("subscribers", None, until),
-            cells=r.table("cells"), intel=r.table("device_intel"), active_since=active_since,
+            cells=r.table("cells"), intel=r.table("device_intel"), plan=self._plan_table,
+            province=self.config.province, active_since=active_since,
         )
-        frame = r.con.execute(expr)
         day = r.table("calls", until - timedelta(hours=24), until)
-        inbound = r.con.execute(inbound_features(day, until=until, active_since=active_since))
-        frame = frame.merge(inbound, on="msisdn", how="outer") if len(inbound) else \
-            frame.assign(foreign_callers_24h=0)
-        frame["foreign_callers_24h"] = frame["foreign_callers_24h"].fillna(0).astype("int64")
-        coloc = r.con.execute(colocation_features(day, until=until))
-        frame = frame.merge(coloc, on="msisdn", how="left")
-        frame["cell_one_way_callers_24h"] = (
-            frame["cell_one_way_callers_24h"].fillna(0).astype("int64"))
-        frame["history_days"] = history_days(self.first_call(), until, until - since)
-        if self.plan is not None and len(frame):  # homes never change: classify numbers once
-            homes = self._homes(frame["msisdn"])
-            frame["out_of_province"] = frame["msisdn"].astype(str).map(homes).astype("float64")
-        hits = rule_hits(ibis.memtable(frame), self.rules)
-        return r.con.execute(hits).reset_index(drop=True)
+        # Numbers called from abroad join as well as callers: a relay's receiving phone places
+        # no call of its own (its per-caller features stay null).
+        inbound = inbound_features(day, until=until, active_since=active_since).rename(
+            in_msisdn="msisdn")
+        t = per_caller.outer_join(inbound, per_caller.msisdn == inbound.in_msisdn)
+        t = t.mutate(msisdn=ibis.coalesce(t.msisdn, t.in_msisdn),
+                     foreign_callers_24h=t.foreign_callers_24h.fill_null(0).cast("int64"))
+        t = t.drop("in_msisdn")
+        coloc = colocation_features(day, until=until).rename(co_msisdn="msisdn")
+        t = t.left_join(coloc, t.msisdn == coloc.co_msisdn).drop("co_msisdn")
+        t = t.mutate(
+            cell_one_way_callers_24h=t.cell_one_way_callers_24h.fill_null(0).cast("int64"),
+            history_days=ibis.literal(history_days(first_call, until, until - since),
+                                      type="float64"),
+        )
+        return rule_hits(t, self.rules)
 
     def first_call(self) -> datetime | None:
         """When the earliest call the data holds was placed (None: no calls yet). Read on every
@@ -147,18 +162,6 @@ class Detector:
         t = r.table("calls", first, first + timedelta(days=1) if first else None)
         got = r.con.execute(t.started_at.min())
         return None if got is None or pd.isna(got) else pd.Timestamp(got).to_pydatetime()
-
-    def _homes(self, numbers: pd.Series) -> dict[str, float]:
-        """``out_of_province`` by number, from a cache filled as new numbers appear."""
-        cache = self._home_cache
-        new = [n for n in dict.fromkeys(numbers.astype(str).tolist()) if n not in cache]
-        if new:
-            homes = out_of_province(ibis.memtable(pd.DataFrame({"msisdn": new})), "msisdn",
-                                    ibis.memtable(self.plan), province=self.config.province)
-            got = self.reader.con.execute(homes)
-            cache.update(zip(got["msisdn"].astype(str), got["out_of_province"].astype("float64"),
-                             strict=True))
-        return cache
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add ``model_score`` (0 without a model) and the combined ``score``."""
