@@ -50,7 +50,7 @@ def test_train_list_choose_detect(toy: Toy, tmp_path: Path) -> None:
     # Trained, not chosen: a plain detect scores with the rules only.
     stdout, _ = _invoke("detect", "--until", "2026-11-04", "--feeds", str(lake),
                         "--data-dir", str(data))
-    assert "open alerts" in stdout
+    assert "open alerts" in stdout and "model none (rules only" in stdout
     rng = np.random.default_rng(1)
     table = tmp_path / "own.csv"
     pd.DataFrame({"msisdn": [f"86139{i:08d}" for i in range(60)], "calls": rng.poisson(4, 60),
@@ -62,7 +62,9 @@ def test_train_list_choose_detect(toy: Toy, tmp_path: Path) -> None:
     rows = _state(data)
     assert next(r for r in rows if "yes" in r)[0] == version
     assert {r[1] for r in rows} == {"lake", "table"}
-    _invoke("detect", "--until", "2026-11-04 12:00", "--feeds", str(lake), "--data-dir", str(data))
+    stdout, _ = _invoke("detect", "--until", "2026-11-04 12:00", "--feeds", str(lake),
+                        "--data-dir", str(data))
+    assert f"model {version}" in stdout
     _invoke("model", "choose", "--none", "--data-dir", str(data))
     assert not [r for r in _state(data) if "yes" in r]
 

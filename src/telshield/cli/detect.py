@@ -77,6 +77,9 @@ def detect_cmd(
     det = detector(settings, sink=CaseAlertSink(d.cases), lake=feeds, model_version=model,
                    use_model=not no_model, rules_file=rules)
     det.reader.require("calls")
+    console.print(f"rules {det.rules.version}; model "
+                  + (det.model.version if det.model else
+                     "none (rules only; `telshield model choose` picks one)"))
     devices = wiring.device_barring(settings, d, det.reader)
     at = parse_time(until) if until else now_cst()
     runs = 0
