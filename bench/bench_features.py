@@ -2,12 +2,19 @@
 
     python -m bench features --rows 1000000 3000000 10000000 30000000 --no-pandas-above 10000000
     python bench/bench_features.py --rows 1000000 3000000     # the same, smaller
+    python -m bench features --whole-run --rows 1000000 3000000   # the detector's whole run
 
 Synthetic calls over 14 days (the 7 d window plus 7 d look-back), about 20 calls per caller.
 Prints, per size, wall and CPU seconds (CPU: all threads of the process, steadier than wall on a
 shared machine), rows/s per core, the ratios to the hand-written SQL and to pandas, and the growth
 exponent of cost with N. On the smallest size it checks that the three give the same values for
 every call feature (SMS, SIM age and home need other feeds and are left out of the baselines).
+
+``--whole-run`` times what a detection run computes (``Detector.features``: the call features,
+numbers called from abroad, co-location, history, homes and the shipped rules) as the one lazy
+expression it is, against the same run composed piece by piece (six queries merged in pandas,
+as it was before; ``tests/services/piecewise.py``), on the same data in the same process, and
+checks on the smallest size that both give the same table.
 """
 
 from __future__ import annotations
@@ -334,6 +341,71 @@ def check_same(ibis_df: pd.DataFrame, other: pd.DataFrame, name: str) -> None:
         assert np.allclose(x, y, rtol=1e-9, atol=0, equal_nan=True), f"{name}: {col}"
 
 
+def _blank(n: int, field: pa.Field) -> pa.Array:
+    """A column the detector does not read: nulls, or zeros / empty text where none may be."""
+    if field.nullable:
+        return pa.nulls(n, field.type)
+    return pa.array(["" if pa.types.is_string(field.type) else 0] * n).cast(field.type)
+
+
+def feeds_folder(calls: Path, root: Path) -> Path:
+    """A folder of per-feed Parquet files (as the simulator writes them) holding ``calls`` and
+    the dimension tables, for the detector's reader."""
+    cells, intel = dims()
+    for name, table in (("cells", cells), ("device_intel", intel)):
+        schema = FEEDS[name].schema
+        full = pa.table({f.name: table[f.name] if f.name in table.column_names
+                         else _blank(len(table), f) for f in schema}, schema=schema)
+        (root / name).mkdir(parents=True, exist_ok=True)
+        pq.write_table(full, root / name / "part-0.parquet")
+    (root / "calls").mkdir(parents=True, exist_ok=True)
+    calls.rename(root / "calls" / "part-0.parquet")
+    return root
+
+
+def whole_run(sizes: list[int], threads: int, memory: str, shape: str, tmp: Path,
+              repeat: int = 3) -> None:
+    """Time ``Detector.features`` (one expression) against the piecewise run, per size: each
+    ``repeat`` times, alternating which goes first, and print the medians (the machine is
+    shared and noisy; a ratio from one pair of runs moves by 10-20 %)."""
+    from tests.services.piecewise import assert_same, piecewise_features
+
+    from telshield.feeds.numbering import load_plan_table
+    from telshield.services.alerts import InMemoryAlertSink
+    from telshield.services.detection import DetectConfig, Detector
+    from telshield.services.lakeread import FeedReader
+    from telshield.services.rules import load_rules
+
+    plan = load_plan_table(tmp / "plan")
+    for n in sizes:
+        root = tmp / f"feeds-{n}"
+        make_calls(n, tmp / f"calls-{n}.parquet", shape=shape)
+        feeds_folder(tmp / f"calls-{n}.parquet", root)
+        con = ibis.duckdb.connect(threads=threads, memory_limit=memory)
+        det = Detector(FeedReader(root, con), InMemoryAlertSink(), DetectConfig(),
+                       load_rules(None), plan=plan)
+        det.features(UNTIL)  # warm: file metadata, the plan's registration
+        ones, pieces = [], []
+        for i in range(repeat):
+            if i % 2:
+                pieces.append(timed(piecewise_features, det, UNTIL))
+                ones.append(timed(det.features, UNTIL))
+            else:
+                ones.append(timed(det.features, UNTIL))
+                pieces.append(timed(piecewise_features, det, UNTIL))
+        a, b = ones[0][2], pieces[0][2]
+        if n == sizes[0]:
+            assert_same(a, b)
+        t_one, c_one = (float(np.median([r[k] for r in ones])) for k in (0, 1))
+        t_pc, c_pc = (float(np.median([r[k] for r in pieces])) for k in (0, 1))
+        print(f"rows {n:>11,}  numbers {len(a):,}  medians of {repeat}, wall: one expression "
+              f"{t_one:6.2f} s, "
+              f"piecewise {t_pc:6.2f} s, one/piecewise {t_one / t_pc:.2f}x; CPU: one "
+              f"{c_one:6.2f} s, piecewise {c_pc:6.2f} s, one/piecewise {c_one / c_pc:.2f}x",
+              flush=True)
+        del a, b
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark for each size and print the table."""
     doc = __doc__ or ""
@@ -346,7 +418,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--shape", choices=("realistic", "uniform"), default="realistic",
                     help="the calls' shape (make_calls says what each is)")
     ap.add_argument("--dir", type=Path, default=None, help="where to write the data")
+    ap.add_argument("--whole-run", action="store_true",
+                    help="time the detector's whole run, one expression vs piece by piece")
+    ap.add_argument("--repeat", type=int, default=3, help="with --whole-run: runs of each")
     args = ap.parse_args(argv)
+    if args.whole_run:
+        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+            whole_run(args.rows, args.threads, args.memory_limit, args.shape, Path(tmp),
+                      args.repeat)
+        return
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         results = []
         for n in args.rows:

@@ -78,7 +78,7 @@ def test_cli_train_and_score_own_table(tmp_path: Path) -> None:
     out = run(model_app, ["train", "--features", str(tmp_path / "features.csv"), "--edges",
                           str(tmp_path / "edges.parquet"), "--folds", "3", *args])
     assert out.exit_code == 0, out.output
-    assert "ROC-AUC" in out.output and "macro" in out.output and "saved model" in out.output
+    assert "ROC-AUC" in out.output and "macro" in out.output and "saved table model" in out.output
     assert "nested cross-validation" in out.output and "threshold it chose" in out.output
     (version,) = [p for p in (tmp_path / "data" / "models").iterdir() if p.is_dir()]
     meta = json.loads((version / "meta.json").read_text())

@@ -11,10 +11,9 @@ import pytest
 from telshield.evaluate.detection import evaluate_detection, judge
 from telshield.evaluate.toy import make_toy, write_world
 from telshield.services.alerts import InMemoryAlertSink
-from telshield.services.detection import Detector
+from telshield.services.detection import DetectConfig, Detector
 from telshield.services.lakeread import FeedReader
 from telshield.services.rules import load_rules
-from telshield.settings import DetectSettings
 
 T0 = datetime(2026, 11, 1)
 
@@ -22,7 +21,7 @@ T0 = datetime(2026, 11, 1)
 def test_replay_on_toy_world(tmp_path: Path) -> None:
     toy = make_toy(normal=120, couriers=8, fraud=8, days=4)
     write_world(toy, tmp_path / "world")
-    det = Detector(FeedReader(tmp_path / "world"), InMemoryAlertSink(), DetectSettings(),
+    det = Detector(FeedReader(tmp_path / "world"), InMemoryAlertSink(), DetectConfig(),
                    load_rules(None))
     r = evaluate_detection(det, tmp_path / "world", step=timedelta(hours=12), warmup_days=1)
     assert r.positives == 8

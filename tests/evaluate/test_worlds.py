@@ -22,10 +22,9 @@ from telshield.evaluate.worlds import (
     world_key,
 )
 from telshield.services.alerts import InMemoryAlertSink
-from telshield.services.detection import Detector
+from telshield.services.detection import DetectConfig, Detector
 from telshield.services.lakeread import FeedReader
 from telshield.services.rules import load_rules
-from telshield.settings import DetectSettings
 from telshield.world.config import load_config, randomised
 
 
@@ -73,7 +72,7 @@ def test_provinces_are_cached_by_their_parameters(tmp_path: Path) -> None:
 
 
 def _detector(world: Path) -> Detector:
-    return Detector(FeedReader(world), InMemoryAlertSink(), DetectSettings(), load_rules(None))
+    return Detector(FeedReader(world), InMemoryAlertSink(), DetectConfig(), load_rules(None))
 
 
 @pytest.mark.slow

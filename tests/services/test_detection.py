@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,11 +15,12 @@ from telshield.detect.rules import hit_column, rule_hits
 from telshield.domain.alerts import Tier
 from telshield.evaluate.toy import START, Toy, make_toy
 from telshield.services.alerts import InMemoryAlertSink
-from telshield.services.detection import Detector, train_from_lake
+from telshield.services.detection import DetectConfig, Detector, train_from_lake
 from telshield.services.lakeread import FeedReader
 from telshield.services.model import load
 from telshield.services.rules import backtest, load_rules
-from telshield.settings import DetectSettings
+
+from .piecewise import assert_same, piecewise_features
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def lake(toy: Toy, tmp_path: Path) -> Path:
 
 
 def _detector(lake: Path, state: Path | None = None) -> Detector:
-    return Detector(FeedReader(lake), InMemoryAlertSink(), DetectSettings(), load_rules(None),
+    return Detector(FeedReader(lake), InMemoryAlertSink(), DetectConfig(), load_rules(None),
                     state_path=state)
 
 
@@ -97,8 +99,8 @@ def test_model_from_clues_gives_reasons(lake: Path, tmp_path: Path) -> None:
     det = _detector(lake)
     art = train_from_lake(det, START, START + timedelta(days=4), tmp_path / "models")
     assert art.meta["positives"] > 0 and art.meta["training_window"][0].startswith("2026-11-01")
-    det.model = load(tmp_path / "models")
-    assert det.model.version == art.version
+    det = replace(det, model=load(tmp_path / "models"))
+    assert det.model is not None and det.model.version == art.version
     frame = det.score(det.features(START + timedelta(days=3)))
     alerts = det.alerts(frame, START + timedelta(days=3))
     assert any(r.code.startswith("model:") for a in alerts for r in a.reasons)
@@ -147,3 +149,68 @@ def test_short_history_keeps_history_rules_to_sims_it_has_seen_whole(toy: Toy,
     # Rules that need no history see the older SIMs all the same (their GOIP device).
     goip = ibis.duckdb.connect().execute(rule_hits(ibis.memtable(short), det.rules))
     assert goip[hit_column(det.rules.rule("goip_device"))].astype(bool).all()
+
+
+def test_long_work_reports_progress(quiet: tuple[Toy, Path], lake: Path,
+                                    tmp_path: Path) -> None:
+    seen: list[tuple[str, int, int]] = []
+
+    def progress(what: str, done: int, total: int) -> None:
+        seen.append((what, done, total))
+
+    det = _detector(quiet[1])
+    backtest(det, START + timedelta(days=3), START + timedelta(days=5), progress=progress)
+    assert [s[1:] for s in seen] == [(0, 2), (1, 2), (2, 2)]
+    seen.clear()
+    det.run(START + timedelta(days=3), progress=progress)
+    assert seen[0][1:] == (0, 4) and seen[-1][1:] == (4, 4)
+    seen.clear()
+    train_from_lake(_detector(lake), START, START + timedelta(days=4), tmp_path / "models",
+                    progress=progress)
+    assert seen[0][0].startswith("features at") and seen[-1] == ("saved", 6, 6)
+
+
+@pytest.mark.parametrize("hours", [12, 60, 84])
+def test_one_expression_equals_the_pieces(quiet: tuple[Toy, Path], hours: int,
+                                          tmp_path: Path) -> None:
+    from telshield.feeds.numbering import load_plan_table
+
+    det = replace(_detector(quiet[1]), plan=load_plan_table(tmp_path))
+    until = START + timedelta(hours=hours)
+    one = det.features(until)
+    assert "out_of_province" in one.columns and one["foreign_callers_24h"].notna().all()
+    assert_same(one, piecewise_features(det, until))
+    since = until - timedelta(hours=6)
+    assert_same(det.features(until, since), piecewise_features(det, until, since))
+
+
+def test_a_number_called_only_from_abroad_joins_the_run(quiet: tuple[Toy, Path],
+                                                         tmp_path: Path) -> None:
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from telshield.feeds.schemas import FEEDS
+
+    lake = tmp_path / "lake"
+    shutil.copytree(quiet[1], lake)
+    until = START + timedelta(hours=60)
+    at = until - timedelta(hours=3)
+    relay = "8613999999999"  # a relay's receiving phone: called from abroad, never calls
+    rows = pa.table({
+        "call_id": [f"X{i}" for i in range(12)], "started_at": [at] * 12,
+        "duration_s": pa.array([40] * 12, pa.int32()),
+        "caller": [f"4470000000{i:02d}" for i in range(12)], "callee": [relay] * 12,
+        "ingress": ["international"] * 12, "caller_cell": [None] * 12,
+        "caller_imei": [None] * 12, "callee_cell": [None] * 12,
+    }, schema=FEEDS["calls"].schema)
+    part = next((lake / "calls").glob(f"day={at:%Y-%m-%d}"))
+    pq.write_table(rows, part / "abroad.parquet")
+    from telshield.feeds.numbering import load_plan_table
+
+    det = replace(_detector(lake), plan=load_plan_table(tmp_path))
+    one = det.features(until)
+    got = one.set_index("msisdn").loc[relay]
+    assert got["foreign_callers_24h"] == 12 and pd.isna(got["out_calls_7d"])
+    assert_same(one, piecewise_features(det, until))

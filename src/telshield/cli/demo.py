@@ -81,9 +81,9 @@ def _dispose(settings: Settings) -> None:
     from telshield import wiring
     from telshield.cli.cases import print_disposal
     from telshield.evaluate.detection import calls_period
-    from telshield.services.detection import build_detector
+    from telshield.wiring.detection import detector
 
-    det = build_detector(settings, wiring.alert_sink(settings), use_model=False)
+    det = detector(settings, sink=wiring.alert_sink(settings), use_model=False)
     _, until = calls_period(det)
     result = det.run(until)
     console.print(f"detection at {until:%Y-%m-%d %H:%M}: scored {result.scored:,}, "

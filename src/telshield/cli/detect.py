@@ -54,7 +54,9 @@ def detect_cmd(
     max_runs: Annotated[int, typer.Option(help="With --every: stop after N runs (0 = never).")] = 0,
     feeds: FeedsOption = None,
     rules: RulesOption = None,
-    model: Annotated[str | None, typer.Option(help="Model version (default: newest).")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Lake model version (default: the one `telshield model choose` chose; none chosen: "
+             "rules only).")] = None,
     no_model: Annotated[bool, typer.Option("--no-model", help="Rules only.")] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -65,20 +67,25 @@ def detect_cmd(
     --every alone, each run is at the wall-clock time and the command keeps running.
     """
     from telshield import wiring
+    from telshield.cli.progress import steps
     from telshield.services.cases import CaseAlertSink
-    from telshield.services.detection import build_detector
+    from telshield.wiring.detection import detector
 
     settings = settings_from(config, data_dir)
     step = parse_span(every) if every else None
     d = wiring.disposal(settings)
-    det = build_detector(settings, CaseAlertSink(d.cases), feeds=feeds,
-                         model_version=model, use_model=not no_model, rules_file=rules)
+    det = detector(settings, sink=CaseAlertSink(d.cases), lake=feeds, model_version=model,
+                   use_model=not no_model, rules_file=rules)
     det.reader.require("calls")
+    console.print(f"rules {det.rules.version}; model "
+                  + (det.model.version if det.model else
+                     "none (rules only; `telshield model choose` picks one)"))
     devices = wiring.device_barring(settings, d, det.reader)
     at = parse_time(until) if until else now_cst()
     runs = 0
     while True:
-        result = det.run(at)
+        with steps(f"detect at {at:%Y-%m-%d %H:%M}") as progress:
+            result = det.run(at, progress=progress)
         barred = devices.run(at).devices if devices is not None else 0
         runs += 1
         tiers = ", ".join(f"{k}: {v}" for k, v in sorted(result.tiers.items())) or "none"

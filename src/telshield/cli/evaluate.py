@@ -65,14 +65,15 @@ def detection_cmd(
 def show_detection(settings: Settings, world: Path, *, step: str = "6h", train_days: int = 0,
                    warmup_days: int = 7, rules: Path | None = None) -> None:
     """Replay detection over a simulated province and print its evaluation (used by demo)."""
+    from telshield.cli.progress import steps
     from telshield.evaluate.detection import evaluate_detection
-    from telshield.services.alerts import InMemoryAlertSink
-    from telshield.services.detection import build_detector, models_dir
+    from telshield.wiring.detection import detector, models_dir
 
-    det = build_detector(settings, InMemoryAlertSink(), feeds=world, use_model=False,
-                         rules_file=rules)
-    r = evaluate_detection(det, world, step=parse_span(step), train_days=train_days,
-                           warmup_days=warmup_days, models_dir=models_dir(settings))
+    det = detector(settings, lake=world, keep_state=False, use_model=False, rules_file=rules)
+    with steps("evaluate detection") as progress:
+        r = evaluate_detection(det, world, step=parse_span(step), train_days=train_days,
+                               warmup_days=warmup_days, models_dir=models_dir(settings),
+                               progress=progress)
     console.print(
         f"[bold]detection[/] {r.period[0]:%Y-%m-%d %H:%M} .. {r.period[1]:%Y-%m-%d %H:%M}, "
         f"{r.runs} runs every {step}; rules {r.rules_version}; model {r.model_version or 'none'}"

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, settings_from, table, whole
 from telshield.cli.detect import FeedsOption, parse_span, parse_time
 from telshield.domain.errors import InvalidInput
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 console = Console()
 err = Console(stderr=True)
-model_app = typer.Typer(help="The fraud model: train, score, list versions.", no_args_is_help=True)
+model_app = typer.Typer(help="The fraud model: train, list, choose, score.", no_args_is_help=True)
 
 TableOption = Annotated[Path | None, typer.Option(
     "--features", help="A per-number feature table (CSV or Parquet) instead of the lake.",
@@ -66,8 +66,13 @@ def train_cmd(
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Train a model: on a feature table (prints cross-validated metrics) or on the lake."""
-    from telshield.services.detection import models_dir
+    """Train a model: on a feature table (prints cross-validated metrics) or on the lake.
+
+    A new model acts on no number: judge it, then `telshield model choose VERSION` (lake
+    models only) for detection to use it.
+    """
+    from telshield.cli.progress import steps
+    from telshield.wiring.detection import models_dir
 
     settings = settings_from(config, data_dir)
     out = models_dir(settings)
@@ -86,17 +91,21 @@ def train_cmd(
     else:
         if start is None or end is None:
             raise InvalidInput("give --features TABLE, or --from and --to to train on the lake")
-        from telshield.services.alerts import InMemoryAlertSink
-        from telshield.services.detection import build_detector, train_from_lake
+        from telshield.services.detection import train_from_lake
         from telshield.services.model import read_table
+        from telshield.wiring.detection import detector
 
-        det = build_detector(settings, InMemoryAlertSink(), feeds=feeds, use_model=False)
+        det = detector(settings, lake=feeds, keep_state=False, use_model=False)
         known = set(read_table(confirmed)["msisdn"].astype(str)) if confirmed else set()
-        art = train_from_lake(det, parse_time(start), parse_time(end), out,
-                              step=parse_span(step), confirmed=known)
+        with steps("model train") as progress:
+            art = train_from_lake(det, parse_time(start), parse_time(end), out,
+                                  step=parse_span(step), confirmed=known, progress=progress)
         if art.meta.get("metrics_time_split"):
             _metrics(art.meta["metrics_time_split"], f"time split at {art.meta['split_at']}")
-    console.print(f"saved model [bold]{art.version}[/] ({len(art.features)} features) in {out}")
+    console.print(f"saved {art.kind} model [bold]{art.version}[/] ({len(art.features)} features) "
+                  f"in {out}")
+    if art.kind == "lake":
+        console.print(f"not used by detection until chosen: telshield model choose {art.version}")
 
 
 @model_app.command("score")
@@ -107,16 +116,17 @@ def score_cmd(
     label: LabelOption = "label",
     id_column: IdOption = "msisdn",
     edges: EdgesOption = None,
-    version: Annotated[str | None, typer.Option(help="Model version (default newest).")] = None,
+    version: Annotated[str | None, typer.Option(
+        help="Table model version (default: the newest table model).")] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Score a feature table; prints metrics when it has a label column."""
-    from telshield.services.detection import models_dir
-    from telshield.services.model import TableSpec, load, read_table, score_table
+    from telshield.services.model import TABLE, TableSpec, load, read_table, score_table
+    from telshield.wiring.detection import models_dir
 
     settings = settings_from(config, data_dir)
-    art = load(models_dir(settings), version)
+    art = load(models_dir(settings), version, kind=TABLE)
     scores, metrics = score_table(read_table(features), art, TableSpec(label, id_column),
                                   edges=_read_edges(edges), models_dir=models_dir(settings))
     if out is not None:
@@ -133,18 +143,49 @@ def score_cmd(
 
 @model_app.command("list")
 def list_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
-    """List trained model versions, newest last."""
-    import json
-
-    from telshield.services.detection import models_dir
+    """List trained versions, oldest first: kind, size, metrics, and which one detection uses."""
+    from telshield.services.model import catalogue
+    from telshield.wiring.detection import models_dir
 
     d = models_dir(settings_from(config, data_dir))
-    t = Table("version", "source", "rows", "positives", "features")
-    for meta in sorted(d.glob("m*/meta.json")) if d.exists() else []:
-        m = json.loads(meta.read_text())
-        t.add_row(m["version"], m.get("source", ""), str(m.get("rows", "")),
-                  str(m.get("positives", "")), str(len(m.get("features", []))))
+    t = table(whole("version"), "kind", "created", "rows", "positives", "features",
+              "macro F1", "ROC-AUC", "chosen")
+    for i in catalogue(d):
+        t.add_row(i.version, i.kind, i.created_at[:19], _n(i.rows), _n(i.positives),
+                  str(i.features), _m(i.metrics, "f1_macro"), _m(i.metrics, "roc_auc"),
+                  "yes" if i.chosen else "")
     console.print(t)
+
+
+def _n(v: int | None) -> str:
+    return "" if v is None else f"{v:,}"
+
+
+def _m(metrics: dict[str, float], key: str) -> str:
+    return f"{metrics[key]:.3f}" if key in metrics else ""
+
+
+@model_app.command("choose")
+def choose_cmd(
+    version: Annotated[str | None, typer.Argument(
+        help="The lake model version detection scores with from its next run.")] = None,
+    none: Annotated[bool, typer.Option("--none", help="Choose no model: rules only.")] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Choose the lake model detection uses (after judging it), or --none for rules only."""
+    from telshield.services.model import choose, unchoose
+    from telshield.wiring.detection import models_dir
+
+    d = models_dir(settings_from(config, data_dir))
+    if none == (version is not None):
+        raise InvalidInput("give a VERSION (see `telshield model list`) or --none")
+    if version is None:
+        unchoose(d)
+        console.print("no model chosen: detection runs the rules only")
+        return
+    info = choose(d, version)
+    console.print(f"detection scores with [bold]{info.version}[/] from its next run")
 
 
 def register(app: typer.Typer) -> None:

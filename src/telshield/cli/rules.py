@@ -52,20 +52,21 @@ def backtest_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Each rule's hits, precision and recall against police clues over a period."""
-    from telshield.services.alerts import InMemoryAlertSink
-    from telshield.services.detection import build_detector
+    from telshield.cli.progress import steps
     from telshield.services.model import read_table
     from telshield.services.rules import backtest
+    from telshield.wiring.detection import detector
 
     settings = settings_from(config, data_dir)
-    det = build_detector(settings, InMemoryAlertSink(), feeds=feeds, use_model=False,
-                         rules_file=rules)
+    det = detector(settings, lake=feeds, keep_state=False, use_model=False, rules_file=rules)
     extra: set[str] = set()
     if labels is not None:
         frame = read_table(labels)
         extra = set(frame.loc[frame["label"].astype(int) == 1, "msisdn"].astype(str))
-    stats = backtest(det, parse_time(start), parse_time(end), step=parse_span(step),
-                     label_lag=parse_span(lag) if lag != "0" else timedelta(0), labels=extra)
+    with steps("backtest") as progress:
+        stats = backtest(det, parse_time(start), parse_time(end), step=parse_span(step),
+                         label_lag=parse_span(lag) if lag != "0" else timedelta(0), labels=extra,
+                         progress=progress)
     t = Table("rule", "hits", "true hits", "precision", "recall",
               title=f"backtest {start} .. {end}, rules {det.rules.version}, "
                     f"labelled fraud numbers active: {stats[0].positives if stats else 0}")

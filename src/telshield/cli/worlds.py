@@ -21,8 +21,8 @@ def run_worlds(settings: Settings, *, worlds: int, seed_base: int, randomise: bo
                warmup_days: int, rules: Path | None, cache: Path | None,
                json_out: Path | None) -> WorldsReport:
     """Generate or reuse the provinces, evaluate detection on each, print and save the report."""
-    from telshield.services.alerts import InMemoryAlertSink
-    from telshield.services.detection import Detector, build_detector
+    from telshield.services.detection import Detector
+    from telshield.wiring.detection import detector as make_detector
     from telshield.wiring.world import load_config, randomised
 
     cfg = load_config(world_config, subscribers=subscribers, days=days)
@@ -33,11 +33,11 @@ def run_worlds(settings: Settings, *, worlds: int, seed_base: int, randomise: bo
 
     def detector(world: Path) -> Detector:
         """Rules only, as ``evaluate detection --world`` builds it (the protocol's factory)."""
-        return build_detector(settings, InMemoryAlertSink(), feeds=world, use_model=False,
-                              rules_file=rules)
+        return make_detector(settings, lake=world, keep_state=False, use_model=False,
+                             rules_file=rules)
 
     folder = cache or settings.data_dir / "worlds"
-    with console.status("worlds") as status:
+    with Console(stderr=True).status("worlds") as status:
         report = evaluate_worlds(protocol, detector, folder,
                                  progress=lambda m: status.update(m))
     show(report)

@@ -10,7 +10,7 @@ from first fraud call to alert; the same again for alerts at verify or above (``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import structlog
 from telshield.domain.alerts import Tier
 from telshield.domain.errors import InvalidInput
 from telshield.services.alerts import InMemoryAlertSink
-from telshield.services.detection import Detector, snapshots, train_from_lake
+from telshield.services.detection import Detector, Progress, snapshots, train_from_lake
 
 log = structlog.get_logger(__name__)
 
@@ -78,13 +78,16 @@ def calls_period(det: Detector) -> tuple[datetime, datetime]:
     return pd.Timestamp(row["lo"]).to_pydatetime(), pd.Timestamp(row["hi"]).to_pydatetime()
 
 
-def replay(det: Detector, start: datetime, end: datetime, step: timedelta) -> pd.DataFrame:
+def replay(det: Detector, start: datetime, end: datetime, step: timedelta, *,
+           progress: Progress | None = None) -> pd.DataFrame:
     """Run detection every ``step`` over (start, end]; per number: first alert and best score."""
     first_alert: dict[str, datetime] = {}
     first_verify: dict[str, datetime] = {}
     best: dict[str, float] = {}
     times = snapshots(start, end + step, step)
-    for t in times:
+    for i, t in enumerate(times):
+        if progress:
+            progress(f"detecting at {t:%Y-%m-%d %H:%M}", i, len(times))
         previous = t - step
         frame = det.score(det.features(t, active_since=previous))
         for num, score in zip(frame["msisdn"].astype(str), frame["score"], strict=True):
@@ -95,6 +98,8 @@ def replay(det: Detector, start: datetime, end: datetime, step: timedelta) -> pd
             first_alert.setdefault(a.msisdn, t)
             if a.tier.rank >= Tier.VERIFY.rank:
                 first_verify.setdefault(a.msisdn, t)
+    if progress:
+        progress("judging", len(times), len(times))
     out = pd.DataFrame({"best_score": pd.Series(best, dtype="float64")})
     out["first_alert"] = pd.Series(first_alert, dtype="datetime64[us]")
     out["first_verify"] = pd.Series(first_verify, dtype="datetime64[us]")
@@ -145,6 +150,7 @@ def judge(
 def evaluate_detection(
     det: Detector, world: Path, *, step: timedelta = timedelta(hours=6),
     train_days: int = 0, warmup_days: int = 7, models_dir: Path | None = None,
+    progress: Progress | None = None,
 ) -> DetectionReport:
     """Train on the first ``train_days`` (clues only) if asked, replay the rest, judge it.
 
@@ -159,13 +165,17 @@ def evaluate_detection(
     if start >= hi - DEADLINE:
         raise InvalidInput(f"the feeds span {first:%Y-%m-%d} .. {hi:%Y-%m-%d}: too short for "
                            f"{max(train_days, warmup_days)} days of warm-up plus a judged day")
-    det.sink = InMemoryAlertSink()
-    det.state_path = None
+    # The replay keeps its alerts to itself and its runs stateless: a detector of its own.
+    det = replace(det, sink=InMemoryAlertSink(), state_path=None)
     if train_days > 0:
         if models_dir is None:
             raise InvalidInput("training during evaluation needs a models folder")
-        det.model = train_from_lake(det, first, first + timedelta(days=train_days), models_dir)
-    scored = replay(det, start, hi, step)
+        # Trained on the first days' clues and judged on the rest: the evaluation is the judging
+        # that choosing a model asks for, so this one model scores here without being chosen.
+        model = train_from_lake(det, first, first + timedelta(days=train_days), models_dir,
+                                progress=progress)
+        det = replace(det, model=model)
+    scored = replay(det, start, hi, step, progress=progress)
     report = judge(scored, truth, start, hi, int(scored.attrs["runs"]))
     report.verify = judge(scored.assign(first_alert=scored["first_verify"]), truth, start, hi,
                           int(scored.attrs["runs"]))

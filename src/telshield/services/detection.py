@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import structlog
@@ -24,17 +26,41 @@ from telshield.detect import model as m
 from telshield.detect.colocation import colocation_features
 from telshield.detect.features import Window, feature_names, history_days, number_features
 from telshield.detect.holders import holder_features, office_features
-from telshield.detect.inbound import detection_feature_names, inbound_features
-from telshield.detect.numbering import out_of_province
+from telshield.detect.inbound import inbound_features
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.errors import InvalidInput
 from telshield.services.alerts import AlertSink
 from telshield.services.lakeread import FeedReader
 from telshield.services.model import Artefact
-from telshield.settings import DetectSettings, Settings
 
 log = structlog.get_logger(__name__)
+
+Progress = Callable[[str, int, int], None]  # what is being done, steps done, steps in all
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """What a detector needs to know: feature windows, look-back, tier thresholds, province.
+
+    Plain values, filled from settings by ``telshield.wiring.detection``.
+    """
+
+    windows: tuple[str, ...] = ("1h", "24h", "7d")
+    lookback_days: int = 7
+    watch: float = 0.5
+    verify: float = 0.7
+    suspend: float = 0.9
+    province: str = "Jiangsu"
+    # The model probability from which the model alone raises an alert; 1 (the default)
+    # means never: the model then only adds reasons to what the rules found.
+    model_alone: float = 1.0
+
+    def model_may_alert_alone(self, score: np.ndarray) -> np.ndarray:
+        """Which model scores may stand as an alert's score without any rule behind them."""
+        if self.model_alone >= 1.0:  # a probability of exactly 1.0 is still "alone": never
+            return np.zeros(len(score), dtype=bool)
+        return np.asarray(score >= self.model_alone)
 
 
 @dataclass(frozen=True)
@@ -48,63 +74,92 @@ class RunResult:
     days_read: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Detector:
-    """Computes features, applies rules and the model, and writes alerts."""
+    """Computes features, applies rules and the model, and writes alerts.
+
+    Built whole by ``telshield.wiring.detection``; to run the same detector with another sink
+    or model, make a new one (``dataclasses.replace``), never patch this one.
+    """
 
     reader: FeedReader
     sink: AlertSink
-    settings: DetectSettings
+    config: DetectConfig
     rules: RuleSet
     model: Artefact | None = None
     state_path: Path | None = None
     plan: Any = None  # the numbering plan's prefix table (pyarrow), for out-of-province homes
-    _home_cache: dict[str, float] = field(default_factory=dict, init=False, repr=False)
-    _plan_table: Any = field(default=None, init=False, repr=False)
-    clock: Any = field(default=datetime.now)
+    clock: Callable[[], datetime] = datetime.now
+    _plan_table: ir.Table | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The plan's prefix table, once: every run joins its numbers to it for their homes.
+        object.__setattr__(self, "_plan_table",
+                           None if self.plan is None else ibis.memtable(self.plan))
+        if self.model is not None:
+            missing = [f for f in self.model.features if f not in self.model_features()]
+            if missing:
+                raise InvalidInput(
+                    f"model {self.model.version} reads features this detector does not compute "
+                    f"({', '.join(missing[:5])}); it was trained on a feature table or with other "
+                    f"windows: train a lake model (`telshield model train --from --to`)")
 
     @property
     def windows(self) -> list[Window]:
-        """The feature windows from settings."""
-        return [Window.parse(w) for w in self.settings.windows]
+        """The feature windows of the configuration."""
+        return [Window.parse(w) for w in self.config.windows]
 
     def span(self, until: datetime) -> datetime:
         """The earliest time a run at ``until`` reads."""
         longest = max(w.length for w in self.windows)
-        return until - longest - timedelta(days=self.settings.lookback_days)
+        return until - longest - timedelta(days=self.config.lookback_days)
 
     def features(self, until: datetime, active_since: datetime | None = None) -> pd.DataFrame:
         """Features (and rule hits, rule score) of numbers active before ``until``."""
+        expr = self.expression(until, active_since, first_call=self.first_call())
+        return self.reader.con.execute(expr).reset_index(drop=True)
+
+    def expression(self, until: datetime, active_since: datetime | None = None, *,
+                   first_call: datetime | None) -> ir.Table:
+        """The whole run as one lazy expression, executed once by whoever calls it: per-caller
+        features (with their homes from the numbering plan, joined to the callers only: the homes
+        of the whole table would repeat its plan), numbers called from abroad, one-way callers
+        sharing a cell, the run's history (a literal: ``first_call`` is read beforehand), and
+        the rules over all of them. A number seen only as a callee from abroad has no home
+        (``out_of_province`` null), as it has no per-caller features."""
         r = self.reader
         since = self.span(until)
-        expr = number_features(
+        per_caller = number_features(
             r.table("calls", since, until), until=until, windows=self.windows,
-            lookback=timedelta(days=self.settings.lookback_days),
+            lookback=timedelta(days=self.config.lookback_days),
             sms=r.table("sms", since, until), subscribers=r.table("subscribers", None, until),
-            cells=r.table("cells"), intel=r.table("device_intel"), active_since=active_since,
+            cells=r.table("cells"), intel=r.table("device_intel"), plan=self._plan_table,
+            province=self.config.province, active_since=active_since,
         )
-        frame = r.con.execute(expr)
         day = r.table("calls", until - timedelta(hours=24), until)
-        inbound = r.con.execute(inbound_features(day, until=until, active_since=active_since))
-        frame = frame.merge(inbound, on="msisdn", how="outer") if len(inbound) else \
-            frame.assign(foreign_callers_24h=0)
-        frame["foreign_callers_24h"] = frame["foreign_callers_24h"].fillna(0).astype("int64")
-        coloc = r.con.execute(colocation_features(day, until=until))
-        frame = frame.merge(coloc, on="msisdn", how="left")
-        frame["cell_one_way_callers_24h"] = (
-            frame["cell_one_way_callers_24h"].fillna(0).astype("int64"))
+        # Numbers called from abroad join as well as callers: a relay's receiving phone places
+        # no call of its own (its per-caller features stay null).
+        inbound = inbound_features(day, until=until, active_since=active_since).rename(
+            in_msisdn="msisdn")
+        t = per_caller.outer_join(inbound, per_caller.msisdn == inbound.in_msisdn)
+        t = t.mutate(msisdn=ibis.coalesce(t.msisdn, t.in_msisdn),
+                     foreign_callers_24h=t.foreign_callers_24h.fill_null(0).cast("int64"))
+        t = t.drop("in_msisdn")
+        coloc = colocation_features(day, until=until).rename(co_msisdn="msisdn")
+        t = t.left_join(coloc, t.msisdn == coloc.co_msisdn).drop("co_msisdn")
+        t = t.mutate(
+            cell_one_way_callers_24h=t.cell_one_way_callers_24h.fill_null(0).cast("int64"),
+            history_days=ibis.literal(history_days(first_call, until, until - since),
+                                      type="float64"),
+        )
         subs = r.table("subscribers", None, until)
-        frame = frame.merge(r.con.execute(holder_features(subs, until=until)), on="msisdn",
-                            how="left").merge(r.con.execute(office_features(
-                                subs, day, until=until)), on="msisdn", how="left")
-        for c in ("holder_enterprise", "id_lines", "id_lines_cell_24h", "cell_old_callers_24h"):
-            frame[c] = frame[c].fillna(0).astype("int64")
-        frame["history_days"] = history_days(self.first_call(), until, until - since)
-        if self.plan is not None and len(frame):  # homes never change: classify numbers once
-            homes = self._homes(frame["msisdn"])
-            frame["out_of_province"] = frame["msisdn"].astype(str).map(homes).astype("float64")
-        hits = rule_hits(ibis.memtable(frame), self.rules)
-        return r.con.execute(hits).reset_index(drop=True)
+        hold = holder_features(subs, until=until).rename(h_msisdn="msisdn")
+        t = t.left_join(hold, t.msisdn == hold.h_msisdn).drop("h_msisdn")
+        office = office_features(subs, day, until=until).rename(o_msisdn="msisdn")
+        t = t.left_join(office, t.msisdn == office.o_msisdn).drop("o_msisdn")
+        t = t.mutate(**{c: t[c].fill_null(0).cast("int64") for c in (
+            "holder_enterprise", "id_lines", "id_lines_cell_24h", "cell_old_callers_24h")})
+        return rule_hits(t, self.rules)
 
     def first_call(self) -> datetime | None:
         """When the earliest call the data holds was placed (None: no calls yet). Read on every
@@ -116,20 +171,6 @@ class Detector:
         got = r.con.execute(t.started_at.min())
         return None if got is None or pd.isna(got) else pd.Timestamp(got).to_pydatetime()
 
-    def _homes(self, numbers: pd.Series) -> dict[str, float]:
-        """``out_of_province`` by number, from a cache filled as new numbers appear."""
-        if self._plan_table is None:
-            self._plan_table = ibis.memtable(self.plan)
-        cache = self._home_cache
-        new = [n for n in dict.fromkeys(numbers.astype(str).tolist()) if n not in cache]
-        if new:
-            homes = out_of_province(ibis.memtable(pd.DataFrame({"msisdn": new})), "msisdn",
-                                    self._plan_table, province=self.settings.province)
-            got = self.reader.con.execute(homes)
-            cache.update(zip(got["msisdn"].astype(str), got["out_of_province"].astype("float64"),
-                             strict=True))
-        return cache
-
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add ``model_score`` (0 without a model) and the combined ``score``."""
         frame = frame.copy()
@@ -138,14 +179,16 @@ class Detector:
         else:
             frame["model_score"] = 0.0
         # The model trains on partial labels (clues): it ranks well, but alone it raises an
-        # alert only when sure; below that it adds reasons to what the rules found.
-        model = frame["model_score"].where(frame["model_score"] >= self.settings.model_alone, 0)
+        # alert only when the configuration lets it (never, by default); otherwise it adds
+        # reasons to what the rules found and never lifts their score.
+        alone = self.config.model_may_alert_alone(frame["model_score"].to_numpy())
+        model = frame["model_score"].where(alone, 0.0)
         frame["score"] = np.maximum(frame["rule_score"], model).clip(0, 1)
         return frame
 
     def tier(self, score: float) -> Tier | None:
         """The tier for a score under the thresholds in settings (None below watch)."""
-        s = self.settings
+        s = self.config
         if score >= s.suspend:
             return Tier.SUSPEND
         if score >= s.verify:
@@ -154,7 +197,7 @@ class Detector:
 
     def alerts(self, frame: pd.DataFrame, until: datetime) -> list[Alert]:
         """Alerts, with reasons and the feature values behind them, for scores over watch."""
-        hot = frame[frame["score"] >= self.settings.watch].reset_index(drop=True)
+        hot = frame[frame["score"] >= self.config.watch].reset_index(drop=True)
         why = m.reasons(self.model.booster, hot) if self.model is not None and len(hot) else []
         now = self.clock()
         out = []
@@ -184,13 +227,20 @@ class Detector:
             ))
         return out
 
-    def run(self, until: datetime) -> RunResult:
+    def run(self, until: datetime, *, progress: Progress | None = None) -> RunResult:
         """Run once at ``until``: score numbers with new calls, upsert their alerts."""
+        say = progress or (lambda _what, _done, _total: None)
         previous = self._last_until()
         active_since = previous if previous is not None and previous < until else None
-        frame = self.score(self.features(until, active_since))
+        say("computing features", 0, 4)
+        features = self.features(until, active_since)
+        say(f"scoring {len(features):,} numbers", 1, 4)
+        frame = self.score(features)
+        say("explaining alerts", 2, 4)
         alerts = self.alerts(frame, until)
+        say(f"writing {len(alerts):,} alerts", 3, 4)
         self.sink.upsert(alerts)
+        say("done", 4, 4)
         days = len({f.parent for f in self.reader.files("calls", self.span(until), until)})
         self._save_state(until)
         tiers = dict(Counter(a.tier.value for a in alerts))
@@ -245,11 +295,14 @@ def clue_labels(reader: FeedReader, until: datetime) -> set[str]:
 
 
 def training_frame(
-    detector: Detector, times: list[datetime], positives: set[str]
+    detector: Detector, times: list[datetime], positives: set[str], *,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Features at each snapshot time with a 0/1 ``label`` and the ``at`` time."""
     parts = []
-    for t in times:
+    for i, t in enumerate(times):
+        if progress:
+            progress(f"features at {t:%Y-%m-%d %H:%M}", i, len(times))
         f = detector.features(t)
         f["at"] = t
         parts.append(f)
@@ -261,64 +314,38 @@ def training_frame(
 def train_from_lake(
     detector: Detector, start: datetime, end: datetime, models_dir: Path, *,
     step: timedelta = timedelta(days=1), confirmed: set[str] | None = None,
+    progress: Progress | None = None,
 ) -> Artefact:
     """Train on features over [start, end] labelled by clues (+ confirmed disposals).
 
     The split is by time: the last quarter of snapshots validates a model trained on the rest;
-    the saved model is then trained on all snapshots.
+    the saved model is then trained on all snapshots. It is saved as a "lake" model, not
+    chosen: detection uses it only once ``telshield model choose`` names it.
     """
-    from telshield.services.model import save
+    from telshield.services.model import LAKE, save
 
     positives = clue_labels(detector.reader, end) | (confirmed or set())
     times = snapshots(start, end, step)
     if len(times) < 2:
         raise InvalidInput("training needs at least two snapshots; widen the period or the step")
-    frame = training_frame(detector, times, positives)
+    steps = len(times) + 2  # the snapshots, the validated fit, the final fit
+    frame = training_frame(detector, times, positives, progress=progress)
     names = detector.model_features()
     cut = times[max(1, int(len(times) * 0.75)) - 1]
     train, valid = frame[frame["at"] <= cut], frame[frame["at"] > cut]
+    if progress:
+        progress(f"fitting on snapshots up to {cut:%Y-%m-%d %H:%M}", len(times), steps)
     booster = m.fit(train, train["label"].to_numpy(), names)
     metrics = m.metrics(valid["label"].to_numpy(), m.predict(booster, valid)) \
         if valid["label"].nunique() == 2 else {}
+    if progress:
+        progress("fitting on all snapshots", len(times) + 1, steps)
     final = m.fit(frame, frame["label"].to_numpy(), names)
-    meta = {"source": "lake", "labels": "clues + confirmed disposals",
+    if progress:
+        progress("saved", steps, steps)
+    meta = {"kind": LAKE, "source": "lake", "labels": "clues + confirmed disposals",
             "training_window": [start.isoformat(), end.isoformat()],
             "split_at": cut.isoformat(), "rows": len(frame),
             "positives": int(frame["label"].sum()), "metrics_time_split": metrics,
-            "windows": detector.settings.windows}
+            "windows": list(detector.config.windows)}
     return save(final, names, meta, models_dir)
-
-
-def build_detector(
-    settings: Settings, sink: AlertSink, *, feeds: Path | None = None,
-    model_version: str | None = None, use_model: bool = True, rules_file: Path | None = None,
-) -> Detector:
-    """A detector over the lake (or ``feeds``, a folder of per-feed Parquet folders)."""
-    from telshield.feeds.numbering import load_plan_table
-    from telshield.services.model import latest_or_none, load
-    from telshield.services.rules import load_rules
-
-    d = settings.detect
-    windows = [Window.parse(w) for w in d.windows]
-    rules = load_rules(rules_file or d.rules_file, detection_feature_names(windows))
-    models = models_dir(settings)
-    model = None
-    if use_model:
-        model = load(models, model_version) if model_version else latest_or_none(models)
-    root = feeds if feeds is not None else settings.lake_dir
-    return Detector(
-        FeedReader(root), sink, d, rules, model,
-        state_path=settings.data_dir / "detect" / f"state-{_slug(root)}.json",
-        plan=load_plan_table(settings.data_dir),
-    )
-
-
-def models_dir(settings: Settings) -> Path:
-    """Where model artefacts are kept."""
-    return settings.detect.models_dir or settings.data_dir / "models"
-
-
-def _slug(root: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]

@@ -1,7 +1,13 @@
 """Model use cases: train and score on any feature table, or on the lake; versioned artefacts.
 
 An artefact is a folder ``<models_dir>/<version>/`` with ``model.txt`` (LightGBM) and
-``meta.json`` (feature list, training window, label source, metrics, created time).
+``meta.json`` (kind, feature list, training window, label source, metrics, created time).
+
+Two kinds never mix: a **lake** model reads the features detection computes from the feeds and
+may score in detection; a **table** model reads the columns of a bring-your-own feature table
+and only scores such tables (``telshield model score``). A freshly trained model acts on no
+number: detection uses the one lake model an operator has chosen after judging it
+(``chosen.json`` beside the versions, written by ``choose``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+LAKE, TABLE = "lake", "table"
+KINDS = (LAKE, TABLE)
+CHOSEN = "chosen.json"
+
 
 @dataclass
 class Artefact:
@@ -36,6 +46,11 @@ class Artefact:
     booster: lightgbm.Booster
     features: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """``lake`` (scores in detection) or ``table`` (scores feature tables)."""
+        return kind_of(self.meta)
 
     @property
     def uses_graph(self) -> bool:
@@ -58,30 +73,115 @@ def save(art_booster: lightgbm.Booster, features: list[str], meta: dict[str, Any
     return Artefact(version, art_booster, features, meta)
 
 
-def load(models_dir: Path, version: str | None = None) -> Artefact:
-    """The artefact ``version`` (default: the newest) from ``models_dir``."""
+def kind_of(meta: dict[str, Any]) -> str:
+    """The kind of an artefact from its metadata (older artefacts name it ``source``)."""
+    return str(meta.get("kind") or meta.get("source") or TABLE)
+
+
+def _versions(models_dir: Path) -> list[str]:
+    if not models_dir.exists():
+        return []
+    return sorted(p.name for p in models_dir.glob("m*") if (p / "meta.json").exists())
+
+
+def _meta(models_dir: Path, version: str) -> dict[str, Any]:
+    d = models_dir / version
+    if not (d / "model.txt").exists() or not (d / "meta.json").exists():
+        known = ", ".join(_versions(models_dir)[-5:]) or "none"
+        raise NotFound(f"model version {version!r} not found in {models_dir} "
+                       f"(newest: {known}); see `telshield model list`")
+    meta: dict[str, Any] = json.loads((d / "meta.json").read_text())
+    return meta
+
+
+def load(models_dir: Path, version: str | None = None, *, kind: str | None = None) -> Artefact:
+    """The artefact ``version`` (default: the newest of ``kind``) from ``models_dir``.
+
+    With ``kind``, a version of the other kind is refused: a table model cannot score the
+    lake's features, nor a lake model a table's columns.
+    """
     import lightgbm
 
     if version is None:
-        found = sorted(p.name for p in models_dir.glob("m*") if (p / "meta.json").exists()) \
-            if models_dir.exists() else []
+        found = [v for v in _versions(models_dir)
+                 if kind is None or kind_of(_meta(models_dir, v)) == kind]
         if not found:
-            raise NotFound(f"no trained model in {models_dir}; run `telshield model train` first")
+            what = f"{kind} model" if kind else "model"
+            raise NotFound(f"no trained {what} in {models_dir}; run `telshield model train` first")
         version = found[-1]
-    d = models_dir / version
-    if not (d / "model.txt").exists():
-        raise NotFound(f"model version {version!r} not found in {models_dir}")
-    meta = json.loads((d / "meta.json").read_text())
-    booster = lightgbm.Booster(model_str=(d / "model.txt").read_text())
+    meta = _meta(models_dir, version)
+    if kind is not None and kind_of(meta) != kind:
+        how = "on the lake with --from/--to" if kind == LAKE else "on a feature table (--features)"
+        raise InvalidInput(f"model {version} is a {kind_of(meta)} model; a {kind} model is "
+                           f"needed here (train one {how}; see `telshield model list`)")
+    booster = lightgbm.Booster(model_str=(models_dir / version / "model.txt").read_text())
     return Artefact(version, booster, list(meta["features"]), meta)
 
 
-def latest_or_none(models_dir: Path) -> Artefact | None:
-    """The newest artefact, or None when none was trained."""
-    try:
-        return load(models_dir)
-    except NotFound:
+@dataclass(frozen=True)
+class ModelInfo:
+    """One trained version as ``telshield model list`` shows it."""
+
+    version: str
+    kind: str
+    created_at: str
+    rows: int | None
+    positives: int | None
+    features: int
+    metrics: dict[str, float]
+    chosen: bool
+
+
+def chosen_version(models_dir: Path) -> str | None:
+    """The lake model version detection uses, or None when none has been chosen."""
+    path = models_dir / CHOSEN
+    if not path.exists():
         return None
+    return str(json.loads(path.read_text())["version"])
+
+
+def catalogue(models_dir: Path) -> list[ModelInfo]:
+    """Every trained version, oldest first, with its kind, metrics and whether it is chosen."""
+    chosen = chosen_version(models_dir)
+    out = []
+    for v in _versions(models_dir):
+        meta = _meta(models_dir, v)
+        metrics = meta.get("metrics_time_split") or meta.get("metrics_cv") or {}
+        out.append(ModelInfo(
+            v, kind_of(meta), str(meta.get("created_at", "")), meta.get("rows"),
+            meta.get("positives"), len(meta.get("features", [])),
+            {k: float(metrics[k]) for k in ("f1_macro", "roc_auc") if k in metrics},
+            v == chosen))
+    return out
+
+
+def choose(models_dir: Path, version: str, *, actor: str = "cli") -> ModelInfo:
+    """Make ``version`` (a lake model) the one detection scores with, from the next run on."""
+    meta = _meta(models_dir, version)
+    if kind_of(meta) != LAKE:
+        raise InvalidInput(
+            f"model {version} was trained on a feature table: it scores such tables "
+            f"(`telshield model score --version {version}`) but cannot score the lake's features; "
+            f"choose a lake model (`telshield model list`)")
+    now = datetime.now(UTC)
+    tmp = models_dir / (CHOSEN + ".tmp")
+    tmp.write_text(json.dumps({"version": version, "chosen_at": now.isoformat(), "by": actor}))
+    tmp.replace(models_dir / CHOSEN)
+    log.info("model.chosen", version=version, by=actor)
+    return next(i for i in catalogue(models_dir) if i.version == version)
+
+
+def unchoose(models_dir: Path) -> None:
+    """Detection goes back to rules only."""
+    (models_dir / CHOSEN).unlink(missing_ok=True)
+    log.info("model.unchosen")
+
+
+def chosen(models_dir: Path) -> Artefact | None:
+    """The chosen lake model, or None when none has been chosen (detection then runs rules
+    only: a trained model acts only once chosen)."""
+    version = chosen_version(models_dir)
+    return None if version is None else load(models_dir, version, kind=LAKE)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -143,7 +243,7 @@ def train_table(
         frame = m.with_graph(frame, y, np.ones(len(y), bool), features, edges, stage1)
         names += list(m.GRAPH_FEATURES)
     booster = m.fit(frame, y, names, params=choice.params)
-    meta = {"source": "table", "label": spec.label, "rows": len(y), "positives": int(y.sum()),
+    meta = {"kind": TABLE, "source": "table", "label": spec.label, "rows": len(y), "positives": int(y.sum()),
             "metrics_cv": nested.metrics, "selection": "nested cross-validation",
             "folds": {"outer": folds, "inner": inner}, "params": choice.params,
             "threshold": choice.threshold, "calibration": choice.calibration.to_json(),

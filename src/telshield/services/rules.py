@@ -12,7 +12,7 @@ import pandas as pd
 from telshield.detect.inbound import detection_feature_names
 from telshield.detect.rules import RuleSet, hit_column, parse_rules
 from telshield.domain.errors import InvalidInput
-from telshield.services.detection import Detector, clue_labels, snapshots
+from telshield.services.detection import Detector, Progress, clue_labels, snapshots
 
 
 def load_rules(path: Path | None, windows_features: list[str] | None = None) -> RuleSet:
@@ -69,7 +69,8 @@ def label_lag_end(end: datetime, lag: timedelta) -> datetime:
 
 def backtest(detector: Detector, start: datetime, end: datetime, *,
              step: timedelta = timedelta(days=1), label_lag: timedelta = timedelta(days=7),
-             labels: set[str] | None = None) -> list[RuleStats]:
+             labels: set[str] | None = None, progress: Progress | None = None,
+             ) -> list[RuleStats]:
     """Each rule's hits, precision and recall over [start, end] against clue labels.
 
     Labels are the numbers named by clues up to ``end + label_lag`` (plus ``labels``).
@@ -78,5 +79,11 @@ def backtest(detector: Detector, start: datetime, end: datetime, *,
     if not times:
         raise InvalidInput(f"backtest period {start} .. {end} holds no {step} step; widen it")
     positives = clue_labels(detector.reader, label_lag_end(end, label_lag)) | (labels or set())
-    frames = [detector.features(t) for t in times]
-    return backtest_frame(frames, detector.rules, positives, detector.settings.watch)
+    frames = []
+    for i, t in enumerate(times):
+        if progress:
+            progress(f"features at {t:%Y-%m-%d %H:%M}", i, len(times))
+        frames.append(detector.features(t))
+    if progress:
+        progress("done", len(times), len(times))
+    return backtest_frame(frames, detector.rules, positives, detector.config.watch)

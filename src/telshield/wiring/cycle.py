@@ -74,21 +74,13 @@ class StatelessDetection:
 
 def detection(settings: Settings, *, clock: Clock, lake: Path | None = None,
               use_model: bool | None = None) -> StatelessDetection:
-    """The detector the cycle runs (rules, and the model when asked), reading ``lake``."""
-    from telshield.detect.features import Window
-    from telshield.detect.inbound import detection_feature_names
-    from telshield.feeds.numbering import load_plan_table
-    from telshield.services.detection import models_dir
-    from telshield.services.model import latest_or_none
-    from telshield.services.rules import load_rules
+    """The detector the cycle runs (rules, and the chosen lake model when asked), reading
+    ``lake``; the cycle keeps its state, so the detector keeps none."""
+    from telshield.wiring.detection import detector
 
-    d = settings.detect
-    rules = load_rules(d.rules_file, detection_feature_names([Window.parse(w) for w in d.windows]))
-    model = latest_or_none(models_dir(settings)) if (
-        settings.cycle.use_model if use_model is None else use_model) else None
-    det = Detector(FeedReader(lake or settings.lake_dir), InMemoryAlertSink(), d, rules, model,
-                   state_path=None, plan=load_plan_table(settings.data_dir), clock=clock.now)
-    return StatelessDetection(det)
+    return StatelessDetection(detector(
+        settings, lake=lake, clock=clock.now, keep_state=False,
+        use_model=settings.cycle.use_model if use_model is None else use_model))
 
 
 def snapshot_service(settings: Settings, d: Disposal, reader: FeedReader) -> SnapshotService:

@@ -1,0 +1,84 @@
+"""The documented flow: `model train`, `model list`, `model choose`, then `detect`.
+
+A trained model acts only once chosen; a model trained on a feature table never reaches a plain
+`detect`; progress goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from telshield.cli import app
+from telshield.evaluate.toy import Toy, make_toy
+
+
+@pytest.fixture(scope="module")
+def toy() -> Toy:
+    return make_toy(normal=120, couriers=8, fraud=8, days=4)
+
+
+def _invoke(*args: str) -> tuple[str, str]:
+    from telshield.cli import _register
+
+    _register()
+    out = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output + repr(out.exception)
+    return out.stdout, out.stderr
+
+
+def _state(data: Path) -> list[list[str]]:
+    stdout, _ = _invoke("model", "list", "--data-dir", str(data))
+    return [[c.strip() for c in line.strip("│ ").split("│")] for line in stdout.splitlines()
+            if line.strip("│ ").startswith("m20")]
+
+
+def test_train_list_choose_detect(toy: Toy, tmp_path: Path) -> None:
+    lake, data = tmp_path / "lake", tmp_path / "data"
+    toy.write(lake)
+    stdout, _stderr = _invoke("model", "train", "--from", "2026-11-01", "--to", "2026-11-04",
+                             "--feeds", str(lake), "--data-dir", str(data))
+    assert "not used by detection until chosen" in stdout
+    assert "features at" not in stdout  # progress never mixes with the results
+    [row] = _state(data)
+    version = row[0]
+    assert "lake" in row and "yes" not in row
+    # Trained, not chosen: a plain detect scores with the rules only.
+    stdout, _ = _invoke("detect", "--until", "2026-11-04", "--feeds", str(lake),
+                        "--data-dir", str(data))
+    assert "open alerts" in stdout and "model none (rules only" in stdout
+    rng = np.random.default_rng(1)
+    table = tmp_path / "own.csv"
+    pd.DataFrame({"msisdn": [f"86139{i:08d}" for i in range(60)], "calls": rng.poisson(4, 60),
+                  "label": [0, 1] * 30}).to_csv(table, index=False)
+    _invoke("model", "train", "--features", str(table), "--folds", "2", "--data-dir", str(data))
+    # The newest model is now a table model: a plain detect still runs (rules only).
+    _invoke("detect", "--until", "2026-11-04 06:00", "--feeds", str(lake), "--data-dir", str(data))
+    _invoke("model", "choose", version, "--data-dir", str(data))
+    rows = _state(data)
+    assert next(r for r in rows if "yes" in r)[0] == version
+    assert {r[1] for r in rows} == {"lake", "table"}
+    stdout, _ = _invoke("detect", "--until", "2026-11-04 12:00", "--feeds", str(lake),
+                        "--data-dir", str(data))
+    assert f"model {version}" in stdout
+    _invoke("model", "choose", "--none", "--data-dir", str(data))
+    assert not [r for r in _state(data) if "yes" in r]
+
+
+def test_choosing_a_table_model_is_refused(tmp_path: Path) -> None:
+    from telshield.cli import _register
+
+    _register()
+    rng = np.random.default_rng(1)
+    table = tmp_path / "own.csv"
+    pd.DataFrame({"msisdn": [f"86139{i:08d}" for i in range(60)], "calls": rng.poisson(4, 60),
+                  "label": [0, 1] * 30}).to_csv(table, index=False)
+    data = tmp_path / "data"
+    _invoke("model", "train", "--features", str(table), "--folds", "2", "--data-dir", str(data))
+    [row] = _state(data)
+    out = CliRunner().invoke(app, ["model", "choose", row[0], "--data-dir", str(data)])
+    assert out.exit_code != 0
