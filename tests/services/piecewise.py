@@ -11,6 +11,7 @@ import pandas as pd
 
 from telshield.detect.colocation import colocation_features
 from telshield.detect.features import history_days, number_features
+from telshield.detect.holders import holder_features, office_features
 from telshield.detect.inbound import inbound_features
 from telshield.detect.numbering import out_of_province
 from telshield.detect.rules import rule_hits
@@ -38,6 +39,12 @@ def piecewise_features(det: Detector, until: datetime,
     frame = frame.merge(coloc, on="msisdn", how="left")
     frame["cell_one_way_callers_24h"] = (
         frame["cell_one_way_callers_24h"].fillna(0).astype("int64"))
+    subs = r.table("subscribers", None, until)
+    frame = frame.merge(r.con.execute(holder_features(subs, until=until)), on="msisdn",
+                        how="left").merge(r.con.execute(office_features(
+                            subs, day, until=until)), on="msisdn", how="left")
+    for c in ("holder_enterprise", "id_lines", "id_lines_cell_24h", "cell_old_callers_24h"):
+        frame[c] = frame[c].fillna(0).astype("int64")
     frame["history_days"] = history_days(det.first_call(), until, until - since)
     if det.plan is not None and len(frame):
         numbers = pd.DataFrame({"msisdn": frame["msisdn"].astype(str).unique()})
