@@ -94,6 +94,10 @@ class DisposalSettings(BaseModel):
     )
     device_lookback_days: int = Field(default=7, gt=0, description="IMEIs used within this")
     device_bar_days: int = Field(default=180, gt=0, description="a device entry expires after")
+    offnet_days: int = Field(
+        default=30, gt=0,
+        description="a block or label on a suspected number we do not hold expires after",
+    )
     appeal_channel: str = Field(
         default="call 10086 or visit a China Mobile shop with your ID card",
         description="told to every user under a measure (Art. 32)",

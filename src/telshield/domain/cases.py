@@ -225,6 +225,7 @@ class Policy:
     verify_hours: int = 24
     restrict_hours: int = 72
     appeal_channel: str = "call 10086 or visit a China Mobile shop with your ID card"
+    offnet_days: int = 30  # a screening entry on a number we do not hold lasts this long
 
     def action_for(self, tier: str) -> ActionKind | None:
         """The action an alert of ``tier`` gets (None: open the case and watch)."""
@@ -250,3 +251,56 @@ class Policy:
         return (f"Your number {masked} has been {measure}. Reason: {reason}. To appeal or "
                 f"re-verify your real name: {self.appeal_channel} (Anti-Telecom and Online "
                 "Fraud Law, Art. 32).")
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a number: one of our subscribers, or someone we cannot dispose of (another
+    operator's mobile, a landline, a service number, a foreign number) and whom to tell."""
+
+    msisdn: str
+    own: bool
+    operator: str = "unknown"  # the operator the numbering plan allocates it to
+    kind: str = ""  # mobile / fixed / service / international / invalid
+    region: str = ""  # home province, or country for a foreign number
+    label: str = ""  # a service number's holder (a bank's 95588), when the plan names it
+
+    @property
+    def party(self) -> str:
+        """Whom a report line on this number goes to: its operator, or what is known of it."""
+        if self.operator not in ("", "unknown"):
+            return self.operator
+        if self.kind == "international":
+            return f"international:{self.region or 'unknown'}"
+        return f"{self.kind or 'unknown'}:{self.region or 'unknown'}"
+
+
+# What the screening lists say about a suspected number we do not hold: only the surest tier
+# blocks it; lower tiers label its calls (the callee is warned), since we cannot ask its holder
+# to re-verify and an error would cut off someone we cannot reach.
+OFFNET_BLOCK_TIER = "suspend"
+
+
+@dataclass(frozen=True)
+class OffnetReport:
+    """A report line for the operator a suspected number belongs to: one per number, updated in
+    place as its alert changes (the strongest tier is kept)."""
+
+    msisdn: str
+    party: str
+    kind: str
+    region: str
+    tier: str
+    score: float
+    reasons: tuple[str, ...]  # reason codes of the alert
+    first_at: datetime
+    updated_at: datetime
+    alert_id: int | None = None
+    list_entry_id: int | None = None  # the screening entry (block or label) made for it
+    label: str = ""
+    id: int | None = None
+
+    @property
+    def blocked(self) -> bool:
+        """Whether the number's calls are blocked (otherwise they are labelled)."""
+        return self.tier == OFFNET_BLOCK_TIER

@@ -3,8 +3,11 @@ disposers act by hand, deadlines escalate by themselves, appeals release."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import IO
 
 import structlog
 
@@ -19,23 +22,29 @@ from telshield.domain.cases import (
     Case,
     CaseStatus,
     Command,
+    OffnetReport,
     Policy,
 )
 from telshield.domain.errors import Conflict, InvalidInput
 from telshield.services.disposal import BulkResult, apply, dispose_bulk
+from telshield.services.offnet import EveryNumberOurs, Holders, screen_offnet
 from telshield.services.store import Clock, Page, Store, StoredAlert
 
 log = structlog.get_logger(__name__)
 
 SYSTEM = "system"
+OFFNET_COLUMNS = ("operator", "msisdn", "kind", "region", "label", "tier", "score", "screening",
+                  "reasons", "first_reported", "updated")
 
 
 @dataclass(frozen=True)
 class PolicyRun:
-    """What applying the policy did: numbers per action, and cases opened."""
+    """What applying the policy did: numbers per action, cases opened, and numbers we do not
+    hold that were listed and reported instead."""
 
     opened: int
     acted: dict[str, int]
+    offnet: int = 0
 
 
 def _tier_rank(tier: str) -> int:
@@ -48,19 +57,29 @@ def _tier_rank(tier: str) -> int:
 class CaseService:
     """Use cases of the disposal workflow; each runs in one transaction with its audit events."""
 
-    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
+    def __init__(self, store: Store, clock: Clock, policy: Policy, *,
+                 holders: Holders | None = None) -> None:
+        """``holders`` says which numbers are ours (default: all of them, for a store used
+        without feeds); only ours get cases and measures, the others list entries and reports."""
         self.store, self.clock, self.policy = store, clock, policy
+        self.holders: Holders = holders if holders is not None else EveryNumberOurs()
 
     # -- alerts in ---------------------------------------------------------------------------
 
     def intake(self, alerts: Sequence[Alert], *, apply_policy: bool = True) -> PolicyRun:
-        """Store alerts, open a case for each number without one (or update its open case),
-        and apply the policy's action for the tier where it is more severe than the status."""
+        """Store alerts; for our own numbers open a case for each number without one (or update
+        its open case) and apply the policy's action for the tier where it is more severe than
+        the status; list and report the numbers we do not hold (``services.offnet``)."""
         at = self.clock.now()
         acted: dict[str, int] = {}
+        holders = self.holders.of([a.msisdn for a in alerts])
         with self.store.transaction() as tx:
             ids = tx.alerts.upsert(alerts)
-            alert_of = {a.msisdn: (a, i) for a, i in zip(alerts, ids, strict=True)}
+            latest = {a.msisdn: (a, i) for a, i in zip(alerts, ids, strict=True)}
+            alert_of = {m: ai for m, ai in latest.items() if holders[m].own}
+            offnet = screen_offnet(
+                tx, [(a, i, holders[m]) for m, (a, i) in latest.items() if not holders[m].own],
+                at=at, days=self.policy.offnet_days)
             existing = tx.cases.open_for(list(alert_of))
             fresh = [Case.open(m, tier=a.tier.value, at=at, alert_id=i)
                      for m, (a, i) in alert_of.items() if m not in existing]
@@ -90,8 +109,9 @@ class CaseService:
                     why = f"alert tier {cs[0].tier}: disposal policy"
                     apply(tx, cs, kind, actor=SYSTEM, reason=why, at=at, policy=self.policy)
                     acted[kind.value] = len(cs)
-        log.info("cases.intake", alerts=len(alerts), opened=len(opened), acted=acted)
-        return PolicyRun(len(opened), acted)
+        log.info("cases.intake", alerts=len(alerts), opened=len(opened), acted=acted,
+                 offnet=offnet.reported)
+        return PolicyRun(len(opened), acted, len(latest) - len(alert_of))
 
     # -- disposers act -----------------------------------------------------------------------
 
@@ -203,6 +223,31 @@ class CaseService:
         """Provisioning commands, oldest first."""
         with self.store.transaction(write=False) as tx:
             return tx.outbox.find(msisdn=msisdn, pending_only=pending_only, page=page)
+
+    def offnet(self, *, party: str = "", since: datetime | None = None, page: Page = Page()
+               ) -> list[OffnetReport]:
+        """Report lines on suspected numbers we do not hold, most recently changed first."""
+        with self.store.transaction(write=False) as tx:
+            return tx.offnet.find(party=party, since=since, page=page)
+
+    def export_offnet(self, out: IO[str], *, party: str = "", since: datetime | None = None
+                      ) -> int:
+        """Write the report lines (of ``party``, changed since ``since``) as CSV for the
+        operators they belong to; returns the number of lines."""
+        w = csv.writer(out)
+        w.writerow(OFFNET_COLUMNS)
+        n, offset = 0, 0
+        while True:
+            page = self.offnet(party=party, since=since, page=Page(1000, offset))
+            for x in page:
+                w.writerow([x.party, x.msisdn, x.kind, x.region, x.label, x.tier,
+                            f"{x.score:.3f}", "block" if x.blocked else "label",
+                            " ".join(x.reasons), x.first_at.isoformat(sep=" "),
+                            x.updated_at.isoformat(sep=" ")])
+            n += len(page)
+            if len(page) < 1000:
+                return n
+            offset += 1000
 
     def alerts(self, *, msisdn: str = "", tier: str = "", open_only: bool = False,
                page: Page = Page()) -> list[StoredAlert]:

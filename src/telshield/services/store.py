@@ -14,7 +14,7 @@ from typing import Protocol
 
 from telshield.domain.alerts import Alert, StoredAlert
 from telshield.domain.audit import AuditEvent, ChainedEvent
-from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command
+from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
 from telshield.domain.lists import ListDiff, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.users import User
@@ -197,6 +197,23 @@ class OutboxRepo(Protocol):
         ...
 
 
+class OffnetRepo(Protocol):
+    """Report lines on suspected numbers we do not hold: one per number, updated in place."""
+
+    def for_numbers(self, msisdns: Sequence[str]) -> dict[str, OffnetReport]:
+        """The report line of each number that has one."""
+        ...
+
+    def save(self, reports: Sequence[OffnetReport]) -> None:
+        """Insert new lines (no id) and write back changed ones."""
+        ...
+
+    def find(self, *, party: str = "", since: datetime | None = None, page: Page = Page()
+             ) -> list[OffnetReport]:
+        """Report lines, most recently updated first, filtered and paginated."""
+        ...
+
+
 class AuditRepo(Protocol):
     """The append-only, hash-chained audit log."""
 
@@ -270,6 +287,11 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> OutboxRepo:
         """The outbox repository."""
+        ...
+
+    @property
+    def offnet(self) -> OffnetRepo:
+        """The off-net report lines."""
         ...
 
     @property

@@ -143,6 +143,7 @@ class SqlUnitOfWork:
         from telshield.store.audit import SqlAuditRepo
         from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
         from telshield.store.lists import SqlListRepo
+        from telshield.store.offnet import SqlOffnetRepo
         from telshield.store.outbox import SqlOutboxRepo
         from telshield.store.users import SqlUserRepo
 
@@ -153,6 +154,7 @@ class SqlUnitOfWork:
         self.actions = SqlActionRepo(conn)
         self.appeals = SqlAppealRepo(conn)
         self.outbox = SqlOutboxRepo(conn)
+        self.offnet = SqlOffnetRepo(conn)
         self.audit = SqlAuditRepo(conn)
         self.users = SqlUserRepo(conn)
 

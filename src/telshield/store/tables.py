@@ -192,3 +192,24 @@ users = Table(
     Column("created_at", DateTime, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
 )
+
+# One report line per suspected number we do not hold, for the operator it belongs to.
+offnet_reports = Table(
+    "offnet_reports",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("msisdn", String(16), nullable=False, unique=True),
+    Column("party", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("region", String(64), nullable=False, default=""),
+    Column("label", String(128), nullable=False, default=""),
+    Column("tier", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("first_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("alert_id", BigInteger, nullable=True),
+    Column("list_entry_id", BigInteger, nullable=True),
+    Index(None, "party"),
+    Index(None, "updated_at"),
+)
