@@ -44,7 +44,7 @@ def test_alert_opens_case_and_policy_acts(cases: CaseService, clock: FixedClock,
 
     # A stronger alert for the verifying number updates its case and escalates it.
     clock.advance(hours=1)
-    run = CaseAlertSink(cases).upsert([alert(N2, Tier.SUSPEND, clock.at)])
+    CaseAlertSink(cases).upsert([alert(N2, Tier.SUSPEND, clock.at)])
     (c2,) = cases.find(msisdn=N2)
     assert c2.status is CaseStatus.RESTRICTED and c2.tier == "suspend"
     assert len(cases.find(msisdn=N2)) == 1  # updated, not a second case
@@ -82,7 +82,8 @@ def test_appeal_passed_lifts_confirmed_block(cases: CaseService, clock: FixedClo
     cases.intake([alert(N1, Tier.SUSPEND, clock.at)])
     (c,) = cases.find(msisdn=N1)
     cases.act(c.id or 0, ActionKind.CONFIRM, actor="bob", reason="police confirmed fraud")
-    assert lists.decide(N1) is not None and lists.decide(N1).source.value == "disposal"
+    listed = lists.decide(N1)
+    assert listed is not None and listed.source.value == "disposal"
     appeal = cases.file_appeal(c.id or 0, reason="my phone was stolen", documents=["report.pdf"],
                                actor="clerk")
     with pytest.raises(Conflict, match="pending"):
@@ -112,3 +113,25 @@ def test_bad_requests(cases: CaseService, clock: FixedClock) -> None:
         cases.act(c.id or 0, ActionKind.RESTRICT, actor="bob", reason=" ")
     with pytest.raises(InvalidInput, match="status"):
         cases.find(status="gone")
+
+
+def test_detection_run_again_over_the_same_period_changes_nothing(
+        cases: CaseService, clock: FixedClock, store: SqlStore) -> None:
+    run = [alert(N1, Tier.VERIFY, clock.at), alert(N2, Tier.WATCH, clock.at)]
+    cases.intake(run)
+    with store.transaction(write=False) as tx:
+        head = tx.audit.head()
+    clock.advance(hours=1)
+    again = cases.intake(run)
+    assert again.opened == 0 and again.acted == {}
+    with store.transaction(write=False) as tx:
+        assert tx.audit.head() == head  # nothing written, not even an audit event
+        assert len(tx.alerts.find(msisdn=N1)) == 1 and len(tx.alerts.find()) == 2
+    # A stronger alert is a new version of the same alert, and its case follows it.
+    (before,) = cases.alerts(msisdn=N1)
+    cases.intake([alert(N1, Tier.SUSPEND, clock.at)])
+    (after,) = cases.alerts(msisdn=N1)
+    assert after.id == before.id and after.version == 2
+    assert [v.alert.tier for v in cases.alert_history(N1)] == [Tier.VERIFY, Tier.SUSPEND]
+    (c1,) = cases.find(msisdn=N1)
+    assert c1.alert_id == after.id and c1.status is CaseStatus.RESTRICTED

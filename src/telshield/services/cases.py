@@ -11,7 +11,7 @@ from typing import IO
 
 import structlog
 
-from telshield.domain.alerts import Alert, Tier
+from telshield.domain.alerts import Alert, AlertVersion, Tier
 from telshield.domain.audit import AuditEvent
 from telshield.domain.cases import (
     SEVERITY,
@@ -74,20 +74,22 @@ class CaseService:
         acted: dict[str, int] = {}
         holders = self.holders.of([a.msisdn for a in alerts])
         with self.store.transaction() as tx:
-            ids = tx.alerts.upsert(alerts)
-            latest = {a.msisdn: (a, i) for a, i in zip(alerts, ids, strict=True)}
-            alert_of = {m: ai for m, ai in latest.items() if holders[m].own}
+            stored = tx.alerts.upsert(alerts)
+            latest = {a.msisdn: (a, u) for a, u in zip(alerts, stored, strict=True)}
+            alert_of = {m: au for m, au in latest.items() if holders[m].own}
             offnet = screen_offnet(
-                tx, [(a, i, holders[m]) for m, (a, i) in latest.items() if not holders[m].own],
+                tx, [(a, u.id, holders[m]) for m, (a, u) in latest.items() if not holders[m].own],
                 at=at, days=self.policy.offnet_days)
             existing = tx.cases.open_for(list(alert_of))
-            fresh = [Case.open(m, tier=a.tier.value, at=at, alert_id=i)
-                     for m, (a, i) in alert_of.items() if m not in existing]
+            fresh = [Case.open(m, tier=a.tier.value, at=at, alert_id=u.id)
+                     for m, (a, u) in alert_of.items() if m not in existing]
             opened = tx.cases.add(fresh)
+            # An open case whose alert did not change has nothing new to act on: detection run
+            # again over the same period changes nothing (not even a disposer's step back).
             updated = [
-                replace(c, alert_id=alert_of[m][1], updated_at=at,
+                replace(c, alert_id=alert_of[m][1].id, updated_at=at,
                         tier=max(c.tier, alert_of[m][0].tier.value, key=_tier_rank))
-                for m, c in existing.items()
+                for m, c in existing.items() if alert_of[m][1].changed
             ]
             tx.cases.save(updated)
             tx.audit.append(
@@ -95,7 +97,8 @@ class CaseService:
                             {"msisdn": c.msisdn, "tier": c.tier, "alert_id": c.alert_id})
                  for c in opened]
                 + [AuditEvent(SYSTEM, "case.alert", f"case:{c.id}", at,
-                              {"msisdn": c.msisdn, "tier": c.tier, "alert_id": c.alert_id})
+                              {"msisdn": c.msisdn, "tier": c.tier, "alert_id": c.alert_id,
+                               "alert_version": alert_of[c.msisdn][1].version})
                    for c in updated]
             )
             if apply_policy:
@@ -248,6 +251,11 @@ class CaseService:
             if len(page) < 1000:
                 return n
             offset += 1000
+
+    def alert_history(self, msisdn: str) -> list[AlertVersion]:
+        """Every version of a number's alert, oldest first (what changed and when)."""
+        with self.store.transaction(write=False) as tx:
+            return tx.alerts.versions(msisdn)
 
     def alerts(self, *, msisdn: str = "", tier: str = "", open_only: bool = False,
                page: Page = Page()) -> list[StoredAlert]:

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from telshield.domain.alerts import Alert, StoredAlert
+from telshield.domain.alerts import Alert, AlertVersion, StoredAlert, Upserted
 from telshield.domain.audit import AuditEvent, ChainedEvent
 from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
 from telshield.domain.lists import ListDiff, ListEntry
@@ -82,8 +82,10 @@ class ListRepo(Protocol):
 class AlertRepo(Protocol):
     """Alerts: one open alert per number, older ones kept as history."""
 
-    def upsert(self, alerts: Sequence[Alert]) -> list[int]:
-        """Close each number's open alert and open the new one; return the new ids in order."""
+    def upsert(self, alerts: Sequence[Alert]) -> list[Upserted]:
+        """Open an alert for each number without one, or update its open alert in place (a
+        change is a new version; the same alert again changes nothing); return what happened
+        to each, in order."""
         ...
 
     def open_alerts(self) -> list[Alert]:
@@ -94,6 +96,10 @@ class AlertRepo(Protocol):
         self, *, msisdn: str = "", tier: str = "", open_only: bool = False, page: Page = Page()
     ) -> list[StoredAlert]:
         """Alerts, newest first, filtered and paginated."""
+        ...
+
+    def versions(self, msisdn: str) -> list[AlertVersion]:
+        """Every version of the number's alerts, oldest first."""
         ...
 
 
