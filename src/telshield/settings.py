@@ -98,6 +98,11 @@ class DisposalSettings(BaseModel):
         default=30, gt=0,
         description="a block or label on a suspected number we do not hold expires after",
     )
+    new_evidence_margin: float = Field(
+        default=0.1, ge=0, le=1,
+        description="a released number is acted on again only on a stronger tier, a new rule "
+        "reason, or a score this much above the highest its released case saw",
+    )
     appeal_channel: str = Field(
         default="call 10086 or visit a China Mobile shop with your ID card",
         description="told to every user under a measure (Art. 32)",

@@ -8,8 +8,9 @@ from datetime import datetime
 import pytest
 
 from telshield.domain.alerts import Alert, Reason, Tier
-from telshield.domain.cases import ActionKind, CaseStatus, CommandKind, Policy
+from telshield.domain.cases import ActionKind, CaseStatus, CommandKind, Evidence, Policy
 from telshield.domain.errors import Conflict, InvalidInput
+from telshield.domain.paging import Page
 from telshield.services.audit import AuditService
 from telshield.services.cases import CaseAlertSink, CaseService
 from telshield.services.lists import ListService
@@ -135,3 +136,47 @@ def test_detection_run_again_over_the_same_period_changes_nothing(
     assert [v.alert.tier for v in cases.alert_history(N1)] == [Tier.VERIFY, Tier.SUSPEND]
     (c1,) = cases.find(msisdn=N1)
     assert c1.alert_id == after.id and c1.status is CaseStatus.RESTRICTED
+
+
+def _released(cases: CaseService, n: str, tier: Tier, at: datetime) -> None:
+    cases.intake([alert(n, tier, at)])
+    (c,) = cases.find(msisdn=n)
+    appeal = cases.file_appeal(c.id or 0, reason="I run a shop", documents=[], actor="clerk")
+    cases.decide_appeal(appeal.id or 0, passed=True, actor="bob", reason="licence checks out")
+    assert cases.get(c.id or 0).status is CaseStatus.RELEASED
+
+
+def test_a_release_holds_until_new_evidence(cases: CaseService, clock: FixedClock,
+                                            store: SqlStore) -> None:
+    _released(cases, N1, Tier.VERIFY, clock.at)
+    # The next runs see the same behaviour: a slightly different score is no new evidence.
+    for score in (0.76, 0.8):
+        clock.advance(hours=6)
+        same = Alert(N1, score, Tier.VERIFY,
+                     (Reason("rule:many_strangers", "calls many strangers"),), clock.at, clock.at)
+        run = cases.intake([same])
+        assert run.held == 1 and run.opened == 0 and run.acted == {}
+    assert [c.status for c in cases.find(msisdn=N1)] == [CaseStatus.RELEASED]
+    with store.transaction(write=False) as tx:
+        assert [c.kind.value for c in tx.outbox.find(msisdn=N1, page=Page(100))][-1] == "notify"
+    # A reason the release did not see is new evidence: a new case, and the policy acts.
+    clock.advance(hours=6)
+    new = Alert(N1, 0.8, Tier.VERIFY, (Reason("rule:many_strangers", "x"),
+                                       Reason("rule:new_imei", "a new phone")), clock.at, clock.at)
+    run = cases.intake([new])
+    assert run.held == 0 and run.opened == 1 and run.acted == {"verify": 1}
+
+
+@pytest.mark.parametrize(("tier", "score", "codes", "new"), [
+    (Tier.VERIFY, 0.75, ("rule:a",), False),  # the same
+    (Tier.VERIFY, 0.84, ("rule:a",), False),  # within the margin
+    (Tier.VERIFY, 0.86, ("rule:a",), True),  # clearly higher
+    (Tier.SUSPEND, 0.76, ("rule:a",), True),  # a stronger tier
+    (Tier.WATCH, 0.6, ("rule:a", "rule:b"), True),  # a new rule reason
+    (Tier.VERIFY, 0.75, ("rule:a", "model:sim_age_days"), False),  # the model's ranking shifts
+])
+def test_new_evidence_law(tier: Tier, score: float, codes: tuple[str, ...], new: bool) -> None:
+    at = datetime(2026, 3, 1)
+    before = Evidence.of(Alert(N1, 0.75, Tier.VERIFY, (Reason("rule:a", "a"),), at, at))
+    now = Alert(N1, score, tier, tuple(Reason(c, c) for c in codes), at, at)
+    assert before.is_new(now, margin=0.1) is new

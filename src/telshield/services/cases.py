@@ -22,6 +22,7 @@ from telshield.domain.cases import (
     Case,
     CaseStatus,
     Command,
+    Evidence,
     OffnetReport,
     Policy,
 )
@@ -45,6 +46,7 @@ class PolicyRun:
     opened: int
     acted: dict[str, int]
     offnet: int = 0
+    held: int = 0  # released numbers whose alert brought no new evidence: left alone
 
 
 def _tier_rank(tier: str) -> int:
@@ -52,6 +54,12 @@ def _tier_rank(tier: str) -> int:
         return Tier(tier).rank
     except ValueError:
         return -1
+
+
+def _seen(case: Case | None, alert: Alert) -> Evidence:
+    """The evidence of ``case`` (if any) with ``alert``'s added."""
+    return Evidence.of(alert) if case is None or case.evidence is None \
+        else case.evidence.merge(alert)
 
 
 class CaseService:
@@ -81,14 +89,22 @@ class CaseService:
                 tx, [(a, u.id, holders[m]) for m, (a, u) in latest.items() if not holders[m].own],
                 at=at, days=self.policy.offnet_days)
             existing = tx.cases.open_for(list(alert_of))
-            fresh = [Case.open(m, tier=a.tier.value, at=at, alert_id=u.id)
-                     for m, (a, u) in alert_of.items() if m not in existing]
+            released = tx.cases.last_released([m for m in alert_of if m not in existing])
+            # A release holds until new evidence (Art. 32): the same behaviour seen again after
+            # an appeal or re-verification released the number opens no case and acts on nothing.
+            held = {m for m, c in released.items() if c.evidence is not None
+                    and not c.evidence.is_new(alert_of[m][0],
+                                              margin=self.policy.new_evidence_margin)}
+            fresh = [Case.open(m, tier=a.tier.value, at=at, alert_id=u.id,
+                               evidence=_seen(released.get(m), a))
+                     for m, (a, u) in alert_of.items() if m not in existing and m not in held]
             opened = tx.cases.add(fresh)
             # An open case whose alert did not change has nothing new to act on: detection run
             # again over the same period changes nothing (not even a disposer's step back).
             updated = [
                 replace(c, alert_id=alert_of[m][1].id, updated_at=at,
-                        tier=max(c.tier, alert_of[m][0].tier.value, key=_tier_rank))
+                        tier=max(c.tier, alert_of[m][0].tier.value, key=_tier_rank),
+                        evidence=_seen(c, alert_of[m][0]))
                 for m, c in existing.items() if alert_of[m][1].changed
             ]
             tx.cases.save(updated)
@@ -113,8 +129,8 @@ class CaseService:
                     apply(tx, cs, kind, actor=SYSTEM, reason=why, at=at, policy=self.policy)
                     acted[kind.value] = len(cs)
         log.info("cases.intake", alerts=len(alerts), opened=len(opened), acted=acted,
-                 offnet=offnet.reported)
-        return PolicyRun(len(opened), acted, len(latest) - len(alert_of))
+                 offnet=offnet.reported, held=len(held))
+        return PolicyRun(len(opened), acted, len(latest) - len(alert_of), len(held))
 
     # -- disposers act -----------------------------------------------------------------------
 

@@ -114,6 +114,10 @@ class CaseRepo(Protocol):
         """The open case of each number that has one."""
         ...
 
+    def last_released(self, msisdns: Sequence[str]) -> dict[str, Case]:
+        """The latest case of each number whose latest case was released."""
+        ...
+
     def add(self, cases: Sequence[Case]) -> list[Case]:
         """Insert new cases; return them with ids, in order."""
         ...

@@ -135,6 +135,8 @@ cases = Table(
     Column("alert_id", BigInteger, nullable=True),
     Column("group_ref", String(128), nullable=False, default=""),
     Column("is_open", Boolean, nullable=False),
+    # What its alerts said (tier, score, rule reasons): a release holds until new evidence.
+    Column("evidence", JSON, nullable=True),
     Index(None, "msisdn"),
     Index(None, "status"),
     Index(None, "deadline"),

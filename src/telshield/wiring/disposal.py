@@ -36,6 +36,7 @@ def disposal_policy(settings: Settings) -> Policy:
         restrict_hours=d.restrict_hours,
         appeal_channel=d.appeal_channel,
         offnet_days=d.offnet_days,
+        new_evidence_margin=d.new_evidence_margin,
     )
     for tier in d.tier_actions:
         policy.action_for(tier)  # fail at start-up, not at the first alert, on a bad action
