@@ -6,8 +6,7 @@ from datetime import datetime
 
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import Command, CommandKind
-from telshield.store.alerts import SqlAlertSink
-from telshield.store.sql import SqlStore
+from telshield.store.sql import SqlAlertSink, SqlStore
 
 T0 = datetime(2026, 3, 1, 9)
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from telshield.domain.alerts import Alert, AlertVersion, Reason, StoredAlert, Tier, Upserted
 from telshield.domain.paging import Page
-from telshield.store.sql import SqlStore, chunks, fast_executemany, naive_utc
+from telshield.store.rows import chunks, fast_executemany, naive_utc
 from telshield.store.tables import alert_versions, alerts
 
 T = alerts
@@ -136,21 +136,3 @@ def _version(a: Alert, u: Upserted) -> dict[str, Any]:
     row = _row(a)
     del row["is_open"]
     return {**row, "alert_id": u.id, "version": u.version}
-
-
-class SqlAlertSink:
-    """The AlertSink seam over the SQL store, one transaction per batch (no cases opened:
-    use the cases service's intake for that)."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self.store = store
-
-    def upsert(self, alerts_: Sequence[Alert]) -> None:
-        """Open or update each number's alert."""
-        with self.store.transaction() as tx:
-            tx.alerts.upsert(alerts_)
-
-    def open_alerts(self) -> list[Alert]:
-        """The open alert of every number."""
-        with self.store.transaction() as tx:
-            return tx.alerts.open_alerts()

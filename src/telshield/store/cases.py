@@ -21,7 +21,7 @@ from telshield.domain.cases import (
 )
 from telshield.domain.errors import NotFound
 from telshield.domain.paging import Page
-from telshield.store.sql import chunks, fast_executemany, naive_utc
+from telshield.store.rows import chunks, fast_executemany, naive_utc
 from telshield.store.tables import actions, appeals, cases
 
 C, A, P = cases, actions, appeals

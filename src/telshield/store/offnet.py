@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from telshield.domain.cases import OffnetReport
 from telshield.domain.paging import Page
-from telshield.store.sql import chunks, naive_utc
+from telshield.store.rows import chunks, naive_utc
 from telshield.store.tables import offnet_reports
 
 T = offnet_reports
