@@ -99,8 +99,7 @@ class SqlAlertRepo:
         # The SET clause comes from each row's column keys; ``_id`` names the row.
         by_id = sa.update(T).where(T.c.id == sa.bindparam("_id"))
         for rows in (changed, seen):
-            if rows:
-                self.conn.execute(by_id, rows)
+            fast_executemany(self.conn, by_id, rows)
         versions = [_version(latest[m], done[m]) for m in numbers if done[m].changed]
         fast_executemany(self.conn, sa.insert(V), versions)
         return [done[a.msisdn] for a in alerts_]
