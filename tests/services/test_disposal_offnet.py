@@ -150,3 +150,16 @@ def test_cases_offnet_command_lists_and_exports(data_dir: Path, tmp_path: Path) 
     bad = CliRunner().invoke(app, ["cases", "offnet", "--since", "yesterday", "--data-dir",
                                    str(data_dir)])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
+
+
+def test_a_bulk_disposal_refuses_numbers_we_do_not_hold(store: SqlStore) -> None:
+    from telshield.domain.cases import ActionKind, Policy
+    from telshield.domain.errors import Conflict
+    from telshield.services.cases import CaseService
+    from telshield.services.offnet import InMemoryHolders
+
+    cases = CaseService(store, FixedClock(T0), Policy(), holders=InMemoryHolders(OURS))
+    with pytest.raises(Conflict, match=r"not our subscribers, e.g. 8613000000001"):
+        cases.bulk([OURS[0], UNICOM], ActionKind.SUSPEND, actor="bob", reason="den 3")
+    assert cases.find() == []  # nothing was changed
+    assert cases.bulk(OURS[:3], ActionKind.SUSPEND, actor="bob", reason="den 3").moved == 3

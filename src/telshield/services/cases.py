@@ -145,7 +145,16 @@ class CaseService:
 
     def bulk(self, msisdns: Sequence[str], kind: ActionKind, *, actor: str, reason: str,
              group_ref: str = "") -> BulkResult:
-        """Dispose of a set of numbers in one transaction (all or nothing)."""
+        """Dispose of a set of numbers in one transaction (all or nothing); Conflict if any of
+        them is not ours (measures and BSS commands are for our own subscribers only)."""
+        wanted = [n.strip() for n in msisdns if n.strip()]
+        others = [m for m, h in self.holders.of(wanted).items() if not h.own]
+        if others:
+            raise Conflict(
+                f"{len(others)} number(s) are not our subscribers, e.g. {', '.join(others[:5])}: "
+                "only our own numbers can be verified, restricted or suspended. Leave them out, "
+                "and block them instead (telshield lists add number N black --source manual "
+                "--reason ...). Nothing was changed.")
         return dispose_bulk(self.store, self.clock, self.policy, msisdns, kind, actor=actor,
                             reason=reason, group_ref=group_ref)
 
