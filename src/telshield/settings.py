@@ -94,6 +94,15 @@ class DisposalSettings(BaseModel):
     )
     device_lookback_days: int = Field(default=7, gt=0, description="IMEIs used within this")
     device_bar_days: int = Field(default=180, gt=0, description="a device entry expires after")
+    offnet_days: int = Field(
+        default=30, gt=0,
+        description="a block or label on a suspected number we do not hold expires after",
+    )
+    new_evidence_margin: float = Field(
+        default=0.1, ge=0, le=1,
+        description="a released number is acted on again only on a stronger tier, a new rule "
+        "reason, or a score this much above the highest its released case saw",
+    )
     appeal_channel: str = Field(
         default="call 10086 or visit a China Mobile shop with your ID card",
         description="told to every user under a measure (Art. 32)",

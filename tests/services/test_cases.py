@@ -8,8 +8,9 @@ from datetime import datetime
 import pytest
 
 from telshield.domain.alerts import Alert, Reason, Tier
-from telshield.domain.cases import ActionKind, CaseStatus, CommandKind, Policy
+from telshield.domain.cases import ActionKind, CaseStatus, CommandKind, Evidence, Policy
 from telshield.domain.errors import Conflict, InvalidInput
+from telshield.domain.paging import Page
 from telshield.services.audit import AuditService
 from telshield.services.cases import CaseAlertSink, CaseService
 from telshield.services.lists import ListService
@@ -44,7 +45,7 @@ def test_alert_opens_case_and_policy_acts(cases: CaseService, clock: FixedClock,
 
     # A stronger alert for the verifying number updates its case and escalates it.
     clock.advance(hours=1)
-    run = CaseAlertSink(cases).upsert([alert(N2, Tier.SUSPEND, clock.at)])
+    CaseAlertSink(cases).upsert([alert(N2, Tier.SUSPEND, clock.at)])
     (c2,) = cases.find(msisdn=N2)
     assert c2.status is CaseStatus.RESTRICTED and c2.tier == "suspend"
     assert len(cases.find(msisdn=N2)) == 1  # updated, not a second case
@@ -82,7 +83,8 @@ def test_appeal_passed_lifts_confirmed_block(cases: CaseService, clock: FixedClo
     cases.intake([alert(N1, Tier.SUSPEND, clock.at)])
     (c,) = cases.find(msisdn=N1)
     cases.act(c.id or 0, ActionKind.CONFIRM, actor="bob", reason="police confirmed fraud")
-    assert lists.decide(N1) is not None and lists.decide(N1).source.value == "disposal"
+    listed = lists.decide(N1)
+    assert listed is not None and listed.source.value == "disposal"
     appeal = cases.file_appeal(c.id or 0, reason="my phone was stolen", documents=["report.pdf"],
                                actor="clerk")
     with pytest.raises(Conflict, match="pending"):
@@ -112,3 +114,69 @@ def test_bad_requests(cases: CaseService, clock: FixedClock) -> None:
         cases.act(c.id or 0, ActionKind.RESTRICT, actor="bob", reason=" ")
     with pytest.raises(InvalidInput, match="status"):
         cases.find(status="gone")
+
+
+def test_detection_run_again_over_the_same_period_changes_nothing(
+        cases: CaseService, clock: FixedClock, store: SqlStore) -> None:
+    run = [alert(N1, Tier.VERIFY, clock.at), alert(N2, Tier.WATCH, clock.at)]
+    cases.intake(run)
+    with store.transaction(write=False) as tx:
+        head = tx.audit.head()
+    clock.advance(hours=1)
+    again = cases.intake(run)
+    assert again.opened == 0 and again.acted == {}
+    with store.transaction(write=False) as tx:
+        assert tx.audit.head() == head  # nothing written, not even an audit event
+        assert len(tx.alerts.find(msisdn=N1)) == 1 and len(tx.alerts.find()) == 2
+    # A stronger alert is a new version of the same alert, and its case follows it.
+    (before,) = cases.alerts(msisdn=N1)
+    cases.intake([alert(N1, Tier.SUSPEND, clock.at)])
+    (after,) = cases.alerts(msisdn=N1)
+    assert after.id == before.id and after.version == 2
+    assert [v.alert.tier for v in cases.alert_history(N1)] == [Tier.VERIFY, Tier.SUSPEND]
+    (c1,) = cases.find(msisdn=N1)
+    assert c1.alert_id == after.id and c1.status is CaseStatus.RESTRICTED
+
+
+def _released(cases: CaseService, n: str, tier: Tier, at: datetime) -> None:
+    cases.intake([alert(n, tier, at)])
+    (c,) = cases.find(msisdn=n)
+    appeal = cases.file_appeal(c.id or 0, reason="I run a shop", documents=[], actor="clerk")
+    cases.decide_appeal(appeal.id or 0, passed=True, actor="bob", reason="licence checks out")
+    assert cases.get(c.id or 0).status is CaseStatus.RELEASED
+
+
+def test_a_release_holds_until_new_evidence(cases: CaseService, clock: FixedClock,
+                                            store: SqlStore) -> None:
+    _released(cases, N1, Tier.VERIFY, clock.at)
+    # The next runs see the same behaviour: a slightly different score is no new evidence.
+    for score in (0.76, 0.8):
+        clock.advance(hours=6)
+        same = Alert(N1, score, Tier.VERIFY,
+                     (Reason("rule:many_strangers", "calls many strangers"),), clock.at, clock.at)
+        run = cases.intake([same])
+        assert run.held == 1 and run.opened == 0 and run.acted == {}
+    assert [c.status for c in cases.find(msisdn=N1)] == [CaseStatus.RELEASED]
+    with store.transaction(write=False) as tx:
+        assert [c.kind.value for c in tx.outbox.find(msisdn=N1, page=Page(100))][-1] == "notify"
+    # A reason the release did not see is new evidence: a new case, and the policy acts.
+    clock.advance(hours=6)
+    new = Alert(N1, 0.8, Tier.VERIFY, (Reason("rule:many_strangers", "x"),
+                                       Reason("rule:new_imei", "a new phone")), clock.at, clock.at)
+    run = cases.intake([new])
+    assert run.held == 0 and run.opened == 1 and run.acted == {"verify": 1}
+
+
+@pytest.mark.parametrize(("tier", "score", "codes", "new"), [
+    (Tier.VERIFY, 0.75, ("rule:a",), False),  # the same
+    (Tier.VERIFY, 0.84, ("rule:a",), False),  # within the margin
+    (Tier.VERIFY, 0.86, ("rule:a",), True),  # clearly higher
+    (Tier.SUSPEND, 0.76, ("rule:a",), True),  # a stronger tier
+    (Tier.WATCH, 0.6, ("rule:a", "rule:b"), True),  # a new rule reason
+    (Tier.VERIFY, 0.75, ("rule:a", "model:sim_age_days"), False),  # the model's ranking shifts
+])
+def test_new_evidence_law(tier: Tier, score: float, codes: tuple[str, ...], new: bool) -> None:
+    at = datetime(2026, 3, 1)
+    before = Evidence.of(Alert(N1, 0.75, Tier.VERIFY, (Reason("rule:a", "a"),), at, at))
+    now = Alert(N1, score, tier, tuple(Reason(c, c) for c in codes), at, at)
+    assert before.is_new(now, margin=0.1) is new

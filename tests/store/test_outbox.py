@@ -6,8 +6,7 @@ from datetime import datetime
 
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import Command, CommandKind
-from telshield.store.alerts import SqlAlertSink
-from telshield.store.sql import SqlStore
+from telshield.store.sql import SqlAlertSink, SqlStore
 
 T0 = datetime(2026, 3, 1, 9)
 
@@ -43,6 +42,8 @@ def test_alert_sink_keeps_one_open_alert_and_history(store: SqlStore) -> None:
     assert opened["8613800000001"].tier is Tier.SUSPEND and opened["8613800000002"] == b
     assert opened["8613800000001"].reasons[0].contribution is None  # NaN is not JSON
     with store.transaction() as tx:
-        hist = tx.alerts.find(msisdn="8613800000001")
-        assert [(h.alert.score, h.is_open) for h in hist] == [(0.95, True), (0.75, False)]
+        (now,) = tx.alerts.find(msisdn="8613800000001")  # updated in place
+        assert (now.alert.score, now.is_open, now.version) == (0.95, True, 2)
+        hist = tx.alerts.versions("8613800000001")
+        assert [h.alert.score for h in hist] == [0.75, 0.95]
         assert len(tx.alerts.find(open_only=True)) == 2

@@ -200,6 +200,43 @@ def relay_cmd(
     console.print(f"{r.delivered} command(s) sent to {to}, {r.failed} to retry")
 
 
+@cases_app.command("offnet")
+def offnet_cmd(
+    operator: Annotated[str, typer.Option(
+        help="Only lines for this party (china_unicom, china_telecom, international:HK, ...).")
+    ] = "",
+    since: Annotated[str, typer.Option(help="Only lines changed at or after YYYY-MM-DD[ HH:MM] "
+                                            "(UTC): what is new since the last export.")] = "",
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", help="Write every matching line to this CSV file instead of a table.")] = None,
+    limit: Annotated[int, typer.Option(help="How many to show (the CSV has them all).")] = 50,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Suspected numbers we do not hold (other operators, landlines, service and foreign
+    numbers): blocked or labelled in screening, one report line each for its operator."""
+    from datetime import datetime
+
+    try:
+        after = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise typer.BadParameter(f"--since {since!r} is not YYYY-MM-DD or YYYY-MM-DD HH:MM"
+                                 ) from None
+    cases = _cases(config, data_dir)
+    if csv_out is not None:
+        with csv_out.open("w", encoding="utf-8", newline="") as out:
+            n = cases.export_offnet(out, party=operator, since=after)
+        console.print(f"{n} line(s) written to {csv_out}")
+        return
+    t = table("operator", whole("msisdn"), "kind", "region", "tier", "screening", "reasons",
+              "updated (UTC)")
+    for x in cases.offnet(party=operator, since=after, page=Page(limit=limit)):
+        t.add_row(x.party, x.msisdn, x.kind + (f" ({x.label})" if x.label else ""), x.region,
+                  x.tier, "block" if x.blocked else "label", " ".join(x.reasons),
+                  f"{x.updated_at:%Y-%m-%d %H:%M}")
+    console.print(t)
+
+
 @cases_app.command("summary")
 def summary_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Cases per status and actions per kind."""

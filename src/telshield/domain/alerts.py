@@ -49,11 +49,47 @@ class Alert:
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"alert score must be within 0..1, got {self.score}")
 
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The reason codes, sorted (what the alert says, without the values behind it)."""
+        return tuple(sorted({r.code for r in self.reasons}))
+
+    def differs_from(self, other: Alert) -> bool:
+        """Whether this alert says something ``other`` did not: another tier, score, set of
+        reasons or rules/model version. Feature values and run times alone are no change, so a
+        detection run done again over the same period changes nothing."""
+        return (self.tier, round(self.score, 6), self.codes, self.rules_version,
+                self.model_version) != (other.tier, round(other.score, 6), other.codes,
+                                        other.rules_version, other.model_version)
+
 
 @dataclass(frozen=True)
 class StoredAlert:
-    """An alert with its store id and whether it is its number's open alert."""
+    """An alert with its store id, whether it is its number's open alert, its version (1 + the
+    changes it went through) and the data ends of its first and latest sightings."""
 
     id: int
     alert: Alert
     is_open: bool
+    version: int = 1
+    first_seen: datetime | None = None  # the data end of the run that first raised it
+    last_seen: datetime | None = None  # the data end of the latest run that raised it
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """What storing one alert did: its id (stable per open alert), its version, and whether it
+    opened or changed (False: the same alert again, e.g. detection re-run over a period)."""
+
+    id: int
+    version: int
+    changed: bool
+
+
+@dataclass(frozen=True)
+class AlertVersion:
+    """One version of an alert, as it stood from a run until the next change."""
+
+    alert_id: int
+    version: int
+    alert: Alert

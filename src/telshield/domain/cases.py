@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from telshield.domain.alerts import Alert, Tier
 from telshield.domain.errors import Conflict, InvalidInput
 
 
@@ -81,6 +82,46 @@ def parse_action(value: str) -> ActionKind:
         ) from None
 
 
+def _rank(tier: str) -> int:
+    try:
+        return Tier(tier).rank
+    except ValueError:
+        return -1
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a case has seen of its number: the strongest tier, the highest score and the rule
+    reasons of every alert it took in. A released case keeps it: a release holds until an alert
+    brings something beyond it (Art. 32, see ``is_new``)."""
+
+    tier: str
+    score: float
+    reasons: tuple[str, ...]  # rule reason codes, sorted
+
+    @classmethod
+    def of(cls, alert: Alert) -> Evidence:
+        """The evidence of one alert."""
+        return cls(alert.tier.value, float(alert.score), _rule_codes(alert))
+
+    def merge(self, alert: Alert) -> Evidence:
+        """This evidence with ``alert``'s added."""
+        return Evidence(max(self.tier, alert.tier.value, key=_rank), max(self.score, alert.score),
+                        tuple(sorted(set(self.reasons) | set(_rule_codes(alert)))))
+
+    def is_new(self, alert: Alert, *, margin: float) -> bool:
+        """Whether ``alert`` is new evidence: a stronger tier, a score at least ``margin`` above
+        the highest seen, or a rule reason not seen. The model's own reason codes do not count
+        (its top contributions shift from run to run); its view is in the score."""
+        return (_rank(alert.tier.value) > _rank(self.tier)
+                or alert.score >= self.score + margin - 1e-9
+                or bool(set(_rule_codes(alert)) - set(self.reasons)))
+
+
+def _rule_codes(alert: Alert) -> tuple[str, ...]:
+    return tuple(c for c in alert.codes if not c.startswith("model:"))
+
+
 @dataclass(frozen=True)
 class Case:
     """A disposal case on one number."""
@@ -94,11 +135,13 @@ class Case:
     alert_id: int | None = None
     group_ref: str = ""  # den / gang / terminal the case was disposed with
     id: int | None = None
+    evidence: Evidence | None = None  # what its alerts said (None: opened by hand, or older)
 
     @classmethod
-    def open(cls, msisdn: str, *, tier: str, at: datetime, alert_id: int | None = None) -> Case:
+    def open(cls, msisdn: str, *, tier: str, at: datetime, alert_id: int | None = None,
+             evidence: Evidence | None = None) -> Case:
         """A new open case."""
-        return cls(msisdn, CaseStatus.OPEN, tier, at, at, None, alert_id)
+        return cls(msisdn, CaseStatus.OPEN, tier, at, at, None, alert_id, evidence=evidence)
 
     def move_to(self, to: CaseStatus, *, at: datetime, deadline: datetime | None = None,
                 group_ref: str = "") -> Case:
@@ -225,6 +268,8 @@ class Policy:
     verify_hours: int = 24
     restrict_hours: int = 72
     appeal_channel: str = "call 10086 or visit a China Mobile shop with your ID card"
+    offnet_days: int = 30  # a screening entry on a number we do not hold lasts this long
+    new_evidence_margin: float = 0.1  # a released number's score must rise this much to act
 
     def action_for(self, tier: str) -> ActionKind | None:
         """The action an alert of ``tier`` gets (None: open the case and watch)."""
@@ -250,3 +295,56 @@ class Policy:
         return (f"Your number {masked} has been {measure}. Reason: {reason}. To appeal or "
                 f"re-verify your real name: {self.appeal_channel} (Anti-Telecom and Online "
                 "Fraud Law, Art. 32).")
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a number: one of our subscribers, or someone we cannot dispose of (another
+    operator's mobile, a landline, a service number, a foreign number) and whom to tell."""
+
+    msisdn: str
+    own: bool
+    operator: str = "unknown"  # the operator the numbering plan allocates it to
+    kind: str = ""  # mobile / fixed / service / international / invalid
+    region: str = ""  # home province, or country for a foreign number
+    label: str = ""  # a service number's holder (a bank's 95588), when the plan names it
+
+    @property
+    def party(self) -> str:
+        """Whom a report line on this number goes to: its operator, or what is known of it."""
+        if self.operator not in ("", "unknown"):
+            return self.operator
+        if self.kind == "international":
+            return f"international:{self.region or 'unknown'}"
+        return f"{self.kind or 'unknown'}:{self.region or 'unknown'}"
+
+
+# What the screening lists say about a suspected number we do not hold: only the surest tier
+# blocks it; lower tiers label its calls (the callee is warned), since we cannot ask its holder
+# to re-verify and an error would cut off someone we cannot reach.
+OFFNET_BLOCK_TIER = "suspend"
+
+
+@dataclass(frozen=True)
+class OffnetReport:
+    """A report line for the operator a suspected number belongs to: one per number, updated in
+    place as its alert changes (the strongest tier is kept)."""
+
+    msisdn: str
+    party: str
+    kind: str
+    region: str
+    tier: str
+    score: float
+    reasons: tuple[str, ...]  # reason codes of the alert
+    first_at: datetime
+    updated_at: datetime
+    alert_id: int | None = None
+    list_entry_id: int | None = None  # the screening entry (block or label) made for it
+    label: str = ""
+    id: int | None = None
+
+    @property
+    def blocked(self) -> bool:
+        """Whether the number's calls are blocked (otherwise they are labelled)."""
+        return self.tier == OFFNET_BLOCK_TIER

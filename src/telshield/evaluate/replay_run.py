@@ -305,10 +305,10 @@ def first_alerts(cases: CaseService) -> dict[str, datetime]:
     offset = 0
     while True:
         page = cases.alerts(page=Page(10_000, offset))
-        for s in page:
-            a = s.alert
-            if a.msisdn not in out or a.window_end < out[a.msisdn]:
-                out[a.msisdn] = a.window_end
+        for s in page:  # an alert is updated in place: its first sighting is ``first_seen``
+            a, first = s.alert, s.first_seen or s.alert.window_end
+            if a.msisdn not in out or first < out[a.msisdn]:
+                out[a.msisdn] = first
         if len(page) < 10_000:
             return out
         offset += 10_000

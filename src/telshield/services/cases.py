@@ -3,12 +3,15 @@ disposers act by hand, deadlines escalate by themselves, appeals release."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import IO
 
 import structlog
 
-from telshield.domain.alerts import Alert, Tier
+from telshield.domain.alerts import Alert, AlertVersion, Tier
 from telshield.domain.audit import AuditEvent
 from telshield.domain.cases import (
     SEVERITY,
@@ -19,23 +22,31 @@ from telshield.domain.cases import (
     Case,
     CaseStatus,
     Command,
+    Evidence,
+    OffnetReport,
     Policy,
 )
 from telshield.domain.errors import Conflict, InvalidInput
 from telshield.services.disposal import BulkResult, apply, dispose_bulk
+from telshield.services.offnet import EveryNumberOurs, Holders, screen_offnet
 from telshield.services.store import Clock, Page, Store, StoredAlert
 
 log = structlog.get_logger(__name__)
 
 SYSTEM = "system"
+OFFNET_COLUMNS = ("operator", "msisdn", "kind", "region", "label", "tier", "score", "screening",
+                  "reasons", "first_reported", "updated")
 
 
 @dataclass(frozen=True)
 class PolicyRun:
-    """What applying the policy did: numbers per action, and cases opened."""
+    """What applying the policy did: numbers per action, cases opened, and numbers we do not
+    hold that were listed and reported instead."""
 
     opened: int
     acted: dict[str, int]
+    offnet: int = 0
+    held: int = 0  # released numbers whose alert brought no new evidence: left alone
 
 
 def _tier_rank(tier: str) -> int:
@@ -45,30 +56,56 @@ def _tier_rank(tier: str) -> int:
         return -1
 
 
+def _seen(case: Case | None, alert: Alert) -> Evidence:
+    """The evidence of ``case`` (if any) with ``alert``'s added."""
+    return Evidence.of(alert) if case is None or case.evidence is None \
+        else case.evidence.merge(alert)
+
+
 class CaseService:
     """Use cases of the disposal workflow; each runs in one transaction with its audit events."""
 
-    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
+    def __init__(self, store: Store, clock: Clock, policy: Policy, *,
+                 holders: Holders | None = None) -> None:
+        """``holders`` says which numbers are ours (default: all of them, for a store used
+        without feeds); only ours get cases and measures, the others list entries and reports."""
         self.store, self.clock, self.policy = store, clock, policy
+        self.holders: Holders = holders if holders is not None else EveryNumberOurs()
 
     # -- alerts in ---------------------------------------------------------------------------
 
     def intake(self, alerts: Sequence[Alert], *, apply_policy: bool = True) -> PolicyRun:
-        """Store alerts, open a case for each number without one (or update its open case),
-        and apply the policy's action for the tier where it is more severe than the status."""
+        """Store alerts; for our own numbers open a case for each number without one (or update
+        its open case) and apply the policy's action for the tier where it is more severe than
+        the status; list and report the numbers we do not hold (``services.offnet``)."""
         at = self.clock.now()
         acted: dict[str, int] = {}
+        holders = self.holders.of([a.msisdn for a in alerts])
         with self.store.transaction() as tx:
-            ids = tx.alerts.upsert(alerts)
-            alert_of = {a.msisdn: (a, i) for a, i in zip(alerts, ids, strict=True)}
+            stored = tx.alerts.upsert(alerts)
+            latest = {a.msisdn: (a, u) for a, u in zip(alerts, stored, strict=True)}
+            alert_of = {m: au for m, au in latest.items() if holders[m].own}
+            offnet = screen_offnet(
+                tx, [(a, u.id, holders[m]) for m, (a, u) in latest.items() if not holders[m].own],
+                at=at, days=self.policy.offnet_days)
             existing = tx.cases.open_for(list(alert_of))
-            fresh = [Case.open(m, tier=a.tier.value, at=at, alert_id=i)
-                     for m, (a, i) in alert_of.items() if m not in existing]
+            released = tx.cases.last_released([m for m in alert_of if m not in existing])
+            # A release holds until new evidence (Art. 32): the same behaviour seen again after
+            # an appeal or re-verification released the number opens no case and acts on nothing.
+            held = {m for m, c in released.items() if c.evidence is not None
+                    and not c.evidence.is_new(alert_of[m][0],
+                                              margin=self.policy.new_evidence_margin)}
+            fresh = [Case.open(m, tier=a.tier.value, at=at, alert_id=u.id,
+                               evidence=_seen(released.get(m), a))
+                     for m, (a, u) in alert_of.items() if m not in existing and m not in held]
             opened = tx.cases.add(fresh)
+            # An open case whose alert did not change has nothing new to act on: detection run
+            # again over the same period changes nothing (not even a disposer's step back).
             updated = [
-                replace(c, alert_id=alert_of[m][1], updated_at=at,
-                        tier=max(c.tier, alert_of[m][0].tier.value, key=_tier_rank))
-                for m, c in existing.items()
+                replace(c, alert_id=alert_of[m][1].id, updated_at=at,
+                        tier=max(c.tier, alert_of[m][0].tier.value, key=_tier_rank),
+                        evidence=_seen(c, alert_of[m][0]))
+                for m, c in existing.items() if alert_of[m][1].changed
             ]
             tx.cases.save(updated)
             tx.audit.append(
@@ -76,7 +113,8 @@ class CaseService:
                             {"msisdn": c.msisdn, "tier": c.tier, "alert_id": c.alert_id})
                  for c in opened]
                 + [AuditEvent(SYSTEM, "case.alert", f"case:{c.id}", at,
-                              {"msisdn": c.msisdn, "tier": c.tier, "alert_id": c.alert_id})
+                              {"msisdn": c.msisdn, "tier": c.tier, "alert_id": c.alert_id,
+                               "alert_version": alert_of[c.msisdn][1].version})
                    for c in updated]
             )
             if apply_policy:
@@ -90,8 +128,9 @@ class CaseService:
                     why = f"alert tier {cs[0].tier}: disposal policy"
                     apply(tx, cs, kind, actor=SYSTEM, reason=why, at=at, policy=self.policy)
                     acted[kind.value] = len(cs)
-        log.info("cases.intake", alerts=len(alerts), opened=len(opened), acted=acted)
-        return PolicyRun(len(opened), acted)
+        log.info("cases.intake", alerts=len(alerts), opened=len(opened), acted=acted,
+                 offnet=offnet.reported, held=len(held))
+        return PolicyRun(len(opened), acted, len(latest) - len(alert_of), len(held))
 
     # -- disposers act -----------------------------------------------------------------------
 
@@ -106,7 +145,16 @@ class CaseService:
 
     def bulk(self, msisdns: Sequence[str], kind: ActionKind, *, actor: str, reason: str,
              group_ref: str = "") -> BulkResult:
-        """Dispose of a set of numbers in one transaction (all or nothing)."""
+        """Dispose of a set of numbers in one transaction (all or nothing); Conflict if any of
+        them is not ours (measures and BSS commands are for our own subscribers only)."""
+        wanted = [n.strip() for n in msisdns if n.strip()]
+        others = [m for m, h in self.holders.of(wanted).items() if not h.own]
+        if others:
+            raise Conflict(
+                f"{len(others)} number(s) are not our subscribers, e.g. {', '.join(others[:5])}: "
+                "only our own numbers can be verified, restricted or suspended. Leave them out, "
+                "and block them instead (telshield lists add number N black --source manual "
+                "--reason ...). Nothing was changed.")
         return dispose_bulk(self.store, self.clock, self.policy, msisdns, kind, actor=actor,
                             reason=reason, group_ref=group_ref)
 
@@ -203,6 +251,36 @@ class CaseService:
         """Provisioning commands, oldest first."""
         with self.store.transaction(write=False) as tx:
             return tx.outbox.find(msisdn=msisdn, pending_only=pending_only, page=page)
+
+    def offnet(self, *, party: str = "", since: datetime | None = None, page: Page = Page()
+               ) -> list[OffnetReport]:
+        """Report lines on suspected numbers we do not hold, most recently changed first."""
+        with self.store.transaction(write=False) as tx:
+            return tx.offnet.find(party=party, since=since, page=page)
+
+    def export_offnet(self, out: IO[str], *, party: str = "", since: datetime | None = None
+                      ) -> int:
+        """Write the report lines (of ``party``, changed since ``since``) as CSV for the
+        operators they belong to; returns the number of lines."""
+        w = csv.writer(out)
+        w.writerow(OFFNET_COLUMNS)
+        n, offset = 0, 0
+        while True:
+            page = self.offnet(party=party, since=since, page=Page(1000, offset))
+            for x in page:
+                w.writerow([x.party, x.msisdn, x.kind, x.region, x.label, x.tier,
+                            f"{x.score:.3f}", "block" if x.blocked else "label",
+                            " ".join(x.reasons), x.first_at.isoformat(sep=" "),
+                            x.updated_at.isoformat(sep=" ")])
+            n += len(page)
+            if len(page) < 1000:
+                return n
+            offset += 1000
+
+    def alert_history(self, msisdn: str) -> list[AlertVersion]:
+        """Every version of a number's alert, oldest first (what changed and when)."""
+        with self.store.transaction(write=False) as tx:
+            return tx.alerts.versions(msisdn)
 
     def alerts(self, *, msisdn: str = "", tier: str = "", open_only: bool = False,
                page: Page = Page()) -> list[StoredAlert]:

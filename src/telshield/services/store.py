@@ -12,9 +12,9 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from telshield.domain.alerts import Alert, StoredAlert
+from telshield.domain.alerts import Alert, AlertVersion, StoredAlert, Upserted
 from telshield.domain.audit import AuditEvent, ChainedEvent
-from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command
+from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
 from telshield.domain.lists import ListDiff, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.users import User
@@ -82,8 +82,10 @@ class ListRepo(Protocol):
 class AlertRepo(Protocol):
     """Alerts: one open alert per number, older ones kept as history."""
 
-    def upsert(self, alerts: Sequence[Alert]) -> list[int]:
-        """Close each number's open alert and open the new one; return the new ids in order."""
+    def upsert(self, alerts: Sequence[Alert]) -> list[Upserted]:
+        """Open an alert for each number without one, or update its open alert in place (a
+        change is a new version; the same alert again changes nothing); return what happened
+        to each, in order."""
         ...
 
     def open_alerts(self) -> list[Alert]:
@@ -96,6 +98,10 @@ class AlertRepo(Protocol):
         """Alerts, newest first, filtered and paginated."""
         ...
 
+    def versions(self, msisdn: str) -> list[AlertVersion]:
+        """Every version of the number's alerts, oldest first."""
+        ...
+
 
 class CaseRepo(Protocol):
     """Cases: at most one open case per number."""
@@ -106,6 +112,10 @@ class CaseRepo(Protocol):
 
     def open_for(self, msisdns: Sequence[str]) -> dict[str, Case]:
         """The open case of each number that has one."""
+        ...
+
+    def last_released(self, msisdns: Sequence[str]) -> dict[str, Case]:
+        """The latest case of each number whose latest case was released."""
         ...
 
     def add(self, cases: Sequence[Case]) -> list[Case]:
@@ -197,6 +207,23 @@ class OutboxRepo(Protocol):
         ...
 
 
+class OffnetRepo(Protocol):
+    """Report lines on suspected numbers we do not hold: one per number, updated in place."""
+
+    def for_numbers(self, msisdns: Sequence[str]) -> dict[str, OffnetReport]:
+        """The report line of each number that has one."""
+        ...
+
+    def save(self, reports: Sequence[OffnetReport]) -> None:
+        """Insert new lines (no id) and write back changed ones."""
+        ...
+
+    def find(self, *, party: str = "", since: datetime | None = None, page: Page = Page()
+             ) -> list[OffnetReport]:
+        """Report lines, most recently updated first, filtered and paginated."""
+        ...
+
+
 class AuditRepo(Protocol):
     """The append-only, hash-chained audit log."""
 
@@ -270,6 +297,11 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> OutboxRepo:
         """The outbox repository."""
+        ...
+
+    @property
+    def offnet(self) -> OffnetRepo:
+        """The off-net report lines."""
         ...
 
     @property

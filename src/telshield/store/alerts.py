@@ -9,12 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from telshield.domain.alerts import Alert, Reason, StoredAlert, Tier
+from telshield.domain.alerts import Alert, AlertVersion, Reason, StoredAlert, Tier, Upserted
 from telshield.domain.paging import Page
-from telshield.store.sql import SqlStore, chunks, naive_utc
-from telshield.store.tables import alerts
+from telshield.store.rows import chunks, fast_executemany, naive_utc
+from telshield.store.tables import alert_versions, alerts
 
 T = alerts
+V = alert_versions
 
 
 def _alert(r: Any) -> Alert:
@@ -61,23 +62,47 @@ class SqlAlertRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def upsert(self, alerts_: Sequence[Alert]) -> list[int]:
-        """Close each number's open alert, then insert the new ones as open."""
-        latest = {a.msisdn: a for a in alerts_}  # the last alert of a number in one batch wins
-        numbers = list(latest)
-        for part in chunks(numbers, 5000):
-            self.conn.execute(
-                sa.update(T).where(T.c.msisdn.in_(part), T.c.is_open.is_(True))
-                .values(is_open=False)
-            )
-        if not numbers:
+    def upsert(self, alerts_: Sequence[Alert]) -> list[Upserted]:
+        """Open an alert for each number without one, make a changed alert a new version of
+        the number's open alert (updated in place), and only note the sighting of an unchanged
+        one. Returns, in order, what happened to each alert (the last of a number wins)."""
+        latest = {a.msisdn: a for a in alerts_}
+        if not latest:
             return []
-        ids = self.conn.execute(
-            sa.insert(T).returning(T.c.id, sort_by_parameter_order=True),
-            [_row(latest[m]) for m in numbers],
-        ).scalars().all()
-        by_number = dict(zip(numbers, ids, strict=True))
-        return [int(by_number[a.msisdn]) for a in alerts_]
+        numbers = list(latest)
+        open_rows: dict[str, Any] = {}
+        for part in chunks(numbers, 5000):
+            q = sa.select(T).where(T.c.msisdn.in_(part), T.c.is_open.is_(True))
+            open_rows.update((r.msisdn, r) for r in self.conn.execute(q))
+        fresh = [m for m in numbers if m not in open_rows]
+        done: dict[str, Upserted] = {}
+        if fresh:
+            rows = [{**_row(latest[m]), "version": 1, "first_seen": naive_utc(latest[m].window_end),
+                     "last_seen": naive_utc(latest[m].window_end)} for m in fresh]
+            ids = self.conn.execute(
+                sa.insert(T).returning(T.c.id, sort_by_parameter_order=True), rows
+            ).scalars().all()
+            done.update((m, Upserted(int(i), 1, True)) for m, i in zip(fresh, ids, strict=True))
+        changed: list[dict[str, Any]] = []
+        seen: list[dict[str, Any]] = []
+        for m, r in open_rows.items():
+            a = latest[m]
+            last = max(r.last_seen or r.window_end, naive_utc(a.window_end) or r.window_end)
+            if a.differs_from(_alert(r)):
+                changed.append({**_row(a), "_id": r.id, "version": r.version + 1,
+                                "last_seen": last})
+                done[m] = Upserted(int(r.id), int(r.version) + 1, True)
+            else:
+                if last != r.last_seen:
+                    seen.append({"_id": r.id, "last_seen": last})
+                done[m] = Upserted(int(r.id), int(r.version), False)
+        # The SET clause comes from each row's column keys; ``_id`` names the row.
+        by_id = sa.update(T).where(T.c.id == sa.bindparam("_id"))
+        for rows in (changed, seen):
+            fast_executemany(self.conn, by_id, rows)
+        versions = [_version(latest[m], done[m]) for m in numbers if done[m].changed]
+        fast_executemany(self.conn, sa.insert(V), versions)
+        return [done[a.msisdn] for a in alerts_]
 
     def open_alerts(self) -> list[Alert]:
         """The open alert of every number."""
@@ -96,22 +121,17 @@ class SqlAlertRepo:
         if open_only:
             q = q.where(T.c.is_open.is_(True))
         q = q.order_by(T.c.id.desc()).limit(page.limit).offset(page.offset)
-        return [StoredAlert(int(r.id), _alert(r), bool(r.is_open)) for r in self.conn.execute(q)]
+        return [StoredAlert(int(r.id), _alert(r), bool(r.is_open), int(r.version), r.first_seen,
+                            r.last_seen) for r in self.conn.execute(q)]
+
+    def versions(self, msisdn: str) -> list[AlertVersion]:
+        """Every version of the number's alerts, oldest first."""
+        q = sa.select(V).where(V.c.msisdn == msisdn).order_by(V.c.alert_id, V.c.version)
+        return [AlertVersion(int(r.alert_id), int(r.version), _alert(r))
+                for r in self.conn.execute(q)]
 
 
-class SqlAlertSink:
-    """The AlertSink seam over the SQL store, one transaction per batch (no cases opened:
-    use the cases service's intake for that)."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self.store = store
-
-    def upsert(self, alerts_: Sequence[Alert]) -> None:
-        """Open or update each number's alert."""
-        with self.store.transaction() as tx:
-            tx.alerts.upsert(alerts_)
-
-    def open_alerts(self) -> list[Alert]:
-        """The open alert of every number."""
-        with self.store.transaction() as tx:
-            return tx.alerts.open_alerts()
+def _version(a: Alert, u: Upserted) -> dict[str, Any]:
+    row = _row(a)
+    del row["is_open"]
+    return {**row, "alert_id": u.id, "version": u.version}

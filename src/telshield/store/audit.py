@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from telshield.domain.audit import AuditEvent, ChainedEvent, chain
-from telshield.store.sql import fast_executemany, naive_utc
+from telshield.store.rows import fast_executemany, naive_utc
 from telshield.store.tables import audit_events, heads
 
 E = audit_events

@@ -10,10 +10,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from telshield.domain.cases import Action, ActionKind, Appeal, AppealStatus, Case, CaseStatus
+from telshield.domain.cases import (
+    Action,
+    ActionKind,
+    Appeal,
+    AppealStatus,
+    Case,
+    CaseStatus,
+    Evidence,
+)
 from telshield.domain.errors import NotFound
 from telshield.domain.paging import Page
-from telshield.store.sql import chunks, fast_executemany, naive_utc
+from telshield.store.rows import chunks, fast_executemany, naive_utc
 from telshield.store.tables import actions, appeals, cases
 
 C, A, P = cases, actions, appeals
@@ -24,6 +32,8 @@ def _case(r: Any) -> Case:
         msisdn=r.msisdn, status=CaseStatus(r.status), tier=r.tier, opened_at=r.opened_at,
         updated_at=r.updated_at, deadline=r.deadline, alert_id=r.alert_id,
         group_ref=r.group_ref, id=int(r.id),
+        evidence=Evidence(r.evidence["tier"], float(r.evidence["score"]),
+                          tuple(r.evidence["reasons"])) if r.evidence else None,
     )
 
 
@@ -33,6 +43,9 @@ def _case_row(c: Case) -> dict[str, Any]:
         "opened_at": naive_utc(c.opened_at), "updated_at": naive_utc(c.updated_at),
         "deadline": naive_utc(c.deadline), "alert_id": c.alert_id, "group_ref": c.group_ref,
         "is_open": not c.status.closed,
+        "evidence": None if c.evidence is None else {
+            "tier": c.evidence.tier, "score": c.evidence.score,
+            "reasons": list(c.evidence.reasons)},
     }
 
 
@@ -54,6 +67,16 @@ class SqlCaseRepo:
         out: dict[str, Case] = {}
         for part in chunks(list(dict.fromkeys(msisdns)), 5000):
             q = sa.select(C).where(C.c.msisdn.in_(part), C.c.is_open.is_(True))
+            out.update((r.msisdn, _case(r)) for r in self.conn.execute(q))
+        return out
+
+    def last_released(self, msisdns: Sequence[str]) -> dict[str, Case]:
+        """The latest case of each number whose latest case was released."""
+        out: dict[str, Case] = {}
+        for part in chunks(list(dict.fromkeys(msisdns)), 5000):
+            last = sa.select(sa.func.max(C.c.id)).where(C.c.msisdn.in_(part)).group_by(C.c.msisdn)
+            q = sa.select(C).where(C.c.id.in_(last.scalar_subquery()),
+                                   C.c.status == CaseStatus.RELEASED.value)
             out.update((r.msisdn, _case(r)) for r in self.conn.execute(q))
         return out
 
@@ -80,7 +103,7 @@ class SqlCaseRepo:
             status=sa.bindparam("status"), tier=sa.bindparam("tier"),
             updated_at=sa.bindparam("updated_at"), deadline=sa.bindparam("deadline"),
             alert_id=sa.bindparam("alert_id"), group_ref=sa.bindparam("group_ref"),
-            is_open=sa.bindparam("is_open"),
+            is_open=sa.bindparam("is_open"), evidence=sa.bindparam("evidence"),
         )
         rows = []
         for c in cases_:

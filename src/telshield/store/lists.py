@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from telshield.domain.errors import InvalidInput, NotFound
 from telshield.domain.lists import Colour, ListDiff, ListEntry, Source, TargetKind
 from telshield.domain.paging import Page
-from telshield.store.sql import chunks, naive_utc
+from telshield.store.rows import chunks, naive_utc
 from telshield.store.tables import heads, list_entries, list_versions
 
 T = list_entries

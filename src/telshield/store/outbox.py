@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from telshield.domain.cases import Command, CommandKind
 from telshield.domain.paging import Page
-from telshield.store.sql import chunks, fast_executemany, naive_utc
+from telshield.store.rows import chunks, fast_executemany, naive_utc
 from telshield.store.tables import outbox
 
 OUT = outbox

@@ -1,109 +1,29 @@
-"""The SQL store: engine set-up (SQLite WAL or PostgreSQL), migrations, transactions."""
+"""The SQL store: transactions, and the unit of work that hands each one's connection to the
+repositories. Engines and migrations are in ``engine``, what repositories share in ``rows``;
+the repositories (``alerts``, ``audit``, ``cases``, ``lists``, ``offnet``, ``outbox``,
+``users``) import neither this module nor each other."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TypeVar
 
 import sqlalchemy as sa
-import structlog
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
+from telshield.domain.alerts import Alert
 from telshield.domain.errors import Conflict, Unavailable
+from telshield.store.alerts import SqlAlertRepo
+from telshield.store.audit import SqlAuditRepo
+from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
+from telshield.store.engine import MIGRATIONS, create_engine, migrate
+from telshield.store.lists import SqlListRepo
+from telshield.store.offnet import SqlOffnetRepo
+from telshield.store.outbox import SqlOutboxRepo
+from telshield.store.users import SqlUserRepo
 
-log = structlog.get_logger(__name__)
-T = TypeVar("T")
-
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def naive_utc(at: datetime | None) -> datetime | None:
-    """A time as the store keeps it: UTC without a zone (aware times are converted)."""
-    if at is None or at.tzinfo is None:
-        return at
-    return at.astimezone(UTC).replace(tzinfo=None)
-
-
-def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """``items`` in slices of at most ``size`` (keeps IN-lists under driver limits)."""
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _processor(type_: Any, dialect: Any) -> Any:
-    proc = type_.dialect_impl(dialect).bind_processor(dialect)
-    if proc is not None and isinstance(type_, sa.DateTime):
-        # A bulk stamps most rows with the same few times: convert each time once.
-        return functools.lru_cache(maxsize=4096)(proc)
-    return proc
-
-
-def fast_executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Run ``stmt`` once per row through the driver's own executemany: the statement is
-    compiled once and values converted by the column types, without SQLAlchemy's per-row work
-    (several times faster for the hundreds of thousands of rows of a bulk disposal)."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
-    procs = {name: _processor(b.type, dialect) for name, b in compiled.binds.items()}
-    names = list(compiled.positiontup or ()) if compiled.positional else list(procs)
-    conv = [(n, procs[n]) for n in names]
-    params: list[Any]
-    if compiled.positional:
-        params = [tuple(p(r[n]) if p else r[n] for n, p in conv) for r in rows]
-    else:
-        params = [{n: (p(r[n]) if p else r[n]) for n, p in conv} for r in rows]
-    conn.exec_driver_sql(compiled.string, params)
-
-
-def create_engine(url: str, *, schema: str = "") -> Engine:
-    """An engine for ``url``: SQLite in WAL mode with writers serialised, or PostgreSQL."""
-    if url.startswith("sqlite"):
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
-
-        @sa.event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            # Let SQLAlchemy, not the driver, decide when transactions begin.
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-                cur.execute(f"PRAGMA {pragma}")
-            cur.close()
-
-        @sa.event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            # Take the write lock up front: no deadlock when a reader turns writer.
-            read = conn.get_execution_options().get("telshield_read", False)
-            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
-
-        return engine
-    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the database schema up to the latest migration."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-    except sa.exc.OperationalError as e:
-        raise Unavailable(
-            f"cannot reach the store at {engine.url!r}: {e.orig}; check TELSHIELD_STORE__URL "
-            "and that the database is running"
-        ) from e
-    log.info("store.migrated", url=engine.url.render_as_string(hide_password=True))
+__all__ = ["MIGRATIONS", "SqlAlertSink", "SqlStore", "SqlUnitOfWork", "create_engine", "migrate",
+           "open_store"]
 
 
 class SqlStore:
@@ -139,13 +59,6 @@ class SqlUnitOfWork:
     """Repositories sharing one connection and its transaction; none of them commits."""
 
     def __init__(self, conn: Connection) -> None:
-        from telshield.store.alerts import SqlAlertRepo
-        from telshield.store.audit import SqlAuditRepo
-        from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
-        from telshield.store.lists import SqlListRepo
-        from telshield.store.outbox import SqlOutboxRepo
-        from telshield.store.users import SqlUserRepo
-
         self.conn = conn
         self.lists = SqlListRepo(conn)
         self.alerts = SqlAlertRepo(conn)
@@ -153,6 +66,7 @@ class SqlUnitOfWork:
         self.actions = SqlActionRepo(conn)
         self.appeals = SqlAppealRepo(conn)
         self.outbox = SqlOutboxRepo(conn)
+        self.offnet = SqlOffnetRepo(conn)
         self.audit = SqlAuditRepo(conn)
         self.users = SqlUserRepo(conn)
 
@@ -163,3 +77,21 @@ def open_store(url: str, *, schema: str = "", upgrade: bool = True) -> SqlStore:
     if upgrade:
         migrate(engine)
     return SqlStore(engine)
+
+
+class SqlAlertSink:
+    """The AlertSink seam over the SQL store, one transaction per batch (no cases opened:
+    use the cases service's intake for that)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+
+    def upsert(self, alerts_: Sequence[Alert]) -> None:
+        """Open or update each number's alert."""
+        with self.store.transaction() as tx:
+            tx.alerts.upsert(alerts_)
+
+    def open_alerts(self) -> list[Alert]:
+        """The open alert of every number."""
+        with self.store.transaction() as tx:
+            return tx.alerts.open_alerts()

@@ -85,8 +85,13 @@ alerts = Table(
     Column("model_version", String(64), nullable=False, default=""),
     Column("rules_version", String(64), nullable=False, default=""),
     Column("is_open", Boolean, nullable=False),
+    # Updated in place: the version count, and the data ends of the first and latest runs that
+    # raised it (first_seen: when the number first became visible).
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("first_seen", DateTime, nullable=True),
+    Column("last_seen", DateTime, nullable=True),
     Index(None, "msisdn"),
-    # One open alert per number; older versions stay as history.
+    # One open alert per number; its earlier versions are in alert_versions.
     Index(
         "uq_alerts_open_msisdn",
         "msisdn",
@@ -94,6 +99,27 @@ alerts = Table(
         sqlite_where=text("is_open"),
         postgresql_where=text("is_open"),
     ),
+)
+
+# Every version of every alert: a new one each time its tier, score, reasons or rules/model
+# version changed.
+alert_versions = Table(
+    "alert_versions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, ForeignKey("alerts.id"), nullable=False),
+    Column("msisdn", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("features", JSON, nullable=False),
+    Column("detected_at", DateTime, nullable=False),
+    Column("window_end", DateTime, nullable=False),
+    Column("model_version", String(64), nullable=False, default=""),
+    Column("rules_version", String(64), nullable=False, default=""),
+    Index(None, "alert_id"),
+    Index(None, "msisdn"),
 )
 
 cases = Table(
@@ -109,6 +135,8 @@ cases = Table(
     Column("alert_id", BigInteger, nullable=True),
     Column("group_ref", String(128), nullable=False, default=""),
     Column("is_open", Boolean, nullable=False),
+    # What its alerts said (tier, score, rule reasons): a release holds until new evidence.
+    Column("evidence", JSON, nullable=True),
     Index(None, "msisdn"),
     Index(None, "status"),
     Index(None, "deadline"),
@@ -191,4 +219,25 @@ users = Table(
     Column("unit", String(128), nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
+)
+
+# One report line per suspected number we do not hold, for the operator it belongs to.
+offnet_reports = Table(
+    "offnet_reports",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("msisdn", String(16), nullable=False, unique=True),
+    Column("party", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("region", String(64), nullable=False, default=""),
+    Column("label", String(128), nullable=False, default=""),
+    Column("tier", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("first_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("alert_id", BigInteger, nullable=True),
+    Column("list_entry_id", BigInteger, nullable=True),
+    Index(None, "party"),
+    Index(None, "updated_at"),
 )

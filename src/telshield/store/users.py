@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from telshield.domain.errors import Conflict, NotFound
 from telshield.domain.users import Role, User
-from telshield.store.sql import naive_utc
+from telshield.store.rows import naive_utc
 from telshield.store.tables import users
 
 U = users

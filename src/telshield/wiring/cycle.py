@@ -125,8 +125,8 @@ def platform(
     from telshield.services.ingest import IngestOptions
 
     c = settings.cycle
-    d = disposal(settings, clock=clock)
     root = lake or settings.lake_dir
+    d = disposal(settings, clock=clock, lake=root)
     reader = FeedReader(root)
     snapshots = snapshot_service(settings, d, reader)
     shadow = InMemoryAlertSink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telshield.domain.cases import Policy
@@ -15,6 +16,7 @@ from telshield.settings import Settings
 
 if TYPE_CHECKING:  # device barring reads the lake (Ibis): loaded only where it is composed
     from telshield.services.devices import DeviceBarring
+    from telshield.services.holders import LakeHolders
     from telshield.services.lakeread import FeedReader
 
 
@@ -33,6 +35,8 @@ def disposal_policy(settings: Settings) -> Policy:
         verify_hours=d.verify_hours,
         restrict_hours=d.restrict_hours,
         appeal_channel=d.appeal_channel,
+        offnet_days=d.offnet_days,
+        new_evidence_margin=d.new_evidence_margin,
     )
     for tier in d.tier_actions:
         policy.action_for(tier)  # fail at start-up, not at the first alert, on a bad action
@@ -50,15 +54,30 @@ class Disposal:
     users: UserService
 
 
-def disposal(settings: Settings, *, store: Store | None = None, clock: Clock | None = None
-             ) -> Disposal:
-    """Lists, cases, audit and users services over the configured store."""
+def holders(settings: Settings, *, lake: Path | None = None) -> LakeHolders:
+    """Who holds a number: the ``subscribers`` feed in ``lake`` (default: the settings' lake)
+    and the numbering plan, both read when first needed."""
+    from telshield.services.holders import LakeHolders
+    from telshield.services.lakeread import FeedReader
+    from telshield.wiring.numbers import numbering_plan
+
+    s = settings.screening
+    return LakeHolders(lambda: FeedReader(lake or settings.lake_dir),
+                       lambda: numbering_plan(settings), own_operator=s.own_operator,
+                       own_province=s.own_province)
+
+
+def disposal(settings: Settings, *, store: Store | None = None, clock: Clock | None = None,
+             lake: Path | None = None) -> Disposal:
+    """Lists, cases, audit and users services over the configured store; disposal acts only on
+    the numbers the lake's ``subscribers`` feed says are ours."""
     store = store if store is not None else open_store(settings)
     clock = clock or SystemClock()
     return Disposal(
         store=store,
         lists=ListService(store, clock),
-        cases=CaseService(store, clock, disposal_policy(settings)),
+        cases=CaseService(store, clock, disposal_policy(settings),
+                          holders=holders(settings, lake=lake)),
         audit=AuditService(store),
         users=UserService(store, clock),
     )
