@@ -243,7 +243,8 @@ def train_table(
         frame = m.with_graph(frame, y, np.ones(len(y), bool), features, edges, stage1)
         names += list(m.GRAPH_FEATURES)
     booster = m.fit(frame, y, names, params=choice.params)
-    meta = {"kind": TABLE, "source": "table", "label": spec.label, "rows": len(y), "positives": int(y.sum()),
+    meta = {"kind": TABLE, "source": "table", "label": spec.label, "rows": len(y),
+            "positives": int(y.sum()),
             "metrics_cv": nested.metrics, "selection": "nested cross-validation",
             "folds": {"outer": folds, "inner": inner}, "params": choice.params,
             "threshold": choice.threshold, "calibration": choice.calibration.to_json(),
