@@ -24,7 +24,7 @@ def test_audit_verify_command_says_where(tmp_path: Path) -> None:
     r = run(app, ["lists", "import", str(csv), *dd])
     assert r.exit_code == 2 and "line" in r.output  # one bad row reported
     den = tmp_path / "den.txt"
-    den.write_text("8613900000001\n8613900000002\n")
+    den.write_text("8613951000001\n8613951000002\n")
     r = run(app, ["cases", "bulk", "suspend", "--numbers", str(den), "--reason", "den", *dd])
     assert r.exit_code == 0, r.output
     r = run(app, ["audit", "verify", *dd])
