@@ -6,7 +6,9 @@ A trained model acts only once chosen; a model trained on a feature table never 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,10 +33,9 @@ def _invoke(*args: str) -> tuple[str, str]:
     return out.stdout, out.stderr
 
 
-def _state(data: Path) -> list[list[str]]:
-    stdout, _ = _invoke("model", "list", "--data-dir", str(data))
-    return [[c.strip() for c in line.strip("│ ").split("│")] for line in stdout.splitlines()
-            if line.strip("│ ").startswith("m20")]
+def _state(data: Path) -> list[dict[str, Any]]:
+    stdout, _ = _invoke("model", "list", "--json", "--data-dir", str(data))
+    return [json.loads(line) for line in stdout.splitlines()]
 
 
 def test_train_list_choose_detect(toy: Toy, tmp_path: Path) -> None:
@@ -45,8 +46,8 @@ def test_train_list_choose_detect(toy: Toy, tmp_path: Path) -> None:
     assert "not used by detection until chosen" in stdout
     assert "features at" not in stdout  # progress never mixes with the results
     [row] = _state(data)
-    version = row[0]
-    assert "lake" in row and "yes" not in row
+    version = row["version"]
+    assert row["kind"] == "lake" and not row["chosen"]
     # Trained, not chosen: a plain detect scores with the rules only.
     stdout, _ = _invoke("detect", "--until", "2026-11-04", "--feeds", str(lake),
                         "--data-dir", str(data))
@@ -60,13 +61,13 @@ def test_train_list_choose_detect(toy: Toy, tmp_path: Path) -> None:
     _invoke("detect", "--until", "2026-11-04 06:00", "--feeds", str(lake), "--data-dir", str(data))
     _invoke("model", "choose", version, "--data-dir", str(data))
     rows = _state(data)
-    assert next(r for r in rows if "yes" in r)[0] == version
-    assert {r[1] for r in rows} == {"lake", "table"}
+    assert [r["version"] for r in rows if r["chosen"]] == [version]
+    assert {r["kind"] for r in rows} == {"lake", "table"}
     stdout, _ = _invoke("detect", "--until", "2026-11-04 12:00", "--feeds", str(lake),
                         "--data-dir", str(data))
     assert f"model {version}" in stdout
     _invoke("model", "choose", "--none", "--data-dir", str(data))
-    assert not [r for r in _state(data) if "yes" in r]
+    assert not [r for r in _state(data) if r["chosen"]]
 
 
 def test_choosing_a_table_model_is_refused(tmp_path: Path) -> None:
@@ -80,5 +81,5 @@ def test_choosing_a_table_model_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _invoke("model", "train", "--features", str(table), "--folds", "2", "--data-dir", str(data))
     [row] = _state(data)
-    out = CliRunner().invoke(app, ["model", "choose", row[0], "--data-dir", str(data)])
+    out = CliRunner().invoke(app, ["model", "choose", row["version"], "--data-dir", str(data)])
     assert out.exit_code != 0

@@ -142,12 +142,23 @@ def score_cmd(
 
 
 @model_app.command("list")
-def list_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+def list_cmd(
+    data_dir: DataDirOption = None, config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON object a version, for scripts.")] = False,
+) -> None:
     """List trained versions, oldest first: kind, size, metrics, and which one detection uses."""
+    import dataclasses
+    import json
+
     from telshield.services.model import catalogue
     from telshield.wiring.detection import models_dir
 
     d = models_dir(settings_from(config, data_dir))
+    if as_json:
+        for info in catalogue(d):
+            typer.echo(json.dumps(dataclasses.asdict(info), ensure_ascii=False))
+        return
     t = table(whole("version"), "kind", "created", "rows", "positives", "features",
               "macro F1", "ROC-AUC", "chosen")
     for i in catalogue(d):
