@@ -41,6 +41,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("POST", "/cases/bulk", {"action": "suspend", "reason": "den", "msisdns": [N]}, {A, D}),
     ("GET", "/actions", None, {A, AN, D, AU}),
     ("GET", "/appeals", None, {A, AN, D, AU}),
+    ("GET", "/offnet-reports", None, {A, AN, D, AU}),
+    ("GET", "/offnet-reports.csv", None, {A, AN, D}),
     ("POST", "/cases/1/appeals", {"reason": "mine"}, {A, D}),
     ("POST", "/appeals/1/decision", {"passed": False, "reason": "no"}, {A, D}),
     ("GET", "/audit", None, {A, AU}),

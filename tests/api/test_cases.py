@@ -94,3 +94,33 @@ def test_police_block_beats_whitelist(client: tuple[TestClient, dict[str, str]])
     decided = call(c, k["police"], "GET", f"/lists/check/{N}")[1]
     assert decided["police_ordered"] is True
     assert call(c, k["police"], "GET", "/lists/diff?from_version=1&to_version=2")[0] == 200
+
+
+def test_offnet_reports_over_http(tmp_path: Path) -> None:
+    """Numbers we do not hold appear as report lines, masked for an auditor; the CSV export
+    for their operators needs a role that sees numbers."""
+    settings = Settings(data_dir=tmp_path, api=ApiSettings(metrics_port=0))
+    d = disposal(settings, clock=FixedClock(datetime(2026, 3, 1, 9)))
+    keys = {r: d.users.add(r, r, actor="t")[1] for r in ("disposer", "auditor")}
+    at = datetime(2026, 3, 1, 8)
+    unicom, telecom = "8613000000001", "8618900000001"
+    d.cases.intake([Alert(unicom, 0.95, Tier.SUSPEND, (Reason("rule:x", "x"),), at, at),
+                    Alert(telecom, 0.75, Tier.VERIFY, (Reason("rule:y", "y"),), at, at)])
+    with TestClient(create_app(settings, disposal=d)) as c:
+        status, page = call(c, keys["disposer"], "GET", "/offnet-reports?operator=china_unicom")
+        assert status == 200
+        [line] = page["items"]
+        assert line["msisdn"] == unicom and line["screening"] == "block"
+        assert line["reasons"] == ["rule:x"]
+        status, page = call(c, keys["auditor"], "GET", "/offnet-reports")
+        assert status == 200 and len(page["items"]) == 2
+        assert {x["msisdn"] for x in page["items"]}.isdisjoint({unicom, telecom})
+        status, body = call(c, keys["auditor"], "GET", "/offnet-reports.csv")
+        assert status == 403 and "may not offnet.export" in body["detail"]
+        r = c.get("/offnet-reports.csv", headers={"X-API-Key": keys["disposer"]})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        rows = r.text.splitlines()
+        assert rows[0].startswith("operator,msisdn") and len(rows) == 3
+        assert any(row.startswith(f"china_telecom,{telecom},") for row in rows)
+        status, _ = call(c, keys["disposer"], "GET", "/offnet-reports?since=yesterday")
+        assert status == 422

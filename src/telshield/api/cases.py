@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 
 from telshield.api.auth import disposal, requires
 from telshield.api.paging import page
@@ -18,6 +21,7 @@ from telshield.api.schemas import (
     BulkOut,
     CaseOut,
     DecisionIn,
+    OffnetOut,
     PageOut,
     VerifiedIn,
 )
@@ -30,6 +34,8 @@ router = APIRouter(tags=["cases"])
 D = Annotated[Disposal, Depends(disposal)]
 P = Annotated[Page, Depends(page)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Party = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_:.-]*$", description=(
+    "only lines for this party: china_unicom, china_telecom, international:HK, ..."))]
 
 
 @router.get("/cases", response_model=PageOut[CaseOut])
@@ -84,6 +90,37 @@ def list_actions(
     """Actions taken, newest first."""
     items = d.cases.actions(case_id=case_id, kind=kind, page=pg)
     return PageOut(items=[ActionOut.of(a) for a in items], limit=pg.limit, offset=pg.offset)
+
+
+@router.get("/offnet-reports", response_model=PageOut[OffnetOut])
+def list_offnet(
+    d: D, pg: P, user: Annotated[User, Depends(requires(Permission.CASES_READ))],
+    operator: Party = "",
+    since: Annotated[datetime | None, Query(
+        description="only lines changed at or after this time")] = None,
+) -> PageOut[OffnetOut]:
+    """Suspected numbers we do not hold (other operators, landlines, service and foreign
+    numbers), blocked or labelled in screening: one line each, most recently changed first."""
+    items = d.cases.offnet(party=operator, since=since, page=pg)
+    return PageOut(items=[OffnetOut.of(x, user) for x in items], limit=pg.limit,
+                   offset=pg.offset)
+
+
+@router.get("/offnet-reports.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+def export_offnet(
+    d: D, _user: Annotated[User, Depends(requires(Permission.OFFNET_EXPORT))],
+    operator: Party = "",
+    since: Annotated[datetime | None, Query(
+        description="only lines changed at or after this time")] = None,
+) -> Response:
+    """Every matching line as CSV, to send on to the operator the numbers belong to (the
+    numbers in full, so only for roles that see numbers)."""
+    out = io.StringIO()
+    d.cases.export_offnet(out, party=operator, since=since)
+    name = f"offnet-{operator or 'all'}.csv".replace(":", "-")
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/appeals", response_model=PageOut[AppealOut])

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from telshield.domain.alerts import StoredAlert
 from telshield.domain.audit import ChainedEvent
-from telshield.domain.cases import Action, Appeal, Case, Command
+from telshield.domain.cases import Action, Appeal, Case, Command, OffnetReport
 from telshield.domain.lists import ListEntry
 from telshield.domain.users import User, mask_number
 
@@ -304,3 +304,33 @@ class NewUserOut(UserOut):
     """A new user with their API key (shown once)."""
 
     key: str
+
+
+class OffnetOut(BaseModel):
+    """A report line on a suspected number we do not hold, for the operator it belongs to."""
+
+    id: int | None
+    operator: str = Field(description="the party the line goes to: china_unicom, "
+                                      "china_telecom, international:HK, ...")
+    msisdn: str
+    kind: str
+    region: str
+    label: str
+    tier: str
+    score: float
+    screening: str = Field(description="block (suspend tier) or label")
+    reasons: list[str]
+    first_at: datetime
+    updated_at: datetime
+    alert_id: int | None
+    list_entry_id: int | None
+
+    @classmethod
+    def of(cls, x: OffnetReport, user: User) -> OffnetOut:
+        """The line as ``user`` may see it."""
+        return cls(id=x.id, operator=x.party, msisdn=shown(x.msisdn, user), kind=x.kind,
+                   region=x.region, label=x.label, tier=x.tier, score=x.score,
+                   screening="block" if x.blocked else "label", reasons=list(x.reasons),
+                   first_at=x.first_at, updated_at=x.updated_at, alert_id=x.alert_id,
+                   list_entry_id=x.list_entry_id)
+

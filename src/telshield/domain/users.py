@@ -31,6 +31,7 @@ class Permission(StrEnum):
     ALERTS_READ = "alerts.read"
     CASES_READ = "cases.read"
     CASES_ACT = "cases.act"
+    OFFNET_EXPORT = "offnet.export"  # report lines with numbers in full, for their operators
     APPEALS_READ = "appeals.read"
     APPEALS_FILE = "appeals.file"
     APPEALS_DECIDE = "appeals.decide"
@@ -43,7 +44,8 @@ _P, _R = Permission, Role
 GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ADMIN: frozenset(Permission),
     _R.ANALYST: frozenset(
-        {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ}
+        {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
+         _P.OFFNET_EXPORT}
     ),
     _R.DISPOSER: frozenset(
         {
@@ -52,6 +54,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             _P.ALERTS_READ,
             _P.CASES_READ,
             _P.CASES_ACT,
+            _P.OFFNET_EXPORT,
             _P.APPEALS_READ,
             _P.APPEALS_FILE,
             _P.APPEALS_DECIDE,
