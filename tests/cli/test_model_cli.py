@@ -59,7 +59,8 @@ def test_train_list_choose_detect(toy: Toy, tmp_path: Path) -> None:
     _invoke("model", "train", "--features", str(table), "--folds", "2", "--data-dir", str(data))
     # The newest model is now a table model: a plain detect still runs (rules only).
     _invoke("detect", "--until", "2026-11-04 06:00", "--feeds", str(lake), "--data-dir", str(data))
-    _invoke("model", "choose", version, "--data-dir", str(data))
+    _invoke("model", "choose", version, "--reason", "judged on 5 worlds", "--actor", "ana",
+            "--data-dir", str(data))
     rows = _state(data)
     assert [r["version"] for r in rows if r["chosen"]] == [version]
     assert {r["kind"] for r in rows} == {"lake", "table"}
@@ -68,6 +69,16 @@ def test_train_list_choose_detect(toy: Toy, tmp_path: Path) -> None:
     assert f"model {version}" in stdout
     _invoke("model", "choose", "--none", "--data-dir", str(data))
     assert not [r for r in _state(data) if r["chosen"]]
+    # Both switches are in the audit chain: who, which version, what it replaced, why.
+    from telshield.settings import Settings
+    from telshield.wiring import disposal
+
+    events = disposal(Settings(data_dir=data)).audit.events(limit=1000)
+    choices = [(e.event.actor, e.event.action, e.event.detail.get("replaces"))
+               for e in events if e.event.action.startswith("model.")]
+    assert choices == [("ana", "model.choose", None), (choices[1][0], "model.unchoose", version)]
+    assert [e.event.detail["reason"] for e in events if e.event.action == "model.choose"] == \
+        ["judged on 5 worlds"]
 
 
 def test_choosing_a_table_model_is_refused(tmp_path: Path) -> None:
@@ -81,5 +92,9 @@ def test_choosing_a_table_model_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _invoke("model", "train", "--features", str(table), "--folds", "2", "--data-dir", str(data))
     [row] = _state(data)
+    # The choice is audited in the store: a folder without one is refused.
     out = CliRunner().invoke(app, ["model", "choose", row["version"], "--data-dir", str(data)])
-    assert out.exit_code != 0
+    assert out.exit_code != 0 and "holds no store" in str(out.exception)
+    _invoke("init", "--data-dir", str(data))
+    out = CliRunner().invoke(app, ["model", "choose", row["version"], "--data-dir", str(data)])
+    assert out.exit_code != 0 and "feature table" in str(out.exception)

@@ -9,8 +9,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from, table, whole
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    existing_data,
+    settings_from,
+    table,
+    whole,
+)
 from telshield.cli.detect import FeedsOption, parse_span, parse_time
+from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -181,21 +189,29 @@ def choose_cmd(
     version: Annotated[str | None, typer.Argument(
         help="The lake model version detection scores with from its next run.")] = None,
     none: Annotated[bool, typer.Option("--none", help="Choose no model: rules only.")] = False,
+    reason: Annotated[str, typer.Option(
+        help="Why (for the audit log): the evaluation that justified it.")] = "",
+    actor: ActorOption = "",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Choose the lake model detection uses (after judging it), or --none for rules only."""
+    """Choose the lake model detection uses (after judging it), or --none for rules only.
+    The choice is an audit event (``model.choose`` / ``model.unchoose``) in the store."""
     from telshield.services.model import choose, unchoose
+    from telshield.wiring import open_store
     from telshield.wiring.detection import models_dir
 
-    d = models_dir(settings_from(config, data_dir))
     if none == (version is not None):
         raise InvalidInput("give a VERSION (see `telshield model list`) or --none")
+    settings = existing_data(config, data_dir)
+    d = models_dir(settings)
+    store = open_store(settings)
+    who = actor or default_actor()
     if version is None:
-        unchoose(d)
+        unchoose(d, actor=who, store=store, reason=reason)
         console.print("no model chosen: detection runs the rules only")
         return
-    info = choose(d, version)
+    info = choose(d, version, actor=who, store=store, reason=reason)
     console.print(f"detection scores with [bold]{info.version}[/] from its next run")
 
 

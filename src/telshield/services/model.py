@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,10 +26,13 @@ import structlog
 
 from telshield.detect import model as m
 from telshield.detect import tuning
+from telshield.domain.audit import AuditEvent
 from telshield.domain.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     import lightgbm
+
+    from telshield.services.store import Clock, Store
 
 log = structlog.get_logger(__name__)
 
@@ -155,26 +158,56 @@ def catalogue(models_dir: Path) -> list[ModelInfo]:
     return out
 
 
-def choose(models_dir: Path, version: str, *, actor: str = "cli") -> ModelInfo:
-    """Make ``version`` (a lake model) the one detection scores with, from the next run on."""
+def choose(models_dir: Path, version: str, *, actor: str = "cli", store: Store | None = None,
+           reason: str = "", clock: Clock | None = None) -> ModelInfo:
+    """Make ``version`` (a lake model) the one detection scores with, from the next run on.
+
+    With a ``store`` the choice is an audit event (``model.choose``: the version, the one it
+    replaces, its cross-validated metrics, who and why) committed with the switch: the file is
+    renamed into place inside the transaction, so a failed rename leaves no event and a failed
+    commit no switch."""
     meta = _meta(models_dir, version)
     if kind_of(meta) != LAKE:
         raise InvalidInput(
             f"model {version} was trained on a feature table: it scores such tables "
             f"(`telshield model score --version {version}`) but cannot score the lake's features; "
             f"choose a lake model (`telshield model list`)")
+    before = chosen_version(models_dir)
     now = datetime.now(UTC)
     tmp = models_dir / (CHOSEN + ".tmp")
-    tmp.write_text(json.dumps({"version": version, "chosen_at": now.isoformat(), "by": actor}))
-    tmp.replace(models_dir / CHOSEN)
-    log.info("model.chosen", version=version, by=actor)
-    return next(i for i in catalogue(models_dir) if i.version == version)
+    tmp.write_text(json.dumps({"version": version, "chosen_at": now.isoformat(), "by": actor,
+                               "reason": reason}))
+    info = next(i for i in catalogue(models_dir) if i.version == version)
+    _audited(store, actor, "model.choose", version,
+             {"version": version, "replaces": before, "kind": info.kind,
+              "metrics": info.metrics, "reason": reason},
+             lambda: tmp.replace(models_dir / CHOSEN), clock)
+    log.info("model.chosen", version=version, by=actor, replaces=before)
+    return replace(info, chosen=True)
 
 
-def unchoose(models_dir: Path) -> None:
-    """Detection goes back to rules only."""
-    (models_dir / CHOSEN).unlink(missing_ok=True)
-    log.info("model.unchosen")
+def unchoose(models_dir: Path, *, actor: str = "cli", store: Store | None = None,
+             reason: str = "", clock: Clock | None = None) -> None:
+    """Detection goes back to rules only (an audit event ``model.unchoose`` with a store)."""
+    before = chosen_version(models_dir)
+    _audited(store, actor, "model.unchoose", before or "none",
+             {"replaces": before, "reason": reason},
+             lambda: (models_dir / CHOSEN).unlink(missing_ok=True), clock)
+    log.info("model.unchosen", by=actor, replaces=before)
+
+
+def _audited(store: Store | None, actor: str, action: str, version: str,
+             detail: dict[str, Any], switch: Callable[[], None], clock: Clock | None) -> None:
+    """Run ``switch`` inside a transaction that records its audit event (or alone)."""
+    if store is None:
+        switch()
+        return
+    from telshield.services.store import SystemClock
+
+    at = (clock or SystemClock()).now()
+    with store.transaction() as tx:
+        tx.audit.append([AuditEvent(actor, action, f"model:{version}", at, detail)])
+        switch()
 
 
 def chosen(models_dir: Path) -> Artefact | None:
