@@ -197,7 +197,7 @@ def unchoose(models_dir: Path, *, actor: str = "cli", store: Store | None = None
 
 
 def _audited(store: Store | None, actor: str, action: str, version: str,
-             detail: dict[str, Any], switch: Callable[[], None], clock: Clock | None) -> None:
+             detail: dict[str, Any], switch: Callable[[], object], clock: Clock | None) -> None:
     """Run ``switch`` inside a transaction that records its audit event (or alone)."""
     if store is None:
         switch()
