@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -30,6 +30,7 @@ from telshield.detect.inbound import inbound_features
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.errors import InvalidInput
+from telshield.domain.lists import ListEntry, detection_cap
 from telshield.services.alerts import AlertSink
 from telshield.services.lakeread import FeedReader
 from telshield.services.model import Artefact
@@ -63,6 +64,30 @@ class DetectConfig:
         return np.asarray(score >= self.model_alone)
 
 
+class Whitelist(Protocol):
+    """The enterprise whitelist detection is capped by (``ListService`` over the store)."""
+
+    def whitelisted(self, numbers: Collection[str], at: datetime) -> Mapping[str, ListEntry]:
+        """The enterprise whitelist entry in force at ``at`` for each of ``numbers`` it caps."""
+        ...
+
+
+class InMemoryWhitelist:
+    """A fixed set of list entries (for tests and offline runs), under the same law."""
+
+    def __init__(self, entries: Collection[ListEntry]) -> None:
+        self.entries = tuple(entries)
+
+    def whitelisted(self, numbers: Collection[str], at: datetime) -> dict[str, ListEntry]:
+        """As ``Whitelist.whitelisted``."""
+        out: dict[str, ListEntry] = {}
+        for n in numbers:
+            cap = detection_cap((e for e in self.entries if e.matches_number(n)), at)
+            if cap is not None:
+                out[n] = cap
+        return out
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What one detection run did."""
@@ -90,6 +115,9 @@ class Detector:
     state_path: Path | None = None
     plan: Any = None  # the numbering plan's prefix table (pyarrow), for out-of-province homes
     clock: Callable[[], datetime] = datetime.now
+    # Industry cards and registered telemarketing numbers: held at the watch tier (None: no
+    # whitelist, as on a simulated province).
+    whitelist: Whitelist | None = None
     _plan_table: ir.Table | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -199,10 +227,16 @@ class Detector:
         """Alerts, with reasons and the feature values behind them, for scores over watch."""
         hot = frame[frame["score"] >= self.config.watch].reset_index(drop=True)
         why = m.reasons(self.model.booster, hot) if self.model is not None and len(hot) else []
+        listed, named = self.whitelisted(hot["msisdn"].astype(str).tolist(), until)
         now = self.clock()
         out = []
         for i, row in enumerate(hot.to_dict("records")):
             reasons: list[Reason] = []
+            score = float(row["score"])
+            entry = listed.get(str(row["msisdn"]))
+            if entry is not None:
+                score, held = self._whitelist_cap(entry, score, str(row["msisdn"]) in named)
+                reasons.append(held)
             for rule in self.rules.rules + self.rules.caps:
                 if row[hit_column(rule)]:
                     f0 = rule.features[0]
@@ -217,15 +251,37 @@ class Detector:
                 f for rule in self.rules.rules + self.rules.caps if row[hit_column(rule)]
                 for f in rule.features}
             values = {f: v for f in sorted(used) if (v := _num(row.get(f))) is not None}
-            tier = self.tier(float(row["score"]))
+            tier = self.tier(score)
             assert tier is not None
             out.append(Alert(
-                msisdn=str(row["msisdn"]), score=float(row["score"]), tier=tier,
+                msisdn=str(row["msisdn"]), score=score, tier=tier,
                 reasons=tuple(reasons), detected_at=now, window_end=until,
                 model_version=self.model.version if self.model else "",
                 rules_version=self.rules.version, features=values,
             ))
         return out
+
+    def whitelisted(self, numbers: list[str], until: datetime
+                    ) -> tuple[Mapping[str, ListEntry], set[str]]:
+        """The enterprise whitelist entries in force at ``until`` of ``numbers``, and those of
+        them a police clue that reached us before ``until`` names."""
+        if self.whitelist is None or not numbers:
+            return {}, set()
+        listed = self.whitelist.whitelisted(numbers, until)
+        return listed, clued(self.reader, list(listed), until) if listed else set()
+
+    def _whitelist_cap(self, entry: ListEntry, score: float, clue: bool) -> tuple[float, Reason]:
+        """The score of a whitelisted number and the reason that says so: at most the watch
+        threshold (watch, never re-verification or restriction), unless a police clue names
+        it. The capped score is kept as the reason's value."""
+        said = entry.whitelisted_text()
+        if clue:
+            return score, Reason("whitelist:clue", f"{said}, but a police clue names it: not "
+                                 "held at watch", value=round(score, 4))
+        held = min(score, self.config.watch)
+        text = f"{said}" + (f" (score {score:.2f} held at watch)" if held < score else "")
+        return held, Reason("cap:whitelist", text, value=round(score, 4),
+                            contribution=self.config.watch)
 
     def run(self, until: datetime, *, progress: Progress | None = None) -> RunResult:
         """Run once at ``until``: score numbers with new calls, upsert their alerts."""
@@ -286,6 +342,13 @@ def snapshots(start: datetime, end: datetime, step: timedelta) -> list[datetime]
         out.append(t)
         t += step
     return out
+
+
+def clued(reader: FeedReader, numbers: list[str], until: datetime) -> set[str]:
+    """Those of ``numbers`` a police clue that reached us before ``until`` names."""
+    clues = reader.table("clues", None, until)
+    named = clues.filter(clues.msisdn.isin(numbers)).select("msisdn").distinct()
+    return set(reader.con.execute(named)["msisdn"].astype(str))
 
 
 def clue_labels(reader: FeedReader, until: datetime) -> set[str]:
