@@ -28,6 +28,7 @@ from telshield.detect.features import Window, feature_names, history_days, numbe
 from telshield.detect.holders import holder_features, office_features
 from telshield.detect.inbound import inbound_features
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
+from telshield.detect.tuning import Calibration, calibrate
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.errors import InvalidInput
 from telshield.domain.lists import ListEntry, detection_cap
@@ -203,7 +204,10 @@ class Detector:
         """Add ``model_score`` (0 without a model) and the combined ``score``."""
         frame = frame.copy()
         if self.model is not None and len(frame):
-            frame["model_score"] = m.predict(self.model.booster, frame)
+            # A lake model's calibration (isotonic, fitted on its time split) turns its raw
+            # score into a probability; an older artefact without one scores raw.
+            calibration = Calibration.from_json(self.model.meta.get("calibration"))
+            frame["model_score"] = calibration(m.predict(self.model.booster, frame))
         else:
             frame["model_score"] = 0.0
         # The model trains on partial labels (clues): it ranks well, but alone it raises an
@@ -357,6 +361,14 @@ def clue_labels(reader: FeedReader, until: datetime) -> set[str]:
     return set(reader.con.execute(clues.select("msisdn").distinct())["msisdn"].astype(str))
 
 
+def life_labels(reader: FeedReader, until: datetime, *, confirmed: set[str] | None = None,
+                released: set[str] | None = None) -> set[str]:
+    """The fraud numbers as life labels them by ``until``: named by a police clue or confirmed
+    by disposal, less those released on appeal or re-verification (their holder proved them
+    honest, whatever the clue said)."""
+    return (clue_labels(reader, until) | (confirmed or set())) - (released or set())
+
+
 def training_frame(
     detector: Detector, times: list[datetime], positives: set[str], *,
     progress: Progress | None = None,
@@ -377,17 +389,23 @@ def training_frame(
 def train_from_lake(
     detector: Detector, start: datetime, end: datetime, models_dir: Path, *,
     step: timedelta = timedelta(days=1), confirmed: set[str] | None = None,
-    progress: Progress | None = None,
+    released: set[str] | None = None, progress: Progress | None = None,
 ) -> Artefact:
-    """Train on features over [start, end] labelled by clues (+ confirmed disposals).
+    """Train on features over [start, end] labelled by the labels life gives: numbers named by
+    police clues and ``confirmed`` by disposal are fraud, except those an appeal or a
+    re-verification ``released`` (their holder proved them honest); every other number is not.
 
-    The split is by time: the last quarter of snapshots validates a model trained on the rest;
-    the saved model is then trained on all snapshots. It is saved as a "lake" model, not
-    chosen: detection uses it only once ``telshield model choose`` names it.
+    The split is by time: the last quarter of snapshots validates a model trained on the rest,
+    and an isotonic calibration of that model's validation scores is kept, so that detection
+    reads the score as a probability; the saved model is then trained on all snapshots (the
+    calibration fitted on held-out scores serves the model refitted on everything, as
+    scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does). It is saved as a "lake"
+    model, not chosen: detection uses it only once ``telshield model choose`` names it.
     """
     from telshield.services.model import LAKE, save
 
-    positives = clue_labels(detector.reader, end) | (confirmed or set())
+    cleared = released or set()
+    positives = life_labels(detector.reader, end, confirmed=confirmed, released=cleared)
     times = snapshots(start, end, step)
     if len(times) < 2:
         raise InvalidInput("training needs at least two snapshots; widen the period or the step")
@@ -399,16 +417,33 @@ def train_from_lake(
     if progress:
         progress(f"fitting on snapshots up to {cut:%Y-%m-%d %H:%M}", len(times), steps)
     booster = m.fit(train, train["label"].to_numpy(), names)
-    metrics = m.metrics(valid["label"].to_numpy(), m.predict(booster, valid)) \
-        if valid["label"].nunique() == 2 else {}
+    calibration, metrics = _validate(booster, valid)
     if progress:
         progress("fitting on all snapshots", len(times) + 1, steps)
     final = m.fit(frame, frame["label"].to_numpy(), names)
     if progress:
         progress("saved", steps, steps)
-    meta = {"kind": LAKE, "source": "lake", "labels": "clues + confirmed disposals",
+    meta = {"kind": LAKE, "source": "lake",
+            "labels": "clues + confirmed disposals - released on appeal or re-verification",
+            "label_counts": {"confirmed": len(confirmed or ()), "released": len(cleared)},
+            "calibration": calibration.to_json() if calibration is not None else None,
             "training_window": [start.isoformat(), end.isoformat()],
             "split_at": cut.isoformat(), "rows": len(frame),
             "positives": int(frame["label"].sum()), "metrics_time_split": metrics,
             "windows": list(detector.config.windows)}
     return save(final, names, meta, models_dir)
+
+
+def _validate(booster: Any, valid: pd.DataFrame) -> tuple[Calibration | None, dict[str, float]]:
+    """The isotonic calibration of ``booster`` on the validation snapshots, and its metrics
+    there: raw at 0.5 as before, with the Brier score of raw and calibrated scores (None and
+    no metrics when the validation holds one class only)."""
+    y = valid["label"].to_numpy()
+    if valid["label"].nunique() != 2:
+        return None, {}
+    raw = m.predict(booster, valid)
+    calibration = calibrate(y, raw)
+    metrics = m.metrics(y, raw)
+    metrics["brier_raw"] = float(np.mean((raw - y) ** 2))
+    metrics["brier_calibrated"] = float(np.mean((calibration(raw) - y) ** 2))
+    return calibration, metrics

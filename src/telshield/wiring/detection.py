@@ -77,3 +77,20 @@ def detector(
         state_path=state_path(settings, root) if keep_state else None,
         plan=load_plan_table(settings.data_dir), clock=clock, whitelist=whitelist,
     )
+
+
+def disposal_labels(settings: Settings) -> tuple[set[str], set[str]]:
+    """What disposal has learnt of numbers, as a lake model's labels: those confirmed as fraud,
+    and those released (an appeal or a re-verification cleared them). Both empty where the data
+    directory holds no store."""
+    from telshield.domain.cases import CaseStatus
+    from telshield.domain.errors import NotFound
+    from telshield.wiring.datadir import require_data_dir
+    from telshield.wiring.disposal import disposal
+
+    try:
+        require_data_dir(settings)
+    except NotFound:
+        return set(), set()
+    cases = disposal(settings).cases
+    return cases.numbers(CaseStatus.CONFIRMED), cases.numbers(CaseStatus.RELEASED)
