@@ -98,10 +98,10 @@ def show_detection(settings: Settings, world: Path, *, step: str = "6h", train_d
                   if of else "n/a")
     console.print(t)
     if r.variants:
-        console.print(_variants_table(r))
+        console.print(variants_table(r))
 
 
-def _variants_table(r: DetectionReport) -> Table:
+def variants_table(r: DetectionReport) -> Table:
     """Rules alone, model alone and both, at watch and at verify or above."""
     t = Table("alerting by", "precision", "recall 24 h", "verify+ precision", "verify+ recall 24 h",
               "ROC-AUC", "hard negatives alerted", title="rules alone, model alone, both")
