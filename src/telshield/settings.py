@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -94,6 +94,16 @@ class DisposalSettings(BaseModel):
     )
     device_lookback_days: int = Field(default=7, gt=0, description="IMEIs used within this")
     device_bar_days: int = Field(default=180, gt=0, description="a device entry expires after")
+    device_min_sims: int = Field(
+        default=3, ge=2,
+        description="a handset this many SIMs used in the look-back window is barred with a "
+        "restricted or suspended number (one SIM is everyone's phone)",
+    )
+    device_fresh_days: float = Field(
+        default=3.0, ge=0,
+        description="a handset first seen within this many days (on data reaching further back) "
+        "is barred with a restricted or suspended number; 0 = never for being new",
+    )
     offnet_days: int = Field(
         default=30, gt=0,
         description="a block or label on a suspected number we do not hold expires after",
@@ -107,6 +117,17 @@ class DisposalSettings(BaseModel):
         default="call 10086 or visit a China Mobile shop with your ID card",
         description="told to every user under a measure (Art. 32)",
     )
+
+    @model_validator(mode="after")
+    def _fresh_within_lookback(self) -> DisposalSettings:
+        # A handset's first call is looked for inside the look-back window only: a fresh period
+        # as long as the window could never be told from "seen all along", so it would silently
+        # bar nothing for being new.
+        if self.device_fresh_days >= self.device_lookback_days:
+            raise ValueError(
+                f"device_fresh_days ({self.device_fresh_days}) must be below "
+                f"device_lookback_days ({self.device_lookback_days}); 0 turns it off")
+        return self
 
 
 class ApiSettings(BaseModel):

@@ -96,6 +96,25 @@ def test_police_block_beats_whitelist(client: tuple[TestClient, dict[str, str]])
     assert call(c, k["police"], "GET", "/lists/diff?from_version=1&to_version=2")[0] == 200
 
 
+def test_an_enterprise_whitelist_entry_over_http(
+    client: tuple[TestClient, dict[str, str]]
+) -> None:
+    """The owner and expiry of an industry card are set and read back through the API; an
+    owner without an expiry is refused with the reason."""
+    c, k = client
+    status, body = call(c, k["disposer"], "POST", "/lists",
+                        {"kind": "number", "value": N, "colour": "white", "reason": "card",
+                         "owner": "Yangtze Logistics", "expires_at": "2027-03-01T00:00:00"})
+    assert status == 201 and body["owner"] == "Yangtze Logistics"
+    decided = call(c, k["disposer"], "GET", f"/lists/check/{N}")[1]
+    assert (decided["owner"], decided["expires_at"]) == ("Yangtze Logistics",
+                                                         "2027-03-01T00:00:00")
+    status, body = call(c, k["disposer"], "POST", "/lists",
+                        {"kind": "number", "value": N, "colour": "white", "reason": "card",
+                         "owner": "Acme"})
+    assert status == 422 and "expiry" in str(body)
+
+
 def test_offnet_reports_over_http(tmp_path: Path) -> None:
     """Numbers we do not hold appear as report lines, masked for an auditor; the CSV export
     for their operators needs a role that sees numbers."""

@@ -1,4 +1,5 @@
-"""The lists commands as a person runs them: barred devices shown by kind."""
+"""The lists commands as a person runs them: barred devices shown by kind, the enterprise
+whitelist with its owners and expiries."""
 
 from __future__ import annotations
 
@@ -30,3 +31,22 @@ def test_show_by_kind(tmp_path: Path) -> None:
     assert "861234560000011" in devices.stdout and "8613812345678" not in devices.stdout
     everything = run("show", data=tmp_path)
     assert "861234560000011" in everything.stdout and "8613812345678" in everything.stdout
+
+
+def test_the_enterprise_whitelist_from_the_command_line(tmp_path: Path) -> None:
+    init = subprocess.run([sys.executable, "-m", "telshield", "init", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, check=False)
+    assert init.returncode == 0, init.stderr
+    r = run("add", "range", "8613800000000", "white", "--end", "8613800000019",
+            "--reason", "registered telemarketing numbers", "--owner", "Sunrise Telemarketing",
+            "--expires", "2027-06-30", "--actor", "analyst", data=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("add", "number", "8613812345678", "white", "--reason", "VIP", data=tmp_path)
+    assert r.returncode == 0, r.stderr
+    listed = run("show", "--enterprise", data=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "Sunrise Telemarketing" in listed.stdout and "2027-06-30" in listed.stdout
+    assert "8613812345678" not in listed.stdout
+    refused = run("add", "number", "8613812345679", "white", "--reason", "card",
+                  "--owner", "Acme", data=tmp_path)
+    assert refused.returncode != 0 and "expiry" in refused.stdout + refused.stderr

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from telshield.domain.errors import InvalidInput
-from telshield.domain.lists import ListEntry, effective
+from telshield.domain.lists import ListEntry, detection_cap, effective
 
 T0 = datetime(2026, 3, 1, 9)
 N = "8613812345678"
@@ -15,9 +15,9 @@ N = "8613812345678"
 
 def entry(colour: str, *, source: str = "manual", police: bool = False, kind: str = "number",
           value: str = N, end: str = "", expires: datetime | None = None,
-          at: datetime = T0) -> ListEntry:
+          at: datetime = T0, owner: str = "") -> ListEntry:
     return ListEntry.new(kind, value, colour, source=source, reason="r", actor="t", at=at,
-                         expires_at=expires, value_end=end, police_ordered=police)
+                         expires_at=expires, value_end=end, police_ordered=police, owner=owner)
 
 
 @pytest.mark.parametrize(
@@ -94,3 +94,63 @@ def test_plus_is_stripped_and_hash_lowercased() -> None:
 def test_reason_is_required() -> None:
     with pytest.raises(InvalidInput, match="reason"):
         ListEntry.new("number", N, "black", source="manual", reason=" ", actor="t", at=T0)
+
+
+# --- the enterprise whitelist: white entries with an owner and an expiry ----------------------
+
+LATER = T0 + timedelta(days=180)
+
+
+def test_an_enterprise_entry_names_its_owner_and_expiry() -> None:
+    e = entry("white", owner="  Jiangsu  Sunrise Telemarketing Ltd ", expires=LATER,
+              kind="range", value="8613800000000", end="8613800000099")
+    assert e.enterprise and e.owner == "Jiangsu Sunrise Telemarketing Ltd"
+    assert e.whitelisted_text() == "whitelisted: Jiangsu Sunrise Telemarketing Ltd until 2026-08-28"
+    assert not entry("white").enterprise and not entry("black").enterprise
+
+
+@pytest.mark.parametrize(
+    ("colour", "kind", "value", "expires", "problem"),
+    [
+        ("black", "number", N, LATER, "only a white entry"),
+        ("grey", "number", N, LATER, "only a white entry"),
+        ("white", "number", N, None, "needs an expiry"),
+        ("white", "imei", "861234560000011", LATER, "number, a prefix or a range"),
+    ],
+)
+def test_an_owner_only_on_a_white_number_entry_with_an_expiry(
+    colour: str, kind: str, value: str, expires: datetime | None, problem: str
+) -> None:
+    with pytest.raises(InvalidInput, match=problem):
+        entry(colour, kind=kind, value=value, expires=expires, owner="Acme")
+
+
+def test_an_owner_of_more_than_128_characters_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="128"):
+        entry("white", expires=LATER, owner="x" * 129)
+
+
+ACME = entry("white", owner="Acme", expires=T0 + timedelta(days=30))
+ACME_LONGER = entry("white", owner="Acme Group", expires=T0 + timedelta(days=90),
+                    kind="prefix", value="86138123")
+PLAIN_WHITE = entry("white")
+CLUE = entry("black", source="police")  # a clue's entry, not an order
+ORDER = entry("black", source="police", police=True)
+
+
+@pytest.mark.parametrize(
+    ("entries", "at", "owner"),
+    [
+        ([ACME], T0, "Acme"),
+        ([ACME], T0 + timedelta(days=30), None),  # expired: no longer caps
+        ([ACME, ACME_LONGER], T0, "Acme Group"),  # the one in force longest
+        ([ACME, ACME_LONGER], T0 + timedelta(days=31), "Acme Group"),
+        ([PLAIN_WHITE], T0, None),  # a plain white entry (a VIP, a bank) caps nothing
+        ([ACME, CLUE], T0, "Acme"),
+        ([ACME, ORDER], T0, None),  # a police-ordered block lifts the cap
+        ([], T0, None),
+    ],
+)
+def test_detection_cap(entries: list[ListEntry], at: datetime, owner: str | None) -> None:
+    got = detection_cap(entries, at)
+    assert (got.owner if got is not None else None) == owner

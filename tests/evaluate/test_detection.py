@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from telshield.evaluate.detection import evaluate_detection, judge
+from telshield.evaluate.detection import VARIANTS, evaluate_detection, judge
 from telshield.evaluate.toy import make_toy, write_world
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector
@@ -52,3 +52,35 @@ def test_judge_arithmetic() -> None:
     assert r.fp_rate_hard["courier"] == (1, 1)
     assert r.median_hours_to_alert == pytest.approx(2.0)
     assert r.roc_auc == pytest.approx(1.0 - 1 / 6)  # courier 0.7 outranks f2 0.6
+
+
+@pytest.mark.slow
+def test_rules_model_and_both_are_judged_side_by_side(tmp_path: Path) -> None:
+    """With a model trained on the first days' clues, the report judges the rules alone, the
+    model alone and both; the rules alone are what detection alerts on by default (the model
+    never alerts alone)."""
+    toy = make_toy(normal=120, couriers=8, fraud=12, days=6)
+    write_world(toy, tmp_path / "world")
+    det = Detector(FeedReader(tmp_path / "world"), InMemoryAlertSink(), DetectConfig(),
+                   load_rules(None))
+    r = evaluate_detection(det, tmp_path / "world", step=timedelta(hours=12), warmup_days=1,
+                           train_days=3, models_dir=tmp_path / "models")
+    assert r.model_version and list(r.variants) == list(VARIANTS)
+    rules, model, both = (r.variants[v] for v in VARIANTS)
+    assert (rules.precision, rules.recall_24h, rules.alerted) == (
+        r.precision, r.recall_24h, r.alerted)
+    assert rules.verify is not None and r.verify is not None
+    assert rules.verify.recall_24h == r.verify.recall_24h
+    # Both alert on every number either alerts on, at least as early.
+    assert both.alerted >= max(rules.alerted, model.alerted)
+    assert both.recall_24h >= max(rules.recall_24h, model.recall_24h)
+    assert 0.0 <= model.roc_auc <= 1.0
+
+
+def test_without_a_model_there_is_nothing_to_compare(tmp_path: Path) -> None:
+    toy = make_toy(normal=60, couriers=4, fraud=4, days=3)
+    write_world(toy, tmp_path / "world")
+    det = Detector(FeedReader(tmp_path / "world"), InMemoryAlertSink(), DetectConfig(),
+                   load_rules(None))
+    r = evaluate_detection(det, tmp_path / "world", step=timedelta(hours=12), warmup_days=1)
+    assert r.variants == {}

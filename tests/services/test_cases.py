@@ -180,3 +180,17 @@ def test_new_evidence_law(tier: Tier, score: float, codes: tuple[str, ...], new:
     before = Evidence.of(Alert(N1, 0.75, Tier.VERIFY, (Reason("rule:a", "a"),), at, at))
     now = Alert(N1, score, tier, tuple(Reason(c, c) for c in codes), at, at)
     assert before.is_new(now, margin=0.1) is new
+
+
+def test_numbers_by_outcome_are_the_labels_a_model_learns(cases: CaseService,
+                                                          clock: FixedClock) -> None:
+    """Confirmed and released numbers, read across pages, as ``model train`` takes them."""
+    cases.intake([alert(n, Tier.SUSPEND, clock.at) for n in (N1, N2, N3)])
+    by = {c.msisdn: c.id for c in cases.find()}
+    for n, action in ((N1, ActionKind.CONFIRM), (N2, ActionKind.RELEASE)):
+        case_id = by[n]
+        assert case_id is not None
+        cases.act(case_id, action, actor="ann", reason="decided")
+    assert cases.numbers(CaseStatus.CONFIRMED, batch=1) == {N1}
+    assert cases.numbers(CaseStatus.RELEASED, batch=1) == {N2}
+    assert cases.numbers(CaseStatus.RESTRICTED, batch=1) == {N3}

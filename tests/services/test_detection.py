@@ -15,7 +15,7 @@ from telshield.detect.rules import hit_column, rule_hits
 from telshield.domain.alerts import Tier
 from telshield.evaluate.toy import START, Toy, make_toy
 from telshield.services.alerts import InMemoryAlertSink
-from telshield.services.detection import DetectConfig, Detector, train_from_lake
+from telshield.services.detection import DetectConfig, Detector, life_labels, train_from_lake
 from telshield.services.lakeread import FeedReader
 from telshield.services.model import load
 from telshield.services.rules import backtest, load_rules
@@ -214,3 +214,36 @@ def test_a_number_called_only_from_abroad_joins_the_run(quiet: tuple[Toy, Path],
     got = one.set_index("msisdn").loc[relay]
     assert got["foreign_callers_24h"] == 12 and pd.isna(got["out_calls_7d"])
     assert_same(one, piecewise_features(det, until))
+
+
+def test_a_lake_model_learns_the_labels_life_gives_and_scores_probabilities(
+    lake: Path, toy: Toy, tmp_path: Path
+) -> None:
+    """Clues and confirmed disposals are fraud, numbers released on appeal are not, and the
+    model's score in detection is its calibrated probability (isotonic, from the time split)."""
+    from telshield.detect import model as m
+    from telshield.detect.tuning import Calibration
+
+    det = _detector(lake)
+    end = START + timedelta(days=4)
+    clued = sorted({str(c["msisdn"]) for c in toy.feeds["clues"].to_pylist()})
+    confirmed = sorted(set(toy.fraud) - set(clued))[:1]
+    learnt = train_from_lake(det, START, end, tmp_path / "b", confirmed=set(confirmed),
+                             released={clued[0]})
+    assert life_labels(det.reader, end) == set(clued)
+    assert life_labels(det.reader, end, confirmed=set(confirmed),
+                       released={clued[0]}) == set(clued[1:]) | set(confirmed)
+    assert life_labels(det.reader, START) == set()  # no clue had arrived yet
+    assert learnt.meta["positives"] > 0
+    assert learnt.meta["label_counts"] == {"confirmed": 1, "released": 1}
+    # The calibration is kept with the model and is what detection scores with.
+    cal = Calibration.from_json(learnt.meta["calibration"])
+    assert cal.x and all(0.0 <= y <= 1.0 for y in cal.y) and list(cal.y) == sorted(cal.y)
+    split = learnt.meta["metrics_time_split"]
+    assert split["brier_calibrated"] <= split["brier_raw"]
+    det = replace(det, model=load(tmp_path / "b"))
+    frame = det.features(START + timedelta(days=3))
+    scored = det.score(frame)
+    assert det.model is not None
+    raw = m.predict(det.model.booster, frame)
+    assert scored["model_score"].tolist() == pytest.approx(cal(raw).tolist())

@@ -8,16 +8,22 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import ActionKind, Policy
+from telshield.domain.errors import InvalidInput
 from telshield.feeds.schemas import FEEDS
+from telshield.services.audit import AuditService
 from telshield.services.cases import CaseService
 from telshield.services.devices import DeviceBarring
 from telshield.services.lakeread import FeedReader
 from telshield.services.lists import ListService
 from telshield.services.store import FixedClock
+from telshield.services.users import UserService
+from telshield.settings import DisposalSettings, Settings, load_settings
 from telshield.store.sql import SqlStore
+from telshield.wiring.disposal import Disposal, device_barring
 
 FRAUD, POLICE, HONEST, OFFICE, NEWBIE = (
     "8613900000001", "8613900000003", "8613900000004", "8613900000005", "8613900000006")
@@ -114,3 +120,58 @@ def test_a_young_lake_does_not_make_every_handset_fresh(
     lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
     cases.intake([_alert(OFFICE, clock.at)])
     assert DeviceBarring(lists, cases, FeedReader(root)).run(clock.at).devices == 0
+
+
+@pytest.mark.parametrize(
+    ("disposal", "barred"),
+    [
+        ({}, {PHONE, GATEWAY, NEW_PHONE}),  # the defaults: 3 SIMs, first seen within 3 days
+        # Three SIMs are no longer enough, and PHONE, first seen 50 h ago, is not new enough.
+        ({"device_min_sims": 4, "device_fresh_days": 2}, {GATEWAY, NEW_PHONE}),
+        ({"device_min_sims": 4}, {PHONE, GATEWAY, NEW_PHONE}),  # ...PHONE is within 3 days
+        ({"device_fresh_days": 0}, {PHONE, GATEWAY}),  # being new no longer bars a phone
+        ({"device_min_sims": 2, "device_fresh_days": 0.01}, {PHONE, GATEWAY, HONEST_PHONE}),
+        ({"bar_devices": False}, None),  # no barring at all
+    ],
+)
+def test_the_settings_decide_which_handsets_are_barred(
+    store: SqlStore, clock: FixedClock, tmp_path: Path, disposal: dict[str, object],
+    barred: set[str] | None,
+) -> None:
+    """``disposal.device_min_sims`` and ``disposal.device_fresh_days`` reach the barring through
+    the wiring. PHONE carried three SIMs, the first 50 h before the run; HONEST_PHONE carried
+    NEWBIE's SIM and an honest one (two SIMs); NEW_PHONE was first seen 80 minutes before the
+    run (0.01 d is under 15 minutes)."""
+    _calls(tmp_path, clock.at - timedelta(hours=2))
+    settings = Settings(data_dir=tmp_path, disposal=DisposalSettings.model_validate(disposal))
+    lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
+    d = Disposal(store=store, lists=lists, cases=cases, audit=AuditService(store),
+                 users=UserService(store, clock))
+    barring = device_barring(settings, d, FeedReader(tmp_path))
+    if barred is None:
+        assert barring is None
+        return
+    assert barring is not None
+    cases.intake([_alert(n, clock.at) for n in (FRAUD, OFFICE, NEWBIE)])
+    lists.add("number", POLICE, "black", source="police", reason="clue 7", actor="police",
+              police_ordered=True)
+    barring.run(clock.at)
+    assert {e.value for e in lists.find(kind="imei")} == barred
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("device_min_sims = 1", "disposal.device_min_sims"),  # one SIM: every phone
+        ("device_fresh_days = -1", "disposal.device_fresh_days"),
+        ("device_fresh_days = 7", "must be below device_lookback_days"),  # could never fire
+        ("device_lookback_days = 2", "must be below device_lookback_days"),  # nor here
+    ],
+)
+def test_device_settings_that_make_no_sense_are_refused(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    f = tmp_path / "telshield.toml"
+    f.write_text(f"[disposal]\n{text}\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=problem):
+        load_settings(f)

@@ -102,3 +102,48 @@ def test_number_columns_for_the_snapshot(lists: ListService, clock: FixedClock) 
     assert lists.number_columns(1).numbers.tolist() == [8613800000001]
     later = lists.number_columns(at=clock.at + timedelta(hours=2))
     assert later.numbers.tolist() == [8613800000001] * 2  # the police order has expired
+
+
+def test_the_enterprise_whitelist_keeps_owner_and_expiry(
+    lists: ListService, store: SqlStore, clock: FixedClock
+) -> None:
+    office, card, other = "8613800000010", "8613900000055", "8613800000020"
+    term = clock.at + timedelta(days=30)
+    lists.add("range", "8613800000000", "white", value_end="8613800000019", source="manual",
+              reason="registered telemarketing numbers, filing 2026-118", actor="ann",
+              owner="Sunrise Telemarketing", expires_at=term)
+    lists.add("number", card, "white", source="partner", reason="industry card", actor="ann",
+              owner="Yangtze Logistics", expires_at=clock.at + timedelta(days=365))
+    lists.add("number", other, "white", source="manual", reason="VIP", actor="ann")
+    # Stored with the owner, shown soonest to expire first, and audited with it.
+    assert [(e.owner, e.expires_at) for e in lists.enterprise()] == [
+        ("Sunrise Telemarketing", term), ("Yangtze Logistics", clock.at + timedelta(days=365))]
+    assert lists.decide(office).owner == "Sunrise Telemarketing"
+    event = AuditService(store).events()[0].event
+    assert event.detail["owner"] == "Sunrise Telemarketing"
+    # The cap detection asks for: the owner's entry for each number it covers, none for a
+    # plain white entry or an unlisted number.
+    got = lists.whitelisted([office, card, other, "8613800000099"], clock.at)
+    assert {n: e.owner for n, e in got.items()} == {office: "Sunrise Telemarketing",
+                                                    card: "Yangtze Logistics"}
+    # A police-ordered block on the card lifts its cap; the registration's expiry lifts the
+    # office's, even before `lists expire` removes it.
+    lists.add("number", card, "black", source="police", reason="order 9", actor="cop",
+              police_ordered=True)
+    assert set(lists.whitelisted([office, card], clock.at)) == {office}
+    assert lists.whitelisted([office, card], term) == {}
+
+
+def test_an_owner_travels_through_csv(lists: ListService, clock: FixedClock) -> None:
+    text = ("kind,value,value_end,colour,source,reason,expires_at,police_ordered,owner\n"
+            "number,8613800000010,,white,manual,industry card,2027-01-01 00:00:00,,Acme Ltd\n"
+            "number,8613800000011,,white,manual,no term,,,Acme Ltd\n"
+            "number,8613800000012,,black,manual,black,2027-01-01 00:00:00,,Acme Ltd\n")
+    report = lists.import_csv(io.StringIO(text), actor="ann")
+    assert report.added == 1 and [line for line, _ in report.errors] == [3, 4]
+    assert "expiry" in report.errors[0][1] and "white" in report.errors[1][1]
+    out = io.StringIO()
+    lists.export_csv(out)
+    assert out.getvalue().splitlines()[1].endswith(",Acme Ltd")
+    lists.import_csv(io.StringIO(out.getvalue()), actor="ann")
+    assert [e.owner for e in lists.enterprise()] == ["Acme Ltd", "Acme Ltd"]

@@ -39,7 +39,8 @@ def add_entry(d: D, body: EntryIn,
     if body.source == "police":
         raise InvalidInput("police entries are added by police users at /lists/police-blocks")
     e = d.lists.add(body.kind, body.value, body.colour, source=body.source, reason=body.reason,
-                    actor=user.name, expires_at=body.expires_at, value_end=body.value_end)
+                    actor=user.name, expires_at=body.expires_at, value_end=body.value_end,
+                    owner=body.owner)
     return EntryOut.of(e, user)
 
 

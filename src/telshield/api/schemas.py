@@ -44,6 +44,11 @@ class EntryIn(BaseModel):
                         max_length=16)
     reason: str = Field(min_length=1, max_length=2000)
     expires_at: datetime | None = None
+    owner: str = Field(
+        default="", max_length=128,
+        description="the company a white entry is registered to (an industry card, a registered "
+        "telemarketing number): an enterprise whitelist entry, which needs expires_at and caps "
+        "detection at the watch tier unless a police clue names the number")
 
 
 class PoliceBlockIn(BaseModel):
@@ -71,6 +76,7 @@ class EntryOut(BaseModel):
     actor: str
     created_at: datetime
     expires_at: datetime | None
+    owner: str = Field(default="", description="enterprise whitelist: whom it is registered to")
 
     @classmethod
     def of(cls, e: ListEntry, user: User) -> EntryOut:
@@ -81,7 +87,7 @@ class EntryOut(BaseModel):
                    value_end=mask_number(e.value_end) if hide and e.value_end else e.value_end,
                    colour=e.colour.value, source=e.source.value, police_ordered=e.police_ordered,
                    reason=e.reason, actor=e.actor, created_at=e.created_at,
-                   expires_at=e.expires_at)
+                   expires_at=e.expires_at, owner=e.owner)
 
 
 class DiffOut(BaseModel):

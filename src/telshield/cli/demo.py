@@ -83,12 +83,14 @@ def _dispose(settings: Settings) -> None:
     from telshield.evaluate.detection import calls_period
     from telshield.wiring.detection import detector
 
-    det = detector(settings, sink=wiring.alert_sink(settings), use_model=False)
+    d = wiring.disposal(settings)
+    det = detector(settings, sink=wiring.alert_sink(settings, store=d.store), use_model=False,
+                   whitelist=d.lists)
     _, until = calls_period(det)
     result = det.run(until)
     console.print(f"detection at {until:%Y-%m-%d %H:%M}: scored {result.scored:,}, "
                   f"alerts {result.alerts:,}")
-    print_disposal(settings, wiring.disposal(settings).cases)
+    print_disposal(settings, d.cases)
 
 
 def register(app: typer.Typer) -> None:

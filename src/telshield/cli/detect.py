@@ -75,7 +75,7 @@ def detect_cmd(
     step = parse_span(every) if every else None
     d = wiring.disposal(settings)
     det = detector(settings, sink=CaseAlertSink(d.cases), lake=feeds, model_version=model,
-                   use_model=not no_model, rules_file=rules)
+                   use_model=not no_model, rules_file=rules, whitelist=d.lists)
     det.reader.require("calls")
     console.print(f"rules {det.rules.version}; model "
                   + (det.model.version if det.model else

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.table import Table
 from telshield.cli.common import ConfigOption, DataDirOption, settings_from
 from telshield.cli.detect import RulesOption, parse_span
 from telshield.settings import Settings
+
+if TYPE_CHECKING:  # the evaluation loads the engine: imported where it runs
+    from telshield.evaluate.detection import DetectionReport
 
 console = Console()
 evaluate_app = typer.Typer(help="Measure detectors against simulator truth.", no_args_is_help=True)
@@ -94,6 +97,21 @@ def show_detection(settings: Settings, world: Path, *, step: str = "6h", train_d
         t.add_row(f"false positives: {role}", f"{alerted / of:.3%} ({alerted}/{of})"
                   if of else "n/a")
     console.print(t)
+    if r.variants:
+        console.print(variants_table(r))
+
+
+def variants_table(r: DetectionReport) -> Table:
+    """Rules alone, model alone and both, at watch and at verify or above."""
+    t = Table("alerting by", "precision", "recall 24 h", "verify+ precision", "verify+ recall 24 h",
+              "ROC-AUC", "hard negatives alerted", title="rules alone, model alone, both")
+    for name, v in r.variants.items():
+        w = v.verify or v
+        hard = sum(a for a, _ in v.fp_rate_hard.values())
+        of = sum(n for _, n in v.fp_rate_hard.values())
+        t.add_row(name, f"{v.precision:.3f}", f"{v.recall_24h:.3f}", f"{w.precision:.3f}",
+                  f"{w.recall_24h:.3f}", f"{v.roc_auc:.3f}", f"{hard}/{of}")
+    return t
 
 
 def register(app: typer.Typer) -> None:

@@ -28,12 +28,12 @@ def _lists(config: Path | None, data_dir: Path | None) -> ListService:
 
 def _table(entries: list[ListEntry]) -> Table:
     t = table(whole("id"), whole("v"), "kind", whole("value"), "colour", "source", "police",
-              "reason", "expires")
+              "owner", "reason", "expires")
     for e in entries:
         # A range on two lines, each end whole, rather than one long word cut anywhere.
         value = f"{e.value}..\n{e.value_end}" if e.value_end else e.value
         t.add_row(str(e.id), str(e.version), e.kind.value, value, e.colour.value,
-                  e.source.value, "yes" if e.police_ordered else "", e.reason,
+                  e.source.value, "yes" if e.police_ordered else "", e.owner, e.reason,
                   f"{e.expires_at:%Y-%m-%d %H:%M}" if e.expires_at else "")
     return t
 
@@ -49,6 +49,10 @@ def add_cmd(
     end: Annotated[str, typer.Option(help="High end of a range.")] = "",
     expires: Annotated[datetime | None, typer.Option(help="Expiry (UTC).")] = None,
     police_ordered: Annotated[bool, typer.Option(help="A police-ordered block.")] = False,
+    owner: Annotated[str, typer.Option(
+        help="The company a white entry is registered to (industry card, registered "
+        "telemarketing number): an enterprise whitelist entry, which needs --expires and caps "
+        "detection at the watch tier.")] = "",
     actor: ActorOption = "",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -56,7 +60,7 @@ def add_cmd(
     """Add one entry at a new list version."""
     e = _lists(config, data_dir).add(kind, value, colour, source=source, reason=reason,
                                      actor=actor or default_actor(), expires_at=expires,
-                                     value_end=end, police_ordered=police_ordered)
+                                     value_end=end, police_ordered=police_ordered, owner=owner)
     console.print(_table([e]))
 
 
@@ -73,7 +77,7 @@ def remove_cmd(entry_id: int, reason: Annotated[str, typer.Option(help="Why.")],
 def import_cmd(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header: "
                                          "kind,value,value_end,colour,source,reason,"
-                                         "expires_at,police_ordered")],
+                                         "expires_at,police_ordered,owner")],
     source: Annotated[str, typer.Option(help="Source for rows that name none.")] = "manual",
     actor: ActorOption = "",
     data_dir: DataDirOption = None,
@@ -117,15 +121,19 @@ def show_cmd(
         help="Only this kind: number, prefix, range, imei (e.g. barred devices), id_hash.")] = "",
     colour: Annotated[str, typer.Option(help="Only this colour.")] = "",
     source: Annotated[str, typer.Option(help="Only this source.")] = "",
+    enterprise: Annotated[bool, typer.Option(
+        help="Only the enterprise whitelist (entries with an owner), expiring first.")] = False,
     limit: Annotated[int, typer.Option(help="How many.")] = 50,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Show entries in force, newest first."""
+    """Show entries in force, newest first (--enterprise: the enterprise whitelist)."""
     from telshield.domain.paging import Page
 
-    entries = _lists(config, data_dir).find(value=value, kind=kind, colour=colour,
-                                            source=source, page=Page(limit=limit))
+    lists = _lists(config, data_dir)
+    entries = (lists.enterprise()[:limit] if enterprise else
+               lists.find(value=value, kind=kind, colour=colour, source=source,
+                          page=Page(limit=limit)))
     console.print(_table(entries))
 
 

@@ -68,7 +68,8 @@ def train_cmd(
     end: Annotated[str | None, typer.Option("--to", help="Lake training end (CST).")] = None,
     step: Annotated[str, typer.Option(help="Lake: one feature snapshot per step.")] = "1d",
     confirmed: Annotated[Path | None, typer.Option(
-        help="Lake: numbers whose fraud a disposal confirmed (CSV/Parquet, msisdn column).",
+        help="Lake: more numbers whose fraud was confirmed (CSV/Parquet, msisdn column), "
+        "besides the store's confirmed cases.",
         exists=True, dir_okay=False)] = None,
     feeds: FeedsOption = None,
     data_dir: DataDirOption = None,
@@ -101,15 +102,23 @@ def train_cmd(
             raise InvalidInput("give --features TABLE, or --from and --to to train on the lake")
         from telshield.services.detection import train_from_lake
         from telshield.services.model import read_table
-        from telshield.wiring.detection import detector
+        from telshield.wiring.detection import detector, disposal_labels
 
         det = detector(settings, lake=feeds, keep_state=False, use_model=False)
-        known = set(read_table(confirmed)["msisdn"].astype(str)) if confirmed else set()
+        known, released = disposal_labels(settings)
+        if confirmed:
+            known |= set(read_table(confirmed)["msisdn"].astype(str))
         with steps("model train") as progress:
             art = train_from_lake(det, parse_time(start), parse_time(end), out,
-                                  step=parse_span(step), confirmed=known, progress=progress)
-        if art.meta.get("metrics_time_split"):
-            _metrics(art.meta["metrics_time_split"], f"time split at {art.meta['split_at']}")
+                                  step=parse_span(step), confirmed=known, released=released,
+                                  progress=progress)
+        console.print(f"labels: police clues, {len(known):,} confirmed by disposal, "
+                      f"{len(released):,} released (labelled honest)")
+        split = art.meta.get("metrics_time_split")
+        if split:
+            _metrics(split, f"time split at {art.meta['split_at']}")
+            console.print(f"Brier score on the time split: raw {split['brier_raw']:.4f}, "
+                          f"calibrated (isotonic, fitted there) {split['brier_calibrated']:.4f}")
     console.print(f"saved {art.kind} model [bold]{art.version}[/] ({len(art.features)} features) "
                   f"in {out}")
     if art.kind == "lake":

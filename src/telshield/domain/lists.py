@@ -80,6 +80,9 @@ class ListEntry:
     expires_at: datetime | None = None
     value_end: str = ""  # the high end of a RANGE
     police_ordered: bool = False  # a police-ordered block beats a whitelist entry
+    # Whom a white entry is registered to (an industry card's or a registered telemarketing
+    # number's company): an *enterprise whitelist* entry, which also caps detection.
+    owner: str = ""
     id: int | None = None
     version: int | None = None  # the list version that added it
 
@@ -97,6 +100,7 @@ class ListEntry:
         expires_at: datetime | None = None,
         value_end: str = "",
         police_ordered: bool = False,
+        owner: str = "",
     ) -> ListEntry:
         """Validate and build an entry (raises InvalidInput on a bad field)."""
         try:
@@ -118,11 +122,25 @@ class ListEntry:
             raise InvalidInput(f"expiry {expires_at} is not after creation {at}")
         if police_ordered and (c is not Colour.BLACK or s is not Source.POLICE):
             raise InvalidInput("only a black entry from the police can be police-ordered")
-        return cls(k, value, c, s, reason.strip(), actor, at, expires_at, value_end, police_ordered)
+        owner = " ".join(owner.split())
+        if owner:
+            _check_owner(owner, c, k, expires_at)
+        return cls(k, value, c, s, reason.strip(), actor, at, expires_at, value_end,
+                   police_ordered, owner)
 
     def active(self, at: datetime) -> bool:
         """Whether the entry is in force at ``at`` (not yet expired)."""
         return self.expires_at is None or at < self.expires_at
+
+    @property
+    def enterprise(self) -> bool:
+        """Whether this is an enterprise whitelist entry (white, registered to an owner)."""
+        return self.colour is Colour.WHITE and bool(self.owner)
+
+    def whitelisted_text(self) -> str:
+        """What an alert says of this enterprise whitelist entry: owner and expiry."""
+        until = f"{self.expires_at:%Y-%m-%d}" if self.expires_at else "no expiry"
+        return f"whitelisted: {self.owner} until {until}"
 
     def matches_number(self, number: str) -> bool:
         """Whether this number/prefix/range entry covers ``number``."""
@@ -137,6 +155,37 @@ class ListEntry:
     def with_identity(self, id: int, version: int) -> ListEntry:
         """The entry as stored, with its id and list version."""
         return replace(self, id=id, version=version)
+
+
+OWNER_MAX = 128  # characters of an owner's name
+
+
+def _check_owner(owner: str, colour: Colour, kind: TargetKind, expires_at: datetime | None
+                 ) -> None:
+    # An owner registers numbers on the enterprise whitelist: a grant to a company, which lapses
+    # unless renewed (industry cards and telemarketing registrations are granted for a term).
+    if colour is not Colour.WHITE:
+        raise InvalidInput("only a white entry has an owner (the enterprise whitelist)")
+    if kind not in (TargetKind.NUMBER, TargetKind.PREFIX, TargetKind.RANGE):
+        raise InvalidInput("an enterprise whitelist entry names a number, a prefix or a range")
+    if expires_at is None:
+        raise InvalidInput(f"an enterprise whitelist entry for {owner!r} needs an expiry: "
+                           "registrations are granted for a term, renew it when it ends")
+    if len(owner) > OWNER_MAX:
+        raise InvalidInput(f"an owner's name is at most {OWNER_MAX} characters")
+
+
+def detection_cap(entries: Iterable[ListEntry], at: datetime) -> ListEntry | None:
+    """Among the entries covering one number, the enterprise whitelist entry that caps its
+    detection at ``at`` (the one in force longest), or None: none is in force, or a
+    police-ordered block covers the number too (the police's word beats a company's)."""
+    live = [e for e in entries if e.active(at)]
+    if any(e.police_ordered for e in live):
+        return None
+    owned = [e for e in live if e.enterprise]
+    if not owned:
+        return None
+    return max(owned, key=lambda e: (e.expires_at or datetime.max, e.created_at))
 
 
 def rank(entry: ListEntry) -> int:

@@ -6,6 +6,11 @@ is compared with its truth: precision, recall within 24 h of the first fraud cal
 the best score, recall per fraud role, the share alerted of every honest role present
 (couriers, sales lines, telemarketing offices, travellers abroad, ...), and the median hours
 from first fraud call to alert; the same again for alerts at verify or above (``verify``).
+
+With a model, the same replay also judges three ways of alerting side by side (``variants``):
+the rules alone (the rule score), the model alone (its calibrated probability through the same
+tier thresholds) and both (the higher of the two, the model let to alert on its own from the
+watch threshold), so that the model is put to alerting only where it beats the rules.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ HARD_NEGATIVES = ("courier", "sales", "customer_service", "taxi", "real_estate",
                   "offnet_courier", "offnet_sales", "abroad_traveller", "new_sim", "traveller",
                   "phone_changer", "visitor", "sanctioned", "normal")
 DEADLINE = timedelta(hours=24)
+VARIANTS = ("rules", "model", "both")
 
 
 @dataclass
@@ -55,6 +61,8 @@ class DetectionReport:
     model_version: str = ""
     rules_version: str = ""
     verify: DetectionReport | None = None  # the same judged on alerts at verify or above
+    # With a model: rules alone, model alone, both (each with its ``verify``).
+    variants: dict[str, DetectionReport] = field(default_factory=dict)
 
 
 def read_truth(world: Path) -> pd.DataFrame:
@@ -84,6 +92,9 @@ def replay(det: Detector, start: datetime, end: datetime, step: timedelta, *,
     first_alert: dict[str, datetime] = {}
     first_verify: dict[str, datetime] = {}
     best: dict[str, float] = {}
+    # Per variant (with a model): best score, first time at watch, first time at verify.
+    seen: dict[str, tuple[dict[str, float], dict[str, datetime], dict[str, datetime]]] = {
+        v: ({}, {}, {}) for v in (VARIANTS if det.model is not None else ())}
     times = snapshots(start, end + step, step)
     for i, t in enumerate(times):
         if progress:
@@ -98,13 +109,41 @@ def replay(det: Detector, start: datetime, end: datetime, step: timedelta, *,
             first_alert.setdefault(a.msisdn, t)
             if a.tier.rank >= Tier.VERIFY.rank:
                 first_verify.setdefault(a.msisdn, t)
+        for v, (v_best, v_alert, v_verify) in seen.items():
+            _track(det, frame, _variant_score(frame, v), t, v_best, v_alert, v_verify)
     if progress:
         progress("judging", len(times), len(times))
     out = pd.DataFrame({"best_score": pd.Series(best, dtype="float64")})
     out["first_alert"] = pd.Series(first_alert, dtype="datetime64[us]")
     out["first_verify"] = pd.Series(first_verify, dtype="datetime64[us]")
+    for v, (v_best, v_alert, v_verify) in seen.items():
+        out[f"best_score_{v}"] = pd.Series(v_best, dtype="float64")
+        out[f"first_alert_{v}"] = pd.Series(v_alert, dtype="datetime64[us]")
+        out[f"first_verify_{v}"] = pd.Series(v_verify, dtype="datetime64[us]")
     out.attrs["runs"] = len(times)
     return out
+
+
+def _variant_score(frame: pd.DataFrame, variant: str) -> pd.Series:
+    """The score one way of alerting gives each number of a scored frame."""
+    if variant == "rules":
+        return frame["rule_score"].astype("float64")
+    if variant == "model":
+        return frame["model_score"].astype("float64")
+    return np.maximum(frame["rule_score"], frame["model_score"]).astype("float64")
+
+
+def _track(det: Detector, frame: pd.DataFrame, score: pd.Series, at: datetime,
+           best: dict[str, float], alert: dict[str, datetime], verify: dict[str, datetime]
+           ) -> None:
+    """Keep each number's best ``score`` and the first run it reached watch and verify."""
+    c = det.config
+    for num, sc in zip(frame["msisdn"].astype(str), score, strict=True):
+        best[num] = max(best.get(num, 0.0), float(sc))
+        if sc >= c.watch:
+            alert.setdefault(num, at)
+        if sc >= c.verify:
+            verify.setdefault(num, at)
 
 
 def judge(
@@ -179,6 +218,12 @@ def evaluate_detection(
     report = judge(scored, truth, start, hi, int(scored.attrs["runs"]))
     report.verify = judge(scored.assign(first_alert=scored["first_verify"]), truth, start, hi,
                           int(scored.attrs["runs"]))
+    for v in VARIANTS if det.model is not None else ():
+        view = scored.assign(best_score=scored[f"best_score_{v}"],
+                             first_alert=scored[f"first_alert_{v}"])
+        report.variants[v] = judge(view, truth, start, hi, int(scored.attrs["runs"]))
+        report.variants[v].verify = judge(view.assign(first_alert=scored[f"first_verify_{v}"]),
+                                          truth, start, hi, int(scored.attrs["runs"]))
     report.model_version = det.model.version if det.model else ""
     report.rules_version = det.rules.version
     log.info("evaluate.detection", precision=report.precision, recall=report.recall_24h,

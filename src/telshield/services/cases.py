@@ -234,6 +234,18 @@ class CaseService:
         with self.store.transaction(write=False) as tx:
             return tx.cases.find(msisdn=msisdn, status=status, group_ref=group_ref, page=page)
 
+    def numbers(self, status: CaseStatus, *, batch: int = 10_000) -> set[str]:
+        """Every number whose case stands at ``status`` (e.g. the labels a model learns from:
+        confirmed fraud, released on appeal or re-verification)."""
+        out: set[str] = set()
+        offset = 0
+        while True:
+            page = self.find(status=status.value, page=Page(batch, offset))
+            out.update(c.msisdn for c in page)
+            if len(page) < batch:
+                return out
+            offset += batch
+
     def actions(self, *, case_id: int | None = None, kind: str = "", page: Page = Page()
                 ) -> list[Action]:
         """Actions, newest first."""

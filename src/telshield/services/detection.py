@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -28,8 +28,10 @@ from telshield.detect.features import Window, feature_names, history_days, numbe
 from telshield.detect.holders import holder_features, office_features
 from telshield.detect.inbound import inbound_features
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
+from telshield.detect.tuning import Calibration, calibrate
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.errors import InvalidInput
+from telshield.domain.lists import ListEntry, detection_cap
 from telshield.services.alerts import AlertSink
 from telshield.services.lakeread import FeedReader
 from telshield.services.model import Artefact
@@ -63,6 +65,30 @@ class DetectConfig:
         return np.asarray(score >= self.model_alone)
 
 
+class Whitelist(Protocol):
+    """The enterprise whitelist detection is capped by (``ListService`` over the store)."""
+
+    def whitelisted(self, numbers: Collection[str], at: datetime) -> Mapping[str, ListEntry]:
+        """The enterprise whitelist entry in force at ``at`` for each of ``numbers`` it caps."""
+        ...
+
+
+class InMemoryWhitelist:
+    """A fixed set of list entries (for tests and offline runs), under the same law."""
+
+    def __init__(self, entries: Collection[ListEntry]) -> None:
+        self.entries = tuple(entries)
+
+    def whitelisted(self, numbers: Collection[str], at: datetime) -> dict[str, ListEntry]:
+        """As ``Whitelist.whitelisted``."""
+        out: dict[str, ListEntry] = {}
+        for n in numbers:
+            cap = detection_cap((e for e in self.entries if e.matches_number(n)), at)
+            if cap is not None:
+                out[n] = cap
+        return out
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What one detection run did."""
@@ -90,6 +116,9 @@ class Detector:
     state_path: Path | None = None
     plan: Any = None  # the numbering plan's prefix table (pyarrow), for out-of-province homes
     clock: Callable[[], datetime] = datetime.now
+    # Industry cards and registered telemarketing numbers: held at the watch tier (None: no
+    # whitelist, as on a simulated province).
+    whitelist: Whitelist | None = None
     _plan_table: ir.Table | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -175,7 +204,10 @@ class Detector:
         """Add ``model_score`` (0 without a model) and the combined ``score``."""
         frame = frame.copy()
         if self.model is not None and len(frame):
-            frame["model_score"] = m.predict(self.model.booster, frame)
+            # A lake model's calibration (isotonic, fitted on its time split) turns its raw
+            # score into a probability; an older artefact without one scores raw.
+            calibration = Calibration.from_json(self.model.meta.get("calibration"))
+            frame["model_score"] = calibration(m.predict(self.model.booster, frame))
         else:
             frame["model_score"] = 0.0
         # The model trains on partial labels (clues): it ranks well, but alone it raises an
@@ -199,10 +231,16 @@ class Detector:
         """Alerts, with reasons and the feature values behind them, for scores over watch."""
         hot = frame[frame["score"] >= self.config.watch].reset_index(drop=True)
         why = m.reasons(self.model.booster, hot) if self.model is not None and len(hot) else []
+        listed, named = self.whitelisted(hot["msisdn"].astype(str).tolist(), until)
         now = self.clock()
         out = []
         for i, row in enumerate(hot.to_dict("records")):
             reasons: list[Reason] = []
+            score = float(row["score"])
+            entry = listed.get(str(row["msisdn"]))
+            if entry is not None:
+                score, held = self._whitelist_cap(entry, score, str(row["msisdn"]) in named)
+                reasons.append(held)
             for rule in self.rules.rules + self.rules.caps:
                 if row[hit_column(rule)]:
                     f0 = rule.features[0]
@@ -217,15 +255,37 @@ class Detector:
                 f for rule in self.rules.rules + self.rules.caps if row[hit_column(rule)]
                 for f in rule.features}
             values = {f: v for f in sorted(used) if (v := _num(row.get(f))) is not None}
-            tier = self.tier(float(row["score"]))
+            tier = self.tier(score)
             assert tier is not None
             out.append(Alert(
-                msisdn=str(row["msisdn"]), score=float(row["score"]), tier=tier,
+                msisdn=str(row["msisdn"]), score=score, tier=tier,
                 reasons=tuple(reasons), detected_at=now, window_end=until,
                 model_version=self.model.version if self.model else "",
                 rules_version=self.rules.version, features=values,
             ))
         return out
+
+    def whitelisted(self, numbers: list[str], until: datetime
+                    ) -> tuple[Mapping[str, ListEntry], set[str]]:
+        """The enterprise whitelist entries in force at ``until`` of ``numbers``, and those of
+        them a police clue that reached us before ``until`` names."""
+        if self.whitelist is None or not numbers:
+            return {}, set()
+        listed = self.whitelist.whitelisted(numbers, until)
+        return listed, clued(self.reader, list(listed), until) if listed else set()
+
+    def _whitelist_cap(self, entry: ListEntry, score: float, clue: bool) -> tuple[float, Reason]:
+        """The score of a whitelisted number and the reason that says so: at most the watch
+        threshold (watch, never re-verification or restriction), unless a police clue names
+        it. The capped score is kept as the reason's value."""
+        said = entry.whitelisted_text()
+        if clue:
+            return score, Reason("whitelist:clue", f"{said}, but a police clue names it: not "
+                                 "held at watch", value=round(score, 4))
+        held = min(score, self.config.watch)
+        text = f"{said}" + (f" (score {score:.2f} held at watch)" if held < score else "")
+        return held, Reason("cap:whitelist", text, value=round(score, 4),
+                            contribution=self.config.watch)
 
     def run(self, until: datetime, *, progress: Progress | None = None) -> RunResult:
         """Run once at ``until``: score numbers with new calls, upsert their alerts."""
@@ -288,10 +348,25 @@ def snapshots(start: datetime, end: datetime, step: timedelta) -> list[datetime]
     return out
 
 
+def clued(reader: FeedReader, numbers: list[str], until: datetime) -> set[str]:
+    """Those of ``numbers`` a police clue that reached us before ``until`` names."""
+    clues = reader.table("clues", None, until)
+    named = clues.filter(clues.msisdn.isin(numbers)).select("msisdn").distinct()
+    return set(reader.con.execute(named)["msisdn"].astype(str))
+
+
 def clue_labels(reader: FeedReader, until: datetime) -> set[str]:
     """Numbers named by a police clue that reached us before ``until``."""
     clues = reader.table("clues", None, until)
     return set(reader.con.execute(clues.select("msisdn").distinct())["msisdn"].astype(str))
+
+
+def life_labels(reader: FeedReader, until: datetime, *, confirmed: set[str] | None = None,
+                released: set[str] | None = None) -> set[str]:
+    """The fraud numbers as life labels them by ``until``: named by a police clue or confirmed
+    by disposal, less those released on appeal or re-verification (their holder proved them
+    honest, whatever the clue said)."""
+    return (clue_labels(reader, until) | (confirmed or set())) - (released or set())
 
 
 def training_frame(
@@ -314,17 +389,23 @@ def training_frame(
 def train_from_lake(
     detector: Detector, start: datetime, end: datetime, models_dir: Path, *,
     step: timedelta = timedelta(days=1), confirmed: set[str] | None = None,
-    progress: Progress | None = None,
+    released: set[str] | None = None, progress: Progress | None = None,
 ) -> Artefact:
-    """Train on features over [start, end] labelled by clues (+ confirmed disposals).
+    """Train on features over [start, end] labelled by the labels life gives: numbers named by
+    police clues and ``confirmed`` by disposal are fraud, except those an appeal or a
+    re-verification ``released`` (their holder proved them honest); every other number is not.
 
-    The split is by time: the last quarter of snapshots validates a model trained on the rest;
-    the saved model is then trained on all snapshots. It is saved as a "lake" model, not
-    chosen: detection uses it only once ``telshield model choose`` names it.
+    The split is by time: the last quarter of snapshots validates a model trained on the rest,
+    and an isotonic calibration of that model's validation scores is kept, so that detection
+    reads the score as a probability; the saved model is then trained on all snapshots (the
+    calibration fitted on held-out scores serves the model refitted on everything, as
+    scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does). It is saved as a "lake"
+    model, not chosen: detection uses it only once ``telshield model choose`` names it.
     """
     from telshield.services.model import LAKE, save
 
-    positives = clue_labels(detector.reader, end) | (confirmed or set())
+    cleared = released or set()
+    positives = life_labels(detector.reader, end, confirmed=confirmed, released=cleared)
     times = snapshots(start, end, step)
     if len(times) < 2:
         raise InvalidInput("training needs at least two snapshots; widen the period or the step")
@@ -336,16 +417,33 @@ def train_from_lake(
     if progress:
         progress(f"fitting on snapshots up to {cut:%Y-%m-%d %H:%M}", len(times), steps)
     booster = m.fit(train, train["label"].to_numpy(), names)
-    metrics = m.metrics(valid["label"].to_numpy(), m.predict(booster, valid)) \
-        if valid["label"].nunique() == 2 else {}
+    calibration, metrics = _validate(booster, valid)
     if progress:
         progress("fitting on all snapshots", len(times) + 1, steps)
     final = m.fit(frame, frame["label"].to_numpy(), names)
     if progress:
         progress("saved", steps, steps)
-    meta = {"kind": LAKE, "source": "lake", "labels": "clues + confirmed disposals",
+    meta = {"kind": LAKE, "source": "lake",
+            "labels": "clues + confirmed disposals - released on appeal or re-verification",
+            "label_counts": {"confirmed": len(confirmed or ()), "released": len(cleared)},
+            "calibration": calibration.to_json() if calibration is not None else None,
             "training_window": [start.isoformat(), end.isoformat()],
             "split_at": cut.isoformat(), "rows": len(frame),
             "positives": int(frame["label"].sum()), "metrics_time_split": metrics,
             "windows": list(detector.config.windows)}
     return save(final, names, meta, models_dir)
+
+
+def _validate(booster: Any, valid: pd.DataFrame) -> tuple[Calibration | None, dict[str, float]]:
+    """The isotonic calibration of ``booster`` on the validation snapshots, and its metrics
+    there: raw at 0.5 as before, with the Brier score of raw and calibrated scores (None and
+    no metrics when the validation holds one class only)."""
+    y = valid["label"].to_numpy()
+    if valid["label"].nunique() != 2:
+        return None, {}
+    raw = m.predict(booster, valid)
+    calibration = calibrate(y, raw)
+    metrics = m.metrics(y, raw)
+    metrics["brier_raw"] = float(np.mean((raw - y) ** 2))
+    metrics["brier_calibrated"] = float(np.mean((calibration(raw) - y) ** 2))
+    return calibration, metrics

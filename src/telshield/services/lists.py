@@ -4,7 +4,7 @@ expiry, and the effective entries at any version for the screening snapshot."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -15,13 +15,13 @@ import structlog
 
 from telshield.domain.audit import AuditEvent
 from telshield.domain.errors import InvalidInput, TelshieldError
-from telshield.domain.lists import ListDiff, ListEntry, effective
+from telshield.domain.lists import ListDiff, ListEntry, detection_cap, effective
 from telshield.services.store import Clock, Page, Store
 
 log = structlog.get_logger(__name__)
 
 CSV_COLUMNS = ("kind", "value", "value_end", "colour", "source", "reason", "expires_at",
-               "police_ordered")
+               "police_ordered", "owner")
 SNAPSHOT_COLUMNS = ("id", "kind", "value", "value_end", "colour", "source", "police_ordered",
                     "expires_at")
 
@@ -67,12 +67,13 @@ class ListService:
 
     def add(self, kind: str, value: str, colour: str, *, source: str, reason: str, actor: str,
             expires_at: datetime | None = None, value_end: str = "",
-            police_ordered: bool = False) -> ListEntry:
-        """Add one entry at a new list version."""
+            police_ordered: bool = False, owner: str = "") -> ListEntry:
+        """Add one entry at a new list version (with ``owner``: an enterprise whitelist entry,
+        white and with an expiry)."""
         at = self.clock.now()
         entry = ListEntry.new(kind, value, colour, source=source, reason=reason, actor=actor,
                               at=at, expires_at=expires_at, value_end=value_end,
-                              police_ordered=police_ordered)
+                              police_ordered=police_ordered, owner=owner)
         (stored,) = self._add([entry], actor=actor, note=f"add {entry.kind.value} {entry.value}")
         return stored
 
@@ -93,6 +94,9 @@ class ListService:
                 e = stored[0]
                 detail.update(id=e.id, kind=e.kind.value, value=e.value, colour=e.colour.value,
                               source=e.source.value, reason=e.reason)
+                if e.owner:
+                    detail.update(owner=e.owner, expires_at=e.expires_at.isoformat()
+                                  if e.expires_at else None)
             tx.audit.append([AuditEvent(actor, "list.add", f"list:v{version}", at, detail)])
         log.info("lists.added", version=version, added=len(stored))
         return stored
@@ -146,6 +150,7 @@ class ListService:
                     value_end=row.get("value_end") or "",
                     police_ordered=(row.get("police_ordered") or "").strip().lower()
                     in ("1", "true", "yes"),
+                    owner=row.get("owner") or "",
                 ))
             except TelshieldError as e:
                 errors.append((line, str(e)))
@@ -162,7 +167,8 @@ class ListService:
             for e in batch:
                 w.writerow([e.kind.value, e.value, e.value_end, e.colour.value, e.source.value,
                             e.reason, e.expires_at.strftime("%Y-%m-%d %H:%M:%S")
-                            if e.expires_at else "", "true" if e.police_ordered else ""])
+                            if e.expires_at else "", "true" if e.police_ordered else "",
+                            e.owner])
                 n += 1
         return n
 
@@ -238,6 +244,28 @@ class ListService:
         """Live entries, newest first."""
         with self.store.transaction(write=False) as tx:
             return tx.lists.find(value=value, kind=kind, colour=colour, source=source, page=page)
+
+    def enterprise(self) -> list[ListEntry]:
+        """The enterprise whitelist (live entries with an owner), the soonest to expire first."""
+        with self.store.transaction(write=False) as tx:
+            owned = tx.lists.owned()
+        return sorted(owned, key=lambda e: (e.expires_at or datetime.max, e.id or 0))
+
+    def whitelisted(self, numbers: Collection[str], at: datetime) -> dict[str, ListEntry]:
+        """The enterprise whitelist entry in force at ``at`` that caps detection of each of
+        ``numbers`` covered by one (``domain.lists.detection_cap``: none where a police-ordered
+        block covers the number too)."""
+        with self.store.transaction(write=False) as tx:
+            owned = [e for e in tx.lists.owned() if e.active(at)]
+            if not owned:
+                return {}
+            out: dict[str, ListEntry] = {}
+            for n in numbers:
+                if any(e.matches_number(n) for e in owned):
+                    cap = detection_cap(tx.lists.covering(n), at)
+                    if cap is not None:
+                        out[n] = cap
+            return out
 
     def decide(self, number: str) -> ListEntry | None:
         """The entry that decides for ``number`` now (whitelist beats blacklist, except a

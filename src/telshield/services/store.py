@@ -59,6 +59,10 @@ class ListRepo(Protocol):
         """Live number, prefix and range entries that cover ``number``."""
         ...
 
+    def owned(self) -> list[ListEntry]:
+        """Live entries registered to an owner (the enterprise whitelist)."""
+        ...
+
     def expired(self, at: datetime) -> list[int]:
         """Ids of live entries whose expiry has passed at ``at``."""
         ...

@@ -30,6 +30,7 @@ def _entry(r: Any) -> ListEntry:
         expires_at=r.expires_at,
         value_end=r.value_end,
         police_ordered=bool(r.police_ordered),
+        owner=r.owner,
         id=r.id,
         version=r.added_version,
     )
@@ -47,6 +48,7 @@ def _row(e: ListEntry, version: int) -> dict[str, Any]:
         "actor": e.actor,
         "created_at": naive_utc(e.created_at),
         "expires_at": naive_utc(e.expires_at),
+        "owner": e.owner,
         "added_version": version,
     }
 
@@ -141,6 +143,11 @@ class SqlListRepo:
             ),
         )
         return [_entry(r) for r in self.conn.execute(q)]
+
+    def owned(self) -> list[ListEntry]:
+        """Live entries registered to an owner (the enterprise whitelist), in id order."""
+        q = sa.select(T).where(T.c.removed_version.is_(None), T.c.owner != "")
+        return [_entry(r) for r in self.conn.execute(q.order_by(T.c.id))]
 
     def expired(self, at: datetime) -> list[int]:
         """Ids of live entries that have expired at ``at``."""

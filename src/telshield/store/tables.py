@@ -64,6 +64,7 @@ list_entries = Table(
     Column("actor", String(128), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=True),
+    Column("owner", String(128), nullable=False, default="", server_default=""),
     Column("added_version", BigInteger, nullable=False),
     Column("removed_version", BigInteger, nullable=True),
     Index(None, "value", "kind"),

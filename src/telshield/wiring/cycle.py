@@ -14,7 +14,7 @@ from telshield.domain.errors import InvalidInput
 from telshield.screening.snapshot import SnapshotInput
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.cycle import Cycle, CycleOptions, StateFile
-from telshield.services.detection import Detector
+from telshield.services.detection import Detector, Whitelist
 from telshield.services.inbox import Inbox
 from telshield.services.lakeread import FeedReader
 from telshield.services.liaison import Liaison
@@ -73,14 +73,17 @@ class StatelessDetection:
 
 
 def detection(settings: Settings, *, clock: Clock, lake: Path | None = None,
-              use_model: bool | None = None) -> StatelessDetection:
+              use_model: bool | None = None, whitelist: Whitelist | None = None
+              ) -> StatelessDetection:
     """The detector the cycle runs (rules, and the chosen lake model when asked), reading
-    ``lake``; the cycle keeps its state, so the detector keeps none."""
+    ``lake`` and capped by ``whitelist`` (the store's enterprise whitelist); the cycle keeps its
+    state, so the detector keeps none."""
     from telshield.wiring.detection import detector
 
     return StatelessDetection(detector(
         settings, lake=lake, clock=clock.now, keep_state=False,
-        use_model=settings.cycle.use_model if use_model is None else use_model))
+        use_model=settings.cycle.use_model if use_model is None else use_model,
+        whitelist=whitelist))
 
 
 def snapshot_service(settings: Settings, d: Disposal, reader: FeedReader) -> SnapshotService:
@@ -132,7 +135,7 @@ def platform(
     shadow = InMemoryAlertSink()
     cycle = Cycle(
         liaison=Liaison(d.lists, reader), cases=d.cases,
-        detection=detection(settings, clock=d.cases.clock, lake=root),
+        detection=detection(settings, clock=d.cases.clock, lake=root, whitelist=d.lists),
         snapshots=snapshots, state=StateFile(state_dir(settings) / "state.json"),
         devices=device_barring(settings, d, reader), shadow=shadow,
         options=CycleOptions(detect_every=span(c.detect_every, "cycle.detect_every"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from telshield.domain.errors import InvalidInput
 from telshield.services.alerts import AlertSink, InMemoryAlertSink
-from telshield.services.detection import DetectConfig, Detector
+from telshield.services.detection import DetectConfig, Detector, Whitelist
 from telshield.services.lakeread import FeedReader
 from telshield.services.model import LAKE, Artefact, chosen, load
 from telshield.services.rules import load_rules
@@ -50,13 +50,14 @@ def detector(
     settings: Settings, *, sink: AlertSink | None = None, lake: Path | None = None,
     clock: Callable[[], datetime] = datetime.now, keep_state: bool = True,
     use_model: bool = True, model_version: str | None = None, model: Artefact | None = None,
-    rules_file: Path | None = None,
+    rules_file: Path | None = None, whitelist: Whitelist | None = None,
 ) -> Detector:
     """A detector over ``lake`` (default: the lake in settings; or a folder of per-feed Parquet
     folders), writing to ``sink`` (default: in memory), with the rules in ``rules_file`` (default:
     settings, else the shipped rules) and the chosen lake model (or ``model_version``, or
     ``model`` itself; none with ``use_model=False``). ``keep_state`` keeps the time of the last
-    run in the data directory, so the next run scores only numbers active since."""
+    run in the data directory, so the next run scores only numbers active since. With
+    ``whitelist`` (the store's lists), enterprise whitelist entries cap alerts at watch."""
     from telshield.detect.features import Window
     from telshield.detect.inbound import detection_feature_names
     from telshield.feeds.numbering import load_plan_table
@@ -74,5 +75,22 @@ def detector(
         model if model is not None else detection_model(
             settings, use_model=use_model, model_version=model_version),
         state_path=state_path(settings, root) if keep_state else None,
-        plan=load_plan_table(settings.data_dir), clock=clock,
+        plan=load_plan_table(settings.data_dir), clock=clock, whitelist=whitelist,
     )
+
+
+def disposal_labels(settings: Settings) -> tuple[set[str], set[str]]:
+    """What disposal has learnt of numbers, as a lake model's labels: those confirmed as fraud,
+    and those released (an appeal or a re-verification cleared them). Both empty where the data
+    directory holds no store."""
+    from telshield.domain.cases import CaseStatus
+    from telshield.domain.errors import NotFound
+    from telshield.wiring.datadir import require_data_dir
+    from telshield.wiring.disposal import disposal
+
+    try:
+        require_data_dir(settings)
+    except NotFound:
+        return set(), set()
+    cases = disposal(settings).cases
+    return cases.numbers(CaseStatus.CONFIRMED), cases.numbers(CaseStatus.RELEASED)

@@ -91,7 +91,8 @@ def device_barring(settings: Settings, d: Disposal, reader: FeedReader) -> Devic
     if not s.bar_devices:
         return None
     return DeviceBarring(d.lists, d.cases, reader, lookback_days=s.device_lookback_days,
-                         expires_days=s.device_bar_days)
+                         expires_days=s.device_bar_days, min_sims=s.device_min_sims,
+                         fresh_days=s.device_fresh_days)
 
 
 def alert_sink(settings: Settings, *, store: Store | None = None) -> CaseAlertSink:
