@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from telshield.cli import app
-from telshield.evaluate.toy import Toy, make_toy
+from tests.toy import Toy, make_toy
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from tests.feeds.csvs import write_csv
 from telshield.domain.errors import InvalidInput
 from telshield.feeds import quarantine
 from telshield.feeds.lake import Lake
-from telshield.feeds.schemas import CALLS, FEEDS, SANCTIONS
+from telshield.reference.schemas import CALLS, FEEDS, SANCTIONS
 from telshield.services.ingest import IngestOptions, ingest, ingest_all
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import ActionKind, Policy
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 from telshield.services.cases import CaseService
 from telshield.services.devices import DeviceBarring
 from telshield.services.lakeread import FeedReader

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from telshield.domain.errors import InvalidInput, NotFound
-from telshield.evaluate.toy import START, Toy, make_toy
+from tests.toy import START, Toy, make_toy
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector, train_from_lake
 from telshield.services.lakeread import FeedReader

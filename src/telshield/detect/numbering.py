@@ -31,7 +31,7 @@ def classify(
 ) -> ir.Table:
     """``table`` with ``<prefix>_kind, _operator, _province, _city, _country, _virtual`` added.
 
-    ``plan`` is the prefix table (``telshield.feeds.numbering.PLAN_SCHEMA``); ``prefix``
+    ``plan`` is the prefix table (``telshield.reference.numbering.PLAN_SCHEMA``); ``prefix``
     defaults to ``column``. A null number gets null attributes; one that matches nothing gets
     kind ``invalid``, operator ``unknown`` and ``virtual`` false.
     """

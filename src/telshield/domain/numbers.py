@@ -6,7 +6,7 @@ Canonical form: E.164 digits without '+', 3 to 15 of them, never starting with 0
 ``8695588`` (service number 95588), ``85291234567`` (Hong Kong).
 
 The numbering plan itself (which prefixes are which operator, kind and region) is data compiled
-from the ``phonenumbers`` metadata by ``telshield.feeds.numbering``; this module holds the laws
+from the ``phonenumbers`` metadata by ``telshield.reference.numbering``; this module holds the laws
 that read it, so that a single number (screening, API) and a batch (detectors, in SQL) are
 classified by the same rule: the longest prefix whose row also admits the number's length.
 """

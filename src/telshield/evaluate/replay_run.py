@@ -128,7 +128,7 @@ def run_replay(
 ) -> ReplayResult:
     """Replay ``world`` hour by hour (state kept under ``work``, its store started afresh)."""
     from telshield.evaluate.replay_people import Reverifiers, reverify_hours
-    from telshield.feeds.numbering import load_plan_table
+    from telshield.reference.numbering import load_plan_table
     from telshield.screening.publish import load_current
     from telshield.services.cycle import CycleState
     from telshield.wiring.cycle import platform

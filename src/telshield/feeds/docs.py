@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from telshield.feeds.schemas import FEEDS, Check, Column, Feed
+from telshield.reference.schemas import FEEDS, Check, Column, Feed
 from telshield.feeds.validate import REASONS
 
 INTRO = """# Feeds
 
 Everything a detector reads arrives as one of nine **feeds**, each with a fixed schema. This page
-is generated from `src/telshield/feeds/schemas.py` by `telshield feeds describe --markdown`; a test
+is generated from `src/telshield/reference/schemas.py` by `telshield feeds describe --markdown`; a test
 fails when the two disagree.
 
 Files are CSV (UTF-8, a header line naming the columns in any order, `,` separated, an empty field

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telshield.feeds.schemas import Check, Column, Feed
+from telshield.reference.schemas import Check, Column, Feed
 
 # The reasons a value can be rejected for; docs/feeds.md explains each.
 REASONS = {

@@ -36,7 +36,7 @@ from telshield.feeds.readers import (
     physical_lines,
     read_chunks,
 )
-from telshield.feeds.schemas import FEEDS, Feed, feed
+from telshield.reference.schemas import FEEDS, Feed, feed
 from telshield.feeds.validate import Bounds, direct_sql, source_types, stage_sql
 
 log = structlog.get_logger(__name__)

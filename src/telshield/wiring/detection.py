@@ -59,7 +59,7 @@ def detector(
     run in the data directory, so the next run scores only numbers active since."""
     from telshield.detect.features import Window
     from telshield.detect.inbound import detection_feature_names
-    from telshield.feeds.numbering import load_plan_table
+    from telshield.reference.numbering import load_plan_table
 
     d = settings.detect
     if model is not None and model.kind != LAKE:
