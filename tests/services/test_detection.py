@@ -9,11 +9,11 @@ from pathlib import Path
 import ibis
 import pandas as pd
 import pytest
+from tests.toy import START, Toy, make_toy
 
 from telshield.detect.features import history_days
 from telshield.detect.rules import hit_column, rule_hits
 from telshield.domain.alerts import Tier
-from tests.toy import START, Toy, make_toy
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector, train_from_lake
 from telshield.services.lakeread import FeedReader

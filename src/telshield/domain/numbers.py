@@ -27,6 +27,9 @@ from telshield.domain.errors import InvalidInput
 MIN_DIGITS = 3
 MAX_DIGITS = 15
 CHINA = "86"
+# The canonical shape as a regular expression, for engines that classify a column at once (SQL);
+# ``is_canonical`` is the same law for one number.
+CANONICAL_PATTERN = rf"^[1-9][0-9]{{{MIN_DIGITS - 1},{MAX_DIGITS - 1}}}$"
 
 
 class NumberKind(StrEnum):
@@ -196,6 +199,10 @@ class NumberingPlan:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def rows(self) -> list[PlanRow]:
+        """Every row of the plan, in (prefix, length) order."""
+        return [self._rows[k] for k in sorted(self._rows)]
+
     def lookup(self, number: str) -> PlanRow | None:
         """The row of the longest prefix of ``number`` that admits its length, if any."""
         n = len(number)
@@ -227,7 +234,8 @@ def classify(number: str, plan: NumberingPlan) -> NumberInfo:
 
 
 def is_canonical(number: str) -> bool:
-    """Whether ``number`` has the canonical shape: 3-15 ASCII digits, no leading 0."""
+    """Whether ``number`` has the canonical shape: 3-15 ASCII digits, no leading 0 (the one
+    statement of the law: screening, feeds and detection (``CANONICAL_PATTERN``) all use it)."""
     return (
         MIN_DIGITS <= len(number) <= MAX_DIGITS
         and number.isascii()

@@ -21,14 +21,14 @@ from pyroaring import BitMap64
 
 from telshield.domain.alerts import Tier
 from telshield.domain.lists import Colour, ListEntry, TargetKind, effective
+from telshield.domain.numbers import MAX_DIGITS
 from telshield.screening.numbering import (
     I64,
-    MAX_DIGITS,
-    NumberingPlan,
+    PlanIndex,
     PlanTuple,
     PrefixRule,
     PrefixTable,
-    china_plan,
+    compiled_index,
     parse_number,
     plan_from_tuples,
 )
@@ -100,7 +100,7 @@ class SnapshotInput:
     protected: I64 = field(default_factory=lambda: np.empty(0, np.int64))
     list_prefixes: tuple[tuple[str, int, int, int], ...] = ()
     risk_prefixes: tuple[RiskPrefix, ...] = ()
-    plan: tuple[PlanTuple, ...] = ()  # the numbering plan; empty means the built-in one
+    plan: tuple[PlanTuple, ...] = ()  # the numbering plan; empty means the compiled one
     barred_tacs: tuple[tuple[str, str], ...] = ()  # (IMEI TAC, device kind) of barred devices
     barred_imeis: tuple[str, ...] = ()  # blacklisted devices
     roaming: I64 = field(default_factory=lambda: np.empty(0, np.int64))  # ours, abroad now
@@ -215,7 +215,7 @@ class Snapshot:
         list_prefixes: PrefixTable,
         risk_prefixes: tuple[RiskPrefix, ...],
         *,
-        plan: NumberingPlan,
+        plan: PlanIndex,
         as_of: float,
         version: str,
         build_seconds: float,
@@ -325,7 +325,7 @@ class Snapshot:
             listed,
             prefixes,
             data.risk_prefixes,
-            plan=plan_from_tuples(data.plan) if data.plan else china_plan(),
+            plan=plan_from_tuples(data.plan) if data.plan else compiled_index(),
             as_of=data.as_of,
             version=data.version,
             build_seconds=time.perf_counter() - t0,

@@ -36,8 +36,8 @@ from telshield.feeds.readers import (
     physical_lines,
     read_chunks,
 )
-from telshield.reference.schemas import FEEDS, Feed, feed
 from telshield.feeds.validate import Bounds, direct_sql, source_types, stage_sql
+from telshield.reference.schemas import FEEDS, Feed, feed
 
 log = structlog.get_logger(__name__)
 
