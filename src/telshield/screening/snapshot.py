@@ -12,7 +12,7 @@ import array
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy.typing as npt
 from pyroaring import BitMap64
 
 from telshield.domain.alerts import Tier
+from telshield.domain.clock import store_epoch
 from telshield.domain.lists import Colour, ListEntry, TargetKind, effective
 from telshield.domain.numbers import MAX_DIGITS
 from telshield.screening.numbering import (
@@ -133,9 +134,10 @@ def input_from_entries(
     roaming: Sequence[str] = (),
     version: str = "",
 ) -> SnapshotInput:
-    """Build a snapshot input from list entries (the effective one per target wins),
-    warnings and the numbers of our subscribers abroad; a blacklisted IMEI bars its device;
-    identity entries do not concern call screening and are skipped."""
+    """Build a snapshot input from list entries (the effective one per target wins at ``at``,
+    store time: naive UTC, as entries expire), warnings and the numbers of our subscribers
+    abroad; a blacklisted IMEI bars its device; identity entries do not concern call screening
+    and are skipped."""
     by_target: dict[tuple[TargetKind, str, str], list[ListEntry]] = {}
     for e in entries:
         if e.kind in (TargetKind.NUMBER, TargetKind.PREFIX, TargetKind.RANGE, TargetKind.IMEI):
@@ -174,8 +176,7 @@ def input_from_entries(
         risk_prefixes=tuple(risk_prefixes),
         barred_imeis=tuple(sorted(imeis)),
         roaming=np.array([n for n in map(parse_number, roaming) if n > 0], dtype=np.int64),
-        # A naive ``at`` is UTC, as the store keeps time (not the machine's local time).
-        as_of=(at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp(),
+        as_of=store_epoch(at),
         version=version,
     )
 

@@ -29,6 +29,7 @@ from telshield.detect.holders import holder_features, office_features
 from telshield.detect.inbound import inbound_features
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
 from telshield.domain.alerts import Alert, Reason, Tier
+from telshield.domain.clock import store_now
 from telshield.domain.errors import InvalidInput
 from telshield.services.alerts import AlertSink
 from telshield.services.lakeread import FeedReader
@@ -89,7 +90,7 @@ class Detector:
     model: Artefact | None = None
     state_path: Path | None = None
     plan: Any = None  # the numbering plan's prefix table (pyarrow), for out-of-province homes
-    clock: Callable[[], datetime] = datetime.now
+    clock: Callable[[], datetime] = store_now  # an alert's detected_at is store time
     _plan_table: ir.Table | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

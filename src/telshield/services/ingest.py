@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
 
+from telshield.domain.clock import feed_now
 from telshield.domain.errors import InvalidInput
 from telshield.feeds import quarantine
 from telshield.feeds.lake import CommitResult, Lake
@@ -112,7 +113,7 @@ def ingest(
     """Ingest files (or directories of files) of one feed into the lake; idempotent."""
     spec = feed(feed_name)
     files = feed_files(paths)
-    now = now or datetime.now()
+    now = now or feed_now()  # the feeds' timestamps are feed time: so is "the future"
     bounds = Bounds.around(now, options.earliest, options.future_slack_days)
     lake = Lake(options.lake_dir)
     ingest_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]

@@ -28,7 +28,7 @@ import numpy as np
 import structlog
 
 from telshield.domain.cases import CaseStatus
-from telshield.domain.clock import feed_epoch
+from telshield.domain.clock import feed_epoch, feed_to_store
 from telshield.domain.paging import Page
 from telshield.screening.numbering import I64, PlanTuple, parse_number, parse_numbers
 from telshield.screening.snapshot import (
@@ -94,9 +94,11 @@ class SnapshotService:
 
     def build(self, at: datetime) -> SnapshotInput:
         """The snapshot input at ``at`` (feed time)."""
-        cols = self.lists.number_columns(at=at)
+        # The lake is read in feed time; list entries expire in store time (docs/time.md).
+        stored = feed_to_store(at)
+        cols = self.lists.number_columns(at=stored)
         flags = _COLOUR_BITS[cols.colours] | np.where(cols.police, POLICE, 0).astype(np.uint8)
-        others = input_from_entries(cols.others, at=at)  # prefix, range and IMEI entries
+        others = input_from_entries(cols.others, at=stored)  # prefix, range and IMEI entries
         warned, tiers = warned_numbers(self.cases)
         o = self.options
         protected = (self.victims(warned, since=at - timedelta(days=o.protect_days), until=at)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from telshield.domain.clock import store_now
 from telshield.domain.errors import InvalidInput
 from telshield.services.alerts import AlertSink, InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector
@@ -48,7 +49,7 @@ def state_path(settings: Settings, root: Path) -> Path:
 
 def detector(
     settings: Settings, *, sink: AlertSink | None = None, lake: Path | None = None,
-    clock: Callable[[], datetime] = datetime.now, keep_state: bool = True,
+    clock: Callable[[], datetime] = store_now, keep_state: bool = True,
     use_model: bool = True, model_version: str | None = None, model: Artefact | None = None,
     rules_file: Path | None = None,
 ) -> Detector:
