@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import ActionKind, Policy
+from telshield.domain.clock import store_to_feed
 from telshield.reference.schemas import FEEDS
 from telshield.services.cases import CaseService
 from telshield.services.devices import DeviceBarring
@@ -114,3 +115,18 @@ def test_a_young_lake_does_not_make_every_handset_fresh(
     lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
     cases.intake([_alert(OFFICE, clock.at)])
     assert DeviceBarring(lists, cases, FeedReader(root)).run(clock.at).devices == 0
+
+
+def test_device_bans_are_stamped_in_store_time(
+    store: SqlStore, clock: FixedClock, tmp_path: Path
+) -> None:
+    # The run's moment is feed time (China Standard Time); the entries it adds carry the store's
+    # clock (UTC), as every list entry does, so they expire when the operator's lists say.
+    until = store_to_feed(clock.at)
+    _calls(tmp_path, until - timedelta(hours=2))
+    lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
+    cases.intake([_alert(FRAUD, until)])
+    assert DeviceBarring(lists, cases, FeedReader(tmp_path), expires_days=180).run(until).devices
+    entry = {e.value: e for e in lists.find(kind="imei")}[PHONE]
+    assert entry.created_at == clock.at
+    assert entry.expires_at == clock.at + timedelta(days=180)
