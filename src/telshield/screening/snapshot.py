@@ -12,7 +12,6 @@ import array
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy.typing as npt
 from pyroaring import BitMap64
 
 from telshield.domain.alerts import Tier
-from telshield.domain.clock import store_epoch
+from telshield.domain.clock import StoreTime, store_epoch
 from telshield.domain.lists import Colour, ListEntry, TargetKind, effective
 from telshield.domain.numbers import MAX_DIGITS
 from telshield.screening.numbering import (
@@ -127,7 +126,7 @@ def range_prefixes(low: str, high: str) -> list[str]:
 def input_from_entries(
     entries: Iterable[ListEntry],
     *,
-    at: datetime,
+    at: StoreTime,
     warnings: Sequence[tuple[str, Tier]] = (),
     protected: Sequence[str] = (),
     risk_prefixes: Sequence[RiskPrefix] = (),

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from telshield.domain.cases import CaseStatus
+from telshield.domain.clock import FeedTime
 from telshield.domain.lists import Colour, ListEntry, Source, TargetKind
 from telshield.domain.paging import Page
 from telshield.domain.users import mask_number
@@ -100,7 +101,7 @@ class DeviceBarring:
         """Numbers restricted or suspended by a case, and the confirmed ones."""
         return self._with_status(_BARRED) | self.confirmed_numbers()
 
-    def run(self, until: datetime) -> DeviceBarResult:
+    def run(self, until: FeedTime) -> DeviceBarResult:
         """List, at ``until`` (feed time), the not yet listed IMEIs that barred numbers used in the
         look-back window before it, where the number is confirmed fraud or the handset is not one
         person's long-used phone (module docstring). Does nothing when no number was barred or

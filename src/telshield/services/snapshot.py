@@ -28,7 +28,7 @@ import numpy as np
 import structlog
 
 from telshield.domain.cases import CaseStatus
-from telshield.domain.clock import feed_epoch, feed_to_store
+from telshield.domain.clock import FeedTime, feed_epoch, feed_to_store
 from telshield.domain.paging import Page
 from telshield.screening.numbering import I64, PlanTuple, parse_number, parse_numbers
 from telshield.screening.snapshot import (
@@ -92,7 +92,7 @@ class SnapshotService:
         self.lists, self.cases, self.reader = lists, cases, reader
         self.publisher, self.plan, self.options = publisher, plan, options
 
-    def build(self, at: datetime) -> SnapshotInput:
+    def build(self, at: FeedTime) -> SnapshotInput:
         """The snapshot input at ``at`` (feed time)."""
         # The lake is read in feed time; list entries expire in store time (docs/time.md).
         stored = feed_to_store(at)
@@ -113,7 +113,7 @@ class SnapshotService:
             version=f"{at:%Y%m%dT%H%M%S}-l{cols.version}-{secrets.token_hex(3)}",
         )
 
-    def publish(self, at: datetime) -> str:
+    def publish(self, at: FeedTime) -> str:
         """Build the snapshot of ``at`` and publish it; returns the published version."""
         data = self.build(at)
         version = self.publisher.publish(data)

@@ -15,7 +15,7 @@ from typing import Protocol
 from telshield.domain.alerts import Alert, AlertVersion, StoredAlert, Upserted
 from telshield.domain.audit import AuditEvent, ChainedEvent
 from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
-from telshield.domain.clock import store_now
+from telshield.domain.clock import StoreTime, store_now
 from telshield.domain.lists import ListDiff, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.users import User
@@ -329,7 +329,7 @@ class Clock(Protocol):
     """Where services get the time: store time (naive UTC, ``telshield.domain.clock``); tests
     and simulated runs use a fixed clock."""
 
-    def now(self) -> datetime:
+    def now(self) -> StoreTime:
         """The current time."""
         ...
 
@@ -337,7 +337,7 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock, in store time (naive UTC)."""
 
-    def now(self) -> datetime:
+    def now(self) -> StoreTime:
         """The current time."""
         return store_now()
 
