@@ -290,6 +290,9 @@ class Snapshot:
     @classmethod
     def build(cls, data: SnapshotInput) -> Snapshot:
         """Sort and merge the input's numbers into the lookup arrays and bitmap."""
+        # Without a plan of its own, the compiled one: compiled once per process (seconds), not
+        # a part of any one build.
+        fallback = None if data.plan else compiled_index()
         t0 = time.perf_counter()
         parts_n = [data.list_numbers, data.warned, data.protected]
         parts_f = [
@@ -325,7 +328,7 @@ class Snapshot:
             listed,
             prefixes,
             data.risk_prefixes,
-            plan=plan_from_tuples(data.plan) if data.plan else compiled_index(),
+            plan=plan_from_tuples(data.plan) if fallback is None else fallback,
             as_of=data.as_of,
             version=data.version,
             build_seconds=time.perf_counter() - t0,
