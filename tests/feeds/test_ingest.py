@@ -52,6 +52,7 @@ BAD_VALUES = [
     ({"started_at": "2026-11-25 00:00:00"}, "started_at", "timestamp_out_of_range"),
     ({"callee": "138-1234-5678"}, "callee", "bad_number"),
     ({"caller": "12"}, "caller", "bad_number"),
+    ({"caller": "08613812345678"}, "caller", "bad_number"),  # not canonical: a leading 0
     ({"caller_imei": "12345"}, "caller_imei", "bad_imei"),
     ({"ingress": "satellite"}, "ingress", "bad_enum"),
 ]

@@ -27,9 +27,10 @@ from telshield.domain.errors import InvalidInput
 MIN_DIGITS = 3
 MAX_DIGITS = 15
 CHINA = "86"
-# The canonical shape as a regular expression, for engines that classify a column at once (SQL);
-# ``is_canonical`` is the same law for one number.
-CANONICAL_PATTERN = rf"^[1-9][0-9]{{{MIN_DIGITS - 1},{MAX_DIGITS - 1}}}$"
+# The canonical shape as a regular expression, for engines that check a column at once (SQL:
+# feed validation, detection); ``is_canonical`` is the same law for one number.
+CANONICAL_DIGITS = rf"[1-9][0-9]{{{MIN_DIGITS - 1},{MAX_DIGITS - 1}}}"
+CANONICAL_PATTERN = f"^{CANONICAL_DIGITS}$"
 
 
 class NumberKind(StrEnum):
