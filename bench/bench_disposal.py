@@ -144,11 +144,13 @@ def seed_lists(db: Path, n: int) -> float:
 
 def snapshot_phase(db: Path, phase: str) -> dict[str, float]:
     """One side of the snapshot bench, in this (fresh) process."""
+    from telshield.screening.numbering import compiled_index
     from telshield.screening.snapshot import BLACK, GREY, POLICE, WHITE, Snapshot, SnapshotInput
     from telshield.services.lists import ListService
     from telshield.services.store import FixedClock
 
     bits = np.array([GREY, BLACK, WHITE], dtype=np.uint8)
+    compiled_index()  # the numbering plan the snapshot classifies with: compiled before measuring
     if phase == "baseline":
         con = sqlite3.connect(db)
         n = con.execute("SELECT count(*) FROM list_entries").fetchone()[0]

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from telshield.detect.features import GOIP_KINDS, Window, feature_names, number_features
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 
 UNTIL = datetime(2026, 11, 15)
 START = UNTIL - timedelta(days=14)
@@ -370,7 +370,7 @@ def whole_run(sizes: list[int], threads: int, memory: str, shape: str, tmp: Path
     shared and noisy; a ratio from one pair of runs moves by 10-20 %)."""
     from tests.services.piecewise import assert_same, piecewise_features
 
-    from telshield.feeds.numbering import load_plan_table
+    from telshield.reference.numbering import load_plan_table
     from telshield.services.alerts import InMemoryAlertSink
     from telshield.services.detection import DetectConfig, Detector
     from telshield.services.lakeread import FeedReader

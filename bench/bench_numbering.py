@@ -23,7 +23,7 @@ import ibis
 import pyarrow as pa
 
 from telshield.detect.numbering import PREFIX_WIDTHS, classify
-from telshield.feeds.numbering import load_plan_table
+from telshield.reference.numbering import load_plan_table
 
 GENERATE = """
 CREATE OR REPLACE TABLE numbers AS
@@ -77,7 +77,7 @@ def per_row_rates(con: duckdb.DuckDBPyConnection, plan: pa.Table, sample: int) -
     from phonenumbers import carrier, geocoder
 
     from telshield.domain.numbers import classify as classify_one
-    from telshield.feeds.numbering import plan_from_table
+    from telshield.reference.numbering import plan_from_table
 
     numbers = [r[0] for r in con.execute(f"SELECT number FROM numbers LIMIT {sample}").fetchall()]
     single = plan_from_table(plan)

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.toy import Toy, make_toy
 from typer.testing import CliRunner
 
 from telshield.cli import app
-from telshield.evaluate.toy import Toy, make_toy
 
 
 @pytest.fixture(scope="module")

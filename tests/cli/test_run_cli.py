@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from telshield.cli import _register, app, exit_code
 from telshield.domain.errors import TelshieldError
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 from telshield.services.cycle import StateFile
 
 

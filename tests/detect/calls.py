@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import ibis
 import pyarrow as pa
 
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 
 # hours before `until`, caller, callee, ingress, caller cell
 Call = tuple[float, str, str, str, str | None]

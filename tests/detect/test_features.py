@@ -12,7 +12,7 @@ import pytest
 import sqlglot
 
 from telshield.detect.features import Window, feature_names, number_features
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 
 UNTIL = datetime(2026, 11, 2)
 
@@ -110,7 +110,7 @@ def test_incremental_keeps_only_new_callers() -> None:
 def test_same_expression_on_spark_and_duckdb() -> None:
     """The one definition gives the same features on PySpark local as on DuckDB."""
     pyspark_sql = pytest.importorskip("pyspark.sql")
-    from telshield.evaluate.toy import make_toy
+    from tests.toy import make_toy
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     toy = make_toy(normal=60, couriers=4, fraud=4, days=4)

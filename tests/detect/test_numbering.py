@@ -12,7 +12,7 @@ import pytest
 from telshield.detect.numbering import classify, out_of_province
 from telshield.domain.numbers import NumberingPlan, NumberKind, Operator
 from telshield.domain.numbers import classify as classify_one
-from telshield.feeds.numbering import build_plan_rows, plan_from_table, rows_to_table
+from telshield.reference.numbering import build_plan_rows, plan_from_table, rows_to_table
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.toy import make_toy, write_world
 
 from telshield.evaluate.detection import VARIANTS, evaluate_detection, judge
-from telshield.evaluate.toy import make_toy, write_world
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector
 from telshield.services.lakeread import FeedReader

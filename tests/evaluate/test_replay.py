@@ -19,7 +19,7 @@ from telshield.domain.paging import Page
 from telshield.evaluate.replay_judge import LABEL, REJECT, WARN, judge, meets_bar
 from telshield.evaluate.replay_routes import BARRED, ROUTES, route_classes
 from telshield.evaluate.replay_run import ReplayOptions, run_replay, work_dir
-from telshield.feeds.numbering import load_plan_table
+from telshield.reference.numbering import load_plan_table
 from telshield.services.cases import CaseService
 from telshield.services.store import FixedClock
 from telshield.settings import Settings, load_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from telshield.feeds.schemas import CALLS
+from telshield.reference.schemas import CALLS
 
 
 def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:

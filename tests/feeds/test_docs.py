@@ -16,7 +16,7 @@ def test_feeds_doc_matches_the_schemas() -> None:
 
 
 def test_every_feed_has_a_valid_example_row() -> None:
-    from telshield.feeds.schemas import FEEDS
+    from telshield.reference.schemas import FEEDS
 
     for feed in FEEDS.values():
         assert set(feed.example) == set(feed.column_names), feed.name

@@ -16,7 +16,7 @@ from tests.feeds.csvs import write_csv
 from telshield.domain.errors import InvalidInput
 from telshield.feeds import quarantine
 from telshield.feeds.lake import Lake
-from telshield.feeds.schemas import CALLS, FEEDS, SANCTIONS
+from telshield.reference.schemas import CALLS, FEEDS, SANCTIONS
 from telshield.services.ingest import IngestOptions, ingest, ingest_all
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)
@@ -52,6 +52,7 @@ BAD_VALUES = [
     ({"started_at": "2026-11-25 00:00:00"}, "started_at", "timestamp_out_of_range"),
     ({"callee": "138-1234-5678"}, "callee", "bad_number"),
     ({"caller": "12"}, "caller", "bad_number"),
+    ({"caller": "08613812345678"}, "caller", "bad_number"),  # not canonical: a leading 0
     ({"caller_imei": "12345"}, "caller_imei", "bad_imei"),
     ({"ingress": "satellite"}, "ingress", "bad_enum"),
 ]

@@ -17,7 +17,7 @@ from tests.feeds.csvs import write_csv
 from telshield.feeds import lake as lake_module
 from telshield.feeds import quarantine
 from telshield.feeds.lake import Lake
-from telshield.feeds.schemas import CALLS, CELLS, FEEDS
+from telshield.reference.schemas import CALLS, CELLS, FEEDS
 from telshield.services.ingest import IngestOptions, IngestReport, ingest
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)

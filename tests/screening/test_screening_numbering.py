@@ -12,14 +12,14 @@ from telshield.screening.numbering import (
     Kind,
     PrefixRule,
     PrefixTable,
-    china_plan,
+    compiled_index,
     parse_number,
     plan_from_tuples,
     plan_tuples,
 )
 from telshield.screening.snapshot import range_prefixes
 
-PLAN = china_plan()
+PLAN = compiled_index()  # the plan compiled from phonenumbers, ours: China Mobile
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,8 @@ PLAN = china_plan()
         ("8651288881234", Kind.FIXED, False),  # Suzhou 0512
         ("8695588", Kind.SERVICE, False),
         ("8610086", Kind.SERVICE, False),
-        ("86110", Kind.UNALLOCATED, False),  # too short for a service rule
+        ("86110", Kind.SERVICE, False),  # the police: a named service number
+        ("8699999", Kind.UNALLOCATED, False),  # no service range has 99xxx
         ("864001234567", Kind.SERVICE, False),
         ("85291234567", Kind.INTERNATIONAL, False),
         ("12025550123", Kind.INTERNATIONAL, False),
@@ -44,7 +45,7 @@ PLAN = china_plan()
         ("12", Kind.MALFORMED, False),
     ],
 )
-def test_china_plan_kinds(number: str, kind: Kind, own: bool) -> None:
+def test_compiled_plan_kinds(number: str, kind: Kind, own: bool) -> None:
     assert PLAN.kind(number) is kind
     assert PLAN.is_own(number) is own
     n = np.array([parse_number(number)], dtype=np.int64)
@@ -138,3 +139,16 @@ def test_codes_of_equals_classify(heads: list[tuple[str, int]], data: st.DataObj
     texts = [t for t in texts if 3 <= len(t) <= 15]
     numbers = np.array([int(t) for t in texts], dtype=np.int64)
     assert PLAN.codes_of(numbers).tolist() == [PLAN.classify(t) for t in texts]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=18), st.from_regex(r"[0-9]{1,17}", fullmatch=True)))
+def test_the_law_inlines_the_canonical_rule(text: str) -> None:
+    # The single-call path parses the caller with the law's inlined copy of parse_number: it
+    # must answer as parse_number (and so as domain.numbers.is_canonical) does.
+    from telshield.domain.numbers import is_canonical
+    from telshield.screening.law import _PARSE
+
+    inlined = eval(_PARSE.format("text"), {}, {"text": text})
+    assert inlined == parse_number(text)
+    assert (inlined > 0) is is_canonical(text)

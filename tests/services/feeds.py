@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 
 
 def write_feed(root: Path, feed: str, rows: list[dict[str, Any]], name: str = "part") -> Path:

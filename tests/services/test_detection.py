@@ -9,11 +9,11 @@ from pathlib import Path
 import ibis
 import pandas as pd
 import pytest
+from tests.toy import START, Toy, make_toy
 
 from telshield.detect.features import history_days
 from telshield.detect.rules import hit_column, rule_hits
 from telshield.domain.alerts import Tier
-from telshield.evaluate.toy import START, Toy, make_toy
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector, life_labels, train_from_lake
 from telshield.services.lakeread import FeedReader
@@ -173,7 +173,7 @@ def test_long_work_reports_progress(quiet: tuple[Toy, Path], lake: Path,
 @pytest.mark.parametrize("hours", [12, 60, 84])
 def test_one_expression_equals_the_pieces(quiet: tuple[Toy, Path], hours: int,
                                           tmp_path: Path) -> None:
-    from telshield.feeds.numbering import load_plan_table
+    from telshield.reference.numbering import load_plan_table
 
     det = replace(_detector(quiet[1]), plan=load_plan_table(tmp_path))
     until = START + timedelta(hours=hours)
@@ -191,7 +191,7 @@ def test_a_number_called_only_from_abroad_joins_the_run(quiet: tuple[Toy, Path],
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from telshield.feeds.schemas import FEEDS
+    from telshield.reference.schemas import FEEDS
 
     lake = tmp_path / "lake"
     shutil.copytree(quiet[1], lake)
@@ -207,7 +207,7 @@ def test_a_number_called_only_from_abroad_joins_the_run(quiet: tuple[Toy, Path],
     }, schema=FEEDS["calls"].schema)
     part = next((lake / "calls").glob(f"day={at:%Y-%m-%d}"))
     pq.write_table(rows, part / "abroad.parquet")
-    from telshield.feeds.numbering import load_plan_table
+    from telshield.reference.numbering import load_plan_table
 
     det = replace(_detector(lake), plan=load_plan_table(tmp_path))
     one = det.features(until)

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
+from tests.toy import START, make_toy
 
 from telshield.domain.alerts import Alert, Tier
+from telshield.domain.clock import feed_to_store
 from telshield.domain.lists import ListEntry
-from telshield.evaluate.toy import START, make_toy
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector, InMemoryWhitelist, Whitelist
 from telshield.services.lakeread import FeedReader
@@ -91,7 +92,9 @@ def test_whitelisted_numbers_are_held_at_watch_unless_a_clue_names_them(
     make = whitelist_of
     assert callable(make)
     whitelist = make([(office, "Sunrise Telemarketing", TERM),
-                      (lapsed, "Old Registrations Ltd", AT - timedelta(hours=1)),
+                      # Lapsed an hour before the run: expiries are store time (UTC), the
+                      # run's moment feed time (China Standard Time, eight hours ahead).
+                      (lapsed, "Old Registrations Ltd", feed_to_store(AT) - timedelta(hours=1)),
                       (card, "Yangtze Logistics", TERM)])
     got = _by_number(replace(det, whitelist=whitelist).alerts(run.frame, AT))
 
@@ -125,3 +128,17 @@ def test_a_whitelisted_number_below_watch_stays_unalerted(run: Run) -> None:
                           actor="ann", at=START, owner="Acme", expires_at=TERM)
     got = _by_number(replace(run.det, whitelist=InMemoryWhitelist([entry])).alerts(run.frame, AT))
     assert quiet not in got and got == run.plain
+
+
+def test_an_expiry_is_read_in_store_time(run: Run) -> None:
+    """An entry that expires three hours after the run (UTC) still caps, although its expiry,
+    read as China time, would be five hours before it (the run's moment is feed time)."""
+    office = run.strong[0]
+    expires = feed_to_store(AT) + timedelta(hours=3)
+    assert expires < AT  # the two clocks disagree on this entry
+    entry = ListEntry.new("number", office, "white", source="manual", reason="industry card",
+                          actor="ann", at=START - timedelta(days=1), owner="Acme",
+                          expires_at=expires)
+    got = _by_number(replace(run.det, whitelist=InMemoryWhitelist([entry])).alerts(run.frame, AT))
+    assert got[office].tier is Tier.WATCH
+    assert run.plain[office].tier is not Tier.WATCH

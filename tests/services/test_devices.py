@@ -12,8 +12,9 @@ import pytest
 
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import ActionKind, Policy
+from telshield.domain.clock import store_to_feed
 from telshield.domain.errors import InvalidInput
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 from telshield.services.audit import AuditService
 from telshield.services.cases import CaseService
 from telshield.services.devices import DeviceBarring
@@ -175,3 +176,16 @@ def test_device_settings_that_make_no_sense_are_refused(
     f.write_text(f"[disposal]\n{text}\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match=problem):
         load_settings(f)
+def test_device_bans_are_stamped_in_store_time(
+    store: SqlStore, clock: FixedClock, tmp_path: Path
+) -> None:
+    # The run's moment is feed time (China Standard Time); the entries it adds carry the store's
+    # clock (UTC), as every list entry does, so they expire when the operator's lists say.
+    until = store_to_feed(clock.at)
+    _calls(tmp_path, until - timedelta(hours=2))
+    lists, cases = ListService(store, clock), CaseService(store, clock, Policy())
+    cases.intake([_alert(FRAUD, until)])
+    assert DeviceBarring(lists, cases, FeedReader(tmp_path), expires_days=180).run(until).devices
+    entry = {e.value: e for e in lists.find(kind="imei")}[PHONE]
+    assert entry.created_at == clock.at
+    assert entry.expires_at == clock.at + timedelta(days=180)

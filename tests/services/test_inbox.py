@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 from telshield.services.inbox import Inbox
 from telshield.services.ingest import IngestOptions
 from telshield.services.lakeread import FeedReader

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.toy import START, Toy, make_toy
 
 from telshield.domain.errors import InvalidInput, NotFound
-from telshield.evaluate.toy import START, Toy, make_toy
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector, train_from_lake
 from telshield.services.lakeread import FeedReader

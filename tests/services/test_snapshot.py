@@ -3,7 +3,7 @@ numbering plan become the snapshot the screening faces serve."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from telshield.domain.alerts import Alert, Reason, Tier
@@ -144,3 +144,26 @@ def test_subscribers_abroad_may_call_home_over_the_international_gateway(
     assert engine.decide(away, home, "international", now).outcome is Outcome.ALLOW
     d = engine.decide(back, home, "international", now)
     assert d.reasons == ("spoof:domestic_via_international",)
+
+
+def test_list_expiry_in_store_time_is_read_at_the_snapshot_moment(
+        store: SqlStore, tmp_path: Path) -> None:
+    # The snapshot's moment is feed time (China Standard Time, UTC+8); the store keeps UTC. At
+    # 12:00 CST (04:00 UTC) an entry expiring at 06:00 UTC has two hours left and one that
+    # expired at 03:30 UTC is gone: read as UTC, 12:00 would have dropped both.
+    at = datetime(2026, 10, 5, 12)
+    clock = FixedClock(datetime(2026, 10, 5, 3))  # an hour before the moment, in UTC
+    lists = ListService(store, clock)
+    live, gone = "8613800000001", "8613800000002"
+    lists.add("number", live, "black", source="manual", reason="t", actor="a",
+              expires_at=datetime(2026, 10, 5, 6))
+    lists.add("number", gone, "black", source="manual", reason="t", actor="a",
+              expires_at=datetime(2026, 10, 5, 3, 30))
+    lists.add("prefix", "8617000", "grey", source="manual", reason="t", actor="a",
+              expires_at=datetime(2026, 10, 5, 6))
+    svc = SnapshotService(lists, CaseService(store, clock, Policy()), FeedReader(tmp_path),
+                          Keep(), plan=(), options=SnapshotOptions(protect_victims=False))
+    data = svc.build(at)
+    assert data.list_numbers.tolist() == [int(live)]
+    assert [p for p, *_ in data.list_prefixes] == ["8617000"]
+    assert data.as_of == datetime(2026, 10, 5, 4, tzinfo=UTC).timestamp()

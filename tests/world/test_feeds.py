@@ -10,17 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 from telshield.services.ingest import IngestOptions, ingest_all
 from telshield.world.config import load_config
 from telshield.world.generate import FEED_NAMES, generate
-from telshield.world.tables import FEED_SCHEMAS
-
-
-def test_world_schemas_equal_the_feed_contract() -> None:
-    assert set(FEED_SCHEMAS) == set(FEEDS)
-    for name, spec in FEEDS.items():
-        assert FEED_SCHEMAS[name].equals(spec.schema), name
 
 
 def test_every_feed_is_written_with_its_exact_schema(month: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import ibis
 
 from telshield.detect.numbering import classify
-from telshield.feeds.numbering import build_plan_rows, rows_to_table
+from telshield.reference.numbering import build_plan_rows, rows_to_table
 
 OPERATOR = {"China Mobile": "china_mobile", "China Unicom": "china_unicom",
             "China Telecom": "china_telecom", "China Broadnet": "china_broadnet"}

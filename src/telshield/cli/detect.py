@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -14,10 +14,10 @@ from rich.table import Table
 from telshield.cli.common import ConfigOption, DataDirOption, settings_from
 from telshield.detect.features import Window
 from telshield.domain.alerts import Alert
+from telshield.domain.clock import feed_now
 from telshield.domain.errors import InvalidInput
 
 console = Console()
-CST = timedelta(hours=8)
 
 FeedsOption = Annotated[Path | None, typer.Option(
     "--feeds", help="Read feeds from this folder (one sub-folder per feed) instead of the lake.",
@@ -41,11 +41,6 @@ def parse_span(text: str) -> timedelta:
         return Window.parse(text).length
     except ValueError as e:
         raise InvalidInput(str(e)) from None
-
-
-def now_cst() -> datetime:
-    """The wall-clock time in China Standard Time, without zone (as feeds write it)."""
-    return (datetime.now(UTC) + CST).replace(tzinfo=None, microsecond=0)
 
 
 def detect_cmd(
@@ -81,7 +76,7 @@ def detect_cmd(
                   + (det.model.version if det.model else
                      "none (rules only; `telshield model choose` picks one)"))
     devices = wiring.device_barring(settings, d, det.reader)
-    at = parse_time(until) if until else now_cst()
+    at = parse_time(until) if until else feed_now()
     runs = 0
     while True:
         with steps(f"detect at {at:%Y-%m-%d %H:%M}") as progress:
@@ -98,7 +93,7 @@ def detect_cmd(
             at += step
         else:
             time.sleep(step.total_seconds())
-            at = now_cst()
+            at = feed_now()
     _top(det.sink.open_alerts())
 
 

@@ -127,7 +127,7 @@ def run_cmd(
 ) -> None:
     """Run the operating cycle: ingest dropped feed files, block police clues, escalate, detect,
     dispose, bar devices and publish the screening snapshot, every tick."""
-    from telshield.domain.clock import feed_now
+    from telshield.domain.clock import feed_now, feed_to_store
     from telshield.services.store import FixedClock
     from telshield.wiring.cycle import platform, span, state_dir
 
@@ -135,7 +135,8 @@ def run_cmd(
     step = span(every or settings.cycle.every, "--every")
     simulated = start is not None
     at = _time(start, "--start") if start is not None else feed_now()
-    clock = FixedClock(at) if simulated else None
+    # A simulated clock: the store's clock follows the ticks, in store time (docs/time.md).
+    clock = FixedClock(feed_to_store(at)) if simulated else None
     stop = _Stop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop.handle)
@@ -150,7 +151,7 @@ def run_cmd(
         ok = True
         while not stop():
             if clock is not None:
-                clock.at = at
+                clock.at = feed_to_store(at)
             ok = _one_tick(p, at, metrics)
             done, failed = done + 1, failed + (not ok)
             if ticks and done >= ticks:

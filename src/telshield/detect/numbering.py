@@ -14,10 +14,11 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
+from telshield.domain.numbers import CANONICAL_PATTERN
+
 # Prefix widths in the compiled plan (86 + up to 7 digits for mobile H-codes); pass
 # ``NumberingPlan.prefix_lengths`` when a plan has others.
 PREFIX_WIDTHS: tuple[int, ...] = (9, 8, 7, 6, 5, 4, 3, 2, 1)
-CANONICAL = r"^[1-9][0-9]{2,14}$"
 ATTRIBUTES = ("kind", "operator", "province", "city", "country", "virtual")
 
 
@@ -31,7 +32,7 @@ def classify(
 ) -> ir.Table:
     """``table`` with ``<prefix>_kind, _operator, _province, _city, _country, _virtual`` added.
 
-    ``plan`` is the prefix table (``telshield.feeds.numbering.PLAN_SCHEMA``); ``prefix``
+    ``plan`` is the prefix table (``telshield.reference.numbering.PLAN_SCHEMA``); ``prefix``
     defaults to ``column``. A null number gets null attributes; one that matches nothing gets
     kind ``invalid``, operator ``unknown`` and ``virtual`` false.
     """
@@ -39,7 +40,7 @@ def classify(
     number = table[column]
     n_col, ok_col = f"__{out}_n", f"__{out}_ok"
     t = table.mutate(
-        **{n_col: number.length().cast("int16"), ok_col: number.re_search(CANONICAL)}
+        **{n_col: number.length().cast("int16"), ok_col: number.re_search(CANONICAL_PATTERN)}
     )
     id_cols = []
     for width in sorted(set(widths), reverse=True):

@@ -39,8 +39,8 @@ class Alert:
     score: float  # 0..1
     tier: Tier
     reasons: tuple[Reason, ...]
-    detected_at: datetime  # wall-clock time of the run
-    window_end: datetime  # the data the run saw ends here
+    detected_at: datetime  # wall-clock time of the run (store time, naive UTC)
+    window_end: datetime  # the data the run saw ends here (feed time, naive CST)
     model_version: str = ""
     rules_version: str = ""
     features: dict[str, float] = field(default_factory=dict)  # the values behind the reasons

@@ -6,7 +6,7 @@ Canonical form: E.164 digits without '+', 3 to 15 of them, never starting with 0
 ``8695588`` (service number 95588), ``85291234567`` (Hong Kong).
 
 The numbering plan itself (which prefixes are which operator, kind and region) is data compiled
-from the ``phonenumbers`` metadata by ``telshield.feeds.numbering``; this module holds the laws
+from the ``phonenumbers`` metadata by ``telshield.reference.numbering``; this module holds the laws
 that read it, so that a single number (screening, API) and a batch (detectors, in SQL) are
 classified by the same rule: the longest prefix whose row also admits the number's length.
 """
@@ -27,6 +27,10 @@ from telshield.domain.errors import InvalidInput
 MIN_DIGITS = 3
 MAX_DIGITS = 15
 CHINA = "86"
+# The canonical shape as a regular expression, for engines that check a column at once (SQL:
+# feed validation, detection); ``is_canonical`` is the same law for one number.
+CANONICAL_DIGITS = rf"[1-9][0-9]{{{MIN_DIGITS - 1},{MAX_DIGITS - 1}}}"
+CANONICAL_PATTERN = f"^{CANONICAL_DIGITS}$"
 
 
 class NumberKind(StrEnum):
@@ -196,6 +200,10 @@ class NumberingPlan:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def rows(self) -> list[PlanRow]:
+        """Every row of the plan, in (prefix, length) order."""
+        return [self._rows[k] for k in sorted(self._rows)]
+
     def lookup(self, number: str) -> PlanRow | None:
         """The row of the longest prefix of ``number`` that admits its length, if any."""
         n = len(number)
@@ -227,7 +235,8 @@ def classify(number: str, plan: NumberingPlan) -> NumberInfo:
 
 
 def is_canonical(number: str) -> bool:
-    """Whether ``number`` has the canonical shape: 3-15 ASCII digits, no leading 0."""
+    """Whether ``number`` has the canonical shape: 3-15 ASCII digits, no leading 0 (the one
+    statement of the law: screening, feeds and detection (``CANONICAL_PATTERN``) all use it)."""
     return (
         MIN_DIGITS <= len(number) <= MAX_DIGITS
         and number.isascii()

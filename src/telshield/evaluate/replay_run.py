@@ -13,8 +13,9 @@ Each simulated hour ``[T, T+1h)``:
    ``T+1h`` is published for the next hour.
 
 The platform runs on its own SQLite store, cycle state and snapshot folder under the work
-folder, under a fixed clock that follows simulated time (feed time, China Standard Time, as the
-feeds write it). Only the judging reads truth (is the call fraud); the route class comes from
+folder, under a fixed clock that follows simulated time (the tick's moment is feed time, China
+Standard Time, as the feeds write it; the store's clock holds the same moment in store time,
+UTC: ``docs/time.md``). Only the judging reads truth (is the call fraud); the route class comes from
 the numbering plan and the ingress. Screening is counterfactual: a blocked call is still in the
 CDRs detection reads, as the simulator wrote them.
 """
@@ -37,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
 
-from telshield.domain.clock import feed_epoch
+from telshield.domain.clock import FEED_OFFSET, feed_epoch, feed_now, feed_to_store
 from telshield.domain.errors import InvalidInput
 from telshield.domain.paging import Page
 from telshield.evaluate.replay_judge import RouteResult, judge, meets_bar
@@ -128,7 +129,7 @@ def run_replay(
 ) -> ReplayResult:
     """Replay ``world`` hour by hour (state kept under ``work``, its store started afresh)."""
     from telshield.evaluate.replay_people import Reverifiers, reverify_hours
-    from telshield.feeds.numbering import load_plan_table
+    from telshield.reference.numbering import load_plan_table
     from telshield.screening.publish import load_current
     from telshield.services.cycle import CycleState
     from telshield.wiring.cycle import platform
@@ -152,7 +153,7 @@ def run_replay(
 
     rs = replay_settings(settings, work, options)
     _fresh(work, rs)
-    clock = FixedClock(start)
+    clock = FixedClock(feed_to_store(start))  # the store's clock keeps store time (UTC)
     plan_table = load_plan_table(settings.data_dir)
     shadow_until = start + timedelta(hours=options.warmup_hours) \
         if options.warmup_hours > 0 else None
@@ -189,9 +190,10 @@ def run_replay(
         t = time.perf_counter()
         _screen(engine, cols, at, outcome, reasons, lo, hi)
         secs["screen"] += time.perf_counter() - t
-        clock.at = end = start + timedelta(hours=h + 1)
+        end = start + timedelta(hours=h + 1)
+        clock.at = feed_to_store(end)
         t = time.perf_counter()
-        reverified += people.act(end)  # what the BSS reports before the tick
+        reverified += people.act(clock.now())  # what the BSS reports before the tick
         secs["dispose"] += time.perf_counter() - t
         tick = p.cycle.tick(end, detect=True if h == hours - 1 else None)
         listed += tick.clues
@@ -317,7 +319,7 @@ def first_alerts(cases: CaseService) -> dict[str, datetime]:
 def _epochs(times: pd.Series) -> np.ndarray:
     """Epoch seconds (int64) of feed times, as the screening faces see set-up times."""
     naive = times.astype("datetime64[us]").astype("int64").to_numpy() // 10**6
-    return naive - 8 * HOUR  # China Standard Time is UTC+8 (domain.clock.feed_epoch)
+    return naive - int(FEED_OFFSET.total_seconds())  # as domain.clock.feed_epoch, vectorised
 
 
 def _ingest(world: Path, work: Path, settings: Settings, end: datetime) -> Path:
@@ -329,7 +331,7 @@ def _ingest(world: Path, work: Path, settings: Settings, end: datetime) -> Path:
                          chunk_rows=s.chunk_rows, earliest=s.earliest,
                          future_slack_days=s.future_slack_days)
     # Judge "the future" from the simulated period's end, so any simulated period ingests.
-    reports = ingest_all(world, opts, now=max(datetime.now(), end + timedelta(days=1)))
+    reports = ingest_all(world, opts, now=max(feed_now(), end + timedelta(days=1)))
     bad = sum(sum(r.quarantined.values()) for r in reports)
     log.info("replay.ingested", added=sum(r.added for r in reports), quarantined=bad)
     return work / "lake"

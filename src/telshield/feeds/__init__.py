@@ -1,1 +1,2 @@
-"""Feed schemas, readers (CSV/Parquet), validation with quarantine, and the lake layout."""
+"""Feed readers (CSV/Parquet), validation with quarantine, and the lake layout; the feed
+schemas themselves are reference data (``telshield.reference.schemas``)."""

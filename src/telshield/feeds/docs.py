@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from telshield.feeds.schemas import FEEDS, Check, Column, Feed
 from telshield.feeds.validate import REASONS
+from telshield.reference.schemas import FEEDS, Check, Column, Feed
 
 INTRO = """# Feeds
 
 Everything a detector reads arrives as one of nine **feeds**, each with a fixed schema. This page
-is generated from `src/telshield/feeds/schemas.py` by `telshield feeds describe --markdown`; a test
-fails when the two disagree.
+is generated from `src/telshield/reference/schemas.py` (reference data: the simulator writes
+the same schemas) by `telshield feeds describe --markdown`; a test fails when the two disagree.
 
 Files are CSV (UTF-8, a header line naming the columns in any order, `,` separated, an empty field
 is null, no line breaks inside fields) or Parquet (the same column names; values may be text or

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from telshield.domain.errors import Unavailable
 from telshield.feeds.readers import parquet_rows
-from telshield.feeds.schemas import FEEDS, Feed
+from telshield.reference.schemas import FEEDS, Feed
 
 STAGING = "_staging"
 MANIFEST = "_ingests.jsonl"

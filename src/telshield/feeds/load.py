@@ -35,8 +35,8 @@ from telshield.feeds.readers import (
     physical_lines,
     read_chunks,
 )
-from telshield.feeds.schemas import Feed
 from telshield.feeds.validate import Bounds, direct_sql, source_types, stage_sql
+from telshield.reference.schemas import Feed
 
 log = structlog.get_logger(__name__)
 

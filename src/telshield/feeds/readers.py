@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from telshield.domain.errors import InvalidInput
-from telshield.feeds.schemas import Feed
+from telshield.reference.schemas import Feed
 
 SUFFIXES = (".csv", ".parquet")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telshield.feeds.schemas import Check, Column, Feed
+from telshield.domain.numbers import CANONICAL_DIGITS
+from telshield.reference.schemas import Check, Column, Feed
 
 # The reasons a value can be rejected for; docs/feeds.md explains each.
 REASONS = {
@@ -17,7 +18,7 @@ REASONS = {
     "bad_type": "not a valid integer, decimal or timestamp",
     "out_of_range": "a number outside the field's allowed range",
     "timestamp_out_of_range": "a timestamp before the earliest allowed or too far in the future",
-    "bad_number": "not an E.164 number (3-15 digits, optional leading '+')",
+    "bad_number": "not an E.164 number (3-15 digits, the first not 0, optional leading '+')",
     "bad_hash": "not a 64-hex HMAC-SHA256 digest",
     "bad_imei": "not an IMEI (14-16 digits)",
     "bad_imsi": "not an IMSI (15 digits)",
@@ -31,7 +32,7 @@ REASONS = {
 }
 
 _PATTERNS = {
-    Check.NUMBER: (r"^\+?[0-9]{3,15}$", "bad_number"),
+    Check.NUMBER: (rf"^\+?{CANONICAL_DIGITS}$", "bad_number"),  # domain.numbers.is_canonical
     Check.HASH: (r"^[0-9a-f]{64}$", "bad_hash"),
     Check.IMEI: (r"^[0-9]{14,16}$", "bad_imei"),
     Check.IMSI: (r"^[0-9]{15}$", "bad_imsi"),
@@ -80,8 +81,8 @@ def _typed(c: Column, read_typed: bool) -> str:
     text = f"NULLIF(CAST({col} AS VARCHAR), '')"
     if c.check == Check.NUMBER:
         return (
-            f"CASE WHEN regexp_full_match({text}, '[0-9]{{3,15}}') THEN {text} "
-            f"WHEN regexp_full_match({text}, '\\+[0-9]{{3,15}}') THEN substr({text}, 2) END"
+            f"CASE WHEN regexp_full_match({text}, '{CANONICAL_DIGITS}') THEN {text} "
+            f"WHEN regexp_full_match({text}, '\\+{CANONICAL_DIGITS}') THEN substr({text}, 2) END"
         )
     if c.check in _PATTERNS:
         return f"CASE WHEN regexp_full_match({text}, {_lit(_PATTERNS[c.check][0])}) THEN {text} END"

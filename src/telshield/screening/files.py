@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from telshield.domain.clock import store_now
 from telshield.domain.errors import InvalidInput, TelshieldError
 from telshield.domain.lists import ListEntry
 from telshield.screening.numbering import I64, PlanTuple
@@ -158,8 +159,7 @@ def input_from_csv(
     imeis: set[str] = set()
     if lists is not None:
         if "kind" in _header(lists):  # the export format
-            now = datetime.now(UTC).replace(tzinfo=None)
-            listed = lists_from_export(lists, at=now)
+            listed = lists_from_export(lists, at=store_now())  # expiries are store time
             data = replace(data, list_numbers=listed.list_numbers, list_flags=listed.list_flags,
                            list_prefixes=listed.list_prefixes)
             imeis |= set(listed.barred_imeis)

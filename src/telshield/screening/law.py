@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from telshield.domain.numbers import MAX_DIGITS, MIN_DIGITS
 from telshield.screening.numbering import OWN, Kind, parse_numbers
 from telshield.screening.snapshot import (
     BLACK,
@@ -156,8 +157,10 @@ def _velocity(x: Batch) -> npt.NDArray[np.int8]:
     return out
 
 
-_PARSE = 'int({0}) if 2 < len({0}) < 16 and {0}.isdigit() and {0}.isascii() and {0}[0] != "0"' \
-         " else -1"
+# ``parse_number`` inlined into the generated single-call path (a call a number costs more than
+# the stage it feeds): the canonical law of ``domain.numbers.is_canonical``, from its bounds.
+_PARSE = (f"int({{0}}) if {MIN_DIGITS - 1} < len({{0}}) < {MAX_DIGITS + 1} and {{0}}.isdigit()"
+          ' and {0}.isascii() and {0}[0] != "0" else -1')
 
 # In the order of first use. The caller's facts after the malformed stage assume a well-formed
 # caller (c > 0), which that stage guarantees.

@@ -1,9 +1,12 @@
 """What a presented number is (mobile, fixed, service, international, unallocated, malformed) and
-whether it is one of ours, from a prefix table: for one number as text, or many as int64 arrays.
+whether it is one of ours, indexed for screening: for one number as text, or many as int64 arrays.
 
-The spoof rules need exactly this and nothing more; when the project-wide numbering plan
-(``telshield.domain.numbers``, compiled from phonenumbers) is available, ``plan_from_rows``
-turns its rows into this module's tables; ``china_plan`` is a small built-in fallback.
+The spoof rules need exactly this and nothing more. The index is built from the one numbering
+plan (``telshield.domain.numbers.NumberingPlan``, compiled from phonenumbers by
+``telshield.reference.numbering``): ``plan_tuples`` reduces its rows to (prefix, length, kind,
+ours) and ``plan_from_tuples`` turns those into a ``PlanIndex``; a snapshot that carries no plan
+gets the compiled one (``compiled_index``). A number is well-formed when it is canonical
+(``telshield.domain.numbers.is_canonical``).
 """
 
 from __future__ import annotations
@@ -12,15 +15,21 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
 
-from telshield.domain.numbers import NumberKind, Operator, PlanRow
+from telshield.domain.numbers import (
+    MAX_DIGITS,
+    MIN_DIGITS,
+    NumberKind,
+    Operator,
+    PlanRow,
+    is_canonical,
+)
 
 I64 = npt.NDArray[np.int64]
-MAX_DIGITS = 15
-MIN_DIGITS = 3
 _MEMO_MAX = 200_000  # memoised (length, leading digits) keys per table
 _POW10 = np.array([10**i for i in range(MAX_DIGITS + 2)], dtype=np.int64)
 
@@ -47,9 +56,8 @@ class PrefixRule:
 
 
 def parse_number(text: str) -> int:
-    """The number as an int, or -1 when it is not 3-15 ASCII digits (leading zero excluded)."""
-    ok = text.isascii() and text.isdigit() and MIN_DIGITS <= len(text) <= MAX_DIGITS
-    return int(text) if ok and text[0] != "0" else -1
+    """The number as an int, or -1 when it is not canonical (3-15 ASCII digits, no leading 0)."""
+    return int(text) if is_canonical(text) else -1
 
 
 def parse_numbers(texts: Sequence[str]) -> I64:
@@ -179,27 +187,13 @@ class Intervals:
         return np.where(numbers > 0, self._values[i], self.default).astype(np.int32)
 
 
-# China's numbering plan, as far as the spoof rules need it (E.164 digits, country code 86).
-# Mobile segments allocated by MIIT (1xx); "own" segments are China Mobile's by default.
-MOBILE_SEGMENTS = tuple(
-    str(s)
-    for s in (*range(130, 140), 145, 147, 149, 150, 151, 152, 153, *range(155, 160), 162,
-              *range(165, 168), *range(170, 174), *range(175, 179), *range(180, 194),
-              *range(195, 200))
-)
-CHINA_MOBILE_SEGMENTS = tuple(
-    str(s)
-    for s in (*range(134, 140), 147, 150, 151, 152, 157, 158, 159, 172, 178, 182, 183, 184,
-              187, 188, 195, 197, 198)
-)
-
-
-OWN = 8  # the bit ``NumberingPlan.classify`` adds to the kind for one of our own numbers
+OWN = 8  # the bit ``PlanIndex.classify`` adds to the kind for one of our own numbers
 
 
 @dataclass(frozen=True)
-class NumberingPlan:
-    """Classifies presented numbers: kind and whether the number belongs to our network."""
+class PlanIndex:
+    """The numbering plan indexed for screening: kind and whether a number belongs to our
+    network, for one presented number or an array of them."""
 
     kinds: PrefixTable
     own: PrefixTable
@@ -255,23 +249,6 @@ class NumberingPlan:
         return self.own.lookup_many(numbers) == 1
 
 
-def china_plan(own_segments: Sequence[str] = CHINA_MOBILE_SEGMENTS) -> NumberingPlan:
-    """The default plan: +86 mobile, fixed and service numbers; all else international."""
-    rules = [PrefixRule("86", Kind.UNALLOCATED)]
-    rules += [PrefixRule("86" + s, Kind.MOBILE, 13, 13) for s in MOBILE_SEGMENTS]
-    rules.append(PrefixRule("861", Kind.UNALLOCATED))
-    # Fixed lines: Beijing 10 and 2x have 2-digit area codes + 8 digits; others 3 + 7..8.
-    rules.append(PrefixRule("8610", Kind.FIXED, 12, 12))
-    rules.append(PrefixRule("862", Kind.FIXED, 12, 12))
-    rules += [PrefixRule(f"86{d}", Kind.FIXED, 12, 13) for d in "3456789"]
-    # Service numbers: 10xxx operators, 12xxx government, 95xxx/96xxx enterprises, 400/800.
-    rules += [PrefixRule(f"86{p}", Kind.SERVICE, 7, 10) for p in ("10", "11", "12", "95", "96")]
-    rules += [PrefixRule(f"86{p}", Kind.SERVICE, 12, 12) for p in ("400", "800")]
-    kinds = PrefixTable(rules, default=Kind.INTERNATIONAL)
-    own = PrefixTable([PrefixRule("86" + s, 1, 13, 13) for s in own_segments], default=0)
-    return NumberingPlan(kinds, own)
-
-
 _KIND_OF = {
     NumberKind.MOBILE: Kind.MOBILE,
     NumberKind.FIXED: Kind.FIXED,
@@ -311,11 +288,20 @@ def plan_tuples(
     return sorted(out)
 
 
-def plan_from_tuples(rows: Iterable[PlanTuple]) -> NumberingPlan:
+def plan_from_tuples(rows: Iterable[PlanTuple]) -> PlanIndex:
     """A plan from (prefix, length, kind, ours) rows; a number no row admits is unallocated."""
     rows = list(rows)
     kinds = PrefixTable(
         (PrefixRule(p, k, n, n) for p, n, k, _ in rows), default=Kind.UNALLOCATED
     )
     own = PrefixTable((PrefixRule(p, o, n, n) for p, n, _, o in rows), default=0)
-    return NumberingPlan(kinds, own)
+    return PlanIndex(kinds, own)
+
+
+@cache  # seconds of compiling; the phonenumbers metadata does not change within a process
+def compiled_index() -> PlanIndex:
+    """The index of the compiled numbering plan, our numbers being China Mobile's mobiles: what a
+    snapshot that carries no plan of its own classifies with (wiring always passes one)."""
+    from telshield.reference.numbering import build_plan_rows
+
+    return plan_from_tuples(plan_tuples(build_plan_rows()))

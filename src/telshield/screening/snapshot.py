@@ -12,7 +12,6 @@ import array
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
@@ -20,15 +19,16 @@ import numpy.typing as npt
 from pyroaring import BitMap64
 
 from telshield.domain.alerts import Tier
+from telshield.domain.clock import StoreTime, store_epoch
 from telshield.domain.lists import Colour, ListEntry, TargetKind, effective
+from telshield.domain.numbers import MAX_DIGITS
 from telshield.screening.numbering import (
     I64,
-    MAX_DIGITS,
-    NumberingPlan,
+    PlanIndex,
     PlanTuple,
     PrefixRule,
     PrefixTable,
-    china_plan,
+    compiled_index,
     parse_number,
     plan_from_tuples,
 )
@@ -100,7 +100,7 @@ class SnapshotInput:
     protected: I64 = field(default_factory=lambda: np.empty(0, np.int64))
     list_prefixes: tuple[tuple[str, int, int, int], ...] = ()
     risk_prefixes: tuple[RiskPrefix, ...] = ()
-    plan: tuple[PlanTuple, ...] = ()  # the numbering plan; empty means the built-in one
+    plan: tuple[PlanTuple, ...] = ()  # the numbering plan; empty means the compiled one
     barred_tacs: tuple[tuple[str, str], ...] = ()  # (IMEI TAC, device kind) of barred devices
     barred_imeis: tuple[str, ...] = ()  # blacklisted devices
     roaming: I64 = field(default_factory=lambda: np.empty(0, np.int64))  # ours, abroad now
@@ -126,16 +126,17 @@ def range_prefixes(low: str, high: str) -> list[str]:
 def input_from_entries(
     entries: Iterable[ListEntry],
     *,
-    at: datetime,
+    at: StoreTime,
     warnings: Sequence[tuple[str, Tier]] = (),
     protected: Sequence[str] = (),
     risk_prefixes: Sequence[RiskPrefix] = (),
     roaming: Sequence[str] = (),
     version: str = "",
 ) -> SnapshotInput:
-    """Build a snapshot input from list entries (the effective one per target wins),
-    warnings and the numbers of our subscribers abroad; a blacklisted IMEI bars its device;
-    identity entries do not concern call screening and are skipped."""
+    """Build a snapshot input from list entries (the effective one per target wins at ``at``,
+    store time: naive UTC, as entries expire), warnings and the numbers of our subscribers
+    abroad; a blacklisted IMEI bars its device; identity entries do not concern call screening
+    and are skipped."""
     by_target: dict[tuple[TargetKind, str, str], list[ListEntry]] = {}
     for e in entries:
         if e.kind in (TargetKind.NUMBER, TargetKind.PREFIX, TargetKind.RANGE, TargetKind.IMEI):
@@ -174,8 +175,7 @@ def input_from_entries(
         risk_prefixes=tuple(risk_prefixes),
         barred_imeis=tuple(sorted(imeis)),
         roaming=np.array([n for n in map(parse_number, roaming) if n > 0], dtype=np.int64),
-        # A naive ``at`` is UTC, as the store keeps time (not the machine's local time).
-        as_of=(at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp(),
+        as_of=store_epoch(at),
         version=version,
     )
 
@@ -215,7 +215,7 @@ class Snapshot:
         list_prefixes: PrefixTable,
         risk_prefixes: tuple[RiskPrefix, ...],
         *,
-        plan: NumberingPlan,
+        plan: PlanIndex,
         as_of: float,
         version: str,
         build_seconds: float,
@@ -290,6 +290,9 @@ class Snapshot:
     @classmethod
     def build(cls, data: SnapshotInput) -> Snapshot:
         """Sort and merge the input's numbers into the lookup arrays and bitmap."""
+        # Without a plan of its own, the compiled one: compiled once per process (seconds), not
+        # a part of any one build.
+        fallback = None if data.plan else compiled_index()
         t0 = time.perf_counter()
         parts_n = [data.list_numbers, data.warned, data.protected]
         parts_f = [
@@ -325,7 +328,7 @@ class Snapshot:
             listed,
             prefixes,
             data.risk_prefixes,
-            plan=plan_from_tuples(data.plan) if data.plan else china_plan(),
+            plan=plan_from_tuples(data.plan) if fallback is None else fallback,
             as_of=data.as_of,
             version=data.version,
             build_seconds=time.perf_counter() - t0,

@@ -30,6 +30,7 @@ from typing import Protocol
 import structlog
 
 from telshield.domain.alerts import Alert
+from telshield.domain.clock import FeedTime
 from telshield.services.alerts import AlertSink
 from telshield.services.cases import CaseService
 from telshield.services.devices import DeviceBarring
@@ -58,7 +59,7 @@ class DetectionRun(Protocol):
 class Detection(Protocol):
     """Scores numbers from the calls up to a moment."""
 
-    def run(self, until: datetime, *, since: datetime | None) -> DetectionRun:
+    def run(self, until: FeedTime, *, since: FeedTime | None) -> DetectionRun:
         """Score the numbers with calls in [since, until) (all active numbers when ``since`` is
         None) on the windows ending at ``until``."""
         ...
@@ -148,7 +149,7 @@ class Cycle:
         last = self.state.load().detected_until
         return last is None or at - last >= self.options.detect_every
 
-    def tick(self, at: datetime, *, detect: bool | None = None) -> TickResult:
+    def tick(self, at: FeedTime, *, detect: bool | None = None) -> TickResult:
         """Run every step at ``at`` (feed time); ``detect`` forces detection on or off (None:
         when due). A stop request is honoured between steps."""
         result = TickResult(at)

@@ -30,6 +30,7 @@ from telshield.detect.inbound import inbound_features
 from telshield.detect.rules import RuleSet, hit_column, rule_hits
 from telshield.detect.tuning import Calibration, calibrate
 from telshield.domain.alerts import Alert, Reason, Tier
+from telshield.domain.clock import feed_to_store, store_now
 from telshield.domain.errors import InvalidInput
 from telshield.domain.lists import ListEntry, detection_cap
 from telshield.services.alerts import AlertSink
@@ -69,7 +70,8 @@ class Whitelist(Protocol):
     """The enterprise whitelist detection is capped by (``ListService`` over the store)."""
 
     def whitelisted(self, numbers: Collection[str], at: datetime) -> Mapping[str, ListEntry]:
-        """The enterprise whitelist entry in force at ``at`` for each of ``numbers`` it caps."""
+        """The enterprise whitelist entry in force at ``at`` (store time, as list entries'
+        expiries are: ``docs/time.md``) for each of ``numbers`` it caps."""
         ...
 
 
@@ -115,7 +117,7 @@ class Detector:
     model: Artefact | None = None
     state_path: Path | None = None
     plan: Any = None  # the numbering plan's prefix table (pyarrow), for out-of-province homes
-    clock: Callable[[], datetime] = datetime.now
+    clock: Callable[[], datetime] = store_now  # an alert's detected_at is store time
     # Industry cards and registered telemarketing numbers: held at the watch tier (None: no
     # whitelist, as on a simulated province).
     whitelist: Whitelist | None = None
@@ -271,7 +273,8 @@ class Detector:
         them a police clue that reached us before ``until`` names."""
         if self.whitelist is None or not numbers:
             return {}, set()
-        listed = self.whitelist.whitelisted(numbers, until)
+        # ``until`` is feed time (China Standard Time); list expiries are stored in UTC.
+        listed = self.whitelist.whitelisted(numbers, feed_to_store(until))
         return listed, clued(self.reader, list(listed), until) if listed else set()
 
     def _whitelist_cap(self, entry: ListEntry, score: float, clue: bool) -> tuple[float, Reason]:

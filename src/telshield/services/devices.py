@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from telshield.domain.cases import CaseStatus
+from telshield.domain.clock import FeedTime
 from telshield.domain.lists import Colour, ListEntry, Source, TargetKind
 from telshield.domain.paging import Page
 from telshield.domain.users import mask_number
@@ -100,8 +101,8 @@ class DeviceBarring:
         """Numbers restricted or suspended by a case, and the confirmed ones."""
         return self._with_status(_BARRED) | self.confirmed_numbers()
 
-    def run(self, until: datetime) -> DeviceBarResult:
-        """List, at ``until``, the not yet listed IMEIs that barred numbers used in the
+    def run(self, until: FeedTime) -> DeviceBarResult:
+        """List, at ``until`` (feed time), the not yet listed IMEIs that barred numbers used in the
         look-back window before it, where the number is confirmed fraud or the handset is not one
         person's long-used phone (module docstring). Does nothing when no number was barred or
         confirmed since the last run (a barred number's later call attempts are rejected)."""
@@ -111,11 +112,12 @@ class DeviceBarring:
         if not barred or (barred <= seen_barred and confirmed <= seen_confirmed):
             return DeviceBarResult(0, 0)
         handsets, data_from = self._handsets(sorted(barred), sorted(confirmed), until)
+        now = self.lists.clock.now()  # entries are stamped in store time; ``until`` is feed time
         listed = {e.value for e in self._entries(kind=TargetKind.IMEI.value)}
         entries = [
             ListEntry.new(TargetKind.IMEI, h.imei, Colour.BLACK, source=Source.DISPOSAL,
                           reason=f"device used by barred number {mask_number(h.number)}: {why}",
-                          actor=ACTOR, at=until, expires_at=until + self.expires)
+                          actor=ACTOR, at=now, expires_at=now + self.expires)
             for h in handsets if h.imei not in listed and (why := self._why(h, data_from, until))
         ]
         self.lists.add_many(entries, actor=ACTOR, note=f"bar {len(entries)} device(s)")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from telshield.domain.clock import feed_now
 from telshield.feeds.readers import SUFFIXES
 from telshield.services.ingest import INGEST_ORDER, IngestOptions, ingest
 
@@ -61,7 +62,7 @@ class Inbox:
     """Ingests the settled files of a drop folder and moves them out of the way."""
 
     def __init__(self, root: Path, options: IngestOptions, *, settle_s: float = 2.0,
-                 now: Callable[[], datetime] = datetime.now,
+                 now: Callable[[], datetime] = feed_now,
                  wall: Callable[[], float] = time.time) -> None:
         self.root, self.options, self.settle_s = root, options, settle_s
         self.now, self.wall = now, wall

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import structlog
 
+from telshield.domain.clock import feed_now
 from telshield.domain.errors import InvalidInput
 from telshield.feeds import quarantine
 from telshield.feeds.lake import Lake
 from telshield.feeds.load import Loader, Progress
 from telshield.feeds.readers import feed_files
-from telshield.feeds.schemas import FEEDS, feed
 from telshield.feeds.validate import Bounds
+from telshield.reference.schemas import FEEDS, feed
 
 log = structlog.get_logger(__name__)
 
@@ -97,7 +98,7 @@ def ingest(
     """Ingest files (or directories of files) of one feed into the lake; idempotent."""
     spec = feed(feed_name)
     files = feed_files(paths)
-    now = now or datetime.now()
+    now = now or feed_now()  # the feeds' timestamps are feed time: so is "the future"
     bounds = Bounds.around(now, options.earliest, options.future_slack_days)
     lake = Lake(options.lake_dir)
     ingest_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from telshield.feeds import quarantine
 from telshield.feeds.lake import Lake
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 
 
 @dataclass(frozen=True)

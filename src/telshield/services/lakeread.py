@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 
 from telshield.domain.errors import Unavailable
 from telshield.feeds.lake import Lake
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 
 
 class FeedReader:

@@ -28,7 +28,7 @@ import numpy as np
 import structlog
 
 from telshield.domain.cases import CaseStatus
-from telshield.domain.clock import feed_epoch
+from telshield.domain.clock import FeedTime, feed_epoch, feed_to_store
 from telshield.domain.paging import Page
 from telshield.screening.numbering import I64, PlanTuple, parse_number, parse_numbers
 from telshield.screening.snapshot import (
@@ -92,11 +92,13 @@ class SnapshotService:
         self.lists, self.cases, self.reader = lists, cases, reader
         self.publisher, self.plan, self.options = publisher, plan, options
 
-    def build(self, at: datetime) -> SnapshotInput:
+    def build(self, at: FeedTime) -> SnapshotInput:
         """The snapshot input at ``at`` (feed time)."""
-        cols = self.lists.number_columns(at=at)
+        # The lake is read in feed time; list entries expire in store time (docs/time.md).
+        stored = feed_to_store(at)
+        cols = self.lists.number_columns(at=stored)
         flags = _COLOUR_BITS[cols.colours] | np.where(cols.police, POLICE, 0).astype(np.uint8)
-        others = input_from_entries(cols.others, at=at)  # prefix, range and IMEI entries
+        others = input_from_entries(cols.others, at=stored)  # prefix, range and IMEI entries
         warned, tiers = warned_numbers(self.cases)
         o = self.options
         protected = (self.victims(warned, since=at - timedelta(days=o.protect_days), until=at)
@@ -111,7 +113,7 @@ class SnapshotService:
             version=f"{at:%Y%m%dT%H%M%S}-l{cols.version}-{secrets.token_hex(3)}",
         )
 
-    def publish(self, at: datetime) -> str:
+    def publish(self, at: FeedTime) -> str:
         """Build the snapshot of ``at`` and publish it; returns the published version."""
         data = self.build(at)
         version = self.publisher.publish(data)

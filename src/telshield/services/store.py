@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from telshield.domain.alerts import Alert, AlertVersion, StoredAlert, Upserted
 from telshield.domain.audit import AuditEvent, ChainedEvent
 from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
+from telshield.domain.clock import StoreTime, store_now
 from telshield.domain.lists import ListDiff, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.users import User
@@ -329,19 +330,20 @@ class Store(Protocol):
 
 
 class Clock(Protocol):
-    """Where services get the time (UTC, naive); tests use a fixed clock."""
+    """Where services get the time: store time (naive UTC, ``telshield.domain.clock``); tests
+    and simulated runs use a fixed clock."""
 
-    def now(self) -> datetime:
+    def now(self) -> StoreTime:
         """The current time."""
         ...
 
 
 class SystemClock:
-    """The real clock, in naive UTC as the store keeps time."""
+    """The real clock, in store time (naive UTC)."""
 
-    def now(self) -> datetime:
+    def now(self) -> StoreTime:
         """The current time."""
-        return datetime.now(UTC).replace(tzinfo=None)
+        return store_now()
 
 
 class FixedClock:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from telshield.domain.clock import store_now
 from telshield.domain.errors import InvalidInput
 from telshield.services.alerts import AlertSink, InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector, Whitelist
@@ -48,7 +49,7 @@ def state_path(settings: Settings, root: Path) -> Path:
 
 def detector(
     settings: Settings, *, sink: AlertSink | None = None, lake: Path | None = None,
-    clock: Callable[[], datetime] = datetime.now, keep_state: bool = True,
+    clock: Callable[[], datetime] = store_now, keep_state: bool = True,
     use_model: bool = True, model_version: str | None = None, model: Artefact | None = None,
     rules_file: Path | None = None, whitelist: Whitelist | None = None,
 ) -> Detector:
@@ -60,7 +61,7 @@ def detector(
     ``whitelist`` (the store's lists), enterprise whitelist entries cap alerts at watch."""
     from telshield.detect.features import Window
     from telshield.detect.inbound import detection_feature_names
-    from telshield.feeds.numbering import load_plan_table
+    from telshield.reference.numbering import load_plan_table
 
     d = settings.detect
     if model is not None and model.kind != LAKE:

@@ -12,7 +12,7 @@ from telshield.settings import Settings
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from telshield.feeds.schemas import Feed
+    from telshield.reference.schemas import Feed
 
 
 def ingest_options(settings: Settings) -> IngestOptions:
@@ -38,7 +38,7 @@ def quarantined(quarantine_dir: Path, feed: str | None, reason: str | None) -> p
 
 def feed_specs(name: str | None = None) -> list[Feed]:
     """The schema of one feed (InvalidInput naming the feeds if unknown), or of every feed."""
-    from telshield.feeds.schemas import FEEDS, feed
+    from telshield.reference.schemas import FEEDS, feed
 
     return [feed(name)] if name else list(FEEDS.values())
 

@@ -21,14 +21,14 @@ class PlanTable:
 
 def numbering_plan(settings: Settings) -> NumberingPlan:
     """The plan for classifying single numbers (compiled once, cached in the data directory)."""
-    from telshield.feeds.numbering import load_plan_table, plan_from_table
+    from telshield.reference.numbering import load_plan_table, plan_from_table
 
     return plan_from_table(load_plan_table(settings.data_dir))
 
 
 def plan_table(settings: Settings, *, rebuild: bool = False) -> PlanTable:
     """Compile the prefix table (or read it from the cache) and describe it."""
-    from telshield.feeds.numbering import load_plan_table, plan_path, plan_summary
+    from telshield.reference.numbering import load_plan_table, plan_path, plan_summary
 
     table = load_plan_table(settings.data_dir, rebuild=rebuild)
     return PlanTable(rows=table.num_rows, summary=plan_summary(table),

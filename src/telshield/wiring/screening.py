@@ -155,7 +155,7 @@ def screening_plan(settings: Settings) -> tuple[PlanTuple, ...]:
     """The project's numbering plan (built once, cached in the data directory), reduced to
     what the engine reads: kind, and whether ours."""
     from telshield.domain.numbers import NumberKind, Operator, PlanRow
-    from telshield.feeds.numbering import load_plan_table
+    from telshield.reference.numbering import load_plan_table
     from telshield.screening.numbering import plan_tuples
 
     table = load_plan_table(settings.data_dir)
@@ -187,7 +187,7 @@ def build_from_csv(
     """A snapshot from CSV files, the numbering plan and (``device_intel``) the GOIP and
     SIM-bank TACs of the lake's device_intel feed, proven to build, then published."""
     from telshield.feeds.lake import Lake
-    from telshield.feeds.schemas import FEEDS
+    from telshield.reference.schemas import FEEDS
     from telshield.screening.files import barred_tacs_from_parquet, input_from_csv
 
     data = input_from_csv(  # read and check the files first: the plan takes seconds

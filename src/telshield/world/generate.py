@@ -18,6 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import structlog
 
+from telshield.domain.clock import feed_now
 from telshield.domain.errors import InvalidInput
 from telshield.world import business, geography, graph, population, prior, scenarios, trafficking
 from telshield.world.config import WorldConfig
@@ -135,7 +136,7 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
     t0 = time.perf_counter()
     cfg, params = prior.draw(cfg, seed)
     end = cfg.start + timedelta(days=cfg.world.days)
-    if end > datetime.now() + timedelta(days=1):
+    if end > feed_now() + timedelta(days=1):  # the world writes feed time, as ingest judges it
         log.warning("world.window_in_future", end=str(end),
                     hint="ingest rejects timestamps more than a day ahead; pass an earlier --start")
     say = progress or (lambda _msg: None)

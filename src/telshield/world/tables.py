@@ -1,5 +1,6 @@
-"""Arrow schemas of the feeds the simulator writes (kept equal to the feed contract by a test)
-and of its truth tables, and the conversions from numpy arrays to Arrow tables."""
+"""Arrow schemas of the feeds the simulator writes (the feed contract's own, from
+``telshield.reference.schemas``) and of its truth tables, and the conversions from numpy arrays
+to Arrow tables."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from telshield.reference.schemas import FEEDS
+
 TS = pa.timestamp("us")
 S = pa.string()
 
@@ -19,32 +22,8 @@ def _schema(*cols: tuple[str, pa.DataType, bool]) -> pa.Schema:
     return pa.schema([pa.field(n, t, nullable=null) for n, t, null in cols])
 
 
-FEED_SCHEMAS: dict[str, pa.Schema] = {
-    "cells": _schema(("cell_id", S, False), ("lat", pa.float64(), False),
-                     ("lon", pa.float64(), False), ("county", S, False), ("city", S, False),
-                     ("province", S, False)),
-    "subscribers": _schema(("msisdn", S, False), ("imsi", S, False), ("id_hash", S, False),
-                           ("holder_kind", S, False), ("registered_at", TS, False),
-                           ("channel_id", S, False), ("staff_id", S, False),
-                           ("terminal_id", S, True), ("order_id", S, True), ("status", S, False)),
-    "orders": _schema(("order_id", S, False), ("created_at", TS, False), ("channel", S, False),
-                      ("id_hash", S, False), ("msisdn", S, True), ("contact_msisdn", S, False),
-                      ("address_hash", S, False), ("ip", S, True), ("device_id", S, True)),
-    "calls": _schema(("call_id", S, False), ("started_at", TS, False),
-                     ("duration_s", pa.int32(), False), ("caller", S, False), ("callee", S, False),
-                     ("ingress", S, False), ("caller_cell", S, True), ("caller_imei", S, True),
-                     ("callee_cell", S, True)),
-    "sms": _schema(("sms_id", S, False), ("sent_at", TS, False), ("sender", S, False),
-                   ("receiver", S, False), ("ingress", S, False), ("sender_cell", S, True)),
-    "clues": _schema(("clue_id", S, False), ("reported_at", TS, False), ("msisdn", S, False),
-                     ("case_ref", S, False), ("fraud_type", S, False), ("unit", S, False)),
-    "sanctions": _schema(("id_hash", S, False), ("starts_at", TS, False), ("ends_at", TS, False),
-                         ("reason", S, False), ("authority", S, False)),
-    "device_intel": _schema(("tac", S, False), ("kind", S, False), ("vendor", S, True),
-                            ("model", S, True)),
-    "roaming": _schema(("msisdn", S, False), ("at", TS, False), ("visited_country", S, False),
-                       ("visited_network", S, False), ("event", S, False)),
-}
+# The feeds the simulator writes have exactly the contract's schemas: one definition, read here.
+FEED_SCHEMAS: dict[str, pa.Schema] = {name: feed.schema for name, feed in FEEDS.items()}
 
 TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     "numbers": _schema(("msisdn", S, False), ("role", S, False), ("scenario", S, False),

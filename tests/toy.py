@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from telshield.feeds.schemas import FEEDS
+from telshield.reference.schemas import FEEDS
 
 START = datetime(2026, 11, 1)
 

@@ -11,7 +11,7 @@ import pytest
 from phonenumbers import PhoneNumberType, carrier, geocoder
 
 from telshield.domain.numbers import NumberingPlan, NumberKind, Operator, classify, normalise
-from telshield.feeds.numbering import (
+from telshield.reference.numbering import (
     PLAN_SCHEMA,
     area_codes,
     build_plan_rows,
