@@ -18,6 +18,8 @@ from telshield.screening.engine import Engine
 from telshield.screening.files import input_from_csv
 from telshield.screening.publish import load_current, publish
 from telshield.screening.snapshot import (
+    BLACK,
+    POLICE,
     SUSPEND,
     VERIFY,
     WHITE,
@@ -30,14 +32,17 @@ from telshield.screening.snapshot import (
 BARRED_PHONE, OTHER_PHONE = "861234560000011", "861234560000029"
 NEW_SIM, WHITE_N, RELAY, VERIFYING = (
     "8613900000001", "8613900000002", "8613900000003", "8613900000004")
+# Another province's SIMs in a den here: not ours, so blocked by a list entry, not suspended.
+BLOCKED_RELAY, POLICE_RELAY = "8613500000005", "8613500000006"
 FOREIGN, LOCAL, CALLEE = "85512345678", "8613800000009", "8613700000001"
 
 
 def _engine() -> Engine:
     engine = Engine()
     engine.swap(Snapshot.build(SnapshotInput(
-        list_numbers=np.array([int(WHITE_N)], dtype=np.int64),
-        list_flags=np.array([WHITE], dtype=np.uint8),
+        list_numbers=np.array([int(WHITE_N), int(BLOCKED_RELAY), int(POLICE_RELAY)],
+                              dtype=np.int64),
+        list_flags=np.array([WHITE, BLACK, BLACK | POLICE], dtype=np.uint8),
         warned=np.array([int(RELAY), int(VERIFYING)], dtype=np.int64),
         warned_tiers=np.array([SUSPEND, VERIFY], dtype=np.uint8),
         barred_imeis=(BARRED_PHONE,),
@@ -53,7 +58,10 @@ CASES = [  # caller, callee, ingress, caller IMEI -> outcome, reasons
     (WHITE_N, CALLEE, "radio", BARRED_PHONE, Outcome.ALLOW, ("list:white",)),
     (FOREIGN, RELAY, "international", None, Outcome.REJECT, ("callee:barred",)),
     (FOREIGN, VERIFYING, "international", None, Outcome.ALLOW, ()),
+    (FOREIGN, BLOCKED_RELAY, "international", None, Outcome.REJECT, ("callee:barred",)),
+    (FOREIGN, POLICE_RELAY, "international", None, Outcome.REJECT, ("callee:barred",)),
     (LOCAL, RELAY, "radio", None, Outcome.ALLOW, ()),  # only calls from abroad
+    (LOCAL, BLOCKED_RELAY, "radio", None, Outcome.ALLOW, ()),
     (FOREIGN, CALLEE, "international", None, Outcome.ALLOW, ()),
 ]
 

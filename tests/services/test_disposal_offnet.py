@@ -70,7 +70,7 @@ def test_only_our_own_subscribers_are_disposed_of(d: Disposal, store: SqlStore) 
     entries = {e.value: e for e in d.lists.find(source="detection", page=_all())}
     assert set(entries) == set(NOT_OURS)
     for n in NOT_OURS:
-        want = Colour.BLACK if tiers[n] is Tier.SUSPEND else Colour.GREY
+        want = Colour.GREY if tiers[n] is Tier.WATCH else Colour.BLACK
         assert entries[n].colour is want, n
         assert entries[n].expires_at == T0 + timedelta(days=30)
     lines = {x.msisdn: x for x in d.cases.offnet(page=_all())}
@@ -86,10 +86,12 @@ def test_only_our_own_subscribers_are_disposed_of(d: Disposal, store: SqlStore) 
 
 
 def test_offnet_lines_are_updated_in_place_and_never_weakened(d: Disposal) -> None:
-    d.cases.intake([_alert(UNICOM, Tier.VERIFY, T0), _alert(BANK, Tier.SUSPEND, T0)])
+    d.cases.intake([_alert(UNICOM, Tier.WATCH, T0), _alert(BANK, Tier.SUSPEND, T0)])
     version = d.lists.current_version()
     # The same alerts again: nothing new to list, no second report line.
-    d.cases.intake([_alert(UNICOM, Tier.VERIFY, T0), _alert(BANK, Tier.SUSPEND, T0)])
+    d.cases.intake([_alert(UNICOM, Tier.WATCH, T0), _alert(BANK, Tier.SUSPEND, T0)])
+    (label,) = d.lists.find(value=UNICOM, source="detection")
+    assert label.colour is Colour.GREY
     assert d.lists.current_version() == version and len(d.cases.offnet()) == 2
     # Stronger evidence turns the label into a block; a weaker alert leaves the block.
     d.cases.intake([_alert(UNICOM, Tier.SUSPEND, T0, "rule:x", "rule:y"),
@@ -104,7 +106,7 @@ def test_offnet_lines_are_updated_in_place_and_never_weakened(d: Disposal) -> No
 
 
 def test_offnet_export_is_one_csv_line_per_number(d: Disposal) -> None:
-    d.cases.intake([_alert(UNICOM, Tier.SUSPEND, T0), _alert(TELECOM, Tier.VERIFY, T0)])
+    d.cases.intake([_alert(UNICOM, Tier.SUSPEND, T0), _alert(TELECOM, Tier.WATCH, T0)])
     out = io.StringIO()
     assert d.cases.export_offnet(out, party="china_telecom") == 1
     header, line = out.getvalue().splitlines()

@@ -319,10 +319,18 @@ class Holder:
         return f"{self.kind or 'unknown'}:{self.region or 'unknown'}"
 
 
-# What the screening lists say about a suspected number we do not hold: only the surest tier
-# blocks it; lower tiers label its calls (the callee is warned), since we cannot ask its holder
-# to re-verify and an error would cut off someone we cannot reach.
-OFFNET_BLOCK_TIER = "suspend"
+# What the screening lists say about a suspected number we do not hold: from the verify tier
+# up it is blocked, as screening refuses our own numbers under re-verification
+# (``screening.tier_verify = reject``); below, its calls are labelled. We cannot ask its holder
+# to re-verify: the report line goes to its operator, who can, and the block expires after
+# ``Policy.offnet_days`` unless the number is alerted again.
+OFFNET_BLOCK_TIER = "verify"
+OFFNET_TIERS = ("watch", "verify", "suspend")  # weakest first
+
+
+def offnet_blocks(tier: str) -> bool:
+    """Whether a number we do not hold, alerted at ``tier``, is blocked (else labelled)."""
+    return OFFNET_TIERS.index(tier) >= OFFNET_TIERS.index(OFFNET_BLOCK_TIER)
 
 
 @dataclass(frozen=True)
@@ -347,4 +355,4 @@ class OffnetReport:
     @property
     def blocked(self) -> bool:
         """Whether the number's calls are blocked (otherwise they are labelled)."""
-        return self.tier == OFFNET_BLOCK_TIER
+        return offnet_blocks(self.tier)

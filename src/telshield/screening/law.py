@@ -50,13 +50,14 @@ from telshield.screening.velocity import LABEL, REJECT, RESULTS, Velocity
 
 RADIO, INTERCONNECT, INTERNATIONAL = 0, 1, 2
 WARNED = SUSPEND | VERIFY | WATCH
+BARRED = SUSPEND | BLACK | POLICE  # a callee in this state takes no calls from abroad
 Result = tuple[Outcome, tuple[str, ...]]
 ALLOWED: Result = (Outcome.ALLOW, ())
 RANKS = (Outcome.ALLOW, Outcome.LABEL, Outcome.WARN_CALLEE, Outcome.REJECT)  # by Outcome.rank
 
 CONSTANTS: dict[str, int] = {
     "POLICE": POLICE, "WHITE": WHITE, "BLACK": BLACK, "GREY": GREY, "WARNED": WARNED,
-    "PROTECTED": PROTECTED, "SUSPEND": SUSPEND, "OWN": OWN,
+    "PROTECTED": PROTECTED, "SUSPEND": SUSPEND, "BARRED": BARRED, "OWN": OWN,
     "RADIO": RADIO, "INTERCONNECT": INTERCONNECT, "INTERNATIONAL": INTERNATIONAL,
     "UNALLOCATED": int(Kind.UNALLOCATED), "MOBILE": int(Kind.MOBILE),
     "SERVICE": int(Kind.SERVICE),
@@ -97,7 +98,9 @@ STAGES: tuple[Stage, ...] = (
           Outcome.REJECT, "spoof:domestic_via_international"),
     Stage("own number via interconnect", "ing == INTERCONNECT and code & OWN", Outcome.REJECT,
           "spoof:own_number_via_interconnect"),
-    Stage("barred callee", "ing == INTERNATIONAL and e > 0 and callee_flags & SUSPEND",
+    # A number barred by suspension, or blocked by a list (a suspected number we do not hold
+    # gets a block entry instead of a suspension: services.offnet), takes no calls from abroad.
+    Stage("barred callee", "ing == INTERNATIONAL and e > 0 and callee_flags & BARRED",
           Outcome.REJECT, "callee:barred"),
     Stage("high-risk prefix", "risk >= 0", table="risks", pick="risk"),
     Stage("grey list", "f & GREY", Outcome.LABEL, "list:grey"),

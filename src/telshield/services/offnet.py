@@ -5,9 +5,10 @@ them out — acts only on our own subscribers: we cannot restrict another operat
 "your number has been restricted" text sent to a bank's service number or a landline reaches
 nobody it concerns. A suspected number we do not hold gets what we *can* do instead:
 
-- a screening entry (source ``detection``): a block (black) for the suspend tier, a label
-  (grey) below it, expiring after ``Policy.offnet_days`` unless the number is alerted again;
-  whitelists and police orders still win (the list law in ``domain.lists``);
+- a screening entry (source ``detection``): a block (black) from the verify tier up (as our
+  own numbers under re-verification are refused), a label (grey) at watch, expiring after
+  ``Policy.offnet_days`` unless the number is alerted again; whitelists and police orders
+  still win (the list law in ``domain.lists``);
 - a report line for the operator it belongs to (one per number, updated in place), which the
   disposal operator exports and sends on (``telshield cases offnet``).
 
@@ -26,7 +27,7 @@ import structlog
 
 from telshield.domain.alerts import Alert, Tier
 from telshield.domain.audit import AuditEvent
-from telshield.domain.cases import OFFNET_BLOCK_TIER, Holder, OffnetReport
+from telshield.domain.cases import Holder, OffnetReport, offnet_blocks
 from telshield.domain.lists import Colour, ListEntry, Source, TargetKind
 from telshield.domain.numbers import NumberingPlan, classify
 from telshield.services.store import UnitOfWork
@@ -85,8 +86,8 @@ class OffnetRun:
 
 def screen_offnet(tx: UnitOfWork, alerts: Sequence[tuple[Alert, int, Holder]], *, at: datetime,
                   days: int) -> OffnetRun:
-    """Inside ``tx``: give each suspected number we do not hold a screening entry (block for the
-    suspend tier, label below; never weakened) and a report line for its operator, with audit
+    """Inside ``tx``: give each suspected number we do not hold a screening entry (block from the
+    verify tier up, label at watch; never weakened) and a report line for its operator, with audit
     events. An entry still in force of the same or a stronger colour is kept as it is."""
     if not alerts:
         return OffnetRun(0, 0, 0)
@@ -99,7 +100,7 @@ def screen_offnet(tx: UnitOfWork, alerts: Sequence[tuple[Alert, int, Holder]], *
         old = lines.get(a.msisdn)
         tier = a.tier.value if old is None else max(old.tier, a.tier.value,
                                                     key=lambda t: Tier(t).rank)
-        colour = Colour.BLACK if tier == OFFNET_BLOCK_TIER else Colour.GREY
+        colour = Colour.BLACK if offnet_blocks(tier) else Colour.GREY
         mine = [e for e in tx.lists.find(value=a.msisdn, kind="number", source="detection")
                 if e.active(at)]
         keep = next((e for e in mine if e.colour is colour or e.colour is Colour.BLACK), None)
