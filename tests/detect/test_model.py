@@ -82,7 +82,8 @@ def test_cli_train_and_score_own_table(tmp_path: Path) -> None:
     assert "nested cross-validation" in out.output and "threshold it chose" in out.output
     (version,) = [p for p in (tmp_path / "data" / "models").iterdir() if p.is_dir()]
     meta = json.loads((version / "meta.json").read_text())
-    assert 0 < meta["threshold"] <= 1 and meta["calibration"]["x"] and meta["params"]
+    assert 0 < meta["threshold"] <= 1 and meta["params"]
+    assert meta["calibration"]["method"] in ("isotonic", "platt")
     out = run(model_app, ["score", "--features", str(tmp_path / "features.csv"), "--edges",
                           str(tmp_path / "edges.parquet"), "--out", str(tmp_path / "s.csv"),
                           *args])

@@ -46,7 +46,9 @@ def _metrics(metrics: dict[str, float], title: str) -> None:
     t.add_row("macro", f"{metrics['precision_macro']:.3f}", f"{metrics['recall_macro']:.3f}",
               f"{metrics['f1_macro']:.3f}", "")
     console.print(t)
-    console.print(f"ROC-AUC {metrics['roc_auc']:.3f}  (threshold {metrics['threshold']:.3f})")
+    ap = metrics.get("average_precision", float("nan"))
+    console.print(f"ROC-AUC {metrics['roc_auc']:.3f}, average precision {ap:.3f} (raw scores; "
+                  f"threshold {metrics['threshold']:.3f})")
 
 
 def _read_edges(edges: Path | None) -> pd.DataFrame | None:
@@ -117,8 +119,9 @@ def train_cmd(
         split = art.meta.get("metrics_time_split")
         if split:
             _metrics(split, f"time split at {art.meta['split_at']}")
+            method = (art.meta.get("calibration") or {}).get("method", "isotonic")
             console.print(f"Brier score on the time split: raw {split['brier_raw']:.4f}, "
-                          f"calibrated (isotonic, fitted there) {split['brier_calibrated']:.4f}")
+                          f"calibrated ({method}, fitted there) {split['brier_calibrated']:.4f}")
     console.print(f"saved {art.kind} model [bold]{art.version}[/] ({len(art.features)} features) "
                   f"in {out}")
     if art.kind == "lake":

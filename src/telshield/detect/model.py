@@ -100,8 +100,13 @@ def metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> d
 
 
 def metrics_of(labels: np.ndarray, pred: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """Precision, recall, F1 per class and macro of 0/1 predictions, and ROC-AUC of scores."""
-    from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+    """Precision, recall, F1 per class and macro of 0/1 predictions, and ROC-AUC and average
+    precision of scores (NaN with one class)."""
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
 
     y = np.asarray(labels, dtype=int)
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)
@@ -111,7 +116,9 @@ def metrics_of(labels: np.ndarray, pred: np.ndarray, scores: np.ndarray) -> dict
                 f"f1_{cls}": float(f[k]), f"support_{cls}": float(s[k])}
     out |= {"precision_macro": float(p.mean()), "recall_macro": float(r.mean()),
             "f1_macro": float(f.mean())}
-    out["roc_auc"] = float(roc_auc_score(y, scores)) if len(np.unique(y)) == 2 else float("nan")
+    both = len(np.unique(y)) == 2
+    out["roc_auc"] = float(roc_auc_score(y, scores)) if both else float("nan")
+    out["average_precision"] = float(average_precision_score(y, scores)) if both else float("nan")
     return out
 
 

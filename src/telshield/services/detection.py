@@ -206,8 +206,8 @@ class Detector:
         """Add ``model_score`` (0 without a model) and the combined ``score``."""
         frame = frame.copy()
         if self.model is not None and len(frame):
-            # A lake model's calibration (isotonic, fitted on its time split) turns its raw
-            # score into a probability; an older artefact without one scores raw.
+            # A lake model's calibration (fitted on its time split) turns its raw score into a
+            # probability; an older artefact without one scores raw.
             calibration = Calibration.from_json(self.model.meta.get("calibration"))
             frame["model_score"] = calibration(m.predict(self.model.booster, frame))
         else:
@@ -399,11 +399,13 @@ def train_from_lake(
     re-verification ``released`` (their holder proved them honest); every other number is not.
 
     The split is by time: the last quarter of snapshots validates a model trained on the rest,
-    and an isotonic calibration of that model's validation scores is kept, so that detection
-    reads the score as a probability; the saved model is then trained on all snapshots (the
-    calibration fitted on held-out scores serves the model refitted on everything, as
-    scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does). It is saved as a "lake"
-    model, not chosen: detection uses it only once ``telshield model choose`` names it.
+    and a calibration of that model's validation scores is kept (isotonic with enough positives,
+    Platt scaling with fewer, none with one class; its ``method`` is saved with it), so that
+    detection reads the score as a probability; the saved model is then trained on all
+    snapshots (the calibration fitted on held-out scores serves the model refitted on
+    everything, as scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does). It is saved
+    as a "lake" model, not chosen: detection uses it only once ``telshield model choose`` names
+    it.
     """
     from telshield.services.model import LAKE, save
 
@@ -429,7 +431,7 @@ def train_from_lake(
     meta = {"kind": LAKE, "source": "lake",
             "labels": "clues + confirmed disposals - released on appeal or re-verification",
             "label_counts": {"confirmed": len(confirmed or ()), "released": len(cleared)},
-            "calibration": calibration.to_json() if calibration is not None else None,
+            "calibration": calibration.to_json(),
             "training_window": [start.isoformat(), end.isoformat()],
             "split_at": cut.isoformat(), "rows": len(frame),
             "positives": int(frame["label"].sum()), "metrics_time_split": metrics,
@@ -437,13 +439,15 @@ def train_from_lake(
     return save(final, names, meta, models_dir)
 
 
-def _validate(booster: Any, valid: pd.DataFrame) -> tuple[Calibration | None, dict[str, float]]:
-    """The isotonic calibration of ``booster`` on the validation snapshots, and its metrics
-    there: raw at 0.5 as before, with the Brier score of raw and calibrated scores (None and
-    no metrics when the validation holds one class only)."""
+def _validate(booster: Any, valid: pd.DataFrame) -> tuple[Calibration, dict[str, float]]:
+    """The calibration of ``booster`` on the validation snapshots (``detect.tuning.calibrate``:
+    isotonic with enough positives, Platt scaling with fewer, none with one class), and its
+    metrics there: raw at 0.5 as before, ROC-AUC and average precision of the raw scores (the
+    ranking, which isotonic steps would tie), and the Brier score of raw and calibrated scores
+    (no metrics when the validation holds one class only)."""
     y = valid["label"].to_numpy()
     if valid["label"].nunique() != 2:
-        return None, {}
+        return Calibration(), {}
     raw = m.predict(booster, valid)
     calibration = calibrate(y, raw)
     metrics = m.metrics(y, raw)

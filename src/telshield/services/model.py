@@ -306,14 +306,16 @@ def score_table(
         # Labels of the scored table are never used to build its features.
         frame = m.with_graph(frame, None, np.zeros(len(frame), bool), art.features, edges, s1)
     # Models saved before calibration existed score raw, at 0.5.
-    scores = tuning.Calibration.from_json(art.meta.get("calibration"))(
-        m.predict(art.booster, frame))
+    raw = m.predict(art.booster, frame)
+    scores = tuning.Calibration.from_json(art.meta.get("calibration"))(raw)
     threshold = float(art.meta.get("threshold", 0.5))
     why = m.reasons(art.booster, frame)
     out = pd.DataFrame({"msisdn": frame["msisdn"], "score": scores,
                         "reasons": ["; ".join(f"{c.feature}={c.value:g}" for c in r)
                                     for r in why]})
     out["fraud"] = scores >= threshold
-    metrics = (m.metrics(_labels(frame, spec), scores, threshold)
-               if spec.label in frame.columns else None)
+    metrics: dict[str, float] | None = None
+    if spec.label in frame.columns:  # cut at the threshold on calibrated, ranked on raw scores
+        metrics = m.metrics_of(_labels(frame, spec), out["fraud"].to_numpy(dtype=int), raw)
+        metrics["threshold"] = threshold
     return out, metrics
