@@ -101,8 +101,48 @@ def test_offnet_lines_are_updated_in_place_and_never_weakened(d: Disposal) -> No
     assert unicom.colour is Colour.BLACK and bank.colour is Colour.BLACK
     lines = {x.msisdn: x for x in d.cases.offnet()}
     assert len(lines) == 2 and lines[UNICOM].tier == "suspend" and lines[BANK].tier == "suspend"
-    assert lines[UNICOM].reasons == ("rule:x", "rule:y") and lines[UNICOM].blocked
+    assert lines[UNICOM].reasons == ("rule:x", "rule:y")
+    assert d.cases.offnet_screening(lines[UNICOM]) == "block"
     assert d.cases.offnet(party="china_unicom")[0].msisdn == UNICOM
+
+
+@pytest.mark.parametrize(("tier_verify", "at_verify"), [
+    ("reject", Colour.BLACK), ("label", Colour.GREY), ("warn_callee", Colour.GREY)])
+def test_offnet_numbers_at_verify_are_blocked_as_screening_treats_ours(
+    store: SqlStore, data_dir: Path, tier_verify: str, at_verify: Colour
+) -> None:
+    """Off-net numbers at verify get what screening gives our own numbers under re-verification:
+    a block where it rejects them, a label where it only labels or warns; suspend always
+    blocks, watch always labels."""
+    settings = Settings(data_dir=data_dir, screening={"tier_verify": tier_verify})
+    d = disposal(settings, store=store, clock=FixedClock(T0))
+    d.cases.intake([_alert(UNICOM, Tier.VERIFY, T0), _alert(TELECOM, Tier.SUSPEND, T0),
+                    _alert(LANDLINE, Tier.WATCH, T0)])
+    colour = {e.value: e.colour for e in d.lists.find(source="detection", page=_all())}
+    assert colour == {UNICOM: at_verify, TELECOM: Colour.BLACK, LANDLINE: Colour.GREY}
+    screening = {x.msisdn: d.cases.offnet_screening(x) for x in d.cases.offnet(page=_all())}
+    assert screening == {UNICOM: "block" if at_verify is Colour.BLACK else "label",
+                         TELECOM: "block", LANDLINE: "label"}
+    out = io.StringIO()
+    d.cases.export_offnet(out, party="china_unicom")
+    assert f",verify,0.750,{screening[UNICOM]}," in out.getvalue()
+
+
+def test_offnet_blocking_starts_at_verify_or_suspend_only() -> None:
+    from telshield.domain.cases import offnet_block_from, offnet_blocks
+    from telshield.domain.errors import InvalidInput
+    from telshield.wiring.disposal import offnet_block_from as from_settings
+
+    assert offnet_block_from(True) == "verify" and offnet_block_from(False) == "suspend"
+    assert [offnet_blocks(t, "verify") for t in ("watch", "verify", "suspend")] == [
+        False, True, True]
+    assert [offnet_blocks(t, "suspend") for t in ("watch", "verify", "suspend")] == [
+        False, False, True]
+    with pytest.raises(InvalidInput, match="verify"):
+        offnet_blocks("suspend", "watch")  # watch always labels
+    assert from_settings(Settings()) == "verify"  # screening rejects at verify by default
+    with pytest.raises(InvalidInput, match="tier outcome"):
+        from_settings(Settings(screening={"tier_verify": "drop"}))
 
 
 def test_offnet_export_is_one_csv_line_per_number(d: Disposal) -> None:

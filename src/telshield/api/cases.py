@@ -102,8 +102,8 @@ def list_offnet(
     """Suspected numbers we do not hold (other operators, landlines, service and foreign
     numbers), blocked or labelled in screening: one line each, most recently changed first."""
     items = d.cases.offnet(party=operator, since=since, page=pg)
-    return PageOut(items=[OffnetOut.of(x, user) for x in items], limit=pg.limit,
-                   offset=pg.offset)
+    return PageOut(items=[OffnetOut.of(x, user, d.cases.offnet_screening(x)) for x in items],
+                   limit=pg.limit, offset=pg.offset)
 
 
 @router.get("/offnet-reports.csv", response_class=Response,

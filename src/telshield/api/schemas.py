@@ -324,7 +324,9 @@ class OffnetOut(BaseModel):
     label: str
     tier: str
     score: float
-    screening: str = Field(description="block (suspend tier) or label")
+    screening: str = Field(description="block (from the verify tier up when screening "
+                                       "rejects our numbers under re-verification, else at "
+                                       "suspend) or label")
     reasons: list[str]
     first_at: datetime
     updated_at: datetime
@@ -332,11 +334,12 @@ class OffnetOut(BaseModel):
     list_entry_id: int | None
 
     @classmethod
-    def of(cls, x: OffnetReport, user: User) -> OffnetOut:
-        """The line as ``user`` may see it."""
+    def of(cls, x: OffnetReport, user: User, screening: str) -> OffnetOut:
+        """The line as ``user`` may see it; ``screening`` is what screening does with its
+        number's calls (``CaseService.offnet_screening``)."""
         return cls(id=x.id, operator=x.party, msisdn=shown(x.msisdn, user), kind=x.kind,
                    region=x.region, label=x.label, tier=x.tier, score=x.score,
-                   screening="block" if x.blocked else "label", reasons=list(x.reasons),
+                   screening=screening, reasons=list(x.reasons),
                    first_at=x.first_at, updated_at=x.updated_at, alert_id=x.alert_id,
                    list_entry_id=x.list_entry_id)
 

@@ -232,7 +232,7 @@ def offnet_cmd(
               "updated (UTC)")
     for x in cases.offnet(party=operator, since=after, page=Page(limit=limit)):
         t.add_row(x.party, x.msisdn, x.kind + (f" ({x.label})" if x.label else ""), x.region,
-                  x.tier, "block" if x.blocked else "label", " ".join(x.reasons),
+                  x.tier, cases.offnet_screening(x), " ".join(x.reasons),
                   f"{x.updated_at:%Y-%m-%d %H:%M}")
     console.print(t)
 

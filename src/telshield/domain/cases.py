@@ -319,18 +319,32 @@ class Holder:
         return f"{self.kind or 'unknown'}:{self.region or 'unknown'}"
 
 
-# What the screening lists say about a suspected number we do not hold: from the verify tier
-# up it is blocked, as screening refuses our own numbers under re-verification
-# (``screening.tier_verify = reject``); below, its calls are labelled. We cannot ask its holder
-# to re-verify: the report line goes to its operator, who can, and the block expires after
-# ``Policy.offnet_days`` unless the number is alerted again.
-OFFNET_BLOCK_TIER = "verify"
+# What the screening lists say about a suspected number we do not hold: from the tier at which
+# blocking starts (``block_from``) up it is blocked, below it its calls are labelled. Blocking
+# starts where screening refuses our own numbers: at verify when our numbers under
+# re-verification are rejected (``screening.tier_verify = reject``, the default), at suspend when
+# they are only labelled or warned about; a suspend-tier number is always blocked, a watch-tier
+# one always labelled. We cannot ask its holder to re-verify: the report line goes to its
+# operator, who can, and the entry expires after ``Policy.offnet_days`` unless the number is
+# alerted again.
 OFFNET_TIERS = ("watch", "verify", "suspend")  # weakest first
+OFFNET_BLOCK_TIERS = ("verify", "suspend")  # where blocking may start
+OFFNET_BLOCK_FROM = "verify"  # the default, as screening's default rejects at verify
 
 
-def offnet_blocks(tier: str) -> bool:
-    """Whether a number we do not hold, alerted at ``tier``, is blocked (else labelled)."""
-    return OFFNET_TIERS.index(tier) >= OFFNET_TIERS.index(OFFNET_BLOCK_TIER)
+def offnet_block_from(verify_rejects: bool) -> str:
+    """The tier from which numbers we do not hold are blocked: verify when screening rejects our
+    own numbers under re-verification (``verify_rejects``), otherwise suspend."""
+    return "verify" if verify_rejects else "suspend"
+
+
+def offnet_blocks(tier: str, block_from: str) -> bool:
+    """Whether a number we do not hold, alerted at ``tier``, is blocked (else labelled) when
+    blocking starts at ``block_from`` (verify or suspend)."""
+    if block_from not in OFFNET_BLOCK_TIERS:
+        raise InvalidInput(f"off-net blocking starts at one of {list(OFFNET_BLOCK_TIERS)}, "
+                           f"not {block_from!r}")
+    return OFFNET_TIERS.index(tier) >= OFFNET_TIERS.index(block_from)
 
 
 @dataclass(frozen=True)
@@ -352,7 +366,7 @@ class OffnetReport:
     label: str = ""
     id: int | None = None
 
-    @property
-    def blocked(self) -> bool:
-        """Whether the number's calls are blocked (otherwise they are labelled)."""
-        return offnet_blocks(self.tier)
+    def is_blocked(self, block_from: str) -> bool:
+        """Whether the number's calls are blocked (otherwise they are labelled) when blocking
+        starts at ``block_from`` (the disposal service's ``offnet_block_from``)."""
+        return offnet_blocks(self.tier, block_from)

@@ -14,6 +14,7 @@ import structlog
 from telshield.domain.alerts import Alert, AlertVersion, Tier
 from telshield.domain.audit import AuditEvent
 from telshield.domain.cases import (
+    OFFNET_BLOCK_FROM,
     SEVERITY,
     Action,
     ActionKind,
@@ -25,6 +26,7 @@ from telshield.domain.cases import (
     Evidence,
     OffnetReport,
     Policy,
+    offnet_blocks,
 )
 from telshield.domain.errors import Conflict, InvalidInput
 from telshield.services.disposal import BulkResult, apply, dispose_bulk
@@ -66,11 +68,15 @@ class CaseService:
     """Use cases of the disposal workflow; each runs in one transaction with its audit events."""
 
     def __init__(self, store: Store, clock: Clock, policy: Policy, *,
-                 holders: Holders | None = None) -> None:
+                 holders: Holders | None = None,
+                 offnet_block_from: str = OFFNET_BLOCK_FROM) -> None:
         """``holders`` says which numbers are ours (default: all of them, for a store used
-        without feeds); only ours get cases and measures, the others list entries and reports."""
+        without feeds); only ours get cases and measures, the others list entries and reports:
+        a block from the ``offnet_block_from`` tier up (verify or suspend), a label below."""
+        offnet_blocks("suspend", offnet_block_from)  # fail at start-up on a bad tier
         self.store, self.clock, self.policy = store, clock, policy
         self.holders: Holders = holders if holders is not None else EveryNumberOurs()
+        self.offnet_block_from = offnet_block_from
 
     # -- alerts in ---------------------------------------------------------------------------
 
@@ -87,7 +93,7 @@ class CaseService:
             alert_of = {m: au for m, au in latest.items() if holders[m].own}
             offnet = screen_offnet(
                 tx, [(a, u.id, holders[m]) for m, (a, u) in latest.items() if not holders[m].own],
-                at=at, days=self.policy.offnet_days)
+                at=at, days=self.policy.offnet_days, block_from=self.offnet_block_from)
             existing = tx.cases.open_for(list(alert_of))
             released = tx.cases.last_released([m for m in alert_of if m not in existing])
             # A release holds until new evidence (Art. 32): the same behaviour seen again after
@@ -270,6 +276,10 @@ class CaseService:
         with self.store.transaction(write=False) as tx:
             return tx.offnet.find(party=party, since=since, page=page)
 
+    def offnet_screening(self, line: OffnetReport) -> str:
+        """What screening does with the calls of ``line``'s number: ``block`` or ``label``."""
+        return "block" if line.is_blocked(self.offnet_block_from) else "label"
+
     def export_offnet(self, out: IO[str], *, party: str = "", since: datetime | None = None
                       ) -> int:
         """Write the report lines (of ``party``, changed since ``since``) as CSV for the
@@ -281,7 +291,7 @@ class CaseService:
             page = self.offnet(party=party, since=since, page=Page(1000, offset))
             for x in page:
                 w.writerow([x.party, x.msisdn, x.kind, x.region, x.label, x.tier,
-                            f"{x.score:.3f}", "block" if x.blocked else "label",
+                            f"{x.score:.3f}", self.offnet_screening(x),
                             " ".join(x.reasons), x.first_at.isoformat(sep=" "),
                             x.updated_at.isoformat(sep=" ")])
             n += len(page)

@@ -5,8 +5,9 @@ them out — acts only on our own subscribers: we cannot restrict another operat
 "your number has been restricted" text sent to a bank's service number or a landline reaches
 nobody it concerns. A suspected number we do not hold gets what we *can* do instead:
 
-- a screening entry (source ``detection``): a block (black) from the verify tier up (as our
-  own numbers under re-verification are refused), a label (grey) at watch, expiring after
+- a screening entry (source ``detection``): a block (black) from the tier at which blocking
+  starts up (verify when screening refuses our own numbers under re-verification, else
+  suspend: ``domain.cases.offnet_blocks``), a label (grey) below it, expiring after
   ``Policy.offnet_days`` unless the number is alerted again; whitelists and police orders
   still win (the list law in ``domain.lists``);
 - a report line for the operator it belongs to (one per number, updated in place), which the
@@ -85,10 +86,11 @@ class OffnetRun:
 
 
 def screen_offnet(tx: UnitOfWork, alerts: Sequence[tuple[Alert, int, Holder]], *, at: datetime,
-                  days: int) -> OffnetRun:
+                  days: int, block_from: str) -> OffnetRun:
     """Inside ``tx``: give each suspected number we do not hold a screening entry (block from the
-    verify tier up, label at watch; never weakened) and a report line for its operator, with audit
-    events. An entry still in force of the same or a stronger colour is kept as it is."""
+    ``block_from`` tier up, label below; never weakened) and a report line for its operator,
+    with audit events. An entry still in force of the same or a stronger colour is kept as it
+    is."""
     if not alerts:
         return OffnetRun(0, 0, 0)
     numbers = [a.msisdn for a, _, _ in alerts]
@@ -100,7 +102,7 @@ def screen_offnet(tx: UnitOfWork, alerts: Sequence[tuple[Alert, int, Holder]], *
         old = lines.get(a.msisdn)
         tier = a.tier.value if old is None else max(old.tier, a.tier.value,
                                                     key=lambda t: Tier(t).rank)
-        colour = Colour.BLACK if offnet_blocks(tier) else Colour.GREY
+        colour = Colour.BLACK if offnet_blocks(tier, block_from) else Colour.GREY
         mine = [e for e in tx.lists.find(value=a.msisdn, kind="number", source="detection")
                 if e.active(at)]
         keep = next((e for e in mine if e.colour is colour or e.colour is Colour.BLACK), None)

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telshield.domain.cases import Policy
+from telshield.domain.cases import offnet_block_from as domain_offnet_block_from
+from telshield.domain.errors import InvalidInput
 from telshield.services.audit import AuditService
 from telshield.services.cases import CaseAlertSink, CaseService
 from telshield.services.lists import ListService
@@ -43,6 +45,22 @@ def disposal_policy(settings: Settings) -> Policy:
     return policy
 
 
+def offnet_block_from(settings: Settings) -> str:
+    """The tier from which a number we do not hold is blocked rather than labelled: verify when
+    screening rejects our own numbers under re-verification (``screening.tier_verify``), else
+    suspend."""
+    from telshield.screening.snapshot import Outcome
+
+    try:
+        verify = Outcome(settings.screening.tier_verify)
+    except ValueError:
+        raise InvalidInput(
+            f"screening tier outcome: {settings.screening.tier_verify!r}; use one of "
+            f"{[o.value for o in Outcome]}"
+        ) from None
+    return domain_offnet_block_from(verify is Outcome.REJECT)
+
+
 @dataclass(frozen=True)
 class Disposal:
     """The disposal area's services over one store."""
@@ -77,7 +95,8 @@ def disposal(settings: Settings, *, store: Store | None = None, clock: Clock | N
         store=store,
         lists=ListService(store, clock),
         cases=CaseService(store, clock, disposal_policy(settings),
-                          holders=holders(settings, lake=lake)),
+                          holders=holders(settings, lake=lake),
+                          offnet_block_from=offnet_block_from(settings)),
         audit=AuditService(store),
         users=UserService(store, clock),
     )
