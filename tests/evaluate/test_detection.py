@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 import pytest
@@ -18,12 +19,30 @@ from telshield.services.rules import load_rules
 T0 = datetime(2026, 11, 1)
 
 
-def test_replay_on_toy_world(tmp_path: Path) -> None:
-    toy = make_toy(normal=120, couriers=8, fraud=8, days=4)
-    write_world(toy, tmp_path / "world")
-    det = Detector(FeedReader(tmp_path / "world"), InMemoryAlertSink(), DetectConfig(),
-                   load_rules(None))
-    r = evaluate_detection(det, tmp_path / "world", step=timedelta(hours=12), warmup_days=1)
+class ToyWorld(Protocol):
+    """Writes a toy province (``normal``, ``couriers`` and ``fraud`` numbers over ``days``) as a
+    world and returns its folder and a detector with the shipped rules reading it."""
+
+    def __call__(self, *, normal: int, couriers: int, fraud: int,
+                 days: int) -> tuple[Path, Detector]: ...
+
+
+@pytest.fixture
+def toy_world(tmp_path: Path) -> ToyWorld:
+    """Builds a toy world under ``tmp_path / "world"`` and a rules-only detector over it."""
+
+    def build(*, normal: int, couriers: int, fraud: int, days: int) -> tuple[Path, Detector]:
+        world = tmp_path / "world"
+        write_world(make_toy(normal=normal, couriers=couriers, fraud=fraud, days=days), world)
+        det = Detector(FeedReader(world), InMemoryAlertSink(), DetectConfig(), load_rules(None))
+        return world, det
+
+    return build
+
+
+def test_replay_on_toy_world(toy_world: ToyWorld) -> None:
+    world, det = toy_world(normal=120, couriers=8, fraud=8, days=4)
+    r = evaluate_detection(det, world, step=timedelta(hours=12), warmup_days=1)
     assert r.positives == 8
     assert r.recall_24h == 1.0 and r.precision == 1.0
     assert r.fp_rate_hard["courier"] == (0, 8)
@@ -55,15 +74,13 @@ def test_judge_arithmetic() -> None:
 
 
 @pytest.mark.slow
-def test_rules_model_and_both_are_judged_side_by_side(tmp_path: Path) -> None:
+def test_rules_model_and_both_are_judged_side_by_side(toy_world: ToyWorld,
+                                                      tmp_path: Path) -> None:
     """With a model trained on the first days' clues, the report judges the rules alone, the
     model alone and both; the rules alone are what detection alerts on by default (the model
     never alerts alone)."""
-    toy = make_toy(normal=120, couriers=8, fraud=12, days=6)
-    write_world(toy, tmp_path / "world")
-    det = Detector(FeedReader(tmp_path / "world"), InMemoryAlertSink(), DetectConfig(),
-                   load_rules(None))
-    r = evaluate_detection(det, tmp_path / "world", step=timedelta(hours=12), warmup_days=1,
+    world, det = toy_world(normal=120, couriers=8, fraud=12, days=6)
+    r = evaluate_detection(det, world, step=timedelta(hours=12), warmup_days=1,
                            train_days=3, models_dir=tmp_path / "models")
     assert r.model_version and list(r.variants) == list(VARIANTS)
     rules, model, both = (r.variants[v] for v in VARIANTS)
@@ -77,10 +94,7 @@ def test_rules_model_and_both_are_judged_side_by_side(tmp_path: Path) -> None:
     assert 0.0 <= model.roc_auc <= 1.0
 
 
-def test_without_a_model_there_is_nothing_to_compare(tmp_path: Path) -> None:
-    toy = make_toy(normal=60, couriers=4, fraud=4, days=3)
-    write_world(toy, tmp_path / "world")
-    det = Detector(FeedReader(tmp_path / "world"), InMemoryAlertSink(), DetectConfig(),
-                   load_rules(None))
-    r = evaluate_detection(det, tmp_path / "world", step=timedelta(hours=12), warmup_days=1)
+def test_without_a_model_there_is_nothing_to_compare(toy_world: ToyWorld) -> None:
+    world, det = toy_world(normal=60, couriers=4, fraud=4, days=3)
+    r = evaluate_detection(det, world, step=timedelta(hours=12), warmup_days=1)
     assert r.variants == {}
