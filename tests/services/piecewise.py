@@ -45,6 +45,7 @@ def piecewise_features(det: Detector, until: datetime,
                             subs, day, until=until)), on="msisdn", how="left")
     for c in ("holder_enterprise", "id_lines", "id_lines_cell_24h", "cell_old_callers_24h"):
         frame[c] = frame[c].fillna(0).astype("int64")
+    frame["holder_age_days"] = frame["holder_age_days"].fillna(0.0).astype("float64")
     frame["history_days"] = history_days(det.first_call(), until, until - since)
     if det.plan is not None and len(frame):
         numbers = pd.DataFrame({"msisdn": frame["msisdn"].astype(str).unique()})

@@ -56,6 +56,8 @@ WINDOW_FEATURES: dict[str, str] = {
     "unanswered_share": "share of outgoing calls not answered",
     "mean_duration_s": "mean duration of answered outgoing calls",
     "callback_share": "share of callees who called this number back (at any time in the lookback)",
+    "unsolicited_callers": "distinct numbers that called this number before it had ever called "
+                           "them (within the lookback): people who got the number elsewhere",
     "new_callee_share": "share of callees never called before (within the lookback)",
     "night_share": "share of outgoing calls at night (22:00-06:00)",
     "distinct_cells": "distinct cells calls were placed from",
@@ -189,29 +191,32 @@ def _incoming(calls: ir.Table, until: datetime, windows: Sequence[Window]) -> ir
     return calls.group_by(msisdn=calls.callee).aggregate(**aggs)
 
 
-def _pairs(
-    calls: ir.Table, until: datetime, windows: Sequence[Window]
-) -> ir.Table:
-    """Distinct callees, callback share and new-callee share, from (caller, callee) pairs.
+def _pair_table(calls: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Table:
+    """(caller, callee) pairs with a call in the longest window: the first and last call, and
+    the first call the other way (``back_first``, null if none) at any time of the history."""
+    pairs = calls.group_by("caller", "callee").aggregate(
+        first_at=calls.started_at.min(), last_at=calls.started_at.max()
+    )
+    back = pairs.select(b_caller=pairs.callee, b_callee=pairs.caller, back_first=pairs.first_at)
+    longest = max(windows, key=lambda w: w.length)
+    live = pairs.filter(pairs.last_at >= _since(until, longest))
+    return live.left_join(
+        back, (live.caller == back.b_caller) & (live.callee == back.b_callee)
+    ).select("caller", "callee", "first_at", "last_at", "back_first")
+
+
+def _pairs(p: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Table:
+    """Distinct callees, callback share and new-callee share, from the pair table.
 
     Only pairs called within the longest window are looked up for a call back (the others count
     in no window); any pair of the whole history can be the call back.
     """
-    pairs = calls.group_by("caller", "callee").aggregate(
-        first_at=calls.started_at.min(), last_at=calls.started_at.max()
-    )
-    back = pairs.select(b_caller=pairs.callee, b_callee=pairs.caller, back=ibis.literal(1))
-    longest = max(windows, key=lambda w: w.length)
-    live = pairs.filter(pairs.last_at >= _since(until, longest))
-    p = live.left_join(
-        back, (live.caller == back.b_caller) & (live.callee == back.b_callee)
-    ).select("caller", "callee", "first_at", "last_at", "back")
     aggs: dict[str, ir.Value] = {}
     for w in windows:
         since = _since(until, w)
         inw = p.last_at >= since
         aggs[f"distinct_callees_{w.name}"] = p.count(where=inw)
-        aggs[f"_back_{w.name}"] = p.count(where=inw & p.back.notnull())
+        aggs[f"_back_{w.name}"] = p.count(where=inw & p.back_first.notnull())
         aggs[f"_new_{w.name}"] = p.count(where=inw & (p.first_at >= since))
     aggs["_first"] = p.first_at.min()
     out = p.group_by(msisdn=p.caller).aggregate(**aggs)
@@ -224,6 +229,17 @@ def _pairs(
                                    - out._first.epoch_seconds()) / 86400.0).cast("float64")
     out = out.mutate(**derived)
     return out.drop(*[c for c in out.columns if c.startswith("_")])
+
+
+def _callers(p: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Table:
+    """Per callee, the distinct callers of each window that called it before it had ever
+    called them: a number given out (a shop's, a promoter's, a courier's) is called first by
+    people it never called; a fraud SIM, which nobody was given, is called first by nobody
+    but its handler."""
+    first = p.back_first.isnull() | (p.back_first > p.first_at)
+    aggs = {f"unsolicited_callers_{w.name}": p.count(where=(p.last_at >= _since(until, w)) & first)
+            for w in windows}
+    return p.group_by(msisdn=p.callee).aggregate(**aggs)
 
 
 def _sms(sms: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Table:
@@ -292,8 +308,9 @@ def number_features(
         t = t.filter(t.msisdn.isin(
             recent.filter(recent.started_at >= ibis.timestamp(active_since)).caller
         ))
+    pairs = _pair_table(history, until, windows)
     parts = [_places(recent, cells, intel, until, windows), _incoming(recent, until, windows),
-             _pairs(history, until, windows)]
+             _pairs(pairs, until, windows), _callers(pairs, until, windows)]
     if sms is not None:
         s = sms.filter((sms.sent_at >= start_ts) & (sms.sent_at < until_ts))
         parts.append(_sms(s, until, windows))
@@ -309,7 +326,7 @@ def number_features(
 def _finish(t: ir.Table, windows: Sequence[Window], *, has_subscribers: bool) -> ir.Table:
     fills: dict[str, ir.Value] = {}
     for w in windows:
-        for f in ("in_calls", "sms_out", "sms_in"):
+        for f in ("in_calls", "unsolicited_callers", "sms_out", "sms_in"):
             fills[f"{f}_{w.name}"] = t[f"{f}_{w.name}"].fill_null(0) if f in _cols(t, w) \
                 else ibis.literal(0)
         n = t[f"out_calls_{w.name}"]

@@ -26,6 +26,8 @@ HEAVY_CALLEES = 20  # distinct numbers called in 24 h that make a line a heavy c
 HOLDER_FEATURES: dict[str, str] = {
     "holder_enterprise": "1 if the line is registered to a company (holder kind enterprise or iot)",
     "id_lines": "lines registered with us under the same identity (id_hash), this one included",
+    "holder_age_days": "days since the oldest line registered with us under the same identity was "
+                       "registered: how long the holder (a company, a person) has been a customer",
 }
 OFFICE_FEATURES: dict[str, str] = {
     "id_lines_cell_24h": "other lines of the same identity that called in the last 24 h from a "
@@ -47,19 +49,24 @@ def _registry(subscribers: ir.Table, until: datetime) -> ir.Table:
 
 def _who(subscribers: ir.Table, until: datetime, old_days: int) -> ir.Table:
     reg = _registry(subscribers, until)
-    lines = reg.group_by("id_hash").aggregate(id_lines=reg.msisdn.count())
+    lines = reg.group_by("id_hash").aggregate(id_lines=reg.msisdn.count(),
+                                              since=reg.registered_at.min())
     old_since = ibis.timestamp(until - timedelta(days=old_days))
-    return reg.join(lines, "id_hash").select(
+    j = reg.join(lines, "id_hash")
+    return j.select(
         "msisdn", "id_hash", "id_lines",
+        holder_age_days=((ibis.timestamp(until).epoch_seconds() - j.since.epoch_seconds())
+                         / 86400.0).cast("float64"),
         holder_enterprise=reg.holder_kind.isin(["enterprise", "iot"]).cast("int64"),
         old=(reg.registered_at <= old_since).cast("int64"))
 
 
 def holder_features(subscribers: ir.Table, *, until: datetime) -> ir.Table:
-    """``msisdn``, ``holder_enterprise`` and ``id_lines`` of every number registered with us
-    before ``until``."""
+    """``msisdn`` and the ``HOLDER_FEATURES`` of every number registered with us before
+    ``until``."""
     who = _who(subscribers, until, OLD_DAYS)
-    return who.select("msisdn", who.holder_enterprise, who.id_lines.cast("int64"))
+    return who.select("msisdn", who.holder_enterprise, who.id_lines.cast("int64"),
+                      who.holder_age_days)
 
 
 def office_features(
@@ -68,7 +75,8 @@ def office_features(
 ) -> ir.Table:
     """``msisdn`` and the ``OFFICE_FEATURES`` of every number that called from a known cell in
     the 24 h before ``until``."""
-    who = _who(subscribers, until, old_days).drop("holder_enterprise", "id_lines")
+    who = _who(subscribers, until, old_days).drop("holder_enterprise", "id_lines",
+                                                  "holder_age_days")
     day = calls.filter((calls.started_at >= ibis.timestamp(until - _DAY))
                        & (calls.started_at < ibis.timestamp(until)))
     placed = day.filter(day.caller_cell.notnull())

@@ -190,6 +190,7 @@ class Detector:
         t = t.left_join(office, t.msisdn == office.o_msisdn).drop("o_msisdn")
         t = t.mutate(**{c: t[c].fill_null(0).cast("int64") for c in (
             "holder_enterprise", "id_lines", "id_lines_cell_24h", "cell_old_callers_24h")})
+        t = t.mutate(holder_age_days=t.holder_age_days.fill_null(0.0).cast("float64"))
         return rule_hits(t, self.rules)
 
     def first_call(self) -> datetime | None:
