@@ -160,3 +160,22 @@ def test_long_calls_fixed_devices_and_how_long_a_caller_is_known() -> None:
     assert a.fixed_device_24h == 1 and a.goip_device_24h == 0
     assert b.fixed_device_24h == 0 and b.goip_device_24h == 1
     assert a.first_call_days == pytest.approx(2.5) and b.first_call_days == pytest.approx(0.5)
+
+
+def test_unsolicited_callers_are_those_who_called_first() -> None:
+    """B called A back after A had called it: not unsolicited. E and F called A before A ever
+    called them (E before A's reply, F never answered): both count, in the windows of their
+    calls; A's own first call to D long ago makes D's later call to A no stranger's."""
+    rows: list[Row] = [
+        ("1", datetime(2026, 11, 1, 10), 30, "A", "B", "radio", "c1", None),
+        ("2", datetime(2026, 11, 1, 11), 30, "B", "A", "radio", "c1", None),
+        ("3", datetime(2026, 10, 29, 9), 30, "E", "A", "radio", "c1", None),
+        ("4", datetime(2026, 10, 30, 9), 30, "A", "E", "radio", "c1", None),
+        ("5", datetime(2026, 11, 1, 23, 30), 30, "F", "A", "radio", "c1", None),
+        ("6", datetime(2026, 10, 20), 30, "A", "D", "radio", "c1", None),
+        ("7", datetime(2026, 11, 1, 12), 30, "D", "A", "radio", "c1", None),
+    ]
+    a = _run(ibis.duckdb.connect(), _calls(rows)).loc["A"]
+    assert a.unsolicited_callers_7d == 2  # E and F
+    assert a.unsolicited_callers_24h == 1 and a.unsolicited_callers_1h == 1  # F only
+    assert a.in_calls_7d == 4

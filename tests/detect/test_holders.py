@@ -54,3 +54,12 @@ def test_an_office_shows_its_lines_and_its_long_held_busy_neighbours() -> None:
     # A new SIM on the office cell sees three old busy lines; it is not one itself.
     assert got.loc[NEWCOMER, "cell_old_callers_24h"] == 3
     assert got.loc[PASSER, "cell_old_callers_24h"] == 0  # elsewhere; yesterday does not count
+
+
+def test_holder_age_is_that_of_the_identitys_oldest_line() -> None:
+    got = ibis.duckdb.connect().execute(holder_features(_subscribers(), until=UNTIL))
+    age = got.set_index("msisdn")["holder_age_days"]
+    # DESK_B is younger than DESK_A, but its company has been a customer since 2024-01-01.
+    since = (UNTIL - datetime(2024, 1, 1)).total_seconds() / 86400
+    assert age[DESK_A] == age[DESK_B] == since
+    assert age[NEWCOMER] == (UNTIL - datetime(2026, 11, 1)).total_seconds() / 86400

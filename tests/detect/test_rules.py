@@ -122,3 +122,47 @@ def test_a_cap_limits_the_score_of_the_numbers_it_holds_for() -> None:
 def test_bad_caps_are_named(extra: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         parse_rules(GOOD + extra, KNOWN)
+
+
+def _shipped_scores(rows: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The shipped rules' scores of feature rows (every feature 0 unless given)."""
+    text = resources.files("telshield.detect").joinpath("default_rules.toml").read_text()
+    names = detection_feature_names()
+    rs = parse_rules(text, names)
+    frame = {"msisdn": list(rows)} | {n: [float(r.get(n, 0.0)) for r in rows.values()]
+                                      for n in names}
+    got = ibis.duckdb.connect().execute(rule_hits(ibis.memtable(frame), rs))
+    return dict(zip(got["msisdn"], got["rule_score"], strict=True))
+
+
+# A young SIM cold-calling 30 strangers a day from one cell, hardly called back: it reaches the
+# verify tier (0.7) on the shipped rules.
+COLD = {"is_subscriber": 1, "sim_age_days": 40, "history_days": 7, "distinct_callees_24h": 30,
+        "new_callee_share_24h": 0.95, "callback_share_24h": 0.02, "callback_share_7d": 0.02,
+        "distinct_cells_7d": 1, "distinct_counties_7d": 1, "distinct_callees_7d": 80,
+        "outgoing_share_7d": 0.99, "in_calls_7d": 3, "active_days_7d": 4,
+        "unanswered_share_7d": 0.5, "distinct_imeis_24h": 1}
+
+
+def test_a_number_people_call_first_is_held_at_watch() -> None:
+    got = _shipped_scores({
+        "cold": COLD,
+        "handler_only": COLD | {"unsolicited_callers_7d": 1},
+        "given_out": COLD | {"unsolicited_callers_7d": 3},
+        "given_out_goip": COLD | {"unsolicited_callers_7d": 3, "goip_device_24h": 1},
+    })
+    assert got["cold"] >= 0.7 and got["handler_only"] == got["cold"]
+    assert got["given_out"] == pytest.approx(0.65)
+    assert got["given_out_goip"] >= 0.7  # a device sign: the cap does not hold
+
+
+def test_a_young_line_of_an_established_company_is_the_companys() -> None:
+    office = COLD | {"sim_age_days": 80, "id_lines_cell_24h": 3, "holder_age_days": 900}
+    got = _shipped_scores({
+        "office_newcomer": office,
+        "new_company": office | {"holder_age_days": 80},
+        "one_colleague": office | {"id_lines_cell_24h": 1},
+    })
+    assert got["office_newcomer"] < 0.5  # below watch, as the company's old lines are
+    assert got["new_company"] >= 0.7  # a shell company's lines are all weeks old
+    assert got["one_colleague"] >= 0.7  # one other line of the holder is a card opener's too

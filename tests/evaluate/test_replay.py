@@ -141,3 +141,29 @@ def test_warmup_runs_detection_in_shadow_and_judges_after(world: Path, settings:
     ends = {s.alert.window_end for s in d.alerts(page=Page(10_000))}
     store.dispose()
     assert ends and min(ends) >= datetime(2026, 10, 5, 10)
+
+
+def test_a_handlers_cover_calls_are_not_judged(tmp_path: Path) -> None:
+    """The crew's handler calling its SIM is neither a fraud call nor a legitimate one: a
+    replay that bars the SIM from calls from abroad must not count it as a legitimate call
+    blocked. Its SIM's calls and a victim's call back stay judged."""
+    import pandas as pd
+
+    from telshield.evaluate.replay_run import load_calls
+
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "truth").mkdir()
+    at = pd.to_datetime(["2026-10-05 10:00", "2026-10-05 10:05", "2026-10-05 10:10"])
+    pd.DataFrame({"call_id": ["1", "2", "3"], "started_at": at,
+                  "caller": ["85291234567", "8613800000001", "8613900000002"],
+                  "callee": ["8613800000001", "8613900000002", "8613800000001"],
+                  "ingress": ["international", "radio", "radio"],
+                  "caller_imei": [None, None, None]}).to_parquet(tmp_path / "calls" / "p.parquet")
+    pd.DataFrame({"call_id": ["1", "2", "3"], "is_fraud": [False, True, False],
+                  "route": ["international", "local", "local"]}).to_parquet(
+        tmp_path / "truth" / "calls.parquet")
+    pd.DataFrame({"msisdn": ["85291234567", "8613800000001", "8613900000002"],
+                  "role": ["handler", "fraud_sim", "normal"]}).to_parquet(
+        tmp_path / "truth" / "numbers.parquet")
+    calls = load_calls(tmp_path).set_index("call_id")
+    assert calls["crew"].to_dict() == {"1": True, "2": False, "3": False}

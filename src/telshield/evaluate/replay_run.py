@@ -99,7 +99,9 @@ class ReplayResult:
 
 
 def load_calls(world: Path) -> pd.DataFrame:
-    """The world's calls with truth's ``is_fraud``, in time order."""
+    """The world's calls with truth's ``is_fraud``, in time order, and ``crew``: calls that are
+    not fraud calls placed by a crew's own handler (its cover traffic to the crew's SIMs), which
+    are neither fraud nor legitimate traffic and are not judged."""
     calls_dir, truth = world / "calls", world / "truth" / "calls.parquet"
     if not calls_dir.is_dir() or not truth.exists():
         raise InvalidInput(f"{world} has no calls/ or truth/calls.parquet: give the folder "
@@ -109,6 +111,11 @@ def load_calls(world: Path) -> pd.DataFrame:
     fraud = pq.read_table(truth, columns=["call_id", "is_fraud", "route"]).to_pandas()
     df = calls.merge(fraud, on="call_id", how="left", validate="one_to_one")
     df["is_fraud"] = df["is_fraud"].fillna(False).astype(bool)
+    numbers = world / "truth" / "numbers.parquet"
+    roles = pq.read_table(numbers, columns=["msisdn", "role"]).to_pandas() \
+        if numbers.exists() else pd.DataFrame({"msisdn": [], "role": []})
+    handlers = set(roles.loc[roles["role"] == "handler", "msisdn"].astype(str))
+    df["crew"] = ~df["is_fraud"] & df["caller"].astype(str).isin(handlers)
     if df.empty:
         raise InvalidInput(f"{world}: the calls feed is empty, nothing to replay")
     return df.sort_values("started_at", kind="stable").reset_index(drop=True)
@@ -207,7 +214,8 @@ def run_replay(
 
     t = time.perf_counter()
     alerted = _alerted(first_alerts(p.disposal.cases), calls["caller"], at)
-    judged = at >= t0 + HOUR * max(options.warmup_hours, 0)
+    # A handler's cover calls to its crew are neither fraud calls nor legitimate traffic.
+    judged = (at >= t0 + HOUR * max(options.warmup_hours, 0)) & ~calls["crew"].to_numpy()
     results = judge(routes[judged], calls["is_fraud"].to_numpy()[judged], callers[judged],
                     at[judged], outcome[judged], alerted[judged])
     secs["judge"] = time.perf_counter() - t
