@@ -35,7 +35,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from telshield.detect.features import GOIP_KINDS, Window, feature_names, number_features
+from telshield.detect.features import (
+    FIXED_KINDS,
+    GOIP_KINDS,
+    LONG_CALL_S,
+    Window,
+    feature_names,
+    number_features,
+)
 from telshield.reference.schemas import FEEDS
 
 UNTIL = datetime(2026, 11, 15)
@@ -126,10 +133,10 @@ def make_calls(n: int, path: Path, seed: int = 1, shape: str = "realistic") -> N
 
 
 def dims() -> tuple[pa.Table, pa.Table]:
-    """Cells (with counties) and device intel (one GOIP TAC)."""
+    """Cells (with counties) and device intel (a GOIP TAC and a desk-phone TAC)."""
     cells = pa.table({"cell_id": [f"cell-{i}" for i in range(N_CELLS)],
                       "county": [f"county-{i // CELLS_PER_COUNTY}" for i in range(N_CELLS)]})
-    intel = pa.table({"tac": ["86123400"], "kind": ["goip"]})
+    intel = pa.table({"tac": ["86123400", "86555500"], "kind": ["goip", "deskphone"]})
     return cells, intel
 
 
@@ -165,7 +172,7 @@ def _ts(t: datetime) -> str:
 
 def hand_sql(path: Path) -> str:
     """One hand-written DuckDB query computing the same call features, by the same plan."""
-    out, derived, inc, pair = [], [], [], []
+    out, derived, inc, pair, unsol = [], [], [], [], []
     place: dict[str, list[str]] = {}
     for w, secs in WINDOWS.items():
         s = f"started_at >= {_ts(UNTIL - timedelta(seconds=secs))}"
@@ -173,6 +180,7 @@ def hand_sql(path: Path) -> str:
             f"count(*) FILTER ({s}) AS out_calls_{w}",
             f"count(*) FILTER ({s} AND duration_s > 0 AND duration_s < 30) AS short_{w}",
             f"count(*) FILTER ({s} AND duration_s = 0) AS unans_{w}",
+            f"count(*) FILTER ({s} AND duration_s >= {LONG_CALL_S}) AS long_calls_{w}",
             f"count(*) FILTER ({s} AND duration_s > 0) AS answered_{w}",
             f"sum(duration_s) FILTER ({s}) AS dur_{w}",
             f"count(*) FILTER ({s} AND (hour(started_at) >= 22 OR hour(started_at) < 6))"
@@ -183,11 +191,14 @@ def hand_sql(path: Path) -> str:
             place.setdefault(d, []).append(
                 f"count(*) FILTER ({ls} AND v IS NOT NULL) AS distinct_{d}_{w}")
         place["imeis"].append(f"coalesce(max(goip) FILTER ({ls}), 0) AS goip_device_{w}")
+        place["imeis"].append(f"coalesce(max(fixed) FILTER ({ls}), 0) AS fixed_device_{w}")
         inc.append(f"count(*) FILTER ({s}) AS in_calls_{w}")
         ls, fs = s.replace("started_at", "last_at"), s.replace("started_at", "first_at")
         pair += [f"count(*) FILTER ({ls}) AS distinct_callees_{w}",
                  f"count(*) FILTER ({ls} AND back) AS back_{w}",
                  f"count(*) FILTER ({ls} AND {fs}) AS new_{w}"]
+        unsol.append(f"count(*) FILTER ({ls} AND (back_first IS NULL OR back_first > first_at))"
+                     f" AS unsolicited_callers_{w}")
         n, c = f"nullif(out_calls_{w}, 0)", f"nullif(distinct_callees_{w}, 0)"
         derived += [
             f"out_calls_{w}", f"coalesce(in_calls_{w}, 0) AS in_calls_{w}",
@@ -197,6 +208,8 @@ def hand_sql(path: Path) -> str:
             f"back_{w} / {c} AS callback_share_{w}", f"new_{w} / {c} AS new_callee_share_{w}",
             f"night_{w} / {n} AS night_share_{w}", f"distinct_cells_{w}",
             f"distinct_counties_{w}", f"distinct_imeis_{w}", f"goip_device_{w}",
+            f"long_calls_{w}", f"fixed_device_{w}",
+            f"coalesce(unsolicited_callers_{w}, 0) AS unsolicited_callers_{w}",
         ] + [f"{i}_{w} / {n} AS {i}_share_{w}" for i in INGRESS] + [
             f"out_calls_{w} / nullif(out_calls_{w} + coalesce(in_calls_{w}, 0), 0)"
             f" AS outgoing_share_{w}",
@@ -215,10 +228,12 @@ def hand_sql(path: Path) -> str:
                  FROM recent LEFT JOIN cells c ON caller_cell = c.cell_id GROUP BY 1, 2)
            GROUP BY 1),
     di AS (SELECT caller AS msisdn, {", ".join(place["imeis"])}
-           FROM (SELECT m.*, CASE WHEN i.tac IS NOT NULL THEN 1 END AS goip
+           FROM (SELECT m.*, CASE WHEN i.tac IS NOT NULL THEN 1 END AS goip,
+                        CASE WHEN f.tac IS NOT NULL THEN 1 END AS fixed
                  FROM (SELECT caller, caller_imei AS v, max(started_at) AS l FROM recent
                        GROUP BY 1, 2) m
-                 LEFT JOIN intel i ON substr(m.v, 1, 8) = i.tac)
+                 LEFT JOIN intel i ON substr(m.v, 1, 8) = i.tac
+                 LEFT JOIN fixed f ON substr(m.v, 1, 8) = f.tac)
            GROUP BY 1),
     dd AS (SELECT caller AS msisdn, count(*) FILTER (l >= {_ts(start)}) AS active_days_7d
            FROM (SELECT caller, max(started_at) AS l FROM recent
@@ -227,13 +242,17 @@ def hand_sql(path: Path) -> str:
     i AS (SELECT callee AS msisdn, {", ".join(inc)} FROM recent GROUP BY 1),
     pr AS (SELECT caller, callee, min(started_at) AS first_at, max(started_at) AS last_at
            FROM hist GROUP BY 1, 2),
-    pb AS (SELECT p.*, b.caller IS NOT NULL AS back FROM pr p
+    pb AS (SELECT p.*, b.caller IS NOT NULL AS back, b.first_at AS back_first FROM pr p
            LEFT JOIN pr b ON b.caller = p.callee AND b.callee = p.caller
            WHERE p.last_at >= {_ts(start)}),
-    p AS (SELECT caller AS msisdn, {", ".join(pair)} FROM pb GROUP BY 1)
-    SELECT msisdn, {", ".join(derived)}, active_days_7d
+    p AS (SELECT caller AS msisdn, {", ".join(pair)},
+                 epoch({_ts(UNTIL)} - min(first_at)) / 86400.0 AS first_call_days
+          FROM pb GROUP BY 1),
+    u AS (SELECT callee AS msisdn, {", ".join(unsol)} FROM pb GROUP BY 1)
+    SELECT msisdn, {", ".join(derived)}, active_days_7d, first_call_days
     FROM o JOIN dc USING (msisdn) JOIN dn USING (msisdn) JOIN di USING (msisdn)
     JOIN dd USING (msisdn) LEFT JOIN i USING (msisdn) LEFT JOIN p USING (msisdn)
+    LEFT JOIN u USING (msisdn)
     """
 
 
@@ -243,6 +262,7 @@ def run_sql(path: Path, threads: int, memory: str = MEMORY) -> pd.DataFrame:
     cells, intel = dims()
     con.register("cells", cells)
     con.register("intel", intel.filter(pc.is_in(intel["kind"], pa.array(GOIP_KINDS))))
+    con.register("fixed", intel.filter(pc.is_in(intel["kind"], pa.array(FIXED_KINDS))))
     return con.execute(hand_sql(path)).df()
 
 
@@ -254,17 +274,21 @@ def run_pandas(path: Path) -> pd.DataFrame:
     c = c[(c.started_at >= START) & (c.started_at < UNTIL)]
     cells, intel = dims()
     goip_tacs = intel.filter(pc.is_in(intel["kind"], pa.array(GOIP_KINDS)))["tac"].to_pylist()
+    fixed_tacs = intel.filter(pc.is_in(intel["kind"], pa.array(FIXED_KINDS)))["tac"].to_pylist()
     pairs = c.groupby(["caller", "callee"], sort=False).started_at.agg(["min", "max"])
     pairs = pairs.reset_index()
-    back = pairs[["caller", "callee"]].rename(columns={"caller": "callee", "callee": "caller"})
-    back["back"] = True
+    back = pairs[["caller", "callee", "min"]].rename(
+        columns={"caller": "callee", "callee": "caller", "min": "back_first"})
     pairs = pairs.merge(back, on=["caller", "callee"], how="left")
-    pairs["back"] = pairs["back"].notna()
+    pairs["back"] = pairs["back_first"].notna()
+    unsolicited = pairs["back_first"].isna() | (pairs["back_first"] > pairs["min"])
     r = c[c.started_at >= UNTIL - timedelta(days=7)]
     r = r.merge(cells.to_pandas(), left_on="caller_cell", right_on="cell_id", how="left")
     hour = r.started_at.dt.hour
     r = r.assign(
         goip=r.caller_imei.str[:8].isin(goip_tacs).astype(int),
+        fixed=r.caller_imei.str[:8].isin(fixed_tacs).astype(int),
+        long=r.duration_s >= LONG_CALL_S,
         night=(hour >= 22) | (hour < 6), answered=r.duration_s > 0,
         short=(r.duration_s > 0) & (r.duration_s < 30), unans=r.duration_s == 0,
         day=r.started_at.dt.normalize(),
@@ -275,7 +299,7 @@ def run_pandas(path: Path) -> pd.DataFrame:
         s = UNTIL - timedelta(seconds=secs)
         x = r[r.started_at >= s]
         g = x.groupby("caller")
-        sums = g[["short", "unans", "answered", "night", *INGRESS]].sum()
+        sums = g[["short", "unans", "answered", "night", "long", *INGRESS]].sum()
         parts.append(pd.DataFrame({
             f"out_calls_{w}": g.size(), f"dur_{w}": g.duration_s.sum(),
             **{f"{k}_{w}": sums[k] for k in sums.columns},
@@ -283,6 +307,7 @@ def run_pandas(path: Path) -> pd.DataFrame:
             f"distinct_counties_{w}": g.county.nunique(),
             f"distinct_imeis_{w}": g.caller_imei.nunique(),
             f"goip_device_{w}": g.goip.max(),
+            f"fixed_device_{w}": g.fixed.max(),
         }))
         parts.append(x.groupby("callee").size().rename(f"in_calls_{w}").to_frame())
         p = pairs[pairs["max"] >= s]
@@ -290,7 +315,11 @@ def run_pandas(path: Path) -> pd.DataFrame:
             f"distinct_callees_{w}": p.groupby("caller").size(),
             f"back_{w}": p.back.groupby(p.caller).sum(),
             f"new_{w}": (p["min"] >= s).groupby(p.caller).sum(),
+            f"unsolicited_callers_{w}": unsolicited[p.index].groupby(p.callee).sum(),
         }))
+    live = pairs[pairs["max"] >= UNTIL - timedelta(days=7)]
+    parts.append(((UNTIL - live.groupby("caller")["min"].min()).dt.total_seconds() / 86400.0)
+                 .rename("first_call_days").to_frame())
     f = pd.concat(parts, axis=1)
     f = f[f.index.isin(r.caller.unique())]
     out: dict[str, pd.Series] = {}
@@ -314,10 +343,14 @@ def run_pandas(path: Path) -> pd.DataFrame:
             **{f"distinct_{d}_{w}": f[f"distinct_{d}_{w}"].fillna(0)
                for d in ("cells", "counties", "imeis")},
             f"goip_device_{w}": f[f"goip_device_{w}"].fillna(0),
+            f"fixed_device_{w}": f[f"fixed_device_{w}"].fillna(0),
+            f"long_calls_{w}": f[f"long_{w}"].fillna(0),
+            f"unsolicited_callers_{w}": f[f"unsolicited_callers_{w}"].fillna(0),
             **{f"{i}_share_{w}": share(f[f"{i}_{w}"], n) for i in INGRESS},
             f"outgoing_share_{w}": share(n, n + inc),
         }
     out["active_days_7d"] = f["active_days_7d"]
+    out["first_call_days"] = f["first_call_days"]
     return pd.DataFrame(out).rename_axis("msisdn").reset_index()
 
 
