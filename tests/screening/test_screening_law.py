@@ -219,6 +219,24 @@ def test_each_fact_is_the_same_in_both_forms(imei: str | None) -> None:
                 assert got == value, (name, a, b)
 
 
+def test_a_fact_for_some_calls_is_its_column_at_those_calls() -> None:
+    """A fact with a ``rows`` form (computed only for the calls an ``and`` lets through)
+    gives what its whole column gives there."""
+    callers = [c for c in CALLERS if c]
+    callees = (CALLEES * len(callers))[: len(callers)]
+    ing = np.array([k % 3 for k in range(len(callers))], dtype=np.int8)
+    with_rows = [name for name, fact in FACTS.items() if fact.rows is not None]
+    assert with_rows  # the callee's flags at least
+    for rows in (np.arange(len(callers)), np.array([1, 4, 5, 8]), np.array([], dtype=np.intp)):
+        batch = Batch(SNAP, callers, callees, ing, None, NOW, Velocity(LIMITS), ())
+        for name in with_rows:
+            fact = FACTS[name]
+            assert fact.rows is not None
+            part = fact.rows(batch, rows)
+            assert name not in batch  # not kept: it is not the whole column
+            assert np.array_equal(part, batch[name][rows]), name
+
+
 def test_roaming_subscribers_call_home_over_the_international_gateway() -> None:
     e = Engine(clock=lambda: NOW)
     e.swap(SNAP)

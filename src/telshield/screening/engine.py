@@ -331,7 +331,9 @@ def _ingress_codes(ingress: Sequence[str] | str, n: int) -> npt.NDArray[np.int8]
     """Ingress codes for a batch; an unknown name is an InvalidInput that lists the names."""
     if isinstance(ingress, str):
         return np.full(n, ingress_code(ingress), dtype=np.int8)
-    codes = list(map(_INGRESS_CODE.get, ingress))
-    if None in codes:
-        ingress_code(ingress[codes.index(None)])  # raises, naming the bad value
-    return np.array(codes, dtype=np.int8)
+    try:
+        return np.fromiter(map(_INGRESS_CODE.__getitem__, ingress), dtype=np.int8, count=n)
+    except KeyError:
+        for name in ingress:
+            ingress_code(name)  # raises, naming the first bad value
+        raise

@@ -145,11 +145,14 @@ class Fact:
     ``snap``, ``text`` (the caller as given), ``callee``, ``ing``, ``now``, ``imei``,
     ``observe``, ``TIERS`` and earlier facts — an expression put where it is used when
     ``inline``, else statements run once before the first stage that needs it. ``vector``: the
-    fact for a whole ``Batch`` (a column, or one value standing for every call)."""
+    fact for a whole ``Batch`` (a column, or one value standing for every call). ``rows``,
+    where given: the column for some calls only (their indices), for a costly fact that the
+    sweep needs only for the few calls an ``and`` lets through (the callee's flags)."""
 
     scalar: str
     vector: Callable[[Batch], Any]
     inline: bool = False
+    rows: Callable[[Batch, npt.NDArray[np.intp]], Any] | None = None
 
 
 def _velocity(x: Batch) -> npt.NDArray[np.int8]:
@@ -196,7 +199,8 @@ FACTS: dict[str, Fact] = {
     "roaming": Fact("(c in snap.roaming_set)",
                     lambda x: x.snap.roaming_many(x["c"]) if x.snap.roaming.size else False,
                     inline=True),
-    "callee_flags": Fact("snap.flags_of(e)", lambda x: x.snap.flags_many(x["e"]), inline=True),
+    "callee_flags": Fact("snap.flags_of(e)", lambda x: x.snap.flags_many(x["e"]), inline=True,
+                         rows=lambda x, r: x.snap.flags_many(x["e"][r])),
     "risks": Fact("snap.risk_results", lambda x: x.snap.risk_results, inline=True),
     "risk": Fact(
         "risk = snap.risk_table.lookup(text) if snap.risk_prefixes else -1",
@@ -297,21 +301,32 @@ def scalar_law(
     return decide
 
 
+def _rows_lambda(body: ast.expr) -> ast.Lambda:
+    return ast.Lambda(ast.arguments([], [ast.arg("r")], None, [], [], None, []), body)
+
+
 class _Elementwise(ast.NodeTransformer):
     """``and``/``or``/``not`` and chained comparisons made element-wise; facts read from the
-    batch ``x``."""
+    batch ``x`` for the calls ``r`` (None: all of them). ``and`` evaluates its right side only
+    for the calls its left side lets through (``_and``), as the single-call form does."""
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if node.id in CONSTANTS:
             return node
-        return ast.Subscript(ast.Name("x", ast.Load()), ast.Constant(node.id), ast.Load())
+        return ast.Call(ast.Name("_get", ast.Load()),
+                        [ast.Name("x", ast.Load()), ast.Constant(node.id),
+                         ast.Name("r", ast.Load())], [])
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
-        fn = "_and" if isinstance(node.op, ast.And) else "_or"
         values = [self.visit(v) for v in node.values]
         out = values[-1]
         for v in reversed(values[:-1]):
-            out = ast.Call(ast.Name(fn, ast.Load()), [v, out], [])
+            if isinstance(node.op, ast.And):
+                out = ast.Call(ast.Name("_and", ast.Load()),
+                               [ast.Name("x", ast.Load()), ast.Name("r", ast.Load()),
+                                _rows_lambda(v), _rows_lambda(out)], [])
+            else:
+                out = ast.Call(ast.Name("_or", ast.Load()), [v, out], [])
         return out
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
@@ -329,17 +344,56 @@ class _Elementwise(ast.NodeTransformer):
         return self.visit(ast.BoolOp(ast.And(), parts))
 
 
+def _truth(v: Any) -> Any:
+    return v if getattr(v, "dtype", None) == np.bool_ else np.not_equal(v, 0)
+
+
+def _get(x: Batch, name: str, r: npt.NDArray[np.intp] | None) -> Any:
+    """Fact ``name`` for the calls ``r`` of batch ``x`` (None: all of them): a column, or one
+    value for every call. A fact not yet computed that has a ``rows`` form is computed for
+    those calls only (and not kept)."""
+    v = x.get(name)
+    if v is None:
+        fact = FACTS[name]
+        if r is not None and fact.rows is not None:
+            return fact.rows(x, r)
+        v = x[name]
+    if r is None or not isinstance(v, np.ndarray) or v.ndim == 0:
+        return v
+    return v[r]
+
+
+def _and(x: Batch, r: npt.NDArray[np.intp] | None, left: Callable[[Any], Any],
+         right: Callable[[Any], Any]) -> Any:
+    """``left and right`` element-wise over the calls ``r``, the right side evaluated only
+    for the calls where the left one holds."""
+    a = _truth(left(r))
+    if a.ndim == 0:
+        return _truth(right(r)) if a else a
+    pos = np.flatnonzero(a)
+    if pos.size == 0:
+        return a
+    b = _truth(right(pos if r is None else r[pos]))
+    if b.ndim == 0:
+        return a if b else np.zeros(a.shape, dtype=bool)
+    out = np.zeros(a.shape, dtype=bool)
+    out[pos] = b
+    return out
+
+
 _VECTOR_NS: dict[str, Any] = {
-    **CONSTANTS, "_and": np.logical_and, "_or": np.logical_or, "_not": np.logical_not,
-    "_truth": lambda v: v if getattr(v, "dtype", None) == np.bool_ else np.not_equal(v, 0),
+    **CONSTANTS, "_and": _and, "_or": np.logical_or, "_not": np.logical_not,
+    "_truth": _truth, "_get": _get,
 }
 
 
 def _vector(expr: str) -> Callable[[Batch], Any]:
+    """The condition ``expr`` for a whole batch: a column of truth values, or one value."""
     tree = _Elementwise().visit(ast.parse(expr, mode="eval"))
     body = ast.Call(ast.Name("_truth", ast.Load()), [tree.body], [])
     fn = ast.Expression(ast.Lambda(
-        ast.arguments([], [ast.arg("x")], None, [], [], None, []), body))
+        ast.arguments([], [ast.arg("x"), ast.arg("r")], None, [], [], None,
+                      [ast.Constant(None)]), body))
     f: Callable[[Batch], Any] = eval(  # our own stage table, never input
         compile(ast.fix_missing_locations(fn), "<telshield decision law>", "eval"), _VECTOR_NS)
     return f

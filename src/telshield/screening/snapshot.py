@@ -46,6 +46,9 @@ COLOUR_BITS = {Colour.WHITE: WHITE, Colour.BLACK: BLACK, Colour.GREY: GREY}
 BARRED_DEVICE_KINDS = ("goip", "simbank")
 # Above this many numbers, ``flags_many`` probes the bitmap before searching the sorted keys.
 _PROBE_FIRST = 1 << 16
+# ... for that many numbers at least: a few are searched for straight away (the probe's fixed
+# cost is that of several binary searches).
+_PROBE_MIN_BATCH = 64
 
 
 class Outcome(StrEnum):
@@ -351,7 +354,7 @@ class Snapshot:
         """Flag bytes of many numbers (0 for those in no list, and for -1 entries)."""
         if self.keys.size == 0:
             return np.zeros(numbers.shape, dtype=np.uint8)
-        if self.probe is not None:
+        if self.probe is not None and numbers.size > _PROBE_MIN_BATCH:
             # A large snapshot: a binary search over its keys misses the cache at every step.
             # The probe (two bits a number, one load each) rules out nearly every unlisted
             # number; only the few it lets through are searched for.
