@@ -128,6 +128,35 @@ def test_parse_numbers_equals_parse_number(texts: list[str]) -> None:
     assert parse_numbers(texts).tolist() == [parse_number(t) for t in texts]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 17).flatmap(lambda w: st.lists(
+    st.one_of(st.integers(10 ** (w - 1), 10**w - 1).map(str),
+              st.text(alphabet="0123456789\n +٣:/", min_size=w, max_size=w)),
+    min_size=1, max_size=30)))
+def test_parse_numbers_of_one_length_equals_parse_number(texts: list[str]) -> None:
+    """Texts of one length (the usual batch) take the fixed-width path when the first one's
+    length is that of all: the same numbers as one by one."""
+    from telshield.screening.numbering import parse_numbers
+
+    assert parse_numbers(texts).tolist() == [parse_number(t) for t in texts]
+
+
+def test_parse_numbers_fixed_width_edges() -> None:
+    from telshield.screening.numbering import parse_numbers
+
+    cases = [
+        ["8613812345678", "8613812345679"],
+        ["999999999999999", "100000000000000"],  # 15 digits, the largest and smallest
+        ["100", "999"],
+        ["123\n45", "1234567"],  # a newline where a separator would be
+        ["12\n", "123"],
+        ["0123", "1234"], ["1234", "12/4"], ["1234", "12:4"],
+        ["1234567890123456", "1234567890123456"],  # 16 digits: too long
+    ]
+    for texts in cases:
+        assert parse_numbers(texts).tolist() == [parse_number(t) for t in texts], texts
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["86", "861", "8613", "86138", "8610", "862", "864",
                                            "8695", "852", "1", "9"]),

@@ -32,6 +32,7 @@ from telshield.domain.numbers import (
 I64 = npt.NDArray[np.int64]
 _MEMO_MAX = 200_000  # memoised (length, leading digits) keys per table
 _POW10 = np.array([10**i for i in range(MAX_DIGITS + 2)], dtype=np.int64)
+_POW10F = _POW10[: MAX_DIGITS + 1].astype(np.float64)
 
 
 class Kind(IntEnum):
@@ -65,6 +66,10 @@ def parse_numbers(texts: Sequence[str]) -> I64:
     texts = list(texts)
     n = len(texts)
     joined = "\n".join(texts)
+    if n and joined.isascii():
+        fixed = _fixed_width(joined, n, len(texts[0]))
+        if fixed is not None:
+            return fixed
     if n and joined.isascii() and joined.count("\n") == n - 1:
         # Fast path: numpy's text parser reads them all in one C loop, and the numbers prove
         # the texts were canonical: a positive number of 3-15 digits takes at least as many
@@ -82,6 +87,25 @@ def parse_numbers(texts: Sequence[str]) -> I64:
                     int(d.sum()) == len(joined) - (n - 1):
                 return values
     return np.fromiter(map(parse_number, texts), dtype=np.int64, count=n)
+
+
+def _fixed_width(joined: str, n: int, width: int) -> I64 | None:
+    """The numbers of ``n`` ASCII texts joined by newlines when each is ``width`` characters
+    and canonical (the usual batch: numbers of one length), else None (not all are).
+
+    With exactly that length, the joined text has a newline at every ``width + 1``-th place;
+    when those are newlines and every other character is a digit, it holds no other newline,
+    so the texts are exactly the rows of digits between them."""
+    if not MIN_DIGITS <= width <= MAX_DIGITS or len(joined) != n * (width + 1) - 1:
+        return None
+    # Digit values; a byte below "0" wraps round to above 9, and the newline (10) to 218.
+    flat = np.frombuffer((joined + "\n").encode("ascii"), dtype=np.uint8) - np.uint8(48)
+    rows = flat.reshape(n, width + 1)
+    if not (rows[:, width] == 218).all() or int(np.count_nonzero(flat > 9)) != n or \
+            not rows[:, 0].all():
+        return None
+    # In doubles, exactly: every product and partial sum is an integer below 10**15 < 2**53.
+    return (rows[:, :width].astype(np.float64) @ _POW10F[width - 1 :: -1]).astype(np.int64)
 
 
 def digit_counts(numbers: I64) -> npt.NDArray[np.intp]:
