@@ -420,9 +420,16 @@ def test_large_snapshot_lookups_agree_with_a_set() -> None:
     got = snap.flags_many(probe).tolist()
     assert got == [expected.get(n, 0) for n in probe.tolist()]
     assert sum(1 for g in got if g) >= 500
-    # A few numbers at a time are searched for without the probe: the same answers.
+    # A few numbers at a time are looked up without the probe: the same answers.
     for k in range(0, probe.size, 40):
         assert snap.flags_many(probe[k : k + 40]).tolist() == got[k : k + 40]
+    # Block by block: the first and last keys, each block's edges, and numbers between them.
+    edges = np.unique(np.concatenate([snap.keys[:40], snap.keys[-40:], snap.keys[::16],
+                                      snap.keys[15::16], snap.keys[::16] + 1,
+                                      snap.keys[::16] - 1, [0, 1, 10**15]]))
+    want = [expected.get(n, 0) for n in edges.tolist()]
+    assert snap.flags_many(edges).tolist() == want
+    assert [snap.flags_of(n) for n in edges[:: 97].tolist()] == want[:: 97]
 
 
 def test_decision_log_loses_nothing_while_another_thread_flushes(tmp_path: Path) -> None:

@@ -49,6 +49,8 @@ _PROBE_FIRST = 1 << 16
 # ... for that many numbers at least: a few are searched for straight away (the probe's fixed
 # cost is that of several binary searches).
 _PROBE_MIN_BATCH = 64
+_BLOCK = 16  # keys a block (``Snapshot.fence``)
+_IN_BLOCK = np.arange(_BLOCK)
 
 
 class Outcome(StrEnum):
@@ -191,6 +193,7 @@ class Snapshot:
         "build_seconds",
         "built_at",
         "device_results",
+        "fence",
         "flags",
         "has_list_prefixes",
         "imeis",
@@ -232,6 +235,10 @@ class Snapshot:
         self.flags = flags
         self.listed = listed
         self.probe = _Probe(keys) if keys.size > _PROBE_FIRST else None
+        # Every _BLOCK-th key: a search for many numbers finds each one's block in this small
+        # array (cached) and reads the block (two cache lines), instead of a binary search over
+        # all the keys that misses the cache at nearly every step.
+        self.fence = keys[::_BLOCK].copy() if self.probe is not None else None
         self.list_prefixes = list_prefixes
         self.has_list_prefixes = len(list_prefixes) > 0
         self.risk_prefixes = risk_prefixes
@@ -354,21 +361,30 @@ class Snapshot:
         """Flag bytes of many numbers (0 for those in no list, and for -1 entries)."""
         if self.keys.size == 0:
             return np.zeros(numbers.shape, dtype=np.uint8)
-        if self.probe is not None and numbers.size > _PROBE_MIN_BATCH:
+        if self.probe is not None and self.fence is not None:
             # A large snapshot: a binary search over its keys misses the cache at every step.
-            # The probe (two bits a number, one load each) rules out nearly every unlisted
-            # number; only the few it lets through are searched for.
+            # The probe (one load a number) rules out nearly every unlisted number; the few it
+            # lets through (all of them, when they are few) are looked up block-wise.
+            if numbers.size <= _PROBE_MIN_BATCH:
+                return self._blockwise(numbers)
             out = np.zeros(numbers.shape, dtype=np.uint8)
             maybe = np.flatnonzero(self.probe.maybe(numbers))
             if maybe.size:
-                sub = numbers[maybe]
-                i = np.minimum(np.searchsorted(self.keys, sub), self.keys.size - 1)
-                out[maybe] = np.where(self.keys[i] == sub, self.flags[i], 0)
+                out[maybe] = self._blockwise(numbers[maybe])
             return out
         i = np.searchsorted(self.keys, numbers)
         i = np.minimum(i, self.keys.size - 1)
         hit = self.keys[i] == numbers
         return np.where(hit, self.flags[i], 0).astype(np.uint8)
+
+    def _blockwise(self, numbers: I64) -> U8:
+        """Flag bytes of ``numbers`` (a large snapshot's ``fence`` in hand), found block-wise:
+        the block that can hold each one, then its ``_BLOCK`` keys compared at once."""
+        assert self.fence is not None
+        start = np.maximum(np.searchsorted(self.fence, numbers, side="right") - 1, 0) * _BLOCK
+        at = np.minimum(start[:, None] + _IN_BLOCK, self.keys.size - 1)
+        hit = self.keys[at] == numbers[:, None]  # keys are unique: at most one per number
+        return np.where(hit, self.flags[at], 0).max(axis=1, initial=0).astype(np.uint8)
 
     def memory_bytes(self) -> int:
         """Approximate bytes held: arrays, the compressed bitmap and the probe."""
@@ -380,7 +396,8 @@ class Snapshot:
             + 16 * stats["n_containers"]
         )
         probe = self.probe.bits.nbytes if self.probe is not None else 0
-        return int(self.keys.nbytes + self.flags.nbytes + bitmap + probe)
+        fence = self.fence.nbytes if self.fence is not None else 0
+        return int(self.keys.nbytes + self.flags.nbytes + bitmap + probe + fence)
 
 
 # Multiplicative (Fibonacci) hashing: spreads nearby numbers apart; two odd constants.
