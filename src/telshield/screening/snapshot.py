@@ -49,6 +49,7 @@ _PROBE_FIRST = 1 << 16
 # ... for that many numbers at least: a few are searched for straight away (the probe's fixed
 # cost is that of several binary searches).
 _PROBE_MIN_BATCH = 64
+_ONE_BY_ONE = 16  # up to this many numbers, a large snapshot's ``flags_many`` asks ``flags_of``
 _BLOCK = 16  # keys a block (``Snapshot.fence``)
 _IN_BLOCK = np.arange(_BLOCK)
 
@@ -365,6 +366,9 @@ class Snapshot:
             # A large snapshot: a binary search over its keys misses the cache at every step.
             # The probe (one load a number) rules out nearly every unlisted number; the few it
             # lets through (all of them, when they are few) are looked up block-wise.
+            if numbers.size <= _ONE_BY_ONE:  # cheaper than the array steps for so few
+                return np.fromiter(map(self.flags_of, numbers.tolist()), dtype=np.uint8,
+                                   count=numbers.size)
             if numbers.size <= _PROBE_MIN_BATCH:
                 return self._blockwise(numbers)
             out = np.zeros(numbers.shape, dtype=np.uint8)
