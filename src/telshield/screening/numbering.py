@@ -205,10 +205,11 @@ class Intervals:
         """The answer for each number (the default for -1 entries)."""
         if self.width == 0 or numbers.size == 0:
             return np.full(numbers.shape, self.default, dtype=np.int32)
-        d = digit_counts(numbers)
-        lead = numbers // _POW10[d - np.minimum(d, self.width)]
+        # Digit counts (0 for -1 entries, whose answer is the default whatever they look up).
+        d = np.searchsorted(_POW10, numbers, side="right")
+        lead = numbers // _POW10[np.maximum(d - self.width, 0)]
         i = np.searchsorted(self._keys, d * 10**self.width + lead, side="right") - 1
-        return np.where(numbers > 0, self._values[i], self.default).astype(np.int32)
+        return np.where(numbers > 0, self._values[i], np.int32(self.default))
 
 
 OWN = 8  # the bit ``PlanIndex.classify`` adds to the kind for one of our own numbers
