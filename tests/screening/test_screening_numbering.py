@@ -141,6 +141,15 @@ def test_parse_numbers_of_one_length_equals_parse_number(texts: list[str]) -> No
     assert parse_numbers(texts).tolist() == [parse_number(t) for t in texts]
 
 
+def test_parse_numbers_fixed_width_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many numbers of one length are read a chunk at a time: the same numbers."""
+    from telshield.screening import numbering
+
+    texts = [str(8613800000000 + 7919 * k) for k in range(50)]
+    monkeypatch.setattr(numbering, "_CHUNK", 7)
+    assert numbering.parse_numbers(texts).tolist() == [int(t) for t in texts]
+
+
 def test_parse_numbers_fixed_width_edges() -> None:
     from telshield.screening.numbering import parse_numbers
 

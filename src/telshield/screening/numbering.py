@@ -33,6 +33,7 @@ I64 = npt.NDArray[np.int64]
 _MEMO_MAX = 200_000  # memoised (length, leading digits) keys per table
 _POW10 = np.array([10**i for i in range(MAX_DIGITS + 2)], dtype=np.int64)
 _POW10F = _POW10[: MAX_DIGITS + 1].astype(np.float64)
+_CHUNK = 1 << 16  # numbers a step of ``parse_numbers``'s fixed-width path
 
 
 class Kind(IntEnum):
@@ -104,8 +105,13 @@ def _fixed_width(joined: str, n: int, width: int) -> I64 | None:
     if not (rows[:, width] == 218).all() or int(np.count_nonzero(flat > 9)) != n or \
             not rows[:, 0].all():
         return None
-    # In doubles, exactly: every product and partial sum is an integer below 10**15 < 2**53.
-    return (rows[:, :width].astype(np.float64) @ _POW10F[width - 1 :: -1]).astype(np.int64)
+    # In doubles, exactly: every product and partial sum is an integer below 10**15 < 2**53;
+    # in chunks, so that the matrix of doubles stays small however many numbers come.
+    scale = _POW10F[width - 1 :: -1]
+    out = np.empty(n, dtype=np.int64)
+    for lo in range(0, n, _CHUNK):
+        out[lo : lo + _CHUNK] = rows[lo : lo + _CHUNK, :width].astype(np.float64) @ scale
+    return out
 
 
 def digit_counts(numbers: I64) -> npt.NDArray[np.intp]:
