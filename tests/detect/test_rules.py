@@ -166,3 +166,62 @@ def test_a_young_line_of_an_established_company_is_the_companys() -> None:
     assert got["office_newcomer"] < 0.5  # below watch, as the company's old lines are
     assert got["new_company"] >= 0.7  # a shell company's lines are all weeks old
     assert got["one_colleague"] >= 0.7  # one other line of the holder is a card opener's too
+
+
+# A crew's SIM calling from a car: four cells of one county, victims calling back now and then
+# (so not one-way), half unanswered, nobody called it first.
+MOVING = {"is_subscriber": 1, "sim_age_days": 30, "history_days": 7, "distinct_callees_24h": 30,
+          "new_callee_share_24h": 0.97, "callback_share_24h": 0.04, "callback_share_7d": 0.04,
+          "distinct_cells_7d": 4, "distinct_counties_7d": 1, "distinct_callees_7d": 60,
+          "outgoing_share_7d": 0.92, "in_calls_7d": 5, "active_days_7d": 2,
+          "unanswered_share_24h": 0.55, "unanswered_share_7d": 0.55, "distinct_imeis_24h": 1}
+
+
+def test_a_young_cold_caller_nobody_was_given_reaches_verify() -> None:
+    got = _shipped_scores({
+        "crew": MOVING,
+        "given_out": MOVING | {"unsolicited_callers_7d": 3},
+        "answered": MOVING | {"unanswered_share_24h": 0.2},  # a courier's calls are answered
+        "two_counties": MOVING | {"distinct_counties_7d": 2},
+        "old_sim": MOVING | {"sim_age_days": 200},
+    })
+    assert got["crew"] >= 0.7
+    assert got["given_out"] <= 0.65
+    assert got["answered"] < 0.7 and got["two_counties"] < 0.7 and got["old_sim"] < 0.7
+
+
+# Another network's number, new to ours, calling our subscribers: nobody of ours calls it first,
+# a victim or two call it back (too many for `offnet_spray`).
+OFFNET = {"is_subscriber": 0, "history_days": 7, "interconnect_share_7d": 1.0,
+          "distinct_callees_24h": 12, "new_callee_share_24h": 1.0, "callback_share_24h": 0.0,
+          "callback_share_7d": 0.06, "in_calls_7d": 1, "unanswered_share_24h": 0.6,
+          "first_call_days": 1.5, "out_of_province": 0, "distinct_callees_7d": 12,
+          "outgoing_share_7d": 0.93}
+
+
+def test_another_networks_new_caller_nobody_calls_first_reaches_verify() -> None:
+    got = _shipped_scores({
+        "fraud": OFFNET,
+        "called_first": OFFNET | {"unsolicited_callers_7d": 1},
+        "known": OFFNET | {"first_call_days": 9.0},  # a sales line we have seen for days
+        "known_other_province": OFFNET | {"first_call_days": 9.0, "out_of_province": 1},
+    })
+    assert got["fraud"] >= 0.7
+    assert 0.5 <= got["called_first"] < 0.7  # watched (labelled), not blocked
+    assert got["known"] < 0.5
+    assert got["known_other_province"] >= 0.7
+
+
+def test_the_next_sim_in_a_cold_callers_phone_reaches_verify() -> None:
+    slow = {"is_subscriber": 1, "sim_age_days": 25, "history_days": 7,
+            "distinct_callees_24h": 4, "new_callee_share_24h": 1.0, "outgoing_share_24h": 1.0,
+            "distinct_cells_7d": 1, "distinct_counties_7d": 1, "distinct_imeis_24h": 1}
+    got = _shipped_scores({
+        "successor": slow | {"device_cold_predecessors": 1},
+        "no_predecessor": slow,
+        "old_line": slow | {"device_cold_predecessors": 1, "sim_age_days": 400},
+        "called_first": slow | {"device_cold_predecessors": 1, "unsolicited_callers_7d": 2},
+    })
+    assert got["successor"] >= 0.7
+    assert got["no_predecessor"] < 0.5
+    assert got["old_line"] < 0.5 and got["called_first"] < 0.5

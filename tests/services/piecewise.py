@@ -10,6 +10,7 @@ import ibis
 import pandas as pd
 
 from telshield.detect.colocation import colocation_features
+from telshield.detect.devices import device_features
 from telshield.detect.features import history_days, number_features
 from telshield.detect.holders import holder_features, office_features
 from telshield.detect.inbound import inbound_features
@@ -39,6 +40,12 @@ def piecewise_features(det: Detector, until: datetime,
     frame = frame.merge(coloc, on="msisdn", how="left")
     frame["cell_one_way_callers_24h"] = (
         frame["cell_one_way_callers_24h"].fillna(0).astype("int64"))
+    longest = max(w.length for w in det.windows)
+    dev = r.con.execute(device_features(r.table("calls", since, until), until=until,
+                                        since=until - longest))
+    frame = frame.merge(dev, on="msisdn", how="left")
+    frame["device_cold_predecessors"] = (
+        frame["device_cold_predecessors"].fillna(0).astype("int64"))
     subs = r.table("subscribers", None, until)
     frame = frame.merge(r.con.execute(holder_features(subs, until=until)), on="msisdn",
                         how="left").merge(r.con.execute(office_features(

@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from telshield.detect.colocation import COLOCATION_FEATURES
+from telshield.detect.devices import DEVICE_FEATURES
 from telshield.detect.features import DEFAULT_WINDOWS, RUN_FEATURES, Window, feature_names
 from telshield.detect.holders import HOLDER_FEATURES, OFFICE_FEATURES
 
@@ -27,10 +28,11 @@ _DAY = timedelta(hours=24)
 
 
 def detection_feature_names(windows: Sequence[Window] = DEFAULT_WINDOWS) -> list[str]:
-    """Every feature a rule may name: the per-caller, inbound, co-location, holder and run
-    features."""
+    """Every feature a rule may name: the per-caller, inbound, co-location, device, holder and
+    run features."""
     return (feature_names(windows) + list(INBOUND_FEATURES) + list(COLOCATION_FEATURES)
-            + list(HOLDER_FEATURES) + list(OFFICE_FEATURES) + list(RUN_FEATURES))
+            + list(DEVICE_FEATURES) + list(HOLDER_FEATURES) + list(OFFICE_FEATURES)
+            + list(RUN_FEATURES))
 
 
 def inbound_features(

@@ -24,6 +24,7 @@ import structlog
 
 from telshield.detect import model as m
 from telshield.detect.colocation import colocation_features
+from telshield.detect.devices import device_features
 from telshield.detect.features import Window, feature_names, history_days, number_features
 from telshield.detect.holders import holder_features, office_features
 from telshield.detect.inbound import inbound_features
@@ -178,8 +179,13 @@ class Detector:
         t = t.drop("in_msisdn")
         coloc = colocation_features(day, until=until).rename(co_msisdn="msisdn")
         t = t.left_join(coloc, t.msisdn == coloc.co_msisdn).drop("co_msisdn")
+        longest = max(w.length for w in self.windows)
+        dev = device_features(r.table("calls", since, until), until=until,
+                              since=until - longest).rename(d_msisdn="msisdn")
+        t = t.left_join(dev, t.msisdn == dev.d_msisdn).drop("d_msisdn")
         t = t.mutate(
             cell_one_way_callers_24h=t.cell_one_way_callers_24h.fill_null(0).cast("int64"),
+            device_cold_predecessors=t.device_cold_predecessors.fill_null(0).cast("int64"),
             history_days=ibis.literal(history_days(first_call, until, until - since),
                                       type="float64"),
         )
