@@ -238,6 +238,50 @@ class CycleSettings(BaseModel):
     metrics_host: str = Field(default="127.0.0.1", description="address of the metrics port")
 
 
+class RegistrationSettings(BaseModel):
+    """The registration check (入网核验): each rule's setting and the appeal channel. Counts
+    include the application being checked; a rule fires above its setting."""
+
+    cards_per_id: int = Field(
+        default=5, gt=0, description="numbers per ID with us; a card beyond is refused (Art. 10)"
+    )
+    cards_30d_verify: int = Field(
+        default=3, gt=0, description="cards per ID in 30 days above which to verify in person"
+    )
+    staff_hour_verify: int = Field(
+        default=20, gt=0, description="registrations per staff ID per hour above which to verify"
+    )
+    staff_hour_refuse: int = Field(
+        default=60, gt=0, description="registrations per staff ID per hour above which to refuse"
+    )
+    terminal_hour_verify: int = Field(
+        default=20, gt=0, description="registrations per terminal per hour above which to verify"
+    )
+    terminal_hour_refuse: int = Field(
+        default=60, gt=0, description="registrations per terminal per hour above which to refuse"
+    )
+    order_24h_verify: int = Field(
+        default=3, gt=0,
+        description="e-channel orders sharing an address, contact, device or IP in 24 hours "
+        "above which to verify",
+    )
+    appeal_channel: str = Field(
+        default="call 10086 or visit a China Mobile shop with your ID card to appeal "
+        "(Anti-Telecom-Fraud Law Art. 32)",
+        description="told to an applicant who is refused or sent to verification (Art. 32)",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_above_verify(self) -> RegistrationSettings:
+        # A refusal threshold at or below the verify one would make verification unreachable.
+        for what in ("staff", "terminal"):
+            v, r = getattr(self, f"{what}_hour_verify"), getattr(self, f"{what}_hour_refuse")
+            if r <= v:
+                raise ValueError(f"{what}_hour_refuse ({r}) must be above "
+                                 f"{what}_hour_verify ({v})")
+        return self
+
+
 class Settings(BaseSettings):
     """All of telshield's settings."""
 
@@ -257,6 +301,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     detect: DetectSettings = DetectSettings()
     cycle: CycleSettings = CycleSettings()
+    registration: RegistrationSettings = RegistrationSettings()
 
     @property
     def lake_dir(self) -> Path:

@@ -21,7 +21,7 @@ from telshield.domain.users import User
 
 console = Console()
 users_app = typer.Typer(help="Users and their API keys (roles: admin, analyst, disposer, "
-                        "police, auditor).", no_args_is_help=True)
+                        "police, auditor, sales).", no_args_is_help=True)
 
 ActorOption = Annotated[str, typer.Option("--actor", help="Who is doing this (for the audit).")]
 
@@ -34,7 +34,7 @@ def default_actor() -> str:
 @users_app.command("add")
 def add_cmd(
     name: Annotated[str, typer.Argument(help="A unique user name.")],
-    role: Annotated[str, typer.Option(help="admin, analyst, disposer, police or auditor.")],
+    role: Annotated[str, typer.Option(help="admin, analyst, disposer, police, auditor or sales.")],
     unit: Annotated[str, typer.Option(help="The police unit (police users only).")] = "",
     actor: ActorOption = "",
     data_dir: DataDirOption = None,

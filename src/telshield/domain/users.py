@@ -20,6 +20,7 @@ class Role(StrEnum):
     DISPOSER = "disposer"
     POLICE = "police"
     AUDITOR = "auditor"
+    SALES = "sales"  # the sales system, asking the registration check (入网核验)
 
 
 class Permission(StrEnum):
@@ -38,6 +39,9 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     OUTBOX = "outbox"
     USERS_MANAGE = "users.manage"
+    REGISTRATIONS_CHECK = "registrations.check"
+    REGISTRATIONS_NUMBERS = "registrations.numbers"  # the numbers under an ID, masked
+    REGISTRATIONS_STAFF = "registrations.staff"  # suspend and lift staff IDs
 
 
 _P, _R = Permission, Role
@@ -45,7 +49,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ADMIN: frozenset(Permission),
     _R.ANALYST: frozenset(
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
-         _P.OFFNET_EXPORT}
+         _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF}
     ),
     _R.DISPOSER: frozenset(
         {
@@ -64,6 +68,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.AUDITOR: frozenset(
         {_P.LISTS_READ, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ, _P.AUDIT_READ}
     ),
+    _R.SALES: frozenset({_P.REGISTRATIONS_CHECK, _P.REGISTRATIONS_NUMBERS}),
 }
 
 # Roles that see numbers in full; the others see them masked.

@@ -18,6 +18,7 @@ from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, Of
 from telshield.domain.clock import StoreTime, store_now
 from telshield.domain.lists import ListDiff, ListEntry
 from telshield.domain.paging import Page
+from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
 from telshield.domain.users import User
 
 
@@ -271,6 +272,45 @@ class UserRepo(Protocol):
         ...
 
 
+class RegistrationRepo(Protocol):
+    """Registration checks (入网核验) and staff IDs suspended from registering."""
+
+    def lock_id(self, id_hash: str) -> None:
+        """Serialise checks of one ID until the transaction ends (the card limit holds even
+        when requests for the ID race)."""
+        ...
+
+    def add(self, request: CheckRequest, decision: Decision, reasons: Sequence[Reason], *,
+            actor: str, at: datetime) -> int:
+        """Record one check; return its id."""
+        ...
+
+    def allowed(self, id_hash: str) -> dict[str, datetime]:
+        """Numbers this check allowed under the ID, with when each was first allowed."""
+        ...
+
+    def count_since(self, column: str, value: str, since: datetime) -> int:
+        """Checks since ``since`` whose ``column`` (staff_id, terminal_id, address_hash,
+        contact, ip or device_id) is ``value``."""
+        ...
+
+    def suspend(self, suspension: StaffSuspension) -> StaffSuspension:
+        """Store a suspension; return it with its id."""
+        ...
+
+    def suspension(self, staff_id: str) -> StaffSuspension | None:
+        """The staff ID's suspension in force, if any."""
+        ...
+
+    def lift(self, staff_id: str, *, by: str, at: datetime) -> StaffSuspension:
+        """Lift the staff ID's suspension in force; NotFound if none is."""
+        ...
+
+    def suspensions(self, *, active_only: bool = True) -> list[StaffSuspension]:
+        """Suspensions, newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction's view of the store."""
 
@@ -317,6 +357,11 @@ class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepo:
         """The users repository."""
+        ...
+
+    @property
+    def registrations(self) -> RegistrationRepo:
+        """Registration checks and staff suspensions."""
         ...
 
 

@@ -1,7 +1,7 @@
 """The SQL store: transactions, and the unit of work that hands each one's connection to the
 repositories. Engines and migrations are in ``engine``, what repositories share in ``rows``;
 the repositories (``alerts``, ``audit``, ``cases``, ``lists``, ``offnet``, ``outbox``,
-``users``) import neither this module nor each other."""
+``registrations``, ``users``) import neither this module nor each other."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from telshield.store.engine import MIGRATIONS, create_engine, migrate
 from telshield.store.lists import SqlListRepo
 from telshield.store.offnet import SqlOffnetRepo
 from telshield.store.outbox import SqlOutboxRepo
+from telshield.store.registrations import SqlRegistrationRepo
 from telshield.store.users import SqlUserRepo
 
 __all__ = ["MIGRATIONS", "SqlAlertSink", "SqlStore", "SqlUnitOfWork", "create_engine", "migrate",
@@ -69,6 +70,7 @@ class SqlUnitOfWork:
         self.offnet = SqlOffnetRepo(conn)
         self.audit = SqlAuditRepo(conn)
         self.users = SqlUserRepo(conn)
+        self.registrations = SqlRegistrationRepo(conn)
 
 
 def open_store(url: str, *, schema: str = "", upgrade: bool = True) -> SqlStore:

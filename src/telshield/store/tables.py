@@ -242,3 +242,47 @@ offnet_reports = Table(
     Index(None, "party"),
     Index(None, "updated_at"),
 )
+
+# Every registration check (入网核验): the request, the decision and its reasons. ``id_hash``
+# is always a hash: the domain refuses a raw ID number before anything is written.
+registration_checks = Table(
+    "registration_checks",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("id_hash", String(64), nullable=False),
+    Column("holder_kind", String(16), nullable=False),
+    Column("channel_id", String(64), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("terminal_id", String(64), nullable=False, default=""),
+    Column("msisdn", String(16), nullable=False),
+    Column("order_id", String(64), nullable=False, default=""),
+    Column("address_hash", String(64), nullable=False, default=""),
+    Column("contact", String(16), nullable=False, default=""),
+    Column("ip", String(64), nullable=False, default=""),
+    Column("device_id", String(64), nullable=False, default=""),
+    Column("decision", String(8), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Index(None, "id_hash", "decision"),
+    Index(None, "staff_id", "at"),
+    Index(None, "terminal_id", "at"),
+    Index(None, "address_hash", "at"),
+    Index(None, "contact", "at"),
+    Index(None, "ip", "at"),
+    Index(None, "device_id", "at"),
+)
+
+# Staff IDs (工号) suspended from registering; a lifted suspension is kept with who lifted it.
+staff_suspensions = Table(
+    "staff_suspensions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("staff_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("lifted_at", DateTime, nullable=True),
+    Column("lifted_by", String(128), nullable=False, default=""),
+    Index(None, "staff_id"),
+)

@@ -1,0 +1,293 @@
+"""The registration check (入网核验): a SIM application judged before the card exists.
+
+The sales system asks before it activates a SIM: is the applicant sanctioned (限制入网), would
+the card take the ID over the per-operator limit (Anti-Telecom-Fraud Law Art. 10), is a staff ID
+or terminal opening cards in bulk, do e-channel orders share an address, contact, device or IP.
+Each rule is a small pure function of the facts the service gathered and its setting; the
+answer is the strongest decision any rule asks for (refuse > verify > allow).
+
+The applicant is named by ``id_hash``, the HMAC the feeds use. A raw ID number sent by mistake
+is refused before anything is stored or logged, and the error never repeats it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from telshield.domain.errors import InvalidInput
+from telshield.domain.numbers import mask, normalise
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+# A resident ID (18: 17 digits and a digit or X check character) or an old 15-digit one.
+_RAW_ID = re.compile(r"^([0-9]{17}[0-9Xx]|[0-9]{15})$")
+FIELD_MAX = 64  # characters of a channel, staff, terminal, order, IP or device ID
+
+
+class HolderKind(StrEnum):
+    """Who applies: a person, a company, or a machine (IoT card)."""
+
+    INDIVIDUAL = "individual"
+    ENTERPRISE = "enterprise"
+    IOT = "iot"
+
+
+class Decision(StrEnum):
+    """What the sales system is told to do with the application."""
+
+    ALLOW = "allow"
+    VERIFY = "verify"  # extra verification: in person, face check
+    REFUSE = "refuse"
+
+    @property
+    def weight(self) -> int:
+        """Precedence: refuse beats verify beats allow."""
+        return {Decision.ALLOW: 0, Decision.VERIFY: 1, Decision.REFUSE: 2}[self]
+
+
+def check_id_hash(value: str, *, name: str = "id_hash") -> str:
+    """``value`` as a 64-hex hash; InvalidInput otherwise (never repeating a raw ID number)."""
+    v = value.strip().lower()
+    if _RAW_ID.match(value.strip()):
+        raise InvalidInput(
+            f"{name} looks like a raw ID number: it was refused and not stored; send the "
+            "HMAC-SHA256 of the ID (64 lowercase hex digits) as the feeds do")
+    if not _HASH.match(v):
+        raise InvalidInput(f"{name} must be 64 lowercase hex digits (the HMAC of the document)")
+    return v
+
+
+def _number(value: str, name: str) -> str:
+    n = normalise(value) if value else None
+    if n is None:
+        raise InvalidInput(f"{name} is not a phone number; send E.164 digits like 8613812345678")
+    return n
+
+
+def _field(value: str, name: str, *, required: bool = False) -> str:
+    v = value.strip()
+    if required and not v:
+        raise InvalidInput(f"{name} is required")
+    if len(v) > FIELD_MAX:
+        raise InvalidInput(f"{name} is at most {FIELD_MAX} characters")
+    return v
+
+
+@dataclass(frozen=True)
+class Order:
+    """The e-channel order behind an application (empty fields: none given)."""
+
+    order_id: str = ""
+    address_hash: str = ""
+    contact: str = ""  # the order's contact number, E.164 digits
+    ip: str = ""
+    device_id: str = ""
+
+    @classmethod
+    def new(cls, *, order_id: str = "", address_hash: str = "", contact: str = "", ip: str = "",
+            device_id: str = "") -> Order:
+        """Validate and build an order (raises InvalidInput on a bad field)."""
+        return cls(
+            order_id=_field(order_id, "order_id"),
+            address_hash=check_id_hash(address_hash, name="address_hash") if address_hash
+            else "",
+            contact=_number(contact, "contact") if contact else "",
+            ip=_field(ip, "ip"),
+            device_id=_field(device_id, "device_id"),
+        )
+
+    def keys(self) -> dict[str, str]:
+        """The order's attributes that velocity is counted on, by name (given ones only)."""
+        return {k: v for k, v in (("address_hash", self.address_hash), ("contact", self.contact),
+                                  ("ip", self.ip), ("device_id", self.device_id)) if v}
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """One SIM application as the sales system sends it."""
+
+    id_hash: str
+    holder_kind: HolderKind
+    channel_id: str
+    staff_id: str
+    terminal_id: str
+    msisdn: str
+    order: Order = Order()
+
+    @classmethod
+    def new(cls, *, id_hash: str, holder_kind: str, channel_id: str, staff_id: str,
+            terminal_id: str, msisdn: str, order: Order = Order()) -> CheckRequest:
+        """Validate and build a request (raises InvalidInput on a bad field)."""
+        h = check_id_hash(id_hash)  # first: a raw ID goes no further
+        try:
+            kind = HolderKind(holder_kind)
+        except ValueError:
+            raise InvalidInput(f"holder_kind {holder_kind!r}: use one of "
+                               f"{[k.value for k in HolderKind]}") from None
+        return cls(h, kind, _field(channel_id, "channel_id", required=True),
+                   _field(staff_id, "staff_id", required=True),
+                   _field(terminal_id, "terminal_id"), _number(msisdn, "msisdn"), order)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a rule asked for a decision: a stable code and a sentence for the applicant."""
+
+    code: str
+    text: str
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class Sanction:
+    """A communication sanction (限制入网) on a person."""
+
+    id_hash: str
+    authority: str
+    ends_at: datetime
+    reason: str = ""
+    starts_at: datetime | None = None
+
+    def active(self, at: datetime) -> bool:
+        """Whether the sanction is in force at ``at``."""
+        return (self.starts_at is None or self.starts_at <= at) and at < self.ends_at
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The settings of the rules (``[registration]``)."""
+
+    # Each count includes the request being checked; a rule fires *above* its setting.
+    cards_per_id: int = 5  # Art. 10: cards per ID per operator (refuse above)
+    cards_30d_verify: int = 3  # cards per ID in 30 days
+    staff_hour_verify: int = 20  # registrations per staff ID per hour: bulk opening
+    staff_hour_refuse: int = 60
+    terminal_hour_verify: int = 20
+    terminal_hour_refuse: int = 60
+    order_24h_verify: int = 3  # orders sharing an address, contact, device or IP in 24 h
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the service found for one request, counted before it."""
+
+    held: frozenset[str]  # numbers active under the ID (lake and allowed since)
+    cards_30d: int  # cards the ID got in the last 30 days
+    staff_hour: int  # checks by the staff ID in the last hour
+    terminal_hour: int  # checks from the terminal in the last hour
+    order_24h: dict[str, int]  # order attribute name -> orders sharing it in 24 h
+    sanctions: tuple[Sanction, ...] = ()
+    staff_suspended: str = ""  # why the staff ID is suspended ('' = it is not)
+
+
+def sanction_rule(sanctions: Iterable[Sanction], at: datetime) -> list[Reason]:
+    """Refuse a sanctioned person (限制入网), naming the authority and the end date."""
+    live = [s for s in sanctions if s.active(at)]
+    if not live:
+        return []
+    s = max(live, key=lambda x: x.ends_at)
+    return [Reason("sanctioned", f"communication sanction by {s.authority} until "
+                   f"{s.ends_at:%Y-%m-%d}", Decision.REFUSE)]
+
+
+def card_limit_rule(held: frozenset[str], msisdn: str, limit: int) -> list[Reason]:
+    """Refuse a card that would take the ID over ``limit`` numbers (Art. 10)."""
+    if len(held | {msisdn}) <= limit:
+        return []
+    return [Reason("card_limit", f"the ID already holds {len(held)} number(s); at most {limit} "
+                   "per operator", Decision.REFUSE)]
+
+
+def cards_30d_rule(cards: int, verify_above: int) -> list[Reason]:
+    """Verify an ID that would get more than ``verify_above`` cards in 30 days."""
+    if cards <= verify_above:
+        return []
+    return [Reason("cards_30d", f"{cards} card(s) under the ID in 30 days", Decision.VERIFY)]
+
+
+def bulk_rule(code: str, what: str, count: int, verify_above: int, refuse_above: int
+              ) -> list[Reason]:
+    """Verify (or refuse, above the higher setting) bulk opening by a staff ID or terminal."""
+    if count > refuse_above:
+        return [Reason(code, f"{count} registrations by this {what} in the last hour",
+                       Decision.REFUSE)]
+    if count > verify_above:
+        return [Reason(code, f"{count} registrations by this {what} in the last hour",
+                       Decision.VERIFY)]
+    return []
+
+
+def order_rule(shared: dict[str, int], verify_above: int) -> list[Reason]:
+    """Verify an e-channel order whose address, contact, device or IP more than
+    ``verify_above`` orders share in 24 hours."""
+    return [Reason(f"order_{name}", f"{n} order(s) with this {name} in 24 hours",
+                   Decision.VERIFY) for name, n in sorted(shared.items()) if n > verify_above]
+
+
+def staff_rule(suspended: str) -> list[Reason]:
+    """Refuse an application from a suspended staff ID."""
+    if not suspended:
+        return []
+    return [Reason("staff_suspended", f"the staff ID is suspended from registering: "
+                   f"{suspended}", Decision.REFUSE)]
+
+
+def judge(request: CheckRequest, facts: Facts, limits: Limits, at: datetime) -> list[Reason]:
+    """Every rule's reasons for ``request``, strongest first."""
+    reasons = [
+        *staff_rule(facts.staff_suspended),
+        *sanction_rule(facts.sanctions, at),
+        *card_limit_rule(facts.held, request.msisdn, limits.cards_per_id),
+        *cards_30d_rule(facts.cards_30d + 1, limits.cards_30d_verify),
+        *bulk_rule("staff_bulk", "staff ID", facts.staff_hour + 1, limits.staff_hour_verify,
+                   limits.staff_hour_refuse),
+        *(bulk_rule("terminal_bulk", "terminal", facts.terminal_hour + 1,
+                    limits.terminal_hour_verify, limits.terminal_hour_refuse)
+          if request.terminal_id else []),
+        *order_rule({k: v + 1 for k, v in facts.order_24h.items()}, limits.order_24h_verify),
+    ]
+    return sorted(reasons, key=lambda r: -r.decision.weight)
+
+
+def decide(reasons: Sequence[Reason]) -> Decision:
+    """The strongest decision any reason asks for (allow when none does)."""
+    return max((r.decision for r in reasons), key=lambda d: d.weight, default=Decision.ALLOW)
+
+
+def masked(numbers: Iterable[str]) -> tuple[str, ...]:
+    """Numbers as an applicant is shown them (138****5678), sorted."""
+    return tuple(mask(n) for n in sorted(numbers))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The answer: the decision, why, the numbers already under the ID (masked), and where to
+    appeal when refused or sent to verification (Art. 32)."""
+
+    id: int
+    decision: Decision
+    reasons: tuple[Reason, ...]
+    held: tuple[str, ...]  # masked
+    appeal_channel: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StaffSuspension:
+    """A staff ID (工号) suspended from registering, and its lifting."""
+
+    staff_id: str
+    reason: str
+    actor: str
+    at: datetime
+    lifted_at: datetime | None = None
+    lifted_by: str = ""
+    id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the suspension is still in force."""
+        return self.lifted_at is None

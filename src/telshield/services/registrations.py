@@ -1,0 +1,163 @@
+"""The registration check (入网核验) as a use case: gather the facts about one SIM application,
+let the domain's rules judge it, record the check with its audit event in one transaction.
+
+Checks of one ID are serialised in the store (``RegistrationRepo.lock_id``), so two requests
+racing for the last card under the limit cannot both be allowed: the second counts the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from telshield.domain.audit import AuditEvent
+from telshield.domain.errors import Conflict, InvalidInput
+from telshield.domain.registrations import (
+    CheckRequest,
+    CheckResult,
+    Decision,
+    Facts,
+    Limits,
+    Order,
+    Sanction,
+    StaffSuspension,
+    check_id_hash,
+    decide,
+    judge,
+    masked,
+)
+from telshield.services.registry import Held
+from telshield.services.store import Clock, Store, UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+HOUR, DAY, MONTH = timedelta(hours=1), timedelta(days=1), timedelta(days=30)
+
+
+class Registry(Protocol):
+    """Numbers and sanctions by ID hash, as the lake knows them (``services.registry``)."""
+
+    def numbers(self, id_hash: str) -> Mapping[str, Held]:
+        """Every number registered under the ID (cancelled ones not live)."""
+        ...
+
+    def sanctions(self, id_hash: str) -> tuple[Sanction, ...]:
+        """The ID's sanctions, in force or not."""
+        ...
+
+    def refresh(self) -> None:
+        """Re-read the sources."""
+        ...
+
+
+def _held(lake: Mapping[str, Held], allowed: Mapping[str, datetime]) -> dict[str, datetime]:
+    # The lake has the last word on a number it knows (a cancelled card no longer counts); a
+    # number allowed here that the lake does not know yet is held since it was allowed.
+    out = {m: h.registered_at for m, h in lake.items() if h.live}
+    out.update({m: at for m, at in allowed.items() if m not in lake})
+    return out
+
+
+class RegistrationService:
+    """Registration use cases: check an application, list the numbers under an ID, suspend
+    and lift staff IDs. Every check and every change is recorded with its audit event."""
+
+    def __init__(self, store: Store, clock: Clock, registry: Registry, limits: Limits, *,
+                 appeal_channel: str) -> None:
+        self.store, self.clock, self.registry = store, clock, registry
+        self.limits, self.appeal_channel = limits, appeal_channel
+
+    def check(self, *, id_hash: str, holder_kind: str, channel_id: str, staff_id: str,
+              terminal_id: str, msisdn: str, actor: str, order: Order = Order()
+              ) -> CheckResult:
+        """Judge one SIM application and record it; a raw ID number is refused unrecorded."""
+        request = CheckRequest.new(id_hash=id_hash, holder_kind=holder_kind,
+                                   channel_id=channel_id, staff_id=staff_id,
+                                   terminal_id=terminal_id, msisdn=msisdn, order=order)
+        at = self.clock.now()
+        lake = self.registry.numbers(request.id_hash)
+        sanctions = self.registry.sanctions(request.id_hash)
+        with self.store.transaction() as tx:
+            tx.registrations.lock_id(request.id_hash)
+            held = _held(lake, tx.registrations.allowed(request.id_hash))
+            facts = self._facts(tx, request, held, sanctions, at)
+            reasons = judge(request, facts, self.limits, at)
+            decision = decide(reasons)
+            check_id = tx.registrations.add(request, decision, reasons, actor=actor, at=at)
+            tx.audit.append([AuditEvent(actor, "registration.check", f"registration:{check_id}",
+                                        at, {"decision": decision.value,
+                                             "reasons": [r.code for r in reasons],
+                                             "msisdn": request.msisdn,
+                                             "channel_id": request.channel_id,
+                                             "staff_id": request.staff_id})])
+        log.info("registrations.checked", check_id=check_id, decision=decision.value,
+                 reasons=[r.code for r in reasons])
+        appeal = "" if decision is Decision.ALLOW else self.appeal_channel
+        return CheckResult(check_id, decision, tuple(reasons), masked(held), appeal, at)
+
+    def _facts(self, tx: UnitOfWork, request: CheckRequest, held: Mapping[str, datetime],
+               sanctions: tuple[Sanction, ...], at: datetime) -> Facts:
+        repo = tx.registrations
+        suspended = repo.suspension(request.staff_id)
+        return Facts(
+            held=frozenset(held),
+            cards_30d=sum(1 for since in held.values() if since >= at - MONTH),
+            staff_hour=repo.count_since("staff_id", request.staff_id, at - HOUR),
+            terminal_hour=repo.count_since("terminal_id", request.terminal_id, at - HOUR)
+            if request.terminal_id else 0,
+            order_24h={k: repo.count_since(k, v, at - DAY)
+                       for k, v in request.order.keys().items()},
+            sanctions=sanctions,
+            staff_suspended=suspended.reason if suspended else "",
+        )
+
+    def numbers(self, id_hash: str, *, actor: str) -> tuple[str, ...]:
+        """The numbers under an ID (名下号码), masked; the look-up is audited."""
+        h = check_id_hash(id_hash)
+        lake = self.registry.numbers(h)
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            held = _held(lake, tx.registrations.allowed(h))
+            tx.audit.append([AuditEvent(actor, "registration.numbers", f"id:{h[:12]}", at,
+                                        {"count": len(held)})])
+        return masked(held)
+
+    def refresh(self) -> None:
+        """Re-read the lake's subscribers and sanctions (after an ingest)."""
+        self.registry.refresh()
+
+    def suspend_staff(self, staff_id: str, *, reason: str, actor: str) -> StaffSuspension:
+        """Suspend a staff ID from registering; Conflict if it already is."""
+        staff_id, reason = staff_id.strip(), reason.strip()
+        if not staff_id or not reason:
+            raise InvalidInput("suspending a staff ID needs the ID and a reason")
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            if tx.registrations.suspension(staff_id) is not None:
+                raise Conflict(f"staff ID {staff_id!r} is already suspended; lift it first to "
+                               "change the reason")
+            s = tx.registrations.suspend(StaffSuspension(staff_id, reason, actor, at))
+            tx.audit.append([AuditEvent(actor, "registration.staff_suspend",
+                                        f"staff:{staff_id}", at, {"reason": reason})])
+        log.info("registrations.staff_suspended", staff_id=staff_id)
+        return s
+
+    def lift_staff(self, staff_id: str, *, reason: str, actor: str) -> StaffSuspension:
+        """Lift a staff ID's suspension; NotFound if it is not suspended."""
+        if not reason.strip():
+            raise InvalidInput("lifting a staff suspension needs a reason")
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            s = tx.registrations.lift(staff_id.strip(), by=actor, at=at)
+            tx.audit.append([AuditEvent(actor, "registration.staff_lift",
+                                        f"staff:{s.staff_id}", at, {"reason": reason.strip()})])
+        log.info("registrations.staff_lifted", staff_id=s.staff_id)
+        return s
+
+    def suspended_staff(self, *, include_lifted: bool = False) -> list[StaffSuspension]:
+        """Staff suspensions, newest first (in force only, unless ``include_lifted``)."""
+        with self.store.transaction(write=False) as tx:
+            return tx.registrations.suspensions(active_only=not include_lifted)

@@ -1,0 +1,101 @@
+"""Who holds which numbers and who is sanctioned, by ID hash, read from the lake once and kept
+in memory: a registration check looks an ID up in a dict, it never scans Parquet.
+
+The ``subscribers`` feed's latest row per number says whose it is and whether it is cancelled;
+a number counts as held under the ID unless cancelled (a suspended or restricted card is still
+the holder's card under Art. 10). The ``sanctions`` feed lists communication sanctions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from telshield.domain.registrations import Sanction
+from telshield.services.lakeread import FeedReader
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Held:
+    """A number registered under an ID: when, and whether it still counts (not cancelled)."""
+
+    registered_at: datetime
+    live: bool = True
+
+
+@dataclass
+class MemoryRegistry:
+    """The registry as plain dicts: what the lake index holds, and the tests' implementation."""
+
+    held: Mapping[str, Mapping[str, Held]] = field(default_factory=dict)
+    sanctioned: Mapping[str, tuple[Sanction, ...]] = field(default_factory=dict)
+
+    def numbers(self, id_hash: str) -> Mapping[str, Held]:
+        """Every number the lake registers under the ID (cancelled ones marked not live)."""
+        return self.held.get(id_hash, {})
+
+    def sanctions(self, id_hash: str) -> tuple[Sanction, ...]:
+        """The ID's sanctions, in force or not."""
+        return self.sanctioned.get(id_hash, ())
+
+    def refresh(self) -> None:
+        """Nothing to re-read."""
+
+
+class LakeRegistry:
+    """The registry built from the lake's ``subscribers`` and ``sanctions`` feeds on first use,
+    and again on ``refresh`` (after an ingest)."""
+
+    def __init__(self, reader: Callable[[], FeedReader]) -> None:
+        self._reader_of = reader
+        self._index: MemoryRegistry | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> MemoryRegistry:
+        with self._lock:
+            if self._index is None:
+                self._index = _build(self._reader_of())
+            return self._index
+
+    def numbers(self, id_hash: str) -> Mapping[str, Held]:
+        """Every number the lake registers under the ID."""
+        return self._current().numbers(id_hash)
+
+    def sanctions(self, id_hash: str) -> tuple[Sanction, ...]:
+        """The ID's sanctions."""
+        return self._current().sanctions(id_hash)
+
+    def refresh(self) -> None:
+        """Re-read both feeds (the old index answers until the new one is built)."""
+        index = _build(self._reader_of())
+        with self._lock:
+            self._index = index
+
+
+def _build(r: FeedReader) -> MemoryRegistry:
+    held: dict[str, dict[str, Held]] = defaultdict(dict)
+    if r.files("subscribers"):
+        t = r.table("subscribers")
+        t = t.filter(t.id_hash.notnull())
+        last = t.group_by("msisdn").aggregate(
+            id_hash=t.id_hash.argmax(t.registered_at), status=t.status.argmax(t.registered_at),
+            registered_at=t.registered_at.max())
+        got = r.con.to_pyarrow(last).to_pydict()
+        for m, h, s, at in zip(got["msisdn"], got["id_hash"], got["status"],
+                               got["registered_at"], strict=True):
+            held[h][m] = Held(at, s != "cancelled")
+    sanctioned: dict[str, list[Sanction]] = defaultdict(list)
+    if r.files("sanctions"):
+        got = r.con.to_pyarrow(r.table("sanctions")).to_pydict()
+        for h, start, end, why, by in zip(got["id_hash"], got["starts_at"], got["ends_at"],
+                                          got["reason"], got["authority"], strict=True):
+            sanctioned[h].append(Sanction(h, by or "", end, why or "", start))
+    log.info("registry.built", ids=len(held), sanctioned=len(sanctioned))
+    return MemoryRegistry(dict(held), {h: tuple(s) for h, s in sanctioned.items()})

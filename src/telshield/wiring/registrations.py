@@ -1,0 +1,35 @@
+"""Composition of the registration check (入网核验): the store, the lake's subscribers and
+sanctions as an in-memory registry, and the ``[registration]`` settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from telshield.domain.registrations import Limits
+from telshield.services.lakeread import FeedReader
+from telshield.services.registrations import RegistrationService, Registry
+from telshield.services.registry import LakeRegistry
+from telshield.services.store import Clock, Store, SystemClock
+from telshield.settings import Settings
+
+
+def limits(settings: Settings) -> Limits:
+    """The rules' settings from the ``registration`` section."""
+    r = settings.registration
+    return Limits(cards_per_id=r.cards_per_id, cards_30d_verify=r.cards_30d_verify,
+                  staff_hour_verify=r.staff_hour_verify, staff_hour_refuse=r.staff_hour_refuse,
+                  terminal_hour_verify=r.terminal_hour_verify,
+                  terminal_hour_refuse=r.terminal_hour_refuse,
+                  order_24h_verify=r.order_24h_verify)
+
+
+def registrations(settings: Settings, store: Store, *, clock: Clock | None = None,
+                  lake: Path | None = None, registry: Registry | None = None
+                  ) -> RegistrationService:
+    """The registration service over ``store``, reading the lake (default: the settings')
+    once, when the first check needs it."""
+    root = lake or settings.lake_dir
+    return RegistrationService(
+        store, clock or SystemClock(),
+        registry if registry is not None else LakeRegistry(lambda: FeedReader(root)),
+        limits(settings), appeal_channel=settings.registration.appeal_channel)
