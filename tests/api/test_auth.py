@@ -21,18 +21,21 @@ from telshield.wiring import Disposal, disposal
 
 ALL = set(Role)
 A, AN, D, P, AU = Role.ADMIN, Role.ANALYST, Role.DISPOSER, Role.POLICE, Role.AUDITOR
+S = Role.SALES
+PEOPLE = ALL - {S}  # the sales system reads no lists
 N = "8613812345678"
+H = "9f" * 32
 
 # (method, path, json body) -> roles allowed. Written out by hand, not derived from the code.
 MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
-    ("GET", "/lists", None, ALL),
+    ("GET", "/lists", None, PEOPLE),
     ("POST", "/lists", {"kind": "number", "value": "8613900000001", "colour": "grey",
                         "reason": "r"}, {A, AN, D}),
     ("POST", "/lists/police-blocks", {"value": "8613900000002", "reason": "order 1"}, {A, P}),
     ("DELETE", "/lists/1?reason=r", None, {A, AN, D}),
-    ("GET", f"/lists/check/{N}", None, ALL),
-    ("GET", "/lists/diff?from_version=0&to_version=1", None, ALL),
-    ("GET", "/lists/version", None, ALL),
+    ("GET", f"/lists/check/{N}", None, PEOPLE),
+    ("GET", "/lists/diff?from_version=0&to_version=1", None, PEOPLE),
+    ("GET", "/lists/version", None, PEOPLE),
     ("GET", "/alerts", None, {A, AN, D, AU}),
     ("GET", "/cases", None, {A, AN, D, AU}),
     ("GET", "/cases/1", None, {A, AN, D, AU}),
@@ -51,6 +54,12 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("GET", "/users", None, {A}),
     ("POST", "/users", {"name": "x", "role": "analyst"}, {A}),
     ("GET", "/me", None, ALL),
+    ("POST", "/registrations/check", {"id_hash": H, "channel_id": "CH-1", "staff_id": "ST-1",
+                                      "msisdn": N}, {A, S}),
+    ("GET", f"/registrations/numbers?id_hash={H}", None, {A, S}),
+    ("GET", "/registrations/staff-suspensions", None, {A, AN}),
+    ("PUT", "/registrations/staff-suspensions/ST-9", {"reason": "bulk opening"}, {A, AN}),
+    ("DELETE", "/registrations/staff-suspensions/ST-9?reason=cleared", None, {A, AN}),
     ("GET", "/v1/decisions/18f0a1-1", None, {A, AN, D, AU}),
     ("POST", "/v1/appeals", {"decision_id": "18f0a1-1", "reason": "mine"}, {A, D}),
     ("GET", "/v1/appeals", None, {A, AN, D, AU}),

@@ -10,7 +10,18 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from telshield import __version__
-from telshield.api import alerts, audit, cases, docs, errors, health, lists, redress, users
+from telshield.api import (
+    alerts,
+    audit,
+    cases,
+    docs,
+    errors,
+    health,
+    lists,
+    redress,
+    registrations,
+    users,
+)
 from telshield.api.observe import ApiMetrics, Observe, start_metrics_server
 from telshield.settings import Settings
 from telshield.wiring import Disposal
@@ -42,7 +53,8 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     app = FastAPI(
         title="telshield",
         version=__version__,
-        description="Lists, alerts, cases, actions, appeals and audit of the anti-fraud "
+        description="Lists, alerts, cases, actions, appeals, audit and the registration check "
+        "of the anti-fraud "
         "platform. Every route needs an API key ('Authorization: Bearer <key>' or "
         "'X-API-Key'); make one with `telshield users add NAME --role ROLE`. Only /healthz "
         "and /readyz answer without one.",
@@ -58,6 +70,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     for module in (health, lists, alerts, cases, audit, users):
         app.include_router(module.router)
     redress.install(app, settings)  # screening decisions and appeals against them
+    registrations.install(app, settings)  # the registration check (入网核验)
     docs.install(app)
     app.add_middleware(Observe, metrics=metrics)
     return app

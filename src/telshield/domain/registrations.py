@@ -157,6 +157,14 @@ class Sanction:
 
 
 @dataclass(frozen=True)
+class Held:
+    """A number registered under an ID: when, and whether it still counts (not cancelled)."""
+
+    registered_at: datetime
+    live: bool = True
+
+
+@dataclass(frozen=True)
 class Limits:
     """The settings of the rules (``[registration]``)."""
 

@@ -20,6 +20,7 @@ from telshield.domain.registrations import (
     CheckResult,
     Decision,
     Facts,
+    Held,
     Limits,
     Order,
     Sanction,
@@ -29,7 +30,6 @@ from telshield.domain.registrations import (
     judge,
     masked,
 )
-from telshield.services.registry import Held
 from telshield.services.store import Clock, Store, UnitOfWork
 
 log = structlog.get_logger(__name__)

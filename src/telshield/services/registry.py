@@ -12,22 +12,16 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 import structlog
 
-from telshield.domain.registrations import Sanction
-from telshield.services.lakeread import FeedReader
+from telshield.domain.registrations import Held, Sanction
+
+if TYPE_CHECKING:  # the lake is read with Ibis: loaded only when the index is built
+    from telshield.services.lakeread import FeedReader
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Held:
-    """A number registered under an ID: when, and whether it still counts (not cancelled)."""
-
-    registered_at: datetime
-    live: bool = True
 
 
 @dataclass

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from telshield.domain.registrations import Limits
-from telshield.services.lakeread import FeedReader
 from telshield.services.registrations import RegistrationService, Registry
-from telshield.services.registry import LakeRegistry
 from telshield.services.store import Clock, Store, SystemClock
 from telshield.settings import Settings
 
@@ -28,6 +26,9 @@ def registrations(settings: Settings, store: Store, *, clock: Clock | None = Non
                   ) -> RegistrationService:
     """The registration service over ``store``, reading the lake (default: the settings')
     once, when the first check needs it."""
+    from telshield.services.lakeread import FeedReader
+    from telshield.services.registry import LakeRegistry
+
     root = lake or settings.lake_dir
     return RegistrationService(
         store, clock or SystemClock(),
