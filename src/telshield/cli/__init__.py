@@ -87,6 +87,9 @@ def _register() -> None:
 
     for area in (lists, cases, audit, users, serve):
         area.register(app)
+    from telshield.cli import registrations  # the registration check
+
+    registrations.register(app)
 
 
 def main() -> None:
