@@ -270,6 +270,11 @@ class RegistrationSettings(BaseModel):
         "(Anti-Telecom-Fraud Law Art. 32)",
         description="told to an applicant who is refused or sent to verification (Art. 32)",
     )
+    refresh_minutes: float = Field(
+        default=15.0, ge=0,
+        description="the lake's subscribers and sanctions are re-read when the in-memory index "
+        "is older than this; 0 = read once",
+    )
 
     @model_validator(mode="after")
     def _refuse_above_verify(self) -> RegistrationSettings:

@@ -88,6 +88,23 @@ def test_sanctioned_person_is_refused_with_authority_and_end(
     assert r.appeal_channel == "call 10086 to appeal" and r.held == ("138****0004",)
 
 
+def test_a_black_id_list_entry_is_a_sanction(store: SqlStore, tmp_path: Path,
+                                             clock: FixedClock) -> None:
+    from telshield.services.lists import ListService
+
+    s = service(store, lake(tmp_path), clock)
+    lists = ListService(store, clock)
+    e = lists.add("id_hash", OTHER, "black", source="police", reason="card seller",
+                  actor="ann (Nanjing PSB)", police_ordered=True,
+                  expires_at=datetime(2027, 3, 1))
+    r = s.check(id_hash=OTHER, holder_kind="individual", channel_id="CH-1", staff_id="ST-1",
+                terminal_id="", msisdn="8613800000030", actor="sales-sys")
+    assert r.decision is Decision.REFUSE and [x.code for x in r.reasons] == ["sanctioned"]
+    assert "Nanjing PSB" in r.reasons[0].text and "2027-03-01" in r.reasons[0].text
+    lists.remove(e.id or 0, actor="ann", reason="lifted")
+    assert ask(s, "8613800000030", OTHER) == (Decision.ALLOW, [])
+
+
 def test_card_limit_counts_lake_and_allowed(store: SqlStore, tmp_path: Path,
                                             clock: FixedClock) -> None:
     s = service(store, lake(tmp_path), clock, cards_per_id=4, cards_30d_verify=99)
@@ -200,3 +217,19 @@ def test_card_limit_holds_under_50_racing_requests(db: Target, tmp_path: Path,
         assert AuditService(store).verify().ok
     finally:
         store.dispose()
+
+
+def test_the_lake_index_is_rebuilt_when_stale(tmp_path: Path) -> None:
+    root = lake(tmp_path)
+    now = [0.0]
+    reg = LakeRegistry(lambda: FeedReader(root), max_age_s=60, monotonic=lambda: now[0])
+    assert reg.sanctions(OTHER) == ()
+    write_feed(root, "sanctions", [
+        {"id_hash": OTHER, "starts_at": T0, "ends_at": datetime(2030, 1, 1), "reason": "r",
+         "authority": "PSB"}], name="later")
+    now[0] = 59.0
+    assert reg.sanctions(OTHER) == ()  # still fresh: no Parquet read per look-up
+    now[0] = 60.0
+    assert [s.authority for s in reg.sanctions(OTHER)] == ["PSB"]
+    assert set(reg.numbers(ID)) == {"8613800000001", "8613800000002", "8613800000003"}
+    assert not reg.numbers(ID)["8613800000003"].live

@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from telshield.domain.errors import InvalidInput
+from telshield.domain.lists import Colour, ListEntry, TargetKind
 from telshield.domain.numbers import mask, normalise
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -155,6 +156,17 @@ class Sanction:
         """Whether the sanction is in force at ``at``."""
         return (self.starts_at is None or self.starts_at <= at) and at < self.ends_at
 
+    @classmethod
+    def listed(cls, entry: ListEntry) -> Sanction | None:
+        """A black ID-hash list entry read as a sanction (the store's own 限制入网 list): the
+        unit or person who listed it is the authority, its expiry the end (None: no entry of
+        that kind)."""
+        if entry.kind is not TargetKind.ID_HASH or entry.colour is not Colour.BLACK:
+            return None
+        by = f"{entry.actor} ({entry.source.value} list entry {entry.id})"
+        return cls(entry.value, by, entry.expires_at or datetime.max, entry.reason,
+                   entry.created_at)
+
 
 @dataclass(frozen=True)
 class Held:
@@ -197,8 +209,9 @@ def sanction_rule(sanctions: Iterable[Sanction], at: datetime) -> list[Reason]:
     if not live:
         return []
     s = max(live, key=lambda x: x.ends_at)
-    return [Reason("sanctioned", f"communication sanction by {s.authority} until "
-                   f"{s.ends_at:%Y-%m-%d}", Decision.REFUSE)]
+    until = "further notice" if s.ends_at == datetime.max else f"{s.ends_at:%Y-%m-%d}"
+    return [Reason("sanctioned", f"communication sanction by {s.authority} until {until}",
+                   Decision.REFUSE)]
 
 
 def card_limit_rule(held: frozenset[str], msisdn: str, limit: int) -> list[Reason]:

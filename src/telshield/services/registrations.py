@@ -61,6 +61,13 @@ def _held(lake: Mapping[str, Held], allowed: Mapping[str, datetime]) -> dict[str
     return out
 
 
+def _listed(tx: UnitOfWork, id_hash: str) -> tuple[Sanction, ...]:
+    # Black ID-hash list entries are the store's own sanctions (a police order, a decision
+    # taken here), beside the lake's sanctions feed.
+    entries = tx.lists.find(value=id_hash, kind="id_hash", colour="black")
+    return tuple(s for s in map(Sanction.listed, entries) if s is not None)
+
+
 class RegistrationService:
     """Registration use cases: check an application, list the numbers under an ID, suspend
     and lift staff IDs. Every check and every change is recorded with its audit event."""
@@ -83,7 +90,7 @@ class RegistrationService:
         with self.store.transaction() as tx:
             tx.registrations.lock_id(request.id_hash)
             held = _held(lake, tx.registrations.allowed(request.id_hash))
-            facts = self._facts(tx, request, held, sanctions, at)
+            facts = self._facts(tx, request, held, sanctions + _listed(tx, request.id_hash), at)
             reasons = judge(request, facts, self.limits, at)
             decision = decide(reasons)
             check_id = tx.registrations.add(request, decision, reasons, actor=actor, at=at)

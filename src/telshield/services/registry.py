@@ -9,6 +9,7 @@ the holder's card under Art. 10). The ``sanctions`` feed lists communication san
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,18 +46,37 @@ class MemoryRegistry:
 
 class LakeRegistry:
     """The registry built from the lake's ``subscribers`` and ``sanctions`` feeds on first use,
-    and again on ``refresh`` (after an ingest)."""
+    again on ``refresh``, and again on a look-up once it is older than ``max_age_s`` (0: never):
+    a sanction ingested while the API runs counts within that time. One caller rebuilds a stale
+    index while the others go on answering from the old one."""
 
-    def __init__(self, reader: Callable[[], FeedReader]) -> None:
-        self._reader_of = reader
+    def __init__(self, reader: Callable[[], FeedReader], *, max_age_s: float = 0.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._reader_of, self.max_age_s, self._monotonic = reader, max_age_s, monotonic
         self._index: MemoryRegistry | None = None
-        self._lock = threading.Lock()
+        self._built = 0.0
+        self._lock, self._rebuilding = threading.Lock(), threading.Lock()
 
     def _current(self) -> MemoryRegistry:
-        with self._lock:
-            if self._index is None:
-                self._index = _build(self._reader_of())
+        index = self._index
+        if index is None:
+            with self._lock:
+                if self._index is None:
+                    self._set(_build(self._reader_of()))
+                assert self._index is not None
+                return self._index
+        stale = self.max_age_s > 0 and self._monotonic() - self._built >= self.max_age_s
+        if stale and self._rebuilding.acquire(blocking=False):
+            try:
+                self._set(_build(self._reader_of()))
+            finally:
+                self._rebuilding.release()
+            assert self._index is not None
             return self._index
+        return index
+
+    def _set(self, index: MemoryRegistry) -> None:
+        self._index, self._built = index, self._monotonic()
 
     def numbers(self, id_hash: str) -> Mapping[str, Held]:
         """Every number the lake registers under the ID."""
@@ -68,9 +88,7 @@ class LakeRegistry:
 
     def refresh(self) -> None:
         """Re-read both feeds (the old index answers until the new one is built)."""
-        index = _build(self._reader_of())
-        with self._lock:
-            self._index = index
+        self._set(_build(self._reader_of()))
 
 
 def _build(r: FeedReader) -> MemoryRegistry:

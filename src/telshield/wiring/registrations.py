@@ -32,5 +32,6 @@ def registrations(settings: Settings, store: Store, *, clock: Clock | None = Non
     root = lake or settings.lake_dir
     return RegistrationService(
         store, clock or SystemClock(),
-        registry if registry is not None else LakeRegistry(lambda: FeedReader(root)),
+        registry if registry is not None else LakeRegistry(
+            lambda: FeedReader(root), max_age_s=settings.registration.refresh_minutes * 60),
         limits(settings), appeal_channel=settings.registration.appeal_channel)
