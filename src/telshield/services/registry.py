@@ -93,7 +93,11 @@ class LakeRegistry:
 
 def _build(r: FeedReader) -> MemoryRegistry:
     held: dict[str, dict[str, Held]] = defaultdict(dict)
-    if r.files("subscribers"):
+    if not r.files("subscribers"):
+        # Only the numbers this check allowed count against the card limit then.
+        log.warning("registry.no_subscribers_feed",
+                    hint="ingest the subscribers feed: numbers held before are not counted")
+    else:
         t = r.table("subscribers")
         t = t.filter(t.id_hash.notnull())
         last = t.group_by("msisdn").aggregate(
