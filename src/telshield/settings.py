@@ -270,6 +270,11 @@ class RegistrationSettings(BaseModel):
         "(Anti-Telecom-Fraud Law Art. 32)",
         description="told to an applicant who is refused or sent to verification (Art. 32)",
     )
+    pending_days: float = Field(
+        default=7.0, gt=0,
+        description="a number allowed or sent to verification counts under the ID this long "
+        "while the subscribers feed does not show it yet",
+    )
     refresh_minutes: float = Field(
         default=15.0, ge=0,
         description="the lake's subscribers and sanctions are re-read when the in-memory index "

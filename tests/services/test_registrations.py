@@ -114,6 +114,16 @@ def test_card_limit_counts_lake_and_allowed(store: SqlStore, tmp_path: Path,
     assert ask(s, "8613800000012") == (Decision.ALLOW, [])  # asked again for a held number
 
 
+def test_a_number_sent_to_verification_is_reserved_until_it_lapses(
+        store: SqlStore, tmp_path: Path, clock: FixedClock) -> None:
+    s = service(store, lake(tmp_path), clock, cards_per_id=3, cards_30d_verify=1)
+    assert ask(s, "8613800000011") == (Decision.VERIFY, ["cards_30d"])
+    # The verified card may be issued before the lake shows it: it counts against the limit.
+    assert ask(s, "8613800000012") == (Decision.REFUSE, ["card_limit", "cards_30d"])
+    clock.advance(days=8)  # never confirmed by the subscribers feed: the reservation lapsed
+    assert ask(s, "8613800000012") == (Decision.VERIFY, ["cards_30d"])
+
+
 def test_velocity(store: SqlStore, tmp_path: Path, clock: FixedClock) -> None:
     s = service(store, lake(tmp_path), clock, cards_30d_verify=2, staff_hour_verify=2,
                 staff_hour_refuse=3, terminal_hour_verify=2, terminal_hour_refuse=5,

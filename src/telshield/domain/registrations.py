@@ -194,7 +194,7 @@ class Limits:
 class Facts:
     """What the service found for one request, counted before it."""
 
-    held: frozenset[str]  # numbers active under the ID (lake and allowed since)
+    held: frozenset[str]  # numbers under the ID (the lake's, and those reserved since)
     cards_30d: int  # cards the ID got in the last 30 days
     staff_hour: int  # checks by the staff ID in the last hour
     terminal_hour: int  # checks from the terminal in the last hour

@@ -53,11 +53,13 @@ class Registry(Protocol):
         ...
 
 
-def _held(lake: Mapping[str, Held], allowed: Mapping[str, datetime]) -> dict[str, datetime]:
-    # The lake has the last word on a number it knows (a cancelled card no longer counts); a
-    # number allowed here that the lake does not know yet is held since it was allowed.
+def _held(lake: Mapping[str, Held], granted: Mapping[str, datetime]) -> dict[str, datetime]:
+    # The lake has the last word on a number it knows (a cancelled card no longer counts). A
+    # number this check allowed or sent to verification, that the lake does not know yet, is
+    # reserved: it may become a card before the next subscribers export, and the limit must
+    # hold meanwhile. A reservation the lake never confirms lapses (``pending``).
     out = {m: h.registered_at for m, h in lake.items() if h.live}
-    out.update({m: at for m, at in allowed.items() if m not in lake})
+    out.update({m: at for m, at in granted.items() if m not in lake})
     return out
 
 
@@ -73,9 +75,9 @@ class RegistrationService:
     and lift staff IDs. Every check and every change is recorded with its audit event."""
 
     def __init__(self, store: Store, clock: Clock, registry: Registry, limits: Limits, *,
-                 appeal_channel: str) -> None:
+                 appeal_channel: str, pending: timedelta = timedelta(days=7)) -> None:
         self.store, self.clock, self.registry = store, clock, registry
-        self.limits, self.appeal_channel = limits, appeal_channel
+        self.limits, self.appeal_channel, self.pending = limits, appeal_channel, pending
 
     def check(self, *, id_hash: str, holder_kind: str, channel_id: str, staff_id: str,
               terminal_id: str, msisdn: str, actor: str, order: Order = Order()
@@ -89,7 +91,7 @@ class RegistrationService:
         sanctions = self.registry.sanctions(request.id_hash)
         with self.store.transaction() as tx:
             tx.registrations.lock_id(request.id_hash)
-            held = _held(lake, tx.registrations.allowed(request.id_hash))
+            held = _held(lake, tx.registrations.granted(request.id_hash, at - self.pending))
             facts = self._facts(tx, request, held, sanctions + _listed(tx, request.id_hash), at)
             reasons = judge(request, facts, self.limits, at)
             decision = decide(reasons)
@@ -127,7 +129,7 @@ class RegistrationService:
         lake = self.registry.numbers(h)
         at = self.clock.now()
         with self.store.transaction() as tx:
-            held = _held(lake, tx.registrations.allowed(h))
+            held = _held(lake, tx.registrations.granted(h, at - self.pending))
             tx.audit.append([AuditEvent(actor, "registration.numbers", f"id:{h[:12]}", at,
                                         {"count": len(held)})])
         return masked(held)

@@ -285,8 +285,9 @@ class RegistrationRepo(Protocol):
         """Record one check; return its id."""
         ...
 
-    def allowed(self, id_hash: str) -> dict[str, datetime]:
-        """Numbers this check allowed under the ID, with when each was first allowed."""
+    def granted(self, id_hash: str, since: datetime) -> dict[str, datetime]:
+        """Numbers allowed or sent to verification under the ID since ``since``, with when
+        each was first."""
         ...
 
     def count_since(self, column: str, value: str, since: datetime) -> int:

@@ -57,10 +57,12 @@ class SqlRegistrationRepo:
                      for r in reasons],
         )).scalar_one())
 
-    def allowed(self, id_hash: str) -> dict[str, datetime]:
-        """Numbers this check allowed under the ID, with when each was first allowed."""
+    def granted(self, id_hash: str, since: datetime) -> dict[str, datetime]:
+        """Numbers allowed or sent to verification under the ID since ``since``, with when
+        each was first."""
         q = (sa.select(C.c.msisdn, sa.func.min(C.c.at))
-             .where(C.c.id_hash == id_hash, C.c.decision == Decision.ALLOW.value)
+             .where(C.c.id_hash == id_hash, C.c.at >= naive_utc(since),
+                    C.c.decision.in_([Decision.ALLOW.value, Decision.VERIFY.value]))
              .group_by(C.c.msisdn))
         return {str(m): at for m, at in self.conn.execute(q)}
 

@@ -3,6 +3,7 @@ sanctions as an in-memory registry, and the ``[registration]`` settings."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from telshield.domain.registrations import Limits
@@ -34,4 +35,5 @@ def registrations(settings: Settings, store: Store, *, clock: Clock | None = Non
         store, clock or SystemClock(),
         registry if registry is not None else LakeRegistry(
             lambda: FeedReader(root), max_age_s=settings.registration.refresh_minutes * 60),
-        limits(settings), appeal_channel=settings.registration.appeal_channel)
+        limits(settings), appeal_channel=settings.registration.appeal_channel,
+        pending=timedelta(days=settings.registration.pending_days))
