@@ -131,6 +131,9 @@ def test_velocity(store: SqlStore, tmp_path: Path, clock: FixedClock) -> None:
     # ID already got a card 3 days ago: a second in 30 days is allowed, a third verified.
     assert ask(s, "8613800000011", terminal="") == (Decision.ALLOW, [])
     assert ask(s, "8613800000012", terminal="") == (Decision.VERIFY, ["cards_30d"])
+    again = s.check(id_hash=ID, holder_kind="individual", channel_id="CH-1", staff_id="ST-9",
+                    terminal_id="", msisdn="8613800000011", actor="sales-sys")
+    assert again.reasons[0].text == "3 card(s) under the ID in 30 days"  # 11 counted once
     # ST-1 made 2 checks this hour: the 3rd verifies, the 4th is refused.
     assert ask(s, "8613800000021", OTHER, terminal="") == (Decision.VERIFY, ["staff_bulk"])
     assert ask(s, "8613800000022", OTHER, terminal="") == (Decision.REFUSE, ["staff_bulk"])

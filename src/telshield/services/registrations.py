@@ -113,7 +113,9 @@ class RegistrationService:
         suspended = repo.suspension(request.staff_id)
         return Facts(
             held=frozenset(held),
-            cards_30d=sum(1 for since in held.values() if since >= at - MONTH),
+            # The number asked for is counted by the rule itself, even if it is held already.
+            cards_30d=sum(1 for m, since in held.items()
+                          if since >= at - MONTH and m != request.msisdn),
             staff_hour=repo.count_since("staff_id", request.staff_id, at - HOUR),
             terminal_hour=repo.count_since("terminal_id", request.terminal_id, at - HOUR)
             if request.terminal_id else 0,
