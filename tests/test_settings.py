@@ -35,6 +35,8 @@ def _toml(tmp_path: Path, text: str) -> Path:
         ("[screening]\nsip_metric_port = 9\n", "screening.sip_metric_port",
          "screening.sip_metrics_port", 2),
         ("store = { ulr = 'sqlite://' }\n", "store.ulr", "store.url", None),
+        ("[registration]\ncards_per_di = 4\n", "registration.cards_per_di",
+         "registration.cards_per_id", 2),
     ],
 )
 def test_a_misspelt_key_in_a_file_is_refused_with_the_nearest_one(
@@ -115,3 +117,13 @@ def test_a_bad_secret_is_not_echoed(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as e:
         load_settings(_toml(tmp_path, "[store]\nurl = ['postgresql://u:hunter2@db/x']\n"))
     assert "`store.url`" in str(e.value) and "hunter2" not in str(e.value)
+
+
+def test_registration_settings(tmp_path: Path) -> None:
+    s = load_settings(_toml(tmp_path, "[registration]\ncards_per_id = 3\n"))
+    assert s.registration.cards_per_id == 3 and s.registration.staff_hour_refuse == 60
+    with pytest.raises(InvalidInput) as e:
+        load_settings(_toml(tmp_path, "[registration]\nstaff_hour_verify = 60\n"))
+    assert "staff_hour_refuse (60) must be above staff_hour_verify (60)" in str(e.value)
+    with pytest.raises(InvalidInput):
+        load_settings(_toml(tmp_path, "[registration]\ncards_per_id = 0\n"))
