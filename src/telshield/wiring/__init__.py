@@ -2,7 +2,8 @@
 
 One module per area: ``disposal`` (store, lists, cases, audit, users, device barring), and
 beside it the composition of each other area as it grows (screening, detection, the operating
-cycle, the registration check). Edges (api, cli) import what they need from here; nothing else reads settings.
+cycle, the registration check). Edges (api, cli) import what they need from here; nothing else
+reads settings.
 """
 
 from telshield.wiring.disposal import (
