@@ -39,16 +39,24 @@ def device_features(
     IMEI in ``calls`` placed at or after ``since`` (and before ``until``); the history before
     ``since`` in ``calls`` counts for predecessors and for who was a cold caller."""
     hist = calls.filter(calls.started_at < ibis.timestamp(until))
-    placed = hist.group_by(msisdn=hist.caller).agg(
-        outs=hist.count(), callees=hist.callee.nunique())
-    got = hist.group_by(msisdn=hist.callee).agg(ins=hist.count())
-    cold = placed.left_join(got, "msisdn").drop("msisdn_right")
-    cold = cold.filter((cold.callees >= min_callees)
-                       & (cold.ins.fill_null(0) <= cold.outs * max_in_share)).select(
-        cold_msisdn=cold.msisdn)
     on = hist.filter(hist.caller_imei.notnull())
     use = on.group_by(msisdn=on.caller, imei=on.caller_imei).agg(
         lo=on.started_at.min(), hi=on.started_at.max())
+    # Only numbers on a phone that more than one number used can have a predecessor or be one:
+    # the cold-caller test (a distinct count per caller, the costly part) reads their calls only.
+    shared = use.group_by(s_imei=use.imei).agg(users=use.count())
+    shared = shared.filter(shared.users > 1)
+    use = use.join(shared, use.imei == shared.s_imei).select("msisdn", "imei", "lo", "hi")
+    who = use.select(w_msisdn=use.msisdn).distinct()
+    mine_calls = hist.join(who, hist.caller == who.w_msisdn)
+    placed = mine_calls.group_by(msisdn=mine_calls.caller).agg(
+        outs=mine_calls.count(), callees=mine_calls.callee.nunique())
+    in_calls = hist.join(who, hist.callee == who.w_msisdn)
+    got = in_calls.group_by(g_msisdn=in_calls.callee).agg(ins=in_calls.count())
+    cold = placed.left_join(got, placed.msisdn == got.g_msisdn)
+    cold = cold.filter((cold.callees >= min_callees)
+                       & (cold.ins.fill_null(0) <= cold.outs * max_in_share)).select(
+        cold_msisdn=cold.msisdn)
     mine = use.filter(use.hi >= ibis.timestamp(since))
     before = use.join(cold, use.msisdn == cold.cold_msisdn).select(
         p_msisdn=use.msisdn, p_imei=use.imei, p_lo=use.lo, p_hi=use.hi)
