@@ -151,6 +151,9 @@ class ScreeningSettings(BaseModel):
         "data_dir/screening/snapshot",
     )
     reload_s: float = Field(default=30.0, gt=0, description="how often to look for a new snapshot")
+    location_updates_s: float = Field(
+        default=2.0, gt=0,
+        description="how often the faces read new roaming location updates (at most reload_s)")
     max_age_s: float = Field(default=3 * 3600.0, gt=0, description="older snapshots are stale")
     fail_open: bool = Field(default=True, description="allow calls when the snapshot is unusable")
     sip_host: str = "127.0.0.1"

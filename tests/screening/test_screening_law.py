@@ -26,6 +26,7 @@ from telshield.screening.law import (
     scalar_expression,
     scalar_source,
 )
+from telshield.screening.roaming import LiveRoaming, Updates
 from telshield.screening.snapshot import Outcome, RiskPrefix, Snapshot, input_from_entries
 from telshield.screening.velocity import Velocity, VelocityLimits
 
@@ -184,11 +185,13 @@ def test_velocity_bounds_in_a_batch_keep_call_order() -> None:
     assert one.velocity.untracked > 0
 
 
-def _scalar_facts(text: str, callee: str, ing: int, imei: str | None) -> dict[str, Any]:
+def _scalar_facts(text: str, callee: str, ing: int, imei: str | None,
+                  live: LiveRoaming) -> dict[str, Any]:
     """Every fact but velocity for one call, from the facts' scalar sources."""
     ns: dict[str, Any] = {**CONSTANTS, "snap": SNAP, "text": text, "callee": callee,
                           "ing": ing, "now": NOW, "imei": imei, "TIER_OF": TIER_OF,
-                          "TIERS": (), "VELOCITY_RESULTS": VELOCITY_RESULTS}
+                          "TIERS": (), "VELOCITY_RESULTS": VELOCITY_RESULTS,
+                          "LIVE": live.state}
     out: dict[str, Any] = {}
     for name, fact in FACTS.items():
         if name in ("velocity", "ing"):
@@ -201,15 +204,27 @@ def _scalar_facts(text: str, callee: str, ing: int, imei: str | None) -> dict[st
     return out
 
 
+def _live(moved: bool) -> LiveRoaming:
+    """No location updates since the snapshot, or two: the snapshot's roamer came home and
+    one of ours landed abroad."""
+    live = LiveRoaming()
+    if moved:
+        live.apply(Updates.of([ROAMER, OURS], ["detach", "attach"], [NOW - 60, NOW - 30]))
+    return live
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["snapshot", "live-updates"])
 @pytest.mark.parametrize("imei", IMEIS)
-def test_each_fact_is_the_same_in_both_forms(imei: str | None) -> None:
+def test_each_fact_is_the_same_in_both_forms(imei: str | None, moved: bool) -> None:
     callers = [c for c in CALLERS if c and c.isdigit() and c[0] != "0" and len(c) < 16]
     callees = (CALLEES * len(callers))[: len(callers)]
     ing = np.array([k % 3 for k in range(len(callers))], dtype=np.int8)
+    live = _live(moved)
     batch = Batch(SNAP, callers, callees, ing, [imei] * len(callers), NOW,
-                  Velocity(LIMITS), ())
+                  Velocity(LIMITS), (), live)
+    assert not moved or {ROAMER, OURS} <= set(callers)  # the updates are put to the test
     for k, (a, b) in enumerate(zip(callers, callees, strict=True)):
-        scalar = _scalar_facts(a, b, int(ing[k]), imei)
+        scalar = _scalar_facts(a, b, int(ing[k]), imei, live)
         for name, value in scalar.items():
             column = batch[name]
             got = column if np.ndim(column) == 0 or isinstance(column, tuple) else column[k]

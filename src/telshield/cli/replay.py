@@ -35,6 +35,10 @@ def replay_cmd(
     reverify: Annotated[bool, typer.Option(
         help="Honest owners complete a real-name re-verification when a measure asks them to, "
         "after the hours the simulator's truth gives (as their BSS would report it).")] = True,
+    live_roaming: Annotated[bool, typer.Option(
+        help="Give the screening faces the roaming feed's location updates as they happen "
+        "(as `telshield screen location-updates` does), not only with each hour's snapshot."
+    )] = True,
     warmup_hours: Annotated[int, typer.Option(
         min=0, help="Go live after N hours: until then detection runs in shadow mode (its "
         "alerts do not act) and calls are not judged.")] = 72,
@@ -56,7 +60,8 @@ def replay_cmd(
     opts = ReplayOptions(detect_every=detect_every, hours=hours, use_model=model,
                          ingest=ingest, protect_victims=protect_victims,
                          device_rule=device_rule, device_barring=device_barring,
-                         outcomes=outcomes, warmup_hours=warmup_hours, reverify=reverify)
+                         outcomes=outcomes, warmup_hours=warmup_hours, reverify=reverify,
+                         live_roaming=live_roaming)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("replaying simulated hours", total=None)
         r = run_replay(settings, world, work_dir(settings, world), opts,

@@ -114,6 +114,26 @@ def decide_cmd(
     console.print(f"{d.outcome.value}  reasons={','.join(d.reasons) or '-'}  id={d.id}")
 
 
+@screen_app.command("location-updates")
+def location_updates_cmd(
+    source: Annotated[str, typer.Argument(
+        help="CSV in the roaming feed's shape (msisdn, at, event, ...), or - for standard "
+        "input (a signalling probe can pipe updates as they come).")],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Journal our subscribers' location updates on foreign networks (attach, detach) for the
+    running SIP and HTTP faces: within screening.location_updates_s a subscriber who has just
+    landed abroad may call home over the international gateway, before the next snapshot."""
+    from telshield.wiring import screening
+
+    path = None if source == "-" else Path(source)
+    if path is not None and not path.is_file():
+        raise InvalidInput(f"{source}: no such file (give a CSV file, or - for standard input)")
+    n = screening.journal_location_updates(settings_from(config, data_dir), path)
+    console.print(f"journaled {n} location update(s) for the screening faces")
+
+
 @screen_app.command("sip")
 def sip_cmd(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,

@@ -45,6 +45,7 @@ from telshield.evaluate.replay_judge import RouteResult, judge, meets_bar
 from telshield.evaluate.replay_routes import route_classes
 from telshield.screening.engine import Engine
 from telshield.screening.numbering import parse_numbers
+from telshield.screening.roaming import Updates
 from telshield.screening.snapshot import Outcome, Snapshot
 from telshield.services.cases import CaseService
 from telshield.services.store import FixedClock
@@ -72,6 +73,7 @@ class ReplayOptions:
     outcomes: Path | None = None  # write every call's outcome and reasons here (Parquet)
     warmup_hours: int = 0  # detection in shadow mode and calls not judged for the first N hours
     reverify: bool = True  # honest owners complete a re-verification when asked (truth says when)
+    live_roaming: bool = True  # location updates reach screening as they happen (else hourly)
 
 
 @dataclass
@@ -119,6 +121,18 @@ def load_calls(world: Path) -> pd.DataFrame:
     if df.empty:
         raise InvalidInput(f"{world}: the calls feed is empty, nothing to replay")
     return df.sort_values("started_at", kind="stable").reset_index(drop=True)
+
+
+def load_location_updates(world: Path) -> Updates:
+    """The roaming feed (our subscribers' location updates abroad), in time order, as the
+    screening faces receive them (``telshield screen location-updates``)."""
+    path = world / "roaming"
+    if not path.is_dir():
+        return Updates.empty()
+    t = pq.read_table(path, columns=["msisdn", "at", "event"]).to_pandas()
+    t = t.sort_values("at", kind="stable")
+    return Updates.of(t["msisdn"].astype(str).tolist(), t["event"].astype(str).tolist(),
+                      _epochs(t["at"]).astype(np.float64).tolist(), where="roaming feed row")
 
 
 def load_clues(world: Path) -> pd.DataFrame:
@@ -188,6 +202,7 @@ def run_replay(
     p.cycle.publish(start)
     secs["snapshot"] += time.perf_counter() - t
     people = Reverifiers(p.disposal.cases, reverify_hours(world) if options.reverify else {})
+    moves = _Moves(load_location_updates(world) if options.live_roaming else Updates.empty())
     runs = alerts = listed = barred_devices = reverified = 0
     for h in range(hours):
         lo, hi = int(bounds[h]), int(bounds[h + 1])
@@ -195,7 +210,7 @@ def run_replay(
         engine.swap(Snapshot.build(load_current(folder)))  # what the faces would serve now
         secs["snapshot"] += time.perf_counter() - t
         t = time.perf_counter()
-        _screen(engine, cols, at, outcome, reasons, lo, hi)
+        _screen(engine, cols, at, outcome, reasons, lo, hi, moves)
         secs["screen"] += time.perf_counter() - t
         end = start + timedelta(hours=h + 1)
         clock.at = feed_to_store(end)
@@ -262,17 +277,35 @@ def _fresh(work: Path, settings: Settings) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
+class _Moves:
+    """Location updates handed to the engine as the replay's clock passes them."""
+
+    def __init__(self, updates: Updates) -> None:
+        self.updates, self.next = updates, 0
+
+    def until(self, engine: Engine, end: float) -> None:
+        """Give the engine the updates before ``end`` (epoch seconds) not given yet."""
+        u = self.updates
+        k = int(np.searchsorted(u.at, end, side="left"))
+        if k > self.next:
+            s = slice(self.next, k)
+            engine.location_updates(Updates(u.numbers[s], u.abroad[s], u.at[s]))
+            self.next = k
+
+
 def _screen(engine: Engine,
             cols: tuple[list[str], list[str], list[str], list[str | None] | None],
-            at: np.ndarray, outcome: np.ndarray, reasons: np.ndarray | None, lo: int, hi: int
-            ) -> None:
-    """Decide calls ``lo:hi`` in per-minute batches, each at its minute."""
+            at: np.ndarray, outcome: np.ndarray, reasons: np.ndarray | None, lo: int, hi: int,
+            moves: _Moves) -> None:
+    """Decide calls ``lo:hi`` in per-minute batches, each at its minute, after the location
+    updates of that minute and before (a phone attaches to a network before it can call)."""
     if hi <= lo:
         return
     minute = at[lo:hi] // 60
     edges = [lo, *(lo + np.flatnonzero(np.diff(minute)) + 1).tolist(), hi]
     caller, callee, ingress, imei = cols
     for a, b in itertools.pairwise(edges):
+        moves.until(engine, float((minute[a - lo] + 1) * 60))
         ds = engine.decide_batch(caller[a:b], callee[a:b], ingress[a:b],
                                  float(minute[a - lo] * 60),
                                  imei[a:b] if imei is not None else None)

@@ -28,6 +28,7 @@ from telshield.domain.alerts import Tier
 from telshield.domain.errors import InvalidInput, Unavailable
 from telshield.screening.decisionlog import DecisionLog, DecisionRecord
 from telshield.screening.law import RANKS, Batch, Result, Sweep, scalar_law
+from telshield.screening.roaming import LiveRoaming, Updates
 from telshield.screening.snapshot import Outcome, Snapshot
 from telshield.screening.velocity import Velocity, VelocityLimits
 
@@ -172,7 +173,9 @@ class Engine:
             (tiers[Tier.VERIFY], "warning:verify"),
             (tiers[Tier.WATCH], "warning:watch"),
         )
-        self._law = scalar_law(self.velocity.observe, self._tiers)
+        # Location updates newer than the snapshot (screening.roaming): read by both forms.
+        self.roaming = LiveRoaming()
+        self._law = scalar_law(self.velocity.observe, self._tiers, live=self.roaming)
         self._sweep = Sweep()
 
     @property
@@ -198,9 +201,23 @@ class Engine:
         return self._snapshot
 
     def swap(self, snapshot: Snapshot) -> None:
-        """Make ``snapshot`` the one later decisions read (one atomic reference assignment)."""
+        """Make ``snapshot`` the one later decisions read (one atomic reference assignment);
+        location updates it reflects already leave the live overlay."""
         self._snapshot = snapshot
+        self.roaming.settle(snapshot.as_of)
         log.info("screening.snapshot.swapped", version=snapshot.version, numbers=len(snapshot))
+
+    def now(self) -> float:
+        """The engine's clock: epoch seconds."""
+        return self._clock()
+
+    def location_updates(self, updates: Updates) -> int:
+        """Take our subscribers' location updates newer than the snapshot (attach abroad,
+        detach home) into what later decisions read; returns how many were taken."""
+        taken = self.roaming.apply(updates)
+        if taken:
+            log.debug("screening.location_updates", taken=taken, live=len(self.roaming))
+        return taken
 
     def snapshot_age(self, now: float | None = None) -> float | None:
         """Seconds since the snapshot's data was current, or None when there is none."""
@@ -287,7 +304,7 @@ class Engine:
             rids = np.full(n, sets.plus(0, reason), dtype=np.int32)
         else:
             batch = Batch(snap, callers, callees, ing, caller_imeis, now, self.velocity,
-                          self._tiers)
+                          self._tiers, self.roaming)
             ranks, rids = self._sweep.run(batch)
         self._seq += n
         out = Decisions(ranks, rids, sets.tuples, seq, self._node)

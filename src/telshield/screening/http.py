@@ -6,6 +6,11 @@
     POST /v1/decisions/batch  {"caller": [...], "callee": [...], "ingress": "..." or [...],
                                "caller_imei": [..., null, ...] (optional)}
                               -> {"id": [...], "outcome": [...], "reasons": [[...], ...]}
+    POST /v1/location-updates {"msisdn": [...], "event": ["attach" | "detach", ...],
+                               "at": [epoch seconds, ...] (optional: now)}
+                              -> 202 {"received": n, "taken": k, "journaled": true}: our
+                              subscribers landing abroad or coming home, read by every face
+                              following the snapshot directory (screening.roaming)
     GET  /metrics             Prometheus text
     GET  /livez               {"ok": true} (also the empty baseline of the benchmark; a POST
                               is answered the same once its body is read: the empty
@@ -31,6 +36,7 @@ from telshield.domain.errors import InvalidInput, TelshieldError, Unavailable
 from telshield.screening.engine import Decisions, Engine
 from telshield.screening.follow import SnapshotFollower, flush_forever
 from telshield.screening.metrics import render
+from telshield.screening.roaming import Updates
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,6 +65,15 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     ingress: str | list[str] = "interconnect"
     at: float | None = None
     caller_imei: list[str | None] | None = None
+
+
+class LocationUpdatesIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Our subscribers' location updates on foreign networks, as columns (the roaming feed's
+    ``msisdn`` and ``event``; ``at`` in epoch seconds, default now)."""
+
+    msisdn: list[str]
+    event: list[str]
+    at: list[float] | None = None
 
 
 class DecisionOut(msgspec.Struct):
@@ -104,6 +119,7 @@ class ScreeningApp:
         self._enc = msgspec.json.Encoder()
         self._call = msgspec.json.Decoder(CallIn)
         self._batch = msgspec.json.Decoder(BatchIn)
+        self._updates = msgspec.json.Decoder(LocationUpdatesIn)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request (or the lifespan protocol)."""
@@ -130,6 +146,8 @@ class ScreeningApp:
                 b = self._batch.decode(await _body(receive))
                 ds = self.engine.decide_batch(b.caller, b.callee, b.ingress, b.at, b.caller_imei)
                 await _reply(send, 200, self._enc.encode(_columns(ds)))
+            elif method == "POST" and path == "/v1/location-updates":
+                await self._location_updates(await _body(receive), send)
             elif method == "GET" and path == "/metrics":
                 await _reply(send, 200, render(self.engine, follower=self._follower,
                                                open_face=self.open), _TEXT)
@@ -144,6 +162,19 @@ class ScreeningApp:
         except TelshieldError as e:
             status = next((s for cls, s in _STATUS.items() if isinstance(e, cls)), 500)
             await _reply(send, status, self._enc.encode({"error": str(e)}))
+
+    async def _location_updates(self, body: bytes, send: Send) -> None:
+        """Journal the updates for every face following the snapshot directory, and take
+        them into this worker's engine at once (the others read the journal)."""
+        u = self._updates.decode(body)
+        now = self.engine.now()
+        updates = Updates.of(u.msisdn, u.event, u.at if u.at is not None else [now] * len(
+            u.msisdn), where="location update")
+        if self._follower is not None:
+            await asyncio.to_thread(self._follower.journal.append, updates)
+        taken = self.engine.location_updates(updates)
+        await _reply(send, 202, self._enc.encode({"received": len(updates), "taken": taken,
+                                                  "journaled": self._follower is not None}))
 
     def _authorised(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:

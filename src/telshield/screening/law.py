@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from telshield.domain.numbers import MAX_DIGITS, MIN_DIGITS
 from telshield.screening.numbering import OWN, Kind, parse_numbers
+from telshield.screening.roaming import LiveRoaming
 from telshield.screening.snapshot import (
     BLACK,
     GREY,
@@ -127,10 +128,12 @@ class Batch(dict[str, Any]):
         self, snap: Snapshot, callers: Sequence[str], callees: Sequence[str],
         ing: npt.NDArray[np.int8], imeis: Sequence[str | None] | None, now: float,
         velocity: Velocity, tiers: tuple[tuple[Outcome, str], ...],
+        live: LiveRoaming | None = None,
     ) -> None:
         super().__init__()
         self.snap, self.callers, self.callees, self.ing = snap, callers, callees, ing
         self.imeis, self.now, self.velocity, self.tiers = imeis, now, velocity, tiers
+        self.live = live
         self.alive = np.ones(len(callers), dtype=bool)  # calls not yet decided
 
     def __missing__(self, name: str) -> Any:
@@ -153,6 +156,16 @@ class Fact:
     vector: Callable[[Batch], Any]
     inline: bool = False
     rows: Callable[[Batch, npt.NDArray[np.intp]], Any] | None = None
+
+
+def _roaming(x: Batch) -> Any:
+    """Whether each caller is one of ours abroad now: the snapshot, then the live updates."""
+    live = x.live
+    if not x.snap.roaming.size and (live is None or not len(live)):
+        return False
+    base = x.snap.roaming_many(x["c"]) if x.snap.roaming.size else \
+        np.zeros(len(x.callers), dtype=bool)
+    return base if live is None else live.abroad_many(x["c"], base)
 
 
 def _velocity(x: Batch) -> npt.NDArray[np.int8]:
@@ -196,9 +209,8 @@ FACTS: dict[str, Fact] = {
         "if code is None:\n    code = snap.plan.classify(text)",
         lambda x: x.snap.plan.codes_of(x["c"])),
     "kind": Fact("(code & 7)", lambda x: x["code"] & 7, inline=True),
-    "roaming": Fact("(c in snap.roaming_set)",
-                    lambda x: x.snap.roaming_many(x["c"]) if x.snap.roaming.size else False,
-                    inline=True),
+    # The live location updates since the snapshot first (screening.roaming), then the snapshot.
+    "roaming": Fact("LIVE.get(c, c in snap.roaming_set)", lambda x: _roaming(x), inline=True),
     "callee_flags": Fact("snap.flags_of(e)", lambda x: x.snap.flags_many(x["e"]), inline=True,
                          rows=lambda x, r: x.snap.flags_many(x["e"][r])),
     "risks": Fact("snap.risk_results", lambda x: x.snap.risk_results, inline=True),
@@ -286,11 +298,13 @@ def scalar_source(stages: Sequence[Stage] = STAGES) -> str:
 
 def scalar_law(
     observe: Callable[[int, int, float], int], tiers: tuple[tuple[Outcome, str], ...],
-    stages: Sequence[Stage] = STAGES,
+    stages: Sequence[Stage] = STAGES, live: LiveRoaming | None = None,
 ) -> Callable[[Snapshot, str, str, int, float, str | None], Result]:
-    """The compiled single-call form of the law, counting velocity with ``observe`` and giving
-    warned numbers the ``tiers`` results (index 1 suspend, 2 verify, 3 watch)."""
+    """The compiled single-call form of the law, counting velocity with ``observe``, giving
+    warned numbers the ``tiers`` results (index 1 suspend, 2 verify, 3 watch) and reading
+    location updates newer than the snapshot from ``live``."""
     namespace: dict[str, Any] = {
+        "LIVE": (live if live is not None else LiveRoaming()).state,
         **CONSTANTS, "REJECT": Outcome.REJECT, "RANK": {o: o.rank for o in Outcome},
         "RANKS": RANKS, "ALLOWED": ALLOWED, "TIER_OF": TIER_OF, "TIERS": tiers,
         "VELOCITY_RESULTS": VELOCITY_RESULTS, "observe": observe,

@@ -75,6 +75,18 @@ class ScreeningCollector(Collector):
                 "telshield_screening_reload_failures",
                 "Published snapshot versions that could not be read or built",
                 value=self.follower.failures)
+            yield CounterMetricFamily(
+                "telshield_screening_location_updates",
+                "Location updates read from the journal beside the snapshot",
+                value=self.follower.location_updates)
+            yield CounterMetricFamily(
+                "telshield_screening_location_update_bad_lines",
+                "Journal lines that were not 'epoch,msisdn,attach|detach' (skipped)",
+                value=self.follower.journal.bad_lines)
+        yield GaugeMetricFamily(
+            "telshield_screening_roaming_live",
+            "Subscribers whose location changed since the snapshot (read before it)",
+            value=len(e.roaming))
         yield GaugeMetricFamily(
             "telshield_screening_http_open",
             "1 when the HTTP face answers without a token (started open on purpose)",

@@ -46,10 +46,14 @@ class FolderPublisher:
         self.directory, self.keep = directory, keep
 
     def publish(self, data: SnapshotInput) -> str:
-        """Write ``data`` as a new version where the faces look; returns its version."""
+        """Write ``data`` as a new version where the faces look, and drop the location-update
+        journal's hours it has long made obsolete; returns its version."""
         from telshield.screening.publish import publish
+        from telshield.screening.roaming import LocationJournal
 
-        return publish(data, self.directory, keep=self.keep)
+        version = publish(data, self.directory, keep=self.keep)
+        LocationJournal(self.directory).prune(data.as_of)
+        return version
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,14 @@ the decision log. Screening itself takes plain values; this is where settings be
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import structlog
 
@@ -95,7 +97,8 @@ def open_engine(settings: Settings, *, with_log: bool = True) -> tuple[Engine, S
     sink = JsonLinesDecisionLog(log_dir(settings), max_bytes=s.log_max_bytes, node=node) \
         if with_log else None
     engine = Engine(engine_config(s), decision_log=sink, node=node)
-    follower = SnapshotFollower(engine, snapshot_dir(settings), s.reload_s)
+    follower = SnapshotFollower(engine, snapshot_dir(settings), s.reload_s,
+                                s.location_updates_s)
     follower.check()
     if engine.snapshot is None:
         log.warning("screening.no_snapshot", directory=str(snapshot_dir(settings)),
@@ -229,3 +232,42 @@ def redress(settings: Settings, d: Disposal) -> Redress:
 
     return Redress(decision_finder(settings),
                    RedressService(d.store, d.cases.clock, d.cases, d.lists))
+
+
+def journal_location_updates(settings: Settings, source: Path | None) -> int:
+    """Append location updates in the roaming feed's shape (CSV with a header naming at least
+    msisdn, at (feed time, China Standard Time) and event) from ``source`` (None: standard
+    input) to the journal the faces follow. A bad row stops everything before any is journaled,
+    naming its line and field. Returns how many were journaled."""
+    import csv
+    import sys
+
+    from telshield.domain.clock import feed_epoch
+    from telshield.screening.roaming import LocationJournal, Updates
+
+    where = str(source) if source is not None else "standard input"
+    with contextlib.ExitStack() as stack:
+        handle: IO[str] = sys.stdin if source is None else stack.enter_context(
+            source.open(newline="", encoding="utf-8"))
+        reader = csv.DictReader(handle)
+        missing = {"msisdn", "at", "event"} - set(reader.fieldnames or ())
+        if missing:
+            raise InvalidInput(f"{where}: the header lacks {sorted(missing)}: send the roaming "
+                               "feed's columns (msisdn, at, visited_country, visited_network, "
+                               "event)")
+        msisdns: list[str] = []
+        events: list[str] = []
+        ats: list[float] = []
+        for row in reader:
+            line = reader.line_num
+            try:
+                at = datetime.strptime((row["at"] or "").strip(), "%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                raise InvalidInput(f"{where}, line {line}, field at: {row['at']!r} is not "
+                                   "'YYYY-MM-DD HH:MM:SS' (feed time, China Standard Time)"
+                                   ) from None
+            msisdns.append((row["msisdn"] or "").strip())
+            events.append((row["event"] or "").strip())
+            ats.append(feed_epoch(at))
+    updates = Updates.of(msisdns, events, ats, where=f"{where}, data row")
+    return LocationJournal(snapshot_dir(settings)).append(updates)
