@@ -50,6 +50,11 @@ class IngestSettings(BaseModel):
         default="auto", description="auto: DuckDB streams whole files; chunked: pyarrow chunks"
     )
     memory_limit: str = Field(default="4GB", description="DuckDB working memory while ingesting")
+    max_field_bytes: int = Field(
+        default=131_072, gt=0, description="a longer text field is quarantined (field_too_long)")
+    max_line_bytes: int = Field(
+        default=1 << 20, ge=4096,
+        description="a longer CSV line is quarantined unread, its start kept (field_too_long)")
 
 
 class StoreSettings(BaseModel):

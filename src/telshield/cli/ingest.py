@@ -82,6 +82,9 @@ def ingest_cmd(
             reports.append(ingest(feed, paths, opts, progress=for_each))
     console.print(_summary(reports))
     for r in reports:
+        for link in r.skipped:
+            console.print(f"[yellow]skipped {link}[/]: a link that leaves the folder (or names a "
+                          "file read already); put the file itself in the folder")
         if r.quarantine_file:
             console.print(
                 f"[yellow]{sum(r.quarantined.values()):,} {r.feed} row(s) quarantined[/] in "

@@ -140,14 +140,15 @@ class Loader:
 
     def exact(
         self, spec: Feed, bounds: Bounds, files: list[Path], *, reader: str, chunk_rows: int,
-        qfile: Path, now: datetime, progress: Progress | None,
+        qfile: Path, now: datetime, progress: Progress | None, max_line_bytes: int = 1 << 20,
     ) -> Loaded:
         """The exact path: every row staged with its line, bad ones and repeats quarantined
         to ``qfile``."""
         structural: list[tuple[int, BadRecord]] = []
         rows = []
         for i, path in enumerate(files):
-            rows.append(self._stage_file(spec, bounds, path, i, reader, chunk_rows, structural))
+            rows.append(self._stage_file(spec, bounds, path, i, reader, chunk_rows,
+                                         max_line_bytes, structural))
             if progress:
                 progress(path.stat().st_size)
         result = self.lake.commit(self.con, spec, self.staged, self.ingest_id)
@@ -162,7 +163,7 @@ class Loader:
 
     def _stage_file(
         self, spec: Feed, bounds: Bounds, path: Path, i: int, reader: str, chunk_rows: int,
-        structural: list[tuple[int, BadRecord]],
+        max_line_bytes: int, structural: list[tuple[int, BadRecord]],
     ) -> int:
         """Check one file into staging; return the records read."""
         out = self.staged / f"stage-{i:05d}.parquet"
@@ -183,7 +184,7 @@ class Loader:
             out.unlink(missing_ok=True)
         # Exact, chunked reading: records with a wrong field count or bad bytes, blank lines.
         total = 0
-        for j, chunk in enumerate(read_chunks(path, spec, chunk_rows)):
+        for j, chunk in enumerate(read_chunks(path, spec, chunk_rows, max_line_bytes)):
             structural.extend((i, b) for b in chunk.bad)
             self.con.register("raw", chunk.table.append_column("_line", chunk.lines))
             try:

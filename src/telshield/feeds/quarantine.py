@@ -53,7 +53,9 @@ def write(
     """Write the bad rows of ``parts`` (Parquet files with ``_src``, ``_line``, ``_problems``,
     ``_record`` and, where present, ``_ok``) to ``out``; return counts per reason.
 
-    Nothing is written when no row is bad. The file appears by atomic rename.
+    A row the feed's quarantine holds already (same file, line and record: the same bad file
+    ingested again) is not written again, so re-ingesting adds nothing anywhere. Nothing is
+    written when no row is new. The file appears by atomic rename.
     """
     selects = []
     for p in parts:
@@ -74,6 +76,13 @@ def write(
         f"FROM ({' UNION ALL '.join(selects)}) ORDER BY _src, _line"
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE quarantined AS {query}")
+    earlier = sorted(f for f in out.parent.glob("*.parquet") if f != out) \
+        if out.parent.is_dir() else []
+    if earlier:
+        held = "[" + ", ".join(_lit(str(f)) for f in earlier) + "]"
+        con.execute(
+            "DELETE FROM quarantined WHERE (source_file, line, record) IN "
+            f"(SELECT source_file, line, record FROM read_parquet({held}))")
     counts = Counter(
         {r: int(n) for r, n in con.execute(
             "SELECT reason, count(*) FROM quarantined GROUP BY reason"

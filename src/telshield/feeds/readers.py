@@ -14,16 +14,24 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import structlog
 
 from telshield.domain.errors import InvalidInput
 from telshield.reference.schemas import Feed
 
+log = structlog.get_logger(__name__)
+
 SUFFIXES = (".csv", ".parquet")
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the feeds' form (docs/feeds.md)
+MAX_LINE_BYTES = 1 << 20  # a longer CSV line is quarantined unread (ingest.max_line_bytes)
+MAX_BLOCK_BYTES = 64 << 20  # the most the chunked reader reads at once
+KEEP_BYTES = 200  # of a too-long line, the quarantine keeps its start
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class BadRecord:
     text: str
     reason: str
     detail: str
+    size: int = 0  # bytes of the file it covers when it was skipped unread (a too-long line)
 
 
 @dataclass
@@ -46,15 +55,45 @@ class Chunk:
     nbytes: int = 0  # how much of the file this chunk covers, for progress bars
 
 
-def feed_files(paths: list[Path]) -> list[Path]:
-    """Expand directories into the feed files inside them (sorted); reject what isn't one."""
+def feed_files(paths: list[Path], skipped: list[str] | None = None) -> list[Path]:
+    """Expand directories into the feed files inside them (sorted); reject what isn't one.
+
+    In a directory, a link is followed only to a file inside that directory that is not
+    listed already; a link leaving it (to a system file, another drop folder) is skipped and
+    named in ``skipped``, so that a folder someone else can write cannot make ingest read
+    anything else."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix in SUFFIXES)
+            root = p.resolve()
+            found: list[Path] = []
+            seen: set[Path] = set()
+            links: list[Path] = []
+            for q in sorted(p.rglob("*")):
+                if q.suffix not in SUFFIXES or not q.is_file():
+                    continue
+                real = q.resolve()
+                if q.is_symlink() or real != q.absolute():
+                    links.append(q)
+                    continue
+                seen.add(real)
+                found.append(q)
+            for q in links:
+                real = q.resolve()
+                if not real.is_relative_to(root) or real in seen:
+                    if skipped is not None:
+                        skipped.append(str(q))
+                    log.warning("ingest.link_skipped", link=str(q), target=str(real),
+                                why="leaves the folder" if not real.is_relative_to(root)
+                                else "a file listed already")
+                    continue
+                seen.add(real)
+                found.append(q)
             if not found:
-                raise InvalidInput(f"{p}: directory holds no .csv or .parquet feed files")
-            out.extend(found)
+                what = "only links that leave it" if links else "no .csv or .parquet feed files"
+                raise InvalidInput(f"{p}: directory holds {what}; put the feed files themselves "
+                                   "in it")
+            out.extend(sorted(found))
         elif not p.exists():
             raise InvalidInput(f"{p}: no such file; check the path")
         elif p.suffix not in SUFFIXES:
@@ -64,12 +103,15 @@ def feed_files(paths: list[Path]) -> list[Path]:
     return out
 
 
-def read_chunks(path: Path, feed: Feed, chunk_rows: int) -> Iterator[Chunk]:
-    """Yield the file's rows in chunks; raise InvalidInput if the file cannot be read at all."""
+def read_chunks(path: Path, feed: Feed, chunk_rows: int,
+                max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Chunk]:
+    """Yield the file's rows in chunks; raise InvalidInput if the file cannot be read at all.
+    A CSV line longer than ``max_line_bytes`` is a bad record (``field_too_long``) whose start
+    is kept; it is skipped without being held in memory."""
     if path.suffix == ".parquet":
         yield from _parquet_chunks(path, feed, chunk_rows)
     else:
-        yield from _csv_chunks(path, feed, chunk_rows)
+        yield from _csv_chunks(path, feed, chunk_rows, max_line_bytes)
 
 
 def _check_header(path: Path, feed: Feed, names: list[str]) -> None:
@@ -109,14 +151,14 @@ def _csv_header(path: Path) -> tuple[list[str], int]:
     return [c.strip() for c in next(csv.reader([text]))], len(head)
 
 
-def _csv_chunks(path: Path, feed: Feed, chunk_rows: int) -> Iterator[Chunk]:
+def _csv_chunks(path: Path, feed: Feed, chunk_rows: int, max_line: int) -> Iterator[Chunk]:
     names, header_bytes = _csv_header(path)
     _check_header(path, feed, names)
     with path.open("rb") as f:
         f.seek(header_bytes)
         sample = f.read(1 << 16)
         avg = max(1, len(sample) // max(1, sample.count(b"\n")))
-        block = max(1 << 16, chunk_rows * avg)
+        block = min(max(1 << 16, chunk_rows * avg), MAX_BLOCK_BYTES)
         f.seek(header_bytes)
         line = 2
         tail = b""
@@ -130,11 +172,17 @@ def _csv_chunks(path: Path, feed: Feed, chunk_rows: int) -> Iterator[Chunk]:
                 body, tail = buf, b""
             else:
                 cut = buf.rfind(b"\n") + 1
-                if cut == 0:  # one line longer than a block: keep reading
-                    tail = buf
+                if cut == 0:  # one line longer than a block: keep reading, up to the limit
+                    if len(buf) <= max_line:
+                        tail = buf
+                        continue
+                    bad, rest = _skip_line(f, buf, line, max_line, block)
+                    yield Chunk(_empty(feed), pa.array([], pa.int64()), [bad], bad.size)
+                    line += 1
+                    tail = rest
                     continue
                 body, tail = buf[:cut], buf[cut:]
-            chunk = _parse_block(path, feed, names, body, line)
+            chunk = _parse_block(path, feed, names, body, line, max_line)
             chunk.nbytes = len(body) + (header_bytes if line == 2 else 0)
             yield chunk
             line += body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
@@ -142,7 +190,40 @@ def _csv_chunks(path: Path, feed: Feed, chunk_rows: int) -> Iterator[Chunk]:
                 break
 
 
-def _parse_block(path: Path, feed: Feed, names: list[str], body: bytes, first: int) -> Chunk:
+def _skip_line(f: BinaryIO, start: bytes, line: int, max_line: int, block: int
+               ) -> tuple[BadRecord, bytes]:
+    """Read past the rest of an over-long line (``start`` is its beginning, with no newline):
+    the bad record, and what follows the line in the last block read."""
+    size = len(start)
+    while True:
+        data = f.read(block)
+        if not data:
+            rest = b""
+            break
+        nl = data.find(b"\n")
+        if nl >= 0:
+            size += nl
+            rest = data[nl + 1:]
+            break
+        size += len(data)
+    return _too_long(start, line, size, max_line), rest
+
+
+def _too_long(start: bytes, line: int, size: int, max_line: int) -> BadRecord:
+    head = start[:KEEP_BYTES].decode("utf-8", errors="replace")
+    return BadRecord(line, head + "…", "field_too_long",
+                     f"a line of {size} bytes; the limit is {max_line}", size)
+
+
+def _empty(feed: Feed) -> pa.Table:
+    return pa.table({n: pa.array([], pa.string()) for n in feed.column_names})
+
+
+def _parse_block(path: Path, feed: Feed, names: list[str], body: bytes, first: int,
+                 max_line: int = 0) -> Chunk:
+    max_line = max_line or MAX_LINE_BYTES
+    if len(body) > max_line and _longest_line(body) > max_line:
+        return _parse_block_slowly(path, feed, names, body, first, max_line)
     bad: list[BadRecord] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -162,10 +243,10 @@ def _parse_block(path: Path, feed: Feed, names: list[str], body: bytes, first: i
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
-        return _parse_block_slowly(path, feed, names, body, first)
+        return _parse_block_slowly(path, feed, names, body, first, max_line)
     if bad or _has_blank_lines(body):
         # Rare: exact line numbers need a record-by-record pass over this block only.
-        return _parse_block_slowly(path, feed, names, body, first)
+        return _parse_block_slowly(path, feed, names, body, first, max_line)
     n = table.num_rows
     return Chunk(table, pa.array(range(first, first + n), pa.int64()))
 
@@ -174,14 +255,29 @@ def _has_blank_lines(body: bytes) -> bool:
     return body.startswith((b"\n", b"\r\n")) or b"\n\n" in body or b"\n\r\n" in body
 
 
-def _parse_block_slowly(path: Path, feed: Feed, names: list[str], body: bytes, first: int) -> Chunk:
+def _longest_line(body: bytes) -> int:
+    ends = np.flatnonzero(np.frombuffer(body, np.uint8) == 10)
+    starts = np.concatenate(([0], ends + 1))
+    ends = np.concatenate((ends, [len(body)]))
+    return int((ends - starts).max())
+
+
+def _parse_block_slowly(path: Path, feed: Feed, names: list[str], body: bytes, first: int,
+                        max_line: int = MAX_LINE_BYTES) -> Chunk:
     cols: dict[str, list[str | None]] = {n: [] for n in feed.column_names}
     idx = [names.index(n) for n in feed.column_names]
     lines: list[int] = []
     bad: list[BadRecord] = []
-    text = body.decode("utf-8", errors="replace")
-    for i, raw in enumerate(text.splitlines()):
+    if csv.field_size_limit() < max_line:
+        csv.field_size_limit(max_line)  # the line limit bounds every field
+    for i, piece in enumerate(body.split(b"\n")):
         line = first + i
+        if i == body.count(b"\n") and not piece:
+            break  # after the last newline
+        if len(piece.rstrip(b"\r")) > max_line:
+            bad.append(_too_long(piece, line, len(piece.rstrip(b"\r")), max_line))
+            continue
+        raw = piece.decode("utf-8", errors="replace").rstrip("\r")
         if not raw.strip():
             continue  # a blank line holds no record
         if "\ufffd" in raw:
@@ -237,10 +333,13 @@ def duckdb_csv_source(
         if rejects
         else ""
     )
+    # A reader that parses timestamps takes exactly the feeds' form: one with an offset (which
+    # DuckDB would drop) fails it, and the exact path converts it.
+    fmt = f", timestampformat={_lit(TIMESTAMP_FORMAT)}" if "TIMESTAMP" in types.values() else ""
     return (
         f"(SELECT {line}{cols} FROM read_csv({_lit(str(path))}, "
         f"header=true, auto_detect=false, columns={columns}, delim=',', quote='\"', "
-        f"escape='\"'{store}))"
+        f"escape='\"'{store}{fmt}))"
     )
 
 

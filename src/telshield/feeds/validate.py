@@ -15,7 +15,12 @@ from telshield.reference.schemas import Check, Column, Feed
 # The reasons a value can be rejected for; docs/feeds.md explains each.
 REASONS = {
     "missing_required": "a required field is empty",
-    "bad_type": "not a valid integer, decimal or timestamp",
+    "bad_type": "not a whole number (an integer field), a decimal, or a timestamp "
+                "'YYYY-MM-DD HH:MM:SS' (an offset such as +00:00 or Z is converted to China "
+                "Standard Time)",
+    "control_character": "a text field holds a control character (NUL, BEL, ESC, ...)",
+    "field_too_long": "a field (or the whole line) is longer than ingest.max_field_bytes "
+                      "(ingest.max_line_bytes)",
     "out_of_range": "a number outside the field's allowed range",
     "timestamp_out_of_range": "a timestamp before the earliest allowed or too far in the future",
     "bad_number": "not an E.164 number (3-15 digits, the first not 0, optional leading '+')",
@@ -45,19 +50,33 @@ FAR_FUTURE = datetime(2199, 12, 31)
 ROW_FAILS = "a row fails a check"  # the error that stops a direct write (see direct_sql)
 
 _SQL_TYPES = {Check.INT: "INTEGER", Check.FLOAT: "DOUBLE", Check.TIMESTAMP: "TIMESTAMP"}
+# What a CSV reader may parse itself on the direct path: DuckDB's reader rounds '5.5' and reads
+# '1e3' or '0x10' as integers, so integers are always read as text and checked here.
+_READER_TYPES = {Check.FLOAT: "DOUBLE", Check.TIMESTAMP: "TIMESTAMP"}
+
+_INT = r"^[+-]?[0-9]+$"
+_LOCAL = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?"
+# A moment with a UTC offset: group 1 the local part, group 5 the zone (Z, +HH, +HHMM, +HH:MM).
+_ZONED = (r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)"
+          r"( ?)(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)$")
+_CONTROL = "[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+FEED_OFFSET_S = 8 * 3600  # feed time is China Standard Time (UTC+8): domain.clock.FEED_OFFSET
 
 
 @dataclass(frozen=True)
 class Bounds:
-    """The sane range for timestamps, fixed for one ingest run."""
+    """The sane range for timestamps and the longest text field, fixed for one ingest run."""
 
     earliest: datetime
     latest: datetime
+    max_field_bytes: int = 131_072  # a longer text field is quarantined (field_too_long)
 
     @classmethod
-    def around(cls, now: datetime, earliest: str, future_slack_days: int) -> Bounds:
+    def around(cls, now: datetime, earliest: str, future_slack_days: int,
+               max_field_bytes: int = 131_072) -> Bounds:
         """Timestamps from ``earliest`` up to ``future_slack_days`` after ``now``."""
-        return cls(datetime.fromisoformat(earliest), now + timedelta(days=future_slack_days))
+        return cls(datetime.fromisoformat(earliest), now + timedelta(days=future_slack_days),
+                   max_field_bytes)
 
 
 def _q(name: str) -> str:
@@ -70,14 +89,45 @@ def _lit(text: str) -> str:
 
 def source_types(feed: Feed) -> dict[str, str]:
     """The SQL type of each column that a reader may parse itself (see ``direct_sql``)."""
-    return {c.name: _SQL_TYPES[c.check] for c in feed.columns if c.check in _SQL_TYPES}
+    return {c.name: _READER_TYPES[c.check] for c in feed.columns if c.check in _READER_TYPES}
+
+
+def _int(col: str) -> str:
+    """An integer only from a whole number: stored as one, or written as digits."""
+    text = f"NULLIF(CAST({col} AS VARCHAR), '')"
+    return (f"CASE WHEN typeof({col}) LIKE '%INT%' THEN TRY_CAST({col} AS INTEGER) "
+            f"WHEN regexp_full_match({text}, {_lit(_INT)}) THEN TRY_CAST({text} AS INTEGER) END")
+
+
+def _timestamp(col: str) -> str:
+    """A feed-time moment: stored as a timestamp, written 'YYYY-MM-DD[ HH:MM[:SS[.f]]]', or
+    written with a UTC offset and converted to China Standard Time (never dropped)."""
+    text = f"NULLIF(CAST({col} AS VARCHAR), '')"
+    zone = f"regexp_extract({text}, {_lit(_ZONED)}, 5)"
+    digits = f"replace(substr({zone}, 2), ':', '')"
+    offset = (f"(CASE WHEN {zone} = 'Z' THEN 0 ELSE (CASE WHEN left({zone}, 1) = '-' THEN -1 "
+              f"ELSE 1 END) * (CAST(left({digits}, 2) AS INTEGER) * 3600 + CASE WHEN "
+              f"length({digits}) = 4 THEN CAST(right({digits}, 2) AS INTEGER) * 60 ELSE 0 END) "
+              "END)")
+    local = f"TRY_CAST(regexp_extract({text}, {_lit(_ZONED)}, 1) AS TIMESTAMP)"
+    return (f"CASE WHEN typeof({col}) = 'TIMESTAMP' THEN TRY_CAST({col} AS TIMESTAMP) "
+            f"WHEN regexp_full_match({text}, {_lit('^' + _LOCAL + '$')}) "
+            f"THEN TRY_CAST({text} AS TIMESTAMP) "
+            f"WHEN regexp_full_match({text}, {_lit(_ZONED)}) "
+            f"THEN {local} + to_seconds({FEED_OFFSET_S} - {offset}) END")
 
 
 def _typed(c: Column, read_typed: bool) -> str:
     """SQL turning the raw value into its typed value (NULL when it does not parse)."""
     col = _q(c.name)
+    if read_typed and c.check in _READER_TYPES:
+        return col
+    if c.check == Check.INT:
+        return _int(col)
+    if c.check == Check.TIMESTAMP:
+        return _timestamp(col)
     if c.check in _SQL_TYPES:
-        return col if read_typed else f"TRY_CAST({col} AS {_SQL_TYPES[c.check]})"
+        return f"TRY_CAST({col} AS {_SQL_TYPES[c.check]})"
     text = f"NULLIF(CAST({col} AS VARCHAR), '')"
     if c.check == Check.NUMBER:
         return (
@@ -92,7 +142,7 @@ def _typed(c: Column, read_typed: bool) -> str:
 def _problems(c: Column, bounds: Bounds, read_typed: bool) -> list[tuple[str, str]]:
     """(condition, 'field: reason') pairs: the row has the problem when the condition holds."""
     typed = _q(f"t_{c.name}")
-    pre = read_typed and c.check in _SQL_TYPES  # parsed by the reader: a bad value failed it
+    pre = read_typed and c.check in _READER_TYPES  # parsed by the reader: a bad value failed
     raw_present = f"{_q(c.name)} IS NOT NULL" if pre else (
         f"NULLIF(CAST({_q(c.name)} AS VARCHAR), '') IS NOT NULL"
     )
@@ -118,6 +168,10 @@ def _problems(c: Column, bounds: Bounds, read_typed: bool) -> list[tuple[str, st
     if c.check == Check.ENUM:
         allowed = ", ".join(_lit(v) for v in c.values)
         out.append((f"{typed} NOT IN ({allowed})", "bad_enum"))
+    if c.check == Check.TEXT:
+        out.append((f"regexp_matches({typed}, {_lit(_CONTROL)})", "control_character"))
+    if c.check == Check.TEXT:
+        out.append((f"strlen({typed}) > {bounds.max_field_bytes}", "field_too_long"))
     return [(cond, f"{c.name}: {reason}") for cond, reason in out]
 
 

@@ -67,6 +67,7 @@ class IngestReport:
     # "direct": every file was clean, its rows written once, straight into lake files;
     # "exact": rows staged with their lines first, bad rows and repeated keys quarantined.
     path: str = "exact"
+    skipped: list[str] = field(default_factory=list)  # links in a folder that leave it
 
     @property
     def rows_read(self) -> int:
@@ -85,6 +86,8 @@ class IngestOptions:
     future_slack_days: int = 1
     reader: str = "auto"  # "auto": DuckDB streams whole files; "chunked": pyarrow chunks
     memory_limit: str = "4GB"  # DuckDB's working memory; beyond it, it spills to staging
+    max_field_bytes: int = 131_072  # a longer text field is quarantined (field_too_long)
+    max_line_bytes: int = 1 << 20  # a longer CSV line is quarantined unread, its start kept
 
 
 def ingest(
@@ -97,12 +100,14 @@ def ingest(
 ) -> IngestReport:
     """Ingest files (or directories of files) of one feed into the lake; idempotent."""
     spec = feed(feed_name)
-    files = feed_files(paths)
+    skipped: list[str] = []
+    files = feed_files(paths, skipped)
     now = now or feed_now()  # the feeds' timestamps are feed time: so is "the future"
-    bounds = Bounds.around(now, options.earliest, options.future_slack_days)
+    bounds = Bounds.around(now, options.earliest, options.future_slack_days,
+                           options.max_field_bytes)
     lake = Lake(options.lake_dir)
     ingest_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    report = IngestReport(ingest_id, spec.name)
+    report = IngestReport(ingest_id, spec.name, skipped=skipped)
     qfile = options.quarantine_dir / spec.name / f"{ingest_id}.parquet"
     with lake.lock():
         staged = lake.staging(ingest_id)
@@ -114,7 +119,8 @@ def ingest(
             if loaded is None:
                 loaded = loader.exact(
                     spec, bounds, files, reader=options.reader, chunk_rows=options.chunk_rows,
-                    qfile=qfile, now=now, progress=_skip(progress, reported),
+                    max_line_bytes=options.max_line_bytes, qfile=qfile, now=now,
+                    progress=_skip(progress, reported),
                 )
         report.path = loaded.path
         report.files = [FileReport(str(f), n) for f, n in zip(files, loaded.rows, strict=True)]
@@ -186,4 +192,5 @@ def _manifest_entry(report: IngestReport, now: datetime) -> dict[str, object]:
         "quarantined": dict(report.quarantined),
         "quarantine_file": report.quarantine_file,
         "days": list(report.days),
+        "skipped": list(report.skipped),
     }

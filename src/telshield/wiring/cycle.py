@@ -4,7 +4,7 @@ service and its publisher, and the drop folder, all from one ``Settings``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from telshield.services.snapshot import SnapshotOptions, SnapshotService
 from telshield.services.store import Clock
 from telshield.settings import Settings
 from telshield.wiring.disposal import Disposal, device_barring, disposal
+from telshield.wiring.ingest import ingest_options
 from telshield.wiring.screening import screening_plan, snapshot_dir
 
 
@@ -129,8 +130,6 @@ def platform(
     stop: Callable[[], bool] = lambda: False,
 ) -> Platform:
     """Everything ``telshield run`` and the replay tick with, from the settings."""
-    from telshield.services.ingest import IngestOptions
-
     c = settings.cycle
     root = lake or settings.lake_dir
     d = disposal(settings, clock=clock, lake=root)
@@ -149,9 +148,6 @@ def platform(
     folder = watch or c.watch_dir
     inbox = None
     if folder is not None:
-        s = settings.ingest
-        inbox = Inbox(folder, IngestOptions(
-            lake_dir=root, quarantine_dir=settings.quarantine_dir, chunk_rows=s.chunk_rows,
-            earliest=s.earliest, future_slack_days=s.future_slack_days, reader=s.reader,
-            memory_limit=s.memory_limit), settle_s=c.settle_seconds, now=feed_now)
+        inbox = Inbox(folder, replace(ingest_options(settings), lake_dir=root),
+                      settle_s=c.settle_seconds, now=feed_now)
     return Platform(d, cycle, snapshots, reader, inbox, shadow)

@@ -26,6 +26,8 @@ def ingest_options(settings: Settings) -> IngestOptions:
         future_slack_days=s.future_slack_days,
         reader=s.reader,
         memory_limit=s.memory_limit,
+        max_field_bytes=s.max_field_bytes,
+        max_line_bytes=s.max_line_bytes,
     )
 
 
