@@ -101,5 +101,5 @@ class StatementCheck:
 
     def audit(self) -> dict[str, Any]:
         """What the audit trail keeps of a statement: never the transcript."""
-        return {"score": round(self.score, 3), "passed": self.passed, "tail_ok": self.tail_ok,
+        return {"score": self.score, "passed": self.passed, "tail_ok": self.tail_ok,
                 "silent": self.silent, "mismatch": self.summary()}

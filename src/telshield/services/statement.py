@@ -186,8 +186,8 @@ def match(transcript: str, policy: StatementPolicy, last4: str) -> StatementChec
             continue  # the tail is reported on its own
         if expected or bad:
             mismatches.append(Mismatch(expected, got))
-    score = max(0.0, 1 - lost / sum(weights))
+    score = round(max(0.0, 1 - lost / sum(weights)), 4)  # the score shown is the one judged
     tail = _tail(heard, a.position(slot.start))
     # Someone else named, or the sentence negated, fails whatever the rest scores.
     ok = tail == last4 and score >= policy.threshold and not contradicted
-    return StatementCheck(round(score, 4), ok, tail, last4, tuple(mismatches))
+    return StatementCheck(score, ok, tail, last4, tuple(mismatches))
