@@ -28,14 +28,14 @@ class VoskTranscriber:
         self._model: Any = None
 
     def _engine(self) -> Any:
+        if not (self.model_dir / "am" / "final.mdl").is_file():
+            raise Unavailable(f"no Vosk model in {self.model_dir}: "
+                              + MODEL_HINT.format(path=self.model_dir))
         try:
             import vosk  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
             raise Unavailable(f"the Vosk speech recogniser is not installed: run `{INSTALL}` in "
                               "telshield's environment") from None
-        if not (self.model_dir / "am" / "final.mdl").is_file():
-            raise Unavailable(f"no Vosk model in {self.model_dir}: "
-                              + MODEL_HINT.format(path=self.model_dir))
         if self._model is None:
             vosk.SetLogLevel(-1)  # Kaldi logs to stderr otherwise; our logs are structured
             self._model = vosk.Model(str(self.model_dir))
