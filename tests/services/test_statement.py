@@ -43,6 +43,7 @@ HONEST = [
     ("我本人实命登记并领去了尾号5200的电话", "5200"),  # 实命, 领去, 卡 dropped
     ("我本人实名登机并领取了尾号5200的手机卡", "5200"),  # 登机; 手机卡 for 电话卡
     ("我本人实名登记并领取了尾号6688的电话卡啊", "6688"),
+    ("不好意思，我本人实名登记并领取了尾号6688的电话卡，非常感谢", "6688"),  # courtesies
 ]
 
 MULE = [
@@ -144,6 +145,9 @@ def test_the_operator_s_own_wording() -> None:
     # The wording's own negation is required text, not an added one.
     assert match("本人承诺尾号3308的号码仅限本人使用，不转借给他人", policy, "3308").passed
     assert not match("我本人实名登记并领取了尾号3308的电话卡", policy, "3308").passed
+    # Words the operator's wording holds are required even where they are fillers elsewhere.
+    policy = StatementPolicy(wording="我本人办理这个尾号{last4}的号码，就是本人使用")
+    assert match("嗯我本人办理这个尾号3308的号码就是本人使用", policy, "3308").score == 1.0
 
 
 @pytest.mark.parametrize(("said", "digits"), [

@@ -50,6 +50,8 @@ ESSENTIAL_WEIGHT = 3.0  # the first person and "real-name" carry the statement's
 INSERT_COST = 0.5  # a word added: honest speakers pad, so less than a word missed
 REVERSING = ("没有", "别人", "他人", "不", "没", "未", "非", "替", "代", "帮")
 REVERSING_COST = 3.0  # per character of an added word that reverses the sentence
+# Courtesies that hold those characters and reverse nothing.
+_COURTESIES = ("非常", "不好意思", "不客气", "没问题", "没关系")
 _MERGE = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 
 
@@ -111,6 +113,8 @@ def _spans(required: str, words: tuple[str, ...]) -> set[int]:
 def _reversing(added: str) -> int:
     """Characters of ``added`` that belong to words reversing the statement."""
     hits = 0
+    for word in _COURTESIES:
+        added = added.replace(word, "")
     for word in REVERSING:
         hits += len(word) * added.count(word)
         added = added.replace(word, "")
@@ -166,8 +170,9 @@ def match(transcript: str, policy: StatementPolicy, last4: str) -> StatementChec
     if not heard:
         return StatementCheck(0.0, False, "", last4, silent=True)
     before, after = policy.wording.split(SLOT)
-    head = normalise(before)
-    required = head + last4 + normalise(after)
+    # The wording loses what the transcript loses: an operator's 这个 is not then "missing".
+    head = normalise(before, fillers=True)
+    required = head + last4 + normalise(after, fillers=True)
     slot = range(len(head), len(head) + len(last4))
     a = _Alignment(required, heard)
     essential, first = _spans(required, _ESSENTIAL), _spans(required, _FIRST_PERSON)
