@@ -73,6 +73,11 @@ def _listed(tx: UnitOfWork, id_hash: str) -> tuple[Sanction, ...]:
     return tuple(s for s in map(Sanction.listed, entries) if s is not None)
 
 
+def _statement_detail(statement: StatementCheck | None) -> dict[str, object]:
+    # The video statement's score and mismatched part for the audit, never the transcript.
+    return {} if statement is None else {"statement": statement.audit()}
+
+
 class RegistrationService:
     """Registration use cases: check an application, list the numbers under an ID, suspend
     and lift staff IDs. Every check and every change is recorded with its audit event."""
@@ -105,14 +110,13 @@ class RegistrationService:
             reasons = judge(request, facts, self.limits, at)
             decision = decide(reasons)
             check_id = tx.registrations.add(request, decision, reasons, actor=actor, at=at)
-            detail: dict[str, object] = {
-                "decision": decision.value, "reasons": [r.code for r in reasons],
-                "msisdn": request.msisdn, "channel_id": request.channel_id,
-                "staff_id": request.staff_id}
-            if statement is not None:  # its score and mismatched part, never the transcript
-                detail["statement"] = statement.audit()
             tx.audit.append([AuditEvent(actor, "registration.check", f"registration:{check_id}",
-                                        at, detail)])
+                                        at, {"decision": decision.value,
+                                             "reasons": [r.code for r in reasons],
+                                             "msisdn": request.msisdn,
+                                             "channel_id": request.channel_id,
+                                             "staff_id": request.staff_id,
+                                             **_statement_detail(statement)})])
         log.info("registrations.checked", check_id=check_id, decision=decision.value,
                  reasons=[r.code for r in reasons])
         appeal = "" if decision is Decision.ALLOW else self.appeal_channel
