@@ -69,3 +69,5 @@ def test_the_audit_keeps_the_score_and_the_mismatch_only() -> None:
     assert FAILED.audit() == {"score": 0.71, "passed": False, "tail_ok": True, "silent": False,
                               "mismatch": "missing '实名登记并'"}
     assert WRONG_TAIL.audit()["tail_ok"] is False
+    padded = StatementCheck(0.9, True, "1234", "1234", added=3)
+    assert padded.audit()["mismatch"] == "all parts heard; 3 character(s) added"

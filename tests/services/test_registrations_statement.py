@@ -72,7 +72,8 @@ def test_an_honest_statement_allows_and_its_score_is_recorded(store: SqlStore, t
     [event] = AuditService(store).events()
     assert event.event.detail["statement"] == {"score": r.statement.score, "passed": True,
                                                "tail_ok": True, "silent": False,
-                                               "mismatch": "all parts heard"}
+                                               "mismatch": "all parts heard; 4 character(s) "
+                                                           "added"}
 
 
 def test_a_mule_s_statement_is_verified_with_what_did_not_match(store: SqlStore, tmp_path: Path,

@@ -44,6 +44,10 @@ HONEST = [
     ("我本人实名登机并领取了尾号5200的手机卡", "5200"),  # 登机; 手机卡 for 电话卡
     ("我本人实名登记并领取了尾号6688的电话卡啊", "6688"),
     ("不好意思，我本人实名登记并领取了尾号6688的电话卡，非常感谢", "6688"),  # courtesies
+    ("你好，我叫王五，我本人实名登记并领取了尾号1357的电话卡", "1357"),  # a name given first
+    ("我本人实名登记并领取了尾号一三五七的电话卡我本人实名登记并领取了尾号一三五七的电话卡",
+     "1357"),  # said twice
+    ("我本人实名登记并领取了尾号一三五七的电话卡，号码是一三八一二三四一三五七", "1357"),
 ]
 
 MULE = [
@@ -122,6 +126,15 @@ def test_the_clerk_is_told_which_words_were_missing_or_different() -> None:
     assert r.mismatches == (Mismatch("", "没有"),) and "added '没有'" in r.summary()
     # Words added that do not change the meaning are not reported.
     assert match("我本人已经实名登记并领取了尾号1234的电话卡", POLICY, "1234").mismatches == ()
+
+
+def test_padding_alone_never_fails_a_full_statement() -> None:
+    full = "我本人实名登记并领取了尾号1234的电话卡"
+    r = match("今天天气很好我们去公园玩" * 3 + full, POLICY, "1234")
+    assert r.passed and r.score == 0.85 and r.summary() == "all parts heard; 36 character(s) added"
+    # ... but what is added still counts with what is missing.
+    assert not match("今天天气很好我们去公园玩" * 3 + "我本人实名登记领取了尾号1234电话卡", POLICY,
+                     "1234").passed
 
 
 def test_the_tail_is_read_where_the_sentence_says_it() -> None:

@@ -84,6 +84,7 @@ class StatementCheck:
     tail_expected: str
     mismatches: tuple[Mismatch, ...] = ()
     silent: bool = False
+    added: int = 0  # characters heard beyond the sentence (after fillers are dropped)
 
     @property
     def tail_ok(self) -> bool:
@@ -97,7 +98,11 @@ class StatementCheck:
         parts = [] if self.tail_ok else [
             f"tail digits heard {self.tail_heard or 'none'}, the number ends {self.tail_expected}"]
         parts += [str(m) for m in self.mismatches]
-        return "; ".join(parts) or "all parts heard"
+        if not parts:
+            parts = ["all parts heard"]
+        if self.added:
+            parts.append(f"{self.added} character(s) added")
+        return "; ".join(parts)
 
     def audit(self) -> dict[str, Any]:
         """What the audit trail keeps of a statement: never the transcript."""

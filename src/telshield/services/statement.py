@@ -13,7 +13,8 @@ Fraud does not err that way. A mule reads for a card that is not theirs, so the 
 digits heard where the sentence places them must be exactly the number's; the first person
 (我, 本人) weighs more than the rest of the sentence, and words that reverse it (不, 没, 替, 帮,
 别人) fail the statement whatever else was heard. The score is the weight of the required
-sentence heard, less the cost of what was added, over the sentence's weight.
+sentence heard, less the cost of what was added (capped: padding alone never fails a statement
+said in full), over the sentence's weight.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ _FIRST_PERSON = ("本人", "我")
 _ESSENTIAL = (*_FIRST_PERSON, "实名")
 ESSENTIAL_WEIGHT = 3.0  # the first person and "real-name" carry the statement's meaning
 INSERT_COST = 0.5  # a word added: honest speakers pad, so less than a word missed
+# Padding costs at most this share of the sentence: a statement said in full (twice, or with a
+# greeting and the whole number) is not failed for what is said around it.
+PADDING_CAP = 0.15
 REVERSING = ("没有", "别人", "他人", "不", "没", "未", "非", "替", "代", "帮")
 REVERSING_COST = 3.0  # per character of an added word that reverses the sentence
 # Courtesies that hold those characters and reverse nothing.
@@ -177,7 +181,7 @@ def match(transcript: str, policy: StatementPolicy, last4: str) -> StatementChec
     a = _Alignment(required, heard)
     essential, first = _spans(required, _ESSENTIAL), _spans(required, _FIRST_PERSON)
     weights = [ESSENTIAL_WEIGHT if i in essential else 1.0 for i in range(len(required))]
-    lost, mismatches, contradicted = 0.0, [], False
+    lost, padding, added_chars, mismatches, contradicted = 0.0, 0.0, 0, [], False
     for rs, re_, hs, he in a.gaps():
         expected, got = required[rs:re_], heard[hs:he]
         lost += sum(weights[rs:re_])
@@ -185,14 +189,18 @@ def match(transcript: str, policy: StatementPolicy, last4: str) -> StatementChec
         # merely not heard (a clipped start) costs only its weight.
         bad = len(got) if first.intersection(range(rs, re_)) else _reversing(got)
         added = max(len(got) - len(expected), 0)  # heard beyond the characters it replaced
-        lost += INSERT_COST * max(added - bad, 0) + REVERSING_COST * bad
+        added_chars += added
+        padding += INSERT_COST * max(added - bad, 0)
+        lost += REVERSING_COST * bad
         contradicted = contradicted or bad > 0
         if all(i in slot for i in range(rs, re_)) and (not got or got.isdigit()):
             continue  # the tail is reported on its own
         if expected or bad:
             mismatches.append(Mismatch(expected, got))
-    score = round(max(0.0, 1 - lost / sum(weights)), 4)  # the score shown is the one judged
+    total = sum(weights)
+    lost += min(padding, PADDING_CAP * total)
+    score = round(max(0.0, 1 - lost / total), 4)  # the score shown is the one judged
     tail = _tail(heard, a.position(slot.start))
     # Someone else named, or the sentence negated, fails whatever the rest scores.
     ok = tail == last4 and score >= policy.threshold and not contradicted
-    return StatementCheck(score, ok, tail, last4, tuple(mismatches))
+    return StatementCheck(score, ok, tail, last4, tuple(mismatches), added=added_chars)
