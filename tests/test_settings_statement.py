@@ -37,6 +37,7 @@ def test_defaults_and_a_file_reach_the_rule(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("line", "message"), [
     ('statement_wording = "我本人实名登记并领取了电话卡"\n', "must contain {last4} exactly once"),
     ('statement_wording = "尾号{last4}和{last4}"\n', "must contain {last4} exactly once"),
+    ('statement_wording = "尾号{last4}"\n', "needs a sentence around {last4}"),
     ("statement_threshold = 0\n", "statement_threshold"),
     ("statement_threshold = 1.5\n", "statement_threshold"),
     ('statement_on_fail = "allow"\n', "statement_on_fail"),

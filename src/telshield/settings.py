@@ -311,6 +311,8 @@ class RegistrationSettings(BaseModel):
         if self.statement_wording.count("{last4}") != 1:
             raise ValueError("statement_wording must contain {last4} exactly once, where the "
                              "last four digits of the number applied for are read")
+        if len(self.statement_wording.replace("{last4}", "").strip()) < 4:
+            raise ValueError("statement_wording needs a sentence around {last4}")
         return self
 
     @model_validator(mode="after")
