@@ -288,6 +288,40 @@ class RegistrationSettings(BaseModel):
         description="the lake's subscribers and sanctions are re-read when the in-memory index "
         "is older than this; 0 = read once",
     )
+    statement_wording: str = Field(
+        default="我本人实名登记并领取了尾号{last4}的电话卡",
+        description="the video statement the applicant reads; {last4} is where the last four "
+        "digits of the number applied for are said",
+    )
+    statement_threshold: float = Field(
+        default=0.8, gt=0, le=1,
+        description="the score (0-1] a video statement transcript needs to pass",
+    )
+    statement_required: bool = Field(
+        default=False,
+        description="every application must carry a video statement transcript "
+        "(statement_missing otherwise)",
+    )
+    statement_on_fail: Literal["verify", "refuse"] = Field(
+        default="verify",
+        description="the decision for a missing or failed video statement: verify (the clerk "
+        "re-records it in person) or refuse",
+    )
+    statement_model: Path | None = Field(
+        default=None,
+        description="the offline speech recogniser's model folder (Vosk, Chinese); none = "
+        "transcripts only",
+    )
+
+    @model_validator(mode="after")
+    def _wording_has_slot(self) -> RegistrationSettings:
+        # The tail is the fraud signal: a wording without it could not catch a mule's card.
+        if self.statement_wording.count("{last4}") != 1:
+            raise ValueError("statement_wording must contain {last4} exactly once, where the "
+                             "last four digits of the number applied for are read")
+        if len(self.statement_wording.replace("{last4}", "").strip()) < 4:
+            raise ValueError("statement_wording needs a sentence around {last4}")
+        return self
 
     @model_validator(mode="after")
     def _refuse_above_verify(self) -> RegistrationSettings:

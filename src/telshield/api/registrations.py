@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from telshield.api.auth import requires
 from telshield.domain.registrations import CheckResult, Order, StaffSuspension
+from telshield.domain.statement import TRANSCRIPT_MAX, StatementCheck
 from telshield.domain.users import Permission, User
 from telshield.services.registrations import RegistrationService
 from telshield.settings import Settings
@@ -50,6 +51,27 @@ class CheckIn(BaseModel):
     contact: str = Field(default="", max_length=32)
     ip: str = Field(default="", max_length=64)
     device_id: str = Field(default="", max_length=64)
+    # Its length is checked by the domain, not here: a 422 would echo the personal text back.
+    transcript: str | None = Field(
+        default=None,
+        description=f"the video statement as the speech recogniser heard it, at most "
+        f"{TRANSCRIPT_MAX} characters (absent: none recorded; empty: nothing was said); "
+        "checked, never stored")
+
+
+class StatementOut(BaseModel):
+    """What the video statement check found (the transcript itself is not kept)."""
+
+    score: float
+    passed: bool
+    tail_heard: str
+    mismatch: str
+
+    @classmethod
+    def of(cls, s: StatementCheck) -> StatementOut:
+        """The wire form of a statement check."""
+        return cls(score=s.score, passed=s.passed, tail_heard=s.tail_heard,
+                   mismatch=s.summary())
 
 
 class ReasonOut(BaseModel):
@@ -69,13 +91,15 @@ class CheckOut(BaseModel):
     numbers_held: list[str]
     appeal_channel: str
     at: datetime
+    statement: StatementOut | None = None
 
     @classmethod
     def of(cls, r: CheckResult) -> CheckOut:
         """The wire form of a check result."""
         return cls(id=r.id, decision=r.decision.value, at=r.at, numbers_held=list(r.held),
                    reasons=[ReasonOut(code=x.code, text=x.text, decision=x.decision.value)
-                            for x in r.reasons], appeal_channel=r.appeal_channel)
+                            for x in r.reasons], appeal_channel=r.appeal_channel,
+                   statement=StatementOut.of(r.statement) if r.statement else None)
 
 
 class NumbersOut(BaseModel):
@@ -116,7 +140,7 @@ def check(s: S, body: CheckIn,
     return CheckOut.of(s.check(id_hash=body.id_hash, holder_kind=body.holder_kind,
                                channel_id=body.channel_id, staff_id=body.staff_id,
                                terminal_id=body.terminal_id, msisdn=body.msisdn,
-                               actor=user.name, order=order))
+                               actor=user.name, order=order, transcript=body.transcript))
 
 
 @router.get("/numbers", response_model=NumbersOut)

@@ -4,6 +4,7 @@ staff IDs suspended from registering."""
 from __future__ import annotations
 
 import json
+import wave
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.console import Console
 
 from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
 from telshield.cli.users import ActorOption, default_actor
+from telshield.domain.errors import InvalidInput
 from telshield.domain.registrations import CheckResult, Order, StaffSuspension
 from telshield.services.registrations import RegistrationService
 
@@ -32,12 +34,29 @@ def _service(config: Path | None, data_dir: Path | None) -> RegistrationService:
 
 
 def _result_json(r: CheckResult) -> str:
+    s = r.statement
     return json.dumps({
         "id": r.id, "decision": r.decision.value, "at": r.at.isoformat(),
         "reasons": [{"code": x.code, "text": x.text, "decision": x.decision.value}
                     for x in r.reasons],
         "numbers_held": list(r.held), "appeal_channel": r.appeal_channel,
+        "statement": None if s is None else {"score": s.score, "passed": s.passed,
+                                             "tail_heard": s.tail_heard,
+                                             "mismatch": s.summary()},
     }, ensure_ascii=False)
+
+
+def read_wav(path: Path) -> tuple[bytes, int]:
+    """A WAV file's mono 16-bit PCM frames and sample rate; InvalidInput for other audio."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            if w.getnchannels() != 1 or w.getsampwidth() != 2:
+                raise InvalidInput(f"{path}: the statement's audio must be mono 16-bit PCM "
+                                   "WAV; convert it, e.g. ffmpeg -i IN -ac 1 -ar 16000 "
+                                   "-sample_fmt s16 OUT.wav")
+            return w.readframes(w.getnframes()), w.getframerate()
+    except (OSError, EOFError, wave.Error) as e:
+        raise InvalidInput(f"{path} is not a readable WAV file: {e}") from None
 
 
 @registration_app.command("check")
@@ -56,6 +75,12 @@ def check_cmd(
     contact: Annotated[str, typer.Option("--contact", help="The order's contact number.")] = "",
     ip: Annotated[str, typer.Option("--ip", help="The order's IP address.")] = "",
     device: Annotated[str, typer.Option("--device", help="The order's device ID.")] = "",
+    transcript: Annotated[str | None, typer.Option(
+        "--transcript", help="The video statement as recognised (checked, never stored).")
+    ] = None,
+    audio: Annotated[Path | None, typer.Option(
+        "--audio", help="The video statement's sound (mono 16-bit WAV), transcribed by the "
+        "recogniser in registration.statement_model.")] = None,
     as_json: JsonOption = False,
     actor: ActorOption = "",
     data_dir: DataDirOption = None,
@@ -64,9 +89,15 @@ def check_cmd(
     """Check one SIM application: allow, verify (in person, face check) or refuse."""
     order = Order.new(order_id=order_id, address_hash=address_hash, contact=contact, ip=ip,
                       device_id=device)
-    r = _service(config, data_dir).check(
+    if audio is not None and transcript is not None:
+        raise InvalidInput("give --transcript or --audio, not both")
+    s = _service(config, data_dir)
+    if audio is not None:
+        transcript = s.transcribe(*read_wav(audio))
+    r = s.check(
         id_hash=id_hash, holder_kind=holder_kind, channel_id=channel, staff_id=staff,
-        terminal_id=terminal, msisdn=number, actor=actor or default_actor(), order=order)
+        terminal_id=terminal, msisdn=number, actor=actor or default_actor(), order=order,
+        transcript=transcript)
     if as_json:
         typer.echo(_result_json(r))
         return
@@ -74,6 +105,10 @@ def check_cmd(
     for x in r.reasons:
         console.print(f"  {x.decision.value}: {x.code}: {x.text}")
     console.print(f"numbers under the ID: {', '.join(r.held) if r.held else 'none'}")
+    if r.statement is not None:
+        st = r.statement
+        console.print(f"video statement: {'passed' if st.passed else 'failed'}, score "
+                      f"{st.score:.2f}: {st.summary()}", markup=False)
     if r.appeal_channel:
         console.print(f"appeal: {r.appeal_channel}")
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from telshield.domain.errors import InvalidInput
 from telshield.domain.lists import Colour, ListEntry, TargetKind
 from telshield.domain.numbers import mask, normalise
+from telshield.domain.statement import TRANSCRIPT_MAX, StatementCheck, StatementPolicy
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # A resident ID (18: 17 digits and a digit or X check character) or an old 15-digit one.
@@ -117,10 +118,14 @@ class CheckRequest:
     terminal_id: str
     msisdn: str
     order: Order = Order()
+    # The video statement as recognised (None: none sent). Personal data: never shown in a
+    # repr, logged or stored; the check keeps only its score and mismatched part.
+    transcript: str | None = field(default=None, repr=False)
 
     @classmethod
     def new(cls, *, id_hash: str, holder_kind: str, channel_id: str, staff_id: str,
-            terminal_id: str, msisdn: str, order: Order = Order()) -> CheckRequest:
+            terminal_id: str, msisdn: str, order: Order = Order(),
+            transcript: str | None = None) -> CheckRequest:
         """Validate and build a request (raises InvalidInput on a bad field)."""
         h = check_id_hash(id_hash)  # first: a raw ID goes no further
         try:
@@ -128,9 +133,13 @@ class CheckRequest:
         except ValueError:
             raise InvalidInput(f"holder_kind {holder_kind!r}: use one of "
                                f"{[k.value for k in HolderKind]}") from None
+        if transcript is not None and len(transcript) > TRANSCRIPT_MAX:
+            raise InvalidInput(f"transcript is at most {TRANSCRIPT_MAX} characters: send the "
+                               "recognised video statement only")
         return cls(h, kind, _field(channel_id, "channel_id", required=True),
                    _field(staff_id, "staff_id", required=True),
-                   _field(terminal_id, "terminal_id"), _number(msisdn, "msisdn"), order)
+                   _field(terminal_id, "terminal_id"), _number(msisdn, "msisdn"), order,
+                   transcript)
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,7 @@ class Limits:
     terminal_hour_verify: int = 20
     terminal_hour_refuse: int = 60
     order_24h_verify: int = 3  # orders sharing an address, contact, device or IP in 24 h
+    statement: StatementPolicy = field(default_factory=StatementPolicy)  # 实名视频声明
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,7 @@ class Facts:
     order_24h: dict[str, int]  # order attribute name -> orders sharing it in 24 h
     sanctions: tuple[Sanction, ...] = ()
     staff_suspended: str = ""  # why the staff ID is suspended ('' = it is not)
+    statement: StatementCheck | None = None  # the video statement's check (None: none sent)
 
 
 def sanction_rule(sanctions: Iterable[Sanction], at: datetime) -> list[Reason]:
@@ -256,6 +267,23 @@ def staff_rule(suspended: str) -> list[Reason]:
                    f"{suspended}", Decision.REFUSE)]
 
 
+def statement_rule(check: StatementCheck | None, policy: StatementPolicy) -> list[Reason]:
+    """Verify (or refuse, as the policy says) an application whose video statement is missing
+    where required, silent, or not the required sentence for this number."""
+    fail = Decision.REFUSE if policy.refuse_on_fail else Decision.VERIFY
+    if check is None:
+        return [Reason("statement_missing", "no video statement was sent; one is required",
+                       fail)] if policy.required else []
+    if check.silent:
+        return [Reason("statement_missing", "the video statement is empty: nothing was said",
+                       fail)]
+    if check.passed:
+        return []
+    return [Reason("statement_mismatch", f"the video statement does not match (score "
+                   f"{check.score:.2f}, {policy.threshold:.2f} needed): {check.summary()}",
+                   fail)]
+
+
 def judge(request: CheckRequest, facts: Facts, limits: Limits, at: datetime) -> list[Reason]:
     """Every rule's reasons for ``request``, strongest first."""
     reasons = [
@@ -269,6 +297,7 @@ def judge(request: CheckRequest, facts: Facts, limits: Limits, at: datetime) -> 
                     limits.terminal_hour_verify, limits.terminal_hour_refuse)
           if request.terminal_id else []),
         *order_rule({k: v + 1 for k, v in facts.order_24h.items()}, limits.order_24h_verify),
+        *statement_rule(facts.statement, limits.statement),
     ]
     return sorted(reasons, key=lambda r: -r.decision.weight)
 
@@ -294,6 +323,7 @@ class CheckResult:
     held: tuple[str, ...]  # masked
     appeal_channel: str
     at: datetime
+    statement: StatementCheck | None = None  # the video statement's check (None: none sent)
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ racing for the last card under the limit cannot both be allowed: the second coun
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
 
 from telshield.domain.audit import AuditEvent
-from telshield.domain.errors import Conflict, InvalidInput
+from telshield.domain.errors import Conflict, InvalidInput, Unavailable
 from telshield.domain.registrations import (
     CheckRequest,
     CheckResult,
@@ -30,6 +31,8 @@ from telshield.domain.registrations import (
     judge,
     masked,
 )
+from telshield.domain.statement import StatementCheck
+from telshield.services.statement import Transcriber, match
 from telshield.services.store import Clock, Store, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -70,22 +73,32 @@ def _listed(tx: UnitOfWork, id_hash: str) -> tuple[Sanction, ...]:
     return tuple(s for s in map(Sanction.listed, entries) if s is not None)
 
 
+def _statement_detail(statement: StatementCheck | None) -> dict[str, object]:
+    # The video statement's score and mismatched part for the audit, never the transcript.
+    return {} if statement is None else {"statement": statement.audit()}
+
+
 class RegistrationService:
     """Registration use cases: check an application, list the numbers under an ID, suspend
     and lift staff IDs. Every check and every change is recorded with its audit event."""
 
     def __init__(self, store: Store, clock: Clock, registry: Registry, limits: Limits, *,
-                 appeal_channel: str, pending: timedelta = timedelta(days=7)) -> None:
+                 appeal_channel: str, pending: timedelta = timedelta(days=7),
+                 transcriber: Transcriber | None = None) -> None:
         self.store, self.clock, self.registry = store, clock, registry
         self.limits, self.appeal_channel, self.pending = limits, appeal_channel, pending
+        self.transcriber = transcriber
 
     def check(self, *, id_hash: str, holder_kind: str, channel_id: str, staff_id: str,
-              terminal_id: str, msisdn: str, actor: str, order: Order = Order()
-              ) -> CheckResult:
-        """Judge one SIM application and record it; a raw ID number is refused unrecorded."""
+              terminal_id: str, msisdn: str, actor: str, order: Order = Order(),
+              transcript: str | None = None) -> CheckResult:
+        """Judge one SIM application and record it; a raw ID number is refused unrecorded.
+        ``transcript``: the video statement as recognised (None: none sent)."""
         request = CheckRequest.new(id_hash=id_hash, holder_kind=holder_kind,
                                    channel_id=channel_id, staff_id=staff_id,
-                                   terminal_id=terminal_id, msisdn=msisdn, order=order)
+                                   terminal_id=terminal_id, msisdn=msisdn, order=order,
+                                   transcript=transcript)
+        statement = self.statement(request)
         at = self.clock.now()
         lake = self.registry.numbers(request.id_hash)
         sanctions = self.registry.sanctions(request.id_hash)
@@ -93,6 +106,7 @@ class RegistrationService:
             tx.registrations.lock_id(request.id_hash)
             held = _held(lake, tx.registrations.granted(request.id_hash, at - self.pending))
             facts = self._facts(tx, request, held, sanctions + _listed(tx, request.id_hash), at)
+            facts = replace(facts, statement=statement)
             reasons = judge(request, facts, self.limits, at)
             decision = decide(reasons)
             check_id = tx.registrations.add(request, decision, reasons, actor=actor, at=at)
@@ -101,11 +115,31 @@ class RegistrationService:
                                              "reasons": [r.code for r in reasons],
                                              "msisdn": request.msisdn,
                                              "channel_id": request.channel_id,
-                                             "staff_id": request.staff_id})])
+                                             "staff_id": request.staff_id,
+                                             **_statement_detail(statement)})])
         log.info("registrations.checked", check_id=check_id, decision=decision.value,
                  reasons=[r.code for r in reasons])
         appeal = "" if decision is Decision.ALLOW else self.appeal_channel
-        return CheckResult(check_id, decision, tuple(reasons), masked(held), appeal, at)
+        return CheckResult(check_id, decision, tuple(reasons), masked(held), appeal, at,
+                           statement)
+
+    def statement(self, request: CheckRequest) -> StatementCheck | None:
+        """The video statement's check for ``request`` (None: no transcript was sent)."""
+        if request.transcript is None:
+            return None
+        return match(request.transcript, self.limits.statement, request.msisdn[-4:])
+
+    def transcribe(self, audio: bytes, sample_rate: int) -> str:
+        """The transcript of a video statement's sound (mono 16-bit PCM), by the configured
+        speech recogniser; Unavailable when none is configured."""
+        if self.transcriber is None:
+            raise Unavailable("no speech recogniser is configured: set "
+                              "registration.statement_model to the recogniser's model folder "
+                              "(docs/registration.md says how to install one)")
+        if not audio:
+            raise InvalidInput("the audio is empty: send the statement's sound as mono 16-bit "
+                               "PCM")
+        return self.transcriber.transcribe(audio, sample_rate)
 
     def _facts(self, tx: UnitOfWork, request: CheckRequest, held: Mapping[str, datetime],
                sanctions: tuple[Sanction, ...], at: datetime) -> Facts:

@@ -7,7 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from telshield.domain.registrations import Limits
+from telshield.domain.statement import StatementPolicy
 from telshield.services.registrations import RegistrationService, Registry
+from telshield.services.statement import Transcriber
 from telshield.services.store import Clock, Store, SystemClock
 from telshield.settings import Settings
 
@@ -19,7 +21,21 @@ def limits(settings: Settings) -> Limits:
                   staff_hour_verify=r.staff_hour_verify, staff_hour_refuse=r.staff_hour_refuse,
                   terminal_hour_verify=r.terminal_hour_verify,
                   terminal_hour_refuse=r.terminal_hour_refuse,
-                  order_24h_verify=r.order_24h_verify)
+                  order_24h_verify=r.order_24h_verify,
+                  statement=StatementPolicy(r.statement_wording, r.statement_threshold,
+                                            r.statement_required,
+                                            r.statement_on_fail == "refuse"))
+
+
+def transcriber(settings: Settings) -> Transcriber | None:
+    """The offline speech recogniser named by ``statement_model`` (None: none configured). The
+    engine is imported and its model loaded at the first transcription."""
+    model = settings.registration.statement_model
+    if model is None:
+        return None
+    from telshield.speech.vosk import VoskTranscriber
+
+    return VoskTranscriber(model)
 
 
 def registrations(settings: Settings, store: Store, *, clock: Clock | None = None,
@@ -36,4 +52,5 @@ def registrations(settings: Settings, store: Store, *, clock: Clock | None = Non
         registry if registry is not None else LakeRegistry(
             lambda: FeedReader(root), max_age_s=settings.registration.refresh_minutes * 60),
         limits(settings), appeal_channel=settings.registration.appeal_channel,
-        pending=timedelta(days=settings.registration.pending_days))
+        pending=timedelta(days=settings.registration.pending_days),
+        transcriber=transcriber(settings))
