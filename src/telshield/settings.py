@@ -36,6 +36,7 @@ PREFIX = "TELSHIELD_"
 # factories read, and the test suite's database.
 NOT_SETTINGS = frozenset({"config", "log_level", "log_json", "test_database_url"})
 SENSITIVE = ("secret", "token", "password", "url")
+PLACEHOLDER_SECRET = "change-me-per-installation"  # what a fresh install ships with
 
 
 class IngestSettings(BaseModel):
@@ -343,8 +344,24 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./data"), description="lake, quarantine, store, models")
     secret: SecretStr = Field(
-        default=SecretStr("change-me-per-installation"),
-        description="per-installation key for HMAC-SHA256 hashing of identities and addresses",
+        default=SecretStr(PLACEHOLDER_SECRET),
+        description="per-installation key for HMAC-SHA256 hashing of identities and addresses, "
+        "and the audit chain's key",
+    )
+    secret_previous: list[SecretStr] = Field(
+        default_factory=list,
+        description="earlier installation secrets: audit events linked under them still verify "
+        "(rotation with an overlap)",
+    )
+    audit_checkpoints: Path | None = Field(
+        default=None,
+        description="file the audit chain's head is appended to each tick (keep it off the "
+        "database's disk); empty means data_dir/audit/checkpoints.jsonl",
+    )
+    allow_placeholder_secret: bool = Field(
+        default=False,
+        description="serve and run on the shipped placeholder secret (development only; the "
+        "audit chain is then not keyed)",
     )
     ingest: IngestSettings = IngestSettings()
     store: StoreSettings = StoreSettings()

@@ -26,7 +26,8 @@ def _free_port() -> int:
 def test_serve_answers_probes_logs_and_exports_metrics(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELSHIELD_")}
     api, metrics = _free_port(), _free_port()
-    env.update(TELSHIELD_DATA_DIR=str(tmp_path / "d"), TELSHIELD_API__METRICS_PORT=str(metrics))
+    env.update(TELSHIELD_DATA_DIR=str(tmp_path / "d"), TELSHIELD_API__METRICS_PORT=str(metrics),
+               TELSHIELD_SECRET="serve-test-installation-secret-0123456789")
     cli = [sys.executable, "-m", "telshield"]
     add = subprocess.run([*cli, "users", "add", "ann", "--role", "analyst", "--init"], env=env,
                          capture_output=True, text=True, check=True)

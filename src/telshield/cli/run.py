@@ -130,10 +130,13 @@ def run_cmd(
     from telshield.domain.clock import feed_now, feed_to_store
     from telshield.services.store import FixedClock
     from telshield.wiring.cycle import platform, span, state_dir
+    from telshield.wiring.security import refuse_placeholder
 
     settings = existing_data(config, data_dir, init=init)
     step = span(every or settings.cycle.every, "--every")
     simulated = start is not None
+    if not simulated:  # a simulated clock is a trial run; the real clock is production
+        refuse_placeholder(settings, "run the operating cycle on the real clock")
     at = _time(start, "--start") if start is not None else feed_now()
     # A simulated clock: the store's clock follows the ticks, in store time (docs/time.md).
     clock = FixedClock(feed_to_store(at)) if simulated else None

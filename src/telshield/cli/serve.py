@@ -25,7 +25,10 @@ def serve_cmd(
     their own port (api.metrics_port). Make keys first with `telshield users add`."""
     import uvicorn
 
+    from telshield.wiring.security import refuse_placeholder
+
     settings = existing_data(config, data_dir)
+    refuse_placeholder(settings, "serve the API")
     # The edge hands its settings to the API's own factory through the environment (the CLI
     # does not import the API: edges stay independent, and ASGI servers use the same factory).
     os.environ["TELSHIELD_DATA_DIR"] = str(settings.data_dir)

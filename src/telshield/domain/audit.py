@@ -1,15 +1,39 @@
-"""Audit events: append-only, hash-chained, so an edited, inserted or deleted event shows."""
+"""Audit events: append-only, hash-chained, so an edited, inserted or deleted event shows.
+
+The chain is keyed: each link is an HMAC-SHA256 under a key derived from the installation's
+secret (``AuditKey``), so whoever can write the database but does not hold the secret cannot
+re-hash the chain after an edit. A store written before keying holds a plain SHA-256 prefix;
+verification accepts it, says how long it is, and refuses a plain link after a keyed one (a
+rewrite without the key). Keys rotate: events verify under any key of the ring (the current
+secret and earlier ones kept for the overlap), and the report says which key signed how many.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 GENESIS = "0" * 64
+_DERIVE = b"telshield audit chain v1"
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """A chain key and its id (the first 8 hex digits of its SHA-256: safe to show)."""
+
+    kid: str
+    key: bytes = field(repr=False)
+
+    @classmethod
+    def from_secret(cls, secret: str) -> AuditKey:
+        """The chain key of an installation secret (never the secret itself)."""
+        key = hmac.new(secret.encode(), _DERIVE, hashlib.sha256).digest()
+        return cls(hashlib.sha256(key).hexdigest()[:8], key)
 
 
 def canonical(detail: Mapping[str, Any]) -> str:
@@ -42,23 +66,33 @@ class ChainedEvent:
     detail_text: str
 
 
-def link(prev_hash: str, seq: int, event: AuditEvent, detail_text: str) -> str:
-    """The hash of ``event`` (with its detail as ``detail_text``) at ``seq`` after ``prev_hash``."""
+def _message(prev_hash: str, seq: int, event: AuditEvent, detail_text: str) -> bytes:
     head = json.dumps(
         [event.actor, event.action, event.subject, event.at.isoformat()],
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(f"{prev_hash}|{seq}|{head}|{detail_text}".encode()).hexdigest()
+    return f"{prev_hash}|{seq}|{head}|{detail_text}".encode()
 
 
-def chain(prev_seq: int, prev_hash: str, events: Iterable[AuditEvent]) -> list[ChainedEvent]:
-    """Events linked after the head ``(prev_seq, prev_hash)``."""
+def link(prev_hash: str, seq: int, event: AuditEvent, detail_text: str,
+         key: AuditKey | None = None) -> str:
+    """The hash of ``event`` (with its detail as ``detail_text``) at ``seq`` after ``prev_hash``:
+    an HMAC under ``key``, or plain SHA-256 without one (stores written before keying)."""
+    msg = _message(prev_hash, seq, event, detail_text)
+    if key is None:
+        return hashlib.sha256(msg).hexdigest()
+    return hmac.new(key.key, msg, hashlib.sha256).hexdigest()
+
+
+def chain(prev_seq: int, prev_hash: str, events: Iterable[AuditEvent],
+          key: AuditKey | None = None) -> list[ChainedEvent]:
+    """Events linked after the head ``(prev_seq, prev_hash)``, under ``key``."""
     out: list[ChainedEvent] = []
     for e in events:
         prev_seq += 1
         text = canonical(e.detail)
-        h = link(prev_hash, prev_seq, e, text)
+        h = link(prev_hash, prev_seq, e, text, key)
         out.append(ChainedEvent(prev_seq, e, prev_hash, h, text))
         prev_hash = h
     return out
@@ -72,11 +106,30 @@ class ChainReport:
     checked: int
     problem: str = ""
     seq: int | None = None
+    unkeyed: int = 0  # events at the start linked by plain SHA-256 (written before keying)
+    keyed: dict[str, int] = field(default_factory=dict)  # events per key id
 
 
-def verify(events: Iterable[ChainedEvent], head: tuple[int, str] | None = None) -> ChainReport:
-    """Check the chain in order of ``seq``; ``head`` (last seq, last hash) catches a cut tail."""
+def _signer(ce: ChainedEvent, keys: Sequence[AuditKey]) -> AuditKey | bool | None:
+    """The key of ``keys`` whose link matches the event's hash, None for a plain link, False
+    for none at all."""
+    msg = _message(ce.prev_hash, ce.seq, ce.event, ce.detail_text)
+    for k in keys:
+        if hmac.compare_digest(hmac.new(k.key, msg, hashlib.sha256).hexdigest(), ce.hash):
+            return k
+    if hashlib.sha256(msg).hexdigest() == ce.hash:
+        return None
+    return False
+
+
+def verify(events: Iterable[ChainedEvent], head: tuple[int, str] | None = None,
+           keys: Sequence[AuditKey] = ()) -> ChainReport:
+    """Check the chain in order of ``seq``; ``head`` (last seq, last hash) catches a cut tail;
+    ``keys`` (current first) verify keyed links."""
     expect_seq, expect_prev, n = 1, GENESIS, 0
+    ring = list(keys)
+    keyed: dict[str, int] = {}
+    unkeyed = 0
     for ce in events:
         n += 1
         if ce.seq != expect_seq:
@@ -92,10 +145,25 @@ def verify(events: Iterable[ChainedEvent], head: tuple[int, str] | None = None) 
                 "(an event before it was inserted, deleted or edited)",
                 ce.seq,
             )
-        if link(ce.prev_hash, ce.seq, ce.event, ce.detail_text) != ce.hash:
+        signer = _signer(ce, ring)
+        if signer is False:
             return ChainReport(
-                False, n, f"event {ce.seq} was edited: its content does not match its hash", ce.seq
-            )
+                False, n, f"event {ce.seq} was edited: its content does not match its hash "
+                "under any key of the ring (or the installation secret that wrote it is not "
+                "in secret / secret_previous)", ce.seq, unkeyed, keyed)
+        if signer is None:
+            if keyed:
+                return ChainReport(
+                    False, n, f"event {ce.seq} is linked without the key after keyed events: "
+                    "rewritten by someone without the installation secret", ce.seq, unkeyed,
+                    keyed)
+            unkeyed += 1
+        else:
+            assert isinstance(signer, AuditKey)
+            keyed[signer.kid] = keyed.get(signer.kid, 0) + 1
+            if ring[0] is not signer:  # the key that signed the last event is tried first
+                ring.remove(signer)
+                ring.insert(0, signer)
         expect_seq, expect_prev = ce.seq + 1, ce.hash
     if head is not None and (head[0] != expect_seq - 1 or (head[0] > 0 and head[1] != expect_prev)):
         return ChainReport(
@@ -103,6 +171,6 @@ def verify(events: Iterable[ChainedEvent], head: tuple[int, str] | None = None) 
             n,
             f"the chain ends at seq {expect_seq - 1} but its head says "
             f"{head[0]}: events at the end were deleted or added",
-            expect_seq - 1,
+            expect_seq - 1, unkeyed, keyed,
         )
-    return ChainReport(True, n)
+    return ChainReport(True, n, unkeyed=unkeyed, keyed=keyed)

@@ -6,7 +6,9 @@
    cases and the disposal policy acts on them (in shadow mode, before ``shadow_until``, they are
    kept aside and act on nothing);
 4. **devices** — the IMEIs barred numbers used are blacklisted;
-5. **publish** — the screening snapshot of the moment is published; the faces follow it.
+5. **publish** — the screening snapshot of the moment is published; the faces follow it;
+6. **checkpoint** — with an installation secret, the audit chain's head is appended, signed, to
+   a checkpoint file outside the store (``services.audit``).
 
 Each step commits on its own and is idempotent for a given moment, so a tick that dies half-way
 (a crash, SIGKILL, a lost database) leaves the store consistent, and the next tick simply does
@@ -39,7 +41,7 @@ from telshield.services.snapshot import SnapshotService
 
 log = structlog.get_logger(__name__)
 
-STEPS = ("clues", "escalate", "detect", "devices", "publish")
+STEPS = ("clues", "escalate", "detect", "devices", "publish", "checkpoint")
 
 
 class DetectionRun(Protocol):
@@ -139,10 +141,12 @@ class Cycle:
         snapshots: SnapshotService, state: StateFile, devices: DeviceBarring | None = None,
         shadow: AlertSink | None = None, options: CycleOptions = CycleOptions(),
         stop: Callable[[], bool] = lambda: False,
+        checkpoint: Callable[[], object] | None = None,
     ) -> None:
         self.liaison, self.cases, self.detection = liaison, cases, detection
         self.snapshots, self.state, self.devices = snapshots, state, devices
         self.shadow, self.options, self.stop = shadow, options, stop
+        self.checkpoint = checkpoint  # anchors the audit chain's head outside the store
 
     def detection_due(self, at: datetime) -> bool:
         """Whether detection runs at ``at`` (never run, or ``detect_every`` has passed)."""
@@ -159,6 +163,8 @@ class Cycle:
              else _skip),
             ("devices", self._devices), ("publish", self._publish),
         ]
+        if self.checkpoint is not None:
+            steps.append(("checkpoint", self._checkpoint))
         for name, step in steps:
             if self.stop():
                 result.stopped = True
@@ -211,6 +217,10 @@ class Cycle:
     def _devices(self, r: TickResult) -> None:
         if self.devices is not None:
             r.devices = self.devices.run(r.at).devices
+
+    def _checkpoint(self, r: TickResult) -> None:
+        assert self.checkpoint is not None
+        self.checkpoint()
 
     def _publish(self, r: TickResult) -> None:
         r.snapshot = self.snapshots.publish(r.at)

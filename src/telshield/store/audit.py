@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from telshield.domain.audit import AuditEvent, ChainedEvent, chain
+from telshield.domain.audit import AuditEvent, AuditKey, ChainedEvent, chain
 from telshield.store.rows import fast_executemany, naive_utc
 from telshield.store.tables import audit_events, heads
 
@@ -30,8 +30,9 @@ def _event(r: Any) -> ChainedEvent:
 class SqlAuditRepo:
     """AuditRepo over one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, key: AuditKey | None = None) -> None:
         self.conn = conn
+        self.key = key
 
     def append(self, events: Sequence[AuditEvent]) -> list[ChainedEvent]:
         """Lock the head, chain the events after it, insert them and move the head."""
@@ -43,7 +44,7 @@ class SqlAuditRepo:
         # The store keeps naive UTC times: hash what will be read back.
         events = [AuditEvent(e.actor, e.action, e.subject, naive_utc(e.at) or e.at, e.detail)
                   for e in events]
-        linked = chain(int(seq), prev, events)
+        linked = chain(int(seq), prev, events, self.key)
         fast_executemany(
             self.conn,
             sa.insert(E),

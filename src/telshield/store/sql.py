@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from telshield.domain.alerts import Alert
+from telshield.domain.audit import AuditKey
 from telshield.domain.errors import Conflict, Unavailable
 from telshield.store.alerts import SqlAlertRepo
 from telshield.store.audit import SqlAuditRepo
@@ -30,8 +31,9 @@ __all__ = ["MIGRATIONS", "SqlAlertSink", "SqlStore", "SqlUnitOfWork", "create_en
 class SqlStore:
     """The store over one SQLAlchemy engine; ``transaction()`` yields a unit of work."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, audit_key: AuditKey | None = None) -> None:
         self.engine = engine
+        self.audit_key = audit_key  # links new audit events (None: plain SHA-256)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[SqlUnitOfWork]:
@@ -47,7 +49,7 @@ class SqlStore:
             ) from e
         try:
             with conn, conn.begin():
-                yield SqlUnitOfWork(conn)
+                yield SqlUnitOfWork(conn, self.audit_key)
         except sa.exc.IntegrityError as e:
             raise Conflict(f"the change clashes with stored data: {e.orig}") from e
 
@@ -59,7 +61,7 @@ class SqlStore:
 class SqlUnitOfWork:
     """Repositories sharing one connection and its transaction; none of them commits."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, audit_key: AuditKey | None = None) -> None:
         self.conn = conn
         self.lists = SqlListRepo(conn)
         self.alerts = SqlAlertRepo(conn)
@@ -68,17 +70,19 @@ class SqlUnitOfWork:
         self.appeals = SqlAppealRepo(conn)
         self.outbox = SqlOutboxRepo(conn)
         self.offnet = SqlOffnetRepo(conn)
-        self.audit = SqlAuditRepo(conn)
+        self.audit = SqlAuditRepo(conn, audit_key)
         self.users = SqlUserRepo(conn)
         self.registrations = SqlRegistrationRepo(conn)
 
 
-def open_store(url: str, *, schema: str = "", upgrade: bool = True) -> SqlStore:
-    """A SqlStore for ``url``, migrated to the latest schema unless ``upgrade`` is False."""
+def open_store(url: str, *, schema: str = "", upgrade: bool = True,
+               audit_key: AuditKey | None = None) -> SqlStore:
+    """A SqlStore for ``url``, migrated to the latest schema unless ``upgrade`` is False, that
+    links audit events under ``audit_key``."""
     engine = create_engine(url, schema=schema)
     if upgrade:
         migrate(engine)
-    return SqlStore(engine)
+    return SqlStore(engine, audit_key=audit_key)
 
 
 class SqlAlertSink:

@@ -144,6 +144,7 @@ def platform(
         options=CycleOptions(detect_every=span(c.detect_every, "cycle.detect_every"),
                              shadow_until=shadow_until),
         stop=stop,
+        checkpoint=audit_checkpointer(settings, d),
     )
     folder = watch or c.watch_dir
     inbox = None
@@ -151,3 +152,15 @@ def platform(
         inbox = Inbox(folder, replace(ingest_options(settings), lake_dir=root),
                       settle_s=c.settle_seconds, now=feed_now)
     return Platform(d, cycle, snapshots, reader, inbox, shadow)
+
+
+def audit_checkpointer(settings: Settings, d: Disposal) -> Callable[[], object] | None:
+    """Each tick anchors the audit chain's head outside the store (None on the placeholder
+    secret: a checkpoint would prove nothing)."""
+    from telshield.services.audit import write_checkpoint
+    from telshield.wiring.security import checkpoint_path
+
+    if not d.audit.keys:
+        return None
+    path = checkpoint_path(settings)
+    return lambda: write_checkpoint(d.audit, path, d.cases.clock.now())

@@ -15,6 +15,7 @@ from telshield.services.lists import ListService
 from telshield.services.store import Clock, Store, SystemClock
 from telshield.services.users import UserService
 from telshield.settings import Settings
+from telshield.wiring.security import audit_keys
 
 if TYPE_CHECKING:  # device barring reads the lake (Ibis): loaded only where it is composed
     from telshield.services.devices import DeviceBarring
@@ -25,8 +26,9 @@ if TYPE_CHECKING:  # device barring reads the lake (Ibis): loaded only where it 
 def open_store(settings: Settings, *, schema: str = "") -> Store:
     """The SQL store named by the settings (SQLite in the data directory by default), migrated."""
     from telshield.store.sql import open_store as open_sql_store
+    from telshield.wiring.security import audit_key
 
-    return open_sql_store(settings.store_url, schema=schema)
+    return open_sql_store(settings.store_url, schema=schema, audit_key=audit_key(settings))
 
 
 def disposal_policy(settings: Settings) -> Policy:
@@ -97,7 +99,7 @@ def disposal(settings: Settings, *, store: Store | None = None, clock: Clock | N
         cases=CaseService(store, clock, disposal_policy(settings),
                           holders=holders(settings, lake=lake),
                           offnet_block_from=offnet_block_from(settings)),
-        audit=AuditService(store),
+        audit=AuditService(store, audit_keys(settings)),
         users=UserService(store, clock),
     )
 
