@@ -177,8 +177,12 @@ def test_the_face_follows_the_publisher(tmp_path: Path) -> None:
 
 def test_invalid_utf8_inside_a_json_string_is_a_bad_request() -> None:
     # A switch or an attacker sending bytes that are not UTF-8 inside a string: 400, not 500.
-    body = b'{"caller": "86138\xff\xfe0000002", "callee": "8613900000009"}'
-    for path in ("/v1/decisions", "/v1/decisions/batch", "/v1/location-updates"):
+    bad = b'"86138\xff\xfe0000002"'
+    for path, body in (
+        ("/v1/decisions", b'{"caller": ' + bad + b', "callee": "8613900000009"}'),
+        ("/v1/decisions/batch", b'{"caller": [' + bad + b'], "callee": ["8613900000009"]}'),
+        ("/v1/location-updates", b'{"msisdn": [' + bad + b'], "event": ["attach"]}'),
+    ):
         r = _run(_app(), "POST", path, content=body,
                  headers={"content-type": "application/json"})
         assert r.status_code == 400, (path, r.status_code, r.text)
