@@ -193,6 +193,17 @@ def white_width(entry: ListEntry) -> int:
     return len(entry.value)
 
 
+def too_wide(entry: ListEntry, min_digits: int) -> bool:
+    """Whether ``entry`` is a white prefix or range pinning fewer than ``min_digits`` leading
+    digits: one person's word would whitelist that many numbers (a white '8' lets every
+    blacklisted number through), so such an entry needs an admin (0 = no bound)."""
+    return (
+        entry.colour is Colour.WHITE
+        and entry.kind in (TargetKind.PREFIX, TargetKind.RANGE)
+        and white_width(entry) < min_digits
+    )
+
+
 def detection_cap(entries: Iterable[ListEntry], at: datetime) -> ListEntry | None:
     """Among the entries covering one number, the enterprise whitelist entry that caps its
     detection at ``at`` (the one in force longest), or None: none is in force, or a

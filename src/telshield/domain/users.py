@@ -43,6 +43,7 @@ class Permission(StrEnum):
     REGISTRATIONS_CHECK = "registrations.check"
     REGISTRATIONS_NUMBERS = "registrations.numbers"  # the numbers under an ID, masked
     REGISTRATIONS_STAFF = "registrations.staff"  # suspend and lift staff IDs
+    LISTS_WIDE_WHITE = "lists.wide_white"  # white prefixes/ranges wider than the bound (admin)
 
 
 _P, _R = Permission, Role
