@@ -143,12 +143,12 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(
         default=8 * 2**20, gt=0,
         description="largest request body; a bigger one is refused (413) before it is parsed")
-    auth_max_failures: int = Field(
+    key_max_failures: int = Field(
         default=20, gt=0,
         description="wrong API keys from one client address, or of one key, within "
-        "auth_window_s before it is locked out (429 with Retry-After)")
-    auth_window_s: float = Field(
-        default=300.0, gt=0, description="the window of auth_max_failures, in seconds")
+        "key_window_s before it is locked out (429 with Retry-After)")
+    key_window_s: float = Field(
+        default=300.0, gt=0, description="the window of key_max_failures, in seconds")
 
 
 class ListsSettings(BaseModel):

@@ -22,15 +22,15 @@ from telshield.wiring import Disposal, disposal
 N = "8613812345678"
 NOW = datetime(2026, 3, 1, 9)
 LIMIT = 64 * 1024  # api.max_body_bytes in these tests
-FAILURES = 3  # api.auth_max_failures in these tests
+FAILURES = 3  # api.key_max_failures in these tests
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[Role, str], Disposal]]:
     settings = Settings(
         data_dir=tmp_path,
-        api=ApiSettings(metrics_port=0, max_body_bytes=LIMIT, auth_max_failures=FAILURES,
-                        auth_window_s=60),
+        api=ApiSettings(metrics_port=0, max_body_bytes=LIMIT, key_max_failures=FAILURES,
+                        key_window_s=60),
         lists=ListsSettings(white_min_digits=7),
     )
     d = disposal(settings, clock=FixedClock(NOW))
@@ -257,7 +257,7 @@ def test_wrong_keys_are_logged_and_locked_out(
 
 
 def test_the_same_wrong_key_from_many_clients_is_locked_out(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, api=ApiSettings(metrics_port=0, auth_max_failures=2))
+    settings = Settings(data_dir=tmp_path, api=ApiSettings(metrics_port=0, key_max_failures=2))
     d = disposal(settings, clock=FixedClock(NOW))
     app = create_app(settings, disposal=d)
     statuses = []

@@ -74,7 +74,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     redress.install(app, settings)  # screening decisions and appeals against them
     registrations.install(app, settings)  # the registration check (入网核验)
     docs.install(app)
-    app.state.lockout = Lockout(api.auth_max_failures, api.auth_window_s)  # wrong keys
+    app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
     app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON
     app.add_middleware(Observe, metrics=metrics)  # outermost: logs the guard's refusals too
     return app
