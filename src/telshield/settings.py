@@ -146,6 +146,24 @@ class ApiSettings(BaseModel):
     metrics_port: int = Field(
         default=9471, ge=0, lt=65536, description="Prometheus /metrics port (no key); 0 = off"
     )
+    max_body_bytes: int = Field(
+        default=8 * 2**20, gt=0,
+        description="largest request body; a bigger one is refused (413) before it is parsed")
+    key_max_failures: int = Field(
+        default=20, gt=0,
+        description="wrong API keys from one client address, or of one key, within "
+        "key_window_s before it is locked out (429 with Retry-After)")
+    key_window_s: float = Field(
+        default=300.0, gt=0, description="the window of key_max_failures, in seconds")
+
+
+class ListsSettings(BaseModel):
+    """Black/white/grey lists."""
+
+    white_min_digits: int = Field(
+        default=7, ge=0, le=15,
+        description="a white prefix or range pinning fewer leading digits than this (it "
+        "whitelists many numbers) is added only by an admin; 0 = no bound")
 
 
 class ScreeningSettings(BaseModel):
@@ -368,6 +386,7 @@ class Settings(BaseSettings):
     screening: ScreeningSettings = ScreeningSettings()
     disposal: DisposalSettings = DisposalSettings()
     api: ApiSettings = ApiSettings()
+    lists: ListsSettings = ListsSettings()
     detect: DetectSettings = DetectSettings()
     cycle: CycleSettings = CycleSettings()
     registration: RegistrationSettings = RegistrationSettings()

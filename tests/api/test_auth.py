@@ -33,6 +33,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
                         "reason": "r"}, {A, AN, D}),
     ("POST", "/lists/police-blocks", {"value": "8613900000002", "reason": "order 1"}, {A, P}),
     ("DELETE", "/lists/1?reason=r", None, {A, AN, D}),
+    ("DELETE", "/lists/police-blocks/2?reason=r&release_ref=R-1", None, {A, P}),
     ("GET", f"/lists/check/{N}", None, PEOPLE),
     ("GET", "/lists/diff?from_version=0&to_version=1", None, PEOPLE),
     ("GET", "/lists/version", None, PEOPLE),
@@ -71,7 +72,9 @@ PUBLIC = [("GET", "/healthz"), ("GET", "/readyz")]
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[Role, str]]]:
     data = tmp_path_factory.mktemp("api")
-    settings = Settings(data_dir=Path(data), api=ApiSettings(metrics_port=0))
+    # every route is also tried with a wrong key: no lock-out in this suite (test_hardening)
+    settings = Settings(data_dir=Path(data), api=ApiSettings(metrics_port=0,
+                                                             key_max_failures=10_000))
     d: Disposal = disposal(settings, clock=FixedClock(datetime(2026, 3, 1, 9)))
     keys = {r: d.users.add(f"u-{r.value}", r.value, actor="test", unit="PSB")[1] for r in Role}
     at = datetime(2026, 3, 1, 8)

@@ -50,3 +50,23 @@ def test_the_enterprise_whitelist_from_the_command_line(tmp_path: Path) -> None:
     refused = run("add", "number", "8613812345679", "white", "--reason", "card",
                   "--owner", "Acme", data=tmp_path)
     assert refused.returncode != 0 and "expiry" in refused.stdout + refused.stderr
+
+
+def test_police_blocks_wide_white_entries_and_canonical_numbers(tmp_path: Path) -> None:
+    init = subprocess.run([sys.executable, "-m", "telshield", "init", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, check=False)
+    assert init.returncode == 0, init.stderr
+    r = run("add", "number", "+8613812345678", "white", "--reason", "x", data=tmp_path)
+    assert r.returncode == 2 and "write 8613812345678" in " ".join(r.stderr.split())
+    r = run("add", "number", "8613812345678", "black", "--reason", "order 7", "--source",
+            "police", "--police-ordered", data=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("remove", "1", "--reason", "mistake", data=tmp_path)
+    assert r.returncode == 5 and "police" in r.stderr
+    r = run("remove", "1", "--reason", "case closed", "--police-release", "PSB/9", data=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("add", "prefix", "86", "white", "--reason", "everyone", data=tmp_path)
+    assert r.returncode == 5 and "white_min_digits" in " ".join(r.stderr.split())
+    r = run("add", "prefix", "86", "white", "--reason", "a test network", "--wide",
+            data=tmp_path)
+    assert r.returncode == 0, r.stderr

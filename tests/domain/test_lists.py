@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from telshield.domain.errors import InvalidInput
-from telshield.domain.lists import ListEntry, detection_cap, effective
+from telshield.domain.lists import ListEntry, detection_cap, effective, white_width
 
 T0 = datetime(2026, 3, 1, 9)
 N = "8613812345678"
@@ -85,8 +85,7 @@ def test_invalid_entries_are_refused(kind: str, value: str, end: str, colour: st
         entry(colour, kind=kind, value=value, end=end, **extra)
 
 
-def test_plus_is_stripped_and_hash_lowercased() -> None:
-    assert entry("black", value="+" + N).value == N
+def test_hash_is_lowercased() -> None:
     h = "AB" * 32
     assert entry("black", kind="id_hash", value=h).value == h.lower()
 
@@ -154,3 +153,64 @@ ORDER = entry("black", source="police", police=True)
 def test_detection_cap(entries: list[ListEntry], at: datetime, owner: str | None) -> None:
     got = detection_cap(entries, at)
     assert (got.owner if got is not None else None) == owner
+
+
+# --- one number law at the list's edge ---------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("kind", "value", "end", "canonical"),
+    [
+        ("number", "0" + N, "", ""),  # beside the black N, screening answered allow
+        ("number", "+" + N, "", N),
+        ("number", " " + N, "", N),
+        ("number", "86 138 1234 5678", "", N),
+        ("number", "\uff18\uff16" + N[2:], "", N),  # full-width digits
+        ("number", "\u0668\u0666" + N[2:], "", N),  # Arabic-Indic digits
+        ("prefix", "0861381", "", ""),
+        ("prefix", "\uff18\uff16138", "", "86138"),
+        ("range", "08613800000000", "08613800000019", ""),
+        ("range", "8613800000000", "+8613800000019", "8613800000019"),
+    ],
+)
+def test_non_canonical_spellings_are_refused_with_the_canonical_form(
+        kind: str, value: str, end: str, canonical: str) -> None:
+    with pytest.raises(InvalidInput, match="canonical") as e:
+        entry("white", kind=kind, value=value, end=end)
+    if canonical:
+        assert canonical in str(e.value)
+
+
+def test_canonical_spellings_are_kept_as_given() -> None:
+    assert entry("black").value == N
+    assert entry("black", kind="prefix", value="86138").value == "86138"
+
+
+@pytest.mark.parametrize("offset", ["+14:00", "-12:00", "+08:00", "+00:00"])
+def test_an_aware_expiry_is_converted_to_store_time(offset: str) -> None:
+    # Store time is naive UTC: 2026-03-02 10:00 at +14:00 is 2026-03-01 20:00 UTC.
+    aware = datetime.fromisoformat(f"2026-03-02T10:00:00{offset}")
+    e = entry("black", expires=aware)
+    assert e.expires_at is not None and e.expires_at.tzinfo is None
+    assert e.expires_at == aware.astimezone(UTC).replace(tzinfo=None)
+
+
+def test_an_aware_expiry_before_creation_is_refused() -> None:
+    # 09:30 at +14:00 is 19:30 UTC the day before T0 (09:00 UTC): not after creation.
+    with pytest.raises(InvalidInput, match="expiry"):
+        entry("black", expires=datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=14))))
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "end", "width"),
+    [
+        ("number", N, "", 13),
+        ("prefix", "8", "", 1),
+        ("prefix", "8613812", "", 7),
+        ("range", "8613800000000", "8613800000019", 11),
+        ("range", "8613800000000", "8613899999999", 5),
+        ("imei", "86123400123456", "", 14),
+    ],
+)
+def test_white_width_is_the_digits_an_entry_pins(kind: str, value: str, end: str,
+                                                 width: int) -> None:
+    assert white_width(entry("white", kind=kind, value=value, end=end)) == width

@@ -14,6 +14,7 @@ from telshield.domain.users import (
     hash_key,
     mask_number,
     new_key,
+    parse_name,
     parse_role,
 )
 
@@ -49,3 +50,22 @@ def test_roles_parse() -> None:
 def test_auditor_sees_masked_numbers() -> None:
     assert not user(Role.AUDITOR).sees_numbers and user(Role.DISPOSER).sees_numbers
     assert mask_number("8613812345678") == "138****5678"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ann\u200b", "a\u200bnn", "\u200dann", "ann\u00ad", "ann\x00", "ann\x1b[0m", "an\u202en",
+     "ann\ufeff", "ann\nbob", ""],
+)
+def test_names_with_invisible_or_control_characters_are_refused(name: str) -> None:
+    with pytest.raises(InvalidInput, match="name"):
+        parse_name(name)
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [("ann", "ann"), ("  ann  ", "ann"), ("\uff41\uff4e\uff4e", "ann"), ("王 伟", "王 伟")],
+)
+def test_names_are_nfkc_normalised(raw: str, name: str) -> None:
+    # Full-width 'ａｎｎ' is 'ann': one spelling per person in the audit.
+    assert parse_name(raw) == name

@@ -173,3 +173,17 @@ def test_the_face_follows_the_publisher(tmp_path: Path) -> None:
     assert 'telshield_screening_snapshot_info{version="second"} 1.0' in text
     assert "telshield_screening_reloads_total 2.0" in text  # the first at start, then one
     assert "telshield_screening_reload_failures_total 0.0" in text
+
+
+def test_invalid_utf8_inside_a_json_string_is_a_bad_request() -> None:
+    # A switch or an attacker sending bytes that are not UTF-8 inside a string: 400, not 500.
+    bad = b'"86138\xff\xfe0000002"'
+    for path, body in (
+        ("/v1/decisions", b'{"caller": ' + bad + b', "callee": "8613900000009"}'),
+        ("/v1/decisions/batch", b'{"caller": [' + bad + b'], "callee": ["8613900000009"]}'),
+        ("/v1/location-updates", b'{"msisdn": [' + bad + b'], "event": ["attach"]}'),
+    ):
+        r = _run(_app(), "POST", path, content=body,
+                 headers={"content-type": "application/json"})
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        assert "UTF-8" in r.json()["error"]

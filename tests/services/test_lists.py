@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from telshield.domain.errors import InvalidInput
+from telshield.domain.errors import Conflict, Forbidden, InvalidInput
 from telshield.services.audit import AuditService
 from telshield.services.lists import ListService
 from telshield.services.store import FixedClock
@@ -18,7 +18,7 @@ CSV = """kind,value,value_end,colour,source,reason,expires_at,police_ordered
 number,8613800000001,,black,detection,fraud calls,,
 prefix,86170,,grey,manual,virtual operator segment,,
 range,8613900000000,8613900000099,white,partner,bank hotline block,,
-number,+8613800000002,,black,police,police order,2026-03-02 09:00:00,true
+number,8613800000002,,black,police,police order,2026-03-02 09:00:00,true
 number,12,,black,manual,too short,,
 imei,123,,black,manual,bad imei,,
 number,8613800000003,,blue,manual,no such colour,,
@@ -38,6 +38,38 @@ def test_import_reports_each_bad_row(lists: ListService) -> None:
     assert [line for line, _ in report.errors] == [6, 7, 8, 9, 10]
     assert "colour" in report.errors[2][1] and "reason" in report.errors[3][1]
     assert "YYYY-MM-DD" in report.errors[4][1]
+
+
+def test_import_reports_non_canonical_and_too_wide_rows(store: SqlStore, clock: FixedClock
+                                                         ) -> None:
+    bounded = ListService(store, clock, white_min_digits=7)
+    csv = ("kind,value,value_end,colour,reason\n"
+           "number,+8613800000002,,black,spelt with a plus\n"
+           "number,08613800000002,,white,spelt with a trunk 0\n"
+           "prefix,86,,white,the whole country\n"
+           "prefix,8613800,,white,a bank's block\n")
+    report = bounded.import_csv(io.StringIO(csv), actor="ann")
+    assert report.added == 1 and [line for line, _ in report.errors] == [2, 3, 4]
+    assert "write 8613800000002" in report.errors[0][1]
+    assert "canonical" in report.errors[1][1] and "white_min_digits" in report.errors[2][1]
+    assert bounded.import_csv(io.StringIO(csv), actor="admin", wide_ok=True).added == 2
+
+
+def test_police_blocks_are_lifted_only_under_a_release(lists: ListService) -> None:
+    n = "8613800000002"
+    e = lists.add("number", n, "black", source="police", reason="order 17", actor="cop",
+                  police_ordered=True)
+    assert e.id is not None
+    with pytest.raises(Forbidden, match="police-blocks"):
+        lists.remove(e.id, actor="ann", reason="mistake")
+    with pytest.raises(InvalidInput, match="release_ref"):
+        lists.lift_police_block(e.id, actor="cop", reason="closed", release_ref=" ")
+    lists.lift_police_block(e.id, actor="cop", reason="closed", release_ref="R-9")
+    assert lists.decide(n) is None
+    other = lists.add("number", n, "black", source="manual", reason="fraud", actor="ann")
+    assert other.id is not None
+    with pytest.raises(Conflict):
+        lists.lift_police_block(other.id, actor="cop", reason="closed", release_ref="R-9")
 
 
 def test_import_refuses_a_file_without_the_columns(lists: ListService) -> None:

@@ -22,6 +22,8 @@ from telshield.api import (
     registrations,
     users,
 )
+from telshield.api.bodies import BodyGuard
+from telshield.api.lockout import Lockout
 from telshield.api.observe import ApiMetrics, Observe, start_metrics_server
 from telshield.settings import Settings
 from telshield.wiring import Disposal
@@ -72,7 +74,9 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     redress.install(app, settings)  # screening decisions and appeals against them
     registrations.install(app, settings)  # the registration check (入网核验)
     docs.install(app)
-    app.add_middleware(Observe, metrics=metrics)
+    app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
+    app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON
+    app.add_middleware(Observe, metrics=metrics)  # outermost: logs the guard's refusals too
     return app
 
 

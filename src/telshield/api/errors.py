@@ -10,6 +10,7 @@ from telshield.domain.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    RateLimited,
     TelshieldError,
     Unauthenticated,
     Unavailable,
@@ -21,6 +22,7 @@ STATUS: dict[type[TelshieldError], int] = {
     Conflict: 409,
     Forbidden: 403,
     Unauthenticated: 401,
+    RateLimited: 429,
     Unavailable: 503,
 }
 
@@ -37,6 +39,8 @@ async def _handle(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, TelshieldError)
     status = status_of(error)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after)}
     return JSONResponse({"error": type(error).__name__, "detail": str(error)}, status_code=status,
                         headers=headers)
 

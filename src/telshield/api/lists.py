@@ -40,7 +40,7 @@ def add_entry(d: D, body: EntryIn,
         raise InvalidInput("police entries are added by police users at /lists/police-blocks")
     e = d.lists.add(body.kind, body.value, body.colour, source=body.source, reason=body.reason,
                     actor=user.name, expires_at=body.expires_at, value_end=body.value_end,
-                    owner=body.owner)
+                    owner=body.owner, wide_ok=user.may(Permission.LISTS_WIDE_WHITE))
     return EntryOut.of(e, user)
 
 
@@ -65,6 +65,20 @@ def remove_entry(
 ) -> dict[str, int]:
     """Remove an entry at a new list version."""
     return {"version": d.lists.remove(entry_id, actor=user.name, reason=reason)}
+
+
+@router.delete("/police-blocks/{entry_id}")
+def lift_police_block(
+    d: D, entry_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    reason: Annotated[str, Query(min_length=1, max_length=2000)],
+    release_ref: Annotated[str, Query(min_length=1, max_length=128,
+                                      description="the police's written release")],
+    user: Annotated[User, Depends(requires(Permission.POLICE_BLOCK))],
+) -> dict[str, int]:
+    """Lift a police-ordered block under a recorded police release (police or an admin)."""
+    actor = f"{user.name} ({user.unit})" if user.unit else user.name
+    return {"version": d.lists.lift_police_block(entry_id, actor=actor, reason=reason,
+                                                 release_ref=release_ref)}
 
 
 @router.get("/check/{number}", response_model=EntryOut | None)

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from telshield.domain.alerts import StoredAlert
-from telshield.domain.audit import ChainedEvent
+from telshield.domain.audit import ChainedEvent, masked
 from telshield.domain.cases import Action, Appeal, Case, Command, OffnetReport
 from telshield.domain.lists import ListEntry
 from telshield.domain.users import User, mask_number
@@ -248,11 +248,9 @@ class AuditOut(BaseModel):
     @classmethod
     def of(cls, c: ChainedEvent, user: User) -> AuditOut:
         """The event as ``user`` may see it (numbers in the detail masked if need be)."""
-        detail = dict(c.event.detail)
-        if "msisdn" in detail and isinstance(detail["msisdn"], str):
-            detail["msisdn"] = shown(detail["msisdn"], user)
-        return cls(seq=c.seq, at=c.event.at, actor=c.event.actor, action=c.event.action,
-                   subject=c.event.subject, detail=detail, prev_hash=c.prev_hash, hash=c.hash)
+        e = c.event if user.sees_numbers else masked(c.event)  # numbers and identities
+        return cls(seq=c.seq, at=e.at, actor=e.actor, action=e.action, subject=e.subject,
+                   detail=dict(e.detail), prev_hash=c.prev_hash, hash=c.hash)
 
 
 class VerifyOut(BaseModel):

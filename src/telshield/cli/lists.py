@@ -20,6 +20,11 @@ console = Console()
 lists_app = typer.Typer(help="Black, white and grey lists (黑白名单).", no_args_is_help=True)
 
 
+WideOption = Annotated[bool, typer.Option(
+    help="Allow white prefixes and ranges wider than lists.white_min_digits (an admin's "
+    "decision: they whitelist many numbers).")]
+
+
 def _lists(config: Path | None, data_dir: Path | None) -> ListService:
     from telshield import wiring
 
@@ -53,6 +58,7 @@ def add_cmd(
         help="The company a white entry is registered to (industry card, registered "
         "telemarketing number): an enterprise whitelist entry, which needs --expires and caps "
         "detection at the watch tier.")] = "",
+    wide: WideOption = False,
     actor: ActorOption = "",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -60,16 +66,22 @@ def add_cmd(
     """Add one entry at a new list version."""
     e = _lists(config, data_dir).add(kind, value, colour, source=source, reason=reason,
                                      actor=actor or default_actor(), expires_at=expires,
-                                     value_end=end, police_ordered=police_ordered, owner=owner)
+                                     value_end=end, police_ordered=police_ordered, owner=owner,
+                                     wide_ok=wide)
     console.print(_table([e]))
 
 
 @lists_app.command("remove")
 def remove_cmd(entry_id: int, reason: Annotated[str, typer.Option(help="Why.")],
+               police_release: Annotated[str, typer.Option(
+                   help="The police's written release: needed (and recorded in the audit) to "
+                   "lift a police-ordered block.")] = "",
                actor: ActorOption = "", data_dir: DataDirOption = None,
                config: ConfigOption = None) -> None:
-    """Remove one entry at a new list version."""
-    v = _lists(config, data_dir).remove(entry_id, actor=actor or default_actor(), reason=reason)
+    """Remove one entry at a new list version (a police-ordered block: with --police-release)."""
+    lists, who = _lists(config, data_dir), actor or default_actor()
+    v = (lists.lift_police_block(entry_id, actor=who, reason=reason, release_ref=police_release)
+         if police_release else lists.remove(entry_id, actor=who, reason=reason))
     console.print(f"entry {entry_id} removed at list version {v}")
 
 
@@ -79,6 +91,7 @@ def import_cmd(
                                          "kind,value,value_end,colour,source,reason,"
                                          "expires_at,police_ordered,owner")],
     source: Annotated[str, typer.Option(help="Source for rows that name none.")] = "manual",
+    wide: WideOption = False,
     actor: ActorOption = "",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -86,7 +99,7 @@ def import_cmd(
     """Import entries from CSV: good rows at one new version, bad rows listed (exit 2 if any)."""
     with file.open(encoding="utf-8", newline="") as f:
         report = _lists(config, data_dir).import_csv(f, actor=actor or default_actor(),
-                                                     default_source=source)
+                                                     default_source=source, wide_ok=wide)
     console.print(f"imported {report.added} entr{'y' if report.added == 1 else 'ies'}"
                   + (f" at list version {report.version}" if report.version else ""))
     if report.errors:

@@ -13,10 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from telshield.domain.numbers import mask
 
 GENESIS = "0" * 64
 _DERIVE = b"telshield audit chain v1"
@@ -52,6 +55,41 @@ class AuditEvent:
     subject: str  # e.g. "case:12", "msisdn:8613812345678", "list:v7"
     at: datetime
     detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+# Detail keys whose values are numbers or identities, and subject kinds naming a number: what
+# a role that sees masked numbers (``users.SEES_NUMBERS``) must not read in the audit either.
+PERSONAL_KEYS = frozenset({"msisdn", "msisdns", "number", "numbers", "caller", "callee",
+                           "value", "value_end", "requested_msisdn", "contact_msisdn",
+                           "id_hash", "imei", "caller_imei"})
+PERSONAL_SUBJECTS = ("msisdn:", "number:", "id:")
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def mask_personal(value: str) -> str:
+    """A number or identity as a masked role sees it: a number as ``numbers.mask`` shows it,
+    an ID hash by its first 8 hex digits (enough to tell two apart, not to look one up)."""
+    if _HASH.match(value):
+        return value[:8] + "…"
+    return mask(value)
+
+
+def masked(event: AuditEvent) -> AuditEvent:
+    """``event`` with every number and identity in its subject and detail masked."""
+    detail = {k: _masked_value(v) if k in PERSONAL_KEYS else v for k, v in event.detail.items()}
+    subject = event.subject
+    for kind in PERSONAL_SUBJECTS:
+        if subject.startswith(kind):
+            subject = kind + mask_personal(subject[len(kind):])
+    return AuditEvent(event.actor, event.action, subject, event.at, detail)
+
+
+def _masked_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_personal(value) if value else value
+    if isinstance(value, list | tuple):
+        return [_masked_value(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

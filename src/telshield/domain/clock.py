@@ -51,6 +51,14 @@ def store_now() -> StoreTime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def store_time(at: datetime) -> StoreTime:
+    """``at`` as store time: an aware ``datetime`` (an API's ``+14:00``) converted to naive
+    UTC, never stripped of its offset; a naive one is taken as store time already."""
+    if at.tzinfo is not None:
+        return at.astimezone(UTC).replace(tzinfo=None)
+    return at
+
+
 def store_epoch(at: StoreTime) -> float:
     """Epoch seconds of a store time (naive, UTC)."""
     if at.tzinfo is not None:

@@ -29,3 +29,11 @@ class Unauthenticated(TelshieldError):
 
 class Unavailable(TelshieldError):
     """A dependency (database, snapshot, lake) is missing or unreachable."""
+
+
+class RateLimited(Unauthenticated):
+    """Too many failed attempts to authenticate: refused until ``retry_after`` seconds pass."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

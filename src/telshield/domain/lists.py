@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from telshield.domain.clock import store_time
 from telshield.domain.errors import InvalidInput
+from telshield.domain.numbers import require_canonical
 
-_DIGITS = re.compile(r"^[0-9]{1,15}$")
 _IMEI = re.compile(r"^[0-9]{14,16}$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
@@ -44,16 +46,20 @@ class Source(StrEnum):
 
 
 def check_target(kind: TargetKind, value: str, value_end: str = "") -> None:
-    """Raise InvalidInput unless ``value`` (and ``value_end`` for a range) suits ``kind``."""
-    if kind in (TargetKind.NUMBER, TargetKind.PREFIX):
-        ok = bool(_DIGITS.match(value)) and (kind is TargetKind.PREFIX or len(value) >= 3)
+    """Raise InvalidInput unless ``value`` (and ``value_end`` for a range) suits ``kind``.
+    Numbers, prefixes and range ends must already be canonical (``numbers.require_canonical``):
+    a second spelling of a listed number would be a second entry that screening reads as the
+    same integer (a white '086...' beside a black '86...' answered allow)."""
+    if kind is TargetKind.NUMBER:
+        require_canonical(value)
+        ok = True
+    elif kind is TargetKind.PREFIX:
+        require_canonical(value, what="prefix", prefix=True)
+        ok = True
     elif kind is TargetKind.RANGE:
-        ok = (
-            bool(_DIGITS.match(value))
-            and bool(_DIGITS.match(value_end))
-            and len(value) == len(value_end)
-            and value <= value_end
-        )
+        require_canonical(value, what="range start")
+        require_canonical(value_end, what="range end")
+        ok = len(value) == len(value_end) and value <= value_end
     elif kind is TargetKind.IMEI:
         ok = bool(_IMEI.match(value))
     else:
@@ -110,7 +116,8 @@ class ListEntry:
                 f"{e}; kind is one of {[k.value for k in TargetKind]}, colour one of "
                 f"{[c.value for c in Colour]}, source one of {[s.value for s in Source]}"
             ) from None
-        value, value_end = value.strip().lstrip("+"), value_end.strip().lstrip("+")
+        if k in (TargetKind.IMEI, TargetKind.ID_HASH):  # numbers are refused unless canonical
+            value = value.strip()
         if k is TargetKind.ID_HASH:
             value = value.lower()
         check_target(k, value, value_end if k is TargetKind.RANGE else "")
@@ -118,6 +125,8 @@ class ListEntry:
             value_end = ""
         if not reason.strip():
             raise InvalidInput("a list entry needs a reason: say why the number is listed")
+        if expires_at is not None:
+            expires_at = store_time(expires_at)  # an offset is converted, never dropped
         if expires_at is not None and expires_at <= at:
             raise InvalidInput(f"expiry {expires_at} is not after creation {at}")
         if police_ordered and (c is not Colour.BLACK or s is not Source.POLICE):
@@ -173,6 +182,26 @@ def _check_owner(owner: str, colour: Colour, kind: TargetKind, expires_at: datet
                            "registrations are granted for a term, renew it when it ends")
     if len(owner) > OWNER_MAX:
         raise InvalidInput(f"an owner's name is at most {OWNER_MAX} characters")
+
+
+def white_width(entry: ListEntry) -> int:
+    """How many leading digits an entry pins: a prefix's length, the digits a range's ends
+    share, a number's or identifier's whole length. The fewer, the more numbers it covers."""
+    if entry.kind is TargetKind.RANGE:
+        same = (a == b for a, b in zip(entry.value, entry.value_end, strict=False))
+        return sum(1 for _ in itertools.takewhile(bool, same))
+    return len(entry.value)
+
+
+def too_wide(entry: ListEntry, min_digits: int) -> bool:
+    """Whether ``entry`` is a white prefix or range pinning fewer than ``min_digits`` leading
+    digits: one person's word would whitelist that many numbers (a white '8' lets every
+    blacklisted number through), so such an entry needs an admin (0 = no bound)."""
+    return (
+        entry.colour is Colour.WHITE
+        and entry.kind in (TargetKind.PREFIX, TargetKind.RANGE)
+        and white_width(entry) < min_digits
+    )
 
 
 def detection_cap(entries: Iterable[ListEntry], at: datetime) -> ListEntry | None:

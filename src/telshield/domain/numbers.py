@@ -248,6 +248,36 @@ def is_canonical(number: str) -> bool:
 _SEPARATORS = re.compile(r"[\s\-./()\u00a0\u3000]+")
 
 
+def is_canonical_prefix(prefix: str) -> bool:
+    """Whether ``prefix`` can begin a canonical number: 1-15 ASCII digits, no leading 0."""
+    return (
+        1 <= len(prefix) <= MAX_DIGITS and prefix.isascii() and prefix.isdigit()
+        and prefix[0] != "0"
+    )
+
+
+def require_canonical(value: str, *, what: str = "number", prefix: bool = False) -> str:
+    """``value`` itself if it is canonical (a canonical prefix with ``prefix``); otherwise
+    InvalidInput saying the canonical form. Nothing is converted silently: where numbers are
+    written down (lists, bulk disposal) two spellings of one number must never coexist."""
+    if is_canonical_prefix(value) if prefix else is_canonical(value):
+        return value
+    hint = _canonical_hint(value)
+    raise InvalidInput(
+        f"{what} {value!r} is not in canonical form: E.164 ASCII digits without '+', spaces or "
+        "a leading 0 (the country code, 86 for China, instead of a trunk 0 or 00), e.g. "
+        "8613812345678" + (f"; write {hint}" if hint and hint != value else "")
+    )
+
+
+def _canonical_hint(value: str) -> str:
+    # The same digits in canonical form, when only the spelling is wrong ('+', spaces,
+    # full-width or other Unicode decimal digits); nothing when the digits themselves are.
+    text = _SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).removeprefix("+")
+    digits = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+    return digits if is_canonical_prefix(digits) else ""
+
+
 def is_national_service(digits: str) -> bool:
     """Whether national digits (no 86, no trunk 0) are a service number: 110, 95588, 400..."""
     if digits in SERVICE_NUMBERS:

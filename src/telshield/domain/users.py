@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -42,6 +43,7 @@ class Permission(StrEnum):
     REGISTRATIONS_CHECK = "registrations.check"
     REGISTRATIONS_NUMBERS = "registrations.numbers"  # the numbers under an ID, masked
     REGISTRATIONS_STAFF = "registrations.staff"  # suspend and lift staff IDs
+    LISTS_WIDE_WHITE = "lists.wide_white"  # white prefixes/ranges wider than the bound (admin)
 
 
 _P, _R = Permission, Role
@@ -83,6 +85,28 @@ def parse_role(value: str) -> Role:
         raise InvalidInput(
             f"unknown role {value!r}; use one of {[r.value for r in Role]}"
         ) from None
+
+
+NAME_MAX = 128
+# Unicode categories a name may not hold: controls (Cc), format characters such as the
+# zero-width space and the right-to-left override (Cf), line and paragraph separators,
+# private-use, surrogate and unassigned code points. Each makes one name look like another.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+
+
+def parse_name(value: str) -> str:
+    """A user's name in its one spelling (NFKC, trimmed); InvalidInput for an empty or long
+    name, or one with invisible or control characters, which would pass in the audit for
+    another user's."""
+    name = unicodedata.normalize("NFKC", value).strip()
+    if not 1 <= len(name) <= NAME_MAX:
+        raise InvalidInput(f"a user needs a name of 1-{NAME_MAX} characters")
+    bad = next((c for c in name if unicodedata.category(c) in _INVISIBLE), None)
+    if bad is not None:
+        raise InvalidInput(
+            f"user name {name!r} holds the invisible or control character U+{ord(bad):04X} "
+            f"({unicodedata.name(bad, unicodedata.category(bad))}): use visible characters only")
+    return name
 
 
 @dataclass(frozen=True)

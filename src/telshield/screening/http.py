@@ -159,6 +159,9 @@ class ScreeningApp:
             await _reply(send, 400, self._enc.encode({"error": f"bad request body: {e}"}))
         except msgspec.DecodeError as e:
             await _reply(send, 400, self._enc.encode({"error": f"body is not JSON: {e}"}))
+        except UnicodeDecodeError as e:  # msgspec decodes strings as it meets them
+            await _reply(send, 400, self._enc.encode(
+                {"error": f"body is not UTF-8 (byte {e.start}): send JSON encoded as UTF-8"}))
         except TelshieldError as e:
             status = next((s for cls, s in _STATUS.items() if isinstance(e, cls)), 500)
             await _reply(send, status, self._enc.encode({"error": str(e)}))

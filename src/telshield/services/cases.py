@@ -29,6 +29,7 @@ from telshield.domain.cases import (
     offnet_blocks,
 )
 from telshield.domain.errors import Conflict, InvalidInput
+from telshield.domain.numbers import require_canonical
 from telshield.services.disposal import BulkResult, apply, dispose_bulk
 from telshield.services.offnet import EveryNumberOurs, Holders, screen_offnet
 from telshield.services.store import Clock, Page, Store, StoredAlert
@@ -153,7 +154,9 @@ class CaseService:
              group_ref: str = "") -> BulkResult:
         """Dispose of a set of numbers in one transaction (all or nothing); Conflict if any of
         them is not ours (measures and BSS commands are for our own subscribers only)."""
-        wanted = [n.strip() for n in msisdns if n.strip()]
+        # One number law on every face: a full-width or '+' spelling would be a BSS command
+        # for a number that does not exist, so it is refused with the canonical form.
+        wanted = [require_canonical(n, what="msisdn") for n in msisdns]
         others = [m for m, h in self.holders.of(wanted).items() if not h.own]
         if others:
             raise Conflict(

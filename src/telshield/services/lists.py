@@ -14,8 +14,15 @@ import numpy.typing as npt
 import structlog
 
 from telshield.domain.audit import AuditEvent
-from telshield.domain.errors import InvalidInput, TelshieldError
-from telshield.domain.lists import ListDiff, ListEntry, detection_cap, effective
+from telshield.domain.errors import Conflict, Forbidden, InvalidInput, TelshieldError
+from telshield.domain.lists import (
+    ListDiff,
+    ListEntry,
+    detection_cap,
+    effective,
+    too_wide,
+    white_width,
+)
 from telshield.services.store import Clock, Page, Store
 
 log = structlog.get_logger(__name__)
@@ -62,18 +69,23 @@ class ListColumns:
 class ListService:
     """List use cases; every change is one new list version with its audit event."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, *, white_min_digits: int = 0) -> None:
+        """``white_min_digits``: white prefixes and ranges pinning fewer leading digits are
+        added only with ``wide_ok`` (an admin's word; ``domain.lists.too_wide``)."""
         self.store, self.clock = store, clock
+        self.white_min_digits = white_min_digits
 
     def add(self, kind: str, value: str, colour: str, *, source: str, reason: str, actor: str,
             expires_at: datetime | None = None, value_end: str = "",
-            police_ordered: bool = False, owner: str = "") -> ListEntry:
+            police_ordered: bool = False, owner: str = "", wide_ok: bool = False) -> ListEntry:
         """Add one entry at a new list version (with ``owner``: an enterprise whitelist entry,
         white and with an expiry)."""
         at = self.clock.now()
         entry = ListEntry.new(kind, value, colour, source=source, reason=reason, actor=actor,
                               at=at, expires_at=expires_at, value_end=value_end,
                               police_ordered=police_ordered, owner=owner)
+        if not wide_ok:
+            self._check_width(entry)
         (stored,) = self._add([entry], actor=actor, note=f"add {entry.kind.value} {entry.value}")
         return stored
 
@@ -94,6 +106,8 @@ class ListService:
                 e = stored[0]
                 detail.update(id=e.id, kind=e.kind.value, value=e.value, colour=e.colour.value,
                               source=e.source.value, reason=e.reason)
+                if e.value_end:
+                    detail.update(value_end=e.value_end)
                 if e.owner:
                     detail.update(owner=e.owner, expires_at=e.expires_at.isoformat()
                                   if e.expires_at else None)
@@ -101,18 +115,54 @@ class ListService:
         log.info("lists.added", version=version, added=len(stored))
         return stored
 
+    def _check_width(self, entry: ListEntry) -> None:
+        if too_wide(entry, self.white_min_digits):
+            raise Forbidden(
+                f"a white {entry.kind.value} pinning {white_width(entry)} leading digits "
+                f"({entry.value}{'..' + entry.value_end if entry.value_end else ''}) whitelists "
+                f"too many numbers for one person's word (lists.white_min_digits = "
+                f"{self.white_min_digits}): narrow it, or ask an admin to add it")
+
     def remove(self, entry_id: int, *, actor: str, reason: str) -> int:
-        """Remove one entry at a new list version; returns the version."""
+        """Remove one entry at a new list version; returns the version. A police-ordered
+        block is refused: it is lifted only under a police release (``lift_police_block``)."""
         if not reason.strip():
             raise InvalidInput("removing a list entry needs a reason")
+        return self._remove(entry_id, actor=actor, action="list.remove", police=False,
+                            detail={"reason": reason})
+
+    def lift_police_block(self, entry_id: int, *, actor: str, reason: str, release_ref: str
+                          ) -> int:
+        """Lift a police-ordered block under the police release ``release_ref`` (recorded in
+        the audit event); only police and admins are let here by the edges."""
+        release_ref = release_ref.strip()
+        if not release_ref or len(release_ref) > 128:
+            raise InvalidInput("lifting a police-ordered block needs release_ref: the reference "
+                               "(1-128 characters) of the police's written release")
+        if not reason.strip():
+            raise InvalidInput("lifting a police-ordered block needs a reason")
+        return self._remove(entry_id, actor=actor, action="list.police_lift", police=True,
+                            detail={"reason": reason, "release_ref": release_ref})
+
+    def _remove(self, entry_id: int, *, actor: str, action: str, police: bool,
+                detail: dict[str, str]) -> int:
         at = self.clock.now()
         with self.store.transaction() as tx:
             entry = tx.lists.get(entry_id)
+            if entry.police_ordered and not police:
+                raise Forbidden(
+                    f"list entry {entry_id} is a police-ordered block: only police or an admin "
+                    f"lift it, with the police's release reference, at DELETE "
+                    f"/lists/police-blocks/{entry_id} (CLI: lists remove --police-release REF)")
+            if police and not entry.police_ordered:
+                raise Conflict(f"list entry {entry_id} is not a police-ordered block: remove it "
+                               f"at DELETE /lists/{entry_id}")
             version = tx.lists.new_version(actor=actor, note=f"remove {entry_id}", at=at)
             if tx.lists.remove([entry_id], version) == 0:
                 raise InvalidInput(f"list entry {entry_id} was already removed")
-            tx.audit.append([AuditEvent(actor, "list.remove", f"list:v{version}", at, {
-                "version": version, "id": entry_id, "value": entry.value, "reason": reason})])
+            tx.audit.append([AuditEvent(actor, action, f"list:v{version}", at, {
+                "version": version, "id": entry_id, "kind": entry.kind.value,
+                "value": entry.value, "value_end": entry.value_end, **detail})])
         return version
 
     def expire(self, *, actor: str = "system") -> int | None:
@@ -129,10 +179,11 @@ class ListService:
         log.info("lists.expired", version=version, removed=len(due))
         return version
 
-    def import_csv(self, rows: IO[str], *, actor: str, default_source: str = "manual"
-                   ) -> ImportReport:
+    def import_csv(self, rows: IO[str], *, actor: str, default_source: str = "manual",
+                   wide_ok: bool = False) -> ImportReport:
         """Import entries from CSV (header ``CSV_COLUMNS``; kind/value/colour/reason required):
-        good rows at one new version, each bad row reported with its line and reason."""
+        good rows at one new version, each bad row reported with its line and reason (a white
+        prefix or range wider than the bound is a bad row unless ``wide_ok``)."""
         reader = csv.DictReader(rows)
         missing = {"kind", "value", "colour", "reason"} - set(reader.fieldnames or ())
         if missing:
@@ -143,7 +194,7 @@ class ListService:
         for row in reader:
             line = reader.line_num
             try:
-                good.append(ListEntry.new(
+                entry = ListEntry.new(
                     row["kind"] or "", row["value"] or "", row["colour"] or "",
                     source=row.get("source") or default_source, reason=row["reason"] or "",
                     actor=actor, at=at, expires_at=_parse_time(row.get("expires_at") or "", line),
@@ -151,7 +202,10 @@ class ListService:
                     police_ordered=(row.get("police_ordered") or "").strip().lower()
                     in ("1", "true", "yes"),
                     owner=row.get("owner") or "",
-                ))
+                )
+                if not wide_ok:
+                    self._check_width(entry)
+                good.append(entry)
             except TelshieldError as e:
                 errors.append((line, str(e)))
         stored = self._add(good, actor=actor, note=f"import {len(good)} row(s)") if good else []

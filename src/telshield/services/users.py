@@ -8,7 +8,7 @@ import structlog
 
 from telshield.domain.audit import AuditEvent
 from telshield.domain.errors import InvalidInput, Unauthenticated
-from telshield.domain.users import User, hash_key, new_key, parse_role
+from telshield.domain.users import User, hash_key, new_key, parse_name, parse_role
 from telshield.services.store import Clock, Store
 
 log = structlog.get_logger(__name__)
@@ -22,9 +22,7 @@ class UserService:
 
     def add(self, name: str, role: str, *, actor: str, unit: str = "") -> tuple[User, str]:
         """Make a user with a fresh API key; returns the user and the key (shown only once)."""
-        name = name.strip()
-        if not name or len(name) > 128:
-            raise InvalidInput("a user needs a name of 1-128 characters")
+        name = parse_name(name)
         r = parse_role(role)
         if r.value == "police" and not unit.strip():
             raise InvalidInput("a police user needs --unit: the police unit they act for")

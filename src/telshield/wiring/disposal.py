@@ -95,7 +95,7 @@ def disposal(settings: Settings, *, store: Store | None = None, clock: Clock | N
     clock = clock or SystemClock()
     return Disposal(
         store=store,
-        lists=ListService(store, clock),
+        lists=ListService(store, clock, white_min_digits=settings.lists.white_min_digits),
         cases=CaseService(store, clock, disposal_policy(settings),
                           holders=holders(settings, lake=lake),
                           offnet_block_from=offnet_block_from(settings)),
