@@ -307,7 +307,9 @@ class GangSettings(BaseModel):
     use_imei: bool = Field(default=True, description="link cards first used in the same phone")
     threshold: float = Field(default=0.5, ge=0, le=1, description="score from which a gang")
     min_cards: int = Field(default=5, ge=2, description="fewest cards of a gang")
-    min_ids: int = Field(default=3, ge=1, description="fewest IDs (openers) of a gang")
+    min_openers: int = Field(
+        default=3, ge=1, description="fewest IDs with several cards within id_days in a gang"
+    )
     weight_bulk: float = Field(default=0.45, ge=0, description="weight of cards per ID in days")
     weight_cross: float = Field(default=0.35, ge=0, description="weight of links across IDs")
     weight_flagged: float = Field(

@@ -12,7 +12,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from telshield.domain.gangs import CROSS_KINDS, LinkKind, GangLink, GangMember, Signals
+from telshield.domain.gangs import (
+    CROSS_KINDS,
+    STRONG_KINDS,
+    GangLink,
+    GangMember,
+    LinkKind,
+    Signals,
+)
 
 SEED = 7  # Leiden is randomised: a fixed seed gives the same communities on the same data
 
@@ -55,11 +62,62 @@ def communities(links: Sequence[GangLink], *, seed: int = SEED) -> list[list[str
     return sorted(out, key=lambda c: (-len(c), c[0]))
 
 
+def _components(names: Iterable[str], links: Iterable[GangLink]) -> list[set[str]]:
+    parent = {n: n for n in names}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for x in links:
+        parent[root(x.a)] = root(x.b)
+    groups: dict[str, set[str]] = defaultdict(set)
+    for n in parent:
+        groups[root(n)].add(n)
+    return sorted(groups.values(), key=lambda g: (-len(g), min(g)))
+
+
+def core(names: Iterable[str], links: Sequence[GangLink]) -> set[str]:
+    """The cards of a community that belong to its gang, if it is one.
+
+    Leiden puts a card where most of its weight goes, so an honest customer whom a colluding
+    staff ID served on a gang's busy day, or a card that went into a den's phone after a gang
+    card, joins the gang's community through that one weak link. Membership needs more: the
+    card must be tied by a *strong* link (the same ID within days, or an e-channel order's
+    address, contact, device or IP) into the largest strongly tied group of the community, or
+    belong to another strongly tied group of cards (an opener's cards opened at a counter) that
+    shares a staff ID's or terminal's burst with it. Weak links alone (a burst, a phone) only
+    bring communities together.
+    """
+    names = list(names)
+    strong = [x for x in links if STRONG_KINDS & set(x.kinds)]
+    parts = _components(names, strong)
+    if not parts or len(parts[0]) < 2:
+        return set()
+    main = parts[0]
+    burst = {LinkKind.STAFF.value, LinkKind.TERMINAL.value}
+    kept = set(main)
+    for part in parts[1:]:
+        if len(part) < 2:
+            continue
+        if any(burst & set(x.kinds) and ((x.a in part and x.b in main)
+                                         or (x.b in part and x.a in main)) for x in links):
+            kept |= part
+    return kept
+
+
 def community(cards: Sequence[Card], links: Iterable[GangLink],
               flags: Mapping[str, tuple[str, ...]]) -> Community:
-    """The evidence of one community: its cards, the links inside it, and its signals."""
+    """The evidence of one community's core (``core``): its cards, the links among them, and
+    its signals."""
+    ins = {c.msisdn for c in cards}
+    around = [x for x in links if x.a in ins and x.b in ins]
+    kept = core(ins, around)
+    cards = [c for c in cards if c.msisdn in kept]
     by_no = {c.msisdn: c for c in cards}
-    inner = [x for x in links if x.a in by_no and x.b in by_no]
+    inner = [x for x in around if x.a in by_no and x.b in by_no]
     kinds: dict[str, set[str]] = defaultdict(set)
     bulk: set[str] = set()
     cross: set[str] = set()
@@ -78,6 +136,7 @@ def community(cards: Sequence[Card], links: Iterable[GangLink],
         for c in sorted(cards, key=lambda c: (c.registered_at, c.msisdn)))
     n = len(cards)
     per_id = Counter(c.id_hash for c in cards)
+    openers = {by_no[m].id_hash for m in bulk}
     hours = Counter((c.staff_id, c.registered_at.replace(minute=0, second=0, microsecond=0))
                     for c in cards if not c.by_order and c.staff_id)
     signals = Signals(
@@ -85,6 +144,6 @@ def community(cards: Sequence[Card], links: Iterable[GangLink],
         cross_share=len(cross) / n if n else 0.0,
         flagged_share=sum(1 for c in cards if flags.get(c.msisdn)) / n if n else 0.0,
         staff_hour_max=max(hours.values(), default=0),
-        cards_per_id_max=max(per_id.values(), default=0),
+        cards_per_id_max=max(per_id.values(), default=0), openers=len(openers),
     )
     return Community(members=members, links=tuple(inner), signals=signals)

@@ -36,6 +36,9 @@ class LinkKind(StrEnum):
 
 # Links between cards of different IDs that show collusion (the ID link is the bulk signal).
 CROSS_KINDS = frozenset(LinkKind) - {LinkKind.ID}
+# Links that alone tie a card to a gang; a staff ID's burst or a shared phone only corroborate.
+STRONG_KINDS = frozenset({LinkKind.ID, LinkKind.ADDRESS, LinkKind.CONTACT, LinkKind.DEVICE,
+                          LinkKind.IP})
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Signals:
     flagged_share: float  # cards later alerted, clued or disposed
     staff_hour_max: int  # most cards one staff ID opened for the community within an hour
     cards_per_id_max: int
+    openers: int = 0  # IDs holding two or more of the cards, opened within days
 
 
 @dataclass(frozen=True)
@@ -84,17 +88,19 @@ class ScoreRule:
     flagged_full: float = 0.3  # a flagged share from which the flagged term counts in full
     threshold: float = 0.5
     min_cards: int = 5
-    min_ids: int = 3
+    min_openers: int = 3
 
     def __post_init__(self) -> None:
         if min(self.bulk, self.cross, self.flagged) < 0 or self.flagged_full <= 0:
             raise InvalidInput("gang score weights must be ≥ 0 and flagged_full > 0; fix [gangs]")
-        if self.min_cards < 2 or self.min_ids < 1:
-            raise InvalidInput("[gangs] min_cards must be ≥ 2 and min_ids ≥ 1")
+        if self.min_cards < 2 or self.min_openers < 1:
+            raise InvalidInput("[gangs] min_cards must be ≥ 2 and min_openers ≥ 1")
 
     def score(self, s: Signals) -> float:
         """The community's score in 0..1 (0 when it is too small to be a gang)."""
-        if s.cards < self.min_cards or s.ids < self.min_ids:
+        # A gang recruits several openers who each open several cards within days; a family
+        # or an office shares an address or an IP, but its members do not.
+        if s.cards < self.min_cards or s.openers < self.min_openers:
             return 0.0
         total = self.bulk + self.cross + self.flagged
         if total == 0:

@@ -15,7 +15,7 @@ def score_rule(settings: Settings) -> ScoreRule:
     """The score law's settings from the ``gangs`` section."""
     g = settings.gangs
     return ScoreRule(bulk=g.weight_bulk, cross=g.weight_cross, flagged=g.weight_flagged,
-                     threshold=g.threshold, min_cards=g.min_cards, min_ids=g.min_ids)
+                     threshold=g.threshold, min_cards=g.min_cards, min_openers=g.min_openers)
 
 
 def graph_params(settings: Settings) -> GraphParams:
