@@ -16,6 +16,7 @@ from telshield.api import (
     cases,
     docs,
     errors,
+    gangs,
     health,
     lists,
     redress,
@@ -71,6 +72,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
         app.include_router(module.router)
     redress.install(app, settings)  # screening decisions and appeals against them
     registrations.install(app, settings)  # the registration check (入网核验)
+    gangs.install(app, settings)  # card-trafficking gangs (开卡贩卡团伙)
     docs.install(app)
     app.add_middleware(Observe, metrics=metrics)
     return app

@@ -88,7 +88,7 @@ def core(names: Iterable[str], links: Sequence[GangLink]) -> set[str]:
     card must be tied by a *strong* link (the same ID within days, or an e-channel order's
     address, contact, device or IP) into the largest strongly tied group of the community, or
     belong to another strongly tied group of cards (an opener's cards opened at a counter) that
-    shares a staff ID's or terminal's burst with it. Weak links alone (a burst, a phone) only
+    shares a staff ID's or terminal's burst with a group already kept. Weak links alone (a burst, a phone) only
     bring communities together.
     """
     names = list(names)
@@ -96,16 +96,20 @@ def core(names: Iterable[str], links: Sequence[GangLink]) -> set[str]:
     parts = _components(names, strong)
     if not parts or len(parts[0]) < 2:
         return set()
-    main = parts[0]
     burst = {LinkKind.STAFF.value, LinkKind.TERMINAL.value}
-    kept = set(main)
-    for part in parts[1:]:
-        if len(part) < 2:
-            continue
-        if any(burst & set(x.kinds) and ((x.a in part and x.b in main)
-                                         or (x.b in part and x.a in main)) for x in links):
-            kept |= part
-    return kept
+    of = {n: i for i, part in enumerate(parts) for n in part}
+    touches: dict[int, set[int]] = defaultdict(set)
+    for x in links:
+        if burst & set(x.kinds) and of[x.a] != of[x.b]:
+            touches[of[x.a]].add(of[x.b])
+            touches[of[x.b]].add(of[x.a])
+    kept, todo = {0}, [0]
+    while todo:  # groups of two or more cards reached from the core through bursts
+        for j in touches[todo.pop()]:
+            if j not in kept and len(parts[j]) >= 2:
+                kept.add(j)
+                todo.append(j)
+    return set().union(*(parts[i] for i in kept))
 
 
 def community(cards: Sequence[Card], links: Iterable[GangLink],

@@ -48,12 +48,14 @@ class SqlGangRepo:
     def save(self, gang: Gang) -> Gang:
         """Insert a gang (no id) or replace a stored one and its members; return it with id."""
         s = gang.signals
-        values = {
+        evidence: dict[str, Any] = {**gang.evidence, "link_counts": gang.link_counts,
+                                    "staff_ids": list(gang.staff_ids),
+                                    "channels": list(gang.channels)}
+        values: dict[str, Any] = {
             "status": gang.status, "score": gang.score, "cards": s.cards, "ids": s.ids,
             "found_at": _naive(gang.found_at), "updated_at": _naive(gang.updated_at),
             "signals": dict(vars(s)),
-            "evidence": {**gang.evidence, "link_counts": gang.link_counts,
-                         "staff_ids": list(gang.staff_ids), "channels": list(gang.channels)},
+            "evidence": evidence,
             "links": [[x.a, x.b, list(x.kinds), round(x.weight, 4)] for x in gang.links],
         }
         if gang.id is None:
@@ -72,7 +74,7 @@ class SqlGangRepo:
             self.conn.execute(sa.insert(M), list(part))
         return Gang(score=gang.score, members=gang.members, links=gang.links,
                     signals=gang.signals, found_at=gang.found_at, updated_at=gang.updated_at,
-                    status=gang.status, id=gid, evidence=values["evidence"])
+                    status=gang.status, id=gid, evidence=evidence)
 
     def get(self, id: int) -> Gang:
         """One gang with its members and links; NotFound if absent."""
