@@ -88,8 +88,8 @@ def core(names: Iterable[str], links: Sequence[GangLink]) -> set[str]:
     card must be tied by a *strong* link (the same ID within days, or an e-channel order's
     address, contact, device or IP) into the largest strongly tied group of the community, or
     belong to another strongly tied group of cards (an opener's cards opened at a counter) that
-    shares a staff ID's or terminal's burst with a group already kept. Weak links alone (a burst, a phone) only
-    bring communities together.
+    shares a staff ID's or terminal's burst with a group already kept. Weak links alone (a
+    burst, a phone) only bring communities together.
     """
     names = list(names)
     strong = [x for x in links if STRONG_KINDS & set(x.kinds)]
