@@ -90,3 +90,36 @@ def test_imei_links_cards_first_used_in_one_phone() -> None:
                        datetime(2026, 4, 1)]})
     e = registration_links(subs, orders, calls, since=SINCE, until=UNTIL).to_pyarrow()
     assert [(r["a"], r["b"], r["kinds"]) for r in e.to_pylist()] == [("1", "2", ["imei"])]
+
+
+@pytest.mark.spark
+def test_same_links_on_spark_and_duckdb(tmp_path: Path) -> None:
+    """The one definition links the same cards, by the same kinds, on PySpark local."""
+    import os
+
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    write(tmp_path)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[2]").appName("telshield-test")
+        .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+
+    def run(con: ibis.BaseBackend) -> dict[tuple[str, str], tuple[float, tuple[str, ...]]]:
+        # Read from the Parquet files on both engines (a pandas memtable would turn the
+        # missing order ids of counter cards into something other than null on Spark).
+        subs = con.read_parquet(str(tmp_path / "subscribers" / "part.parquet"))
+        orders = con.read_parquet(str(tmp_path / "orders" / "part.parquet"))
+        e = registration_links(subs, orders, None, since=SINCE, until=UNTIL)
+        df = con.execute(e)
+        return {(r.a, r.b): (round(float(r.weight), 9), tuple(sorted(r.kinds)))
+                for r in df.itertuples()}
+
+    try:
+        duck = run(ibis.duckdb.connect())
+        spark = run(ibis.pyspark.connect(session))
+    finally:
+        session.stop()
+    assert len(duck) > 50 and duck == spark
