@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from telshield.detect.communities import Card, communities, community
+from telshield.detect.communities import Card, Community, communities, community
 from telshield.detect.gangs import KIND_WEIGHTS, cards, registration_links
 from telshield.domain.audit import AuditEvent
 from telshield.domain.cases import ActionKind
@@ -79,16 +79,39 @@ class GangService:
             since = until - timedelta(days=self.params.lookback_days)
         links = self._links(since, until)
         linked = _cards(self.reader, since, until, links)
-        flags = self._flags(list(linked))
-        found = []
         parts = communities(links)
-        for names in parts:
-            c = community([linked[n] for n in names if n in linked], links, flags)
+        found = self._gangs(parts, links, linked, self._flags(list(linked)))
+        stored, new = self._save(found, actor=actor)
+        log.info("gangs.found", cards=len(linked), links=len(links), gangs=len(stored), new=new,
+                 updated=len(stored) - new)
+        return FindResult(since=since, until=until, cards=len(linked), links=len(links),
+                          communities=len(parts),
+                          gangs=tuple(sorted(stored, key=lambda g: -g.score)), new=new,
+                          updated=len(stored) - new)
+
+    def _gangs(self, parts: Sequence[Sequence[str]], links: Sequence[GangLink],
+               linked: Mapping[str, Card], flags: Mapping[str, tuple[str, ...]]
+               ) -> list[Community]:
+        """The communities that score as gangs."""
+        where = {n: i for i, names in enumerate(parts) for n in names}
+        inside: dict[int, list[GangLink]] = defaultdict(list)
+        for x in links:  # each community's own links, grouped once
+            i = where.get(x.a)
+            if i is not None and i == where.get(x.b):
+                inside[i].append(x)
+        found = []
+        for i, names in enumerate(parts):
+            c = community([linked[n] for n in names if n in linked], inside[i], flags)
             if self.rule.is_gang(c.signals):
                 found.append(c)
+        return found
+
+    def _save(self, found: Sequence[Community], *, actor: str) -> tuple[list[Gang], int]:
+        """Store each gang (updating the stored gang it continues) with its audit event, in
+        one transaction; return them and how many are new."""
         now = self.clock.now()
         stored: list[Gang] = []
-        new = updated = 0
+        new = 0
         with self.store.transaction() as tx:
             owner = tx.gangs.open_members()
             taken: set[int] = set()
@@ -97,9 +120,7 @@ class GangService:
                 gang = Gang(score=round(self.rule.score(c.signals), 4), members=c.members,
                             links=c.links, signals=c.signals, found_at=now, updated_at=now)
                 if match is not None:
-                    old = tx.gangs.get(match)
-                    gang = replace(gang, id=match, found_at=old.found_at)
-                    updated += 1
+                    gang = replace(gang, id=match, found_at=tx.gangs.get(match).found_at)
                 else:
                     new += 1
                 saved = tx.gangs.save(gang)
@@ -109,14 +130,10 @@ class GangService:
                     actor=actor, action="gang.update" if match is not None else "gang.found",
                     subject=f"gang:{saved.id}", at=now,
                     detail={"score": saved.score, "cards": saved.signals.cards,
-                            "ids": saved.signals.ids, "staff_ids": list(saved.staff_ids[:10]),
+                            "openers": saved.signals.openers,
+                            "staff_ids": list(saved.staff_ids[:10]),
                             "links": saved.link_counts})])
-        log.info("gangs.found", cards=len(linked), links=len(links), gangs=len(stored), new=new,
-                 updated=updated)
-        return FindResult(since=since, until=until, cards=len(linked), links=len(links),
-                          communities=len(parts),
-                          gangs=tuple(sorted(stored, key=lambda g: -g.score)), new=new,
-                          updated=updated)
+        return stored, new
 
     def _links(self, since: datetime, until: datetime) -> list[GangLink]:
         p = self.params
