@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from telshield.api.auth import requires
 from telshield.api.paging import page
+from telshield.api.schemas import MAX_ID
 from telshield.domain.gangs import Gang, gang_ref
 from telshield.domain.paging import Page
 from telshield.domain.users import Permission, User, mask_number
@@ -124,6 +125,6 @@ def list_gangs(s: S, _user: Reader, p: Annotated[Page, Depends(page)],
 
 
 @router.get("/{gang_id}", response_model=GangDetailOut)
-def get_gang(s: S, gang_id: Annotated[int, Path(ge=1)], user: Reader) -> GangDetailOut:
+def get_gang(s: S, gang_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: Reader) -> GangDetailOut:
     """One gang case with its cards (numbers masked for roles that need not see them)."""
     return _detail(s.get(gang_id), user)

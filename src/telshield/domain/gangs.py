@@ -168,7 +168,7 @@ def gang_ref(gang_id: int) -> str:
 def parse_gang_ref(value: str) -> int:
     """A gang's id from ``12`` or ``GANG-000012`` (InvalidInput otherwise)."""
     v = value.strip().upper().removeprefix("GANG-")
-    if not v.isdigit() or int(v) <= 0:
+    if not v.isdigit() or not 0 < int(v) < 2**53:
         raise InvalidInput(f"gang {value!r} is not a gang id; give a number or GANG-000012 as "
                            "`telshield gangs list` shows it")
     return int(v)
