@@ -11,7 +11,7 @@ import pytest
 from tests.services.ganglake import Lake, write
 
 from telshield.domain.cases import ActionKind, CaseStatus
-from telshield.domain.errors import NotFound
+from telshield.domain.errors import NotFound, Unavailable
 from telshield.domain.gangs import LinkKind, gang_ref
 from telshield.services.store import FixedClock
 from telshield.settings import Settings
@@ -101,3 +101,10 @@ def test_later_flags_raise_the_score(store: SqlStore, clock: FixedClock,
     assert b.signals.flagged_share == 0.5
     assert b.score > before[len(lk.gang_b)]
     assert set(svc.get(int(b.id or 0)).members[0].flags) <= {"case"}
+
+
+def test_without_subscribers_it_says_what_to_ingest(store: SqlStore, clock: FixedClock,
+                                                    tmp_path: Path) -> None:
+    svc = gangs(Settings(data_dir=tmp_path), store, clock=clock, lake=tmp_path / "empty")
+    with pytest.raises(Unavailable, match="telshield ingest subscribers"):
+        svc.find(actor="ann")
