@@ -166,8 +166,8 @@ def evaluate_gangs_cmd(
     t = table("metric", "value")
     t.add_row("gangs recovered (a found gang holds > half its cards)",
               f"{rep.recovered_share:.1%} ({rep.recovered}/{rep.true_gangs})")
-    t.add_row("member precision", f"{rep.member_precision:.3f} "
-              f"({rep.cards_found - (rep.cards_found - rep.cards_recalled)}/{rep.cards_found})")
+    t.add_row("member precision",
+              f"{rep.member_precision:.3f} ({rep.cards_recalled}/{rep.cards_found})")
     t.add_row("gang cards in found gangs", f"{rep.cards_recalled}/{rep.true_cards}")
     t.add_row("found gangs", str(rep.found_gangs))
     t.add_row("top-10 staff IDs that collude", f"{rep.colluding_in_top}/{len(rep.top_staff)}")
