@@ -353,6 +353,31 @@ class RegistrationSettings(BaseModel):
         return self
 
 
+class GangSettings(BaseModel):
+    """Card-trafficking gangs (开卡贩卡团伙): how the registration graph is built and when a
+    community becomes a gang case (docs/gangs.md)."""
+
+    lookback_days: int = Field(default=120, gt=0, description="cards registered this far back")
+    burst_hours: int = Field(
+        default=24, gt=0, description="a staff ID's or terminal's registrations within this link"
+    )
+    id_days: int = Field(default=30, gt=0, description="cards of one ID within this link")
+    max_group: int = Field(
+        default=50, ge=2, description="an attribute value shared by more cards is ignored"
+    )
+    use_imei: bool = Field(default=True, description="link cards first used in the same phone")
+    threshold: float = Field(default=0.5, ge=0, le=1, description="score from which a gang")
+    min_cards: int = Field(default=5, ge=2, description="fewest cards of a gang")
+    min_openers: int = Field(
+        default=3, ge=1, description="fewest IDs with several cards within id_days in a gang"
+    )
+    weight_bulk: float = Field(default=0.45, ge=0, description="weight of cards per ID in days")
+    weight_cross: float = Field(default=0.35, ge=0, description="weight of links across IDs")
+    weight_flagged: float = Field(
+        default=0.2, ge=0, description="weight of cards later alerted, clued or disposed"
+    )
+
+
 class Settings(BaseSettings):
     """All of telshield's settings."""
 
@@ -390,6 +415,7 @@ class Settings(BaseSettings):
     detect: DetectSettings = DetectSettings()
     cycle: CycleSettings = CycleSettings()
     registration: RegistrationSettings = RegistrationSettings()
+    gangs: GangSettings = GangSettings()
 
     @property
     def lake_dir(self) -> Path:

@@ -90,6 +90,9 @@ def _register() -> None:
     from telshield.cli import registrations  # the registration check
 
     registrations.register(app)
+    from telshield.cli import gangs  # card-trafficking gangs
+
+    gangs.register(app)
 
 
 def main() -> None:

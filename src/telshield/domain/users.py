@@ -44,6 +44,7 @@ class Permission(StrEnum):
     REGISTRATIONS_NUMBERS = "registrations.numbers"  # the numbers under an ID, masked
     REGISTRATIONS_STAFF = "registrations.staff"  # suspend and lift staff IDs
     LISTS_WIDE_WHITE = "lists.wide_white"  # white prefixes/ranges wider than the bound (admin)
+    GANGS_READ = "gangs.read"  # card-trafficking gangs and their cards
 
 
 _P, _R = Permission, Role
@@ -51,7 +52,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ADMIN: frozenset(Permission),
     _R.ANALYST: frozenset(
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
-         _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF}
+         _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.GANGS_READ}
     ),
     _R.DISPOSER: frozenset(
         {
@@ -68,7 +69,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     _R.POLICE: frozenset({_P.LISTS_READ, _P.POLICE_BLOCK}),
     _R.AUDITOR: frozenset(
-        {_P.LISTS_READ, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ, _P.AUDIT_READ}
+        {_P.LISTS_READ, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ, _P.AUDIT_READ,
+         _P.GANGS_READ}  # auditors see gangs with numbers masked
     ),
     _R.SALES: frozenset({_P.REGISTRATIONS_CHECK, _P.REGISTRATIONS_NUMBERS}),
 }

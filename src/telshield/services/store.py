@@ -16,6 +16,7 @@ from telshield.domain.alerts import Alert, AlertVersion, StoredAlert, Upserted
 from telshield.domain.audit import AuditEvent, ChainedEvent
 from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
 from telshield.domain.clock import StoreTime, store_now
+from telshield.domain.gangs import Gang
 from telshield.domain.lists import ListDiff, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
@@ -312,6 +313,26 @@ class RegistrationRepo(Protocol):
         ...
 
 
+class GangRepo(Protocol):
+    """Gang cases (开卡贩卡团伙) with their member cards and links."""
+
+    def open_members(self) -> dict[str, int]:
+        """The open gang of each card that is a member of one."""
+        ...
+
+    def save(self, gang: Gang) -> Gang:
+        """Insert a gang (no id) or replace a stored one and its members; return it with id."""
+        ...
+
+    def get(self, id: int) -> Gang:
+        """One gang with its members and links; NotFound if absent."""
+        ...
+
+    def find(self, *, min_score: float = 0.0, page: Page = Page()) -> list[Gang]:
+        """Gangs, highest score first, without their members and links."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction's view of the store."""
 
@@ -363,6 +384,11 @@ class UnitOfWork(Protocol):
     @property
     def registrations(self) -> RegistrationRepo:
         """Registration checks and staff suspensions."""
+        ...
+
+    @property
+    def gangs(self) -> GangRepo:
+        """Gang cases."""
         ...
 
 

@@ -1,7 +1,7 @@
 """The SQL store: transactions, and the unit of work that hands each one's connection to the
 repositories. Engines and migrations are in ``engine``, what repositories share in ``rows``;
 the repositories (``alerts``, ``audit``, ``cases``, ``lists``, ``offnet``, ``outbox``,
-``registrations``, ``users``) import neither this module nor each other."""
+``registrations``, ``users``, ``gangs``) import neither this module nor each other."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from telshield.store.alerts import SqlAlertRepo
 from telshield.store.audit import SqlAuditRepo
 from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
 from telshield.store.engine import MIGRATIONS, create_engine, migrate
+from telshield.store.gangs import SqlGangRepo
 from telshield.store.lists import SqlListRepo
 from telshield.store.offnet import SqlOffnetRepo
 from telshield.store.outbox import SqlOutboxRepo
@@ -73,6 +74,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepo(conn, audit_key)
         self.users = SqlUserRepo(conn)
         self.registrations = SqlRegistrationRepo(conn)
+        self.gangs = SqlGangRepo(conn)
 
 
 def open_store(url: str, *, schema: str = "", upgrade: bool = True,

@@ -286,3 +286,35 @@ staff_suspensions = Table(
     Column("lifted_by", String(128), nullable=False, default=""),
     Index(None, "staff_id"),
 )
+
+# Card-trafficking gangs (开卡贩卡团伙): each community that scored as a gang, its signals and
+# the links among its cards (JSON: the graph an export draws), and one row per member card.
+gangs = Table(
+    "gangs",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("cards", Integer, nullable=False),
+    Column("ids", Integer, nullable=False),
+    Column("found_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("signals", JSON, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("links", JSON, nullable=False),
+    Index(None, "status", "score"),
+)
+
+gang_members = Table(
+    "gang_members",
+    metadata,
+    Column("gang_id", ID, ForeignKey("gangs.id", ondelete="CASCADE"), primary_key=True),
+    Column("msisdn", String(16), primary_key=True),
+    Column("id_hash", String(64), nullable=False),
+    Column("channel_id", String(64), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("registered_at", DateTime, nullable=False),
+    Column("links", JSON, nullable=False),
+    Column("flags", JSON, nullable=False),
+    Index(None, "msisdn"),
+)

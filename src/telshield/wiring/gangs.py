@@ -1,0 +1,36 @@
+"""Composition of the gang finder: the store, the lake, the cases service for bulk disposal,
+and the ``[gangs]`` settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from telshield.domain.gangs import ScoreRule
+from telshield.services.gangs import GangService, GraphParams
+from telshield.services.store import Clock, Store, SystemClock
+from telshield.settings import Settings
+
+
+def score_rule(settings: Settings) -> ScoreRule:
+    """The score law's settings from the ``gangs`` section."""
+    g = settings.gangs
+    return ScoreRule(bulk=g.weight_bulk, cross=g.weight_cross, flagged=g.weight_flagged,
+                     threshold=g.threshold, min_cards=g.min_cards, min_openers=g.min_openers)
+
+
+def graph_params(settings: Settings) -> GraphParams:
+    """How the registration graph is built, from the ``gangs`` section."""
+    g = settings.gangs
+    return GraphParams(lookback_days=g.lookback_days, burst_hours=g.burst_hours,
+                       max_group=g.max_group, id_days=g.id_days, use_imei=g.use_imei)
+
+
+def gangs(settings: Settings, store: Store, *, clock: Clock | None = None,
+          lake: Path | None = None, with_cases: bool = True) -> GangService:
+    """The gang service over ``store`` and the lake (default: the settings')."""
+    from telshield.services.lakeread import FeedReader
+    from telshield.wiring.disposal import disposal
+
+    cases = disposal(settings, store=store, clock=clock, lake=lake).cases if with_cases else None
+    return GangService(store, clock or SystemClock(), FeedReader(lake or settings.lake_dir),
+                       score_rule(settings), graph_params(settings), cases)
