@@ -52,7 +52,8 @@ def test_import_reports_non_canonical_and_too_wide_rows(store: SqlStore, clock: 
     assert report.added == 1 and [line for line, _ in report.errors] == [2, 3, 4]
     assert "write 8613800000002" in report.errors[0][1]
     assert "canonical" in report.errors[1][1] and "white_min_digits" in report.errors[2][1]
-    assert bounded.import_csv(io.StringIO(csv), actor="admin", wide_ok=True).added == 2
+    admin = bounded.import_csv(io.StringIO(csv), actor="admin", wide_ok=True)
+    assert (admin.added, admin.already) == (1, 1)  # the bank's block is listed already
 
 
 def test_police_blocks_are_lifted_only_under_a_release(lists: ListService) -> None:
@@ -82,7 +83,8 @@ def test_export_round_trips(lists: ListService) -> None:
     out = io.StringIO()
     assert lists.export_csv(out) == 4
     again = lists.import_csv(io.StringIO(out.getvalue()), actor="ann")
-    assert again.added == 4 and again.errors == ()
+    # Every exported row reads back as the very entry it came from: all listed already.
+    assert (again.added, again.already, again.errors) == (0, 4, ())
 
 
 def test_precedence_and_expiry(lists: ListService, clock: FixedClock) -> None:
@@ -177,5 +179,38 @@ def test_an_owner_travels_through_csv(lists: ListService, clock: FixedClock) -> 
     out = io.StringIO()
     lists.export_csv(out)
     assert out.getvalue().splitlines()[1].endswith(",Acme Ltd")
-    lists.import_csv(io.StringIO(out.getvalue()), actor="ann")
-    assert [e.owner for e in lists.enterprise()] == ["Acme Ltd", "Acme Ltd"]
+    back = lists.import_csv(io.StringIO(out.getvalue()), actor="ann")
+    assert (back.added, back.already) == (0, 1)  # owner and expiry read back the same
+    assert [e.owner for e in lists.enterprise()] == ["Acme Ltd"]
+
+
+def test_an_import_run_twice_adds_nothing_the_second_time(lists: ListService,
+                                                          store: SqlStore) -> None:
+    first = lists.import_csv(io.StringIO(CSV), actor="ann")
+    again = lists.import_csv(io.StringIO(CSV), actor="ann")  # a re-run after an unclear crash
+    assert (again.added, again.already, again.version) == (0, 4, None)
+    assert lists.current_version() == first.version  # no empty version either
+    # A file with one new row and a row repeated within it adds the new row once.
+    more = CSV.splitlines()[0] + "\nnumber,8613800000009,,black,manual,new,,\n" \
+        "number,8613800000009,,black,manual,new again,,\n" + "\n".join(CSV.splitlines()[1:3])
+    r = lists.import_csv(io.StringIO(more), actor="ann")
+    assert (r.added, r.already) == (1, 3)
+    live = [e.value for batch in lists.entries_at() for e in batch]
+    assert len(live) == len(set(live)) == 5
+
+
+def test_an_entry_edited_in_the_database_breaks_its_imports_hash(lists: ListService,
+                                                                 store: SqlStore) -> None:
+    import sqlalchemy as sa
+
+    from telshield.store.tables import list_entries
+
+    report = lists.import_csv(io.StringIO(CSV), actor="ann")
+    assert lists.verify_imports() == []
+    with store.engine.begin() as c:
+        c.execute(sa.update(list_entries).where(list_entries.c.value == "8613800000001")
+                  .values(colour="white"))
+    (bad,) = lists.verify_imports()
+    assert bad.version == report.version and bad.found != bad.recorded
+    event = AuditService(store).events(limit=10)[-1].event
+    assert event.detail["content_sha256"] == bad.recorded and event.detail["already"] == 0

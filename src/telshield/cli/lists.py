@@ -101,13 +101,30 @@ def import_cmd(
         report = _lists(config, data_dir).import_csv(f, actor=actor or default_actor(),
                                                      default_source=source, wide_ok=wide)
     console.print(f"imported {report.added} entr{'y' if report.added == 1 else 'ies'}"
-                  + (f" at list version {report.version}" if report.version else ""))
+                  + (f" at list version {report.version}" if report.version else "")
+                  + (f"; {report.already} already listed (a re-run adds nothing)"
+                     if report.already else ""))
     if report.errors:
         t = Table("line", "rejected because")
         for line, why in report.errors:
             t.add_row(str(line), why)
         console.print(t)
         raise typer.Exit(2)
+
+
+@lists_app.command("verify")
+def verify_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Recompute every import's content hash (recorded in its audit event) from the stored
+    entries: exit 1 naming each list version whose entries were changed in the database."""
+    bad = _lists(config, data_dir).verify_imports()
+    if not bad:
+        console.print("list imports intact: every recorded content hash matches its entries")
+        return
+    for b in bad:
+        console.print(f"[bold red]list version {b.version}[/]: its entries hash to "
+                      f"{b.found[:16]}…, the import recorded {b.recorded[:16]}…: an entry "
+                      "was edited, added or deleted in the database")
+    raise typer.Exit(1)
 
 
 @lists_app.command("export")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from collections.abc import Iterable
@@ -241,3 +242,21 @@ class ListDiff:
     to_version: int
     added: tuple[ListEntry, ...]
     removed: tuple[ListEntry, ...]
+
+
+EntryKey = tuple[str, str, str, str, str, bool, str, str]
+
+
+def entry_key(e: ListEntry) -> EntryKey:
+    """What makes two entries the same entry for an import: target, colour, source, police
+    order, owner and expiry (not the reason, the actor or when it was made), so a file imported
+    twice, or re-run after an unclear crash, adds nothing the second time."""
+    return (e.kind.value, e.value, e.value_end, e.colour.value, e.source.value,
+            e.police_ordered, e.owner, e.expires_at.isoformat() if e.expires_at else "")
+
+
+def content_hash(entries: Iterable[ListEntry]) -> str:
+    """SHA-256 over the entries' content, in a fixed order: recorded with an import's audit
+    event and recomputed from the stored rows, so an entry edited in the database shows."""
+    lines = sorted("\t".join(str(x) for x in (*entry_key(e), e.reason)) for e in entries)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()

@@ -18,8 +18,10 @@ from telshield.domain.errors import Conflict, Forbidden, InvalidInput, Telshield
 from telshield.domain.lists import (
     ListDiff,
     ListEntry,
+    content_hash,
     detection_cap,
     effective,
+    entry_key,
     too_wide,
     white_width,
 )
@@ -40,6 +42,22 @@ class ImportReport:
     version: int | None
     added: int
     errors: tuple[tuple[int, str], ...]  # (line number, what was wrong)
+    already: int = 0  # rows whose entry is live already (a re-run adds nothing) or repeated
+
+
+@dataclass(frozen=True)
+class ImportCheck:
+    """An import whose entries no longer hash to what its audit event recorded."""
+
+    version: int
+    recorded: str
+    found: str
+
+
+class _NothingNew(Exception):
+    def __init__(self, already: int) -> None:
+        super().__init__(already)
+        self.already = already
 
 
 def _parse_time(text: str, line: int) -> datetime | None:
@@ -208,9 +226,63 @@ class ListService:
                 good.append(entry)
             except TelshieldError as e:
                 errors.append((line, str(e)))
-        stored = self._add(good, actor=actor, note=f"import {len(good)} row(s)") if good else []
+        stored, already = self._import(good, actor=actor)
         version = stored[0].version if stored else None
-        return ImportReport(version, len(stored), tuple(errors))
+        return ImportReport(version, len(stored), tuple(errors), already)
+
+    def _import(self, entries: Sequence[ListEntry], *, actor: str
+                ) -> tuple[list[ListEntry], int]:
+        """Add the entries not live already (nor repeated in the file), at one version whose
+        audit event records their content hash; (stored, left out)."""
+        if not entries:
+            return [], 0
+        try:
+            return self._import_new(entries, actor=actor)
+        except _NothingNew as e:  # the version it allocated is rolled back with it
+            log.info("lists.imported", added=0, already=e.already)
+            return [], e.already
+
+    def _import_new(self, entries: Sequence[ListEntry], *, actor: str
+                    ) -> tuple[list[ListEntry], int]:
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            # Under the version lock: two imports of one file cannot both find it absent.
+            version = tx.lists.new_version(actor=actor, note=f"import {len(entries)} row(s)",
+                                           at=at)
+            seen = tx.lists.live_keys([e.value for e in entries])
+            fresh: list[ListEntry] = []
+            for e in entries:
+                k = entry_key(e)
+                if k not in seen:
+                    seen.add(k)
+                    fresh.append(e)
+            already = len(entries) - len(fresh)
+            if not fresh:
+                raise _NothingNew(already)
+            stored = tx.lists.add(fresh, version)
+            tx.audit.append([AuditEvent(actor, "list.add", f"list:v{version}", at, {
+                "version": version, "added": len(stored), "already": already,
+                "content_sha256": content_hash(stored)})])
+        log.info("lists.imported", version=version, added=len(stored), already=already)
+        return stored, already
+
+    def verify_imports(self) -> list[ImportCheck]:
+        """Recompute each recorded import's content hash from the stored entries: an entry
+        edited, added or deleted in the database since shows as a mismatch."""
+        out: list[ImportCheck] = []
+        with self.store.transaction(write=False) as tx:
+            after = 0
+            while events := tx.audit.read(after=after, limit=10_000):
+                after = events[-1].seq
+                for ce in events:
+                    recorded = ce.event.detail.get("content_sha256")
+                    if ce.event.action != "list.add" or not recorded:
+                        continue
+                    v = int(ce.event.detail["version"])
+                    found = content_hash(tx.lists.added_at(v))
+                    if found != recorded:
+                        out.append(ImportCheck(v, str(recorded), found))
+        return out
 
     def export_csv(self, out: IO[str], *, version: int | None = None) -> int:
         """Write the entries live at ``version`` (default: now) as CSV; returns the row count."""

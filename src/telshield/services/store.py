@@ -17,7 +17,7 @@ from telshield.domain.audit import AuditEvent, ChainedEvent
 from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
 from telshield.domain.clock import StoreTime, store_now
 from telshield.domain.gangs import Gang
-from telshield.domain.lists import ListDiff, ListEntry
+from telshield.domain.lists import EntryKey, ListDiff, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
 from telshield.domain.users import User
@@ -40,6 +40,14 @@ class ListRepo(Protocol):
 
     def remove(self, ids: Sequence[int], version: int) -> int:
         """Mark live entries as removed at ``version``; return how many were live."""
+        ...
+
+    def live_keys(self, values: Sequence[str]) -> set[EntryKey]:
+        """The import keys of live entries with these values."""
+        ...
+
+    def added_at(self, version: int) -> list[ListEntry]:
+        """Every entry added at ``version``, removed since or not."""
         ...
 
     def get(self, id: int) -> ListEntry:

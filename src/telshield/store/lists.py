@@ -10,7 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from telshield.domain.errors import InvalidInput, NotFound
-from telshield.domain.lists import Colour, ListDiff, ListEntry, Source, TargetKind
+from telshield.domain.lists import (
+    Colour,
+    EntryKey,
+    ListDiff,
+    ListEntry,
+    Source,
+    TargetKind,
+    entry_key,
+)
 from telshield.domain.paging import Page
 from telshield.store.rows import chunks, naive_utc
 from telshield.store.tables import heads, list_entries, list_versions
@@ -98,6 +106,21 @@ class SqlListRepo:
             [_row(e, version) for e in entries],
         ).scalars().all()
         return [e.with_identity(int(i), version) for e, i in zip(entries, ids, strict=True)]
+
+    def live_keys(self, values: Sequence[str]) -> set[EntryKey]:
+        """The import keys (``domain.lists.entry_key``) of live entries with these values."""
+        out: set[EntryKey] = set()
+        for part in chunks(sorted(set(values)), 5000):
+            rows = self.conn.execute(sa.select(T).where(T.c.value.in_(part),
+                                                        T.c.removed_version.is_(None)))
+            out.update(entry_key(_entry(r)) for r in rows)
+        return out
+
+    def added_at(self, version: int) -> list[ListEntry]:
+        """Every entry added at ``version``, removed since or not."""
+        rows = self.conn.execute(sa.select(T).where(T.c.added_version == version)
+                                 .order_by(T.c.id))
+        return [_entry(r) for r in rows]
 
     def remove(self, ids: Sequence[int], version: int) -> int:
         """Mark live entries removed at ``version``."""
