@@ -136,10 +136,9 @@ def registrations_cmd(
     console.print(f"[bold]registration check[/] {r.period[0]:%Y-%m-%d %H:%M} .. "
                   f"{r.period[1]:%Y-%m-%d %H:%M}: {r.applications:,} applications in "
                   f"{r.seconds:.1f} s")
-    t = Table("bar", "figure", "met")
-    for bar, figure, met in r.bars():
-        t.add_row(bar, figure, "n/a" if met is None else ("yes" if met else "[red]NO[/]"))
-    console.print(t)
+    for bar, figure, met in r.bars():  # one plain line per bar: never wrapped, easy to grep
+        typer.echo(f"{bar}: {figure}" + ("" if met is None else (" [met]" if met
+                                                                  else " [NOT MET]")))
     if r.over_limit_before:
         console.print(f"IDs above the card limit before the first application (the old "
                       f"process's doing, not the check's): {r.over_limit_before}")
