@@ -4,6 +4,7 @@ the window, the applications that never became a card, and truth that joins."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -49,7 +50,7 @@ def db(world: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[object, ...]]:
+def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
     return con.execute(sql).fetchall()
 
 
@@ -79,15 +80,15 @@ def test_every_sim_registered_in_the_window_has_its_application(
         WHERE s.registered_at >= '{START}' GROUP BY s.msisdn, s.registered_at""")
     assert len(matched) == in_window
     for _, applied, registered in matched:
-        gap = (registered - applied).total_seconds()  # type: ignore[operator]
+        gap = (registered - applied).total_seconds()
         assert 0 < gap <= 1200
     (issued,) = rows(db, "SELECT count(*) FROM registrations WHERE outcome = 'issued'")[0]
     assert issued == in_window  # and no application was issued without its SIM
 
 
 def test_applications_that_never_became_a_card(db: duckdb.DuckDBPyConnection) -> None:
-    got = dict(rows(db, """SELECT t.kind || '/' || r.outcome, count(*) FROM registrations r
-                          JOIN truth_registrations t USING (attempt_id) GROUP BY 1"""))
+    got: dict[str, int] = dict(rows(db, """SELECT t.kind || '/' || r.outcome, count(*)
+        FROM registrations r JOIN truth_registrations t USING (attempt_id) GROUP BY 1"""))
     # Sanctioned persons trying, refused by the old process, named in the sanctions feed.
     refused = rows(db, """SELECT count(*), count(s.id_hash) FROM registrations r
         JOIN truth_registrations t USING (attempt_id)
