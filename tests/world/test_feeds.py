@@ -89,6 +89,9 @@ def test_the_default_province_is_unchanged(tmp_path: Path) -> None:
         if feed == "roaming":  # new, and empty in the default province
             assert pq.read_table(tmp_path / "w" / feed / "part-00000.parquet").num_rows == 0
             continue
+        if feed == "registrations":  # new, drawn from a stream of its own after the rest
+            assert pq.read_table(tmp_path / "w" / feed).num_rows > 0
+            continue
         for f in sorted((tmp_path / "w" / feed).iterdir()):
             t = pq.read_table(f)
             sink = pa.BufferOutputStream()

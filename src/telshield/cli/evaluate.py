@@ -114,6 +114,44 @@ def variants_table(r: DetectionReport) -> Table:
     return t
 
 
+@evaluate_app.command("registrations")
+def registrations_cmd(
+    world: Annotated[Path, typer.Option(
+        help="Folder written by `telshield world generate`.", exists=True, file_okay=False)],
+    work: Annotated[Path | None, typer.Option(
+        help="Where the run keeps its lake and store (started afresh) "
+             "[default: DATA_DIR/evaluate-registrations/<world>].")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """The registration check on a province's SIM applications: sanctions, card limit,
+    video statement, each against its bar."""
+    from telshield.cli.progress import steps
+    from telshield.evaluate.registrations import evaluate_registrations, work_dir
+
+    settings = settings_from(config, data_dir)
+    with steps("evaluate registrations") as progress:
+        r = evaluate_registrations(settings, world, work or work_dir(settings, world),
+                                   progress=progress)
+    console.print(f"[bold]registration check[/] {r.period[0]:%Y-%m-%d %H:%M} .. "
+                  f"{r.period[1]:%Y-%m-%d %H:%M}: {r.applications:,} applications in "
+                  f"{r.seconds:.1f} s")
+    for bar, figure, met in r.bars():  # one plain line per bar: never wrapped, easy to grep
+        typer.echo(f"{bar}: {figure}" + ("" if met is None else (" [met]" if met
+                                                                  else " [NOT MET]")))
+    if r.over_limit_before:
+        console.print(f"IDs above the card limit before the first application (the old "
+                      f"process's doing, not the check's): {r.over_limit_before}")
+    if r.mismatch_fail_by_kind:
+        console.print("mismatches failing by kind: " + ", ".join(
+            f"{k} {a}/{b}" for k, (a, b) in r.mismatch_fail_by_kind.items()))
+    d = Table("applicant (truth)", "allow", "verify", "refuse", title="decisions")
+    for kind, counts in r.decisions.items():
+        d.add_row(kind, *(str(counts.get(x, 0)) for x in ("allow", "verify", "refuse")))
+    console.print(d)
+    console.print("reasons: " + (", ".join(f"{k} {v}" for k, v in r.reasons.items()) or "none"))
+
+
 def register(app: typer.Typer) -> None:
     """Add ``evaluate`` (detection, and the whole-system replay) to the CLI."""
     from telshield.cli.replay import replay_cmd

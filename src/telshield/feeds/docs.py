@@ -7,7 +7,7 @@ from telshield.reference.schemas import FEEDS, Check, Column, Feed
 
 INTRO = """# Feeds
 
-Everything a detector reads arrives as one of nine **feeds**, each with a fixed schema. This page
+Everything a detector reads arrives as one of ten **feeds**, each with a fixed schema. This page
 is generated from `src/telshield/reference/schemas.py` (reference data: the simulator writes
 the same schemas) by `telshield feeds describe --markdown`; a test fails when the two disagree.
 

@@ -1,4 +1,4 @@
-"""The nine feeds: one schema each, as Arrow types plus the checks validation applies.
+"""The ten feeds: one schema each, as Arrow types plus the checks validation applies.
 
 Timestamps are China Standard Time (UTC+8, no daylight saving) written without a zone,
 as the operator's switches and BSS write them. Numbers are E.164 digit strings without '+'
@@ -92,6 +92,7 @@ FRAUD_TYPES = (
 )
 DEVICE_KINDS = ("goip", "simbank", "phone", "modem", "deskphone")
 ROAMING_EVENTS = ("attach", "detach")
+APPLICATION_OUTCOMES = ("issued", "refused", "abandoned")
 
 
 def _c(
@@ -320,9 +321,47 @@ ROAMING = Feed(
     },
 )
 
+REGISTRATIONS = Feed(
+    "registrations",
+    "One row per SIM application (入网申请), including those refused or never completed: who "
+    "applied where, for which number, and the speech recognition of the real-name video "
+    "statement. A SIM in `subscribers` registered after the application began has its row here.",
+    (
+        _c("attempt_id", pa.string(), Check.TEXT, "application identifier"),
+        _c("applied_at", TS, Check.TIMESTAMP, "when the application was made"),
+        _c("id_hash", pa.string(), Check.HASH, "HMAC of the applicant's identity document"),
+        _c("holder_kind", pa.string(), Check.ENUM, "who applies", values=HOLDER_KINDS),
+        _c("channel_id", pa.string(), Check.TEXT, "dealer channel (store, agent, e-channel)"),
+        _c("staff_id", pa.string(), Check.TEXT, "staff ID (工号) handling it"),
+        _c("terminal_id", pa.string(), Check.TEXT, "registration terminal", required=False),
+        _c("requested_msisdn", pa.string(), Check.NUMBER, "the number applied for"),
+        _c("order_id", pa.string(), Check.TEXT, "e-channel order, if any", required=False),
+        _c("transcript", pa.string(), Check.TEXT,
+           "speech recognition of the video statement (empty: nothing recognised or none made)",
+           required=False),
+        _c("outcome", pa.string(), Check.ENUM, "what the process in place then decided",
+           values=APPLICATION_OUTCOMES),
+    ),
+    key=("attempt_id",),
+    time_column="applied_at",
+    example={
+        "attempt_id": "A0000000017",
+        "applied_at": "2026-03-14 10:12:40",
+        "id_hash": "9f" * 32,
+        "holder_kind": "individual",
+        "channel_id": "CH-NJ-0042",
+        "staff_id": "ST-NJ-0042-07",
+        "terminal_id": "T-0042-2",
+        "requested_msisdn": "8613812345678",
+        "order_id": "",
+        "transcript": "我本人实名登记，并领取了尾号5678的电话卡。",
+        "outcome": "issued",
+    },
+)
+
 FEEDS: dict[str, Feed] = {
     f.name: f for f in (CELLS, SUBSCRIBERS, ORDERS, CALLS, SMS, CLUES, SANCTIONS, DEVICE_INTEL,
-                        ROAMING)
+                        ROAMING, REGISTRATIONS)
 }
 
 

@@ -37,6 +37,7 @@ INGEST_ORDER = (
     "sanctions",
     "subscribers",
     "orders",
+    "registrations",
     "clues",
     "roaming",
     "calls",

@@ -214,6 +214,37 @@ class SanctionsSection(_Strict):
     reregister_share: float = Field(ge=0, le=1)
 
 
+class RegistrationsSection(_Strict):
+    """SIM applications (the ``registrations`` feed) and their video statement transcripts.
+
+    The recognition error rates are a prior from published Mandarin ASR figures (docs/world.md,
+    "Registrations and transcripts"), not fitted to anything.
+    """
+
+    abandon_share: float = Field(ge=0, le=1)
+    sanctioned_try_share: float = Field(ge=0, le=1)
+    mule_over_limit_share: float = Field(ge=0, le=1)
+    staff_alone_share: float = Field(ge=0, le=1)
+    substitution: float = Field(ge=0, le=0.5)
+    deletion: float = Field(ge=0, le=0.5)
+    insertion: float = Field(ge=0, le=0.5)
+    digit_error: float = Field(ge=0, le=0.5)
+    filler_share: float = Field(ge=0, le=1)
+    digits_as_characters: float = Field(ge=0, le=1)
+    yao_share: float = Field(ge=0, le=1)
+    fullwidth_share: float = Field(ge=0, le=1)
+    punctuation_share: float = Field(ge=0, le=1)
+    spaces_share: float = Field(ge=0, le=1)
+    mismatch_share: float = Field(ge=0, le=1)
+    mule_mismatch_share: float = Field(ge=0, le=1)
+    staff_alone_mismatch_share: float = Field(ge=0, le=1)
+    staff_alone_replay_share: float = Field(ge=0, le=1)
+    wrong_digits: float = Field(ge=0)
+    other_text: float = Field(ge=0)
+    partial: float = Field(ge=0)
+    silence: float = Field(ge=0)
+
+
 class CluesSection(_Strict):
     """Police clues: late, partial labels."""
 
@@ -332,6 +363,7 @@ class WorldConfig(_Strict):
     spoofing: SpoofingSection
     offnet_fraud: OffnetFraudSection
     sanctions: SanctionsSection
+    registrations: RegistrationsSection
     clues: CluesSection
     offices: OfficesSection
     enterprise: EnterpriseSection

@@ -20,7 +20,16 @@ import structlog
 
 from telshield.domain.clock import feed_now
 from telshield.domain.errors import InvalidInput
-from telshield.world import business, geography, graph, population, prior, scenarios, trafficking
+from telshield.world import (
+    applications,
+    business,
+    geography,
+    graph,
+    population,
+    prior,
+    scenarios,
+    trafficking,
+)
 from telshield.world.config import WorldConfig
 from telshield.world.devices import make_tacs, phone_popularity, with_deskphones
 from telshield.world.nodes import ROLE, SCENARIOS, Nodes, cell_index, concat
@@ -30,6 +39,7 @@ from telshield.world.static import (
     cells_table,
     clues_table,
     device_intel_table,
+    registration_order,
     roaming_table,
     sanctions_table,
     subscribers_and_orders,
@@ -41,7 +51,7 @@ from telshield.world.truth import dens_table, gangs_table, numbers_table, reveri
 log = structlog.get_logger(__name__)
 Format = Literal["parquet", "csv"]
 FEED_NAMES = ("cells", "subscribers", "orders", "calls", "sms", "clues", "sanctions",
-              "device_intel", "roaming")
+              "device_intel", "roaming", "registrations")
 
 
 @dataclass
@@ -213,6 +223,11 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
     c = cfg.clues
     w.feed("clues", clues_table(rng, start, cfg.world.days, nodes, engine.first_victim, c.share,
                                 c.delay_hours_median, c.delay_hours_sigma))
+    # Applications last, from a stream of their own: the numbers they draw change no other feed.
+    apps, apps_truth = applications.applications(
+        np.random.default_rng([seed, 40]), p, start, nodes, sims, registration_order(nodes, sims),
+        subs.column("order_id").to_numpy(zero_copy_only=False), orders, channels, sanction_rows)
+    w.feed("registrations", apps)
     say("truth")
     holder = np.full(len(nodes), None, dtype=object)
     holder[sims.node] = sims.holder
@@ -222,6 +237,7 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
                                  engine.first_victim, hours),
         "dens": dens_table(den.truth, nodes, p.cells, p.counties),
         "gangs": gangs_table(gangs.truth, nodes),
+        "registrations": apps_truth,
     }
     for name, t in truth.items():
         pq.write_table(t, truth_dir / f"{name}.parquet", compression="zstd")

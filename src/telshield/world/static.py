@@ -37,10 +37,15 @@ def cells_table(cells: Cells, counties: Counties) -> pa.Table:
     })
 
 
+def registration_order(nodes: Nodes, sims: Sims) -> np.ndarray:
+    """The order of the subscribers feed's rows: by registration time, then number."""
+    return np.lexsort((nodes.msisdn[sims.node], sims.reg_s))
+
+
 def subscribers_and_orders(rng: np.random.Generator, start: datetime, nodes: Nodes, sims: Sims,
                            restricted_share: float) -> tuple[pa.Table, pa.Table]:
     """The subscribers feed (one row per SIM) and the orders feed (e-channel orders)."""
-    order = np.lexsort((nodes.msisdn[sims.node], sims.reg_s))
+    order = registration_order(nodes, sims)
     s = {k: v[order] for k, v in vars(sims).items()}
     n = len(order)
     online = np.array([c is not None for c in s["order_channel"]], dtype=bool)
@@ -162,5 +167,13 @@ def roaming_table(start: datetime, roaming: Roaming, nodes: Nodes) -> pa.Table:
     })
 
 
-__all__ = ["cells_table", "clues_table", "device_intel_table", "pick", "roaming_table",
-           "sanctions_table", "subscribers_and_orders"]
+__all__ = [
+    "cells_table",
+    "clues_table",
+    "device_intel_table",
+    "pick",
+    "registration_order",
+    "roaming_table",
+    "sanctions_table",
+    "subscribers_and_orders",
+]

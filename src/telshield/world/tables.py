@@ -41,6 +41,8 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
                      ("staff_ids", pa.list_(S), False), ("id_hashes", pa.list_(S), False),
                      ("msisdns", pa.list_(S), False), ("address_hashes", pa.list_(S), False),
                      ("device_ids", pa.list_(S), False), ("contact_msisdns", pa.list_(S), False)),
+    "registrations": _schema(("attempt_id", S, False), ("kind", S, False), ("gang_id", S, True),
+                             ("statement", S, False), ("said", S, True), ("errors", S, False)),
 }
 
 
