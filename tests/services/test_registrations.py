@@ -101,7 +101,7 @@ def test_a_black_id_list_entry_is_a_sanction(store: SqlStore, tmp_path: Path,
                 terminal_id="", msisdn="8613800000030", actor="sales-sys")
     assert r.decision is Decision.REFUSE and [x.code for x in r.reasons] == ["sanctioned"]
     assert "Nanjing PSB" in r.reasons[0].text and "2027-03-01" in r.reasons[0].text
-    lists.remove(e.id or 0, actor="ann", reason="lifted")
+    lists.lift_police_block(e.id or 0, actor="ann", reason="lifted", release_ref="PSB-R-1")
     assert ask(s, "8613800000030", OTHER) == (Decision.ALLOW, [])
 
 
@@ -246,3 +246,24 @@ def test_the_lake_index_is_rebuilt_when_stale(tmp_path: Path) -> None:
     assert [s.authority for s in reg.sanctions(OTHER)] == ["PSB"]
     assert set(reg.numbers(ID)) == {"8613800000001", "8613800000002", "8613800000003"}
     assert not reg.numbers(ID)["8613800000003"].live
+
+
+def test_a_sanction_starts_at_its_china_time_not_eight_hours_late(
+        store: SqlStore, tmp_path: Path, clock: FixedClock) -> None:
+    """The sanctions feed carries China time, the check's clock store time (UTC): a sanction
+    written to start at 17:00 in Nanjing is in force at 09:01 UTC."""
+    root = tmp_path / "tz"
+    write_feed(root, "sanctions", [
+        {"id_hash": OTHER, "starts_at": T0 + timedelta(hours=8),  # 17:00 CST = T0 (09:00 UTC)
+         "ends_at": datetime(2028, 6, 1), "reason": "sold cards", "authority": "Jiangsu PSB"}])
+    write_feed(root, "subscribers", [
+        {"imsi": "460001234567890", "holder_kind": "individual", "channel_id": "CH-1",
+         "staff_id": "ST-0", "status": "active", "registered_at": T0 - timedelta(days=9),
+         "msisdn": "8613800000009", "id_hash": ID}])
+    s = service(store, root, clock)
+    clock.at = T0 - timedelta(minutes=1)
+    assert ask(s, "8613800000040", OTHER)[0] is Decision.ALLOW
+    clock.at = T0 + timedelta(minutes=1)
+    r = s.check(id_hash=OTHER, holder_kind="individual", channel_id="CH-1", staff_id="ST-1",
+                terminal_id="", msisdn="8613800000041", actor="sales-sys")
+    assert r.decision is Decision.REFUSE and "until 2028-06-01" in r.reasons[0].text

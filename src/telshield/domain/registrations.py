@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from telshield.domain.clock import store_to_feed
 from telshield.domain.errors import InvalidInput
 from telshield.domain.lists import Colour, ListEntry, TargetKind
 from telshield.domain.numbers import mask, normalise
@@ -220,7 +221,9 @@ def sanction_rule(sanctions: Iterable[Sanction], at: datetime) -> list[Reason]:
     if not live:
         return []
     s = max(live, key=lambda x: x.ends_at)
-    until = "further notice" if s.ends_at == datetime.max else f"{s.ends_at:%Y-%m-%d}"
+    # Compared in store time; shown as the date the authority wrote (China time).
+    until = "further notice" if s.ends_at >= datetime.max - timedelta(days=1) \
+        else f"{store_to_feed(s.ends_at):%Y-%m-%d}"
     return [Reason("sanctioned", f"communication sanction by {s.authority} until {until}",
                    Decision.REFUSE)]
 

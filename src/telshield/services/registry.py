@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from telshield.domain.clock import feed_to_store
 from telshield.domain.registrations import Held, Sanction
 
 if TYPE_CHECKING:  # the lake is read with Ibis: loaded only when the index is built
@@ -106,12 +107,14 @@ def _build(r: FeedReader) -> MemoryRegistry:
         got = r.con.to_pyarrow(last).to_pydict()
         for m, h, s, at in zip(got["msisdn"], got["id_hash"], got["status"],
                                got["registered_at"], strict=True):
-            held[h][m] = Held(at, s != "cancelled")
+            # Feeds carry China time; the check compares in store time (docs/time.md).
+            held[h][m] = Held(feed_to_store(at), s != "cancelled")
     sanctioned: dict[str, list[Sanction]] = defaultdict(list)
     if r.files("sanctions"):
         got = r.con.to_pyarrow(r.table("sanctions")).to_pydict()
         for h, start, end, why, by in zip(got["id_hash"], got["starts_at"], got["ends_at"],
                                           got["reason"], got["authority"], strict=True):
-            sanctioned[h].append(Sanction(h, by or "", end, why or "", start))
+            sanctioned[h].append(Sanction(h, by or "", feed_to_store(end), why or "",
+                                          feed_to_store(start) if start else None))
     log.info("registry.built", ids=len(held), sanctioned=len(sanctioned))
     return MemoryRegistry(dict(held), {h: tuple(s) for h, s in sanctioned.items()})
