@@ -134,3 +134,25 @@ def test_reingesting_a_bad_file_adds_no_quarantine_row(tmp_path: Path) -> None:
     from telshield.feeds import quarantine
 
     assert quarantine.read(o.quarantine_dir).num_rows == 1
+
+
+def test_a_line_longer_than_many_blocks_is_skipped_as_it_streams(tmp_path: Path) -> None:
+    """Small blocks (64 KiB): the long line spans dozens of them and is read past, not held."""
+    rows = [call(i) for i in range(1, 501)]
+    rows[99] = call(100, caller_cell="z" * 3_000_000)
+    path = write_csv(tmp_path / "c.csv", rows)
+    size = len(path.read_bytes().split(b"\n")[100].rstrip(b"\r"))
+    o = IngestOptions(tmp_path / "lake", tmp_path / "q", reader="chunked", chunk_rows=10,
+                      max_line_bytes=100_000)
+    r = ingest("calls", [path], o, now=NOW)
+    assert r.added == 499
+    from telshield.feeds import quarantine
+
+    (bad,) = quarantine.read(o.quarantine_dir).to_pylist()
+    assert bad["line"] == 101 and bad["reason"] == "field_too_long"
+    assert bad["problems"] == (
+        f"record: field_too_long (a line of {size} bytes; the limit is 100000)")
+    assert bad["record"].startswith("C00000100,") and len(bad["record"]) < 300
+    lines = sorted(pq.read_table(f).column("call_id").to_pylist()
+                   for f in Lake(o.lake_dir).files(CALLS))
+    assert len(lines[0]) == 499

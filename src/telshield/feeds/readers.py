@@ -194,7 +194,7 @@ def _skip_line(f: BinaryIO, start: bytes, line: int, max_line: int, block: int
                ) -> tuple[BadRecord, bytes]:
     """Read past the rest of an over-long line (``start`` is its beginning, with no newline):
     the bad record, and what follows the line in the last block read."""
-    size = len(start)
+    size, last = len(start), start[-1:]
     while True:
         data = f.read(block)
         if not data:
@@ -204,8 +204,11 @@ def _skip_line(f: BinaryIO, start: bytes, line: int, max_line: int, block: int
         if nl >= 0:
             size += nl
             rest = data[nl + 1:]
+            if (data[nl - 1:nl] if nl else last) == b"\r":
+                size -= 1  # a CRLF line's CR is not part of it, as in the block parser
             break
         size += len(data)
+        last = data[-1:]
     return _too_long(start, line, size, max_line), rest
 
 
