@@ -280,6 +280,26 @@ class RegistrationSettings(BaseModel):
         description="the lake's subscribers and sanctions are re-read when the in-memory index "
         "is older than this; 0 = read once",
     )
+    risk_share_verify: float = Field(
+        default=0.2, ge=0, le=1,
+        description="verify an application whose channel or staff ID's share of registrations "
+        "later alerted, clued or confirmed fraud (Wilson 95% lower bound) is above this; "
+        "1 = never",
+    )
+    risk_min_count: int = Field(
+        default=20, gt=0,
+        description="registrations a channel, staff ID or terminal needs to be ranked or to "
+        "count in the check",
+    )
+    risk_days: float = Field(
+        default=365.0, ge=0,
+        description="registrations of the last this many days are counted for risk; 0 = all",
+    )
+    risk_refresh_minutes: float = Field(
+        default=60.0, ge=0,
+        description="the in-memory risk ranking the check reads is recomputed when older than "
+        "this; 0 = once",
+    )
 
     @model_validator(mode="after")
     def _refuse_above_verify(self) -> RegistrationSettings:

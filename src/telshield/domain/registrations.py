@@ -21,6 +21,7 @@ from enum import StrEnum
 from telshield.domain.errors import InvalidInput
 from telshield.domain.lists import Colour, ListEntry, TargetKind
 from telshield.domain.numbers import mask, normalise
+from telshield.domain.regrisk import RiskRow
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # A resident ID (18: 17 digits and a digit or X check character) or an old 15-digit one.
@@ -188,6 +189,10 @@ class Limits:
     terminal_hour_verify: int = 20
     terminal_hour_refuse: int = 60
     order_24h_verify: int = 3  # orders sharing an address, contact, device or IP in 24 h
+    # Channel / staff risk: verify when the Wilson lower bound of the share of a channel's or
+    # staff ID's registrations later found bad is above this, with at least risk_min_count.
+    risk_share_verify: float = 1.0  # 1.0: never
+    risk_min_count: int = 20
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,8 @@ class Facts:
     order_24h: dict[str, int]  # order attribute name -> orders sharing it in 24 h
     sanctions: tuple[Sanction, ...] = ()
     staff_suspended: str = ""  # why the staff ID is suspended ('' = it is not)
+    channel_risk: RiskRow | None = None  # the channel's row of the last risk ranking
+    staff_risk: RiskRow | None = None
 
 
 def sanction_rule(sanctions: Iterable[Sanction], at: datetime) -> list[Reason]:
@@ -256,6 +263,15 @@ def staff_rule(suspended: str) -> list[Reason]:
                    f"{suspended}", Decision.REFUSE)]
 
 
+def risk_rule(code: str, what: str, row: RiskRow | None, share_above: float, min_count: int
+              ) -> list[Reason]:
+    """Verify an application through a channel or staff ID whose registrations went bad too
+    often: the share's Wilson lower bound above ``share_above``, over ``min_count`` or more."""
+    if row is None or row.registrations < min_count or row.lower <= share_above:
+        return []
+    return [Reason(code, row.sentence(what), Decision.VERIFY)]
+
+
 def judge(request: CheckRequest, facts: Facts, limits: Limits, at: datetime) -> list[Reason]:
     """Every rule's reasons for ``request``, strongest first."""
     reasons = [
@@ -269,6 +285,10 @@ def judge(request: CheckRequest, facts: Facts, limits: Limits, at: datetime) -> 
                     limits.terminal_hour_verify, limits.terminal_hour_refuse)
           if request.terminal_id else []),
         *order_rule({k: v + 1 for k, v in facts.order_24h.items()}, limits.order_24h_verify),
+        *risk_rule("channel_risk", "channel", facts.channel_risk, limits.risk_share_verify,
+                   limits.risk_min_count),
+        *risk_rule("staff_risk", "staff ID", facts.staff_risk, limits.risk_share_verify,
+                   limits.risk_min_count),
     ]
     return sorted(reasons, key=lambda r: -r.decision.weight)
 

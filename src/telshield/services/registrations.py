@@ -8,6 +8,7 @@ racing for the last card under the limit cannot both be allowed: the second coun
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -30,6 +31,7 @@ from telshield.domain.registrations import (
     judge,
     masked,
 )
+from telshield.domain.regrisk import RiskBy, RiskRow
 from telshield.services.store import Clock, Store, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -50,6 +52,18 @@ class Registry(Protocol):
 
     def refresh(self) -> None:
         """Re-read the sources."""
+        ...
+
+
+class RiskLookup(Protocol):
+    """The last channel / staff risk ranking, in memory (``services.regrisk.RiskIndex``)."""
+
+    def get(self, by: RiskBy, key: str) -> RiskRow | None:
+        """The key's row (None: nothing counted for it)."""
+        ...
+
+    def refresh(self) -> None:
+        """Recompute the ranking."""
         ...
 
 
@@ -75,8 +89,9 @@ class RegistrationService:
     and lift staff IDs. Every check and every change is recorded with its audit event."""
 
     def __init__(self, store: Store, clock: Clock, registry: Registry, limits: Limits, *,
-                 appeal_channel: str, pending: timedelta = timedelta(days=7)) -> None:
-        self.store, self.clock, self.registry = store, clock, registry
+                 appeal_channel: str, pending: timedelta = timedelta(days=7),
+                 risk: RiskLookup | None = None) -> None:
+        self.store, self.clock, self.registry, self.risk = store, clock, registry, risk
         self.limits, self.appeal_channel, self.pending = limits, appeal_channel, pending
 
     def check(self, *, id_hash: str, holder_kind: str, channel_id: str, staff_id: str,
@@ -89,10 +104,13 @@ class RegistrationService:
         at = self.clock.now()
         lake = self.registry.numbers(request.id_hash)
         sanctions = self.registry.sanctions(request.id_hash)
+        channel_risk, staff_risk = self._risk(request)
         with self.store.transaction() as tx:
             tx.registrations.lock_id(request.id_hash)
             held = _held(lake, tx.registrations.granted(request.id_hash, at - self.pending))
-            facts = self._facts(tx, request, held, sanctions + _listed(tx, request.id_hash), at)
+            facts = replace(self._facts(tx, request, held,
+                                        sanctions + _listed(tx, request.id_hash), at),
+                            channel_risk=channel_risk, staff_risk=staff_risk)
             reasons = judge(request, facts, self.limits, at)
             decision = decide(reasons)
             check_id = tx.registrations.add(request, decision, reasons, actor=actor, at=at)
@@ -106,6 +124,13 @@ class RegistrationService:
                  reasons=[r.code for r in reasons])
         appeal = "" if decision is Decision.ALLOW else self.appeal_channel
         return CheckResult(check_id, decision, tuple(reasons), masked(held), appeal, at)
+
+    def _risk(self, request: CheckRequest) -> tuple[RiskRow | None, RiskRow | None]:
+        # From the ranking kept in memory: a check never computes it.
+        if self.risk is None:
+            return None, None
+        return (self.risk.get(RiskBy.CHANNEL, request.channel_id),
+                self.risk.get(RiskBy.STAFF, request.staff_id))
 
     def _facts(self, tx: UnitOfWork, request: CheckRequest, held: Mapping[str, datetime],
                sanctions: tuple[Sanction, ...], at: datetime) -> Facts:
@@ -137,8 +162,11 @@ class RegistrationService:
         return masked(held)
 
     def refresh(self) -> None:
-        """Re-read the lake's subscribers and sanctions (after an ingest)."""
+        """Re-read the lake's subscribers and sanctions (after an ingest), and recompute the
+        channel / staff risk ranking."""
         self.registry.refresh()
+        if self.risk is not None:
+            self.risk.refresh()
 
     def suspend_staff(self, staff_id: str, *, reason: str, actor: str) -> StaffSuspension:
         """Suspend a staff ID from registering; Conflict if it already is."""

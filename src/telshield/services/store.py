@@ -19,6 +19,7 @@ from telshield.domain.clock import StoreTime, store_now
 from telshield.domain.lists import ListDiff, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
+from telshield.domain.regrisk import FraudNumbers
 from telshield.domain.users import User
 
 
@@ -312,6 +313,14 @@ class RegistrationRepo(Protocol):
         ...
 
 
+class OutcomeRepo(Protocol):
+    """What became of numbers: read for the channel / staff / terminal risk ranking."""
+
+    def fraud_numbers(self) -> FraudNumbers:
+        """Every number alerted, clued by the police or confirmed fraud."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction's view of the store."""
 
@@ -363,6 +372,11 @@ class UnitOfWork(Protocol):
     @property
     def registrations(self) -> RegistrationRepo:
         """Registration checks and staff suspensions."""
+        ...
+
+    @property
+    def outcomes(self) -> OutcomeRepo:
+        """What became of numbers (alerted, clued, confirmed), for the risk ranking."""
         ...
 
 
