@@ -2,12 +2,12 @@
 
 Registrations (feed time, CST), with the store's outcomes (``mark``):
 
-| staff | channel | terminal | cards (window) | bad | how |
-|---|---|---|---|---|---|
-| ST-BAD | CH-A | T-A | 24, all 2026-01-20 10:00-10:46 | 11 | b00-b05 alerted (b00 also confirmed), b06-b08 in the clues feed, b09-b10 police-ordered blocks |
-| ST-ONE | CH-A | T-A | 1, 2026-01-20 10:50 | 1 | alerted |
-| ST-OK | CH-B | T-B | 30 (+1 in 2024, outside a 365-day window) | 1 | alerted |
-| ST-X | CH-X | (none) | 9 | 0 | a sanctioned person's card, a listed person's card, one ID over the card limit |
+- ST-BAD (CH-A, T-A): 24 cards, 2026-01-20 10:00-10:46; 11 bad: b00-b05 alerted (b00 also
+  confirmed), b06-b08 named by the clues feed, b09-b10 police-ordered blocks.
+- ST-ONE (CH-A, T-A): 1 card at 10:50, alerted.
+- ST-OK (CH-B, T-B): 30 cards (and one in 2024, outside a 365-day window); 1 alerted.
+- ST-X (CH-X, no terminal): 10 cards, none bad: a sanctioned person's, a listed person's,
+  one ID over the card limit.
 
 Orders: five IDs' orders on 2026-01-21 share one delivery address; two share a device.
 """

@@ -42,6 +42,7 @@ class Permission(StrEnum):
     REGISTRATIONS_CHECK = "registrations.check"
     REGISTRATIONS_NUMBERS = "registrations.numbers"  # the numbers under an ID, masked
     REGISTRATIONS_STAFF = "registrations.staff"  # suspend and lift staff IDs
+    REGISTRATIONS_RISK = "registrations.risk"  # risk ranking and batch audit
 
 
 _P, _R = Permission, Role
@@ -49,7 +50,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ADMIN: frozenset(Permission),
     _R.ANALYST: frozenset(
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
-         _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF}
+         _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.REGISTRATIONS_RISK}
     ),
     _R.DISPOSER: frozenset(
         {

@@ -1,0 +1,62 @@
+"""The staff risk ranking judged against the simulator's truth: where the staff IDs that
+colluded with card-trafficking gangs (truth table ``gangs``, column ``staff_ids``) rank.
+
+The ranking never sees this table; it is read here only, after the ranking was computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from telshield.domain.errors import InvalidInput
+from telshield.domain.regrisk import RiskRow
+
+
+def colluding_staff(world: Path) -> dict[str, str]:
+    """Staff ID -> the gang it opened cards for (the first, if several)."""
+    path = world / "truth" / "gangs.parquet"
+    if not path.exists():
+        raise InvalidInput(f"no gang truth at {path}; give a folder written by "
+                           "`telshield world generate`")
+    out: dict[str, str] = {}
+    for g in pq.read_table(path, columns=["gang_id", "staff_ids"]).to_pylist():
+        for s in g["staff_ids"] or ():
+            out.setdefault(str(s), str(g["gang_id"]))
+    return out
+
+
+@dataclass(frozen=True)
+class StaffRiskReport:
+    """Where the colluding staff IDs rank."""
+
+    top: int
+    ranked: int  # staff IDs in the ranking (at least the minimum count)
+    colluding: int  # colluding staff IDs in the truth
+    colluding_ranked: int  # ... of them in the ranking at all
+    in_top: int  # colluding staff IDs among the top ``top``
+    gangs: int
+    gangs_in_top: int  # gangs with at least one of their staff IDs in the top ``top``
+    ranks: dict[str, int]  # colluding staff ID -> its rank (1 = riskiest); absent: unranked
+
+    @property
+    def top_precision(self) -> float:
+        """The share of the top ``top`` that colluded."""
+        return self.in_top / min(self.top, self.ranked) if self.ranked else 0.0
+
+
+def judge(ranked: Sequence[RiskRow], colluding: Mapping[str, str], *, top: int = 10
+          ) -> StaffRiskReport:
+    """Compare a staff ranking (riskiest first) with the colluding staff IDs."""
+    ranks = {r.key: i + 1 for i, r in enumerate(ranked) if r.key in colluding}
+    best: dict[str, int] = {}
+    for s, n in ranks.items():
+        g = colluding[s]
+        best[g] = min(best.get(g, n), n)
+    return StaffRiskReport(
+        top=top, ranked=len(ranked), colluding=len(colluding), colluding_ranked=len(ranks),
+        in_top=sum(1 for n in ranks.values() if n <= top), gangs=len(set(colluding.values())),
+        gangs_in_top=sum(1 for n in best.values() if n <= top), ranks=ranks)
