@@ -69,6 +69,22 @@ def test_no_subscribers_feed_ranks_nothing(store: SqlStore, tmp_path: Path,
     assert ranking(store, tmp_path, clock, min_count=1).ranking(RiskBy.STAFF) == []
 
 
+def test_without_clues_feed_or_outcomes(store: SqlStore, tmp_path: Path,
+                                        clock: FixedClock) -> None:
+    from tests.services.feeds import write_feed
+
+    L.build(tmp_path)
+    (tmp_path / "clues" / "part.parquet").unlink()
+    got = ranking(store, tmp_path, clock, min_count=1).ranking(RiskBy.STAFF)
+    assert {(r.key, r.registrations, r.bad) for r in got} == {
+        ("ST-BAD", 24, 0), ("ST-ONE", 1, 0), ("ST-OK", 30, 0), ("ST-X", 10, 0)}
+    write_feed(tmp_path, "clues", [{"clue_id": "C-1", "reported_at": datetime(2026, 2, 1),
+                                    "msisdn": L.ONE, "case_ref": "", "fraud_type": "investment",
+                                    "unit": "PSB"}])
+    got = ranking(store, tmp_path, clock, min_count=1).ranking(RiskBy.STAFF)
+    assert (got[0].key, got[0].clued, got[0].bad) == ("ST-ONE", 1, 1)
+
+
 def _ask(s: RegistrationService, channel: str, staff: str, n: int) -> tuple[Decision, list[str],
                                                                               str]:
     r = s.check(id_hash=f"{n:064x}", holder_kind="individual", channel_id=channel,

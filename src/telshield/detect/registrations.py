@@ -38,10 +38,11 @@ def latest_registrations(subscribers: ir.Table) -> ir.Table:
 def outcomes(flags: ir.Table, clues: ir.Table) -> ir.Table:
     """One row per number found bad: ``flags`` (msisdn, alerted, clued, confirmed as 0/1
     integers, from the store) with every number the police clues feed names marked clued."""
-    c = clues.select(msisdn=clues.msisdn, alerted=ibis.literal(0, "int64"),
+    # Cast: an empty feed's columns are NOT NULL, the store's table's are not.
+    c = clues.select(msisdn=clues.msisdn.cast("string"), alerted=ibis.literal(0, "int64"),
                      clued=ibis.literal(1, "int64"), confirmed=ibis.literal(0, "int64"))
-    f = flags.select("msisdn", flags.alerted.cast("int64"), flags.clued.cast("int64"),
-                     flags.confirmed.cast("int64"))
+    f = flags.select(flags.msisdn.cast("string"), flags.alerted.cast("int64"),
+                     flags.clued.cast("int64"), flags.confirmed.cast("int64"))
     u = f.union(c)
     return u.group_by("msisdn").aggregate(alerted=u.alerted.max(), clued=u.clued.max(),
                                           confirmed=u.confirmed.max())
