@@ -61,6 +61,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("PUT", "/registrations/staff-suspensions/ST-9", {"reason": "bulk opening"}, {A, AN}),
     ("DELETE", "/registrations/staff-suspensions/ST-9?reason=cleared", None, {A, AN}),
     ("GET", "/registrations/risk?by=staff", None, {A, AN}),
+    ("POST", "/registrations/risk/refresh", None, {A, AN}),
     ("GET", "/registrations/audit?since=2026-01-01T00:00:00", None, {A, AN}),
     ("GET", "/v1/decisions/18f0a1-1", None, {A, AN, D, AU}),
     ("POST", "/v1/appeals", {"decision_id": "18f0a1-1", "reason": "mine"}, {A, D}),

@@ -4,6 +4,7 @@ the audit; roles without ``registrations.risk`` get 403."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from tests.services import regrisk_lake as L
 
 from telshield.api.app import create_app
+from telshield.domain.alerts import Alert, Tier
 from telshield.services.store import FixedClock
 from telshield.settings import ApiSettings, Settings
 from telshield.wiring import disposal
@@ -64,3 +66,28 @@ def test_other_roles_are_forbidden(api: tuple[TestClient, dict[str, str]], role:
     assert client.get("/registrations/risk?by=staff", headers=h).status_code == 403
     assert client.get("/registrations/audit?since=2026-01-01T00:00:00",
                       headers=h).status_code == 403
+
+
+def test_the_check_uses_the_ranking_and_a_refresh_recomputes_it(
+        api: tuple[TestClient, dict[str, str]]) -> None:
+    client, keys = api
+    sales, analyst = {"X-API-Key": keys["sales"]}, {"X-API-Key": keys["analyst"]}
+
+    def ask(n: int, channel: str, staff: str) -> list[str]:
+        r = client.post("/registrations/check", headers=sales, json={
+            "id_hash": f"{n:064x}", "channel_id": channel, "staff_id": staff,
+            "msisdn": f"86135000000{n:02d}"})
+        assert r.status_code == 200, r.text
+        return [x["code"] for x in r.json()["reasons"]]
+
+    # Default settings: above a 20% lower bound with 20 registrations or more.
+    assert ask(1, "CH-A", "ST-BAD") == ["channel_risk", "staff_risk"]
+    assert ask(2, "CH-B", "ST-OK") == []
+    app = client.app
+    with app.state.disposal.store.transaction() as tx:  # type: ignore[attr-defined]
+        tx.alerts.upsert([Alert(L.ok(i), 0.9, Tier.VERIFY, (), L.NOW, datetime(2026, 2, 1))
+                          for i in range(1, 16)])
+    assert ask(3, "CH-B", "ST-OK") == []  # the copy in memory is an hour old at most
+    r = client.post("/registrations/risk/refresh", headers=analyst)
+    assert r.json() == {"refreshed": ["registry", "risk"]}
+    assert ask(4, "CH-B", "ST-OK") == ["channel_risk", "staff_risk"]

@@ -16,6 +16,7 @@ from telshield.domain.paging import Page
 from telshield.domain.regrisk import RiskBy, RiskRow
 from telshield.domain.users import Permission, User
 from telshield.services.regaudit import RegistrationAudit
+from telshield.services.registrations import RegistrationService
 from telshield.services.regrisk import RiskRanking
 from telshield.settings import Settings
 from telshield.wiring.registrations import registration_audit, risk_ranking
@@ -93,3 +94,18 @@ def audit_route(a: Annotated[RegistrationAudit, Depends(audit)], _user: Analyst,
     """Past registrations that broke a rule, the e-channel order anomalies and the rankings."""
     return [SectionOut(name=s.name, title=s.title, columns=list(s.columns), rows=s.rows)
             for s in a.run(since, until, top=top)]
+
+
+class RefreshOut(BaseModel):
+    """What was re-read."""
+
+    refreshed: list[str]
+
+
+@router.post("/risk/refresh", response_model=RefreshOut)
+def refresh(request: Request, _user: Analyst) -> RefreshOut:
+    """Re-read the lake's subscribers and sanctions and recompute the risk ranking the check
+    uses now, instead of when the in-memory copies come of age (after an ingest)."""
+    s: RegistrationService = request.app.state.registrations
+    s.refresh()
+    return RefreshOut(refreshed=["registry"] + (["risk"] if s.risk is not None else []))
