@@ -29,6 +29,8 @@ def staff_risk_cmd(
         "--min-count", help="Least registrations to be ranked (default: risk_min_count).")]
     = None,
     top: Annotated[int, typer.Option(help="The top that the bar looks at.")] = 10,
+    share: Annotated[float | None, typer.Option(
+        help="The check's threshold to judge (default: risk_share_verify).")] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -43,11 +45,14 @@ def staff_risk_cmd(
     start: datetime | None = parse_time(since) if since else None
     rows = ranking.ranking(RiskBy.STAFF, since=start, all_time=start is None,
                            min_count=min_count, page=Page(limit=1_000_000))
-    r = judge(rows, colluding_staff(world), top=top)
+    t = settings.registration.risk_share_verify if share is None else share
+    r = judge(rows, colluding_staff(world), top=top, share_verify=t)
     console.print(f"staff IDs ranked: {r.ranked}; colluding: {r.colluding} "
                   f"({r.colluding_ranked} ranked)")
     console.print(f"colluding staff IDs in the top {r.top}: {r.in_top} "
                   f"(precision {r.top_precision:.2f}); gangs with a staff ID in the top "
                   f"{r.top}: {r.gangs_in_top} of {r.gangs}")
+    console.print(f"staff IDs above risk_share_verify {r.share_verify:g} (their applications "
+                  f"verified): {r.flagged}, of them colluding: {r.flagged_colluding}")
     ranks = sorted(r.ranks.items(), key=lambda x: x[1])
     console.print("ranks: " + ", ".join(f"{s} {n}" for s, n in ranks))

@@ -41,6 +41,9 @@ class StaffRiskReport:
     gangs: int
     gangs_in_top: int  # gangs with at least one of their staff IDs in the top ``top``
     ranks: dict[str, int]  # colluding staff ID -> its rank (1 = riskiest); absent: unranked
+    share_verify: float = 1.0  # the check's threshold on the lower bound
+    flagged: int = 0  # ranked staff IDs above it: their applications would be verified
+    flagged_colluding: int = 0
 
     @property
     def top_precision(self) -> float:
@@ -48,8 +51,8 @@ class StaffRiskReport:
         return self.in_top / min(self.top, self.ranked) if self.ranked else 0.0
 
 
-def judge(ranked: Sequence[RiskRow], colluding: Mapping[str, str], *, top: int = 10
-          ) -> StaffRiskReport:
+def judge(ranked: Sequence[RiskRow], colluding: Mapping[str, str], *, top: int = 10,
+          share_verify: float = 1.0) -> StaffRiskReport:
     """Compare a staff ranking (riskiest first) with the colluding staff IDs."""
     ranks = {r.key: i + 1 for i, r in enumerate(ranked) if r.key in colluding}
     best: dict[str, int] = {}
@@ -59,4 +62,7 @@ def judge(ranked: Sequence[RiskRow], colluding: Mapping[str, str], *, top: int =
     return StaffRiskReport(
         top=top, ranked=len(ranked), colluding=len(colluding), colluding_ranked=len(ranks),
         in_top=sum(1 for n in ranks.values() if n <= top), gangs=len(set(colluding.values())),
-        gangs_in_top=sum(1 for n in best.values() if n <= top), ranks=ranks)
+        gangs_in_top=sum(1 for n in best.values() if n <= top), ranks=ranks,
+        share_verify=share_verify, flagged=sum(1 for r in ranked if r.lower > share_verify),
+        flagged_colluding=sum(1 for r in ranked if r.lower > share_verify
+                              and r.key in colluding))
