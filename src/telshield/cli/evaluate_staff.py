@@ -37,7 +37,7 @@ def staff_risk_cmd(
     """Colluding staff IDs in the top N of the staff risk ranking (run `telshield detect` on
     the world first, with the same --data-dir, so that numbers are alerted)."""
     from telshield import wiring
-    from telshield.evaluate.staff_risk import colluding_staff, judge
+    from telshield.evaluate.staff_risk import colluding_staff, gang_cards, judge
     from telshield.wiring.registrations import risk_ranking
 
     settings = settings_from(config, data_dir)
@@ -46,12 +46,19 @@ def staff_risk_cmd(
     rows = ranking.ranking(RiskBy.STAFF, since=start, all_time=start is None,
                            min_count=min_count, page=Page(limit=1_000_000))
     t = settings.registration.risk_share_verify if share is None else share
-    r = judge(rows, colluding_staff(world), top=top, share_verify=t)
+    bad = ranking.bad_numbers()
+    gangs = gang_cards(world)
+    cards = {g: len(m & bad) for g, m in gangs.items()}
+    r = judge(rows, colluding_staff(world), top=top, share_verify=t, bad_cards=cards)
     console.print(f"staff IDs ranked: {r.ranked}; colluding: {r.colluding} "
                   f"({r.colluding_ranked} ranked)")
     console.print(f"colluding staff IDs in the top {r.top}: {r.in_top} "
                   f"(precision {r.top_precision:.2f}); gangs with a staff ID in the top "
                   f"{r.top}: {r.gangs_in_top} of {r.gangs}")
+    console.print(f"gangs with a card gone bad: {r.gangs_with_signal} of {r.gangs}; of them "
+                  f"with a staff ID in the top {r.top}: {r.gangs_with_signal_in_top}")
+    console.print("gang cards gone bad: " + ", ".join(f"{g} {cards[g]}/{len(gangs[g])}"
+                                                     for g in sorted(gangs)))
     console.print(f"staff IDs above risk_share_verify {r.share_verify:g} (their applications "
                   f"verified): {r.flagged}, of them colluding: {r.flagged_colluding}")
     ranks = sorted(r.ranks.items(), key=lambda x: x[1])

@@ -29,6 +29,13 @@ def colluding_staff(world: Path) -> dict[str, str]:
     return out
 
 
+def gang_cards(world: Path) -> dict[str, frozenset[str]]:
+    """Gang ID -> the numbers opened for it."""
+    path = world / "truth" / "gangs.parquet"
+    return {str(g["gang_id"]): frozenset(map(str, g["msisdns"] or ()))
+            for g in pq.read_table(path, columns=["gang_id", "msisdns"]).to_pylist()}
+
+
 @dataclass(frozen=True)
 class StaffRiskReport:
     """Where the colluding staff IDs rank."""
@@ -44,6 +51,10 @@ class StaffRiskReport:
     share_verify: float = 1.0  # the check's threshold on the lower bound
     flagged: int = 0  # ranked staff IDs above it: their applications would be verified
     flagged_colluding: int = 0
+    # Gangs any of whose cards had gone bad (alerted, clued, confirmed) by the evaluation, and
+    # of those, how many have a staff ID in the top: outcomes are the ranking's only evidence.
+    gangs_with_signal: int = 0
+    gangs_with_signal_in_top: int = 0
 
     @property
     def top_precision(self) -> float:
@@ -52,17 +63,22 @@ class StaffRiskReport:
 
 
 def judge(ranked: Sequence[RiskRow], colluding: Mapping[str, str], *, top: int = 10,
-          share_verify: float = 1.0) -> StaffRiskReport:
-    """Compare a staff ranking (riskiest first) with the colluding staff IDs."""
+          share_verify: float = 1.0, bad_cards: Mapping[str, int] | None = None
+          ) -> StaffRiskReport:
+    """Compare a staff ranking (riskiest first) with the colluding staff IDs (``bad_cards``:
+    gang ID -> how many of its cards had gone bad)."""
     ranks = {r.key: i + 1 for i, r in enumerate(ranked) if r.key in colluding}
     best: dict[str, int] = {}
     for s, n in ranks.items():
         g = colluding[s]
         best[g] = min(best.get(g, n), n)
+    signal = {g for g, n in (bad_cards or {}).items() if n > 0}
     return StaffRiskReport(
         top=top, ranked=len(ranked), colluding=len(colluding), colluding_ranked=len(ranks),
         in_top=sum(1 for n in ranks.values() if n <= top), gangs=len(set(colluding.values())),
         gangs_in_top=sum(1 for n in best.values() if n <= top), ranks=ranks,
         share_verify=share_verify, flagged=sum(1 for r in ranked if r.lower > share_verify),
         flagged_colluding=sum(1 for r in ranked if r.lower > share_verify
-                              and r.key in colluding))
+                              and r.key in colluding),
+        gangs_with_signal=len(signal),
+        gangs_with_signal_in_top=sum(1 for g in signal if best.get(g, top + 1) <= top))

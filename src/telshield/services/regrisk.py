@@ -78,6 +78,13 @@ class RiskRanking:
             found = tx.outcomes.fraud_numbers()
         return outcomes(ibis.memtable(_flags(found)), r.table("clues"))
 
+    def bad_numbers(self) -> frozenset[str]:
+        """Every number alerted, clued (store or clues feed) or confirmed: what the ranking
+        counts as bad (for an evaluation to see how much signal there was)."""
+        r = self._reader_of()
+        got = r.con.to_pyarrow(self._found(r).select("msisdn"))
+        return frozenset(str(m) for m in got.column("msisdn").to_pylist())
+
     def rows(self, bys: tuple[RiskBy, ...], *, since: datetime | None) -> RiskTable:
         """Every key's row for each grouping in ``bys``, over registrations since ``since``
         (feed time; None: all). Empty when the lake has no subscribers feed."""
