@@ -66,6 +66,10 @@ class RiskLookup(Protocol):
         """Recompute the ranking."""
         ...
 
+    def warm(self) -> object:
+        """Build the first copy in the background."""
+        ...
+
 
 def _held(lake: Mapping[str, Held], granted: Mapping[str, datetime]) -> dict[str, datetime]:
     # The lake has the last word on a number it knows (a cancelled card no longer counts). A
@@ -167,6 +171,11 @@ class RegistrationService:
         self.registry.refresh()
         if self.risk is not None:
             self.risk.refresh()
+
+    def warm(self) -> None:
+        """Start building the in-memory risk ranking in the background (at service start)."""
+        if self.risk is not None:
+            self.risk.warm()
 
     def suspend_staff(self, staff_id: str, *, reason: str, actor: str) -> StaffSuspension:
         """Suspend a staff ID from registering; Conflict if it already is."""

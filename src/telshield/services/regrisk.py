@@ -7,8 +7,9 @@ were alerted, blocked on police order, or confirmed fraud. The store's numbers a
 the lake's engine as one small table and joined there, so one expression counts everything.
 
 The check must answer in milliseconds, so it never computes this: ``RiskIndex`` holds the last
-ranking in memory, built on first use and again once older than its age limit (one caller
-rebuilds while the others answer from the old copy), or on ``refresh``.
+ranking in memory, built at service start (``warm``) or on first use, recomputed in a
+background thread once older than its age limit (every check meanwhile answers from the old
+copy: none waits the seconds a province's ranking takes), and on ``refresh``.
 """
 
 from __future__ import annotations
@@ -143,13 +144,25 @@ class RiskIndex:
                 return self._table
         stale = self.max_age_s > 0 and self._monotonic() - self._built >= self.max_age_s
         if stale and self._rebuilding.acquire(blocking=False):
-            try:
-                self._build()
-            finally:
-                self._rebuilding.release()
-            assert self._table is not None
-            return self._table
+            threading.Thread(target=self._rebuild, name="regrisk-refresh", daemon=True).start()
         return table
+
+    def _rebuild(self) -> None:
+        try:
+            self._build()
+        except Exception as e:  # a background refresh must log its failure, not vanish
+            # The old copy goes on answering; the next try comes after another max_age_s.
+            self._built = self._monotonic()
+            log.warning("regrisk.refresh_failed", error=str(e))
+        finally:
+            self._rebuilding.release()
+
+    def warm(self) -> threading.Thread:
+        """Build the first copy in the background now (at service start), so that the first
+        check need not wait for it; returns the thread."""
+        t = threading.Thread(target=self._current, name="regrisk-warm", daemon=True)
+        t.start()
+        return t
 
     def get(self, by: RiskBy, key: str) -> RiskRow | None:
         """The key's row of the last ranking (None: it registered nothing counted)."""
