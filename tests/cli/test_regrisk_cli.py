@@ -60,7 +60,8 @@ def test_audit_prints_and_writes_each_section(data: Path, tmp_path: Path) -> Non
     out = tmp_path / "audit"
     r = run("audit", "--since", "2026-01-01", "--format", "json", "--out", str(out), data=data)
     assert r.returncode == 0, r.stderr
-    got = json.loads(r.stdout.split("\n", 1)[0])
+    got = json.loads(r.stdout)  # one document: the note about the files is on stderr
+    assert "written to" in r.stderr
     assert got["sanctioned"]["rows"][0]["msisdn"] == "8613600000001"
     assert got["over_limit"]["rows"][0]["over_at"] == "2026-02-06 12:00:00"
     assert got["bulk_staff"]["rows"][0]["key"] == "ST-BAD"

@@ -21,6 +21,7 @@ from telshield.domain.regrisk import RiskBy
 from telshield.services.regaudit import RISK_COLUMNS, Section, risk_dict
 
 console = Console()
+notes = Console(stderr=True)  # what is not the report: stdout stays one CSV or JSON document
 
 
 class Format(StrEnum):
@@ -89,7 +90,7 @@ def _write(sections: list[Section], out: Path) -> None:
         (out / f"{s.name}.csv").write_text(section_csv(s), encoding="utf-8")
         (out / f"{s.name}.json").write_text(
             json.dumps(section_json(s), ensure_ascii=False, indent=1), encoding="utf-8")
-    console.print(f"{len(sections)} section(s) written to {out} as CSV and JSON", style="dim")
+    notes.print(f"{len(sections)} section(s) written to {out} as CSV and JSON", style="dim")
 
 
 def risk_cmd(
