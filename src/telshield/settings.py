@@ -281,7 +281,7 @@ class RegistrationSettings(BaseModel):
         "is older than this; 0 = read once",
     )
     risk_share_verify: float = Field(
-        default=0.2, ge=0, le=1,
+        default=0.02, ge=0, le=1,
         description="verify an application whose channel or staff ID's share of registrations "
         "later alerted, clued or confirmed fraud (Wilson 95% lower bound) is above this; "
         "1 = never",

@@ -80,7 +80,7 @@ def test_the_check_uses_the_ranking_and_a_refresh_recomputes_it(
         assert r.status_code == 200, r.text
         return [x["code"] for x in r.json()["reasons"]]
 
-    # Default settings: above a 20% lower bound with 20 registrations or more.
+    # Default settings: above a 2% lower bound with 20 registrations or more.
     assert ask(1, "CH-A", "ST-BAD") == ["channel_risk", "staff_risk"]
     assert ask(2, "CH-B", "ST-OK") == []
     app = client.app
