@@ -332,6 +332,27 @@ class RegistrationSettings(BaseModel):
         "transcripts only",
     )
 
+    risk_share_verify: float = Field(
+        default=0.02, ge=0, le=1,
+        description="verify an application whose channel or staff ID's share of registrations "
+        "later alerted, clued or confirmed fraud (Wilson 95% lower bound) is above this; "
+        "1 = never",
+    )
+    risk_min_count: int = Field(
+        default=20, gt=0,
+        description="registrations a channel, staff ID or terminal needs to be ranked or to "
+        "count in the check",
+    )
+    risk_days: float = Field(
+        default=365.0, ge=0,
+        description="registrations of the last this many days are counted for risk; 0 = all",
+    )
+    risk_refresh_minutes: float = Field(
+        default=60.0, ge=0,
+        description="the in-memory risk ranking the check reads is recomputed when older than "
+        "this; 0 = once",
+    )
+
     @model_validator(mode="after")
     def _wording_has_slot(self) -> RegistrationSettings:
         # The tail is the fraud signal: a wording without it could not catch a mule's card.

@@ -88,4 +88,6 @@ def from_environment() -> FastAPI:
     from telshield.settings import load_settings
 
     config = os.environ.get("TELSHIELD_CONFIG")
-    return create_app(load_settings(Path(config) if config else None))
+    app = create_app(load_settings(Path(config) if config else None))
+    app.state.registrations.warm()  # the check's risk ranking, built at start, not per check
+    return app

@@ -26,6 +26,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Serve the registration routes over the app's store and the settings' lake."""
     app.state.registrations = compose(settings, app.state.disposal.store)
     app.include_router(router)
+    from telshield.api import regrisk
+
+    regrisk.install(app, settings)  # the risk ranking and the batch audit
 
 
 def service(request: Request) -> RegistrationService:

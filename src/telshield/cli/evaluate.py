@@ -157,4 +157,7 @@ def register(app: typer.Typer) -> None:
     from telshield.cli.replay import replay_cmd
 
     evaluate_app.command("replay")(replay_cmd)
+    from telshield.cli.evaluate_staff import staff_risk_cmd
+
+    evaluate_app.command("staff-risk")(staff_risk_cmd)
     app.add_typer(evaluate_app, name="evaluate")

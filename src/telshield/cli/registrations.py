@@ -167,4 +167,7 @@ def list_cmd(
 def register(app: typer.Typer) -> None:
     """Add ``telshield registration``."""
     registration_app.add_typer(staff_app, name="staff")
+    from telshield.cli import regrisk
+
+    regrisk.install(registration_app)
     app.add_typer(registration_app, name="registration")

@@ -22,6 +22,7 @@ from telshield.domain.clock import store_to_feed
 from telshield.domain.errors import InvalidInput
 from telshield.domain.lists import Colour, ListEntry, TargetKind
 from telshield.domain.numbers import mask, normalise
+from telshield.domain.regrisk import RiskRow
 from telshield.domain.statement import TRANSCRIPT_MAX, StatementCheck, StatementPolicy
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -199,6 +200,10 @@ class Limits:
     terminal_hour_refuse: int = 60
     order_24h_verify: int = 3  # orders sharing an address, contact, device or IP in 24 h
     statement: StatementPolicy = field(default_factory=StatementPolicy)  # 实名视频声明
+    # Channel / staff risk: verify when the Wilson lower bound of the share of a channel's or
+    # staff ID's registrations later found bad is above this, with at least risk_min_count.
+    risk_share_verify: float = 1.0  # 1.0: never
+    risk_min_count: int = 20
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,8 @@ class Facts:
     sanctions: tuple[Sanction, ...] = ()
     staff_suspended: str = ""  # why the staff ID is suspended ('' = it is not)
     statement: StatementCheck | None = None  # the video statement's check (None: none sent)
+    channel_risk: RiskRow | None = None  # the channel's row of the last risk ranking
+    staff_risk: RiskRow | None = None
 
 
 def sanction_rule(sanctions: Iterable[Sanction], at: datetime) -> list[Reason]:
@@ -287,6 +294,15 @@ def statement_rule(check: StatementCheck | None, policy: StatementPolicy) -> lis
                    fail)]
 
 
+def risk_rule(code: str, what: str, row: RiskRow | None, share_above: float, min_count: int
+              ) -> list[Reason]:
+    """Verify an application through a channel or staff ID whose registrations went bad too
+    often: the share's Wilson lower bound above ``share_above``, over ``min_count`` or more."""
+    if row is None or row.registrations < min_count or row.lower <= share_above:
+        return []
+    return [Reason(code, row.sentence(what), Decision.VERIFY)]
+
+
 def judge(request: CheckRequest, facts: Facts, limits: Limits, at: datetime) -> list[Reason]:
     """Every rule's reasons for ``request``, strongest first."""
     reasons = [
@@ -301,6 +317,10 @@ def judge(request: CheckRequest, facts: Facts, limits: Limits, at: datetime) -> 
           if request.terminal_id else []),
         *order_rule({k: v + 1 for k, v in facts.order_24h.items()}, limits.order_24h_verify),
         *statement_rule(facts.statement, limits.statement),
+        *risk_rule("channel_risk", "channel", facts.channel_risk, limits.risk_share_verify,
+                   limits.risk_min_count),
+        *risk_rule("staff_risk", "staff ID", facts.staff_risk, limits.risk_share_verify,
+                   limits.risk_min_count),
     ]
     return sorted(reasons, key=lambda r: -r.decision.weight)
 

@@ -45,6 +45,7 @@ class Permission(StrEnum):
     REGISTRATIONS_STAFF = "registrations.staff"  # suspend and lift staff IDs
     LISTS_WIDE_WHITE = "lists.wide_white"  # white prefixes/ranges wider than the bound (admin)
     GANGS_READ = "gangs.read"  # card-trafficking gangs and their cards
+    REGISTRATIONS_RISK = "registrations.risk"  # risk ranking and batch audit
 
 
 _P, _R = Permission, Role
@@ -52,7 +53,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ADMIN: frozenset(Permission),
     _R.ANALYST: frozenset(
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
-         _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.GANGS_READ}
+         _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.GANGS_READ,
+         _P.REGISTRATIONS_RISK}
     ),
     _R.DISPOSER: frozenset(
         {

@@ -31,6 +31,7 @@ from telshield.domain.registrations import (
     judge,
     masked,
 )
+from telshield.domain.regrisk import RiskBy, RiskRow
 from telshield.domain.statement import StatementCheck
 from telshield.services.statement import Transcriber, match
 from telshield.services.store import Clock, Store, UnitOfWork
@@ -53,6 +54,22 @@ class Registry(Protocol):
 
     def refresh(self) -> None:
         """Re-read the sources."""
+        ...
+
+
+class RiskLookup(Protocol):
+    """The last channel / staff risk ranking, in memory (``services.regrisk.RiskIndex``)."""
+
+    def get(self, by: RiskBy, key: str) -> RiskRow | None:
+        """The key's row (None: nothing counted for it)."""
+        ...
+
+    def refresh(self) -> None:
+        """Recompute the ranking."""
+        ...
+
+    def warm(self) -> object:
+        """Build the first copy in the background."""
         ...
 
 
@@ -84,8 +101,9 @@ class RegistrationService:
 
     def __init__(self, store: Store, clock: Clock, registry: Registry, limits: Limits, *,
                  appeal_channel: str, pending: timedelta = timedelta(days=7),
-                 transcriber: Transcriber | None = None) -> None:
-        self.store, self.clock, self.registry = store, clock, registry
+                 transcriber: Transcriber | None = None,
+                 risk: RiskLookup | None = None) -> None:
+        self.store, self.clock, self.registry, self.risk = store, clock, registry, risk
         self.limits, self.appeal_channel, self.pending = limits, appeal_channel, pending
         self.transcriber = transcriber
 
@@ -102,11 +120,14 @@ class RegistrationService:
         at = self.clock.now()
         lake = self.registry.numbers(request.id_hash)
         sanctions = self.registry.sanctions(request.id_hash)
+        channel_risk, staff_risk = self._risk(request)
         with self.store.transaction() as tx:
             tx.registrations.lock_id(request.id_hash)
             held = _held(lake, tx.registrations.granted(request.id_hash, at - self.pending))
-            facts = self._facts(tx, request, held, sanctions + _listed(tx, request.id_hash), at)
-            facts = replace(facts, statement=statement)
+            facts = replace(self._facts(tx, request, held,
+                                        sanctions + _listed(tx, request.id_hash), at),
+                            channel_risk=channel_risk, staff_risk=staff_risk,
+                            statement=statement)
             reasons = judge(request, facts, self.limits, at)
             decision = decide(reasons)
             check_id = tx.registrations.add(request, decision, reasons, actor=actor, at=at)
@@ -141,6 +162,13 @@ class RegistrationService:
                                "PCM")
         return self.transcriber.transcribe(audio, sample_rate)
 
+    def _risk(self, request: CheckRequest) -> tuple[RiskRow | None, RiskRow | None]:
+        # From the ranking kept in memory: a check never computes it.
+        if self.risk is None:
+            return None, None
+        return (self.risk.get(RiskBy.CHANNEL, request.channel_id),
+                self.risk.get(RiskBy.STAFF, request.staff_id))
+
     def _facts(self, tx: UnitOfWork, request: CheckRequest, held: Mapping[str, datetime],
                sanctions: tuple[Sanction, ...], at: datetime) -> Facts:
         repo = tx.registrations
@@ -171,8 +199,16 @@ class RegistrationService:
         return masked(held)
 
     def refresh(self) -> None:
-        """Re-read the lake's subscribers and sanctions (after an ingest)."""
+        """Re-read the lake's subscribers and sanctions (after an ingest), and recompute the
+        channel / staff risk ranking."""
         self.registry.refresh()
+        if self.risk is not None:
+            self.risk.refresh()
+
+    def warm(self) -> None:
+        """Start building the in-memory risk ranking in the background (at service start)."""
+        if self.risk is not None:
+            self.risk.warm()
 
     def suspend_staff(self, staff_id: str, *, reason: str, actor: str) -> StaffSuspension:
         """Suspend a staff ID from registering; Conflict if it already is."""

@@ -20,6 +20,7 @@ from telshield.domain.gangs import Gang
 from telshield.domain.lists import EntryKey, ListDiff, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
+from telshield.domain.regrisk import FraudNumbers
 from telshield.domain.users import User
 
 
@@ -341,6 +342,14 @@ class GangRepo(Protocol):
         ...
 
 
+class OutcomeRepo(Protocol):
+    """What became of numbers: read for the channel / staff / terminal risk ranking."""
+
+    def fraud_numbers(self) -> FraudNumbers:
+        """Every number alerted, clued by the police or confirmed fraud."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction's view of the store."""
 
@@ -397,6 +406,11 @@ class UnitOfWork(Protocol):
     @property
     def gangs(self) -> GangRepo:
         """Gang cases."""
+        ...
+
+    @property
+    def outcomes(self) -> OutcomeRepo:
+        """What became of numbers (alerted, clued, confirmed), for the risk ranking."""
         ...
 
 

@@ -23,6 +23,7 @@ from telshield.store.lists import SqlListRepo
 from telshield.store.offnet import SqlOffnetRepo
 from telshield.store.outbox import SqlOutboxRepo
 from telshield.store.registrations import SqlRegistrationRepo
+from telshield.store.regrisk import SqlOutcomeRepo
 from telshield.store.users import SqlUserRepo
 
 __all__ = ["MIGRATIONS", "SqlAlertSink", "SqlStore", "SqlUnitOfWork", "create_engine", "migrate",
@@ -75,6 +76,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepo(conn)
         self.registrations = SqlRegistrationRepo(conn)
         self.gangs = SqlGangRepo(conn)
+        self.outcomes = SqlOutcomeRepo(conn)
 
 
 def open_store(url: str, *, schema: str = "", upgrade: bool = True,
