@@ -156,3 +156,24 @@ def test_a_line_longer_than_many_blocks_is_skipped_as_it_streams(tmp_path: Path)
     lines = sorted(pq.read_table(f).column("call_id").to_pylist()
                    for f in Lake(o.lake_dir).files(CALLS))
     assert len(lines[0]) == 499
+
+
+def test_a_raw_id_number_never_reaches_quarantine_in_clear(tmp_path: Path) -> None:
+    from telshield.feeds import quarantine
+    from telshield.reference.schemas import SUBSCRIBERS
+
+    raw = "11010519491231002X"
+    good = dict(SUBSCRIBERS.example)
+    rows = [good, {**good, "msisdn": "8613812345679", "id_hash": raw}]
+    path = write_csv(tmp_path / "s.csv", rows, SUBSCRIBERS.column_names)
+    with path.open("a") as f:
+        f.write(f"8613812345670,{raw},short row\n")
+    o = IngestOptions(tmp_path / "lake", tmp_path / "q")
+    r = ingest("subscribers", [path], o, now=NOW)
+    assert r.added == 1
+    bad = quarantine.read(o.quarantine_dir).to_pylist()
+    assert [b["reason"] for b in bad] == ["bad_hash", "wrong_column_count"]
+    assert "[withheld: 18 characters, not a digest]" in bad[0]["record"]
+    assert "[withheld ID number]" in bad[1]["record"]
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "q").rglob("*.parquet"))
+    assert raw.encode() not in stored and raw not in str(bad)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,14 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the feeds' form (docs/feeds.md)
 MAX_LINE_BYTES = 1 << 20  # a longer CSV line is quarantined unread (ingest.max_line_bytes)
 MAX_BLOCK_BYTES = 64 << 20  # the most the chunked reader reads at once
 KEEP_BYTES = 200  # of a too-long line, the quarantine keeps its start
+# A raw resident ID number (18 characters, the last a digit or X) in a record kept whole:
+# quarantine never holds one in clear.
+_RAW_ID = re.compile(r"(?<![0-9A-Za-z])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
+
+
+def withhold_ids(text: str) -> str:
+    """``text`` with every raw ID number replaced by a marker."""
+    return _RAW_ID.sub("[withheld ID number]", text)
 
 
 @dataclass(frozen=True)
@@ -213,7 +222,7 @@ def _skip_line(f: BinaryIO, start: bytes, line: int, max_line: int, block: int
 
 
 def _too_long(start: bytes, line: int, size: int, max_line: int) -> BadRecord:
-    head = start[:KEEP_BYTES].decode("utf-8", errors="replace")
+    head = withhold_ids(start[:KEEP_BYTES].decode("utf-8", errors="replace"))
     return BadRecord(line, head + "…", "field_too_long",
                      f"a line of {size} bytes; the limit is {max_line}", size)
 
@@ -230,7 +239,7 @@ def _parse_block(path: Path, feed: Feed, names: list[str], body: bytes, first: i
     bad: list[BadRecord] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad.append(BadRecord(0, row.text, "wrong_column_count", ""))
+        bad.append(BadRecord(0, withhold_ids(row.text), "wrong_column_count", ""))
         return "skip"
 
     try:
@@ -284,12 +293,13 @@ def _parse_block_slowly(path: Path, feed: Feed, names: list[str], body: bytes, f
         if not raw.strip():
             continue  # a blank line holds no record
         if "\ufffd" in raw:
-            bad.append(BadRecord(line, raw, "bad_encoding", "the line is not valid UTF-8"))
+            bad.append(BadRecord(line, withhold_ids(raw), "bad_encoding",
+                                 "the line is not valid UTF-8"))
             continue
         rec = next(csv.reader([raw]))
         if len(rec) != len(names):
             detail = f"expected {len(names)} fields, found {len(rec)}"
-            bad.append(BadRecord(line, raw, "wrong_column_count", detail))
+            bad.append(BadRecord(line, withhold_ids(raw), "wrong_column_count", detail))
             continue
         for name, j in zip(feed.column_names, idx, strict=True):
             v = rec[j]

@@ -194,6 +194,19 @@ def _checked(
     return f"WITH t AS (SELECT *, {typed} FROM {source})", f"NOT ({any_bad})", checks
 
 
+def _kept(c: Column) -> str:
+    """The original value as quarantine keeps it: as sent, except in an identity field, where
+    anything but a digest (a raw ID number sent by mistake) is withheld, its length kept."""
+    col = _q(c.name)
+    if c.check != Check.HASH:
+        return col
+    text = f"CAST({col} AS VARCHAR)"
+    digest = _lit(_PATTERNS[Check.HASH][0])
+    return (f"CASE WHEN {col} IS NULL OR regexp_full_match({text}, {digest}) THEN {text}"
+            f" ELSE concat('[withheld: ', length({text}), ' characters, not a "
+            f"digest]') END")
+
+
 def validation_sql(feed: Feed, bounds: Bounds, source: str) -> str:
     """A query giving each row of ``source`` typed (``t_<name>``) with ``_line``, ``_ok``, and for
     bad rows only, every ``_problems`` and the original values as JSON in ``_record``.
@@ -203,7 +216,7 @@ def validation_sql(feed: Feed, bounds: Bounds, source: str) -> str:
     with_t, ok, checks = _checked(feed, bounds, source)
     listed = ", ".join(f"CASE WHEN {cond} THEN {_lit(tag)} END" for cond, tag in checks)
     cols = ", ".join(_q("t_" + c.name) for c in feed.columns)
-    record = ", ".join(f"{_q(c.name)} := {_q(c.name)}" for c in feed.columns)
+    record = ", ".join(f"{_q(c.name)} := {_kept(c)}" for c in feed.columns)
     return (
         f"{with_t}, u AS (SELECT *, {ok} AS _ok FROM t) "
         f"SELECT {cols}, _line, _ok, "
