@@ -34,6 +34,7 @@ from telshield.feeds.readers import (
     parquet_rows,
     physical_lines,
     read_chunks,
+    scan_text,
 )
 from telshield.feeds.validate import Bounds, direct_sql, source_types, stage_sql
 from telshield.reference.schemas import Feed
@@ -119,7 +120,7 @@ class Loader:
         sql = direct_sql(spec, bounds, source, target, copy_options, read_typed=csv)
         with ThreadPoolExecutor(1) as pool:
             # Lines are counted while DuckDB copies (both let go of the GIL).
-            lines = pool.submit(physical_lines, path) if csv else None
+            lines = pool.submit(scan_text, path) if csv else None
             try:
                 written = self._copy(sql)
             except duckdb.Error as e:
@@ -132,7 +133,11 @@ class Loader:
         # line without giving a record. So rows written == lines - 1 (the header) means every
         # line after the header is one good record, now written. A Parquet file's records are
         # the rows in its metadata.
-        records = lines.result() - 1 if lines else parquet_rows(path)
+        if lines is not None and lines.result()[1]:
+            # The direct check of text fields leaves control characters to this scan.
+            log.info("ingest.exact_path", file=str(path), why="control characters")
+            return None
+        records = lines.result()[0] - 1 if lines else parquet_rows(path)
         if written != records:
             log.info("ingest.exact_path", file=str(path), records=records, written=written)
             return None

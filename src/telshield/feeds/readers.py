@@ -380,12 +380,24 @@ def parquet_rows(path: Path) -> int:
 
 def physical_lines(path: Path) -> int:
     """Lines in a text file (a last line without a newline counts)."""
+    return scan_text(path)[0]
+
+
+def scan_text(path: Path) -> tuple[int, int]:
+    """Lines in a text file (a last line without a newline counts) and its control bytes
+    (below 0x20 but tab, LF and CR; and DEL): a file with none needs no per-field check."""
     # numpy's vectorised compare counts newlines about twice as fast as bytes.count.
     raw = bytearray(1 << 24)
     buf = np.frombuffer(raw, np.uint8)  # a view of raw, refilled in place
-    n, last = 0, 10
+    n, last, control = 0, 10, 0
     with path.open("rb", buffering=0) as f:
         while k := f.readinto(raw):
-            n += int(np.count_nonzero(buf[:k] == 10))
+            part = buf[:k]
+            newlines = int(np.count_nonzero(part == 10))
+            n += newlines
+            low = int(np.count_nonzero(part < 32)) - newlines
+            if low:  # rare: tell tabs and CRs (allowed) from control bytes
+                low -= int(np.count_nonzero(part == 9)) + int(np.count_nonzero(part == 13))
+            control += low + int(np.count_nonzero(part == 127))
             last = int(buf[k - 1])
-    return n + (last != 10)
+    return n + (last != 10), control
