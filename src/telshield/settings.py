@@ -181,6 +181,11 @@ class ScreeningSettings(BaseModel):
     max_age_s: float = Field(default=3 * 3600.0, gt=0, description="older snapshots are stale")
     fail_open: bool = Field(default=True, description="allow calls when the snapshot is unusable")
     sip_host: str = "127.0.0.1"
+    sip_peers: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="addresses or networks (CIDR) of the switches the SIP face answers; "
+        "anyone else's datagrams are dropped unanswered",
+    )
     sip_port: int = Field(default=5070, ge=0, le=65535)
     sip_metrics_port: int = Field(
         default=9470, ge=0, le=65535, description="Prometheus port of the SIP face; 0 = off"

@@ -246,3 +246,50 @@ def test_sip_metrics_show_the_snapshot_version_and_reloads(tmp_path: Path) -> No
     assert 'telshield_screening_snapshot_info{version="sip-v1"} 1.0' in text
     assert "telshield_screening_reload_failures_total 0.0" in text
     assert "telshield_screening_fail_open_total 0.0" in text
+
+
+def _ask(port: int) -> bytes | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(1.0)
+        s.sendto(_invite(str(BLACK_N)), ("127.0.0.1", port))
+        try:
+            return s.recv(65535)
+        except TimeoutError:
+            return None
+
+
+def test_only_configured_peers_are_answered() -> None:
+    """A datagram from an address that is not a configured switch gets no answer: nobody who
+    can reach the port learns whether a number is listed."""
+    async def start(peers: tuple[str, ...]) -> tuple[UdpLoop, RedirectServer]:
+        return await serve_sip(RedirectServer(_engine(), peers=peers), "127.0.0.1", 0)
+
+    strangers, server = asyncio.run(start(("10.20.0.0/16",)))
+    try:
+        assert _ask(strangers.get_extra_info("sockname")[1]) is None
+        assert server.stats.not_peers == 1 and server.stats.responses == {}
+        assert "telshield_sip_not_peers_total 1.0" in render(server.engine, server.stats
+                                                             ).decode()
+    finally:
+        strangers.close()
+    loopback, server = asyncio.run(start(("127.0.0.1", "10.20.0.0/16")))
+    try:
+        reply = _ask(loopback.get_extra_info("sockname")[1])
+        assert reply is not None and reply.startswith(b"SIP/2.0 608")
+    finally:
+        loopback.close()
+    allowed = RedirectServer(_engine(), peers=("10.20.0.0/16", "2001:db8::/32"))
+    assert allowed.from_peer("10.20.3.4") and allowed.from_peer("::ffff:10.20.3.4")
+    assert allowed.from_peer("2001:db8::7") and not allowed.from_peer("10.21.0.1")
+    assert not allowed.from_peer("not-an-address")
+    with pytest.raises(ValueError, match=r"10\.0\.0\.0/33"):
+        RedirectServer(_engine(), peers=("10.0.0.0/33",))
+
+
+def test_a_junk_flood_is_logged_once_per_interval(capsys: pytest.CaptureFixture[str]) -> None:
+    server = RedirectServer(_engine())
+    for _ in range(200):
+        assert server.handle(b"GARBAGE\r\n\r\n") is None
+    assert server.stats.malformed == 200
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "sip.malformed_dropped" in ln]
+    assert len(lines) == 1

@@ -105,6 +105,11 @@ class ScreeningCollector(Collector):
             yield CounterMetricFamily(
                 "telshield_sip_dropped", "SIP messages dropped unanswered", value=s.dropped
             )
+            yield CounterMetricFamily(
+                "telshield_sip_not_peers",
+                "Datagrams from addresses that are not configured peers (dropped unanswered)",
+                value=s.not_peers,
+            )
             responses = CounterMetricFamily(
                 "telshield_sip_responses", "SIP responses sent by code", labels=["code"]
             )

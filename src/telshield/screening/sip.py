@@ -8,15 +8,23 @@ part. Ingress: the ``X-Ingress`` header (radio / interconnect / international), 
 server's default for the trunk it listens on. Caller IMEI (radio-originated calls): the
 ``P-Device-IMEI`` header (digits only, e.g. ``P-Device-IMEI: 86123400123456``); absent, the
 device-class rule does not apply.
+
+Only configured peers are answered (``peers``: the switches' addresses or networks; by default
+loopback): a datagram from anyone else is dropped unanswered and counted, so that nobody who can
+reach the port can ask whether a number is listed. Junk is logged at most once per
+``LOG_EVERY_S`` with the count since the last line, so a flood cannot flood the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -33,6 +41,62 @@ _COMPACT = {
 }
 _NEEDED = ("via", "from", "to", "call-id", "cseq")
 ALLOW_METHODS = "INVITE, ACK, CANCEL, OPTIONS"
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+LOG_EVERY_S = 10.0
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_peers(peers: Iterable[str]) -> tuple[Network, ...]:
+    """The networks of ``peers`` (addresses or CIDRs); ValueError naming a bad one."""
+    out = []
+    for p in peers:
+        try:
+            out.append(ipaddress.ip_network(p.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"SIP peer {p!r} is not an IP address or network (e.g. "
+                             "10.1.2.3 or 10.1.0.0/16)") from None
+    return tuple(out)
+
+
+class Peers:
+    """Which source addresses are answered: a look-up per address, cached (a switch sends from
+    a handful of addresses; an attacker's many are cached only up to a bound)."""
+
+    def __init__(self, networks: Iterable[Network]) -> None:
+        self.networks = tuple(networks)
+        self._seen: dict[str, bool] = {}
+
+    def allowed(self, host: str) -> bool:
+        """Whether ``host`` (the datagram's source address) is a configured peer."""
+        ok = self._seen.get(host)
+        if ok is None:
+            try:
+                ip = ipaddress.ip_address(host.split("%", 1)[0])
+            except ValueError:
+                ok = False
+            else:
+                mapped = getattr(ip, "ipv4_mapped", None)
+                ip = mapped or ip
+                ok = any(ip in n for n in self.networks)
+            if len(self._seen) < 4096:
+                self._seen[host] = ok
+        return ok
+
+
+class _Throttled:
+    """A log line at most every ``every_s`` seconds, with how many were held back."""
+
+    def __init__(self, event: str, every_s: float = LOG_EVERY_S) -> None:
+        self.event, self.every_s = event, every_s
+        self._last, self._held = 0.0, 0
+
+    def __call__(self, **kw: object) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            self._held += 1
+            return
+        log.info(self.event, held_back=self._held, **kw)
+        self._last, self._held = now, 0
 
 
 class Malformed(ValueError):
@@ -62,6 +126,7 @@ class SipStats:
     malformed: int = 0
     dropped: int = 0
     retransmissions: int = 0
+    not_peers: int = 0  # datagrams from addresses that are not configured peers (dropped)
 
 
 def parse_request(data: bytes) -> SipRequest:
@@ -131,12 +196,16 @@ class RedirectServer(asyncio.DatagramProtocol):
     """Answers INVITEs with the engine's decision; keeps recent answers for retransmissions."""
 
     def __init__(
-        self, engine: Engine, *, default_ingress: str = "interconnect", redress_uri: str = ""
+        self, engine: Engine, *, default_ingress: str = "interconnect", redress_uri: str = "",
+        peers: Iterable[str] = LOOPBACK,
     ) -> None:
         self.engine = engine
         self.default_ingress = default_ingress
         self.redress_uri = redress_uri  # where to appeal (the API's /v1/appeals); "" = none
+        self.peers = Peers(parse_peers(peers))
         self.stats = SipStats()
+        self._log_junk = _Throttled("sip.malformed_dropped")
+        self._log_stranger = _Throttled("sip.not_a_peer_dropped")
         self._recent: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
         self.transport: asyncio.DatagramTransport | None = None
 
@@ -146,6 +215,8 @@ class RedirectServer(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         """Answer one datagram; whatever happens, the server keeps running."""
+        if not self.from_peer(addr[0]):
+            return
         try:
             reply = self.handle(data)
         except Exception:  # a bug must not stop call set-ups: count, log, drop
@@ -154,6 +225,14 @@ class RedirectServer(asyncio.DatagramProtocol):
             return
         if reply is not None and self.transport is not None:
             self.transport.sendto(reply, addr)
+
+    def from_peer(self, host: str) -> bool:
+        """Whether a datagram from ``host`` is to be answered (else counted and dropped)."""
+        if self.peers.allowed(host):
+            return True
+        self.stats.not_peers += 1
+        self._log_stranger(peer=host)
+        return False
 
     def handle(self, data: bytes) -> bytes | None:
         """The reply to one datagram, or None when nothing is to be sent."""
@@ -167,7 +246,7 @@ class RedirectServer(asyncio.DatagramProtocol):
         except Malformed as e:
             self.stats.malformed += 1
             self.stats.dropped += 1
-            log.info("sip.malformed_dropped", why=str(e))
+            self._log_junk(why=str(e))
             return None
         stats = self.stats
         stats.requests[req.method] = stats.requests.get(req.method, 0) + 1
@@ -257,7 +336,7 @@ class UdpLoop:
 
     def _run(self) -> None:
         sock, handle, stats = self._sock, self.server.handle, self.server.stats
-        recv, send = sock.recvfrom, sock.sendto
+        recv, send, from_peer = sock.recvfrom, sock.sendto, self.server.from_peer
         while not self._closing:
             try:
                 data, addr = recv(65535)
@@ -265,6 +344,8 @@ class UdpLoop:
                 continue
             if self._closing:
                 break
+            if not from_peer(addr[0]):
+                continue
             try:
                 reply = handle(data)
             except Exception:  # a bug must not stop call set-ups: count, log, drop

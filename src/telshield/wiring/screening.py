@@ -117,11 +117,15 @@ async def run_sip(settings: Settings, host: str, port: int,
                   say: Callable[[str], None] = lambda _: None) -> None:
     """The SIP face, following the published snapshot, until cancelled."""
     from telshield.screening.faces import run_sip as run
-    from telshield.screening.sip import RedirectServer
+    from telshield.screening.sip import RedirectServer, parse_peers
 
     s = settings.screening
+    try:
+        parse_peers(s.sip_peers)
+    except ValueError as e:
+        raise InvalidInput(f"screening.sip_peers: {e}") from None
     engine, follower = open_engine(settings)
-    server = RedirectServer(engine, default_ingress=s.default_ingress,
+    server = RedirectServer(engine, default_ingress=s.default_ingress, peers=s.sip_peers,
                             redress_uri=redress_uri(settings))
     await run(server, follower, host=host, port=port, metrics_port=s.sip_metrics_port, say=say)
 
