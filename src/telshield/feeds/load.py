@@ -133,11 +133,14 @@ class Loader:
         # line without giving a record. So rows written == lines - 1 (the header) means every
         # line after the header is one good record, now written. A Parquet file's records are
         # the rows in its metadata.
-        if lines is not None and lines.result()[1]:
-            # The direct check of text fields leaves control characters to this scan.
-            log.info("ingest.exact_path", file=str(path), why="control characters")
+        scan = lines.result() if lines is not None else None
+        if scan is not None and (scan.control or scan.longest > bounds.max_field_bytes):
+            # The direct check of a CSV's text fields leaves control characters and long
+            # fields to this scan: such a file takes the exact path, which checks each field.
+            log.info("ingest.exact_path", file=str(path),
+                     why="control characters" if scan.control else "a long line")
             return None
-        records = lines.result()[0] - 1 if lines else parquet_rows(path)
+        records = scan.lines - 1 if scan is not None else parquet_rows(path)
         if written != records:
             log.info("ingest.exact_path", file=str(path), records=records, written=written)
             return None

@@ -169,10 +169,10 @@ def _problems(c: Column, bounds: Bounds, read_typed: bool) -> list[tuple[str, st
         allowed = ", ".join(_lit(v) for v in c.values)
         out.append((f"{typed} NOT IN ({allowed})", "bad_enum"))
     if c.check == Check.TEXT and not read_typed:
-        # A CSV read on the direct path was scanned for control bytes as a whole instead
-        # (``readers.scan_text``): a file with any takes the exact path, which checks here.
+        # A CSV read on the direct path is scanned as a whole instead (``readers.scan_text``):
+        # one with a control byte or a line longer than a field may be takes the exact path,
+        # which checks each field here.
         out.append((f"regexp_matches({typed}, {_lit(_CONTROL)})", "control_character"))
-    if c.check == Check.TEXT:
         out.append((f"strlen({typed}) > {bounds.max_field_bytes}", "field_too_long"))
     return [(cond, f"{c.name}: {reason}") for cond, reason in out]
 
