@@ -89,3 +89,18 @@ def test_errors_name_what_to_do(store: SqlStore, clock: FixedClock, lake: tuple[
         ScanParams(bucket_hours=5, scan_hours=24)
     with pytest.raises(NotFound, match="hotspots list"):
         HotspotService(store, clock, FeedReader(root), ScanParams()).get(7)
+
+
+def test_the_cycle_step_scans_at_the_tick(store: SqlStore, tmp_path: Path, plan: pa.Table
+                                          ) -> None:
+    from tests.services.test_cycle import _rig
+
+    rig = _rig(store, tmp_path)
+    write(tmp_path / "hlake")
+    svc = _svc(store, rig.clock, tmp_path / "hlake", plan)
+    rig.cycle.hotspots = lambda at: len(svc.find(actor="cycle", until=at).hotspots)
+    rig.clock.at = UNTIL
+    r = rig.cycle.tick(UNTIL, detect=False)
+    assert r.complete and r.hotspots == 1
+    assert list(r.seconds) == ["clues", "escalate", "detect", "devices", "publish", "hotspots"]
+    assert [h.region for h in svc.list()] == ["Nanjing/Liuhe"]
