@@ -32,9 +32,9 @@ def lake(tmp_path: Path) -> tuple[Path, Lake]:
 
 
 def _svc(store: SqlStore, clock: FixedClock, root: Path, plan: pa.Table,
-         **kw: object) -> HotspotService:
-    return HotspotService(store, clock, FeedReader(root), ScanParams(replicates=199, **kw),  # type: ignore[arg-type]
-                          plan=lambda: plan)
+         min_numbers: int = 3) -> HotspotService:
+    return HotspotService(store, clock, FeedReader(root),
+                          ScanParams(replicates=199, min_numbers=min_numbers), plan=lambda: plan)
 
 
 def test_den_county_alerted_stable_and_honest_not(store: SqlStore, clock: FixedClock,
@@ -48,7 +48,8 @@ def test_den_county_alerted_stable_and_honest_not(store: SqlStore, clock: FixedC
     h = svc.get(int(r.hotspots[0].id or 0))
     assert set(h.numbers) == set(lk.den)
     assert (h.city, h.county) == ("Nanjing", "Liuhe")
-    assert h.lat == pytest.approx(32.33)  # mean of its three cells and h.lon == pytest.approx(118.83)
+    assert h.lat == pytest.approx(32.33)  # the mean of its three cells
+    assert h.lon == pytest.approx(118.83)
     assert h.window_end == UNTIL and h.window_start == UNTIL - timedelta(hours=12)
     assert h.observed == 16 and h.factor > 10 and h.p_value <= 0.01
     with store.transaction(write=False) as tx:
