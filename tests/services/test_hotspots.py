@@ -105,3 +105,24 @@ def test_the_cycle_step_scans_at_the_tick(store: SqlStore, tmp_path: Path, plan:
     assert r.complete and r.hotspots == 1
     assert list(r.seconds) == ["clues", "escalate", "detect", "devices", "publish", "hotspots"]
     assert [h.region for h in svc.list()] == ["Nanjing/Liuhe"]
+
+
+def test_the_cycle_wiring_follows_the_setting(tmp_path: Path, plan: pa.Table) -> None:
+    import pyarrow.parquet as pq
+
+    from telshield.reference.numbering import plan_path
+    from telshield.settings import HotspotSettings, Settings
+    from telshield.wiring import disposal
+    from telshield.wiring.cycle import hotspot_scan
+
+    write(tmp_path / "lake")
+    plan_path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(plan, plan_path(tmp_path))
+    off = Settings(data_dir=tmp_path)
+    d = disposal(off)
+    assert hotspot_scan(off, d, tmp_path / "lake") is None
+    on = Settings(data_dir=tmp_path, hotspots=HotspotSettings(in_cycle=True, replicates=199))
+    scan = hotspot_scan(on, d, tmp_path / "lake")
+    assert scan is not None and scan(UNTIL) == 1
+    with d.store.transaction(write=False) as tx:
+        assert [h.region for h in tx.hotspots.find()] == ["Nanjing/Liuhe"]
