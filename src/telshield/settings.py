@@ -404,6 +404,26 @@ class GangSettings(BaseModel):
     )
 
 
+class HotspotSettings(BaseModel):
+    """Out-of-town concentration hotspots (外地号码聚集): the space-time scan (docs/hotspots.md)."""
+
+    in_cycle: bool = Field(default=False, description="scan for hotspots on each cycle tick")
+    bucket_hours: int = Field(default=6, gt=0, description="time bucket of the scan")
+    scan_hours: int = Field(
+        default=24, gt=0, description="longest recent window scanned (a multiple of buckets)"
+    )
+    baseline_days: int = Field(default=7, gt=0, description="a county's own history before it")
+    replicates: int = Field(default=999, ge=99, description="Monte Carlo replicates")
+    alpha: float = Field(default=0.01, gt=0, le=1, description="p-value from which an alert")
+    min_numbers: int = Field(default=3, ge=1, description="fewest numbers in a hotspot")
+    min_factor: float = Field(
+        default=3.0, ge=1, description="fewest times the county's own baseline"
+    )
+    min_callees: int = Field(
+        default=5, ge=1, description="fewest distinct callees of a suspicious number"
+    )
+
+
 class Settings(BaseSettings):
     """All of telshield's settings."""
 
@@ -442,6 +462,7 @@ class Settings(BaseSettings):
     cycle: CycleSettings = CycleSettings()
     registration: RegistrationSettings = RegistrationSettings()
     gangs: GangSettings = GangSettings()
+    hotspots: HotspotSettings = HotspotSettings()
 
     @property
     def lake_dir(self) -> Path:

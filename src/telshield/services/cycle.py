@@ -7,7 +7,9 @@
    kept aside and act on nothing);
 4. **devices** — the IMEIs barred numbers used are blacklisted;
 5. **publish** — the screening snapshot of the moment is published; the faces follow it;
-6. **checkpoint** — with an installation secret, the audit chain's head is appended, signed, to
+6. **hotspots** — when on (``[hotspots] in_cycle``), the out-of-town concentration scan
+   (``services.hotspots``) runs at the tick's moment; its alerts are stored and audited;
+7. **checkpoint** — with an installation secret, the audit chain's head is appended, signed, to
    a checkpoint file outside the store (``services.audit``).
 
 Each step commits on its own and is idempotent for a given moment, so a tick that dies half-way
@@ -41,7 +43,7 @@ from telshield.services.snapshot import SnapshotService
 
 log = structlog.get_logger(__name__)
 
-STEPS = ("clues", "escalate", "detect", "devices", "publish", "checkpoint")
+STEPS = ("clues", "escalate", "detect", "devices", "publish", "hotspots", "checkpoint")
 
 
 class DetectionRun(Protocol):
@@ -124,6 +126,7 @@ class TickResult:
     acted: dict[str, int] = field(default_factory=dict)  # policy actions by kind
     devices: int = 0  # IMEIs newly blacklisted
     snapshot: str = ""  # the published version
+    hotspots: int = 0  # hotspot alerts raised or updated
     seconds: dict[str, float] = field(default_factory=dict)
     stopped: bool = False  # a stop was requested: the remaining steps were not run
 
@@ -142,11 +145,13 @@ class Cycle:
         shadow: AlertSink | None = None, options: CycleOptions = CycleOptions(),
         stop: Callable[[], bool] = lambda: False,
         checkpoint: Callable[[], object] | None = None,
+        hotspots: Callable[[datetime], int] | None = None,
     ) -> None:
         self.liaison, self.cases, self.detection = liaison, cases, detection
         self.snapshots, self.state, self.devices = snapshots, state, devices
         self.shadow, self.options, self.stop = shadow, options, stop
         self.checkpoint = checkpoint  # anchors the audit chain's head outside the store
+        self.hotspots = hotspots  # the hotspot scan at a moment: how many alerts it raised
 
     def detection_due(self, at: datetime) -> bool:
         """Whether detection runs at ``at`` (never run, or ``detect_every`` has passed)."""
@@ -163,6 +168,8 @@ class Cycle:
              else _skip),
             ("devices", self._devices), ("publish", self._publish),
         ]
+        if self.hotspots is not None:
+            steps.append(("hotspots", self._hotspots))
         if self.checkpoint is not None:
             steps.append(("checkpoint", self._checkpoint))
         for name, step in steps:
@@ -217,6 +224,10 @@ class Cycle:
     def _devices(self, r: TickResult) -> None:
         if self.devices is not None:
             r.devices = self.devices.run(r.at).devices
+
+    def _hotspots(self, r: TickResult) -> None:
+        assert self.hotspots is not None
+        r.hotspots = self.hotspots(r.at)
 
     def _checkpoint(self, r: TickResult) -> None:
         assert self.checkpoint is not None

@@ -17,6 +17,7 @@ from telshield.domain.audit import AuditEvent, ChainedEvent
 from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
 from telshield.domain.clock import StoreTime, store_now
 from telshield.domain.gangs import Gang
+from telshield.domain.hotspots import Hotspot
 from telshield.domain.lists import EntryKey, ListDiff, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
@@ -322,6 +323,27 @@ class RegistrationRepo(Protocol):
         ...
 
 
+class HotspotRepo(Protocol):
+    """Out-of-town concentration hotspots (外地号码聚集)."""
+
+    def latest_open(self, region: str) -> Hotspot | None:
+        """The region's most recent open hotspot, if any."""
+        ...
+
+    def save(self, h: Hotspot) -> Hotspot:
+        """Insert a hotspot (no id) or replace a stored one; return it with its id."""
+        ...
+
+    def get(self, id: int) -> Hotspot:
+        """One hotspot with its numbers; NotFound if absent."""
+        ...
+
+    def find(self, *, since: datetime | None = None, region: str | None = None,
+             page: Page = Page()) -> list[Hotspot]:
+        """Hotspots, latest window first, without their numbers."""
+        ...
+
+
 class GangRepo(Protocol):
     """Gang cases (开卡贩卡团伙) with their member cards and links."""
 
@@ -406,6 +428,11 @@ class UnitOfWork(Protocol):
     @property
     def gangs(self) -> GangRepo:
         """Gang cases."""
+        ...
+
+    @property
+    def hotspots(self) -> HotspotRepo:
+        """Out-of-town concentration hotspots."""
         ...
 
     @property

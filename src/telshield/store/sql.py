@@ -19,6 +19,7 @@ from telshield.store.audit import SqlAuditRepo
 from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
 from telshield.store.engine import MIGRATIONS, create_engine, migrate
 from telshield.store.gangs import SqlGangRepo
+from telshield.store.hotspots import SqlHotspotRepo
 from telshield.store.lists import SqlListRepo
 from telshield.store.offnet import SqlOffnetRepo
 from telshield.store.outbox import SqlOutboxRepo
@@ -76,6 +77,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepo(conn)
         self.registrations = SqlRegistrationRepo(conn)
         self.gangs = SqlGangRepo(conn)
+        self.hotspots = SqlHotspotRepo(conn)
         self.outcomes = SqlOutcomeRepo(conn)
 
 

@@ -318,3 +318,28 @@ gang_members = Table(
     Column("flags", JSON, nullable=False),
     Index(None, "msisdn"),
 )
+
+# Out-of-town concentration hotspots (外地号码聚集): a county's scan cylinder that stood out, with
+# the suspicious numbers in it (JSON).
+hotspots = Table(
+    "hotspots",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False),
+    Column("region", String(128), nullable=False),
+    Column("city", String(64), nullable=False),
+    Column("county", String(64), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("window_start", DateTime, nullable=False),
+    Column("window_end", DateTime, nullable=False),
+    Column("observed", Integer, nullable=False),
+    Column("expected", Float, nullable=False),
+    Column("p_value", Float, nullable=False),
+    Column("llr", Float, nullable=False),
+    Column("numbers", JSON, nullable=False),
+    Column("found_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index(None, "status", "region"),
+    Index(None, "found_at"),
+)

@@ -145,6 +145,7 @@ def platform(
                              shadow_until=shadow_until),
         stop=stop,
         checkpoint=audit_checkpointer(settings, d),
+        hotspots=hotspot_scan(settings, d, root),
     )
     folder = watch or c.watch_dir
     inbox = None
@@ -152,6 +153,17 @@ def platform(
         inbox = Inbox(folder, replace(ingest_options(settings), lake_dir=root),
                       settle_s=c.settle_seconds, now=feed_now)
     return Platform(d, cycle, snapshots, reader, inbox, shadow)
+
+
+def hotspot_scan(settings: Settings, d: Disposal, lake: Path
+                 ) -> Callable[[datetime], int] | None:
+    """The hotspot scan each tick runs, when ``[hotspots] in_cycle`` is on."""
+    if not settings.hotspots.in_cycle:
+        return None
+    from telshield.wiring.hotspots import hotspots
+
+    svc = hotspots(settings, d.store, clock=d.cases.clock, lake=lake)
+    return lambda at: len(svc.find(actor="cycle", until=at).hotspots)
 
 
 def audit_checkpointer(settings: Settings, d: Disposal) -> Callable[[], object] | None:
