@@ -399,6 +399,16 @@ class GangSettings(BaseModel):
     )
 
 
+class DenSettings(BaseModel):
+    """GOIP dens (窝点): the den profile and the window each ``dens find`` reads
+    (docs/dens.md)."""
+
+    profile: Path | None = Field(
+        default=None, description="den profile TOML (default: the shipped profile)"
+    )
+    lookback_hours: int = Field(default=72, gt=0, description="calls read by each dens find")
+
+
 class Settings(BaseSettings):
     """All of telshield's settings."""
 
@@ -437,6 +447,7 @@ class Settings(BaseSettings):
     cycle: CycleSettings = CycleSettings()
     registration: RegistrationSettings = RegistrationSettings()
     gangs: GangSettings = GangSettings()
+    dens: DenSettings = DenSettings()
 
     @property
     def lake_dir(self) -> Path:

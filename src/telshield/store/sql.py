@@ -1,7 +1,7 @@
 """The SQL store: transactions, and the unit of work that hands each one's connection to the
 repositories. Engines and migrations are in ``engine``, what repositories share in ``rows``;
 the repositories (``alerts``, ``audit``, ``cases``, ``lists``, ``offnet``, ``outbox``,
-``registrations``, ``users``, ``gangs``) import neither this module nor each other."""
+``registrations``, ``users``, ``gangs``, ``dens``) import neither this module nor each other."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from telshield.store.alerts import SqlAlertRepo
 from telshield.store.audit import SqlAuditRepo
 from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
 from telshield.store.engine import MIGRATIONS, create_engine, migrate
+from telshield.store.dens import SqlDenRepo
 from telshield.store.gangs import SqlGangRepo
 from telshield.store.lists import SqlListRepo
 from telshield.store.offnet import SqlOffnetRepo
@@ -76,6 +77,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepo(conn)
         self.registrations = SqlRegistrationRepo(conn)
         self.gangs = SqlGangRepo(conn)
+        self.dens = SqlDenRepo(conn)
         self.outcomes = SqlOutcomeRepo(conn)
 
 
