@@ -21,6 +21,7 @@ from typing import Any
 from telshield.domain.dens import PORT, RELAY, DenMember, DenProfile, confidence
 
 STATIC_SHARE = 0.9
+NEIGHBOUR_KM = 3.0  # two cells of one den are neighbours
 MIN_RADIUS_KM = 0.3  # a cell's own reach: a den on one cell is somewhere under it
 
 
@@ -96,8 +97,14 @@ def group(rows: Iterable[Mapping[str, Any]], hours: Mapping[str, set[int]],
     ports = static_ports(rows)
     u = _Union()
     for rs in ports.values():
-        for r in rs:
-            u.join(str(r["cell"]), str(rs[0]["cell"]))
+        a = str(rs[0]["cell"])
+        u.find(a)
+        for r in rs[1:]:
+            b = str(r["cell"])
+            # Only neighbouring cells join: a SIM that moves between far cells is no port.
+            if a in cells and b in cells and km((cells[a].lat, cells[a].lon),
+                                                (cells[b].lat, cells[b].lon)) <= NEIGHBOUR_KM:
+                u.join(b, a)
     groups: dict[str, list[str]] = defaultdict(list)
     for m, rs in ports.items():
         groups[u.find(str(rs[0]["cell"]))].append(m)
@@ -106,7 +113,9 @@ def group(rows: Iterable[Mapping[str, Any]], hours: Mapping[str, set[int]],
         relay_at[str(r["cell"])].append(r)
     found = []
     for sims in groups.values():
-        if len(sims) < profile.min_sims:
+        at = {str(ports[m][0]["cell"]) for m in sims}
+        relaying = {str(r["msisdn"]) for c in at for r in relay_at.get(c, [])}
+        if len(sims) + len(relaying) < profile.min_sims:
             continue
         f = _score(sorted(sims), ports, hours, relay_at, cells, profile)
         if f is not None:
@@ -134,12 +143,13 @@ def _score(sims: Sequence[str], ports: Mapping[str, list[Mapping[str, Any]]],
         "device": sum(1 for r in head.values() if r["kind"] in p.device_kinds) / len(sims),
         "continuity": sum(1 for r in head.values() if r["imei"] and (
             imeis[str(r["imei"])] > 1 or blocks[str(r["imei"])[:12]] > 1)) / len(sims),
-        "parallel": min(1.0, parallel / (2 * p.min_parallel)),
-        "swapped": (sum(1 for s in spans if s <= p.swap_days) / len(sims)
-                    if len(sims) > parallel else 0.0),
+        "parallel": min(1.0, parallel / max(p.full_parallel, 1)),
+        "swapped": sum(1 for s in spans if s <= p.swap_days) / len(sims),
         "short": 1.0 if median(float(r["median_s"]) for r in head.values())
         <= p.max_median_duration_s else 0.0,
     }
+    if any(relay_at.get(str(r["cell"])) for r in head.values()):
+        signals["relay"] = 1.0  # positive-only: a GOIP has no relay phone
     conf = confidence(signals, p.weights)
     if conf < p.threshold:
         return None
@@ -150,7 +160,11 @@ def _score(sims: Sequence[str], ports: Mapping[str, list[Mapping[str, Any]]],
     weight: Counter[str] = Counter()
     for m in sims:
         for r in ports[m]:
-            weight[str(r["cell"])] += int(r["calls"])
+            weight[str(r["cell"])] += int(r["calls"]) if r is ports[m][0] or (
+                str(r["cell"]) in cells and str(ports[m][0]["cell"]) in cells and km(
+                    (cells[str(r["cell"])].lat, cells[str(r["cell"])].lon),
+                    (cells[str(ports[m][0]["cell"])].lat, cells[str(ports[m][0]["cell"])].lon))
+                <= NEIGHBOUR_KM) else 0
     relays: dict[str, DenMember] = {}
     for c in weight:
         for r in relay_at.get(c, []):

@@ -26,12 +26,14 @@ class DenProfile:
     max_inbound_share: float = 0.05  # calls received per call placed, at most
     min_sims: int = 4  # SIMs of a den over the window
     min_parallel: int = 2  # SIMs calling in the same hour, at least
+    full_parallel: int = 8  # SIMs calling in the same hour that count as fully parallel
     max_median_duration_s: int = 120  # a den's calls are short pitches
     swap_days: int = 6  # a SIM seen longer than this is not a swapped port card
     min_relay_calls: int = 3  # calls from abroad that make a den cell's phone a relay
     threshold: float = 0.5  # confidence from which a group is a den
     weights: dict[str, float] = field(default_factory=lambda: {
-        "device": 0.3, "continuity": 0.2, "parallel": 0.2, "swapped": 0.2, "short": 0.1})
+        "device": 0.3, "continuity": 0.2, "parallel": 0.2, "swapped": 0.2, "short": 0.1,
+        "relay": 0.2})
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,10 @@ class Den:
 
 
 def confidence(signals: dict[str, float], weights: dict[str, float]) -> float:
-    """The weighted share of den signals (each in [0, 1]) a group shows."""
+    """The weighted share of den signals (each in [0, 1]) a group shows. A signal missing from
+    ``signals`` is positive-only evidence that does not apply (a GOIP has no relay phone): it
+    counts neither way."""
+    weights = {k: w for k, w in weights.items() if k in signals}
     total = sum(weights.values()) or 1.0
     return round(sum(w * min(max(signals.get(k, 0.0), 0.0), 1.0)
                      for k, w in weights.items()) / total, 4)
