@@ -18,7 +18,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from telshield.domain.dens import PORT, RELAY, DenMember, DenProfile, confidence
+from telshield.domain.dens import RELAY, DenMember, DenProfile, confidence
 
 STATIC_SHARE = 0.9
 NEIGHBOUR_KM = 3.0  # two cells of one den are neighbours

@@ -17,8 +17,8 @@ from telshield.domain.errors import Conflict, Unavailable
 from telshield.store.alerts import SqlAlertRepo
 from telshield.store.audit import SqlAuditRepo
 from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
-from telshield.store.engine import MIGRATIONS, create_engine, migrate
 from telshield.store.dens import SqlDenRepo
+from telshield.store.engine import MIGRATIONS, create_engine, migrate
 from telshield.store.gangs import SqlGangRepo
 from telshield.store.lists import SqlListRepo
 from telshield.store.offnet import SqlOffnetRepo
