@@ -2,14 +2,14 @@
 
 ``find`` reads the one-way callers of a window (``detect.dens``, lazy expressions over the lake),
 groups them into dens (``detect.den_groups``) with the analyst's den profile, and stores each
-den. A den found again keeps its id: a group on a cell of a stored open den (or holding its
-SIMs) updates it, adding the new SIMs to its members over time, so that running ``find`` every
+den. A den found again keeps its id: a group holding numbers or port IMEIs of a stored open
+den updates it, adding the new SIMs to its members over time, so that running ``find`` every
 few hours follows a den through its SIM swaps.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -100,10 +100,10 @@ class DenService:
         out: list[Den] = []
         new = 0
         with self.store.transaction() as tx:
-            by_cell, by_sim = tx.dens.open_index()
+            by_imei, by_sim = tx.dens.open_index()
             taken: set[int] = set()
             for f in found:
-                match = _match(f, by_cell, by_sim, taken)
+                match = _match(f, by_imei, by_sim, taken)
                 den = Den(kind=f.kind, confidence=f.confidence, cells=f.cells, county=f.county,
                           lat=f.lat, lon=f.lon, radius_km=f.radius_km, members=f.members,
                           first_seen=f.first_seen, last_seen=f.last_seen, found_at=now,
@@ -173,22 +173,21 @@ class DenService:
         return r, others
 
 
-def _match(f: Found, by_cell: Mapping[str, int], by_sim: Mapping[str, int],
+def _match(f: Found, by_imei: Mapping[str, int], by_sim: Mapping[str, int],
            taken: set[int]) -> int | None:
-    """The stored open den a group continues: one on its busiest shared cell, else one holding
-    its SIMs."""
-    for c in sorted(f.cells, key=lambda c: -int(f.evidence["calls_by_cell"].get(c, 0))):
-        if c in by_cell and by_cell[c] not in taken:
-            return by_cell[c]
+    """The stored open den a group continues: the one holding most of its numbers or port
+    IMEIs (SIM and port continuity). Not by cell: two dens on neighbouring cells stay apart."""
+    hits: Counter[int] = Counter()
     for m in f.members:
-        if m.msisdn in by_sim and by_sim[m.msisdn] not in taken:
-            return by_sim[m.msisdn]
-    return None
+        for d in (by_sim.get(m.msisdn), by_imei.get(m.imei) if m.imei else None):
+            if d is not None and d not in taken:
+                hits[d] += 1
+    return hits.most_common(1)[0][0] if hits else None
 
 
 def _merge(old: Den, new: Den) -> Den:
     """The stored den with this run's sightings: members over time (the latest sighting of a
-    SIM wins), cells joined, first seen kept."""
+    SIM wins), first seen kept; place and cells are this run's (where the den is now)."""
     members: dict[tuple[str, str], DenMember] = {(m.msisdn, m.role): m for m in old.members}
     for m in new.members:
         prev = members.get((m.msisdn, m.role))
@@ -197,7 +196,7 @@ def _merge(old: Den, new: Den) -> Den:
     ms = tuple(sorted(members.values(), key=lambda m: (m.first_at, m.msisdn)))
     return replace(new, id=old.id, found_at=old.found_at,
                    kind="audio_cable" if "audio_cable" in (old.kind, new.kind) else "goip",
-                   cells=tuple(sorted(set(old.cells) | set(new.cells))), members=ms,
+                   members=ms,
                    first_seen=min(old.first_seen, new.first_seen),
                    last_seen=max(old.last_seen, new.last_seen),
                    evidence={**new.evidence, "sims": sum(1 for m in ms if m.role == "port"),

@@ -347,7 +347,7 @@ class DenRepo(Protocol):
     """GOIP den cases (窝点) with their members over time."""
 
     def open_index(self) -> tuple[dict[str, int], dict[str, int]]:
-        """The open den of each cell and of each member number."""
+        """The open den of each port IMEI and of each member number."""
         ...
 
     def save(self, den: Den) -> Den:

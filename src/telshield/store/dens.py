@@ -41,15 +41,16 @@ class SqlDenRepo:
         self.conn = conn
 
     def open_index(self) -> tuple[dict[str, int], dict[str, int]]:
-        """The open den of each cell and of each member number."""
-        by_cell: dict[str, int] = {}
-        for i, cells in self.conn.execute(sa.select(D.c.id, D.c.cells)
-                                          .where(D.c.status == "open").order_by(D.c.id)):
-            for c in cells:
-                by_cell.setdefault(str(c), int(i))
-        q = (sa.select(M.c.msisdn, M.c.den_id).join(D, D.c.id == M.c.den_id)
-             .where(D.c.status == "open"))
-        return by_cell, {str(m): int(d) for m, d in self.conn.execute(q)}
+        """The open den of each port IMEI and of each member number."""
+        q = (sa.select(M.c.msisdn, M.c.imei, M.c.den_id).join(D, D.c.id == M.c.den_id)
+             .where(D.c.status == "open").order_by(M.c.den_id))
+        by_imei: dict[str, int] = {}
+        by_sim: dict[str, int] = {}
+        for m, i, d in self.conn.execute(q):
+            by_sim.setdefault(str(m), int(d))
+            if i:
+                by_imei.setdefault(str(i), int(d))
+        return by_imei, by_sim
 
     def save(self, den: Den) -> Den:
         """Insert a den (no id) or replace a stored one and its members; return it with id."""
