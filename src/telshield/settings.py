@@ -424,6 +424,16 @@ class HotspotSettings(BaseModel):
     )
 
 
+class DenSettings(BaseModel):
+    """GOIP dens (窝点): the den profile and the window each ``dens find`` reads
+    (docs/dens.md)."""
+
+    profile: Path | None = Field(
+        default=None, description="den profile TOML (default: the shipped profile)"
+    )
+    lookback_hours: int = Field(default=72, gt=0, description="calls read by each dens find")
+
+
 class Settings(BaseSettings):
     """All of telshield's settings."""
 
@@ -463,6 +473,7 @@ class Settings(BaseSettings):
     registration: RegistrationSettings = RegistrationSettings()
     gangs: GangSettings = GangSettings()
     hotspots: HotspotSettings = HotspotSettings()
+    dens: DenSettings = DenSettings()
 
     @property
     def lake_dir(self) -> Path:

@@ -71,6 +71,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("GET", "/v1/gangs/1", None, {A, AN, AU}),
     ("GET", "/v1/hotspots", None, {A, AN, AU}),
     ("GET", "/v1/hotspots/1", None, {A, AN, AU}),
+    ("GET", "/v1/dens", None, {A, AN, AU}),
+    ("GET", "/v1/dens/1", None, {A, AN, AU}),
 ]
 # Answered without a key, by design (docs/api.md): a supervisor's probes.
 PUBLIC = [("GET", "/healthz"), ("GET", "/readyz")]

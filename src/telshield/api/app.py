@@ -14,6 +14,7 @@ from telshield.api import (
     alerts,
     audit,
     cases,
+    dens,
     docs,
     errors,
     gangs,
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     registrations.install(app, settings)  # the registration check (入网核验)
     gangs.install(app, settings)  # card-trafficking gangs (开卡贩卡团伙)
     hotspots.install(app, settings)  # out-of-town concentration (外地号码聚集)
+    dens.install(app, settings)  # GOIP dens (窝点)
     docs.install(app)
     app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
     app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON

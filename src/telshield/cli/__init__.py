@@ -97,6 +97,10 @@ def _register() -> None:
 
     hotspots.register(app)
 
+    from telshield.cli import dens  # GOIP dens
+
+    dens.register(app)
+
 
 def main() -> None:
     """Entry point: run the CLI and turn telshield errors into messages and exit codes."""

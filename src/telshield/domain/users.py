@@ -47,6 +47,7 @@ class Permission(StrEnum):
     GANGS_READ = "gangs.read"  # card-trafficking gangs and their cards
     REGISTRATIONS_RISK = "registrations.risk"  # risk ranking and batch audit
     HOTSPOTS_READ = "hotspots.read"  # out-of-town concentration hotspots and their numbers
+    DENS_READ = "dens.read"  # GOIP dens, their place and numbers
 
 
 _P, _R = Permission, Role
@@ -55,7 +56,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ANALYST: frozenset(
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
          _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.GANGS_READ,
-         _P.REGISTRATIONS_RISK, _P.HOTSPOTS_READ}
+         _P.REGISTRATIONS_RISK, _P.HOTSPOTS_READ, _P.DENS_READ}
     ),
     _R.DISPOSER: frozenset(
         {
@@ -73,7 +74,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.POLICE: frozenset({_P.LISTS_READ, _P.POLICE_BLOCK}),
     _R.AUDITOR: frozenset(
         {_P.LISTS_READ, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ, _P.AUDIT_READ,
-         _P.GANGS_READ, _P.HOTSPOTS_READ}  # auditors see gangs and hotspots, numbers masked
+         _P.GANGS_READ, _P.HOTSPOTS_READ, _P.DENS_READ}  # auditors: numbers masked
     ),
     _R.SALES: frozenset({_P.REGISTRATIONS_CHECK, _P.REGISTRATIONS_NUMBERS}),
 }

@@ -16,6 +16,7 @@ from telshield.domain.alerts import Alert, AlertVersion, StoredAlert, Upserted
 from telshield.domain.audit import AuditEvent, ChainedEvent
 from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
 from telshield.domain.clock import StoreTime, store_now
+from telshield.domain.dens import Den
 from telshield.domain.gangs import Gang
 from telshield.domain.hotspots import Hotspot
 from telshield.domain.lists import EntryKey, ListDiff, ListEntry
@@ -364,6 +365,26 @@ class GangRepo(Protocol):
         ...
 
 
+class DenRepo(Protocol):
+    """GOIP den cases (窝点) with their members over time."""
+
+    def open_index(self) -> tuple[dict[str, int], dict[str, int]]:
+        """The open den of each port IMEI and of each member number."""
+        ...
+
+    def save(self, den: Den) -> Den:
+        """Insert a den (no id) or replace a stored one and its members; return it with id."""
+        ...
+
+    def get(self, id: int) -> Den:
+        """One den with its members; NotFound if absent."""
+        ...
+
+    def find(self, *, min_confidence: float = 0.0, page: Page = Page()) -> list[Den]:
+        """Dens, most confident first, without their members."""
+        ...
+
+
 class OutcomeRepo(Protocol):
     """What became of numbers: read for the channel / staff / terminal risk ranking."""
 
@@ -433,6 +454,11 @@ class UnitOfWork(Protocol):
     @property
     def hotspots(self) -> HotspotRepo:
         """Out-of-town concentration hotspots."""
+        ...
+
+    @property
+    def dens(self) -> DenRepo:
+        """GOIP den cases."""
         ...
 
     @property

@@ -1,7 +1,7 @@
 """The SQL store: transactions, and the unit of work that hands each one's connection to the
 repositories. Engines and migrations are in ``engine``, what repositories share in ``rows``;
 the repositories (``alerts``, ``audit``, ``cases``, ``lists``, ``offnet``, ``outbox``,
-``registrations``, ``users``, ``gangs``) import neither this module nor each other."""
+``registrations``, ``users``, ``gangs``, ``dens``) import neither this module nor each other."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from telshield.domain.errors import Conflict, Unavailable
 from telshield.store.alerts import SqlAlertRepo
 from telshield.store.audit import SqlAuditRepo
 from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
+from telshield.store.dens import SqlDenRepo
 from telshield.store.engine import MIGRATIONS, create_engine, migrate
 from telshield.store.gangs import SqlGangRepo
 from telshield.store.hotspots import SqlHotspotRepo
@@ -78,6 +79,7 @@ class SqlUnitOfWork:
         self.registrations = SqlRegistrationRepo(conn)
         self.gangs = SqlGangRepo(conn)
         self.hotspots = SqlHotspotRepo(conn)
+        self.dens = SqlDenRepo(conn)
         self.outcomes = SqlOutcomeRepo(conn)
 
 

@@ -343,3 +343,39 @@ hotspots = Table(
     Index(None, "status", "region"),
     Index(None, "found_at"),
 )
+
+# GOIP dens (窝点): each den's place, confidence and evidence, and one row per number seen in it
+# (a port SIM or the audio-cable relay phone) with its IMEI, cell and when.
+dens = Table(
+    "dens",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("county", String(64), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("radius_km", Float, nullable=False),
+    Column("cells", JSON, nullable=False),
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+    Column("found_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Index(None, "status", "confidence"),
+)
+
+den_members = Table(
+    "den_members",
+    metadata,
+    Column("den_id", ID, ForeignKey("dens.id", ondelete="CASCADE"), primary_key=True),
+    Column("msisdn", String(16), primary_key=True),
+    Column("role", String(8), primary_key=True),
+    Column("imei", String(16), nullable=False),
+    Column("cell", String(64), nullable=False),
+    Column("first_at", DateTime, nullable=False),
+    Column("last_at", DateTime, nullable=False),
+    Column("calls", Integer, nullable=False),
+    Index(None, "msisdn"),
+)

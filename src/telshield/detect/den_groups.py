@@ -1,0 +1,196 @@
+"""Grouping den ports into dens, in plain Python over the few rows ``detect.dens`` returns.
+
+A den sits still: its ports call from one or two cells. A SIM whose two busiest cells carry
+``STATIC_SHARE`` of its calls is *static*; cells are joined when one static SIM calls from both
+(a two-cell den) and a group is every static port on a set of joined cells. Each group is then
+scored (``domain.dens.confidence``) on its device kind, IMEI continuity across SIM swaps, how many
+ports call in the same hour, SIM turnover and call length. Location: the centroid of its cells
+weighted by calls, the county of its busiest cell, and a radius reaching its farthest cell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+from telshield.domain.dens import RELAY, DenMember, DenProfile, confidence
+
+STATIC_SHARE = 0.9
+NEIGHBOUR_KM = 3.0  # two cells of one den are neighbours
+MIN_RADIUS_KM = 0.3  # a cell's own reach: a den on one cell is somewhere under it
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Where a cell is (the cells feed)."""
+
+    lat: float
+    lon: float
+    county: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """A group that scored as a den, before it is stored."""
+
+    kind: str
+    confidence: float
+    cells: tuple[str, ...]
+    county: str
+    lat: float
+    lon: float
+    radius_km: float
+    members: tuple[DenMember, ...]
+    first_seen: datetime
+    last_seen: datetime
+    evidence: dict[str, Any]
+
+
+def km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance in km between two (lat, lon) points."""
+    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
+    h = (math.sin((la2 - la1) / 2) ** 2
+         + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2)
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+
+
+class _Union:
+    def __init__(self) -> None:
+        self.up: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.up.setdefault(x, x)
+        while self.up[x] != x:
+            self.up[x] = self.up[self.up[x]]
+            x = self.up[x]
+        return x
+
+    def join(self, a: str, b: str) -> None:
+        self.up[self.find(a)] = self.find(b)
+
+
+def static_ports(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The rows (one per cell) of each static SIM, busiest cell first, top two cells only."""
+    by: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by[str(r["msisdn"])].append(r)
+    out = {}
+    for m, rs in by.items():
+        rs.sort(key=lambda r: -int(r["calls"]))
+        total = sum(int(r["calls"]) for r in rs)
+        top = rs[:2]
+        if sum(int(r["calls"]) for r in top) >= STATIC_SHARE * total:
+            out[m] = top
+    return out
+
+
+def group(rows: Iterable[Mapping[str, Any]], hours: Mapping[str, set[int]],
+          relays: Iterable[Mapping[str, Any]], cells: Mapping[str, Cell],
+          profile: DenProfile) -> list[Found]:
+    """The dens among one-way callers' rows (``detect.dens.ports``), with the hours each called
+    in and the relay phones on our cells."""
+    ports = static_ports(rows)
+    u = _Union()
+    for rs in ports.values():
+        a = str(rs[0]["cell"])
+        u.find(a)
+        for r in rs[1:]:
+            b = str(r["cell"])
+            # Only neighbouring cells join: a SIM that moves between far cells is no port.
+            if a in cells and b in cells and km((cells[a].lat, cells[a].lon),
+                                                (cells[b].lat, cells[b].lon)) <= NEIGHBOUR_KM:
+                u.join(b, a)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for m, rs in ports.items():
+        groups[u.find(str(rs[0]["cell"]))].append(m)
+    relay_at: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in relays:
+        relay_at[str(r["cell"])].append(r)
+    found = []
+    for sims in groups.values():
+        at = {str(ports[m][0]["cell"]) for m in sims}
+        relaying = {str(r["msisdn"]) for c in at for r in relay_at.get(c, [])}
+        if len(sims) + len(relaying) < profile.min_sims:
+            continue
+        f = _score(sorted(sims), ports, hours, relay_at, cells, profile)
+        if f is not None:
+            found.append(f)
+    return sorted(found, key=lambda f: -f.confidence)
+
+
+def _parallel(sims: Sequence[str], hours: Mapping[str, set[int]]) -> int:
+    per = Counter(h for m in sims for h in hours.get(m, set()))
+    return max(per.values(), default=0)
+
+
+def _score(sims: Sequence[str], ports: Mapping[str, list[Mapping[str, Any]]],
+           hours: Mapping[str, set[int]], relay_at: Mapping[str, list[Mapping[str, Any]]],
+           cells: Mapping[str, Cell], p: DenProfile) -> Found | None:
+    head = {m: ports[m][0] for m in sims}
+    imeis = Counter(str(r["imei"]) for r in head.values() if r["imei"])
+    blocks = Counter(str(r["imei"])[:12] for r in head.values() if r["imei"])
+    parallel = _parallel(sims, hours)
+    if parallel < p.min_parallel:
+        return None
+    spans = [(max(r["last_at"] for r in ports[m]) - min(r["first_at"] for r in ports[m]))
+             .total_seconds() / 86_400 for m in sims]
+    signals = {
+        "device": sum(1 for r in head.values() if r["kind"] in p.device_kinds) / len(sims),
+        "continuity": sum(1 for r in head.values() if r["imei"] and (
+            imeis[str(r["imei"])] > 1 or blocks[str(r["imei"])[:12]] > 1)) / len(sims),
+        "parallel": min(1.0, parallel / max(p.full_parallel, 1)),
+        "swapped": sum(1 for s in spans if s <= p.swap_days) / len(sims),
+        "short": 1.0 if median(float(r["median_s"]) for r in head.values())
+        <= p.max_median_duration_s else 0.0,
+    }
+    if any(relay_at.get(str(r["cell"])) for r in head.values()):
+        signals["relay"] = 1.0  # positive-only: a GOIP has no relay phone
+    conf = confidence(signals, p.weights)
+    if conf < p.threshold:
+        return None
+    members = [DenMember(msisdn=m, imei=str(r["imei"] or ""), cell=str(r["cell"]),
+                         first_at=min(x["first_at"] for x in ports[m]),
+                         last_at=max(x["last_at"] for x in ports[m]),
+                         calls=sum(int(x["calls"]) for x in ports[m])) for m, r in head.items()]
+    weight: Counter[str] = Counter()
+    for m in sims:
+        for r in ports[m]:
+            weight[str(r["cell"])] += int(r["calls"]) if r is ports[m][0] or (
+                str(r["cell"]) in cells and str(ports[m][0]["cell"]) in cells and km(
+                    (cells[str(r["cell"])].lat, cells[str(r["cell"])].lon),
+                    (cells[str(ports[m][0]["cell"])].lat, cells[str(ports[m][0]["cell"])].lon))
+                <= NEIGHBOUR_KM) else 0
+    relays: dict[str, DenMember] = {}
+    for c in weight:
+        for r in relay_at.get(c, []):
+            m = str(r["msisdn"])
+            if m not in head and (m not in relays or relays[m].calls < int(r["calls"])):
+                relays[m] = DenMember(msisdn=m, imei="", cell=c, first_at=r["first_at"],
+                                      last_at=r["last_at"], calls=int(r["calls"]), role=RELAY)
+    members += relays.values()
+    return _place(members, weight, cells, signals, parallel, conf)
+
+
+def _place(members: list[DenMember], weight: Counter[str], cells: Mapping[str, Cell],
+           signals: dict[str, float], parallel: int, conf: float) -> Found:
+    known = {c: w for c, w in weight.items() if c in cells}
+    total = sum(known.values()) or 1
+    lat = sum(cells[c].lat * w for c, w in known.items()) / total if known else 0.0
+    lon = sum(cells[c].lon * w for c, w in known.items()) / total if known else 0.0
+    radius = max([km((lat, lon), (cells[c].lat, cells[c].lon)) for c in known] + [0.0])
+    busiest = max(known, key=lambda c: known[c]) if known else ""
+    relays = [m for m in members if m.role == RELAY]
+    return Found(
+        kind="audio_cable" if relays else "goip", confidence=conf,
+        cells=tuple(sorted(weight)), county=cells[busiest].county if busiest else "",
+        lat=round(lat, 6), lon=round(lon, 6), radius_km=round(max(radius, MIN_RADIUS_KM), 3),
+        members=tuple(sorted(members, key=lambda m: (m.first_at, m.msisdn))),
+        first_seen=min(m.first_at for m in members), last_seen=max(m.last_at for m in members),
+        evidence={"signals": {k: round(v, 3) for k, v in signals.items()},
+                  "ports_parallel": parallel, "sims": len(members) - len(relays),
+                  "relays": len(relays), "calls_by_cell": dict(weight)})

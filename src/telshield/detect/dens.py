@@ -1,0 +1,81 @@
+"""GOIP den candidates as lazy expressions over the lake.
+
+A den port is a SIM that, in the window, placed calls from our cells to at least
+``min_callees`` distinct numbers and received almost none (``max_inbound_share`` of what it
+placed). ``ports`` gives one row per such SIM and cell it called from, with its IMEI, the
+device kind the police's ``device_intel`` gives that IMEI's TAC, and its call figures;
+``port_hours`` the hours each port called in (for parallelism); ``relays`` the phones on our
+cells that took calls from abroad and placed none (the audio-cable form's relay phone).
+Grouping ports into dens is the service's work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+
+
+def _window(calls: ir.Table, since: datetime, until: datetime) -> ir.Table:
+    return calls.filter((calls.started_at >= ibis.timestamp(since))
+                        & (calls.started_at < ibis.timestamp(until)))
+
+
+def one_way(calls: ir.Table, *, since: datetime, until: datetime, min_callees: int,
+            max_inbound_share: float) -> ir.Table:
+    """``msisdn, placed, callees, inbound``: numbers that called many and were called little."""
+    w = _window(calls, since, until)
+    placed = w.filter(w.caller_cell.notnull())
+    out = placed.group_by(msisdn=placed.caller).agg(placed=placed.count(),
+                                                    callees=placed.callee.nunique())
+    got = w.group_by(g_msisdn=w.callee).agg(inbound=w.count())
+    j = out.left_join(got, out.msisdn == got.g_msisdn)
+    j = j.select(out.msisdn, out.placed, out.callees, inbound=got.inbound.fill_null(0))
+    return j.filter((j.callees >= min_callees)
+                    & (j.inbound.cast("float64") <= j.placed.cast("float64") * max_inbound_share))
+
+
+def ports(calls: ir.Table, intel: ir.Table | None, *, since: datetime, until: datetime,
+          min_callees: int, max_inbound_share: float) -> ir.Table:
+    """``msisdn, cell, imei, kind, calls, answered, median_s, first_at, last_at``: one row per
+    one-way caller and cell it called from."""
+    w = _window(calls, since, until)
+    w = w.filter(w.caller_cell.notnull())
+    ow = one_way(calls, since=since, until=until, min_callees=min_callees,
+                 max_inbound_share=max_inbound_share).select(o_msisdn="msisdn")
+    w = w.join(ow, w.caller == ow.o_msisdn)
+    g = w.group_by(msisdn=w.caller, cell=w.caller_cell).agg(
+        imei=w.caller_imei.mode(), calls=w.count(),
+        answered=(w.duration_s > 0).sum().cast("int64"),
+        median_s=w.duration_s.median().cast("float64"),
+        first_at=w.started_at.min(), last_at=w.started_at.max())
+    if intel is None:
+        return g.mutate(kind=ibis.literal(None, "string"))
+    k = intel.select(t_tac="tac", t_kind="kind")
+    j = g.left_join(k, g.imei.substr(0, 8) == k.t_tac)
+    return j.select(g.msisdn, g.cell, g.imei, kind=k.t_kind, calls=g.calls,
+                    answered=g.answered, median_s=g.median_s, first_at=g.first_at,
+                    last_at=g.last_at)
+
+
+def port_hours(calls: ir.Table, msisdns: ir.Table, *, since: datetime,
+               until: datetime) -> ir.Table:
+    """``msisdn, hour``: the hours (epoch hour numbers) in which each given number called."""
+    w = _window(calls, since, until)
+    m = msisdns.select(p_msisdn="msisdn")
+    w = w.join(m, w.caller == m.p_msisdn)
+    return w.select(msisdn=w.caller,
+                    hour=(w.started_at.epoch_seconds() // 3600).cast("int64")).distinct()
+
+
+def relays(calls: ir.Table, *, since: datetime, until: datetime, min_calls: int) -> ir.Table:
+    """``msisdn, cell, calls, first_at, last_at``: numbers on our cells that took at least
+    ``min_calls`` calls from abroad in the window and placed none."""
+    w = _window(calls, since, until)
+    inb = w.filter((w.ingress == "international") & w.callee_cell.notnull())
+    g = inb.group_by(msisdn=inb.callee, cell=inb.callee_cell).agg(
+        calls=inb.count(), first_at=inb.started_at.min(), last_at=inb.started_at.max())
+    callers = w.select(c_msisdn=w.caller).distinct()
+    g = g.anti_join(callers, g.msisdn == callers.c_msisdn)
+    return g.filter(g.calls >= min_calls)
