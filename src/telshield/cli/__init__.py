@@ -93,6 +93,9 @@ def _register() -> None:
     from telshield.cli import gangs  # card-trafficking gangs
 
     gangs.register(app)
+    from telshield.cli import trace  # trace a number (溯源)
+
+    trace.register(app)
 
 
 def main() -> None:
