@@ -81,6 +81,43 @@ def trace_cmd(
     console.print(tb)
 
 
+def evaluate_trace_cmd(
+    world: Annotated[Path, typer.Option(help="Folder written by `telshield world generate`.",
+                                        exists=True, file_okay=False)],
+    per_group: Annotated[int, typer.Option(help="Numbers traced per den and gang.")] = 3,
+    depth: Annotated[int, typer.Option(help="Trace depth.")] = 2,
+    config: ConfigOption = None,
+) -> None:
+    """Share of a den's or gang's other numbers in the top 20 of a trace of one of them."""
+    import tempfile
+    from statistics import mean
+
+    from telshield import wiring
+    from telshield.cli.common import settings_from
+    from telshield.evaluate.trace import TOP, judge
+    from telshield.wiring.trace import tracer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = settings_from(config, Path(tmp))
+        store = wiring.open_store(settings)
+        svc = tracer(settings, store, lake=world)
+        cases = judge(world, lambda n: [x.msisdn for x in svc.trace(
+            n, actor="evaluate", depth=depth).links], per_group=per_group)
+        store_dispose = getattr(store, "dispose", None)
+        if store_dispose is not None:
+            store_dispose()
+    t = table("group", "kind", "number", "others", f"in top {TOP}", "share")
+    for c in cases:
+        t.add_row(c.group, c.kind, c.number, str(c.others), str(c.hits), f"{c.share:.0%}")
+    console.print(t)
+    ok = sum(1 for c in cases if c.share >= 0.8)
+    console.print(f"traces meeting the 80 % bar: {ok}/{len(cases)}; mean share "
+                  f"{mean(c.share for c in cases):.1%}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``telshield trace``."""
+    """Add ``telshield trace`` and ``telshield evaluate trace``."""
+    from telshield.cli.evaluate import evaluate_app
+
+    evaluate_app.command("trace")(evaluate_trace_cmd)
     app.command("trace")(trace_cmd)
