@@ -21,6 +21,7 @@ from telshield.api import (
     lists,
     redress,
     registrations,
+    trace,
     users,
 )
 from telshield.api.bodies import BodyGuard
@@ -75,6 +76,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     redress.install(app, settings)  # screening decisions and appeals against them
     registrations.install(app, settings)  # the registration check (入网核验)
     gangs.install(app, settings)  # card-trafficking gangs (开卡贩卡团伙)
+    trace.install(app, settings)  # trace a number (溯源)
     docs.install(app)
     app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
     app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON

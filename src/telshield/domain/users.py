@@ -46,6 +46,7 @@ class Permission(StrEnum):
     LISTS_WIDE_WHITE = "lists.wide_white"  # white prefixes/ranges wider than the bound (admin)
     GANGS_READ = "gangs.read"  # card-trafficking gangs and their cards
     REGISTRATIONS_RISK = "registrations.risk"  # risk ranking and batch audit
+    TRACE = "trace"  # trace a number (溯源): the numbers linked to it
 
 
 _P, _R = Permission, Role
@@ -54,7 +55,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ANALYST: frozenset(
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
          _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.GANGS_READ,
-         _P.REGISTRATIONS_RISK}
+         _P.REGISTRATIONS_RISK, _P.TRACE}
     ),
     _R.DISPOSER: frozenset(
         {
@@ -69,7 +70,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             _P.APPEALS_DECIDE,
         }
     ),
-    _R.POLICE: frozenset({_P.LISTS_READ, _P.POLICE_BLOCK}),
+    _R.POLICE: frozenset({_P.LISTS_READ, _P.POLICE_BLOCK, _P.TRACE}),
     _R.AUDITOR: frozenset(
         {_P.LISTS_READ, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ, _P.AUDIT_READ,
          _P.GANGS_READ}  # auditors see gangs with numbers masked

@@ -68,7 +68,6 @@ class TraceService:
         number = require_canonical(number, what="number")
         if depth not in (1, 2):
             raise InvalidInput(f"depth {depth}: use 1 (direct links) or 2 (one step further)")
-        self.reader.require("subscribers")
         evidence: dict[str, list[Evidence]] = defaultdict(list)
         direct = self._links([number])
         for seed_links in direct.values():
@@ -100,7 +99,9 @@ class TraceService:
         return until - timedelta(days=self.lookback_days), until
 
     def _links(self, seeds: list[str]) -> dict[str, dict[str, list[Evidence]]]:
-        """seed -> linked number -> evidence."""
+        """seed -> linked number -> evidence (none before the subscribers feed arrives)."""
+        if not seeds or not self.reader.files("subscribers"):
+            return {}
         since, until = self._window()
         calls = self.reader.table("calls") if self.reader.files("calls") else None
         e = links(self.reader.table("subscribers"), self.reader.table("orders"), calls, seeds,
@@ -112,6 +113,8 @@ class TraceService:
         return out
 
     def _registration(self, number: str) -> dict[str, str]:
+        if not self.reader.files("subscribers"):
+            return {}
         s = self.reader.table("subscribers")
         rows = s.filter(s.msisdn == number).order_by(s.registered_at.desc()).limit(1)
         got = rows.to_pyarrow().to_pylist()
