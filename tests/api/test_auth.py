@@ -73,6 +73,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("GET", "/v1/hotspots/1", None, {A, AN, AU}),
     ("GET", "/v1/dens", None, {A, AN, AU}),
     ("GET", "/v1/dens/1", None, {A, AN, AU}),
+    ("GET", f"/v1/trace/{N}", None, {A, AN, P}),
 ]
 # Answered without a key, by design (docs/api.md): a supervisor's probes.
 PUBLIC = [("GET", "/healthz"), ("GET", "/readyz")]

@@ -23,6 +23,7 @@ from telshield.api import (
     lists,
     redress,
     registrations,
+    trace,
     users,
 )
 from telshield.api.bodies import BodyGuard
@@ -79,6 +80,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     gangs.install(app, settings)  # card-trafficking gangs (开卡贩卡团伙)
     hotspots.install(app, settings)  # out-of-town concentration (外地号码聚集)
     dens.install(app, settings)  # GOIP dens (窝点)
+    trace.install(app, settings)  # trace a number (溯源)
     docs.install(app)
     app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
     app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON

@@ -101,6 +101,10 @@ def _register() -> None:
 
     dens.register(app)
 
+    from telshield.cli import trace  # trace a number (溯源)
+
+    trace.register(app)
+
 
 def main() -> None:
     """Entry point: run the CLI and turn telshield errors into messages and exit codes."""

@@ -48,6 +48,7 @@ class Permission(StrEnum):
     REGISTRATIONS_RISK = "registrations.risk"  # risk ranking and batch audit
     HOTSPOTS_READ = "hotspots.read"  # out-of-town concentration hotspots and their numbers
     DENS_READ = "dens.read"  # GOIP dens, their place and numbers
+    TRACE = "trace"  # trace a number (溯源): the numbers linked to it
 
 
 _P, _R = Permission, Role
@@ -56,7 +57,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ANALYST: frozenset(
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
          _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.GANGS_READ,
-         _P.REGISTRATIONS_RISK, _P.HOTSPOTS_READ, _P.DENS_READ}
+         _P.REGISTRATIONS_RISK, _P.HOTSPOTS_READ, _P.DENS_READ, _P.TRACE}
     ),
     _R.DISPOSER: frozenset(
         {
@@ -71,7 +72,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             _P.APPEALS_DECIDE,
         }
     ),
-    _R.POLICE: frozenset({_P.LISTS_READ, _P.POLICE_BLOCK}),
+    _R.POLICE: frozenset({_P.LISTS_READ, _P.POLICE_BLOCK, _P.TRACE}),
     _R.AUDITOR: frozenset(
         {_P.LISTS_READ, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ, _P.AUDIT_READ,
          _P.GANGS_READ, _P.HOTSPOTS_READ, _P.DENS_READ}  # auditors: numbers masked

@@ -1,0 +1,123 @@
+"""``telshield trace NUMBER``: the numbers linked to a number (溯源), ranked, with evidence."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
+from telshield.cli.users import ActorOption, default_actor
+from telshield.domain.errors import InvalidInput
+from telshield.services.trace import Trace
+
+console = Console()
+
+
+def graphml(t: Trace) -> str:
+    """The traced number and its links as GraphML (for link-analysis tools)."""
+    import tempfile
+
+    import igraph as ig
+
+    names = [t.number, *[x.msisdn for x in t.links]]
+    g = ig.Graph(n=len(names), edges=[(0, i + 1) for i in range(len(t.links))])
+    g["traced"] = t.number
+    g.vs["name"] = names
+    g.es["strength"] = [x.strength for x in t.links]
+    g.es["kinds"] = ["|".join(sorted({e.kind for e in x.evidence})) for x in t.links]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "trace.graphml"
+        g.write_graphml(str(path))
+        return path.read_text(encoding="utf-8")
+
+
+def render(t: Trace, fmt: str) -> str:
+    """The trace as json or graphml (text is printed as tables)."""
+    if fmt == "json":
+        return json.dumps(asdict(t), ensure_ascii=False, indent=2)
+    if fmt == "graphml":
+        return graphml(t)
+    raise InvalidInput(f"--format {fmt!r}: use text, json or graphml")
+
+
+def trace_cmd(
+    number: str,
+    depth: Annotated[int, typer.Option(help="1: direct links; 2: one step further.")] = 2,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or graphml.")] = "text",
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    lake: Annotated[Path | None, typer.Option(help="Read feeds from this folder instead of "
+                                              "the data directory's lake.")] = None,
+    actor: ActorOption = "", data_dir: DataDirOption = None, config: ConfigOption = None,
+) -> None:
+    """Trace a number: its registration and the numbers linked to it, strongest first."""
+    from telshield import wiring
+    from telshield.wiring.trace import tracer
+
+    settings = existing_data(config, data_dir)
+    t = tracer(settings, wiring.open_store(settings), lake=lake).trace(
+        number, actor=actor or default_actor(), depth=depth)
+    if fmt != "text":
+        text = render(t, fmt)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            out.write_text(text, encoding="utf-8")
+            console.print(f"wrote {out}")
+        return
+    r = t.registration
+    console.print(f"[bold]{t.number}[/] registered {r.get('registered_at', '?')} channel "
+                  f"{r.get('channel_id', '?')} staff {r.get('staff_id', '?')} terminal "
+                  f"{r.get('terminal_id') or '-'} order {r.get('order_id') or '-'}")
+    tb = table(whole("number"), "strength", "evidence")
+    for x in t.links[:20]:
+        tb.add_row(x.msisdn, f"{x.strength:.2f}", "; ".join(
+            f"{e.kind} {e.value}" + (f" via {e.via}" if e.via else "") + f" ({e.strength:.2f})"
+            for e in x.evidence[:3]))
+    console.print(tb)
+
+
+def evaluate_trace_cmd(
+    world: Annotated[Path, typer.Option(help="Folder written by `telshield world generate`.",
+                                        exists=True, file_okay=False)],
+    per_group: Annotated[int, typer.Option(help="Numbers traced per den and gang.")] = 3,
+    depth: Annotated[int, typer.Option(help="Trace depth.")] = 2,
+    config: ConfigOption = None,
+) -> None:
+    """Share of a den's or gang's other numbers in the top 20 of a trace of one of them."""
+    import tempfile
+    from statistics import mean
+
+    from telshield import wiring
+    from telshield.cli.common import settings_from
+    from telshield.evaluate.trace import TOP, judge
+    from telshield.wiring.trace import tracer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = settings_from(config, Path(tmp))
+        store = wiring.open_store(settings)
+        svc = tracer(settings, store, lake=world)
+        cases = judge(world, lambda n: [x.msisdn for x in svc.trace(
+            n, actor="evaluate", depth=depth).links], per_group=per_group)
+        store_dispose = getattr(store, "dispose", None)
+        if store_dispose is not None:
+            store_dispose()
+    t = table("group", "kind", "number", "others", f"in top {TOP}", "share")
+    for c in cases:
+        t.add_row(c.group, c.kind, c.number, str(c.others), str(c.hits), f"{c.share:.0%}")
+    console.print(t)
+    ok = sum(1 for c in cases if c.share >= 0.8)
+    console.print(f"traces meeting the 80 % bar: {ok}/{len(cases)}; mean share "
+                  f"{mean(c.share for c in cases):.1%}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``telshield trace`` and ``telshield evaluate trace``."""
+    from telshield.cli.evaluate import evaluate_app
+
+    evaluate_app.command("trace")(evaluate_trace_cmd)
+    app.command("trace")(trace_cmd)

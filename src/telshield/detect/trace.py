@@ -1,0 +1,160 @@
+"""Trace (溯源): the numbers linked to a set of seed numbers, as lazy expressions over the lake.
+
+Each function takes the seeds (a list of numbers) and returns ``seed, msisdn, kind, value,
+strength``: one row per piece of evidence that ties another number to a seed, with a strength
+in [0, 1] for that evidence alone. The service combines the evidence of each number and ranks.
+
+- **registration** (``detect.gangs.memberships``): the same ID (individual holders), an
+  e-channel order's address, contact number, ordering device or IP, the first phone, a staff ID's
+  or terminal's bulk opening. A value held by many cards says little, so each is weighed by
+  ``min(1, RARE / n)`` for the ``n`` cards holding it.
+- **imei**: every phone the seed called from, and the other numbers that called from it (a GOIP
+  port's IMEI carries each SIM swapped into that port).
+- **colocated**: numbers calling from the seed's cells in the same hours; the strength is the
+  Jaccard similarity of the two sets of (cell, hour), so a den's concurrent ports, busy all day
+  on one cell, score high and a passer-by low.
+- **victims**: callee-set similarity estimated with MinHash over ``HASHES`` hash functions and
+  candidates found by LSH banding (``BANDS`` bands of ``HASHES / BANDS`` rows), all as grouped
+  aggregates and equi-joins, so it runs on any backend and scales past one machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from telshield.detect.gangs import memberships
+
+RARE = 4  # a value held by at most this many cards is fully telling
+MAX_GROUP = 200  # a value held by more cards than this (a NAT, a busy shop) is dropped
+REG_STRENGTH: dict[str, float] = {
+    "id": 0.9, "address": 0.8, "device": 0.8, "contact": 0.7, "ip": 0.5, "imei": 0.6,
+    "staff": 0.5, "terminal": 0.4,
+}
+IMEI_STRENGTH = 0.85
+COLOCATED_STRENGTH = 0.8
+VICTIMS_STRENGTH = 0.9
+HASHES = 32
+BANDS = 16
+MIN_CALLEES = 3  # a caller with fewer distinct callees has no victim set worth comparing
+
+_OUT = ("seed", "msisdn", "kind", "value", "strength")
+
+
+def _seeds(seeds: Sequence[str]) -> ir.Table:
+    return ibis.memtable({"seed": list(dict.fromkeys(seeds))}, schema={"seed": "string"})
+
+
+def _rarity(n: ir.IntegerValue) -> ir.FloatingValue:
+    return ibis.least(ibis.literal(1.0), ibis.literal(float(RARE)) / n.cast("float64"))
+
+
+def registration(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None,
+                 seeds: Sequence[str], *, since: datetime, until: datetime) -> ir.Table:
+    """Cards sharing a registration attribute with a seed (registered in [since, until))."""
+    m = memberships(subscribers, orders, calls, since=since, until=until)
+    size = m.group_by(g_kind=m.kind, g_value=m.value).agg(n=m.msisdn.nunique())
+    s = _seeds(seeds)
+    mine = m.join(s, m.msisdn == s.seed).select(s.seed, m.kind, m.value)
+    other = m.select(o_msisdn=m.msisdn, o_kind=m.kind, o_value=m.value)
+    j = mine.join(other, (mine.kind == other.o_kind) & (mine.value == other.o_value)
+                  & (mine.seed != other.o_msisdn))
+    j = j.join(size, (j.kind == size.g_kind) & (j.value == size.g_value))
+    j = j.filter(j.n <= MAX_GROUP)
+    base = ibis.literal(0.0)
+    for kind, value in REG_STRENGTH.items():
+        base = ibis.ifelse(j.kind == kind, ibis.literal(value), base)
+    return j.select(seed=j.seed, msisdn=j.o_msisdn, kind=j.kind, value=j.value,
+                    strength=base * _rarity(j.n))
+
+
+def imei(calls: ir.Table, seeds: Sequence[str]) -> ir.Table:
+    """Numbers that called from a phone (IMEI) a seed called from."""
+    k = calls.filter(calls.caller_imei.notnull())
+    used = k.group_by(msisdn=k.caller, imei=k.caller_imei).agg()
+    size = used.group_by(g_imei=used.imei).agg(n=used.msisdn.nunique())
+    s = _seeds(seeds)
+    mine = used.join(s, used.msisdn == s.seed).select(s.seed, used.imei)
+    other = used.select(o_msisdn=used.msisdn, o_imei=used.imei)
+    j = mine.join(other, (mine.imei == other.o_imei) & (mine.seed != other.o_msisdn))
+    j = j.join(size, j.imei == size.g_imei).filter(lambda r: r.n <= MAX_GROUP)
+    return j.select(seed=j.seed, msisdn=j.o_msisdn, kind=ibis.literal("imei"), value=j.imei,
+                    strength=ibis.literal(IMEI_STRENGTH) * _rarity(j.n))
+
+
+def colocated(calls: ir.Table, seeds: Sequence[str]) -> ir.Table:
+    """Numbers calling from a seed's cells in the same hours (Jaccard of cell-hour sets)."""
+    k = calls.filter(calls.caller_cell.notnull())
+    slots = k.group_by(msisdn=k.caller, cell=k.caller_cell,
+                       hour=k.started_at.truncate("h")).agg()
+    count = slots.group_by(c_msisdn=slots.msisdn).agg(slots=slots.count())
+    s = _seeds(seeds)
+    mine = slots.join(s, slots.msisdn == s.seed).select(s.seed, slots.cell, slots.hour)
+    other = slots.select(o_msisdn=slots.msisdn, o_cell=slots.cell, o_hour=slots.hour)
+    j = mine.join(other, (mine.cell == other.o_cell) & (mine.hour == other.o_hour)
+                  & (mine.seed != other.o_msisdn))
+    shared = j.group_by("seed", "o_msisdn").agg(shared=j.count(), cell=j.cell.mode())
+    a = count.select(a_msisdn=count.c_msisdn, a_slots=count.slots)
+    b = count.select(b_msisdn=count.c_msisdn, b_slots=count.slots)
+    r = shared.join(a, shared.seed == a.a_msisdn).join(b, shared.o_msisdn == b.b_msisdn)
+    jac = r.shared.cast("float64") / (r.a_slots + r.b_slots - r.shared).cast("float64")
+    return r.select(seed=r.seed, msisdn=r.o_msisdn, kind=ibis.literal("colocated"),
+                    value=r.cell.concat(" ", r.shared.cast("string"), "h"),
+                    strength=ibis.literal(COLOCATED_STRENGTH) * jac)
+
+
+def signatures(calls: ir.Table, *, hashes: int = HASHES,
+               min_callees: int = MIN_CALLEES) -> ir.Table:
+    """``msisdn, i, h``: the MinHash signature of each caller's callee set (one row per hash
+    function), for callers with at least ``min_callees`` distinct callees."""
+    pairs = calls.group_by(msisdn=calls.caller, callee=calls.callee).agg()
+    size = pairs.group_by(s_msisdn=pairs.msisdn).agg(n=pairs.callee.count())
+    keep = size.filter(size.n >= min_callees)
+    pairs = pairs.join(keep, pairs.msisdn == keep.s_msisdn).select("msisdn", "callee")
+    funcs = ibis.memtable({"i": list(range(hashes))}, schema={"i": "int64"})
+    x = pairs.cross_join(funcs)
+    h = x.callee.concat("#", x.i.cast("string")).hash()
+    return x.group_by("msisdn", "i").agg(h=h.min())
+
+
+def victims(calls: ir.Table, seeds: Sequence[str], *, hashes: int = HASHES,
+            bands: int = BANDS) -> ir.Table:
+    """Numbers whose callee sets resemble a seed's (MinHash estimate, LSH candidates)."""
+    sig = signatures(calls, hashes=hashes)
+    rows = max(1, hashes // bands)
+    band = (sig.i // rows).name("band")
+    sb = sig.mutate(band=band)
+    buckets = sb.group_by("msisdn", "band").agg(
+        key=sb.h.cast("string").collect(order_by=sb.i).join("|"))
+    s = _seeds(seeds)
+    mine = buckets.join(s, buckets.msisdn == s.seed).select(s.seed, buckets.band, buckets.key)
+    other = buckets.select(o_msisdn=buckets.msisdn, o_band=buckets.band, o_key=buckets.key)
+    cand = mine.join(other, (mine.band == other.o_band) & (mine.key == other.o_key)
+                     & (mine.seed != other.o_msisdn))
+    cand = cand.select("seed", "o_msisdn").distinct()
+    a = sig.select(a_msisdn=sig.msisdn, a_i=sig.i, a_h=sig.h)
+    b = sig.select(b_msisdn=sig.msisdn, b_i=sig.i, b_h=sig.h)
+    j = cand.join(a, cand.seed == a.a_msisdn).join(
+        b, (cand.o_msisdn == b.b_msisdn) & (a.a_i == b.b_i))
+    est = j.group_by("seed", "o_msisdn").agg(
+        same=(j.a_h == j.b_h).cast("int64").sum())
+    jac = est.same.cast("float64") / float(hashes)
+    return est.select(seed=est.seed, msisdn=est.o_msisdn, kind=ibis.literal("victims"),
+                      value=ibis.literal("callee-set Jaccard ≈ ").concat(
+                          jac.round(2).cast("string")),
+                      strength=ibis.literal(VICTIMS_STRENGTH) * jac)
+
+
+def links(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None,
+          seeds: Sequence[str], *, since: datetime, until: datetime) -> ir.Table:
+    """All the evidence tying other numbers to the seeds (one expression)."""
+    parts = [registration(subscribers, orders, calls, seeds, since=since, until=until)]
+    if calls is not None:
+        parts += [imei(calls, seeds), colocated(calls, seeds), victims(calls, seeds)]
+    out = parts[0].select(*_OUT)
+    for p in parts[1:]:
+        out = out.union(p.select(*_OUT))
+    return out.filter(out.strength > 0)
