@@ -286,10 +286,16 @@ def test_only_configured_peers_are_answered() -> None:
         RedirectServer(_engine(), peers=("10.0.0.0/33",))
 
 
-def test_a_junk_flood_is_logged_once_per_interval(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_junk_flood_is_logged_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    from telshield.screening import sip
+
+    lines: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(sip.log, "info", lambda event, **kw: lines.append((event, kw)))
     server = RedirectServer(_engine())
     for _ in range(200):
         assert server.handle(b"GARBAGE\r\n\r\n") is None
     assert server.stats.malformed == 200
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if "sip.malformed_dropped" in ln]
-    assert len(lines) == 1
+    assert [e for e, _ in lines] == ["sip.malformed_dropped"]  # one line, not 200
+    server._log_junk._last -= sip.LOG_EVERY_S  # the interval has passed
+    server.handle(b"GARBAGE\r\n\r\n")
+    assert lines[-1] == ("sip.malformed_dropped", {"held_back": 199, "why": lines[-1][1]["why"]})
