@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -65,7 +66,7 @@ class DenReport:
         return median(e) if e else float("nan")
 
 
-def read_truth(world: Path) -> list[dict[str, object]]:
+def read_truth(world: Path) -> list[dict[str, Any]]:
     """The true dens of a simulated province."""
     path = world / "truth" / "dens.parquet"
     if not path.exists():
@@ -74,10 +75,10 @@ def read_truth(world: Path) -> list[dict[str, object]]:
     return pq.read_table(path).to_pylist()
 
 
-def owner(truth: Sequence[Mapping[str, object]]) -> dict[str, str]:
+def owner(truth: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """The true den of each den number."""
     return {str(m): str(t["den_id"]) for t in truth
-            for m in t["msisdns"]}  # type: ignore[attr-defined]
+            for m in t["msisdns"]}
 
 
 def best(den: Den, owners: Mapping[str, str]) -> str | None:
@@ -89,7 +90,7 @@ def best(den: Den, owners: Mapping[str, str]) -> str | None:
     return d if 2 * n > len(den.msisdns) else None
 
 
-def judge(found: Sequence[Den], truth: Sequence[Mapping[str, object]],
+def judge(found: Sequence[Den], truth: Sequence[Mapping[str, Any]],
           found_at: Mapping[str, datetime], first_call: Mapping[str, datetime],
           active: set[str], cells: Mapping[str, Cell]) -> DenReport:
     """Compare the stored dens (with members) with the true ones; ``found_at`` is the run
@@ -106,7 +107,7 @@ def judge(found: Sequence[Den], truth: Sequence[Mapping[str, object]],
         first = first_call.get(did)
         err = None
         if did in match:
-            true_cells = [cells[str(c)] for c in t["cell_ids"]  # type: ignore[attr-defined]
+            true_cells = [cells[str(c)] for c in t["cell_ids"]
                           if str(c) in cells]
             if true_cells:
                 err = min(km((match[did].lat, match[did].lon), (c.lat, c.lon))
@@ -115,7 +116,7 @@ def judge(found: Sequence[Den], truth: Sequence[Mapping[str, object]],
         if did in found_at and first is not None:
             delay = (found_at[did] - first).total_seconds() / 3600
         per.append(PerDen(den_id=did, kind=str(t["kind"]),
-                          numbers=len(t["msisdns"]),  # type: ignore[arg-type]
+                          numbers=len(t["msisdns"]),
                           first_call=first, found_after_h=delay, error_km=err))
     members = {m for f in found for m in f.msisdns}
     true = {m for m in owners if m in active}

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -49,7 +50,7 @@ class GangReport:
         return self.recovered / self.true_gangs if self.true_gangs else float("nan")
 
 
-def read_truth(world: Path) -> list[dict[str, object]]:
+def read_truth(world: Path) -> list[dict[str, Any]]:
     """The true gangs of a simulated province."""
     path = world / "truth" / "gangs.parquet"
     if not path.exists():
@@ -58,20 +59,20 @@ def read_truth(world: Path) -> list[dict[str, object]]:
     return pq.read_table(path).to_pylist()
 
 
-def judge(found: Sequence[Gang], truth: Sequence[dict[str, object]]) -> GangReport:
+def judge(found: Sequence[Gang], truth: Sequence[dict[str, Any]]) -> GangReport:
     """Compare found gangs (with members) with the true ones."""
     true_cards: dict[str, str] = {}
     colluding: dict[str, set[str]] = {}
     for g in truth:
         gid = str(g["gang_id"])
-        for m in g["msisdns"]:  # type: ignore[attr-defined]
+        for m in g["msisdns"]:
             true_cards[str(m)] = gid
-        colluding[gid] = {str(s) for s in g["staff_ids"]}  # type: ignore[attr-defined]
+        colluding[gid] = {str(s) for s in g["staff_ids"]}
     members = [{m.msisdn for m in f.members} for f in found]
     in_found = set().union(*members) if members else set()
     per_gang = []
     for g in truth:
-        cards = {str(m) for m in g["msisdns"]}  # type: ignore[attr-defined]
+        cards = {str(m) for m in g["msisdns"]}
         best = max((len(cards & s) for s in members), default=0)
         per_gang.append((str(g["gang_id"]), len(cards), best, 2 * best > len(cards)))
     staff = Counter(m.staff_id for f in found for m in f.members if m.staff_id)
