@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.console import Console
 from rich.table import Column, Table
 
+from telshield.domain.errors import InvalidInput
 from telshield.settings import Settings, load_settings
 
 DataDirOption = Annotated[
@@ -84,3 +87,23 @@ def configure_logging(level: str = "warning", json: bool = False) -> None:
         logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def feed_time(option: str, value: str) -> datetime | None:
+    """An option's date or time (China Standard Time, as the feeds), or None when left empty."""
+    if not value.strip():
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r}: give a date or time, e.g. 2026-11-01 or "
+                           "'2026-11-01 08:00' (China Standard Time, as the feeds)") from None
+
+
+def emit(text: str, out: Path | None, console: Console) -> None:
+    """An export written to ``out``, or to stdout (for a pipe) when no file is given."""
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out}")

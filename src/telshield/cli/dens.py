@@ -4,18 +4,24 @@ against the simulator's truth."""
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, settings_from, table
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    emit,
+    existing_data,
+    feed_time,
+    settings_from,
+    table,
+)
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.cases import parse_action
 from telshield.domain.dens import Den, den_ref, parse_den_ref
-from telshield.domain.errors import InvalidInput
 from telshield.domain.paging import Page
 from telshield.services.dens import DenService
 
@@ -30,16 +36,6 @@ def _service(config: Path | None, data_dir: Path | None) -> DenService:
 
     settings = existing_data(config, data_dir)
     return dens(settings, wiring.open_store(settings))
-
-
-def _when(value: str, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"--{name} {value!r}: give a date or time, e.g. 2026-11-01 or "
-                           "'2026-11-01 08:00' (China Standard Time, as the feeds)") from None
 
 
 def _dens_table(items: list[Den]) -> None:
@@ -64,7 +60,8 @@ def find_cmd(
 ) -> None:
     """Find dens in recent calls and store them (a den found again is updated)."""
     r = _service(config, data_dir).find(actor=actor or default_actor(),
-                                        since=_when(since, "since"), until=_when(until, "until"))
+                                        since=feed_time("--since", since),
+                                        until=feed_time("--until", until))
     console.print(f"calls {r.since:%Y-%m-%d %H:%M} .. {r.until:%Y-%m-%d %H:%M}: {r.ports:,} "
                   f"one-way callers; {len(r.dens)} den(s): {r.new} new, {r.updated} updated")
     if r.dens:
@@ -108,12 +105,7 @@ def export_cmd(
     """A den for the police: JSON (the case), CSV (its numbers) or a report (text or HTML)."""
     from telshield.services.dens_export import export
 
-    text = export(_service(config, data_dir).get(parse_den_ref(den)), fmt)
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
-        console.print(f"wrote {out}")
+    emit(export(_service(config, data_dir).get(parse_den_ref(den)), fmt), out, console)
 
 
 @dens_app.command("dispose")

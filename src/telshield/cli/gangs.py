@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,14 +13,15 @@ from rich.console import Console
 from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
+    emit,
     existing_data,
+    feed_time,
     settings_from,
     table,
     whole,
 )
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.cases import parse_action
-from telshield.domain.errors import InvalidInput
 from telshield.domain.gangs import Gang, gang_ref, parse_gang_ref
 from telshield.domain.paging import Page
 from telshield.services.gangs import GangService
@@ -37,16 +37,6 @@ def _service(config: Path | None, data_dir: Path | None) -> GangService:
 
     settings = existing_data(config, data_dir)
     return gangs(settings, wiring.open_store(settings))
-
-
-def _since(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"--since {value!r}: give a date or time, e.g. 2026-11-01 or "
-                           "'2026-11-01 08:00' (China Standard Time, as the feeds)") from None
 
 
 def _gangs_table(items: list[Gang]) -> None:
@@ -69,7 +59,8 @@ def find_cmd(
     actor: ActorOption = "", data_dir: DataDirOption = None, config: ConfigOption = None,
 ) -> None:
     """Find gangs among recent registrations and store them (a gang found again is updated)."""
-    r = _service(config, data_dir).find(actor=actor or default_actor(), since=_since(since))
+    r = _service(config, data_dir).find(actor=actor or default_actor(),
+                                        since=feed_time("--since", since))
     console.print(f"cards registered {r.since:%Y-%m-%d %H:%M} .. {r.until:%Y-%m-%d %H:%M}: "
                   f"{r.cards:,} linked by {r.links:,} links into {r.communities:,} communities; "
                   f"{len(r.gangs)} gang(s): {r.new} new, {r.updated} updated")
@@ -113,12 +104,7 @@ def export_cmd(
     """A gang for the police: JSON (the case), CSV (its cards) or GraphML (cards and links)."""
     from telshield.services.gangs_export import export
 
-    text = export(_service(config, data_dir).get(parse_gang_ref(gang)), fmt)
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
-        console.print(f"wrote {out}")
+    emit(export(_service(config, data_dir).get(parse_gang_ref(gang)), fmt), out, console)
 
 
 @gangs_app.command("dispose")

@@ -15,6 +15,7 @@ from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
     existing_data,
+    feed_time,
     settings_from,
     table,
     whole,
@@ -38,16 +39,6 @@ def _service(config: Path | None, data_dir: Path | None) -> HotspotService:
     return hotspots(settings, wiring.open_store(settings))
 
 
-def _time(option: str, value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{option} {value!r}: give a date or time, e.g. 2026-11-01 or "
-                           "'2026-11-01 08:00' (China Standard Time, as the feeds)") from None
-
-
 def _table(items: list[Hotspot]) -> None:
     t = table(whole("hotspot"), "county", "window (CST)", "numbers", "observed", "expected",
               "factor", "p-value", "lat, lon", "status")
@@ -68,7 +59,7 @@ def find_cmd(
     """Scan counties for out-of-province suspicious numbers gathering against their own
     baseline, and store the alerts (a county's continuing hotspot is updated)."""
     r = _service(config, data_dir).find(actor=actor or default_actor(),
-                                        until=_time("--until", until))
+                                        until=feed_time("--until", until))
     console.print(f"scan up to {r.until:%Y-%m-%d %H:%M}: {r.suspects:,} suspicious "
                   f"out-of-province numbers over {r.regions} counties; {len(r.hotspots)} "
                   f"hotspot(s): {r.new} new")
@@ -85,7 +76,7 @@ def list_cmd(
     data_dir: DataDirOption = None, config: ConfigOption = None,
 ) -> None:
     """Stored hotspots, latest first."""
-    _table(_service(config, data_dir).list(since=_time("--since", since), region=county or None,
+    _table(_service(config, data_dir).list(since=feed_time("--since", since), region=county or None,
                                            page=Page(limit=limit)))
 
 

@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    emit,
+    existing_data,
+    table,
+    whole,
+)
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.errors import InvalidInput
 from telshield.services.trace import Trace
@@ -62,12 +69,7 @@ def trace_cmd(
     t = tracer(settings, wiring.open_store(settings), lake=lake).trace(
         number, actor=actor or default_actor(), depth=depth)
     if fmt != "text":
-        text = render(t, fmt)
-        if out is None:
-            typer.echo(text, nl=False)
-        else:
-            out.write_text(text, encoding="utf-8")
-            console.print(f"wrote {out}")
+        emit(render(t, fmt), out, console)
         return
     r = t.registration
     console.print(f"[bold]{t.number}[/] registered {r.get('registered_at', '?')} channel "
