@@ -73,8 +73,9 @@ def activity(reader: FeedReader, numbers: list[str], days: int, *, limit: int = 
         latest - timedelta(days=days))))
     out: dict[str, list[dict[str, str]]] = {}
     for key, col in (("cells", "caller_cell"), ("imeis", "caller_imei")):
-        g = mine.filter(mine[col].notnull() & (mine[col] != "")).group_by(col).aggregate(
-            calls=mine.count(), first=mine.started_at.min(), last=mine.started_at.max())
+        f = mine.filter(mine[col].notnull() & (mine[col] != ""))
+        g = f.group_by(col).aggregate(calls=f.count(), first=f.started_at.min(),
+                                      last=f.started_at.max())
         rows = _rows(g.order_by([ibis.desc("calls"), col]).limit(limit))
         out[key] = [{"value": str(r[col]), "calls": str(r["calls"]), "first": _text(r["first"]),
                      "last": _text(r["last"])} for r in rows]
