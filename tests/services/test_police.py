@@ -84,7 +84,7 @@ def test_a_query_is_answered_only_after_two_people_and_sealed(
     with pytest.raises(Conflict, match="prepared"):
         svc.approve(rid, actor="bob")  # not prepared: no approval
     svc.prepare(rid, actor="ann", note="legal document checked")
-    with pytest.raises(Forbidden, match="maker-checker"):
+    with pytest.raises(Conflict, match="maker-checker"):
         svc.approve(rid, actor="ann")
     q, resp = svc.approve(rid, actor="bob")
     assert (q.status.value, q.prepared_by, q.decided_by) == ("answered", "ann", "bob")

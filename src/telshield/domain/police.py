@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from telshield.domain.errors import Conflict, Forbidden, InvalidInput
+from telshield.domain.errors import Conflict, InvalidInput
 
 
 class RequestKind(StrEnum):
@@ -170,10 +170,10 @@ class PoliceRequest:
                        note=note.strip())
 
     def approve(self, *, by: str, at: datetime, note: str = "") -> PoliceRequest:
-        """The checker's step; Forbidden when the checker is the maker (two people, always)."""
+        """The checker's step; Conflict when the checker is the maker (two people, always)."""
         self._move(RequestStatus.ANSWERED)
         if by == self.prepared_by:
-            raise Forbidden(f"{by!r} prepared request {self.id}: another person must approve "
+            raise Conflict(f"{by!r} prepared request {self.id}: another person must approve "
                             "it (maker-checker)")
         return replace(self, status=RequestStatus.ANSWERED, decided_by=by, decided_at=at,
                        note=note.strip() or self.note)

@@ -110,7 +110,7 @@ class PoliceService:
 
     def _unit_of(self, tx: UnitOfWork, user: User) -> str:
         if user.role is not Role.POLICE or not user.unit:
-            raise Forbidden(f"user {user.name!r} acts for no police unit: requests and clues "
+            raise InvalidInput(f"user {user.name!r} acts for no police unit: requests and clues "
                             "come from police users (`telshield users add --role police "
                             "--unit CODE`)")
         if tx.police.unit(user.unit) is None:
