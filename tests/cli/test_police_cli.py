@@ -1,6 +1,7 @@
 """The operator's police commands as a person runs them: register a unit and its officer, then
 a unit's query is prepared by one person, refused to the same person's approval, approved by
-another, written out as JSON + HTML with its SHA-256, verified; nothing answered in time is escalated."""
+another, written out as JSON + HTML with its SHA-256, verified; a request answered in time is
+not escalated."""
 
 from __future__ import annotations
 
