@@ -92,6 +92,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
      {A, P}),
     ("GET", "/v1/police/clues", None, {A, P}),
     ("POST", "/v1/police/clues/NO-SUCH/feedback", {"outcome": "traced"}, {A, AN, D}),
+    ("GET", "/v1/police/reports/monthly?month=2026-03", None, {A, AN, D}),
 ]
 # Answered without a key, by design (docs/api.md): a supervisor's probes.
 PUBLIC = [("GET", "/healthz"), ("GET", "/readyz")]

@@ -209,3 +209,25 @@ def test_a_clue_goes_into_the_feed_and_gets_feedback(svc: PoliceService,
     assert len(reads) == 3 and reads[-1].detail["what"] == "clues"
     with pytest.raises(NotFound):
         svc.feedback("NOPE", outcome="traced", note="", actor="ann")
+
+
+def test_the_monthly_report_counts_and_is_sealed(svc: PoliceService, clock: FixedClock,
+                                                 store: SqlStore) -> None:
+    late = svc.submit(_cop(), kind="control", target_kind="number", target=A3, action="block",
+                      legal_doc="d", case_ref="c", reason="r")
+    rid = _query(svc)
+    svc.prepare(rid, actor="ann")
+    svc.approve(rid, actor="bob")
+    clock.advance(hours=3)
+    svc.escalate()
+    r = svc.monthly("2026-03", actor="ann")
+    body = json.loads(r.package)
+    assert body["requests"] == {"received": 2, "by_kind": {"control/block": 1, "query": 1},
+                                "answered": 1, "rejected": 0, "open": 1,
+                                "answered_within_sla": 1, "breached": 1, "escalated": 1}
+    assert body["by_unit"] == {"NJ-FZ": {"answered": 1, "received": 2, "submitted": 1}}
+    assert r.sha256 == sha256(r.package) and A3 not in r.package
+    assert svc.monthly("2026-02", actor="ann").package.count('"received":0') == 2
+    assert _audit(store)[-1].event.action == "police.report" and late.id
+    with pytest.raises(InvalidInput, match="YYYY-MM"):
+        svc.monthly("2026-13", actor="ann")

@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from telshield.api.auth import requires
@@ -254,3 +254,19 @@ def feedback(s: S, user: Handler, clue_id: Annotated[str, Path(max_length=100)],
              body: FeedbackIn) -> FeedbackOut:
     """Tell a clue's unit what was done with it."""
     return _fb(s.feedback(clue_id, outcome=body.outcome, note=body.note, actor=user.name))
+
+
+class ReportOut(BaseModel):
+    """A month's coordination statistics and the SHA-256 of their canonical JSON."""
+
+    month: str
+    sha256: str
+    report: dict[str, Any]
+
+
+@router.get("/reports/monthly", response_model=ReportOut)
+def report(s: S, user: Handler,
+           month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]) -> ReportOut:
+    """The month's police coordination statistics (counts only), sealed and audited."""
+    r = s.monthly(month, actor=user.name)
+    return ReportOut(month=r.month, sha256=r.sha256, report=json.loads(r.package))

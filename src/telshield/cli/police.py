@@ -135,6 +135,21 @@ def feedback_cmd(clue_id: str,
     console.print(f"clue {fb.clue_id} ({fb.unit}): {fb.outcome}")
 
 
+@police_app.command("report")
+def report_cmd(month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+               out: Annotated[Path | None, typer.Option(help="Write the JSON here.")] = None,
+               actor: ActorOption = "", data_dir: DataDirOption = None,
+               config: ConfigOption = None) -> None:
+    """The month's police coordination statistics as canonical JSON; prints its SHA-256."""
+    r = _service(data_dir, config).monthly(month, actor=actor or default_actor())
+    if out is None:
+        typer.echo(r.package)
+    else:
+        out.write_text(r.package, encoding="utf-8")
+        console.print(f"wrote {out}; SHA-256:")
+    print(r.sha256)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``telshield police``."""
     app.add_typer(police_app, name="police")

@@ -46,6 +46,7 @@ from telshield.domain.users import Role, User
 from telshield.services import police_data
 from telshield.services.disposal import apply
 from telshield.services.lakeread import FeedReader
+from telshield.services.police_report import MonthlyReport, monthly
 from telshield.services.store import Clock, Store, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -318,6 +319,10 @@ class PoliceService:
         """Requests that missed their SLA: answered late, or open past the deadline now."""
         with self.store.transaction(write=False) as tx:
             return tx.police.breached(self.clock.now())
+
+    def monthly(self, month: str, *, actor: str) -> MonthlyReport:
+        """The month's coordination statistics, sealed with their SHA-256 (audited)."""
+        return monthly(self.store, self.clock, self.reader, month, actor=actor)
 
     # --- clues -------------------------------------------------------------------------------
     def submit_clue(self, user: User, *, msisdn: str, case_ref: str, fraud_type: str,

@@ -426,6 +426,10 @@ class PoliceRepo(Protocol):
         """Requests, newest first, filtered and paginated."""
         ...
 
+    def submitted_between(self, since: datetime, until: datetime) -> list[PoliceRequest]:
+        """Requests that arrived in [since, until), oldest first."""
+        ...
+
     def open_past(self, at: datetime) -> list[PoliceRequest]:
         """Open requests whose deadline has passed at ``at``."""
         ...

@@ -109,6 +109,12 @@ class SqlPoliceRepo:
         stmt = stmt.order_by(R.c.id.desc()).limit(page.limit).offset(page.offset)
         return [_request(r) for r in self.conn.execute(stmt)]
 
+    def submitted_between(self, since: datetime, until: datetime) -> list[PoliceRequest]:
+        """Requests that arrived in [since, until), oldest first."""
+        stmt = sa.select(R).where((R.c.submitted_at >= naive_utc(since))
+                                  & (R.c.submitted_at < naive_utc(until))).order_by(R.c.id)
+        return [_request(r) for r in self.conn.execute(stmt)]
+
     def open_past(self, at: datetime) -> list[PoliceRequest]:
         """Open requests whose deadline has passed at ``at``."""
         open_ = [RequestStatus.SUBMITTED.value, RequestStatus.PREPARED.value]
