@@ -48,6 +48,14 @@ def add_cmd(
     user, key = d.users.add(name, role, unit=unit, actor=actor or default_actor())
     console.print(f"user [bold]{user.name}[/] ({user.role.value}) — API key, keep it safe:")
     print(key)
+    if user.role.value == "police":
+        from telshield.wiring.police import police
+
+        settings = existing_data(config, data_dir)
+        if user.unit not in {u.code for u in police(settings, d.store).units()}:
+            console.print(f"[yellow]police unit {user.unit!r} is not registered: this officer "
+                          f"files nothing until `telshield users unit-add {user.unit} --name "
+                          "...`[/]")
 
 
 @users_app.command("list")
