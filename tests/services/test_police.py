@@ -231,3 +231,24 @@ def test_the_monthly_report_counts_and_is_sealed(svc: PoliceService, clock: Fixe
     assert _audit(store)[-1].event.action == "police.report" and late.id
     with pytest.raises(InvalidInput, match="YYYY-MM"):
         svc.monthly("2026-13", actor="ann")
+
+
+def test_each_cycle_tick_escalates_police_requests_past_their_sla(tmp_path: Path) -> None:
+    from telshield.wiring.cycle import platform
+    from telshield.wiring.datadir import init_data_dir
+
+    settings = Settings(data_dir=tmp_path / "data")
+    init_data_dir(settings)
+    root = tmp_path / "lake"
+    write_feed(root, "subscribers", [_sub(A1, ID_A, 0, "CH-SHOP")])
+    clock = FixedClock(datetime(2026, 3, 1, 9))
+    p = platform(settings, clock=clock, lake=root)
+    svc = police(settings, p.disposal.store, clock=clock, lake=root)
+    svc.add_unit("NJ-FZ", "Nanjing", actor="root")
+    q = svc.submit(_cop(), kind="control", target_kind="number", target=A1, action="block",
+                   legal_doc="d", case_ref="c", reason="r")
+    assert p.cycle.tick(datetime(2026, 3, 1, 17), detect=False).police_escalated == 0
+    clock.advance(hours=3)  # past the 2-hour SLA of a control
+    assert p.cycle.tick(datetime(2026, 3, 1, 20), detect=False).police_escalated == 1
+    assert p.cycle.tick(datetime(2026, 3, 1, 21), detect=False).police_escalated == 0
+    assert svc.get(_cop(), int(q.id or 0)).escalated_at == clock.now()

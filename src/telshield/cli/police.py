@@ -84,7 +84,7 @@ def reject_cmd(request_id: IdArg, reason: Annotated[str, typer.Option(help="Why 
 @police_app.command("escalate")
 def escalate_cmd(actor: ActorOption = "", data_dir: DataDirOption = None,
                  config: ConfigOption = None) -> None:
-    """Escalate every open request past its SLA deadline (run it from cron or each tick)."""
+    """Escalate every open request past its SLA deadline (each `telshield run` tick does too)."""
     late = _service(data_dir, config).escalate(actor=actor or default_actor())
     console.print(f"{len(late)} request(s) escalated")
     if late:
