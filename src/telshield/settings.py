@@ -434,6 +434,15 @@ class DenSettings(BaseModel):
     lookback_hours: int = Field(default=72, gt=0, description="calls read by each dens find")
 
 
+class PoliceSettings(BaseModel):
+    """Police coordination (警企协同): SLA per request kind and what a query reads
+    (docs/police.md)."""
+
+    query_hours: int = Field(default=24, gt=0, description="SLA of a query request, hours")
+    control_hours: int = Field(default=2, gt=0, description="SLA of a control request, hours")
+    lookback_days: int = Field(default=30, gt=0, description="recent cells and IMEIs: days read")
+
+
 class Settings(BaseSettings):
     """All of telshield's settings."""
 
@@ -474,6 +483,7 @@ class Settings(BaseSettings):
     gangs: GangSettings = GangSettings()
     hotspots: HotspotSettings = HotspotSettings()
     dens: DenSettings = DenSettings()
+    police: PoliceSettings = PoliceSettings()
 
     @property
     def lake_dir(self) -> Path:

@@ -18,6 +18,7 @@ from telshield.domain.users import Role
 from telshield.services.store import FixedClock
 from telshield.settings import ApiSettings, Settings
 from telshield.wiring import Disposal, disposal
+from telshield.wiring.police import police
 
 ALL = set(Role)
 A, AN, D, P, AU = Role.ADMIN, Role.ANALYST, Role.DISPOSER, Role.POLICE, Role.AUDITOR
@@ -74,6 +75,24 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("GET", "/v1/dens", None, {A, AN, AU}),
     ("GET", "/v1/dens/1", None, {A, AN, AU}),
     ("GET", f"/v1/trace/{N}", None, {A, AN, P}),
+    # police coordination: officers file and read their unit's (an admin reaches them too, but
+    # files nothing: it acts for no unit, 422); the operator's analysts and disposers answer
+    ("POST", "/v1/police/requests", {"kind": "query", "target": N, "legal_doc": "L-1",
+                                     "case_ref": "C-1", "reason": "r"}, {A, P}),
+    ("GET", "/v1/police/requests", None, {A, P}),
+    ("GET", "/v1/police/requests/1", None, {A, P}),
+    ("POST", "/v1/police/requests/1/prepare", {"note": "checked"}, {A, AN, D}),
+    ("POST", "/v1/police/requests/1/approve", {}, {A, AN, D}),
+    ("POST", "/v1/police/requests/1/reject", {"reason": "no"}, {A, AN, D}),
+    ("GET", "/v1/police/requests/1/response", None, {A, P}),
+    ("GET", "/v1/police/queue", None, {A, AN, D}),
+    ("POST", "/v1/police/escalate", None, {A, AN, D}),
+    ("GET", "/v1/police/breaches", None, {A, AN, D}),
+    ("POST", "/v1/police/clues", {"msisdn": N, "case_ref": "C-2", "fraud_type": "investment"},
+     {A, P}),
+    ("GET", "/v1/police/clues", None, {A, P}),
+    ("POST", "/v1/police/clues/NO-SUCH/feedback", {"outcome": "traced"}, {A, AN, D}),
+    ("GET", "/v1/police/reports/monthly?month=2026-03", None, {A, AN, D}),
 ]
 # Answered without a key, by design (docs/api.md): a supervisor's probes.
 PUBLIC = [("GET", "/healthz"), ("GET", "/readyz")]
@@ -86,6 +105,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
     settings = Settings(data_dir=Path(data), api=ApiSettings(metrics_port=0,
                                                              key_max_failures=10_000))
     d: Disposal = disposal(settings, clock=FixedClock(datetime(2026, 3, 1, 9)))
+    police(settings, d.store).add_unit("PSB", "a police unit", actor="test")
     keys = {r: d.users.add(f"u-{r.value}", r.value, actor="test", unit="PSB")[1] for r in Role}
     at = datetime(2026, 3, 1, 8)
     d.cases.intake([Alert(N, 0.95, Tier.SUSPEND, (Reason("rule:x", "x"),), at, at)])
@@ -149,3 +169,29 @@ def test_auditor_sees_numbers_masked(api: tuple[TestClient, dict[Role, str]]) ->
     numbers = [e["detail"]["msisdn"] for e in audit if "msisdn" in e["detail"]]
     assert numbers and N not in numbers
     assert get(AU, "/audit/verify")["ok"] is True
+
+
+def test_an_officer_sees_only_their_units_requests(
+        api: tuple[TestClient, dict[Role, str]]) -> None:
+    client, keys = api
+    state = client.app.state  # type: ignore[attr-defined]
+    state.police.add_unit("PSB-B", "another unit", actor="test")
+    _, other = state.disposal.users.add("u-police-b", "police", actor="test", unit="PSB-B")
+    mine = {"Authorization": f"Bearer {keys[P]}"}
+    body = {"kind": "query", "target": N, "legal_doc": "L-9", "case_ref": "C-9", "reason": "r"}
+    rid = client.post("/v1/police/requests", json=body, headers=mine).json()["id"]
+    client.post(f"/v1/police/requests/{rid}/prepare", json={},
+                headers={"X-API-Key": keys[AN]})
+    assert client.post(f"/v1/police/requests/{rid}/approve", json={},
+                       headers={"X-API-Key": keys[AN]}).status_code == 409  # maker-checker
+    assert client.post(f"/v1/police/requests/{rid}/approve", json={},
+                       headers={"X-API-Key": keys[D]}).status_code == 200
+    assert client.get(f"/v1/police/requests/{rid}/response", headers=mine).status_code == 200
+    theirs = {"X-API-Key": other}
+    for path in (f"/v1/police/requests/{rid}", f"/v1/police/requests/{rid}/response"):
+        r = client.get(path, headers=theirs)
+        assert r.status_code == 404 and N not in r.text, (path, r.text)
+    assert rid not in [q["id"] for q in client.get("/v1/police/requests", headers=theirs).json()]
+    reads = [e for e in client.get("/audit?limit=1000", headers={"X-API-Key": keys[A]}).json()
+             if e["action"] == "police.read" and e["subject"] == f"police_request:{rid}"]
+    assert [e["actor"] for e in reads] == ["u-police"]  # the refused reads read nothing

@@ -105,6 +105,10 @@ def _register() -> None:
 
     trace.register(app)
 
+    from telshield.cli import police  # police coordination (警企协同)
+
+    police.register(app)
+
 
 def main() -> None:
     """Entry point: run the CLI and turn telshield errors into messages and exit codes."""

@@ -48,6 +48,14 @@ def add_cmd(
     user, key = d.users.add(name, role, unit=unit, actor=actor or default_actor())
     console.print(f"user [bold]{user.name}[/] ({user.role.value}) — API key, keep it safe:")
     print(key)
+    if user.role.value == "police":
+        from telshield.wiring.police import police
+
+        settings = existing_data(config, data_dir)
+        if user.unit not in {u.code for u in police(settings, d.store).units()}:
+            console.print(f"[yellow]police unit {user.unit!r} is not registered: this officer "
+                          f"files nothing until `telshield users unit-add {user.unit} --name "
+                          "...`[/]")
 
 
 @users_app.command("list")
@@ -86,6 +94,35 @@ def disable_cmd(name: str, actor: ActorOption = "", data_dir: DataDirOption = No
     wiring.disposal(existing_data(config, data_dir)).users.disable(
         name, actor=actor or default_actor())
     console.print(f"user {name} disabled")
+
+
+@users_app.command("unit-add")
+def unit_add_cmd(
+    code: Annotated[str, typer.Argument(help="The unit's code, e.g. NJ-PSB-FZ.")],
+    name: Annotated[str, typer.Option(help="The unit's full name.")],
+    actor: ActorOption = "", data_dir: DataDirOption = None, config: ConfigOption = None,
+) -> None:
+    """Register a police unit; its officers are added with --role police --unit CODE."""
+    from telshield import wiring
+    from telshield.wiring.police import police
+
+    settings = existing_data(config, data_dir)
+    u = police(settings, wiring.open_store(settings)).add_unit(code, name,
+                                                               actor=actor or default_actor())
+    console.print(f"police unit {u.code} ({u.name}) registered")
+
+
+@users_app.command("units")
+def units_cmd(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """List the registered police units."""
+    from telshield import wiring
+    from telshield.wiring.police import police
+
+    settings = existing_data(config, data_dir)
+    t = table(whole("code"), "name", "registered (UTC)")
+    for u in police(settings, wiring.open_store(settings)).units():
+        t.add_row(u.code, u.name, f"{u.created_at:%Y-%m-%d %H:%M}")
+    console.print(t)
 
 
 def register(app: typer.Typer) -> None:

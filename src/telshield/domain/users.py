@@ -49,6 +49,8 @@ class Permission(StrEnum):
     HOTSPOTS_READ = "hotspots.read"  # out-of-town concentration hotspots and their numbers
     DENS_READ = "dens.read"  # GOIP dens, their place and numbers
     TRACE = "trace"  # trace a number (溯源): the numbers linked to it
+    POLICE_REQUEST = "police.request"  # a unit's requests and clues, scoped to the unit
+    POLICE_HANDLE = "police.handle"  # the operator's side: prepare, approve, feedback, SLA
 
 
 _P, _R = Permission, Role
@@ -57,7 +59,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ANALYST: frozenset(
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
          _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.GANGS_READ,
-         _P.REGISTRATIONS_RISK, _P.HOTSPOTS_READ, _P.DENS_READ, _P.TRACE}
+         _P.REGISTRATIONS_RISK, _P.HOTSPOTS_READ, _P.DENS_READ, _P.TRACE, _P.POLICE_HANDLE}
     ),
     _R.DISPOSER: frozenset(
         {
@@ -70,9 +72,10 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             _P.APPEALS_READ,
             _P.APPEALS_FILE,
             _P.APPEALS_DECIDE,
+            _P.POLICE_HANDLE,
         }
     ),
-    _R.POLICE: frozenset({_P.LISTS_READ, _P.POLICE_BLOCK, _P.TRACE}),
+    _R.POLICE: frozenset({_P.LISTS_READ, _P.POLICE_BLOCK, _P.TRACE, _P.POLICE_REQUEST}),
     _R.AUDITOR: frozenset(
         {_P.LISTS_READ, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ, _P.AUDIT_READ,
          _P.GANGS_READ, _P.HOTSPOTS_READ, _P.DENS_READ}  # auditors: numbers masked

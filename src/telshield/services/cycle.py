@@ -1,7 +1,8 @@
 """The operating cycle: what the platform does every tick, in order.
 
 1. **clues** — police clues reported since the last tick become police-ordered blocks;
-2. **escalate** — verifications and restrictions past their deadline are suspended;
+2. **escalate** — verifications and restrictions past their deadline are suspended, and police
+   requests still open past their SLA are escalated (``services.police``), once each;
 3. **detect** — when due, detection scores the numbers with new calls; its alerts open or update
    cases and the disposal policy acts on them (in shadow mode, before ``shadow_until``, they are
    kept aside and act on nothing);
@@ -118,6 +119,7 @@ class TickResult:
     at: datetime
     clues: int = 0  # police-ordered blocks added
     escalated: int = 0  # cases suspended past their deadline
+    police_escalated: int = 0  # police requests newly past their SLA
     detected: bool = False  # detection ran this tick
     scored: int = 0
     alerts: int = 0
@@ -146,12 +148,14 @@ class Cycle:
         stop: Callable[[], bool] = lambda: False,
         checkpoint: Callable[[], object] | None = None,
         hotspots: Callable[[datetime], int] | None = None,
+        police_escalate: Callable[[], int] | None = None,
     ) -> None:
         self.liaison, self.cases, self.detection = liaison, cases, detection
         self.snapshots, self.state, self.devices = snapshots, state, devices
         self.shadow, self.options, self.stop = shadow, options, stop
         self.checkpoint = checkpoint  # anchors the audit chain's head outside the store
         self.hotspots = hotspots  # the hotspot scan at a moment: how many alerts it raised
+        self.police_escalate = police_escalate  # police requests past their SLA: how many
 
     def detection_due(self, at: datetime) -> bool:
         """Whether detection runs at ``at`` (never run, or ``detect_every`` has passed)."""
@@ -205,6 +209,8 @@ class Cycle:
 
     def _escalate(self, r: TickResult) -> None:
         r.escalated = sum(self.cases.escalate_overdue().values())
+        if self.police_escalate is not None:
+            r.police_escalated = self.police_escalate()
 
     def _detect(self, r: TickResult) -> None:
         last = self.state.load().detected_until

@@ -21,6 +21,7 @@ from telshield.domain.gangs import Gang
 from telshield.domain.hotspots import Hotspot
 from telshield.domain.lists import EntryKey, ListDiff, ListEntry
 from telshield.domain.paging import Page
+from telshield.domain.police import ClueFeedback, PoliceRequest, Response, Unit
 from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
 from telshield.domain.regrisk import FraudNumbers
 from telshield.domain.users import User
@@ -393,6 +394,67 @@ class OutcomeRepo(Protocol):
         ...
 
 
+class PoliceRepo(Protocol):
+    """Police units, their requests, sealed responses and clue feedback (警企协同)."""
+
+    def add_unit(self, unit: Unit) -> Unit:
+        """Register a unit; Conflict if its code is taken."""
+        ...
+
+    def unit(self, code: str) -> Unit | None:
+        """One unit, if registered."""
+        ...
+
+    def units(self) -> list[Unit]:
+        """Every unit."""
+        ...
+
+    def add(self, q: PoliceRequest) -> PoliceRequest:
+        """Insert a request; return it with its id."""
+        ...
+
+    def get(self, id: int, *, lock: bool = False) -> PoliceRequest:
+        """One request; NotFound if absent (``lock``: held until the transaction ends)."""
+        ...
+
+    def save(self, q: PoliceRequest) -> None:
+        """Write back a changed request."""
+        ...
+
+    def find(self, *, unit: str = "", status: str = "", page: Page = Page()
+             ) -> list[PoliceRequest]:
+        """Requests, newest first, filtered and paginated."""
+        ...
+
+    def submitted_between(self, since: datetime, until: datetime) -> list[PoliceRequest]:
+        """Requests that arrived in [since, until), oldest first."""
+        ...
+
+    def open_past(self, at: datetime) -> list[PoliceRequest]:
+        """Open requests whose deadline has passed at ``at``."""
+        ...
+
+    def breached(self, at: datetime) -> list[PoliceRequest]:
+        """Requests that missed their SLA."""
+        ...
+
+    def add_response(self, resp: Response) -> None:
+        """Store a request's sealed response."""
+        ...
+
+    def response(self, request_id: int) -> Response | None:
+        """A request's sealed response, if any."""
+        ...
+
+    def add_feedback(self, fb: ClueFeedback) -> None:
+        """Record what was done with a clue."""
+        ...
+
+    def feedback(self, *, unit: str = "", clue_id: str = "") -> list[ClueFeedback]:
+        """Clue feedback, filtered."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction's view of the store."""
 
@@ -464,6 +526,11 @@ class UnitOfWork(Protocol):
     @property
     def outcomes(self) -> OutcomeRepo:
         """What became of numbers (alerted, clued, confirmed), for the risk ranking."""
+        ...
+
+    @property
+    def police(self) -> PoliceRepo:
+        """Police units, requests, responses and clue feedback."""
         ...
 
 

@@ -24,6 +24,7 @@ from telshield.store.hotspots import SqlHotspotRepo
 from telshield.store.lists import SqlListRepo
 from telshield.store.offnet import SqlOffnetRepo
 from telshield.store.outbox import SqlOutboxRepo
+from telshield.store.police import SqlPoliceRepo
 from telshield.store.registrations import SqlRegistrationRepo
 from telshield.store.regrisk import SqlOutcomeRepo
 from telshield.store.users import SqlUserRepo
@@ -81,6 +82,7 @@ class SqlUnitOfWork:
         self.hotspots = SqlHotspotRepo(conn)
         self.dens = SqlDenRepo(conn)
         self.outcomes = SqlOutcomeRepo(conn)
+        self.police = SqlPoliceRepo(conn)
 
 
 def open_store(url: str, *, schema: str = "", upgrade: bool = True,

@@ -379,3 +379,65 @@ den_members = Table(
     Column("calls", Integer, nullable=False),
     Index(None, "msisdn"),
 )
+
+# Police coordination (警企协同): the units, their query/control requests with the operator's
+# maker-checker trail, the sealed response to each (JSON + HTML and their SHA-256), and the
+# operator's feedback on each clue.
+police_units = Table(
+    "police_units",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+police_requests = Table(
+    "police_requests",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("unit", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("target_kind", String(16), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("legal_doc", String(500), nullable=False),
+    Column("case_ref", String(500), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("submitted_by", String(128), nullable=False),
+    Column("submitted_at", DateTime, nullable=False),
+    Column("deadline", DateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("prepared_by", String(128), nullable=False),
+    Column("prepared_at", DateTime, nullable=True),
+    Column("decided_by", String(128), nullable=False),
+    Column("decided_at", DateTime, nullable=True),
+    Column("note", String(500), nullable=False),
+    Column("escalated_at", DateTime, nullable=True),
+    Index(None, "unit", "id"),
+    Index(None, "status", "deadline"),
+)
+
+police_responses = Table(
+    "police_responses",
+    metadata,
+    Column("request_id", ID, ForeignKey("police_requests.id"), primary_key=True),
+    Column("package", Text, nullable=False),  # canonical JSON: the hash covers it as is
+    Column("html", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("html_sha256", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+police_clue_feedback = Table(
+    "police_clue_feedback",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("clue_id", String(128), nullable=False),
+    Column("unit", String(128), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("note", String(500), nullable=False),
+    Column("by", String(128), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index(None, "clue_id"),
+    Index(None, "unit"),
+)

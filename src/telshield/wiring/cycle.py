@@ -146,6 +146,7 @@ def platform(
         stop=stop,
         checkpoint=audit_checkpointer(settings, d),
         hotspots=hotspot_scan(settings, d, root),
+        police_escalate=police_escalation(settings, d, root),
     )
     folder = watch or c.watch_dir
     inbox = None
@@ -153,6 +154,14 @@ def platform(
         inbox = Inbox(folder, replace(ingest_options(settings), lake_dir=root),
                       settle_s=c.settle_seconds, now=feed_now)
     return Platform(d, cycle, snapshots, reader, inbox, shadow)
+
+
+def police_escalation(settings: Settings, d: Disposal, lake: Path) -> Callable[[], int]:
+    """Each tick's escalation of police requests past their SLA (``services.police``)."""
+    from telshield.wiring.police import police
+
+    svc = police(settings, d.store, clock=d.cases.clock, lake=lake)
+    return lambda: len(svc.escalate(actor="cycle"))
 
 
 def hotspot_scan(settings: Settings, d: Disposal, lake: Path
