@@ -17,8 +17,8 @@ from telshield.domain.errors import InvalidInput
 from telshield.feeds.lake import Lake
 from telshield.feeds.profiles import Profile, load_profile, parse_profile
 from telshield.reference.schemas import FEEDS
-from telshield.services.ingest import IngestOptions, ingest
 from telshield.services.inbox import Inbox
+from telshield.services.ingest import IngestOptions, ingest
 from telshield.settings import Settings
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)
