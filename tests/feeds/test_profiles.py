@@ -73,7 +73,10 @@ def test_foreign_export_is_refused_then_quarantined_then_ingested_whole(
     report = ingest(feed, [path], opts, now=NOW)
     assert (report.rows_read, report.added, sum(report.quarantined.values())) == \
         (ROWS[feed], ROWS[feed], 0)
-    assert report.path == ("direct" if reader == "auto" else "exact")
+    # The fast path, but for a file of dates alone (sanctions), which the direct path's reader
+    # takes no more than without a profile.
+    direct = reader == "auto" and feed != "sanctions"
+    assert report.path == ("direct" if direct else "exact")
     assert report.profile == str(FOREIGN / f"{SOURCES[feed]}.toml")
     assert len(lake(opts, feed)) == ROWS[feed]
     again = ingest(feed, [path], opts, now=NOW)

@@ -105,13 +105,13 @@ class FeedProfile:
 
     def reader_types(self, header: Sequence[str], types: dict[str, str]) -> dict[str, str]:
         """The direct path's reader types (feed column -> SQL type) keyed by export name;
-        timestamps are read as text and parsed by the projection."""
+        a timestamp in a format of the profile's own is read as text, for ``_time`` to parse."""
         out = {}
         for col, sql in types.items():
             if col in self.defaults and self.source_name(col) not in header:
                 continue
-            if sql == "TIMESTAMP":
-                continue  # parsed in ``_time``, which takes a date alone too
+            if sql == "TIMESTAMP" and self.time_format is not None:
+                continue  # parsed in ``_time`` with the profile's format
             out[self.source_name(col)] = sql
         return out
 
@@ -135,7 +135,7 @@ class FeedProfile:
             return f"CAST({_lit(default) if default else 'NULL'} AS {kind})"
         col = _q(src)
         text = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
-        if c.check == Check.TIMESTAMP and (typed or self._times_change()):
+        if c.check == Check.TIMESTAMP and self._times_change():
             return self._time(col, text, typed)
         if c.check == Check.HASH and c.name in self.hashes:
             return self._hash(text, HASH_FORMATS[self.hashes[c.name]])
@@ -164,14 +164,10 @@ class FeedProfile:
     def _time(self, col: str, text: str, typed: bool) -> str:
         """A naive timestamp in the profile's zone (and format) as China Standard Time."""
         if typed:
-            # A bad value (or one with an offset, which the exact path converts) is an error
-            # that sends the file to the exact path.
-            if self.time_format:
-                parsed = f"strptime({text}, {_lit(self.time_format)})"
-            else:
-                parsed = (f"CASE WHEN regexp_full_match({text}, {_lit(_NAIVE)}) THEN "
-                          f"CAST({text} AS TIMESTAMP) WHEN {text} IS NOT NULL THEN "
-                          f"error({_lit('not a naive timestamp')}) END")
+            # The reader parsed an ISO time ('YYYY-MM-DD HH:MM:SS', as without a profile: any
+            # other form fails it, and the exact path takes the file); a time in the profile's
+            # format is parsed here, where a bad value is an error, with the same effect.
+            parsed = f"strptime({text}, {_lit(self.time_format)})" if self.time_format else col
             return self._to_feed_zone(parsed)
         if self.time_format:
             # Not in the declared format: marked, so that validation never reads it as a time
