@@ -272,3 +272,26 @@ def test_the_cycle_reads_each_drop_folder_through_its_profile(tmp_path: Path) ->
     bad = Settings(data_dir=tmp_path / "d", cycle={"watch_profiles": {"police": "x.toml"}})
     with pytest.raises(InvalidInput, match="'police' is not a feed folder"):
         watch_options(bad)
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_times_in_a_zone_with_daylight_saving_convert_by_the_date(typed: bool) -> None:
+    fp = parse_profile('[clues]\ntimezone = "Europe/Berlin"\n', "p.toml").feeds["clues"]
+    header = FEEDS["clues"].column_names
+    con = duckdb.connect()
+    kind = "TIMESTAMP" if typed else "VARCHAR"
+    con.execute(f"CREATE TABLE raw AS SELECT CAST(t AS {kind}) AS reported_at, "
+                "'x' AS clue_id, 'x' AS msisdn, 'x' AS case_ref, 'x' AS fraud_type, 'x' AS unit "
+                "FROM (VALUES ('2026-07-01 10:00:00'), ('2026-01-15 10:00:00')) v(t)")
+    got = con.execute(f"SELECT CAST(reported_at AS VARCHAR) FROM "
+                      f"{fp.project('raw', header, typed=typed, lines=False)}").fetchall()
+    # Summer (UTC+2) is six hours behind China, winter (UTC+1) seven.
+    assert [g[0][:19] for g in got] == ["2026-07-01 16:00:00", "2026-01-15 17:00:00"]
+
+
+def test_a_fixed_zone_shifts_without_the_calendar() -> None:
+    from telshield.feeds.profiles import _fixed_shift
+
+    assert (_fixed_shift("UTC"), _fixed_shift("Asia/Tokyo"), _fixed_shift("Etc/GMT+3")) == \
+        (8 * 3600, -3600, 11 * 3600)
+    assert _fixed_shift("Europe/Berlin") is None

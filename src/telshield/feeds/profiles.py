@@ -21,6 +21,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -134,7 +135,8 @@ class FeedProfile:
             kind = "TIMESTAMP" if typed and c.check == Check.TIMESTAMP else "VARCHAR"
             return f"CAST({_lit(default) if default else 'NULL'} AS {kind})"
         col = _q(src)
-        text = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+        # Values are compared as exported (a trim per value would cost a third of the COPY).
+        text = f"CAST({col} AS VARCHAR)"
         if c.check == Check.TIMESTAMP and self._times_change():
             return self._time(col, text, typed)
         if c.check == Check.HASH and c.name in self.hashes:
@@ -142,12 +144,11 @@ class FeedProfile:
         if c.name in self.values or c.name in self.fallback:
             whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}"
                              for k, v in self.values.get(c.name, {}).items())
-            other = text
+            other = text  # NULL stays NULL
             if c.name in self.fallback:  # an open vocabulary: a code of ours is kept
-                other = (f"(CASE WHEN {text} IN ({_enum(c)}) THEN {text} "
-                         f"ELSE {_lit(self.fallback[c.name])} END)")
-            mapped = f"(CASE {text} {whens} ELSE {other} END)" if whens else other
-            return f"(CASE WHEN {text} IS NULL THEN NULL ELSE {mapped} END)"
+                other = (f"(CASE WHEN {text} IS NULL OR {text} = '' OR {text} IN ({_enum(c)}) "
+                         f"THEN {text} ELSE {_lit(self.fallback[c.name])} END)")
+            return f"(CASE {text} {whens} ELSE {other} END)" if whens else other
         return col
 
     def _hash(self, text: str, digits: int) -> str:
@@ -163,6 +164,7 @@ class FeedProfile:
 
     def _time(self, col: str, text: str, typed: bool) -> str:
         """A naive timestamp in the profile's zone (and format) as China Standard Time."""
+        text = f"NULLIF({text}, '')"
         if typed:
             # The reader parsed an ISO time ('YYYY-MM-DD HH:MM:SS', as without a profile: any
             # other form fails it, and the exact path takes the file); a time in the profile's
@@ -184,7 +186,22 @@ class FeedProfile:
     def _to_feed_zone(self, ts: str) -> str:
         if self.timezone == FEED_ZONE:
             return ts
+        shift = _fixed_shift(self.timezone)
+        if shift is not None:  # a zone without daylight saving: ten times as fast as ICU's
+            return f"({ts} + to_seconds({shift}))"
         return f"timezone({_lit(FEED_ZONE)}, timezone({_lit(self.timezone)}, {ts}))"
+
+
+def _fixed_shift(zone: str) -> int | None:
+    """Seconds to add to a time in ``zone`` to get China Standard Time, when the zone's offset
+    is the same throughout 1990-2100 (UTC, Etc/GMT-3, Asia/Tokyo); None otherwise."""
+    tz = ZoneInfo(zone)
+    offsets = {datetime(y, m, 15, tzinfo=tz).utcoffset() for y in range(1990, 2101)
+               for m in (1, 4, 7, 10)}
+    if len(offsets) != 1:
+        return None
+    offset = offsets.pop()
+    return None if offset is None else 8 * 3600 - int(offset.total_seconds())
 
 
 @dataclass(frozen=True)
