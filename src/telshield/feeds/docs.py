@@ -82,9 +82,9 @@ fraud_type = "other"
   name otherwise); other export columns are ignored. A feed column the export lacks needs a
   `[F.defaults]` value (`''` for empty, allowed for optional columns only), else the file is
   refused, naming the column and the profile.
-- **Values**: `[F.values.COLUMN]` maps the export's values (trimmed) to ours; every target must be
-  one of the column's values. A value with no mapping is left as it is, and quarantined as
-  `bad_enum` unless it is one of ours already.
+- **Values**: `[F.values.COLUMN]` maps the export's values (exactly as exported) to ours; every
+  target must be one of the column's values. A value with no mapping is left as it is, and
+  quarantined as `bad_enum` unless it is one of ours already.
 - **Open vocabularies**: `[F.fallback] COLUMN = "other"` sends every value that is neither mapped
   nor ours to that value instead of quarantine (clue fraud types, whose codes vary by source).
 - **Hashes**: `hex64` (our HMAC-SHA256; any case, stored lowercased); `hex32` or `hex40` (the
@@ -94,9 +94,13 @@ fraud_type = "other"
   feeds, and never collides with or passes for the installation's own HMACs; a value not in the
   declared format is quarantined (`bad_hash`), withheld in the record.
 - **Times**: a timestamp written without an offset is read in the profile's `timezone` (and
-  `time_format`) and stored in China Standard Time; one with an offset is converted by its
-  offset as without a profile. A value not in the declared `time_format` is quarantined
-  (`bad_type`), never read as China Standard Time.
+  `time_format`) and stored in China Standard Time (a zone without daylight saving, such as UTC,
+  by a fixed shift; one with it, such as Europe/Berlin, by the date, through DuckDB's ICU
+  calendar, about ten times slower); one with an offset is converted by its offset as without a
+  profile. On the direct path, as without a profile, the CSV reader takes only
+  `YYYY-MM-DD HH:MM:SS` (or the profile's `time_format`): a file with other forms (a date alone,
+  a `T`) takes the exact path, with the same results. A value not in the declared `time_format`
+  is quarantined (`bad_type`), never read as China Standard Time.
 - The quarantine keeps a row's values after the profile's renames and mappings.
 
 Use a profile with `telshield ingest FEED PATH --profile P` (`ingest all` applies it to every
