@@ -90,8 +90,8 @@ class FeedProfile:
 
     def source_columns(self, header: Sequence[str]) -> list[str]:
         """The export's columns that ingest reads, in feed order."""
-        return [self.source_name(c) for c in self.feed.column_names
-                if self.source_name(c) in header]
+        names = [self.source_name(c) for c in self.feed.column_names]
+        return list(dict.fromkeys(n for n in names if n in header))  # each once
 
     def check_header(self, path: Path, header: Sequence[str]) -> None:
         """InvalidInput naming the file, the profile and each feed column the export lacks."""
