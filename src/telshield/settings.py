@@ -56,6 +56,9 @@ class IngestSettings(BaseModel):
     max_line_bytes: int = Field(
         default=1 << 20, ge=4096,
         description="a longer CSV line is quarantined unread, its start kept (field_too_long)")
+    profile_dir: Path | None = Field(
+        default=None, description="feed profiles named by --profile NAME (NAME.toml); "
+        "empty means data_dir/profiles")
 
 
 class StoreSettings(BaseModel):
@@ -246,6 +249,10 @@ class CycleSettings(BaseModel):
     )
     settle_seconds: float = Field(
         default=2.0, ge=0, description="a dropped file unchanged this long is complete"
+    )
+    watch_profiles: dict[str, str] = Field(
+        default_factory=dict, description="feed folder of watch_dir -> feed profile its files "
+        "are read through (a name in ingest.profile_dir, or a path)"
     )
     state_dir: Path | None = Field(default=None, description="empty means data_dir/cycle")
     use_model: bool = Field(

@@ -22,6 +22,7 @@ from telshield.cli.common import (
     DataDirOption,
     InitOption,
     existing_data,
+    settings_from,
     table,
     whole,
 )
@@ -34,10 +35,23 @@ from telshield.services.ingest import (
     input_bytes,
 )
 from telshield.services.lake import lake_stats
-from telshield.wiring.ingest import feed_specs, feeds_markdown, ingest_options, quarantined
+from telshield.wiring.ingest import (
+    check_feed_file,
+    feed_specs,
+    feeds_markdown,
+    ingest_options,
+    quarantined,
+)
 
 console = Console()
 lake_app = typer.Typer(help="Look into the lake: what each feed holds and what was quarantined.")
+
+
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(help="Feed profile the files are read through: a name in ingest.profile_dir "
+                 "or a .toml path (docs/feeds.md, Feed profiles)."),
+]
 
 
 def ingest_cmd(
@@ -57,13 +71,14 @@ def ingest_cmd(
         int | None, typer.Option(help="Rows per chunk when streaming (bounds memory).")
     ] = None,
     init: InitOption = False,
+    profile: ProfileOption = None,
 ) -> None:
     """Validate feed files and add their new rows to the lake; bad rows go to quarantine.
 
     Re-ingesting a file adds nothing. Exits non-zero only when a file cannot be read at all.
     """
     settings = existing_data(config, data_dir, init=init)
-    opts = ingest_options(settings)
+    opts = ingest_options(settings, profile, None if feed == "all" else [feed])
     if chunk_rows:
         opts = IngestOptions(**{**opts.__dict__, "chunk_rows": chunk_rows})
     reports: list[IngestReport] = []
@@ -202,3 +217,45 @@ def describe_cmd(
             t.add_row(c.name, str(c.type), "yes" if c.required else "no", c.check.value, c.doc)
         console.print(t)
         console.print(f"key: {', '.join(spec.key)}; partitioned by: {spec.time_column or '-'}\n")
+
+
+@feeds_app.command("check")
+def check_cmd(
+    path: Annotated[Path, typer.Argument(help="A CSV or Parquet file as the source exports it.")],
+    feed: Annotated[str, typer.Option(help="The feed the file holds.")],
+    profile: ProfileOption = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Before ingest: what the profile still needs for FILE (unknown and missing columns,
+    unmapped values with counts, unparseable times, hash format mismatches). Exits 1 when an
+    ingest would quarantine rows or refuse the file, 0 when every row would be ingested."""
+    settings = settings_from(config, data_dir)
+    r = check_feed_file(settings, path, feed, profile)
+    typer.echo(f"{r.path}: feed {r.feed}, profile {r.profile or '(none)'}")
+    typer.echo(f"columns: {', '.join(r.header)}")
+    if r.unknown:
+        typer.echo(f"unknown columns (ignored; rename them in [{r.feed}.columns] if they are "
+                   f"ours): {', '.join(r.unknown)}")
+    if r.missing:
+        typer.echo(f"missing columns (ingest refuses the file; rename them in [{r.feed}.columns] "
+                   f"or give [{r.feed}.defaults]): {', '.join(r.missing)}")
+        raise typer.Exit(1)
+    typer.echo(f"rows: {r.rows:,}; would be quarantined: {r.would_quarantine:,}")
+    for reason, n in r.quarantined.most_common():
+        typer.echo(f"  {reason}: {n:,} row(s)")
+    for p in r.problems:
+        what = {"bad_enum": "unmapped values", "bad_type": "unparseable values",
+                "bad_hash": "values not in the declared hash format (not shown)"}.get(
+                    p.reason, p.reason)
+        typer.echo(f"{p.column} (export column {p.source_column!r}): {what}: {p.rows:,} row(s)")
+        for value, n in p.values:
+            typer.echo(f"    {value!r}: {n:,}")
+    for line, reason in r.malformed[:20]:
+        typer.echo(f"line {line}: {reason}")
+    if r.duplicates:
+        typer.echo(f"repeated keys ({', '.join(feed_specs(r.feed)[0].key)}): {r.duplicates:,} "
+                   "row(s)")
+    if not r.ready:
+        raise typer.Exit(1)
+    typer.echo("ready: every row would be ingested")

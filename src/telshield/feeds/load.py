@@ -26,11 +26,13 @@ import structlog
 
 from telshield.feeds import quarantine
 from telshield.feeds.lake import CommitResult, Lake
+from telshield.feeds.profiles import FeedProfile
 from telshield.feeds.readers import (
     BadRecord,
     csv_header,
     duckdb_csv_source,
     duckdb_parquet_source,
+    header_names,
     parquet_rows,
     physical_lines,
     read_chunks,
@@ -76,6 +78,7 @@ class Loader:
 
     def direct(
         self, spec: Feed, bounds: Bounds, files: list[Path], progress: Progress | None,
+        profile: FeedProfile | None = None,
     ) -> tuple[list[int], Loaded | None]:
         """The fast path, when every file is clean: each file's good rows are written once,
         straight into lake files, and committed. Return the rows of each file done, and what
@@ -85,7 +88,7 @@ class Loader:
         rows: list[int] = []
         result = None
         for n, path in enumerate(files):
-            written = self._direct_file(spec, bounds, path, n, direct)
+            written = self._direct_file(spec, bounds, path, n, direct, profile)
             if written is None:
                 break
             rows.append(written)
@@ -102,12 +105,25 @@ class Loader:
 
     def _direct_file(
         self, spec: Feed, bounds: Bounds, path: Path, n: int, direct: Path,
+        profile: FeedProfile | None = None,
     ) -> int | None:
         """Write the rows of one file straight to ``direct``; return how many, or None when the
         file is not clean (a row fails a check, a record is malformed or blank, or spans
         lines)."""
         csv = path.suffix != ".parquet"
-        if csv:
+        if profile is not None:
+            # The profile's renames and mappings are a projection over the file's own columns,
+            # run in the same COPY.
+            header = _profiled_header(path, profile)
+            wanted = profile.source_columns(header)
+            if csv:
+                types = profile.reader_types(header, source_types(spec))
+                raw = duckdb_csv_source(path, spec, header, None, lines=False, types=types,
+                                        columns=wanted)
+            else:
+                raw = duckdb_parquet_source(path, spec, lines=False, columns=wanted)
+            source = profile.project(raw, header, typed=csv, lines=False)
+        elif csv:
             # No rejects table: a malformed record (wrong field count, bad bytes) is an error,
             # and so is a number or timestamp that does not parse, since DuckDB's reader parses
             # them.
@@ -149,6 +165,7 @@ class Loader:
     def exact(
         self, spec: Feed, bounds: Bounds, files: list[Path], *, reader: str, chunk_rows: int,
         qfile: Path, now: datetime, progress: Progress | None, max_line_bytes: int = 1 << 20,
+        profile: FeedProfile | None = None,
     ) -> Loaded:
         """The exact path: every row staged with its line, bad ones and repeats quarantined
         to ``qfile``."""
@@ -156,7 +173,7 @@ class Loader:
         rows = []
         for i, path in enumerate(files):
             rows.append(self._stage_file(spec, bounds, path, i, reader, chunk_rows,
-                                         max_line_bytes, structural))
+                                         max_line_bytes, structural, profile))
             if progress:
                 progress(path.stat().st_size)
         result = self.lake.commit(self.con, spec, self.staged, self.ingest_id)
@@ -172,17 +189,27 @@ class Loader:
     def _stage_file(
         self, spec: Feed, bounds: Bounds, path: Path, i: int, reader: str, chunk_rows: int,
         max_line_bytes: int, structural: list[tuple[int, BadRecord]],
+        profile: FeedProfile | None = None,
     ) -> int:
         """Check one file into staging; return the records read."""
         out = self.staged / f"stage-{i:05d}.parquet"
+        wanted: list[str] | None = None
+        if profile is not None:
+            header = _profiled_header(path, profile)
+            wanted = profile.source_columns(header)
+
+        def profiled(raw: str) -> str:
+            return raw if profile is None else profile.project(raw, header, typed=False,
+                                                               lines=True)
+
         if path.suffix == ".parquet":
-            source = duckdb_parquet_source(path, spec)
+            source = profiled(duckdb_parquet_source(path, spec, columns=wanted))
             return self._copy(stage_sql(spec, bounds, source, i, str(out)))
-        names = csv_header(path, spec)
+        names = csv_header(path, spec) if profile is None else header
         if reader == "auto":
             rejects = f"rejects_{i}"
             try:
-                source = duckdb_csv_source(path, spec, names, rejects)
+                source = profiled(duckdb_csv_source(path, spec, names, rejects, columns=wanted))
                 n = self._copy(stage_sql(spec, bounds, source, i, str(out)))
                 bad = self._copy(f"SELECT count(*) FROM {rejects}")
                 if bad == 0 and n + 1 == physical_lines(path):
@@ -192,12 +219,14 @@ class Loader:
             out.unlink(missing_ok=True)
         # Exact, chunked reading: records with a wrong field count or bad bytes, blank lines.
         total = 0
-        for j, chunk in enumerate(read_chunks(path, spec, chunk_rows, max_line_bytes)):
+        chunks = read_chunks(path, spec, chunk_rows, max_line_bytes, wanted)
+        for j, chunk in enumerate(chunks):
             structural.extend((i, b) for b in chunk.bad)
             self.con.register("raw", chunk.table.append_column("_line", chunk.lines))
             try:
                 part = self.staged / f"stage-{i:05d}-{j:05d}.parquet"
-                total += self._copy(stage_sql(spec, bounds, "raw", i, str(part))) + len(chunk.bad)
+                total += self._copy(stage_sql(spec, bounds, profiled("raw"), i, str(part)))
+                total += len(chunk.bad)
             finally:
                 self.con.unregister("raw")
         return total
@@ -228,3 +257,10 @@ class Loader:
         out = self.staged / "structural.parquet"
         pq.write_table(table, out)
         return [out]
+
+
+def _profiled_header(path: Path, profile: FeedProfile) -> list[str]:
+    """The file's columns, checked against what the profile needs (InvalidInput if lacking)."""
+    header = header_names(path)
+    profile.check_header(path, header)
+    return header

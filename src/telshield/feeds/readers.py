@@ -113,14 +113,26 @@ def feed_files(paths: list[Path], skipped: list[str] | None = None) -> list[Path
 
 
 def read_chunks(path: Path, feed: Feed, chunk_rows: int,
-                max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Chunk]:
+                max_line_bytes: int = MAX_LINE_BYTES, columns: list[str] | None = None,
+                ) -> Iterator[Chunk]:
     """Yield the file's rows in chunks; raise InvalidInput if the file cannot be read at all.
     A CSV line longer than ``max_line_bytes`` is a bad record (``field_too_long``) whose start
-    is kept; it is skipped without being held in memory."""
+    is kept; it is skipped without being held in memory. ``columns``: the file's columns to
+    keep, checked by the caller (a feed profile's); by default the feed's, checked here."""
     if path.suffix == ".parquet":
-        yield from _parquet_chunks(path, feed, chunk_rows)
+        yield from _parquet_chunks(path, feed, chunk_rows, columns)
     else:
-        yield from _csv_chunks(path, feed, chunk_rows, max_line_bytes)
+        yield from _csv_chunks(path, feed, chunk_rows, max_line_bytes, columns)
+
+
+def header_names(path: Path) -> list[str]:
+    """The column names of a CSV file's header or a Parquet file's schema."""
+    if path.suffix == ".parquet":
+        try:
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InvalidInput(f"{path}: not a readable Parquet file ({e})") from e
+    return _csv_header(path)[0]
 
 
 def _check_header(path: Path, feed: Feed, names: list[str]) -> None:
@@ -132,15 +144,17 @@ def _check_header(path: Path, feed: Feed, names: list[str]) -> None:
         )
 
 
-def _parquet_chunks(path: Path, feed: Feed, chunk_rows: int) -> Iterator[Chunk]:
+def _parquet_chunks(path: Path, feed: Feed, chunk_rows: int,
+                    columns: list[str] | None = None) -> Iterator[Chunk]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as e:
         raise InvalidInput(f"{path}: not a readable Parquet file ({e})") from e
-    _check_header(path, feed, pf.schema_arrow.names)
+    if columns is None:
+        _check_header(path, feed, pf.schema_arrow.names)
     size = path.stat().st_size
     first = 1
-    for batch in pf.iter_batches(batch_size=chunk_rows, columns=feed.column_names):
+    for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns or feed.column_names):
         n = batch.num_rows
         share = size * n // max(1, pf.metadata.num_rows)
         lines = pa.array(range(first, first + n), pa.int64())
@@ -160,9 +174,12 @@ def _csv_header(path: Path) -> tuple[list[str], int]:
     return [c.strip() for c in next(csv.reader([text]))], len(head)
 
 
-def _csv_chunks(path: Path, feed: Feed, chunk_rows: int, max_line: int) -> Iterator[Chunk]:
+def _csv_chunks(path: Path, feed: Feed, chunk_rows: int, max_line: int,
+                columns: list[str] | None = None) -> Iterator[Chunk]:
     names, header_bytes = _csv_header(path)
-    _check_header(path, feed, names)
+    if columns is None:
+        _check_header(path, feed, names)
+    keep = columns or feed.column_names
     with path.open("rb") as f:
         f.seek(header_bytes)
         sample = f.read(1 << 16)
@@ -186,12 +203,12 @@ def _csv_chunks(path: Path, feed: Feed, chunk_rows: int, max_line: int) -> Itera
                         tail = buf
                         continue
                     bad, rest = _skip_line(f, buf, line, max_line, block)
-                    yield Chunk(_empty(feed), pa.array([], pa.int64()), [bad], bad.size)
+                    yield Chunk(_empty(keep), pa.array([], pa.int64()), [bad], bad.size)
                     line += 1
                     tail = rest
                     continue
                 body, tail = buf[:cut], buf[cut:]
-            chunk = _parse_block(path, feed, names, body, line, max_line)
+            chunk = _parse_block(path, keep, names, body, line, max_line)
             chunk.nbytes = len(body) + (header_bytes if line == 2 else 0)
             yield chunk
             line += body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
@@ -227,15 +244,17 @@ def _too_long(start: bytes, line: int, size: int, max_line: int) -> BadRecord:
                      f"a line of {size} bytes; the limit is {max_line}", size)
 
 
-def _empty(feed: Feed) -> pa.Table:
-    return pa.table({n: pa.array([], pa.string()) for n in feed.column_names})
+def _empty(keep: list[str]) -> pa.Table:
+    return pa.table({n: pa.array([], pa.string()) for n in keep})
 
 
-def _parse_block(path: Path, feed: Feed, names: list[str], body: bytes, first: int,
+def _parse_block(path: Path, keep: list[str], names: list[str], body: bytes, first: int,
                  max_line: int = 0) -> Chunk:
+    """The records of ``body`` (whole lines, the first being line ``first``) with the columns
+    ``keep`` of the header ``names``."""
     max_line = max_line or MAX_LINE_BYTES
     if len(body) > max_line and _longest_line(body) > max_line:
-        return _parse_block_slowly(path, feed, names, body, first, max_line)
+        return _parse_block_slowly(path, keep, names, body, first, max_line)
     bad: list[BadRecord] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -251,14 +270,14 @@ def _parse_block(path: Path, feed: Feed, names: list[str], body: bytes, first: i
                 column_types={n: pa.string() for n in names},
                 strings_can_be_null=True,
                 null_values=[""],
-                include_columns=feed.column_names,
+                include_columns=keep,
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
-        return _parse_block_slowly(path, feed, names, body, first, max_line)
+        return _parse_block_slowly(path, keep, names, body, first, max_line)
     if bad or _has_blank_lines(body):
         # Rare: exact line numbers need a record-by-record pass over this block only.
-        return _parse_block_slowly(path, feed, names, body, first, max_line)
+        return _parse_block_slowly(path, keep, names, body, first, max_line)
     n = table.num_rows
     return Chunk(table, pa.array(range(first, first + n), pa.int64()))
 
@@ -274,10 +293,10 @@ def _longest_line(body: bytes) -> int:
     return int((ends - starts).max())
 
 
-def _parse_block_slowly(path: Path, feed: Feed, names: list[str], body: bytes, first: int,
+def _parse_block_slowly(path: Path, keep: list[str], names: list[str], body: bytes, first: int,
                         max_line: int = MAX_LINE_BYTES) -> Chunk:
-    cols: dict[str, list[str | None]] = {n: [] for n in feed.column_names}
-    idx = [names.index(n) for n in feed.column_names]
+    cols: dict[str, list[str | None]] = {n: [] for n in keep}
+    idx = [names.index(n) for n in keep]
     lines: list[int] = []
     bad: list[BadRecord] = []
     if csv.field_size_limit() < max_line:
@@ -301,7 +320,7 @@ def _parse_block_slowly(path: Path, feed: Feed, names: list[str], body: bytes, f
             detail = f"expected {len(names)} fields, found {len(rec)}"
             bad.append(BadRecord(line, withhold_ids(raw), "wrong_column_count", detail))
             continue
-        for name, j in zip(feed.column_names, idx, strict=True):
+        for name, j in zip(keep, idx, strict=True):
             v = rec[j]
             cols[name].append(v if v != "" else None)
         lines.append(line)
@@ -326,7 +345,7 @@ def csv_header(path: Path, feed: Feed) -> list[str]:
 
 def duckdb_csv_source(
     path: Path, feed: Feed, names: list[str], rejects: str | None, *, lines: bool = True,
-    types: dict[str, str] | None = None,
+    types: dict[str, str] | None = None, columns: list[str] | None = None,
 ) -> str:
     """A DuckDB table expression over a whole CSV file: the feed's columns as text, and
     ``_line`` (the header is line 1). Exact only when the file has no blank lines and no
@@ -335,10 +354,11 @@ def duckdb_csv_source(
     ``rejects=None``: a malformed record is an error instead of a row of ``rejects``.
     ``lines=False``: no ``_line`` (it costs a blocking window over the whole file).
     ``types``: columns parsed as these SQL types instead of text (a bad value is an error).
+    ``columns``: the file's columns to give instead of the feed's (a feed profile's).
     """
     types = types or {}
-    columns = "{" + ", ".join(f"{_lit(n)}: {_lit(types.get(n, 'VARCHAR'))}" for n in names) + "}"
-    cols = ", ".join(_q(c) for c in feed.column_names)
+    spec = "{" + ", ".join(f"{_lit(n)}: {_lit(types.get(n, 'VARCHAR'))}" for n in names) + "}"
+    cols = ", ".join(_q(c) for c in (feed.column_names if columns is None else columns))
     line = "row_number() OVER () + 1 AS _line, " if lines else ""
     store = (
         f", store_rejects=true, rejects_table={_lit(rejects)}, "
@@ -351,20 +371,23 @@ def duckdb_csv_source(
     fmt = f", timestampformat={_lit(TIMESTAMP_FORMAT)}" if "TIMESTAMP" in types.values() else ""
     return (
         f"(SELECT {line}{cols} FROM read_csv({_lit(str(path))}, "
-        f"header=true, auto_detect=false, columns={columns}, delim=',', quote='\"', "
+        f"header=true, auto_detect=false, columns={spec}, delim=',', quote='\"', "
         f"escape='\"'{store}{fmt}))"
     )
 
 
-def duckdb_parquet_source(path: Path, feed: Feed, *, lines: bool = True) -> str:
-    """A DuckDB table expression over a Parquet file: the feed's columns and ``_line`` (row
-    number from 1; left out when ``lines`` is false)."""
+def duckdb_parquet_source(path: Path, feed: Feed, *, lines: bool = True,
+                          columns: list[str] | None = None) -> str:
+    """A DuckDB table expression over a Parquet file: the feed's columns (or ``columns``,
+    checked by the caller) and ``_line`` (row number from 1; left out when ``lines`` is
+    false)."""
     try:
         names = pq.ParquetFile(path).schema_arrow.names
     except (pa.ArrowInvalid, OSError) as e:
         raise InvalidInput(f"{path}: not a readable Parquet file ({e})") from e
-    _check_header(path, feed, names)
-    cols = ", ".join(_q(c) for c in feed.column_names)
+    if columns is None:
+        _check_header(path, feed, names)
+    cols = ", ".join(_q(c) for c in (feed.column_names if columns is None else columns))
     if not lines:
         return f"(SELECT {cols} FROM read_parquet({_lit(str(path))}))"
     return (

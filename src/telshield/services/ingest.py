@@ -24,6 +24,7 @@ from telshield.domain.errors import InvalidInput
 from telshield.feeds import quarantine
 from telshield.feeds.lake import Lake
 from telshield.feeds.load import Loader, Progress
+from telshield.feeds.profiles import Profile
 from telshield.feeds.readers import feed_files
 from telshield.feeds.validate import Bounds
 from telshield.reference.schemas import FEEDS, feed
@@ -69,6 +70,7 @@ class IngestReport:
     # "exact": rows staged with their lines first, bad rows and repeated keys quarantined.
     path: str = "exact"
     skipped: list[str] = field(default_factory=list)  # links in a folder that leave it
+    profile: str | None = None  # the feed profile the files were read through
 
     @property
     def rows_read(self) -> int:
@@ -89,6 +91,8 @@ class IngestOptions:
     memory_limit: str = "4GB"  # DuckDB's working memory; beyond it, it spills to staging
     max_field_bytes: int = 131_072  # a longer text field is quarantined (field_too_long)
     max_line_bytes: int = 1 << 20  # a longer CSV line is quarantined unread, its start kept
+    # feed name -> the profile its files are read through (docs/feeds.md, Feed profiles)
+    profiles: dict[str, Profile] = field(default_factory=dict)
 
 
 def ingest(
@@ -108,20 +112,23 @@ def ingest(
                            options.max_field_bytes)
     lake = Lake(options.lake_dir)
     ingest_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    report = IngestReport(ingest_id, spec.name, skipped=skipped)
+    chosen = options.profiles.get(spec.name)
+    profile = chosen.for_feed(spec) if chosen else None
+    report = IngestReport(ingest_id, spec.name, skipped=skipped,
+                          profile=chosen.origin if chosen else None)
     qfile = options.quarantine_dir / spec.name / f"{ingest_id}.parquet"
     with lake.lock():
         staged = lake.staging(ingest_id)
         with Loader(lake, staged, ingest_id, options.memory_limit) as loader:
             loaded, reported = None, 0
             if options.reader == "auto":
-                rows, loaded = loader.direct(spec, bounds, files, progress)
+                rows, loaded = loader.direct(spec, bounds, files, progress, profile)
                 reported = len(rows)
             if loaded is None:
                 loaded = loader.exact(
                     spec, bounds, files, reader=options.reader, chunk_rows=options.chunk_rows,
                     max_line_bytes=options.max_line_bytes, qfile=qfile, now=now,
-                    progress=_skip(progress, reported),
+                    progress=_skip(progress, reported), profile=profile,
                 )
         report.path = loaded.path
         report.files = [FileReport(str(f), n) for f, n in zip(files, loaded.rows, strict=True)]
@@ -194,4 +201,5 @@ def _manifest_entry(report: IngestReport, now: datetime) -> dict[str, object]:
         "quarantine_file": report.quarantine_file,
         "days": list(report.days),
         "skipped": list(report.skipped),
+        "profile": report.profile,
     }

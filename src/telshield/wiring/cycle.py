@@ -22,7 +22,7 @@ from telshield.services.snapshot import SnapshotOptions, SnapshotService
 from telshield.services.store import Clock
 from telshield.settings import Settings
 from telshield.wiring.disposal import Disposal, device_barring, disposal
-from telshield.wiring.ingest import ingest_options
+from telshield.wiring.ingest import watch_options
 from telshield.wiring.screening import screening_plan, snapshot_dir
 
 
@@ -151,7 +151,7 @@ def platform(
     folder = watch or c.watch_dir
     inbox = None
     if folder is not None:
-        inbox = Inbox(folder, replace(ingest_options(settings), lake_dir=root),
+        inbox = Inbox(folder, replace(watch_options(settings), lake_dir=root),
                       settle_s=c.settle_seconds, now=feed_now)
     return Platform(d, cycle, snapshots, reader, inbox, shadow)
 
