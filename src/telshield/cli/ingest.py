@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -181,7 +180,7 @@ class _IngestGroup(TyperGroup):
     """``telshield ingest``: ``stream`` and ``publish`` are sub-commands; anything else is the
     file ingest (``telshield ingest FEED PATH...``, also ``telshield ingest files ...``)."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # the vendored click's Context
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["files", *args]
         return super().parse_args(ctx, args)

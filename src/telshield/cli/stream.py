@@ -10,8 +10,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, InitOption, existing_data, \
-    settings_from
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    InitOption,
+    existing_data,
+    settings_from,
+)
 from telshield.services.stream import BatchReport
 from telshield.wiring.stream import publish_files, run_stream
 

@@ -10,6 +10,7 @@ consumer died) is delivered again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import threading
 from collections.abc import Coroutine, Iterator
@@ -67,10 +68,8 @@ class JetStream:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-        try:
+        with contextlib.suppress(Exception):  # closing: nothing more to save
             self._run(rest(), timeout=10)
-        except Exception:  # noqa: BLE001, S110 - closing: nothing more to save
-            pass
         self._stop()
 
     def __enter__(self) -> JetStream:
@@ -86,10 +85,11 @@ class JetStream:
         async def go() -> None:
             try:
                 info = await self.js.stream_info(stream)
-            except nats.js.errors.NotFoundError:
+            except nats.js.errors.NotFoundError as e:
                 if not create:
                     raise InvalidInput(f"no JetStream stream {stream!r}; create it (telshield "
-                                       "ingest publish creates it) or set [stream] stream")
+                                       "ingest publish creates it) or set [stream] stream"
+                                       ) from e
                 await self.js.add_stream(StreamConfig(name=stream, subjects=[subject]))
                 return
             subjects = info.config.subjects or []
@@ -143,7 +143,8 @@ class JetStreamConsumer:
         async def go() -> list[Msg]:
             try:
                 return await self._sub.fetch(batch, timeout=max_wait_s)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):
+                # nats-py raises its own, or asyncio's when the wait runs out mid-request
                 return []
 
         msgs = self._js._run(go())
