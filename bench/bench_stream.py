@@ -104,8 +104,8 @@ def throughput(d: Path, rows: int, msg_rows: int, batch: int) -> dict[str, objec
     import duckdb
 
     from telshield.feeds.jetstream import JetStream
-    from telshield.wiring.stream import publish_files
     from telshield.settings import load_settings
+    from telshield.wiring.stream import publish_files
 
     csv = d / "calls.csv"
     duckdb.sql(GENERATE.format(rows=rows, path=csv))
