@@ -61,6 +61,24 @@ class IngestSettings(BaseModel):
         "empty means data_dir/profiles")
 
 
+class StreamSettings(BaseModel):
+    """Streaming ingest of CDR and SMS micro-batches from NATS JetStream (docs/streaming.md)."""
+
+    url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL")
+    stream: str = Field(default="TELSHIELD_FEEDS", description="JetStream stream name")
+    durable: str = Field(
+        default="", description="durable consumer name; empty = telshield-ingest-<feed>")
+    batch: int = Field(default=100, gt=0, description="messages a micro-batch")
+    max_wait_s: float = Field(
+        default=2.0, gt=0, description="the longest a fetch waits for the first message")
+    ack_wait_s: float = Field(
+        default=60.0, gt=0,
+        description="a message not acknowledged this long (its consumer died) comes again")
+    max_ack_pending: int = Field(
+        default=10_000, gt=0, description="messages delivered but unacknowledged, at most")
+    publish_rows: int = Field(default=5000, gt=0, description="records a published message")
+
+
 class StoreSettings(BaseModel):
     """The relational store."""
 
@@ -479,6 +497,7 @@ class Settings(BaseSettings):
         "audit chain is then not keyed)",
     )
     ingest: IngestSettings = IngestSettings()
+    stream: StreamSettings = StreamSettings()
     store: StoreSettings = StoreSettings()
     screening: ScreeningSettings = ScreeningSettings()
     disposal: DisposalSettings = DisposalSettings()

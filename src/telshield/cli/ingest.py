@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from typer.core import TyperGroup
 
 from telshield.cli.common import (
     ConfigOption,
@@ -190,9 +191,29 @@ def quarantine_cmd(
     console.print(t)
 
 
+class _IngestGroup(TyperGroup):
+    """``telshield ingest``: ``stream`` and ``publish`` are sub-commands; anything else is the
+    file ingest (``telshield ingest FEED PATH...``, also ``telshield ingest files ...``)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # the vendored click's Context
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["files", *args]
+        return super().parse_args(ctx, args)
+
+
+ingest_app = typer.Typer(
+    cls=_IngestGroup, no_args_is_help=True,
+    help="Get feeds into the lake: files (telshield ingest FEED PATH...) or a message stream.",
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``ingest`` and ``lake`` to the CLI."""
-    app.command("ingest")(ingest_cmd)
+    from telshield.cli import stream
+
+    ingest_app.command("files")(ingest_cmd)
+    stream.register(ingest_app)
+    app.add_typer(ingest_app, name="ingest")
     app.add_typer(lake_app, name="lake")
     app.add_typer(feeds_app, name="feeds")
 

@@ -29,7 +29,9 @@ Ingest them with `telshield ingest FEED PATH...` (files or folders) or `telshiel
 (every `DIR/<feed>/` folder). Rows land in the lake under `<data_dir>/lake/<feed>/day=YYYY-MM-DD/`
 (partitioned by the day of the feed's time column; `cells` and `device_intel` are not
 partitioned). A row whose key is already in the lake is skipped, so re-ingesting a file, or an
-overlapping one, adds nothing.
+overlapping one, adds nothing. Calls and SMS can also arrive as a message stream (NATS
+JetStream micro-batches of the same CSV rows, exactly once): `telshield ingest stream`, see
+docs/streaming.md.
 
 ## Validation and quarantine
 

@@ -165,10 +165,10 @@ class Loader:
     def exact(
         self, spec: Feed, bounds: Bounds, files: list[Path], *, reader: str, chunk_rows: int,
         qfile: Path, now: datetime, progress: Progress | None, max_line_bytes: int = 1 << 20,
-        profile: FeedProfile | None = None,
+        profile: FeedProfile | None = None, sources: list[str] | None = None,
     ) -> Loaded:
         """The exact path: every row staged with its line, bad ones and repeats quarantined
-        to ``qfile``."""
+        to ``qfile`` under each file's name in ``sources`` (default: its path)."""
         structural: list[tuple[int, BadRecord]] = []
         rows = []
         for i, path in enumerate(files):
@@ -181,7 +181,7 @@ class Loader:
         if (self.staged / "dups.parquet").exists():
             parts.append(self.staged / "dups.parquet")
         quarantined = quarantine.write(
-            self.con, parts, [str(f) for f in files], qfile,
+            self.con, parts, sources or [str(f) for f in files], qfile,
             feed=spec.name, ingest_id=self.ingest_id, at=now,
         )
         return Loaded(rows, result, quarantined, "exact")

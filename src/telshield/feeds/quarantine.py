@@ -115,3 +115,39 @@ def read(directory: Path, feed: str | None = None, reason: str | None = None) ->
     if reason:
         table = table.filter(pc.equal(table["reason"], reason))
     return table
+
+
+def write_records(
+    records: list[tuple[str, int, str, str]],
+    out: Path,
+    *,
+    feed: str,
+    ingest_id: str,
+    at: datetime,
+) -> Counter[str]:
+    """Quarantine whole records that could not be read at all (a stream message that is not a
+    feed CSV): each is ``(source, line, problems, text)``, ``problems`` as ``'field: reason
+    (detail)'``. As ``write``, a record the feed's quarantine holds already is not written
+    again; return counts per reason."""
+    if not records:
+        return Counter()
+    sources = sorted({r[0] for r in records})
+    index = {s: i for i, s in enumerate(sources)}
+    table = pa.table(
+        {
+            "_src": pa.array([index[r[0]] for r in records], pa.int32()),
+            "_line": pa.array([r[1] for r in records], pa.int64()),
+            "_problems": pa.array([r[2] for r in records], pa.string()),
+            "_record": pa.array([r[3] for r in records], pa.string()),
+        },
+        schema=STRUCTURAL,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_suffix(".records.parquet.partial")
+    pq.write_table(table, part)
+    con = duckdb.connect()
+    try:
+        return write(con, [part], sources, out, feed=feed, ingest_id=ingest_id, at=at)
+    finally:
+        con.close()
+        part.unlink(missing_ok=True)

@@ -102,11 +102,19 @@ def ingest(
     *,
     now: datetime | None = None,
     progress: Progress | None = None,
+    sources: list[str] | None = None,
 ) -> IngestReport:
-    """Ingest files (or directories of files) of one feed into the lake; idempotent."""
+    """Ingest files (or directories of files) of one feed into the lake; idempotent.
+
+    ``sources``: one name per file in ``paths`` (files only, no folders), used instead of its
+    path in the report, the manifest and the quarantine (a stream names a message by its
+    subject and sequence)."""
     spec = feed(feed_name)
     skipped: list[str] = []
     files = feed_files(paths, skipped)
+    if sources is not None and len(sources) != len(files):
+        raise InvalidInput(f"{len(sources)} source name(s) given for {len(files)} file(s)")
+    names = sources or [str(f) for f in files]
     now = now or feed_now()  # the feeds' timestamps are feed time: so is "the future"
     bounds = Bounds.around(now, options.earliest, options.future_slack_days,
                            options.max_field_bytes)
@@ -128,10 +136,10 @@ def ingest(
                 loaded = loader.exact(
                     spec, bounds, files, reader=options.reader, chunk_rows=options.chunk_rows,
                     max_line_bytes=options.max_line_bytes, qfile=qfile, now=now,
-                    progress=_skip(progress, reported), profile=profile,
+                    progress=_skip(progress, reported), profile=profile, sources=names,
                 )
         report.path = loaded.path
-        report.files = [FileReport(str(f), n) for f, n in zip(files, loaded.rows, strict=True)]
+        report.files = [FileReport(s, n) for s, n in zip(names, loaded.rows, strict=True)]
         report.added, report.already_present = loaded.commit.added, loaded.commit.already_present
         report.days = loaded.commit.days
         report.quarantined = loaded.quarantined

@@ -1,0 +1,192 @@
+"""Streaming ingest: micro-batches of feed records from a message bus into the lake, exactly once.
+
+One message is a CSV chunk of one feed: a header line naming the columns, then records, exactly
+as in a feed file (docs/streaming.md). A batch of up to ``batch`` messages is fetched from a
+durable consumer, each message spooled to a file named by its stream sequence, and the files
+ingested together by ``services.ingest`` (the same readers, checks, quarantine and lake commit
+as file ingest). Only then is the batch acknowledged.
+
+Exactly once: the lake skips a row whose key it holds, and the quarantine a row it holds from the
+same source (subject and sequence), line and record; so a batch delivered again, after the
+consumer died between the commit and the acknowledgement, adds nothing. A consumer that dies
+before the commit leaves the lake as it was (the lake's own journal), and the batch comes back.
+A message that is not a feed CSV at all (empty, not UTF-8, a header that lacks a column) is
+quarantined whole as ``bad_message`` with its subject and sequence, and acknowledged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+
+from telshield.domain.clock import feed_now
+from telshield.domain.errors import InvalidInput, Unavailable
+from telshield.domain.stream import Delivery, Pending, StreamConsumer
+from telshield.feeds import quarantine
+from telshield.feeds.readers import csv_header, withhold_ids
+from telshield.reference.schemas import feed
+from telshield.services.ingest import IngestOptions, IngestReport, ingest
+
+log = structlog.get_logger(__name__)
+
+KEEP_BYTES = 1000  # of a bad message, the quarantine keeps its start
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """What to consume and how."""
+
+    feed: str
+    spool_dir: Path  # a batch's messages as files while they are ingested
+    batch: int = 100  # messages a batch
+    max_wait_s: float = 2.0  # the longest a fetch waits for the first message
+    lock_wait_s: float = 60.0  # how long to wait for the lake's lock (another ingest) per batch
+
+
+@dataclass
+class BatchReport:
+    """What one batch did."""
+
+    messages: int
+    first_seq: int
+    last_seq: int
+    redelivered: int  # messages delivered before (a consumer died before acknowledging them)
+    rows_read: int = 0
+    added: int = 0
+    already_present: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    bad_messages: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class StreamReport:
+    """What a consumer run did, over all its batches."""
+
+    feed: str
+    batches: int = 0
+    messages: int = 0
+    redelivered: int = 0
+    rows_read: int = 0
+    added: int = 0
+    already_present: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    bad_messages: int = 0
+
+    def add(self, b: BatchReport) -> None:
+        """Count one batch in."""
+        self.batches += 1
+        self.messages += b.messages
+        self.redelivered += b.redelivered
+        self.rows_read += b.rows_read
+        self.added += b.added
+        self.already_present += b.already_present
+        self.quarantined.update(b.quarantined)
+        self.bad_messages += b.bad_messages
+
+
+def source_name(d: Delivery) -> str:
+    """How a message is named in the quarantine and the ingest manifest: subject#sequence."""
+    return f"{d.subject}#{d.seq}"
+
+
+def consume(
+    consumer: StreamConsumer,
+    ingest_options: IngestOptions,
+    options: StreamOptions,
+    *,
+    once: bool = False,
+    stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[BatchReport], None] | None = None,
+    now: Callable[[], datetime] = feed_now,
+) -> StreamReport:
+    """Consume batches into the lake until ``stop()`` says so or, with ``once``, until the
+    consumer has nothing left: none waiting and none delivered but unacknowledged (after a
+    crash those come back once the bus's ack wait has passed, and are waited for)."""
+    feed(options.feed)  # InvalidInput naming the feeds if unknown
+    report = StreamReport(options.feed)
+    while not (stop and stop()):
+        deliveries = consumer.fetch(options.batch, options.max_wait_s)
+        if not deliveries:
+            if once and consumer.pending() == Pending(0, 0):
+                break
+            continue
+        b = ingest_batch(deliveries, ingest_options, options, now())
+        consumer.ack(deliveries)
+        report.add(b)
+        log.info("stream.batch", feed=options.feed, messages=b.messages, first_seq=b.first_seq,
+                 last_seq=b.last_seq, added=b.added, already_present=b.already_present,
+                 quarantined=sum(b.quarantined.values()), bad_messages=b.bad_messages)
+        if on_batch:
+            on_batch(b)
+    return report
+
+
+def ingest_batch(
+    deliveries: list[Delivery], ingest_options: IngestOptions, options: StreamOptions,
+    at: datetime,
+) -> BatchReport:
+    """Validate and commit one batch of messages (not acknowledged here)."""
+    started = time.perf_counter()
+    spec = feed(options.feed)
+    spool = options.spool_dir
+    shutil.rmtree(spool, ignore_errors=True)
+    spool.mkdir(parents=True)
+    files: list[Path] = []
+    names: list[str] = []
+    bad: list[tuple[str, int, str, str]] = []
+    for d in sorted(deliveries, key=lambda d: d.seq):
+        name = source_name(d)
+        path = spool / f"{d.seq:020d}.csv"
+        path.write_bytes(d.data)
+        try:
+            csv_header(path, spec)
+        except InvalidInput as e:
+            why = str(e).replace(f"{path}: ", "").replace(str(path), name)
+            text = withhold_ids(d.data[:KEEP_BYTES].decode("utf-8", errors="replace"))
+            bad.append((name, 1, f"message: bad_message ({why}; {len(d.data)} bytes)", text))
+            path.unlink()
+            continue
+        files.append(path)
+        names.append(name)
+    b = BatchReport(len(deliveries), min(d.seq for d in deliveries),
+                    max(d.seq for d in deliveries), sum(d.delivered > 1 for d in deliveries))
+    ingest_id = at.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    if files:
+        r = _ingest_waiting(spec.name, files, names, ingest_options, options.lock_wait_s, at)
+        ingest_id = r.ingest_id
+        b.rows_read, b.added, b.already_present = r.rows_read, r.added, r.already_present
+        b.quarantined.update(r.quarantined)
+    if bad:
+        qfile = ingest_options.quarantine_dir / spec.name / f"{ingest_id}-messages.parquet"
+        counts = quarantine.write_records(bad, qfile, feed=spec.name, ingest_id=ingest_id, at=at)
+        b.quarantined.update(counts)
+        b.bad_messages = len(bad)
+        log.warning("stream.bad_messages", feed=spec.name, messages=[n for n, *_ in bad],
+                    quarantine_file=str(qfile))
+    shutil.rmtree(spool, ignore_errors=True)
+    b.seconds = time.perf_counter() - started
+    return b
+
+
+def _ingest_waiting(
+    feed_name: str, files: list[Path], names: list[str], options: IngestOptions,
+    wait_s: float, at: datetime,
+) -> IngestReport:
+    """Ingest, waiting up to ``wait_s`` while another ingest holds the lake's lock."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return ingest(feed_name, files, options, now=at, sources=names)
+        except Unavailable:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
