@@ -108,11 +108,16 @@ def test_whole_detection_run_is_identical_on_spark(
     assert len(duck_frame) > 60 and len(duck_alerts) > 0
     assert (duck_frame["model_score"] > 0).any() and duck_frame["rule_score"].max() > 0
     assert list(spark_frame.columns) == list(duck_frame.columns)
+    differ = {}
     for c in duck_frame.columns:
         d, s = duck_frame[c], spark_frame[c]
         if d.dtype.kind in "iub" or s.dtype.kind in "iub":
             # integer counts may come back as int32 on one engine and int64 on the other:
             # the values, not the width, must agree
             d, s = d.astype("float64"), s.astype("float64")
-        pd.testing.assert_series_equal(d, s, check_exact=True, check_dtype=False, obj=c)
+        try:
+            pd.testing.assert_series_equal(d, s, check_exact=True, check_dtype=False, obj=c)
+        except AssertionError as e:
+            differ[c] = str(e).splitlines()[0]
+    assert not differ, f"columns that differ between DuckDB and Spark: {differ}"
     assert duck_alerts == spark_alerts
