@@ -449,6 +449,20 @@ class HotspotSettings(BaseModel):
     )
 
 
+class EngineSettings(BaseModel):
+    """Where detection's lazy expressions run: DuckDB in this process, or a Spark session."""
+
+    name: Literal["duckdb", "spark"] = Field(
+        default="duckdb", description="duckdb (one machine) or spark (a Spark session)")
+    spark_master: str = Field(
+        default="local[*]", description="the Spark master: local[N], yarn, k8s://https://HOST:PORT")
+    spark_app_name: str = Field(default="telshield", description="the Spark application's name")
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="more Spark configuration (spark.executor.memory, spark.executor.instances, "
+        "spark.sql.shuffle.partitions, ...), passed to the session as given")
+
+
 class DenSettings(BaseModel):
     """GOIP dens (窝点): the den profile and the window each ``dens find`` reads
     (docs/dens.md)."""
@@ -510,6 +524,7 @@ class Settings(BaseSettings):
     hotspots: HotspotSettings = HotspotSettings()
     dens: DenSettings = DenSettings()
     police: PoliceSettings = PoliceSettings()
+    engine: EngineSettings = EngineSettings()
 
     @property
     def lake_dir(self) -> Path:

@@ -24,6 +24,12 @@ ConfigOption = Annotated[
     typer.Option("--config", help="A TOML settings file. [env: TELSHIELD_CONFIG]",
                  envvar="TELSHIELD_CONFIG", show_envvar=False, exists=True, dir_okay=False),
 ]
+EngineOption = Annotated[
+    str | None,
+    typer.Option("--engine", help="Where detection runs: duckdb or spark (default: the [engine] "
+                 "name setting; Spark's master and conf come from [engine]).",
+                 show_default=False),
+]
 InitOption = Annotated[
     bool, typer.Option("--init", help="Create the data directory and its store if there is none "
                        "(otherwise a folder without a store is refused).")

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, EngineOption, settings_from
 from telshield.detect.features import Window
 from telshield.domain.alerts import Alert
 from telshield.domain.clock import feed_now
@@ -53,6 +53,7 @@ def detect_cmd(
         help="Lake model version (default: the one `telshield model choose` chose; none chosen: "
              "rules only).")] = None,
     no_model: Annotated[bool, typer.Option("--no-model", help="Rules only.")] = False,
+    engine: EngineOption = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -70,7 +71,8 @@ def detect_cmd(
     step = parse_span(every) if every else None
     d = wiring.disposal(settings)
     det = detector(settings, sink=CaseAlertSink(d.cases), lake=feeds, model_version=model,
-                   use_model=not no_model, rules_file=rules, whitelist=d.lists)
+                   use_model=not no_model, rules_file=rules, whitelist=d.lists,
+                   engine=engine)
     det.reader.require("calls")
     console.print(f"rules {det.rules.version}; model "
                   + (det.model.version if det.model else

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, EngineOption, settings_from
 from telshield.cli.detect import RulesOption, parse_span
 from telshield.settings import Settings
 
@@ -46,6 +46,7 @@ def detection_cmd(
         help="With --worlds: where provinces are cached [default: DATA_DIR/worlds].")] = None,
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="With --worlds: also write every figure as JSON here.")] = None,
+    engine: EngineOption = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -62,17 +63,20 @@ def detection_cmd(
     if world is None:
         raise typer.BadParameter("give --world DIR, or --worlds N to generate provinces")
     show_detection(settings, world, step=step, train_days=train_days,
-                   warmup_days=7 if warmup_days is None else warmup_days, rules=rules)
+                   warmup_days=7 if warmup_days is None else warmup_days, rules=rules,
+                   engine=engine)
 
 
 def show_detection(settings: Settings, world: Path, *, step: str = "6h", train_days: int = 0,
-                   warmup_days: int = 7, rules: Path | None = None) -> None:
+                   warmup_days: int = 7, rules: Path | None = None,
+                   engine: str | None = None) -> None:
     """Replay detection over a simulated province and print its evaluation (used by demo)."""
     from telshield.cli.progress import steps
     from telshield.evaluate.detection import evaluate_detection
     from telshield.wiring.detection import detector, models_dir
 
-    det = detector(settings, lake=world, keep_state=False, use_model=False, rules_file=rules)
+    det = detector(settings, lake=world, keep_state=False, use_model=False, rules_file=rules,
+                   engine=engine)
     with steps("evaluate detection") as progress:
         r = evaluate_detection(det, world, step=parse_span(step), train_days=train_days,
                                warmup_days=warmup_days, models_dir=models_dir(settings),

@@ -12,6 +12,7 @@ from rich.table import Table
 from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
+    EngineOption,
     existing_data,
     settings_from,
     table,
@@ -74,6 +75,7 @@ def train_cmd(
         "besides the store's confirmed cases.",
         exists=True, dir_okay=False)] = None,
     feeds: FeedsOption = None,
+    engine: EngineOption = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -106,7 +108,8 @@ def train_cmd(
         from telshield.services.model import read_table
         from telshield.wiring.detection import detector, disposal_labels
 
-        det = detector(settings, lake=feeds, keep_state=False, use_model=False)
+        det = detector(settings, lake=feeds, keep_state=False, use_model=False,
+                       engine=engine)
         known, released = disposal_labels(settings)
         if confirmed:
             known |= set(read_table(confirmed)["msisdn"].astype(str))

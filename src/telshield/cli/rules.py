@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from
+from telshield.cli.common import ConfigOption, DataDirOption, EngineOption, settings_from
 from telshield.cli.detect import FeedsOption, RulesOption, parse_span, parse_time
 
 console = Console()
@@ -48,6 +48,7 @@ def backtest_cmd(
         help="Extra labels: CSV/Parquet with msisdn and label (1 = fraud).", exists=True)] = None,
     rules: RulesOption = None,
     feeds: FeedsOption = None,
+    engine: EngineOption = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -58,7 +59,8 @@ def backtest_cmd(
     from telshield.wiring.detection import detector
 
     settings = settings_from(config, data_dir)
-    det = detector(settings, lake=feeds, keep_state=False, use_model=False, rules_file=rules)
+    det = detector(settings, lake=feeds, keep_state=False, use_model=False, rules_file=rules,
+                   engine=engine)
     extra: set[str] = set()
     if labels is not None:
         frame = read_table(labels)

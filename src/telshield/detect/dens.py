@@ -16,6 +16,8 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from telshield.detect.portable import epoch_s
+
 
 def _window(calls: ir.Table, since: datetime, until: datetime) -> ir.Table:
     return calls.filter((calls.started_at >= ibis.timestamp(since))
@@ -66,7 +68,7 @@ def port_hours(calls: ir.Table, msisdns: ir.Table, *, since: datetime,
     m = msisdns.select(p_msisdn="msisdn")
     w = w.join(m, w.caller == m.p_msisdn)
     return w.select(msisdn=w.caller,
-                    hour=(w.started_at.epoch_seconds() // 3600).cast("int64")).distinct()
+                    hour=(epoch_s(w.started_at) // 3600).cast("int64")).distinct()
 
 
 def relays(calls: ir.Table, *, since: datetime, until: datetime, min_calls: int) -> ir.Table:

@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from telshield.detect.numbering import out_of_province
+from telshield.detect.portable import days_between
 
 GOIP_KINDS = ("goip", "simbank")
 # Devices that stay on a desk: modems (predictive diallers, machines) and SIM desk phones (fixed
@@ -225,8 +226,7 @@ def _pairs(p: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Table:
         n = out[f"distinct_callees_{w.name}"]
         derived[f"callback_share_{w.name}"] = _share(out[f"_back_{w.name}"], n)
         derived[f"new_callee_share_{w.name}"] = _share(out[f"_new_{w.name}"], n)
-    derived["first_call_days"] = ((ibis.timestamp(until).epoch_seconds()
-                                   - out._first.epoch_seconds()) / 86400.0).cast("float64")
+    derived["first_call_days"] = days_between(ibis.timestamp(until), out._first)
     out = out.mutate(**derived)
     return out.drop(*[c for c in out.columns if c.startswith("_")])
 
@@ -259,7 +259,7 @@ def _sms(sms: ir.Table, until: datetime, windows: Sequence[Window]) -> ir.Table:
 def _static(subscribers: ir.Table, until: datetime) -> ir.Table:
     s = subscribers.filter(subscribers.registered_at < ibis.timestamp(until))
     s = s.group_by("msisdn").aggregate(registered_at=s.registered_at.max())
-    age = (ibis.timestamp(until).epoch_seconds() - s.registered_at.epoch_seconds()) / 86400.0
+    age = days_between(ibis.timestamp(until), s.registered_at)
     return s.select("msisdn", sim_age_days=age.cast("float64"), is_subscriber=ibis.literal(1))
 
 

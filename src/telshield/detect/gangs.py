@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import ibis
 import ibis.expr.types as ir
 
+from telshield.detect.portable import epoch_s
 from telshield.domain.gangs import LinkKind
 
 # Link weights by kind: an ID within days is the strongest tie, an order's device or address
@@ -68,7 +69,7 @@ def memberships(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None,
     # A staff ID's or terminal's registrations in one window of ``burst_hours``; e-channel
     # cards (with an order) are opened by no one at a counter.
     store = c.filter(c.order_id.isnull())
-    bucket = (store.registered_at.epoch_seconds() // (burst_hours * 3600)).cast("string")
+    bucket = (epoch_s(store.registered_at) // (burst_hours * 3600)).cast("string")
     part(store, LinkKind.STAFF, store.staff_id.concat("@", bucket))
     part(store, LinkKind.TERMINAL, store.terminal_id.concat("@", bucket))
     if calls is not None:
@@ -95,7 +96,7 @@ def links(m: ir.Table, *, max_group: int = MAX_GROUP, id_days: int = ID_DAYS,
     p = held.join(r, (held.kind == r.kind) & (held.value == r.value)
                   & (held.msisdn < r.msisdn))
     p = p.select(a=held.msisdn, b=r.msisdn, kind=held.kind, n=held.n,
-                 gap=(held.at.epoch_seconds() - r.at.epoch_seconds()).abs())
+                 gap=(epoch_s(held.at) - epoch_s(r.at)).abs())
     p = p.filter((p.kind != str(LinkKind.ID)) | (p.gap <= id_days * 86_400))
     w = ibis.literal(0.0)
     for kind, value in weights.items():

@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 import ibis
 import ibis.expr.types as ir
 
+from telshield.detect.portable import days_between
+
 OLD_DAYS = 180  # a line held this long is "old": fraud SIMs are weeks old when they start
 HEAVY_CALLEES = 20  # distinct numbers called in 24 h that make a line a heavy caller
 HOLDER_FEATURES: dict[str, str] = {
@@ -55,8 +57,7 @@ def _who(subscribers: ir.Table, until: datetime, old_days: int) -> ir.Table:
     j = reg.join(lines, "id_hash")
     return j.select(
         "msisdn", "id_hash", "id_lines",
-        holder_age_days=((ibis.timestamp(until).epoch_seconds() - j.since.epoch_seconds())
-                         / 86400.0).cast("float64"),
+        holder_age_days=days_between(ibis.timestamp(until), j.since),
         holder_enterprise=reg.holder_kind.isin(["enterprise", "iot"]).cast("int64"),
         old=(reg.registered_at <= old_since).cast("int64"))
 

@@ -22,6 +22,7 @@ import ibis
 import ibis.expr.types as ir
 
 from telshield.detect.features import Window, number_features
+from telshield.detect.portable import epoch_s
 
 
 @dataclass(frozen=True)
@@ -81,5 +82,5 @@ def activity(calls: ir.Table, cells: ir.Table, numbers: ir.Table, *, since: date
     c = c.join(g, c.caller_cell == g.cell_id)
     start = int(since.timestamp()) if since.tzinfo else int(
         (since - datetime(1970, 1, 1)).total_seconds())
-    bucket = ((c.started_at.epoch_seconds() - start) // (bucket_hours * 3600)).cast("int64")
+    bucket = ((epoch_s(c.started_at) - start) // (bucket_hours * 3600)).cast("int64")
     return c.select(region=c.region, bucket=bucket, msisdn=c.caller).distinct()

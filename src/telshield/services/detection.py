@@ -117,7 +117,9 @@ class Detector:
     rules: RuleSet
     model: Artefact | None = None
     state_path: Path | None = None
-    plan: Any = None  # the numbering plan's prefix table (pyarrow), for out-of-province homes
+    # The numbering plan's prefix table (pyarrow, or an Ibis table already on the reader's
+    # backend), for out-of-province homes.
+    plan: Any = None
     clock: Callable[[], datetime] = store_now  # an alert's detected_at is store time
     # Industry cards and registered telemarketing numbers: held at the watch tier (None: no
     # whitelist, as on a simulated province).
@@ -127,7 +129,8 @@ class Detector:
     def __post_init__(self) -> None:
         # The plan's prefix table, once: every run joins its numbers to it for their homes.
         object.__setattr__(self, "_plan_table",
-                           None if self.plan is None else ibis.memtable(self.plan))
+                           None if self.plan is None else self.plan
+                           if isinstance(self.plan, ir.Table) else ibis.memtable(self.plan))
         if self.model is not None:
             missing = [f for f in self.model.features if f not in self.model_features()]
             if missing:

@@ -6,6 +6,7 @@ files per feed (the simulator's output), where the time filter prunes row groups
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,11 +19,15 @@ from telshield.reference.schemas import FEEDS
 
 
 class FeedReader:
-    """Lazy tables over a folder holding one sub-folder of Parquet files per feed."""
+    """Lazy tables over a folder holding one sub-folder of Parquet files per feed, on the
+    backend ``con`` (DuckDB by default; ``telshield.wiring.engine`` makes a Spark one, with the
+    ``open_parquet`` that opens a list of files there)."""
 
-    def __init__(self, root: Path, con: ibis.BaseBackend | None = None) -> None:
+    def __init__(self, root: Path, con: ibis.BaseBackend | None = None, *,
+                 open_parquet: Callable[[list[str]], ir.Table] | None = None) -> None:
         self.root = root
         self.con = con if con is not None else ibis.duckdb.connect()
+        self.open_parquet = open_parquet
 
     def files(self, feed: str, since: datetime | None = None,
               until: datetime | None = None) -> list[Path]:
@@ -40,7 +45,9 @@ class FeedReader:
         files = self.files(feed, since, until)
         if not files:
             return ibis.memtable(spec.schema.empty_table())
-        t = self.con.read_parquet([str(f) for f in files], hive_partitioning=False)
+        paths = [str(f) for f in files]
+        t = (self.open_parquet(paths) if self.open_parquet is not None
+             else self.con.read_parquet(paths, hive_partitioning=False))
         t = t.select(*spec.column_names)
         col = spec.time_column
         if col is not None and since is not None:

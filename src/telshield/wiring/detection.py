@@ -12,7 +12,6 @@ from telshield.domain.clock import store_now
 from telshield.domain.errors import InvalidInput
 from telshield.services.alerts import AlertSink, InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector, Whitelist
-from telshield.services.lakeread import FeedReader
 from telshield.services.model import LAKE, Artefact, chosen, load
 from telshield.services.rules import load_rules
 from telshield.settings import DetectSettings, Settings
@@ -52,16 +51,19 @@ def detector(
     clock: Callable[[], datetime] = store_now, keep_state: bool = True,
     use_model: bool = True, model_version: str | None = None, model: Artefact | None = None,
     rules_file: Path | None = None, whitelist: Whitelist | None = None,
+    engine: str | None = None,
 ) -> Detector:
     """A detector over ``lake`` (default: the lake in settings; or a folder of per-feed Parquet
     folders), writing to ``sink`` (default: in memory), with the rules in ``rules_file`` (default:
     settings, else the shipped rules) and the chosen lake model (or ``model_version``, or
     ``model`` itself; none with ``use_model=False``). ``keep_state`` keeps the time of the last
     run in the data directory, so the next run scores only numbers active since. With
-    ``whitelist`` (the store's lists), enterprise whitelist entries cap alerts at watch."""
+    ``whitelist`` (the store's lists), enterprise whitelist entries cap alerts at watch. It runs
+    on ``engine`` (``--engine``: duckdb or spark; default ``[engine] name``)."""
     from telshield.detect.features import Window
     from telshield.detect.inbound import detection_feature_names
     from telshield.reference.numbering import load_plan_table
+    from telshield.wiring.engine import engine as make_engine
 
     d = settings.detect
     if model is not None and model.kind != LAKE:
@@ -70,13 +72,14 @@ def detector(
     windows = [Window.parse(w) for w in d.windows]
     rules = load_rules(rules_file or d.rules_file, detection_feature_names(windows))
     root = lake if lake is not None else settings.lake_dir
+    eng = make_engine(settings, engine)
     return Detector(
-        FeedReader(root), sink if sink is not None else InMemoryAlertSink(), detect_config(d),
-        rules,
+        eng.reader(root),
+        sink if sink is not None else InMemoryAlertSink(), detect_config(d), rules,
         model if model is not None else detection_model(
             settings, use_model=use_model, model_version=model_version),
         state_path=state_path(settings, root) if keep_state else None,
-        plan=load_plan_table(settings.data_dir), clock=clock, whitelist=whitelist,
+        plan=eng.memtable(load_plan_table(settings.data_dir)), clock=clock, whitelist=whitelist,
     )
 
 
