@@ -120,6 +120,11 @@ class AlertRepo(Protocol):
         """Every version of the number's alerts, oldest first."""
         ...
 
+    def tier_counts(self, *, since: datetime | None = None, open_only: bool = False
+                    ) -> dict[str, int]:
+        """How many alerts of each tier were detected (at or after ``since``, store time)."""
+        ...
+
 
 class CaseRepo(Protocol):
     """Cases: at most one open case per number."""
@@ -172,8 +177,13 @@ class ActionRepo(Protocol):
         """Actions, newest first, filtered and paginated."""
         ...
 
-    def counts(self) -> dict[str, int]:
-        """How many actions of each kind were taken."""
+    def counts(self, *, since: datetime | None = None) -> dict[str, int]:
+        """How many actions of each kind were taken (at or after ``since``, store time)."""
+        ...
+
+    def per_day(self, since: datetime, *, shift: timedelta) -> list[tuple[str, str, int]]:
+        """(day, kind, count) of the actions at or after ``since``, days counted on the clock
+        ``shift`` ahead of store time (China Standard Time: 8 hours), oldest day first."""
         ...
 
 
@@ -196,6 +206,10 @@ class AppealRepo(Protocol):
         self, *, case_id: int | None = None, status: str = "", page: Page = Page()
     ) -> list[Appeal]:
         """Appeals, newest first, filtered and paginated."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """How many appeals are in each status."""
         ...
 
 

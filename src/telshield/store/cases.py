@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from telshield.domain.cases import (
 )
 from telshield.domain.errors import NotFound
 from telshield.domain.paging import Page
-from telshield.store.rows import chunks, fast_executemany, naive_utc
+from telshield.store.rows import chunks, fast_executemany, naive_utc, shifted_day
 from telshield.store.tables import actions, appeals, cases
 
 C, A, P = cases, actions, appeals
@@ -176,10 +176,19 @@ class SqlActionRepo:
         return [_action(r) for r in self.conn.execute(q)]
 
 
-    def counts(self) -> dict[str, int]:
-        """How many actions of each kind were taken."""
+    def counts(self, *, since: datetime | None = None) -> dict[str, int]:
+        """How many actions of each kind were taken (at or after ``since``)."""
         q = sa.select(A.c.kind, sa.func.count()).group_by(A.c.kind)
+        if since is not None:
+            q = q.where(A.c.at >= naive_utc(since))
         return {str(k): int(n) for k, n in self.conn.execute(q)}
+
+    def per_day(self, since: datetime, *, shift: timedelta) -> list[tuple[str, str, int]]:
+        """(day, kind, count) of the actions since ``since``, days on the shifted clock."""
+        day = shifted_day(self.conn, A.c.at, shift)
+        q = (sa.select(day.label("day"), A.c.kind, sa.func.count())
+             .where(A.c.at >= naive_utc(since)).group_by(day, A.c.kind).order_by(day))
+        return [(str(d), str(k), int(n)) for d, k, n in self.conn.execute(q)]
 
 
 def _appeal(r: Any) -> Appeal:
@@ -223,6 +232,11 @@ class SqlAppealRepo:
                 decided_at=naive_utc(appeal.decided_at), decision_reason=appeal.decision_reason,
             )
         )
+
+    def counts(self) -> dict[str, int]:
+        """How many appeals are in each status."""
+        q = sa.select(P.c.status, sa.func.count()).group_by(P.c.status)
+        return {str(k): int(n) for k, n in self.conn.execute(q)}
 
     def find(self, *, case_id: int | None = None, status: str = "", page: Page = Page()
              ) -> list[Appeal]:
