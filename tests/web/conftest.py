@@ -29,9 +29,11 @@ class World:
     clock: FixedClock
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    """An app over a fresh store at 2026-03-01 09:00 UTC with one watch-tier alert on N."""
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """An app over a fresh store at 2026-03-01 09:00 UTC with one watch-tier alert on N (one
+    per test module: building the numbering plan the intake needs takes seconds)."""
+    tmp_path: Path = tmp_path_factory.mktemp("web")
     settings = Settings(data_dir=tmp_path, api=ApiSettings(metrics_port=0))
     clock = FixedClock(datetime(2026, 3, 1, 9))
     d = disposal(settings, clock=clock)
