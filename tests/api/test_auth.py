@@ -76,7 +76,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("GET", f"/v1/trace/{N}", None, {A, AN, P}),
 ]
 # Answered without a key, by design (docs/api.md): a supervisor's probes.
-PUBLIC = [("GET", "/healthz"), ("GET", "/readyz")]
+# "/" only redirects to the web pages' login (their roles are tested in tests/web).
+PUBLIC = [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/")]
 
 
 @pytest.fixture(scope="module")
