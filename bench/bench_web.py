@@ -97,7 +97,7 @@ def main(argv: list[str]) -> None:
         base = 0.0
         for path in pages:
             ms = sorted(timed(c, path, a.requests))
-            p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+            p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
             if path == "/healthz":
                 base = p95
             print(json.dumps({"page": path, "p50_ms": round(statistics.median(ms), 1),

@@ -24,7 +24,7 @@ def test_every_key_a_template_names_is_in_the_catalogue() -> None:
 
 def test_each_message_has_both_languages() -> None:
     for key, (zh, en) in MESSAGES.items():
-        assert zh and en and zh != en or key == "nav.lang", key
+        assert (zh and en and zh != en) or key == "nav.lang", key
         assert re.search(r"[\u4e00-\u9fff]", zh) or key in ("login.key", "nav.lang"), key
     assert text("nav.alerts", "en") == "Alert queue" and text("nav.alerts", "zh") == "预警队列"
     assert pick("fr") == "zh" and pick(None) == "zh" and pick("en") == "en"
