@@ -159,3 +159,24 @@ def test_vendored_files_are_served(anon: TestClient) -> None:
     for name in ("htmx.min.js", "echarts.simple.min.js"):
         r = anon.get(f"/web/static/vendor/{name}")
         assert r.status_code == 200 and len(r.content) > 10_000, name
+
+
+def test_wrong_keys_lock_the_login_out(world: World) -> None:
+    from telshield.api.lockout import Lockout
+
+    saved = world.app.state.lockout  # type: ignore[attr-defined]
+    strict = Lockout(2, 60)
+    web = next(r.app for r in world.app.routes if getattr(r, "path", "") == "/web")  # type: ignore[attr-defined]
+    web.state.lockout, before = strict, web.state.lockout
+    assert before is saved  # one lockout for both faces: the API's
+    try:
+        c = TestClient(world.app)  # type: ignore[arg-type]
+        token = _token(c)
+        for _ in range(2):
+            assert c.post("/web/login", data={"csrf": token, "name": "admin",
+                                              "key": "tsk_wrong"}).status_code == 401
+        r = c.post("/web/login", data={"csrf": token, "name": "admin",
+                                       "key": world.keys["admin"]})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0  # even the right key
+    finally:
+        web.state.lockout = before

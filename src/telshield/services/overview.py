@@ -3,7 +3,8 @@ open alerts by tier, appeals, SLA breaches and the daily trend, read from the st
 
 Days and months are those of the operator (China Standard Time): store time is UTC, so the
 boundaries are computed on the feed clock and converted, and the trend is counted per CST day
-in the database (``ActionRepo.per_day``), never by fetching every action.
+in the database (``ActionRepo.per_day``, one range count per day on an index), never by
+fetching every action.
 """
 
 from __future__ import annotations
@@ -68,27 +69,37 @@ class OverviewService:
         """The figures now: today, this month, open work and the last ``trend_days`` days."""
         now = self.clock.now()
         today, month = day_start(now), month_start(now)
-        trend_since = day_start(now) - timedelta(days=trend_days - 1)
+        # The actions are counted per day once, over a window that holds the whole month too
+        # (a month starts at most 30 days before today): today's, the month's and the trend's
+        # figures are sums of the same rows.
+        since = min(today - timedelta(days=trend_days - 1), month)
+        n_days = (today - since).days + 1
         with self.store.transaction(write=False) as tx:
-            periods = []
-            for since in (today, month):
-                actions = tx.actions.counts(since=since)
-                tiers = tx.alerts.tier_counts(since=since)
-                periods.append(Period(
-                    since=since, warned=sum(tiers.values()),
-                    disposed=sum(actions.get(k.value, 0) for k in DISPOSALS),
-                    released=actions.get(ActionKind.RELEASE.value, 0),
-                    by_tier=tiers, by_action=actions))
+            rows = tx.actions.per_day(since, shift=FEED_OFFSET, days=n_days)
+            tiers = {at: tx.alerts.tier_counts(since=at) for at in (today, month)}
             open_tiers = tx.alerts.tier_counts(open_only=True)
             cases = tx.cases.counts()
             appeals = tx.appeals.counts()
             late = tx.cases.overdue(now, [CaseStatus.VERIFYING, CaseStatus.RESTRICTED])
-            rows = tx.actions.per_day(trend_since, shift=FEED_OFFSET)
-        days: dict[str, dict[str, int]] = {}
-        for i in range(trend_days):
-            days[(trend_since + FEED_OFFSET + timedelta(days=i)).date().isoformat()] = {}
+        days: dict[str, dict[str, int]] = {
+            (since + FEED_OFFSET + timedelta(days=i)).date().isoformat(): {}
+            for i in range(n_days)}
         for day, kind, n in rows:
-            days.setdefault(day, {})[kind] = n
+            days[day][kind] = days[day].get(kind, 0) + n
+        periods = []
+        for start in (today, month):
+            first = (start + FEED_OFFSET).date().isoformat()
+            actions: dict[str, int] = {}
+            for day, counts in days.items():
+                if day >= first:
+                    for kind, n in counts.items():
+                        actions[kind] = actions.get(kind, 0) + n
+            periods.append(Period(
+                since=start, warned=sum(tiers[start].values()),
+                disposed=sum(actions.get(k.value, 0) for k in DISPOSALS),
+                released=actions.get(ActionKind.RELEASE.value, 0),
+                by_tier=tiers[start], by_action=actions))
+        trend = sorted(days.items())[-trend_days:]
         return Overview(at=now, today=periods[0], month=periods[1], open_by_tier=open_tiers,
                         cases_by_status=cases, appeals_by_status=appeals,
-                        sla_breaches=len(late), trend=sorted(days.items()))
+                        sla_breaches=len(late), trend=trend)

@@ -177,13 +177,15 @@ class ActionRepo(Protocol):
         """Actions, newest first, filtered and paginated."""
         ...
 
-    def counts(self, *, since: datetime | None = None) -> dict[str, int]:
-        """How many actions of each kind were taken (at or after ``since``, store time)."""
+    def counts(self) -> dict[str, int]:
+        """How many actions of each kind were taken."""
         ...
 
-    def per_day(self, since: datetime, *, shift: timedelta) -> list[tuple[str, str, int]]:
-        """(day, kind, count) of the actions at or after ``since``, days counted on the clock
-        ``shift`` ahead of store time (China Standard Time: 8 hours), oldest day first."""
+    def per_day(self, since: datetime, *, shift: timedelta, days: int
+                ) -> list[tuple[str, str, int]]:
+        """(day, kind, count) of the actions in the ``days`` days from ``since`` (store time,
+        a day's start), each day named by its date on the clock ``shift`` ahead of store time
+        (China Standard Time: 8 hours)."""
         ...
 
 

@@ -53,13 +53,3 @@ def fast_executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]
     else:
         params = [{n: (p(r[n]) if p else r[n]) for n, p in conv} for r in rows]
     conn.exec_driver_sql(compiled.string, params)
-
-
-def shifted_day(conn: Connection, column: Any, shift: Any) -> Any:
-    """The calendar day (YYYY-MM-DD) of a store-time ``column`` on the clock ``shift`` (a
-    ``timedelta``) ahead of UTC, in the connection's own SQL: days are counted where the
-    rows are, not by fetching every row."""
-    hours = int(shift.total_seconds() // 3600)
-    if conn.dialect.name == "sqlite":
-        return sa.func.date(column, f"{hours:+d} hours")
-    return sa.func.to_char(column + sa.text(f"interval '{hours} hours'"), "YYYY-MM-DD")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from telshield.domain.cases import parse_action
-from telshield.domain.errors import InvalidInput
+from telshield.domain.errors import InvalidInput, Unauthenticated
 from telshield.domain.paging import Page
 from telshield.domain.users import Permission, User
 from telshield.services.overview import OverviewService
@@ -61,8 +61,6 @@ def login_form(request: Request, next: Annotated[str, Query(max_length=200)] = "
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, f: Annotated[dict[str, str], Depends(form)]) -> Response:
     """Check the name and key; start a session or show the form again."""
-    from telshield.domain.errors import Unauthenticated
-
     try:
         log_in(request, f.get("name", ""), f.get("key", ""))
     except Unauthenticated:

@@ -74,7 +74,12 @@ async def handle(request: Request, error: Exception) -> Response:
         message = text("error.csrf", lg)
     elif isinstance(error, Forbidden):
         message = text("error.forbidden", lg)
+    elif isinstance(error, RateLimited):
+        message = f"{text('login.locked', lg)} {error.retry_after}"
     else:
         message = str(error)
-    return page(request, "error.html", user, status=status_of(error), message=message,
-                detail=str(error))
+    response = page(request, "error.html", user, status=status_of(error), message=message,
+                    detail=str(error))
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
 
-from telshield.domain.errors import Forbidden, TelshieldError, Unauthenticated
+from telshield.domain.errors import Forbidden, RateLimited, TelshieldError, Unauthenticated
 from telshield.domain.users import Permission, User, hash_key
 from telshield.services.users import UserService
 from telshield.web.i18n import pick
@@ -78,8 +78,6 @@ def log_in(request: Request, name: str, key: str) -> User:
     lockout: Lockout = request.app.state.lockout
     wait = lockout.retry_after(subjects)
     if wait:
-        from telshield.domain.errors import RateLimited
-
         raise RateLimited(f"too many failed logins: try again in {wait} s", retry_after=wait)
     try:
         user = users(request).authenticate(key)
