@@ -166,7 +166,8 @@ def test_wrong_keys_lock_the_login_out(world: World) -> None:
 
     saved = world.app.state.lockout  # type: ignore[attr-defined]
     strict = Lockout(2, 60)
-    web = next(r.app for r in world.app.routes if getattr(r, "path", "") == "/web")  # type: ignore[attr-defined]
+    routes = world.app.routes  # type: ignore[attr-defined]
+    web = next(r.app for r in routes if getattr(r, "path", "") == "/web")
     web.state.lockout, before = strict, web.state.lockout
     assert before is saved  # one lockout for both faces: the API's
     try:

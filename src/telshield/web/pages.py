@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from telshield.domain.cases import parse_action
-from telshield.domain.errors import InvalidInput, Unauthenticated
+from telshield.domain.errors import InvalidInput, RateLimited, Unauthenticated
 from telshield.domain.paging import Page
 from telshield.domain.users import Permission, User
 from telshield.services.overview import OverviewService
@@ -63,6 +63,8 @@ def login(request: Request, f: Annotated[dict[str, str], Depends(form)]) -> Resp
     """Check the name and key; start a session or show the form again."""
     try:
         log_in(request, f.get("name", ""), f.get("key", ""))
+    except RateLimited:
+        raise  # locked out: the 429 page, not the form again
     except Unauthenticated:
         return page(request, "login.html", None, status=401, next=_next(f.get("next", "")),
                     failed=True)
