@@ -79,7 +79,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "col.detail": ("详情", "Detail"),
     "col.seq": ("序号", "Seq"),
     "col.feature": ("特征", "Feature"),
-    "col.change": ("变化", "Change"),
+    "col.change": ("贡献", "Contribution"),
     "page.prev": ("上一页", "Previous"),
     "page.next": ("下一页", "Next"),
     "page.none": ("没有记录。", "Nothing here."),
