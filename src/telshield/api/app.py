@@ -36,7 +36,8 @@ from telshield.wiring import Disposal
 
 def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastAPI:
     """The telshield API over the configured store (or the given services)."""
-    from telshield import wiring
+    from telshield import web, wiring
+    from telshield.wiring import web as wiring_web
     from telshield.wiring.health import store_check
 
     if disposal is None:
@@ -85,6 +86,8 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     police.install(app, settings)  # police coordination (警企协同)
     docs.install(app)
     app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
+    web.install(app, app.state.disposal, wiring_web.overview(app.state.disposal),
+                session_key=wiring_web.session_key(settings), lockout=app.state.lockout)
     app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON
     app.add_middleware(Observe, metrics=metrics)  # outermost: logs the guard's refusals too
     return app

@@ -121,6 +121,11 @@ class AlertRepo(Protocol):
         """Every version of the number's alerts, oldest first."""
         ...
 
+    def tier_counts(self, *, since: datetime | None = None, open_only: bool = False
+                    ) -> dict[str, int]:
+        """How many alerts of each tier were detected (at or after ``since``, store time)."""
+        ...
+
 
 class CaseRepo(Protocol):
     """Cases: at most one open case per number."""
@@ -177,6 +182,13 @@ class ActionRepo(Protocol):
         """How many actions of each kind were taken."""
         ...
 
+    def per_day(self, since: datetime, *, shift: timedelta, days: int
+                ) -> list[tuple[str, str, int]]:
+        """(day, kind, count) of the actions in the ``days`` days from ``since`` (store time,
+        a day's start), each day named by its date on the clock ``shift`` ahead of store time
+        (China Standard Time: 8 hours)."""
+        ...
+
 
 class AppealRepo(Protocol):
     """Appeals against measures."""
@@ -197,6 +209,10 @@ class AppealRepo(Protocol):
         self, *, case_id: int | None = None, status: str = "", page: Page = Page()
     ) -> list[Appeal]:
         """Appeals, newest first, filtered and paginated."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """How many appeals are in each status."""
         ...
 
 

@@ -64,6 +64,16 @@ class UserService:
             raise Unauthenticated("unknown or disabled API key; ask an admin for a new one")
         return user
 
+    def by_key_hash(self, key_hash: str) -> User:
+        """The active user whose key hashes to ``key_hash`` (a web session keeps the hash, never
+        the key); Unauthenticated once the key was rotated or the user disabled."""
+        with self.store.transaction(write=False) as tx:
+            user = tx.users.by_key_hash(key_hash) if key_hash else None
+        if user is None or not user.active:
+            raise Unauthenticated("the session's key was rotated or its user disabled; log in "
+                                  "again")
+        return user
+
     def all(self) -> list[User]:
         """Every user."""
         with self.store.transaction(write=False) as tx:

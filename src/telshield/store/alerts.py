@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -123,6 +124,16 @@ class SqlAlertRepo:
         q = q.order_by(T.c.id.desc()).limit(page.limit).offset(page.offset)
         return [StoredAlert(int(r.id), _alert(r), bool(r.is_open), int(r.version), r.first_seen,
                             r.last_seen) for r in self.conn.execute(q)]
+
+    def tier_counts(self, *, since: datetime | None = None, open_only: bool = False
+                    ) -> dict[str, int]:
+        """How many alerts of each tier were detected (at or after ``since``)."""
+        q = sa.select(T.c.tier, sa.func.count()).group_by(T.c.tier)
+        if since is not None:
+            q = q.where(T.c.detected_at >= naive_utc(since))
+        if open_only:
+            q = q.where(T.c.is_open.is_(True))
+        return {str(k): int(n) for k, n in self.conn.execute(q)}
 
     def versions(self, msisdn: str) -> list[AlertVersion]:
         """Every version of the number's alerts, oldest first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -181,6 +181,22 @@ class SqlActionRepo:
         q = sa.select(A.c.kind, sa.func.count()).group_by(A.c.kind)
         return {str(k): int(n) for k, n in self.conn.execute(q)}
 
+    def per_day(self, since: datetime, *, shift: timedelta, days: int
+                ) -> list[tuple[str, str, int]]:
+        """(day, kind, count) of the actions in the ``days`` days from ``since``."""
+        # One range count per day on the (at, kind) index: no function evaluated per row.
+        parts = []
+        for i in range(days):
+            lo = since + timedelta(days=i)
+            label = (lo + shift).date().isoformat()
+            parts.append(
+                sa.select(sa.literal(label).label("day"), A.c.kind, sa.func.count().label("n"))
+                .where(A.c.at >= naive_utc(lo), A.c.at < naive_utc(lo + timedelta(days=1)))
+                .group_by(A.c.kind))
+        if not parts:
+            return []
+        return [(str(d), str(k), int(n)) for d, k, n in self.conn.execute(sa.union_all(*parts))]
+
 
 def _appeal(r: Any) -> Appeal:
     return Appeal(
@@ -223,6 +239,11 @@ class SqlAppealRepo:
                 decided_at=naive_utc(appeal.decided_at), decision_reason=appeal.decision_reason,
             )
         )
+
+    def counts(self) -> dict[str, int]:
+        """How many appeals are in each status."""
+        q = sa.select(P.c.status, sa.func.count()).group_by(P.c.status)
+        return {str(k): int(n) for k, n in self.conn.execute(q)}
 
     def find(self, *, case_id: int | None = None, status: str = "", page: Page = Page()
              ) -> list[Appeal]:

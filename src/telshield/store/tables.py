@@ -92,6 +92,9 @@ alerts = Table(
     Column("first_seen", DateTime, nullable=True),
     Column("last_seen", DateTime, nullable=True),
     Index(None, "msisdn"),
+    # The overview's counts per tier (today, this month, open): answered from the index alone.
+    Index(None, "detected_at", "tier"),
+    Index(None, "is_open", "tier"),
     # One open alert per number; its earlier versions are in alert_versions.
     Index(
         "uq_alerts_open_msisdn",
@@ -164,6 +167,7 @@ actions = Table(
     Column("deadline", DateTime, nullable=True),
     Column("notice", Text, nullable=False, default=""),
     Index(None, "case_id"),
+    Index(None, "at", "kind"),  # the overview's counts and daily trend of actions
 )
 
 appeals = Table(

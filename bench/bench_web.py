@@ -1,0 +1,109 @@
+"""The web pages' latency on a store of provincial size, against an empty endpoint measured in
+the same run.
+
+    .venv/bin/python -m bench web --numbers 180000 --requests 40
+
+A fresh SQLite store holds ``--numbers`` black list entries, open alerts on as many numbers and
+a bulk suspension of them (cases, actions, hash-chained audit events: a month of Jiangsu's
+disposals at 180,000). Each page is then fetched ``--requests`` times in-process (Starlette's
+TestClient, logged in as an admin: the full app, session and middleware included) and its p50
+and p95 printed, beside the same for ``/healthz`` (no store work) as the baseline. The issue's
+bar: p95 <= 300 ms for every page. ``/web/audit/verify`` re-hashes the whole chain and is
+timed once, apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+T0 = datetime(2026, 3, 1, 9)
+
+
+def build(work: Path, n: int) -> Any:
+    """The app over a store with ``n`` list entries, alerts and suspended cases."""
+    from bench.bench_disposal import _numbers, seed_lists
+    from telshield.api.app import create_app
+    from telshield.domain.alerts import Alert, Reason, Tier
+    from telshield.domain.cases import ActionKind, Policy
+    from telshield.services.cases import CaseService
+    from telshield.services.store import FixedClock
+    from telshield.settings import ApiSettings, Settings
+    from telshield.store.sql import open_store
+    from telshield.wiring import disposal
+
+    settings = Settings(data_dir=work, api=ApiSettings(metrics_port=0))
+    db = work / "telshield.db"
+    seed_lists(db, n)
+    store = open_store(f"sqlite:///{db.as_posix()}")
+    numbers = _numbers(n, seed=3)
+    reasons = (Reason("rule:many_strangers", "calls many strangers", "distinct_callees", 40.0),)
+    tiers = [Tier.WATCH, Tier.VERIFY, Tier.SUSPEND]
+    for i in range(0, n, 20_000):
+        part = numbers[i:i + 20_000]
+        with store.transaction() as tx:
+            tx.alerts.upsert([Alert(m, 0.5, tiers[j % 3], reasons,
+                                    T0 - timedelta(hours=j % 700), T0)
+                              for j, m in enumerate(part, start=i)])
+    clock = FixedClock(T0)
+    CaseService(store, clock, Policy()).bulk(numbers, ActionKind.SUSPEND, actor="bench",
+                                             reason="GOIP den", group_ref="den:1")
+    d = disposal(settings, store=store, clock=clock)
+    key = d.users.add("bench", "admin", actor="bench")[1]
+    return create_app(settings, disposal=d), key
+
+
+def timed(client: Any, path: str, k: int) -> list[float]:
+    """``k`` wall times (ms) of GET ``path``, after one warm-up."""
+    assert client.get(path).status_code == 200, path
+    out = []
+    for _ in range(k):
+        t = time.perf_counter()
+        r = client.get(path)
+        out.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 200, path
+    return out
+
+
+def main(argv: list[str]) -> None:
+    """Build the store, time each page, print one JSON line per page."""
+    from fastapi.testclient import TestClient
+
+    p = argparse.ArgumentParser(prog="python -m bench web")
+    p.add_argument("--numbers", type=int, default=180_000)
+    p.add_argument("--requests", type=int, default=40)
+    a = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        app, key = build(Path(tmp), a.numbers)
+        print(json.dumps({"built_s": round(time.perf_counter() - t, 1), "numbers": a.numbers}))
+        c = TestClient(app)
+        token = re.search(r'name="csrf" value="([^"]+)"', c.get("/web/login").text)
+        assert token is not None
+        c.post("/web/login", data={"csrf": token.group(1), "name": "bench", "key": key})
+        mid = a.numbers // 2
+        pages = ["/healthz", "/web/", "/web/alerts", "/web/alerts?tier=suspend&open_only=1",
+                 f"/web/alerts?offset={mid}", "/web/cases", "/web/cases?status=suspended",
+                 f"/web/cases/{mid}", "/web/lists", "/web/lists?colour=black&kind=number",
+                 "/web/lists?from_version=0&to_version=1", "/web/audit",
+                 f"/web/audit?after={mid}", f"/web/audit?subject=case:{mid}"]
+        base = 0.0
+        for path in pages:
+            ms = sorted(timed(c, path, a.requests))
+            p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+            if path == "/healthz":
+                base = p95
+            print(json.dumps({"page": path, "p50_ms": round(statistics.median(ms), 1),
+                              "p95_ms": round(p95, 1), "p95_vs_healthz": round(p95 / base, 1),
+                              "within_300ms": p95 <= 300}))
+        t = time.perf_counter()
+        assert c.get("/web/audit/verify").status_code == 200
+        print(json.dumps({"page": "/web/audit/verify", "once_ms":
+                          round((time.perf_counter() - t) * 1000, 1)}))

@@ -1,0 +1,22 @@
+"""Composition of the web pages: the session signing key and the overview's reader."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from telshield.services.overview import OverviewService
+from telshield.settings import Settings
+from telshield.wiring.disposal import Disposal
+
+
+def session_key(settings: Settings) -> str:
+    """The key web session cookies are signed with, derived from the installation secret (a
+    new secret ends every session; the secret itself never signs anything directly)."""
+    secret = settings.secret.get_secret_value().encode()
+    return hmac.new(secret, b"telshield web session v1", hashlib.sha256).hexdigest()
+
+
+def overview(d: Disposal) -> OverviewService:
+    """The overview's figures over the disposal services' store and clock."""
+    return OverviewService(d.store, d.cases.clock)
