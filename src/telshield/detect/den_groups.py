@@ -2,7 +2,11 @@
 
 A den sits still: its ports call from one or two cells. A SIM whose two busiest cells carry
 ``STATIC_SHARE`` of its calls is *static*; cells are joined when one static SIM calls from both
-(a two-cell den) and a group is every static port on a set of joined cells. Each group is then
+and they are neighbours (within ``NEIGHBOUR_KM``, or the farther one's site is among the
+``NEIGHBOUR_RANK`` nearest sites of the other: where cells are sparse, neighbours are farther
+apart), and a group is every static port on a set of joined cells, split by device: ports on a
+den device's TAC (``device_intel``) form one group per TAC and run of IMEI serials (two GOIPs on
+the same cells are two dens), the other ports (phones, forged TACs) one more. Each group is then
 scored (``domain.dens.confidence``) on its device kind, IMEI continuity across SIM swaps, how many
 ports call in the same hour, SIM turnover and call length. Location: the centroid of its cells
 weighted by calls, the county of its busiest cell, and a radius reaching its farthest cell.
@@ -11,10 +15,12 @@ weighted by calls, the county of its busiest cell, and a radius reaching its far
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from statistics import median
 from typing import Any
 
@@ -23,6 +29,8 @@ from telshield.domain.dens import RELAY, DenMember, DenProfile, confidence
 STATIC_SHARE = 0.9
 NEIGHBOUR_KM = 3.0  # two cells of one den are neighbours
 MIN_RADIUS_KM = 0.3  # a cell's own reach: a den on one cell is somewhere under it
+NEIGHBOUR_RANK = 6  # a site among another's six nearest sites neighbours it (a hexagonal ring)
+SERIAL_GAP = 1000  # IMEI serials of one device's ports lie closer together than this
 
 
 @dataclass(frozen=True)
@@ -89,12 +97,77 @@ def static_ports(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[st
     return out
 
 
+class Near:
+    """Whether two cells neighbour each other: within ``NEIGHBOUR_KM``, or one's site is among
+    the ``NEIGHBOUR_RANK`` nearest other sites of the other (cell density varies: rural sites
+    stand kilometres apart). Cells missing from the cells feed neighbour nothing."""
+
+    def __init__(self, cells: Mapping[str, Cell]) -> None:
+        self.cells = cells
+        self.sites = sorted({(c.lat, c.lon) for c in cells.values()})
+        self.lats = [s[0] for s in self.sites]
+        self.memo: dict[tuple[str, str], bool] = {}
+
+    def _closer(self, a: tuple[float, float], d: float) -> int:
+        """Other sites strictly closer to ``a`` than ``d`` km."""
+        span = d / 111.0 + 1e-9  # a degree of latitude is about 111 km
+        lo, hi = bisect_left(self.lats, a[0] - span), bisect_right(self.lats, a[0] + span)
+        return sum(1 for s in self.sites[lo:hi] if s != a and km(a, s) < d)
+
+    def __call__(self, a: str, b: str) -> bool:
+        if a == b:
+            return True
+        if a not in self.cells or b not in self.cells:
+            return False
+        key = (a, b) if a < b else (b, a)
+        if key not in self.memo:
+            pa = (self.cells[a].lat, self.cells[a].lon)
+            pb = (self.cells[b].lat, self.cells[b].lon)
+            d = km(pa, pb)
+            self.memo[key] = d <= NEIGHBOUR_KM or min(
+                self._closer(pa, d), self._closer(pb, d)) < NEIGHBOUR_RANK
+        return self.memo[key]
+
+
+def device_key(row: Mapping[str, Any], profile: DenProfile) -> str:
+    """The device family a port's head row belongs to: its TAC when ``device_intel`` lists the
+    TAC as a den device kind, else ``other`` (phones, forged or unknown TACs)."""
+    imei = str(row["imei"] or "")
+    if row["kind"] in profile.device_kinds and len(imei) >= 14:
+        return imei[:8]
+    return "other"
+
+
+def split_by_device(sims: Sequence[str], head: Mapping[str, Mapping[str, Any]],
+                    profile: DenProfile) -> list[list[str]]:
+    """The ports of one cell group split into devices: per den-device TAC, runs of IMEI serials
+    no more than ``SERIAL_GAP`` apart (one device's ports); all other ports together."""
+    fam: dict[str, list[str]] = defaultdict(list)
+    for m in sims:
+        fam[device_key(head[m], profile)].append(m)
+    out = []
+    for key, ms in sorted(fam.items()):
+        if key == "other":
+            out.append(sorted(ms))
+            continue
+        ms.sort(key=lambda m: int(str(head[m]["imei"])[8:14]))
+        run = [ms[0]]
+        for prev, m in pairwise(ms):
+            if int(str(head[m]["imei"])[8:14]) - int(str(head[prev]["imei"])[8:14]) > SERIAL_GAP:
+                out.append(sorted(run))
+                run = []
+            run.append(m)
+        out.append(sorted(run))
+    return out
+
+
 def group(rows: Iterable[Mapping[str, Any]], hours: Mapping[str, set[int]],
           relays: Iterable[Mapping[str, Any]], cells: Mapping[str, Cell],
           profile: DenProfile) -> list[Found]:
     """The dens among one-way callers' rows (``detect.dens.ports``), with the hours each called
     in and the relay phones on our cells."""
     ports = static_ports(rows)
+    near = Near(cells)
     u = _Union()
     for rs in ports.values():
         a = str(rs[0]["cell"])
@@ -102,8 +175,7 @@ def group(rows: Iterable[Mapping[str, Any]], hours: Mapping[str, set[int]],
         for r in rs[1:]:
             b = str(r["cell"])
             # Only neighbouring cells join: a SIM that moves between far cells is no port.
-            if a in cells and b in cells and km((cells[a].lat, cells[a].lon),
-                                                (cells[b].lat, cells[b].lon)) <= NEIGHBOUR_KM:
+            if near(a, b):
                 u.join(b, a)
     groups: dict[str, list[str]] = defaultdict(list)
     for m, rs in ports.items():
@@ -112,14 +184,19 @@ def group(rows: Iterable[Mapping[str, Any]], hours: Mapping[str, set[int]],
     for r in relays:
         relay_at[str(r["cell"])].append(r)
     found = []
-    for sims in groups.values():
-        at = {str(ports[m][0]["cell"]) for m in sims}
-        relaying = {str(r["msisdn"]) for c in at for r in relay_at.get(c, [])}
-        if len(sims) + len(relaying) < profile.min_sims:
-            continue
-        f = _score(sorted(sims), ports, hours, relay_at, cells, profile)
-        if f is not None:
-            found.append(f)
+    for cell_group in groups.values():
+        head = {m: ports[m][0] for m in cell_group}
+        for sims in split_by_device(cell_group, head, profile):
+            # Relay phones are ordinary phones beside ordinary phones: a den device has none.
+            phones = device_key(head[sims[0]], profile) == "other"
+            at = {str(ports[m][0]["cell"]) for m in sims}
+            relaying = {str(r["msisdn"]) for c in at for r in relay_at.get(c, [])} if phones \
+                else set()
+            if len(sims) + len(relaying) < profile.min_sims:
+                continue
+            f = _score(sims, ports, hours, relay_at if phones else {}, cells, profile, near)
+            if f is not None:
+                found.append(f)
     return sorted(found, key=lambda f: -f.confidence)
 
 
@@ -130,7 +207,7 @@ def _parallel(sims: Sequence[str], hours: Mapping[str, set[int]]) -> int:
 
 def _score(sims: Sequence[str], ports: Mapping[str, list[Mapping[str, Any]]],
            hours: Mapping[str, set[int]], relay_at: Mapping[str, list[Mapping[str, Any]]],
-           cells: Mapping[str, Cell], p: DenProfile) -> Found | None:
+           cells: Mapping[str, Cell], p: DenProfile, near: Near) -> Found | None:
     head = {m: ports[m][0] for m in sims}
     imeis = Counter(str(r["imei"]) for r in head.values() if r["imei"])
     blocks = Counter(str(r["imei"])[:12] for r in head.values() if r["imei"])
@@ -150,6 +227,9 @@ def _score(sims: Sequence[str], ports: Mapping[str, list[Mapping[str, Any]]],
     }
     if any(relay_at.get(str(r["cell"])) for r in head.values()):
         signals["relay"] = 1.0  # positive-only: a GOIP has no relay phone
+        if signals["device"] == 0.0:
+            # The audio-cable form is built of ordinary phones: no den device is expected of it.
+            del signals["device"]
     conf = confidence(signals, p.weights)
     if conf < p.threshold:
         return None
@@ -160,11 +240,8 @@ def _score(sims: Sequence[str], ports: Mapping[str, list[Mapping[str, Any]]],
     weight: Counter[str] = Counter()
     for m in sims:
         for r in ports[m]:
-            weight[str(r["cell"])] += int(r["calls"]) if r is ports[m][0] or (
-                str(r["cell"]) in cells and str(ports[m][0]["cell"]) in cells and km(
-                    (cells[str(r["cell"])].lat, cells[str(r["cell"])].lon),
-                    (cells[str(ports[m][0]["cell"])].lat, cells[str(ports[m][0]["cell"])].lon))
-                <= NEIGHBOUR_KM) else 0
+            weight[str(r["cell"])] += int(r["calls"]) if r is ports[m][0] or near(
+                str(r["cell"]), str(ports[m][0]["cell"])) else 0
     relays: dict[str, DenMember] = {}
     for c in weight:
         for r in relay_at.get(c, []):
@@ -179,11 +256,20 @@ def _score(sims: Sequence[str], ports: Mapping[str, list[Mapping[str, Any]]],
 def _place(members: list[DenMember], weight: Counter[str], cells: Mapping[str, Cell],
            signals: dict[str, float], parallel: int, conf: float) -> Found:
     known = {c: w for c, w in weight.items() if c in cells}
-    total = sum(known.values()) or 1
-    lat = sum(cells[c].lat * w for c, w in known.items()) / total if known else 0.0
-    lon = sum(cells[c].lon * w for c, w in known.items()) / total if known else 0.0
-    radius = max([km((lat, lon), (cells[c].lat, cells[c].lon)) for c in known] + [0.0])
     busiest = max(known, key=lambda c: known[c]) if known else ""
+    # The centre: the calls-weighted centroid of the cells within NEIGHBOUR_KM of the busiest
+    # (serving) cell. A farther neighbour carrying some calls widens the radius; pulling the
+    # centre halfway towards a site kilometres off would put it under neither cell.
+    if busiest:
+        b = (cells[busiest].lat, cells[busiest].lon)
+        core = {c: w for c, w in known.items()
+                if km(b, (cells[c].lat, cells[c].lon)) <= NEIGHBOUR_KM}
+    else:
+        core = {}
+    total = sum(core.values()) or 1
+    lat = sum(cells[c].lat * w for c, w in core.items()) / total if core else 0.0
+    lon = sum(cells[c].lon * w for c, w in core.items()) / total if core else 0.0
+    radius = max([km((lat, lon), (cells[c].lat, cells[c].lon)) for c in known] + [0.0])
     relays = [m for m in members if m.role == RELAY]
     return Found(
         kind="audio_cable" if relays else "goip", confidence=conf,
