@@ -74,6 +74,11 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("GET", "/v1/dens", None, {A, AN, AU}),
     ("GET", "/v1/dens/1", None, {A, AN, AU}),
     ("GET", f"/v1/trace/{N}", None, {A, AN, P}),
+    ("GET", "/v1/clues/bundles", None, {A, AN, P, AU}),
+    ("GET", "/v1/clues/bundles/1", None, {A, AN, P, AU}),
+    ("POST", "/v1/clues/CL-1/bundle", None, {A, AN}),
+    ("POST", "/v1/clues/bundles/1/confirm", {"reason": "same den"}, {A, AN}),
+    ("POST", "/v1/clues/bundles/1/reject", {"reason": "a family"}, {A, AN}),
 ]
 # Answered without a key, by design (docs/api.md): a supervisor's probes.
 PUBLIC = [("GET", "/healthz"), ("GET", "/readyz")]

@@ -13,6 +13,7 @@ from telshield import __version__
 from telshield.api import (
     alerts,
     audit,
+    bundles,
     cases,
     dens,
     docs,
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     hotspots.install(app, settings)  # out-of-town concentration (外地号码聚集)
     dens.install(app, settings)  # GOIP dens (窝点)
     trace.install(app, settings)  # trace a number (溯源)
+    bundles.install(app, settings)  # police clues' related numbers (线索关联号码)
     docs.install(app)
     app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
     app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON

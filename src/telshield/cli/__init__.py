@@ -105,6 +105,10 @@ def _register() -> None:
 
     trace.register(app)
 
+    from telshield.cli import clues  # police clues: their bundles of related numbers
+
+    clues.register(app)
+
 
 def main() -> None:
     """Entry point: run the CLI and turn telshield errors into messages and exit codes."""

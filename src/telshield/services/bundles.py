@@ -127,26 +127,31 @@ class BundleService:
                 continue
             done.add(clue_id)
             try:
-                trace = self.tracer.trace(str(r["msisdn"]), actor=actor, depth=self.depth)
+                b = self.bundle_clue(clue_id, str(r["msisdn"]), str(r["case_ref"] or ""),
+                                     actor=actor)
             except InvalidInput as e:
                 invalid += 1
                 log.warning("bundles.clue_invalid", clue_id=clue_id, error=str(e))
                 continue
-            found = members_of(trace.links, min_strength=self.min_strength,
-                               limit=self.max_members)
-            at = self.clock.now()
-            with self.store.transaction() as tx:
-                b = tx.bundles.add(Bundle(clue_id=clue_id, msisdn=trace.number,
-                                          case_ref=str(r["case_ref"] or ""), members=found,
-                                          created_at=at))
-                tx.audit.append([AuditEvent(actor, "bundle.propose", f"bundle:{b.id}", at, {
-                    "clue_id": clue_id, "msisdn": trace.number, "members": len(found),
-                    "min_strength": self.min_strength})])
             proposed += 1
-            members += len(found)
+            members += len(b.members)
         log.info("bundles.proposed", clues=len(rows), proposed=proposed, already=already,
                  invalid=invalid, members=members)
         return ProposeResult(len(rows), proposed, already, invalid, members)
+
+    def bundle_clue(self, clue_id: str, msisdn: str, case_ref: str, *, actor: str) -> Bundle:
+        """Trace one clue's number and store its bundle with the audit event (Conflict if the
+        clue has one; InvalidInput if its number is not an E.164 number)."""
+        trace = self.tracer.trace(msisdn, actor=actor, depth=self.depth)
+        found = members_of(trace.links, min_strength=self.min_strength, limit=self.max_members)
+        at = self.clock.now()
+        with self.store.transaction() as tx:
+            b = tx.bundles.add(Bundle(clue_id=clue_id, msisdn=trace.number, case_ref=case_ref,
+                                      members=found, created_at=at))
+            tx.audit.append([AuditEvent(actor, "bundle.propose", f"bundle:{b.id}", at, {
+                "clue_id": clue_id, "msisdn": trace.number, "members": len(found),
+                "min_strength": self.min_strength})])
+        return b
 
     # -- reading ------------------------------------------------------------------------------
 
