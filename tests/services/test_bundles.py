@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from tests.services.feeds import write_feed
-from tests.services.ganglake import Lake
-from tests.services.test_trace import NEXT, PASSER, PORTS, lake  # noqa: F401 (a fixture)
+from tests.services.ganglake import Lake, write
+from tests.services.test_trace import NEXT, PASSER, PORTS, _calls
 
 from telshield.domain.bundles import BundleStatus, MemberDecision
 from telshield.domain.cases import ActionKind, CaseStatus, Policy
@@ -28,6 +28,15 @@ from telshield.store.sql import SqlStore
 from telshield.wiring.trace import tracer
 
 T0 = datetime(2026, 10, 28, 9, 0)
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> tuple[Path, Lake]:
+    """The trace tests' lake: the gang lake plus a small den's calls."""
+    root = tmp_path / "lake"
+    lk = write(root)
+    write_feed(root, "calls", _calls())
+    return root, lk
 
 
 def _service(store: SqlStore, clock: FixedClock, root: Path, tmp_path: Path,
@@ -155,3 +164,41 @@ def test_a_stored_den_adds_its_other_sims_to_the_bundle(
     got = {m.msisdn: m for m in b.members}
     assert far in got and got[far].kinds == ("den",)
     assert "den" in got[PORTS[1]].kinds
+
+
+def test_the_cycle_proposes_a_bundle_per_new_clue_once_and_can_be_turned_off(
+        clock: FixedClock, lake: tuple[Path, Lake], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from telshield.services import cycle as cycle_module
+    from telshield.settings import ClueSettings
+    from telshield.wiring.cycle import platform
+
+    root, lk = lake
+    _clues(root, lk)
+    ticks: list[dict[str, object]] = []
+
+    class Log:
+        def info(self, event: str, **kw: object) -> None:
+            if event == "cycle.tick":
+                ticks.append(kw)
+
+    monkeypatch.setattr(cycle_module, "log", Log())
+    settings = Settings(data_dir=tmp_path / "data", allow_placeholder_secret=True)
+    p = platform(settings, clock=clock, lake=root)
+    at = T0 + timedelta(days=1)
+    clock.at = at
+    r = p.cycle.tick(at, detect=False)
+    assert r.complete and r.clues == 2 and r.bundles == 2  # CL-BAD: neither blockable nor traced
+    assert list(r.seconds)[:3] == ["clues", "bundles", "escalate"]
+    assert ticks[-1]["bundles"] == 2
+    with p.disposal.store.transaction(write=False) as tx:
+        got = {b.clue_id: tx.bundles.get(int(b.id or 0)) for b in tx.bundles.find()}
+    assert set(got) == {"CL-DEN", "CL-GANG"}
+    assert set(PORTS[1:]) <= {m.msisdn for m in got["CL-DEN"].members}
+    assert p.cycle.state.load().bundles_until == at
+    later = at + timedelta(hours=1)
+    clock.at = later
+    assert p.cycle.tick(later, detect=False).bundles == 0  # each clue once
+    off = Settings(data_dir=tmp_path / "off", clues=ClueSettings(bundles_in_cycle=False))
+    q = platform(off, clock=clock, lake=root)
+    assert "bundles" not in q.cycle.tick(later, detect=False).seconds

@@ -144,8 +144,9 @@ def evaluate_bundles_cmd(
     console.print(t)
     if cases:
         size = sum(c.size for c in cases)
+        share = mean(c.recall for c in cases)
         console.print(
-            f"{len(cases)} clues: mean share of the group's other numbers {mean(c.recall for c in cases):.1%}"
+            f"{len(cases)} clues: mean share of the group's other numbers {share:.1%}"
             f" (of at most {cap}: {mean(c.recall_capped(cap) for c in cases):.1%}); members "
             f"not fraud {sum(c.not_fraud for c in cases)}/{size} "
             f"({sum(c.not_fraud for c in cases) / size if size else 0:.1%})")
