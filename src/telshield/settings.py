@@ -482,6 +482,19 @@ class PoliceSettings(BaseModel):
     lookback_days: int = Field(default=30, gt=0, description="recent cells and IMEIs: days read")
 
 
+class ClueSettings(BaseModel):
+    """Police clues: the bundle of related numbers each clue's trace proposes (docs/clues.md)."""
+
+    bundles_in_cycle: bool = Field(
+        default=True, description="propose a bundle for each new clue on each cycle tick"
+    )
+    bundle_min_strength: float = Field(
+        default=0.5, ge=0, le=1, description="weakest trace link proposed in a bundle"
+    )
+    bundle_max_members: int = Field(default=30, gt=0, description="most numbers in a bundle")
+    bundle_depth: int = Field(default=2, ge=1, le=2, description="trace depth for bundles")
+
+
 class Settings(BaseSettings):
     """All of telshield's settings."""
 
@@ -525,6 +538,7 @@ class Settings(BaseSettings):
     dens: DenSettings = DenSettings()
     police: PoliceSettings = PoliceSettings()
     engine: EngineSettings = EngineSettings()
+    clues: ClueSettings = ClueSettings()
 
     @property
     def lake_dir(self) -> Path:

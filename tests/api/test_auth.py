@@ -93,6 +93,11 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[Role]]] = [
     ("GET", "/v1/police/clues", None, {A, P}),
     ("POST", "/v1/police/clues/NO-SUCH/feedback", {"outcome": "traced"}, {A, AN, D}),
     ("GET", "/v1/police/reports/monthly?month=2026-03", None, {A, AN, D}),
+    ("GET", "/v1/clues/bundles", None, {A, AN, AU}),
+    ("GET", "/v1/clues/bundles/1", None, {A, AN, AU}),
+    ("POST", "/v1/clues/CL-1/bundle", None, {A, AN}),
+    ("POST", "/v1/clues/bundles/1/confirm", {"reason": "same den"}, {A, AN}),
+    ("POST", "/v1/clues/bundles/1/reject", {"reason": "a family"}, {A, AN}),
 ]
 # Answered without a key, by design (docs/api.md): a supervisor's probes.
 # "/" only redirects to the web pages' login (their roles are tested in tests/web).

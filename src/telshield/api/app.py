@@ -13,6 +13,7 @@ from telshield import __version__
 from telshield.api import (
     alerts,
     audit,
+    bundles,
     cases,
     dens,
     docs,
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     dens.install(app, settings)  # GOIP dens (窝点)
     trace.install(app, settings)  # trace a number (溯源)
     police.install(app, settings)  # police coordination (警企协同)
+    bundles.install(app, settings)  # police clues' related numbers (线索关联号码)
     docs.install(app)
     app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
     web.install(app, app.state.disposal, wiring_web.overview(app.state.disposal),

@@ -109,6 +109,10 @@ def _register() -> None:
 
     police.register(app)
 
+    from telshield.cli import clues  # police clues: their bundles of related numbers
+
+    clues.register(app)
+
 
 def main() -> None:
     """Entry point: run the CLI and turn telshield errors into messages and exit codes."""

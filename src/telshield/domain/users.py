@@ -51,6 +51,8 @@ class Permission(StrEnum):
     TRACE = "trace"  # trace a number (溯源): the numbers linked to it
     POLICE_REQUEST = "police.request"  # a unit's requests and clues, scoped to the unit
     POLICE_HANDLE = "police.handle"  # the operator's side: prepare, approve, feedback, SLA
+    BUNDLES_READ = "bundles.read"  # clue bundles: a police clue's related numbers
+    BUNDLES_DECIDE = "bundles.decide"  # propose, confirm (disposing) or reject a clue bundle
 
 
 _P, _R = Permission, Role
@@ -59,7 +61,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.ANALYST: frozenset(
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
          _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.GANGS_READ,
-         _P.REGISTRATIONS_RISK, _P.HOTSPOTS_READ, _P.DENS_READ, _P.TRACE, _P.POLICE_HANDLE}
+         _P.REGISTRATIONS_RISK, _P.HOTSPOTS_READ, _P.DENS_READ, _P.TRACE, _P.POLICE_HANDLE,
+         _P.BUNDLES_READ, _P.BUNDLES_DECIDE}
     ),
     _R.DISPOSER: frozenset(
         {
@@ -78,7 +81,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     _R.POLICE: frozenset({_P.LISTS_READ, _P.POLICE_BLOCK, _P.TRACE, _P.POLICE_REQUEST}),
     _R.AUDITOR: frozenset(
         {_P.LISTS_READ, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ, _P.AUDIT_READ,
-         _P.GANGS_READ, _P.HOTSPOTS_READ, _P.DENS_READ}  # auditors: numbers masked
+         _P.GANGS_READ, _P.HOTSPOTS_READ, _P.DENS_READ,
+         _P.BUNDLES_READ}  # auditors: numbers masked
     ),
     _R.SALES: frozenset({_P.REGISTRATIONS_CHECK, _P.REGISTRATIONS_NUMBERS}),
 }

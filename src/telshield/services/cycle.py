@@ -1,6 +1,9 @@
 """The operating cycle: what the platform does every tick, in order.
 
 1. **clues** — police clues reported since the last tick become police-ordered blocks;
+   **bundles** — when on (``[clues] bundles_in_cycle``), each new clue's number is traced and
+   the numbers tied to it are proposed as one disposal bundle for an analyst
+   (``services.bundles``; nothing is disposed until an analyst confirms);
 2. **escalate** — verifications and restrictions past their deadline are suspended, and police
    requests still open past their SLA are escalated (``services.police``), once each;
 3. **detect** — when due, detection scores the numbers with new calls; its alerts open or update
@@ -44,7 +47,7 @@ from telshield.services.snapshot import SnapshotService
 
 log = structlog.get_logger(__name__)
 
-STEPS = ("clues", "escalate", "detect", "devices", "publish", "hotspots", "checkpoint")
+STEPS = ("clues", "bundles", "escalate", "detect", "devices", "publish", "hotspots", "checkpoint")
 
 
 class DetectionRun(Protocol):
@@ -83,6 +86,7 @@ class CycleState:
     """What the cycle has done: clues up to, the last detection run, the last whole tick."""
 
     clues_until: datetime | None = None
+    bundles_until: datetime | None = None
     detected_until: datetime | None = None
     last_tick: datetime | None = None
 
@@ -118,6 +122,7 @@ class TickResult:
 
     at: datetime
     clues: int = 0  # police-ordered blocks added
+    bundles: int = 0  # clue bundles proposed
     escalated: int = 0  # cases suspended past their deadline
     police_escalated: int = 0  # police requests newly past their SLA
     detected: bool = False  # detection ran this tick
@@ -149,6 +154,7 @@ class Cycle:
         checkpoint: Callable[[], object] | None = None,
         hotspots: Callable[[datetime], int] | None = None,
         police_escalate: Callable[[], int] | None = None,
+        bundles: Callable[[datetime | None, datetime], int] | None = None,
     ) -> None:
         self.liaison, self.cases, self.detection = liaison, cases, detection
         self.snapshots, self.state, self.devices = snapshots, state, devices
@@ -156,6 +162,7 @@ class Cycle:
         self.checkpoint = checkpoint  # anchors the audit chain's head outside the store
         self.hotspots = hotspots  # the hotspot scan at a moment: how many alerts it raised
         self.police_escalate = police_escalate  # police requests past their SLA: how many
+        self.bundles = bundles  # clue bundles for clues in [since, until): how many proposed
 
     def detection_due(self, at: datetime) -> bool:
         """Whether detection runs at ``at`` (never run, or ``detect_every`` has passed)."""
@@ -166,8 +173,11 @@ class Cycle:
         """Run every step at ``at`` (feed time); ``detect`` forces detection on or off (None:
         when due). A stop request is honoured between steps."""
         result = TickResult(at)
-        steps: list[tuple[str, Callable[[TickResult], None]]] = [
-            ("clues", self._clues), ("escalate", self._escalate),
+        steps: list[tuple[str, Callable[[TickResult], None]]] = [("clues", self._clues)]
+        if self.bundles is not None:
+            steps.append(("bundles", self._bundles))
+        steps += [
+            ("escalate", self._escalate),
             ("detect", self._detect if (self.detection_due(at) if detect is None else detect)
              else _skip),
             ("devices", self._devices), ("publish", self._publish),
@@ -186,7 +196,7 @@ class Cycle:
             result.seconds[name] = round(time.perf_counter() - t, 3)
         if not result.stopped:
             self.state.save(replace(self.state.load(), last_tick=at))
-        log.info("cycle.tick", at=at.isoformat(), clues=result.clues,
+        log.info("cycle.tick", at=at.isoformat(), clues=result.clues, bundles=result.bundles,
                  escalated=result.escalated, detected=result.detected, scored=result.scored,
                  alerts=result.alerts, shadow=result.shadow, opened=result.opened,
                  acted=result.acted, devices=result.devices, snapshot=result.snapshot,
@@ -206,6 +216,14 @@ class Cycle:
             return
         r.clues = self.liaison.block_clues(since, r.at).blocked
         self.state.save(replace(self.state.load(), clues_until=r.at))
+
+    def _bundles(self, r: TickResult) -> None:
+        assert self.bundles is not None
+        since = self.state.load().bundles_until
+        if since is not None and since >= r.at:
+            return
+        r.bundles = self.bundles(since, r.at)
+        self.state.save(replace(self.state.load(), bundles_until=r.at))
 
     def _escalate(self, r: TickResult) -> None:
         r.escalated = sum(self.cases.escalate_overdue().values())

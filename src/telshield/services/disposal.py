@@ -123,28 +123,45 @@ def dispose_bulk(
 ) -> BulkResult:
     """Dispose of a set of numbers (a den, a gang, one terminal) in one transaction:
     all of them or, if any move is illegal or anything fails, none."""
+    with store.transaction() as tx:
+        return dispose_bulk_in(tx, clock.now(), policy, msisdns, kind, actor=actor,
+                               reason=reason, group_ref=group_ref)
+
+
+def dispose_bulk_in(
+    tx: UnitOfWork,
+    at: datetime,
+    policy: Policy,
+    msisdns: Sequence[str],
+    kind: ActionKind,
+    *,
+    actor: str,
+    reason: str,
+    group_ref: str = "",
+) -> BulkResult:
+    """``dispose_bulk`` inside the caller's transaction ``tx`` (a clue bundle's confirmation
+    commits its decision with the disposal): opens the missing cases and moves them all, or
+    raises and the caller's transaction keeps nothing."""
     numbers = list(dict.fromkeys(n.strip() for n in msisdns if n.strip()))
     if not numbers:
         raise InvalidInput("no numbers given: pass the den's, gang's or terminal's numbers")
     bad = [n for n in numbers if not n.isdigit() or not 3 <= len(n) <= 15]
     if bad:
         raise InvalidInput(f"not E.164 digit numbers: {bad[:5]} (write 8613812345678, no '+')")
-    at = clock.now()
-    with store.transaction() as tx:
-        existing = tx.cases.open_for(numbers)
-        fresh = [Case.open(n, tier="bulk", at=at) for n in numbers if n not in existing]
-        opened = tx.cases.add(fresh)
-        cases = list(existing.values()) + opened
-        todo = [c for c in cases if c.status is not kind.target]
-        illegal = [c for c in todo if not c.status.can_move_to(kind.target)]
-        if illegal:
-            raise Conflict(
-                f"{len(illegal)} number(s) cannot be moved to {kind.target.value}, e.g. "
-                + ", ".join(f"case {c.id} ({c.status.value})" for c in illegal[:5])
-                + "; leave them out or act on them first. Nothing was changed."
-            )
-        apply(tx, todo, kind, actor=actor, reason=reason, at=at, policy=policy,
-              group_ref=group_ref, opened=frozenset(c.id for c in opened))
+    existing = tx.cases.open_for(numbers)
+    fresh = [Case.open(n, tier="bulk", at=at) for n in numbers if n not in existing]
+    opened = tx.cases.add(fresh)
+    cases = list(existing.values()) + opened
+    todo = [c for c in cases if c.status is not kind.target]
+    illegal = [c for c in todo if not c.status.can_move_to(kind.target)]
+    if illegal:
+        raise Conflict(
+            f"{len(illegal)} number(s) cannot be moved to {kind.target.value}, e.g. "
+            + ", ".join(f"case {c.id} ({c.status.value})" for c in illegal[:5])
+            + "; leave them out or act on them first. Nothing was changed."
+        )
+    apply(tx, todo, kind, actor=actor, reason=reason, at=at, policy=policy,
+          group_ref=group_ref, opened=frozenset(c.id for c in opened))
     log.info("disposal.bulk", action=kind.value, moved=len(todo), opened=len(opened),
              group_ref=group_ref)
     return BulkResult(kind, len(todo), len(opened), len(cases) - len(todo))

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from telshield.domain.alerts import Alert, AlertVersion, StoredAlert, Upserted
 from telshield.domain.audit import AuditEvent, ChainedEvent
+from telshield.domain.bundles import Bundle, BundleStatus
 from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
 from telshield.domain.clock import StoreTime, store_now
 from telshield.domain.dens import Den
@@ -402,6 +403,38 @@ class DenRepo(Protocol):
         ...
 
 
+class BundleRepo(Protocol):
+    """Clue bundles: a police clue's related numbers proposed for disposal."""
+
+    def clue_ids(self, clue_ids: list[str]) -> set[str]:
+        """Those of ``clue_ids`` that have a bundle already."""
+        ...
+
+    def find_clue(self, clue_id: str) -> int | None:
+        """The id of the clue's bundle (None when it has none)."""
+        ...
+
+    def add(self, bundle: Bundle) -> Bundle:
+        """Insert a new bundle with its members; return it with its id."""
+        ...
+
+    def decide(self, bundle: Bundle) -> None:
+        """Store a bundle's decision and its members' decisions."""
+        ...
+
+    def get(self, bundle_id: int) -> Bundle:
+        """One bundle with its members, strongest first; NotFound if absent."""
+        ...
+
+    def find(self, *, status: BundleStatus | None = None, page: Page = Page()) -> list[Bundle]:
+        """Bundles, newest first, without their members."""
+        ...
+
+    def sizes(self, bundle_ids: list[int]) -> dict[int, int]:
+        """How many members each bundle has."""
+        ...
+
+
 class OutcomeRepo(Protocol):
     """What became of numbers: read for the channel / staff / terminal risk ranking."""
 
@@ -547,6 +580,11 @@ class UnitOfWork(Protocol):
     @property
     def police(self) -> PoliceRepo:
         """Police units, requests, responses and clue feedback."""
+        ...
+
+    @property
+    def bundles(self) -> BundleRepo:
+        """Clue bundles."""
         ...
 
 

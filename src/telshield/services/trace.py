@@ -5,7 +5,8 @@ with a strength in [0, 1] on its own; a number's strength is the noisy-or of its
 (``1 - prod(1 - s)``), so independent ties add up without passing 1. Depth 2 takes the
 ``follow`` strongest direct links and traces them one step further; a number reached that way
 gets ``s1 * s2`` as evidence "via" the link it came through. A gang the store holds with the
-number among its cards adds its other cards. Every trace is an audit event (who traced what).
+number among its cards adds its other cards, and an open den the store holds with the number
+among its SIMs adds its other SIMs. Every trace is an audit event (who traced what).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 
 from telshield.detect.trace import links
 from telshield.domain.audit import AuditEvent
+from telshield.domain.dens import den_ref
 from telshield.domain.errors import InvalidInput
 from telshield.domain.gangs import gang_ref
 from telshield.domain.numbers import require_canonical
@@ -24,6 +26,7 @@ from telshield.services.lakeread import FeedReader
 from telshield.services.store import Clock, Store
 
 GANG_STRENGTH = 0.9
+DEN_STRENGTH = 0.9
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class TraceService:
                         sorted({e.kind for e in ev})), strength=x.strength * s, via=x.msisdn))
         for m, ref in self._gang(number).items():
             evidence[m].append(Evidence(kind="gang", value=ref, strength=GANG_STRENGTH))
+        for m, ref in self._den(number).items():
+            evidence[m].append(Evidence(kind="den", value=ref, strength=DEN_STRENGTH))
         ranked = tuple(_rank(evidence, exclude=number)[: self.limit])
         result = Trace(number=number, depth=depth, registration=self._registration(number),
                        links=ranked)
@@ -129,6 +134,16 @@ class TraceService:
         if gid is None:
             return {}
         return {m: gang_ref(g) for m, g in owner.items() if g == gid and m != number}
+
+    def _den(self, number: str) -> dict[str, str]:
+        """The other SIMs of the open den the number was seen in (none when it is in none)."""
+        with self.store.transaction(write=False) as tx:
+            _, by_sim = tx.dens.open_index()
+            did = by_sim.get(number)
+            if did is None:
+                return {}
+            den = tx.dens.get(did)
+        return {m.msisdn: den_ref(did) for m in den.members if m.msisdn != number}
 
 
 def _rank(evidence: dict[str, list[Evidence]], *, exclude: str) -> list[Link]:

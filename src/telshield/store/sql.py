@@ -1,7 +1,8 @@
 """The SQL store: transactions, and the unit of work that hands each one's connection to the
 repositories. Engines and migrations are in ``engine``, what repositories share in ``rows``;
 the repositories (``alerts``, ``audit``, ``cases``, ``lists``, ``offnet``, ``outbox``,
-``registrations``, ``users``, ``gangs``, ``dens``) import neither this module nor each other."""
+``registrations``, ``users``, ``gangs``, ``dens``, ``bundles``) import neither this module nor
+each other."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from telshield.domain.audit import AuditKey
 from telshield.domain.errors import Conflict, Unavailable
 from telshield.store.alerts import SqlAlertRepo
 from telshield.store.audit import SqlAuditRepo
+from telshield.store.bundles import SqlBundleRepo
 from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
 from telshield.store.dens import SqlDenRepo
 from telshield.store.engine import MIGRATIONS, create_engine, migrate
@@ -83,6 +85,7 @@ class SqlUnitOfWork:
         self.dens = SqlDenRepo(conn)
         self.outcomes = SqlOutcomeRepo(conn)
         self.police = SqlPoliceRepo(conn)
+        self.bundles = SqlBundleRepo(conn)
 
 
 def open_store(url: str, *, schema: str = "", upgrade: bool = True,

@@ -445,3 +445,33 @@ police_clue_feedback = Table(
     Index(None, "clue_id"),
     Index(None, "unit"),
 )
+
+# Clue bundles (线索关联号码): the numbers a police clue's trace proposed for disposal, one
+# bundle per clue, and one row per member with its evidence and the analyst's decision.
+clue_bundles = Table(
+    "clue_bundles",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("clue_id", String(64), nullable=False, unique=True),
+    Column("msisdn", String(16), nullable=False),
+    Column("case_ref", String(128), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("decided_by", String(128), nullable=False),
+    Column("decided_at", DateTime, nullable=True),
+    Column("note", Text, nullable=False),
+    Index(None, "status", "created_at"),
+)
+
+clue_bundle_members = Table(
+    "clue_bundle_members",
+    metadata,
+    Column("bundle_id", ID, ForeignKey("clue_bundles.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("msisdn", String(16), primary_key=True),
+    Column("strength", Float, nullable=False),
+    Column("kinds", JSON, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("decision", String(16), nullable=False),
+    Index(None, "msisdn"),
+)

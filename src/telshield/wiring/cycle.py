@@ -147,6 +147,7 @@ def platform(
         checkpoint=audit_checkpointer(settings, d),
         hotspots=hotspot_scan(settings, d, root),
         police_escalate=police_escalation(settings, d, root),
+        bundles=clue_bundles(settings, d, root),
     )
     folder = watch or c.watch_dir
     inbox = None
@@ -173,6 +174,17 @@ def hotspot_scan(settings: Settings, d: Disposal, lake: Path
 
     svc = hotspots(settings, d.store, clock=d.cases.clock, lake=lake)
     return lambda at: len(svc.find(actor="cycle", until=at).hotspots)
+
+
+def clue_bundles(settings: Settings, d: Disposal, lake: Path
+                 ) -> Callable[[datetime | None, datetime], int] | None:
+    """The clue bundles each tick proposes, when ``[clues] bundles_in_cycle`` is on."""
+    if not settings.clues.bundles_in_cycle:
+        return None
+    from telshield.wiring.bundles import bundles
+
+    svc = bundles(settings, d, lake=lake)
+    return lambda since, until: svc.propose_clues(since, until, actor="police-liaison").proposed
 
 
 def audit_checkpointer(settings: Settings, d: Disposal) -> Callable[[], object] | None:
