@@ -27,7 +27,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--examples", type=int, default=500, help="cases per fuzzed test")
     ap.add_argument("--only", choices=sorted(SUITES), help="one suite")
     args = ap.parse_args(argv)
-    env = {**os.environ, "TELSHIELD_FUZZ_EXAMPLES": str(args.examples),
+    env = {**os.environ, "FUZZ_EXAMPLES": str(args.examples),
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT),
                                           os.environ.get("PYTHONPATH", "")])}
     failed = 0

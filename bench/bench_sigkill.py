@@ -26,7 +26,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--kills", type=int, default=10, help="kill points per command")
     ap.add_argument("--seed", type=int, default=15, help="seed of the kill points")
     args = ap.parse_args(argv)
-    env = {**os.environ, "TELSHIELD_KILLS": str(args.kills), "TELSHIELD_KILL_SEED": str(args.seed),
+    env = {**os.environ, "SIGKILL_POINTS": str(args.kills), "SIGKILL_SEED": str(args.seed),
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT),
                                           os.environ.get("PYTHONPATH", "")])}
     t0 = time.perf_counter()

@@ -5,7 +5,7 @@ Afterwards the lake and the store hold all or nothing of each, the audit chain v
 it once more adds nothing).
 
 ``make test`` kills each command at a few points; ``python -m bench sigkill`` at many more
-(``TELSHIELD_KILLS``, ``TELSHIELD_KILL_SEED``)."""
+(``SIGKILL_POINTS``, ``SIGKILL_SEED``)."""
 
 from __future__ import annotations
 
@@ -28,14 +28,16 @@ from telshield.feeds import quarantine
 from telshield.feeds.lake import Lake
 from telshield.reference.schemas import CALLS, SUBSCRIBERS
 
-KILLS = int(os.environ.get("TELSHIELD_KILLS", "2"))
-SEED = int(os.environ.get("TELSHIELD_KILL_SEED", "15"))
+KILLS = int(os.environ.get("SIGKILL_POINTS", "2"))
+SEED = int(os.environ.get("SIGKILL_SEED", "15"))
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(_cmd(data, *args), capture_output=True, text=True, env=_env(),
-                          check=check, timeout=600)
+    r = subprocess.run(_cmd(data, *args), capture_output=True, text=True, env=_env(),
+                       check=False, timeout=600)
+    assert not check or r.returncode == 0, f"{args}: exit {r.returncode}\n{r.stdout}{r.stderr}"
+    return r
 
 
 def _cmd(data: Path, *args: str) -> list[str]:

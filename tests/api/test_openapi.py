@@ -19,7 +19,7 @@ from telshield.settings import ApiSettings, Settings
 from telshield.wiring import disposal
 
 KEY: dict[str, str] = {}
-EXAMPLES = int(os.environ.get("TELSHIELD_FUZZ_EXAMPLES", "15"))  # python -m bench fuzz: more
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))  # more: python -m bench fuzz
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ mixed with good rows. Whatever the mix: no traceback, every bad row quarantined 
 at its own line, every good row in the lake exactly once, through both readers.
 
 ``make test`` runs a few dozen files; ``python -m bench fuzz`` runs many more
-(``TELSHIELD_FUZZ_EXAMPLES``)."""
+(``FUZZ_EXAMPLES``)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from telshield.feeds.lake import Lake
 from telshield.reference.schemas import CALLS
 from telshield.services.ingest import IngestOptions, ingest
 
-EXAMPLES = int(os.environ.get("TELSHIELD_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 # Shrinking a failing file takes minutes: the suite reports the first failing file as drawn.
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
 MAX_FIELD = 2_000  # small limits, so that long fields and lines cost little to generate

@@ -298,6 +298,9 @@ def _parse_block(path: Path, feed: Feed, names: list[str], body: bytes, first: i
         # Rare: exact line numbers need a record-by-record pass over this block only.
         return _parse_block_slowly(path, feed, names, body, first, max_line)
     n = table.num_rows
+    if n != body.count(b"\n") + (not body.endswith(b"\n")):
+        # A quoted field holds a line break: a record spans lines, number them one by one.
+        return _parse_block_slowly(path, feed, names, body, first, max_line)
     return Chunk(table, pa.array(range(first, first + n), pa.int64()))
 
 
@@ -330,15 +333,16 @@ def _parse_block_slowly(path: Path, feed: Feed, names: list[str], body: bytes, f
         if not held:
             start = line
         if held_bytes + len(piece.rstrip(b"\r")) > max_line:
-            bad.append(_too_long(b"\n".join(h.encode() for h in held) + piece, start,
+            bad.append(_too_long(b"\n".join([*(h.encode() for h in held), piece]), start,
                                  held_bytes + len(piece.rstrip(b"\r")), max_line))
-            held, held_bytes = [], 0
+            held, held_bytes, inside = [], 0, False
             continue
-        raw = piece.decode("utf-8", errors="replace").rstrip("\r")
+        text = piece.decode("utf-8", errors="replace")
+        raw = text.rstrip("\r")
         if not held and not raw.strip():
             continue  # a blank line holds no record
         inside = _open_quote(raw, bool(held) and inside)
-        held.append(raw)
+        held.append(text if inside else raw)  # a CR inside a quoted field is its own
         held_bytes += len(piece) + 1
         if inside and i + 1 < len(pieces):
             continue  # a line break inside a quoted field: the record goes on
