@@ -33,13 +33,14 @@ PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
 MAX_FIELD = 2_000  # small limits, so that long fields and lines cost little to generate
 MAX_LINE = 8_000
 COLUMNS = CALLS.column_names
+ANY = "any"  # a bad row whose reason depends on the value (bad_type, out_of_range, ...)
 CONTROL = [chr(c) for c in (*range(0, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)]
 
 
 @dataclass(frozen=True)
 class Row:
     """One generated row: its fields (bytes, so that bad encodings can be written), and the
-    reason it must be quarantined for ('' for a good row)."""
+    reason it must be quarantined for ('' for a good row, ANY for some reason)."""
 
     fields: tuple[bytes, ...]
     bad: str
@@ -89,16 +90,16 @@ def bad_row(draw: st.DrawFn, i: int) -> Row:
     if kind == "int":
         value = draw(st.sampled_from(["5.5", "1e3", "0x10", "1_000", "abc", "", "-1",
                                       "86401", "99999999999999999999", "١٢", "１２"]))
-        return Row(_enc({**base, "duration_s": value}), "")  # several reasons: any
+        return Row(_enc({**base, "duration_s": value}), ANY)
     if kind == "number":
         value = draw(st.sampled_from(["", "0861381234", "+", "１３８１２３４５６７８", "12",
                                       "8613812345678901234", "86138 1234", "abc"]))
-        return Row(_enc({**base, "caller": value}), "")
+        return Row(_enc({**base, "caller": value}), ANY)
     if kind == "time":
         value = draw(st.sampled_from(["", "yesterday", "2026-13-01 00:00:00", "1999-01-01",
                                       "2026-11-01 10:00:00+25:00", "2199-01-01 00:00:00",
                                       "2026-11-01 25:61:00"]))
-        return Row(_enc({**base, "started_at": value}), "")
+        return Row(_enc({**base, "started_at": value}), ANY)
     if kind == "enum":
         return Row(_enc({**base, "ingress": draw(st.sampled_from(["RADIO", "sip", "x"]))}),
                    "bad_enum")
@@ -171,11 +172,7 @@ def _good_ids(rows: list[Row]) -> list[tuple[object, ...]]:
 
 
 def _is_good(row: Row) -> bool:
-    """A row the generator built good (not a bad 'int', 'number' or 'time' row)."""
-    return row.fields[2].isdigit() and int(row.fields[2]) <= 86_400 and \
-        row.fields[3] == CALLS.example["caller"].encode() and \
-        row.fields[1].startswith(b"2026-11-0") and len(row.fields[1]) == 19 and \
-        row.fields[5] not in (b"", b"RADIO", b"sip", b"x")
+    return row.bad == ""
 
 
 _FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, phases=PHASES,
@@ -205,7 +202,7 @@ def test_hostile_csv_loses_no_good_row_and_quarantines_every_bad_one(
             for line, row in zip(lines, rows, strict=True):
                 if line in bad:
                     assert bad[line]["reason"], (reader, line)
-                    if row.bad:
+                    if row.bad != ANY:
                         assert row.bad in bad[line]["problems"], (reader, line, row.bad)
             assert report.added == len(good)
             again = ingest("calls", [path], o, now=NOW)
