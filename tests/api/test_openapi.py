@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from telshield.settings import ApiSettings, Settings
 from telshield.wiring import disposal
 
 KEY: dict[str, str] = {}
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))  # more: python -m bench fuzz
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def test_no_server_errors(api_schema: Any) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck),
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None)
         def fuzz(case: Any) -> None:
             case.call_and_validate(headers=headers, checks=[not_a_server_error])

@@ -177,3 +177,21 @@ def test_a_raw_id_number_never_reaches_quarantine_in_clear(tmp_path: Path) -> No
     assert "[withheld ID number]" in bad[1]["record"]
     stored = b"".join(p.read_bytes() for p in (tmp_path / "q").rglob("*.parquet"))
     assert raw.encode() not in stored and raw not in str(bad)
+
+
+def test_a_line_break_inside_a_quoted_field_keeps_its_record_on_the_exact_path(
+    tmp_path: Path
+) -> None:
+    """Found by the fuzz suite: the exact reader split such a record into two bad halves (or
+    kept it truncated at the break) once anything in the file sent it down the exact path."""
+    rows = [call(i) for i in range(1, 41)]
+    rows[3] = call(4, callee_cell="two\nlines, \"quoted\"")
+    rows[20] = call(21, caller_cell="z" * 200_000)  # sends the file down the exact path
+    rows[30] = call(31, caller_cell="a\r\nb", callee_cell="\n")
+    both = Both(tmp_path)
+    r = both.ingest("calls", [write_csv(tmp_path / "c.csv", rows)], "exact")
+    assert r.added == 39
+    got = {row["call_id"]: (row["caller_cell"], row["callee_cell"]) for row in _lake_rows(both)}
+    assert got["C00000004"][1] == "two\nlines, \"quoted\""
+    assert got["C00000031"] == ("a\r\nb", "\n")
+    assert _reasons(both) == {23: "caller_cell: field_too_long"}

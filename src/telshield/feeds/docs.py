@@ -12,18 +12,18 @@ is generated from `src/telshield/reference/schemas.py` (reference data: the simu
 the same schemas) by `telshield feeds describe --markdown`; a test fails when the two disagree.
 
 Files are CSV (UTF-8, a header line naming the columns in any order, `,` separated, an empty field
-is null, no line breaks inside fields) or Parquet (the same column names; values may be text or
-already typed). Extra columns are ignored. Timestamps are China Standard Time (UTC+8) without a
-zone: `YYYY-MM-DD HH:MM:SS`; one written with an offset (`+00:00`, `Z`, `-0300`) is converted to
-China Standard Time, never stored with its offset dropped. An integer field takes whole numbers
-only (`5.5`, `1e3`, `0x10`, `1_000` are quarantined, never rounded or read). A text field with a
-control character (NUL, BEL, ...) or longer than `ingest.max_field_bytes` (128 KiB) is
-quarantined; a CSV line longer than `ingest.max_line_bytes` (1 MiB) is quarantined unread, its
-first 200 bytes kept, and the rest of the file is read on. In a folder, a link to a file outside
-it is skipped and reported. Re-ingesting a bad file adds no quarantine row. Numbers are E.164
-digits without `+` (`8613812345678`; a leading `+` is accepted and removed). Identities and
-addresses arrive as HMAC-SHA256 hex digests made with the installation's secret; raw ID numbers
-never enter the platform.
+is null, line breaks only inside quoted fields) or Parquet (the same column names; values may be
+text or already typed). Extra columns are ignored. Timestamps are China Standard Time (UTC+8)
+without a zone: `YYYY-MM-DD HH:MM:SS`; one written with an offset (`+00:00`, `Z`, `-0300`) is
+converted to China Standard Time, never stored with its offset dropped. An integer field takes whole
+numbers only (`5.5`, `1e3`, `0x10`, `1_000` are quarantined, never rounded or read). A text field
+with a control character (NUL, BEL, ...) or longer than `ingest.max_field_bytes` (128 KiB) is
+quarantined; a CSV line longer than `ingest.max_line_bytes` (1 MiB) is quarantined unread, its first
+200 bytes kept, and the rest of the file is read on. In a folder, a link to a file outside it is
+skipped and reported. Re-ingesting a bad file adds no quarantine row. Numbers are E.164 digits
+without `+` (`8613812345678`; a leading `+` is accepted and removed). Identities and addresses
+arrive as HMAC-SHA256 hex digests made with the installation's secret; raw ID numbers never enter
+the platform.
 
 Ingest them with `telshield ingest FEED PATH...` (files or folders) or `telshield ingest all DIR`
 (every `DIR/<feed>/` folder). Rows land in the lake under `<data_dir>/lake/<feed>/day=YYYY-MM-DD/`

@@ -3,8 +3,8 @@
 Every value is read as text (CSV) or as stored (Parquet); typing happens in validation, so that a
 bad value is quarantined with its original text instead of failing the whole file. A CSV record
 whose field count is wrong is returned as a structural problem with its line, never dropped.
-CSV records must not contain line breaks inside quoted fields (CDR and BSS exports don't); the
-line numbers are physical lines, the header being line 1.
+A quoted field may hold line breaks (a record then spans several physical lines); a record's
+line number is that of its first physical line, the header being line 1.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def _csv_chunks(path: Path, feed: Feed, chunk_rows: int, max_line: int,
             if eof:
                 body, tail = buf, b""
             else:
-                cut = buf.rfind(b"\n") + 1
+                cut = _record_cut(buf)
                 if cut == 0:  # one line longer than a block: keep reading, up to the limit
                     if len(buf) <= max_line:
                         tail = buf
@@ -214,6 +214,44 @@ def _csv_chunks(path: Path, feed: Feed, chunk_rows: int, max_line: int,
             line += body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
             if eof:
                 break
+
+
+def _record_cut(buf: bytes) -> int:
+    """Where a block may be cut: after its last newline outside quotes (by the parity of the
+    quotes before it: a block starts at a record), else after its last newline."""
+    last = buf.rfind(b"\n") + 1
+    if b'"' not in buf:
+        return last
+    arr = np.frombuffer(buf, np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    quotes = np.flatnonzero(arr == 34)
+    even = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    return int(even[-1]) + 1 if even.size else last
+
+
+def _open_quote(piece: str, inside: bool) -> bool:
+    """Whether a record is still inside a quoted field after this physical line, by the csv
+    module's rules: a quote opens a field only at its start; inside one, "" is a quote."""
+    if '"' not in piece:
+        return inside
+    start, i, n = not inside, 0, len(piece)
+    while i < n:
+        c = piece[i]
+        if inside:
+            if c == '"':
+                if i + 1 < n and piece[i + 1] == '"':
+                    i += 1
+                else:
+                    inside = False
+        elif c == ",":
+            start = True
+            i += 1
+            continue
+        elif c == '"' and start:
+            inside = True
+        start = False
+        i += 1
+    return inside
 
 
 def _skip_line(f: BinaryIO, start: bytes, line: int, max_line: int, block: int
@@ -279,6 +317,9 @@ def _parse_block(path: Path, keep: list[str], names: list[str], body: bytes, fir
         # Rare: exact line numbers need a record-by-record pass over this block only.
         return _parse_block_slowly(path, keep, names, body, first, max_line)
     n = table.num_rows
+    if n != body.count(b"\n") + (not body.endswith(b"\n")):
+        # A quoted field holds a line break: a record spans lines, number them one by one.
+        return _parse_block_slowly(path, feed, names, body, first, max_line)
     return Chunk(table, pa.array(range(first, first + n), pa.int64()))
 
 
@@ -301,16 +342,31 @@ def _parse_block_slowly(path: Path, keep: list[str], names: list[str], body: byt
     bad: list[BadRecord] = []
     if csv.field_size_limit() < max_line:
         csv.field_size_limit(max_line)  # the line limit bounds every field
-    for i, piece in enumerate(body.split(b"\n")):
+    pieces = body.split(b"\n")
+    if pieces and not pieces[-1]:
+        pieces.pop()  # after the last newline
+    held: list[str] = []  # the physical lines of a record open in a quoted field
+    held_bytes, start, inside = 0, first, False
+    for i, piece in enumerate(pieces):
         line = first + i
-        if i == body.count(b"\n") and not piece:
-            break  # after the last newline
-        if len(piece.rstrip(b"\r")) > max_line:
-            bad.append(_too_long(piece, line, len(piece.rstrip(b"\r")), max_line))
+        if not held:
+            start = line
+        if held_bytes + len(piece.rstrip(b"\r")) > max_line:
+            bad.append(_too_long(b"\n".join([*(h.encode() for h in held), piece]), start,
+                                 held_bytes + len(piece.rstrip(b"\r")), max_line))
+            held, held_bytes, inside = [], 0, False
             continue
-        raw = piece.decode("utf-8", errors="replace").rstrip("\r")
-        if not raw.strip():
+        text = piece.decode("utf-8", errors="replace")
+        raw = text.rstrip("\r")
+        if not held and not raw.strip():
             continue  # a blank line holds no record
+        inside = _open_quote(raw, bool(held) and inside)
+        held.append(text if inside else raw)  # a CR inside a quoted field is its own
+        held_bytes += len(piece) + 1
+        if inside and i + 1 < len(pieces):
+            continue  # a line break inside a quoted field: the record goes on
+        raw, held, held_bytes = "\n".join(held), [], 0
+        line = start
         if "\ufffd" in raw:
             bad.append(BadRecord(line, withhold_ids(raw), "bad_encoding",
                                  "the line is not valid UTF-8"))
