@@ -319,7 +319,7 @@ def _parse_block(path: Path, keep: list[str], names: list[str], body: bytes, fir
     n = table.num_rows
     if n != body.count(b"\n") + (not body.endswith(b"\n")):
         # A quoted field holds a line break: a record spans lines, number them one by one.
-        return _parse_block_slowly(path, feed, names, body, first, max_line)
+        return _parse_block_slowly(path, keep, names, body, first, max_line)
     return Chunk(table, pa.array(range(first, first + n), pa.int64()))
 
 
