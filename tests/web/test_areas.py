@@ -4,6 +4,8 @@ services with audit, the police inbox's SLA timers and maker-checker refusal."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -189,3 +191,19 @@ def test_police_inbox_timers_and_maker_checker(area: Area) -> None:
     english = en.get("/web/police").text
     assert "Police requests" in english and "Time left" in english
     assert "警方协查请求" in login(area, "admin").get("/web/police").text
+
+
+def test_map_shows_the_dens_as_points(area: Area) -> None:
+    c = login(area, "auditor")
+    r = c.get("/web/map")
+    assert r.status_code == 200
+    den = area.d.store  # the den's place, as stored by the finder
+    with den.transaction(write=False) as tx:
+        d = tx.dens.get(area.den_id)
+    points = re.search(r'data-chart="([^"]+)"', r.text)
+    assert points is not None
+    data = json.loads(html.unescape(points.group(1)))
+    assert data["dens"] == [[d.lon, d.lat, den_ref(area.den_id), round(d.confidence, 2)]]
+    assert data["hotspots"] == []  # none found in this store
+    for role in ("disposer", "police", "sales"):
+        assert login(area, role).get("/web/map").status_code == 403, role

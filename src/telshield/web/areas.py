@@ -21,6 +21,7 @@ from telshield.domain.police import PoliceRequest, TargetKind, mask_id_hash
 from telshield.domain.users import Permission, User
 from telshield.services.dens import DenService
 from telshield.services.gangs import GangService
+from telshield.services.hotspots import HotspotService
 from telshield.services.police import PoliceService
 from telshield.web.render import page
 from telshield.web.session import form, requires
@@ -42,6 +43,7 @@ class Areas:
     dens: DenService
     gangs: GangService
     police: PoliceService
+    hotspots: HotspotService | None = None
 
 
 def areas(request: Request) -> Areas:
@@ -298,3 +300,24 @@ def police_reject(a: A, request_id: Id, f: Form,
     """Refuse the request, saying why."""
     a.police.reject(request_id, actor=user.name, reason=_reason(f))
     return RedirectResponse("/web/police", status_code=303)
+
+
+# -- map ---------------------------------------------------------------------------------------
+
+MAP_POINTS = 500  # the most confident dens and the latest hotspots, at most this many of each
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(request: Request, a: A,
+             user: Annotated[User, Depends(requires(Permission.DENS_READ))]) -> Response:
+    """Dens and (for roles that may read them) out-of-town hotspots as points on lon/lat."""
+    dens = [DenRow.of(d) for d in a.dens.list(page=Page(MAP_POINTS, 0))]
+    spots = a.hotspots.list(page=Page(MAP_POINTS, 0)) \
+        if a.hotspots is not None and user.may(Permission.HOTSPOTS_READ) else []
+    hot = [{"id": int(h.id or 0), "region": h.region, "lat": h.lat, "lon": h.lon,
+            "observed": h.observed, "expected": round(h.expected, 1),
+            "window_end": _at(h.window_end)} for h in spots]
+    points = {"dens": [[d.lon, d.lat, d.ref, round(d.confidence, 2)] for d in dens],
+              "hotspots": [[h["lon"], h["lat"], h["region"], h["observed"]] for h in hot]}
+    return page(request, "map.html", user, dens=dens, hotspots=hot, points=chart(points),
+                limit=MAP_POINTS)

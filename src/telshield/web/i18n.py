@@ -160,6 +160,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bulk.unchanged": ("已处于该状态", "already there"),
     "bulk.others": ("他网号码（转警方及其运营商）", "Other operators' numbers (for the police "
                     "and those operators)"),
+    "nav.map": ("地图", "Map"),
+    "map.title": ("窝点与聚集热点地图", "Map of dens and hotspots"),
+    "map.help": ("按经纬度绘点（无区县边界）：窝点取置信度最高的，热点取最新的，各至多",
+                 "Points on longitude and latitude (no county borders): the most confident "
+                 "dens and the latest hotspots, at most"),
+    "map.dens": ("窝点", "Dens"),
+    "map.hotspots": ("外地号码聚集热点", "Out-of-town hotspots"),
+    "map.observed": ("号码数", "Numbers"),
+    "map.expected": ("期望", "Expected"),
     "police.title": ("警方协查请求", "Police requests"),
     "police.now": ("当前时间（UTC）", "Now (UTC)"),
     "police.help": ("经办人准备、另一人审批（双人复核）", "one person prepares, another approves "

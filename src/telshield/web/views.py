@@ -23,6 +23,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/web/dens", "nav.dens", Permission.DENS_READ),
     ("/web/gangs", "nav.gangs", Permission.GANGS_READ),
     ("/web/police", "nav.police", Permission.POLICE_HANDLE),
+    ("/web/map", "nav.map", Permission.DENS_READ),
 )
 
 

@@ -7,6 +7,7 @@ import hmac
 
 from telshield.services.dens import DenService
 from telshield.services.gangs import GangService
+from telshield.services.hotspots import HotspotService
 from telshield.services.overview import OverviewService
 from telshield.services.police import PoliceService
 from telshield.settings import Settings
@@ -26,7 +27,8 @@ def overview(d: Disposal) -> OverviewService:
     return OverviewService(d.store, d.cases.clock)
 
 
-def areas(d: Disposal, dens: DenService, gangs: GangService, police: PoliceService) -> Areas:
+def areas(d: Disposal, dens: DenService, gangs: GangService, police: PoliceService,
+          hotspots: HotspotService | None = None) -> Areas:
     """The area pages' services: the API's den and gang readers given the disposal services'
     cases service, so the pages' bulk disposal is the CLI's (one action, audited)."""
     return Areas(
@@ -34,4 +36,4 @@ def areas(d: Disposal, dens: DenService, gangs: GangService, police: PoliceServi
                         d.cases),
         gangs=GangService(gangs.store, gangs.clock, gangs.reader, gangs.rule, gangs.params,
                           d.cases),
-        police=police)
+        police=police, hotspots=hotspots)
