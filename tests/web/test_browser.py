@@ -79,11 +79,14 @@ def login(browser: Any, base: str, world: World, role: str) -> Any:
 
 def test_each_role_sees_only_its_pages(browser: Any, base: str, world: World) -> None:
     menu = {
-        "admin": ["/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit"],
-        "analyst": ["/web/", "/web/alerts", "/web/cases", "/web/lists"],
-        "disposer": ["/web/", "/web/alerts", "/web/cases", "/web/lists"],
+        "admin": ["/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit",
+                  "/web/dens", "/web/gangs", "/web/police", "/web/map"],
+        "analyst": ["/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/dens",
+                    "/web/gangs", "/web/police", "/web/map"],
+        "disposer": ["/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/police"],
         "police": ["/web/lists"],
-        "auditor": ["/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit"],
+        "auditor": ["/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit",
+                    "/web/dens", "/web/gangs", "/web/map"],
     }
     for role, links in menu.items():
         page = login(browser, base, world, role)
@@ -171,8 +174,16 @@ def test_overview_chart_is_drawn_from_vendored_echarts(browser: Any, base: str, 
     page.context.close()
 
 
+def test_map_is_drawn_from_vendored_echarts(browser: Any, base: str, world: World) -> None:
+    page = login(browser, base, world, "analyst")
+    page.goto(f"{base}/web/map")
+    page.wait_for_selector("#map-chart[data-drawn='1'] canvas")
+    page.context.close()
+
+
 @pytest.mark.parametrize("path", ["/web/", "/web/alerts", "/web/cases", "/web/cases/1",
-                                  "/web/lists", "/web/audit"])
+                                  "/web/lists", "/web/audit", "/web/dens", "/web/gangs",
+                                  "/web/police", "/web/map"])
 def test_no_serious_accessibility_violation(browser: Any, base: str, world: World,
                                             path: str) -> None:
     page = login(browser, base, world, "admin")

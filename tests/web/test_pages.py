@@ -70,17 +70,21 @@ def test_post_without_the_csrf_token_is_refused(world: World) -> None:
 
 def test_each_role_sees_only_its_pages(world: World) -> None:
     may = {  # the pages of the navigation each role may open (domain/users.py GRANTS)
-        "admin": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit"},
-        "analyst": {"/web/", "/web/alerts", "/web/cases", "/web/lists"},
-        "disposer": {"/web/", "/web/alerts", "/web/cases", "/web/lists"},
+        "admin": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit",
+                  "/web/dens", "/web/gangs", "/web/police", "/web/map"},
+        "analyst": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/dens",
+                    "/web/gangs", "/web/police", "/web/map"},
+        "disposer": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/police"},
         "police": {"/web/lists"},
-        "auditor": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit"},
+        "auditor": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit",
+                    "/web/dens", "/web/gangs", "/web/map"},
         "sales": set(),
     }
     assert set(may) == {r.value for r in Role}
     for role, pages in may.items():
         c = login(world, role)
-        for path in ("/web/alerts", "/web/cases", "/web/lists", "/web/audit"):
+        for path in ("/web/alerts", "/web/cases", "/web/lists", "/web/audit", "/web/dens",
+                     "/web/gangs", "/web/police", "/web/map"):
             r = c.get(path)
             assert r.status_code == (200 if path in pages else 403), (role, path)
             if r.status_code == 200:

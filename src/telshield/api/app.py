@@ -89,7 +89,9 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     docs.install(app)
     app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
     web.install(app, app.state.disposal, wiring_web.overview(app.state.disposal),
-                session_key=wiring_web.session_key(settings), lockout=app.state.lockout)
+                session_key=wiring_web.session_key(settings), lockout=app.state.lockout,
+                areas=wiring_web.areas(app.state.disposal, app.state.dens, app.state.gangs,
+                                       app.state.police, app.state.hotspots))
     app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON
     app.add_middleware(Observe, metrics=metrics)  # outermost: logs the guard's refusals too
     return app

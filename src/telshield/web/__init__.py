@@ -13,6 +13,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from telshield.domain.errors import TelshieldError
 from telshield.services.overview import OverviewService
+from telshield.web.areas import Areas
+from telshield.web.areas import router as area_router
 from telshield.web.pages import router
 from telshield.web.render import handle, templates
 from telshield.web.session import Lockout
@@ -33,7 +35,7 @@ SECURITY_HEADERS = {
 
 
 def create(d: Disposal, overview: OverviewService, *, session_key: str, lockout: Lockout,
-           secure_cookie: bool = False) -> FastAPI:
+           secure_cookie: bool = False, areas: Areas | None = None) -> FastAPI:
     """The web pages as an app of their own, to mount under ``/web``."""
     web = FastAPI(title="telshield web", docs_url=None, redoc_url=None, openapi_url=None)
     web.state.disposal = d
@@ -42,6 +44,9 @@ def create(d: Disposal, overview: OverviewService, *, session_key: str, lockout:
     web.state.lockout = lockout
     web.state.templates = templates()
     web.include_router(router)
+    if areas is not None:  # dens, gangs, police inbox
+        web.state.areas = areas
+        web.include_router(area_router)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.add_exception_handler(TelshieldError, handle)
 
@@ -62,10 +67,10 @@ def create(d: Disposal, overview: OverviewService, *, session_key: str, lockout:
 
 
 def install(app: FastAPI, d: Disposal, overview: OverviewService, *, session_key: str,
-            lockout: Lockout, secure_cookie: bool = False) -> None:
+            lockout: Lockout, secure_cookie: bool = False, areas: Areas | None = None) -> None:
     """Mount the pages at ``/web`` on ``app`` (and send ``/`` there)."""
     app.mount("/web", create(d, overview, session_key=session_key, lockout=lockout,
-                             secure_cookie=secure_cookie))
+                             secure_cookie=secure_cookie, areas=areas))
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -20,6 +20,10 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/web/cases", "nav.cases", Permission.CASES_READ),
     ("/web/lists", "nav.lists", Permission.LISTS_READ),
     ("/web/audit", "nav.audit", Permission.AUDIT_READ),
+    ("/web/dens", "nav.dens", Permission.DENS_READ),
+    ("/web/gangs", "nav.gangs", Permission.GANGS_READ),
+    ("/web/police", "nav.police", Permission.POLICE_HANDLE),
+    ("/web/map", "nav.map", Permission.DENS_READ),
 )
 
 

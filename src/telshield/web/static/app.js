@@ -7,7 +7,20 @@
     var data = JSON.parse(el.getAttribute("data-chart"));
     var chart = echarts.init(el);
     var option;
-    if (el.getAttribute("data-kind") === "stacked") {
+    if (el.getAttribute("data-kind") === "map") {
+      // dens and hotspots as points on longitude/latitude (no county borders); the vendored
+      // simple build has no scatter series, so these are line series with the line hidden
+      option = {
+        tooltip: { trigger: "item", formatter: function (p) { return p.value[2] + " (" + p.value[3] + ")"; } },
+        legend: {},
+        xAxis: { type: "value", scale: true, name: "lon" },
+        yAxis: { type: "value", scale: true, name: "lat" },
+        series: [
+          { name: "dens", type: "line", lineStyle: { width: 0 }, showSymbol: true, symbolSize: 12, data: data.dens },
+          { name: "hotspots", type: "line", lineStyle: { width: 0 }, showSymbol: true, symbol: "diamond", symbolSize: 14, data: data.hotspots }
+        ]
+      };
+    } else if (el.getAttribute("data-kind") === "stacked") {
       option = {
         tooltip: { trigger: "axis" }, legend: {}, xAxis: { type: "category", data: data.days },
         yAxis: { type: "value", minInterval: 1 },
