@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import ibis.expr.types as ir
 from tests.services.feeds import write_feed
 from tests.services.ganglake import Lake
 from tests.services.test_trace import D0, NEXT, PORTS, TWINS, lake  # noqa: F401
@@ -19,10 +20,10 @@ from telshield.store.sql import SqlStore
 from telshield.wiring.trace import tracer
 
 
-def _rows(t: object) -> list[tuple[str, str, str, str, float]]:
+def _rows(t: ir.Table) -> list[tuple[str, str, str, str, float]]:
     return sorted((r["seed"], r["msisdn"], r["kind"], str(r["value"]),
                    round(float(r["strength"]), 9))
-                  for r in t.to_pyarrow().to_pylist())  # type: ignore[attr-defined]
+                  for r in t.to_pyarrow().to_pylist())
 
 
 def test_kept_tables_give_the_evidence_of_the_single_expression(
