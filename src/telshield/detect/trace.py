@@ -16,11 +16,17 @@ in [0, 1] for that evidence alone. The service combines the evidence of each num
 - **victims**: callee-set similarity estimated with MinHash over ``HASHES`` hash functions and
   candidates found by LSH banding (``BANDS`` bands of ``HASHES / BANDS`` rows), all as grouped
   aggregates and equi-joins, so it runs on any backend and scales past one machine.
+
+The seed-free work (the registration groups and their sizes, each caller's phones, cell-hour
+slots and MinHash signatures) does not depend on the numbers traced: ``basis`` builds it once,
+a caller may materialise it (``Basis.cached``) and trace many batches of seeds against it with
+``parts``, which gives the same rows as ``links``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import ibis
@@ -158,3 +164,114 @@ def links(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None,
     for p in parts[1:]:
         out = out.union(p.select(*_OUT))
     return out.filter(out.strength > 0)
+
+
+@dataclass(frozen=True)
+class Basis:
+    """The seed-free tables a trace joins the seeds against (calls' parts None without calls).
+
+    ``groups``: ``msisdn, kind, value, n`` (registration values held by at most MAX_GROUP
+    cards); ``phones``: ``msisdn, imei, n`` (likewise); ``slots``: ``msisdn, cell, hour``;
+    ``slot_count``: ``msisdn, slots``; ``sig``: ``msisdn, i, h``; ``buckets``: ``msisdn, band,
+    key``."""
+
+    groups: ir.Table
+    phones: ir.Table | None = None
+    slots: ir.Table | None = None
+    slot_count: ir.Table | None = None
+    sig: ir.Table | None = None
+    buckets: ir.Table | None = None
+
+
+def basis(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None, *,
+          since: datetime, until: datetime, hashes: int = HASHES, bands: int = BANDS,
+          keep: Callable[[str, ir.Table], ir.Table] | None = None) -> Basis:
+    """The seed-free tables of a trace over these feeds: lazy, or each passed through
+    ``keep(name, table)`` as it is built (to materialise it: the buckets are then built from
+    the kept signatures, not computed again)."""
+    def k_(name: str, t: ir.Table) -> ir.Table:
+        return t if keep is None else keep(name, t)
+
+    m = memberships(subscribers, orders, calls, since=since, until=until)
+    size = m.group_by(g_kind=m.kind, g_value=m.value).agg(n=m.msisdn.nunique())
+    size = size.filter(size.n <= MAX_GROUP)
+    g = m.join(size, (m.kind == size.g_kind) & (m.value == size.g_value))
+    groups = k_("groups", g.select(msisdn=g.msisdn, kind=g.kind, value=g.value, n=g.n))
+    if calls is None:
+        return Basis(groups=groups)
+    k = calls.filter(calls.caller_imei.notnull())
+    used = k.group_by(msisdn=k.caller, imei=k.caller_imei).agg()
+    isize = used.group_by(g_imei=used.imei).agg(n=used.msisdn.nunique())
+    isize = isize.filter(isize.n <= MAX_GROUP)
+    u = used.join(isize, used.imei == isize.g_imei)
+    phones = k_("phones", u.select(msisdn=u.msisdn, imei=u.imei, n=u.n))
+    c = calls.filter(calls.caller_cell.notnull())
+    slots = c.group_by(msisdn=c.caller, cell=c.caller_cell,
+                       hour=c.started_at.truncate("h")).agg()
+    slots = k_("slots", slots)
+    count = k_("slot_count", slots.group_by(msisdn=slots.msisdn).agg(slots=slots.count()))
+    sig = k_("sig", signatures(calls, hashes=hashes))
+    rows = max(1, hashes // bands)
+    sb = sig.mutate(band=(sig.i // rows).name("band"))
+    buckets = sb.group_by("msisdn", "band").agg(
+        key=sb.h.cast("string").collect(order_by=sb.i).join("|"))
+    buckets = k_("buckets", buckets)
+    return Basis(groups=groups, phones=phones, slots=slots, slot_count=count, sig=sig,
+                 buckets=buckets)
+
+
+def parts(b: Basis, seeds: Sequence[str], *, hashes: int = HASHES) -> list[ir.Table]:
+    """The evidence tying other numbers to the seeds, one ``seed, msisdn, kind, value,
+    strength`` expression per kind of evidence (run each alone: DuckDB plans the four joins
+    of one union far worse than each of them); the rows of ``links`` without the zero ones."""
+    s = _seeds(seeds)
+    g = b.groups
+    mine = g.join(s, g.msisdn == s.seed).select(s.seed, g.kind, g.value, g.n)
+    other = g.select(o_msisdn=g.msisdn, o_kind=g.kind, o_value=g.value)
+    j = mine.join(other, (mine.kind == other.o_kind) & (mine.value == other.o_value)
+                  & (mine.seed != other.o_msisdn))
+    base = ibis.literal(0.0)
+    for kind, value in REG_STRENGTH.items():
+        base = ibis.ifelse(j.kind == kind, ibis.literal(value), base)
+    out = [j.select(seed=j.seed, msisdn=j.o_msisdn, kind=j.kind, value=j.value,
+                    strength=base * _rarity(j.n))]
+    if b.phones is not None:
+        p = b.phones
+        mp = p.join(s, p.msisdn == s.seed).select(s.seed, p.imei, p.n)
+        op = p.select(o_msisdn=p.msisdn, o_imei=p.imei)
+        jp = mp.join(op, (mp.imei == op.o_imei) & (mp.seed != op.o_msisdn))
+        out.append(jp.select(seed=jp.seed, msisdn=jp.o_msisdn, kind=ibis.literal("imei"),
+                             value=jp.imei, strength=ibis.literal(IMEI_STRENGTH) * _rarity(jp.n)))
+    if b.slots is not None and b.slot_count is not None:
+        sl, count = b.slots, b.slot_count
+        ms = sl.join(s, sl.msisdn == s.seed).select(s.seed, sl.cell, sl.hour)
+        os_ = sl.select(o_msisdn=sl.msisdn, o_cell=sl.cell, o_hour=sl.hour)
+        js = ms.join(os_, (ms.cell == os_.o_cell) & (ms.hour == os_.o_hour)
+                     & (ms.seed != os_.o_msisdn))
+        shared = js.group_by("seed", "o_msisdn").agg(shared=js.count(), cell=js.cell.mode())
+        a = count.select(a_msisdn=count.msisdn, a_slots=count.slots)
+        c = count.select(b_msisdn=count.msisdn, b_slots=count.slots)
+        r = shared.join(a, shared.seed == a.a_msisdn).join(c, shared.o_msisdn == c.b_msisdn)
+        jac = r.shared.cast("float64") / (r.a_slots + r.b_slots - r.shared).cast("float64")
+        out.append(r.select(seed=r.seed, msisdn=r.o_msisdn, kind=ibis.literal("colocated"),
+                            value=r.cell.concat(" ", r.shared.cast("string"), "h"),
+                            strength=ibis.literal(COLOCATED_STRENGTH) * jac))
+    if b.sig is not None and b.buckets is not None:
+        sig, bk = b.sig, b.buckets
+        mb = bk.join(s, bk.msisdn == s.seed).select(s.seed, bk.band, bk.key)
+        ob = bk.select(o_msisdn=bk.msisdn, o_band=bk.band, o_key=bk.key)
+        cand = mb.join(ob, (mb.band == ob.o_band) & (mb.key == ob.o_key)
+                       & (mb.seed != ob.o_msisdn))
+        cand = cand.select("seed", "o_msisdn").distinct()
+        sa = sig.select(a_msisdn=sig.msisdn, a_i=sig.i, a_h=sig.h)
+        sb = sig.select(b_msisdn=sig.msisdn, b_i=sig.i, b_h=sig.h)
+        jv = cand.join(sa, cand.seed == sa.a_msisdn).join(
+            sb, (cand.o_msisdn == sb.b_msisdn) & (sa.a_i == sb.b_i))
+        est = jv.group_by("seed", "o_msisdn").agg(
+            same=(jv.a_h == jv.b_h).cast("int64").sum())
+        jac = est.same.cast("float64") / float(hashes)
+        out.append(est.select(seed=est.seed, msisdn=est.o_msisdn, kind=ibis.literal("victims"),
+                              value=ibis.literal("callee-set Jaccard ≈ ").concat(
+                                  jac.round(2).cast("string")),
+                              strength=ibis.literal(VICTIMS_STRENGTH) * jac))
+    return [p.select(*_OUT).filter(p.strength > 0) for p in out]

@@ -29,11 +29,12 @@ from telshield.domain.audit import AuditEvent
 from telshield.domain.bundles import Bundle, BundleMember, BundleStatus
 from telshield.domain.cases import ActionKind
 from telshield.domain.errors import InvalidInput, NotFound
+from telshield.domain.numbers import require_canonical
 from telshield.domain.paging import Page
 from telshield.services.cases import CaseService
 from telshield.services.disposal import BulkResult, dispose_bulk_in
 from telshield.services.lakeread import FeedReader
-from telshield.services.trace import Link, TraceService
+from telshield.services.trace import Link, Trace, TraceService
 
 log = structlog.get_logger(__name__)
 
@@ -120,15 +121,20 @@ class BundleService:
         with self.store.transaction(write=False) as tx:
             done = tx.bundles.clue_ids(sorted({str(r["clue_id"]) for r in rows}))
         proposed = already = invalid = members = 0
+        todo: list[dict[str, Any]] = []
         for r in rows:
             clue_id = str(r["clue_id"])
             if clue_id in done:
                 already += 1
                 continue
             done.add(clue_id)
+            todo.append(r)
+        traces = self._traces([str(r["msisdn"]) for r in todo], actor=actor)
+        for r in todo:
+            clue_id = str(r["clue_id"])
             try:
                 b = self.bundle_clue(clue_id, str(r["msisdn"]), str(r["case_ref"] or ""),
-                                     actor=actor)
+                                     actor=actor, trace=traces.get(str(r["msisdn"])))
             except InvalidInput as e:
                 invalid += 1
                 log.warning("bundles.clue_invalid", clue_id=clue_id, error=str(e))
@@ -139,10 +145,27 @@ class BundleService:
                  invalid=invalid, members=members)
         return ProposeResult(len(rows), proposed, already, invalid, members)
 
-    def bundle_clue(self, clue_id: str, msisdn: str, case_ref: str, *, actor: str) -> Bundle:
-        """Trace one clue's number and store its bundle with the audit event (Conflict if the
-        clue has one; InvalidInput if its number is not an E.164 number)."""
-        trace = self.tracer.trace(msisdn, actor=actor, depth=self.depth)
+    def _traces(self, numbers: list[str], *, actor: str) -> dict[str, Trace]:
+        """The traces of the clues' valid numbers in one batch (the invalid ones are left to
+        ``bundle_clue`` to report)."""
+        valid = []
+        for n in dict.fromkeys(numbers):
+            try:
+                valid.append(require_canonical(n, what="number"))
+            except InvalidInput:
+                continue
+        if not valid:
+            return {}
+        return {t.number: t for t in self.tracer.trace_many(valid, actor=actor,
+                                                             depth=self.depth)}
+
+    def bundle_clue(self, clue_id: str, msisdn: str, case_ref: str, *, actor: str,
+                    trace: Trace | None = None) -> Bundle:
+        """Trace one clue's number (or take ``trace``, its trace made in a batch) and store its
+        bundle with the audit event (Conflict if the clue has one; InvalidInput if its number
+        is not an E.164 number)."""
+        if trace is None:
+            trace = self.tracer.trace(msisdn, actor=actor, depth=self.depth)
         found = members_of(trace.links, min_strength=self.min_strength, limit=self.max_members)
         at = self.clock.now()
         with self.store.transaction() as tx:
