@@ -20,7 +20,7 @@ from telshield.domain.clock import StoreTime, store_now
 from telshield.domain.dens import Den
 from telshield.domain.gangs import Gang
 from telshield.domain.hotspots import Hotspot
-from telshield.domain.lists import EntryKey, ListDiff, ListEntry
+from telshield.domain.lists import EntryKey, ListDiff, ListDiffPage, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.police import ClueFeedback, PoliceRequest, Response, Unit
 from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
@@ -96,6 +96,11 @@ class ListRepo(Protocol):
 
     def diff(self, from_version: int, to_version: int) -> ListDiff:
         """Entries added and removed between two versions."""
+        ...
+
+    def diff_page(self, from_version: int, to_version: int, *, after_added: int = 0,
+                  after_removed: int = 0, limit: int = 500) -> ListDiffPage:
+        """One keyset page of :meth:`diff` with each side's total."""
         ...
 
 

@@ -30,6 +30,7 @@ from telshield.wiring import Disposal
 
 router = APIRouter()
 PAGE = 50
+DIFF_PAGE = 500  # entries of each side of a list diff shown at once
 MAX_ID = 2**53
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -215,17 +216,24 @@ def lists(
     offset: Offset = 0,
     from_version: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     to_version: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    after_added: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    after_removed: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Response:
-    """Entries in force, newest first, with the current version and a diff between two."""
+    """Entries in force, newest first, with the current version and a diff between two
+    (a page of each side in id order, paged on by the last id seen, with the totals)."""
     found = d.lists.find(value=value, kind=kind, colour=colour, source="",
                          page=Page(PAGE + 1, offset))
     rows = [EntryRow.of(e, user) for e in found[:PAGE]]
     diff = None
     if from_version is not None and to_version is not None:
-        x = d.lists.diff(from_version, to_version)
+        x = d.lists.diff_page(from_version, to_version, after_added=after_added,
+                              after_removed=after_removed, limit=DIFF_PAGE)
         diff = {"from": x.from_version, "to": x.to_version,
-                "added": [EntryRow.of(e, user) for e in x.added[:500]],
-                "removed": [EntryRow.of(e, user) for e in x.removed[:500]]}
+                "added": [EntryRow.of(e, user) for e in x.added],
+                "removed": [EntryRow.of(e, user) for e in x.removed],
+                "added_total": x.added_total, "removed_total": x.removed_total,
+                "after_added": after_added, "after_removed": after_removed,
+                "next_added": x.next_added, "next_removed": x.next_removed}
     return page(request, "lists.html", user, rows=rows, version=d.lists.current_version(),
                 q={"colour": colour, "kind": kind, "value": value}, offset=offset, size=PAGE,
                 more=len(found) > PAGE, diff=diff)
