@@ -118,9 +118,11 @@ class AlertRepo(Protocol):
         ...
 
     def find(
-        self, *, msisdn: str = "", tier: str = "", open_only: bool = False, page: Page = Page()
+        self, *, msisdn: str = "", tier: str = "", open_only: bool = False, page: Page = Page(),
+        before: int | None = None,
     ) -> list[StoredAlert]:
-        """Alerts, newest first, filtered and paginated."""
+        """Alerts, newest first, filtered and paginated (``before``: only ids below it, the
+        keyset way to page deep without OFFSET)."""
         ...
 
     def versions(self, msisdn: str) -> list[AlertVersion]:
@@ -168,6 +170,10 @@ class CaseRepo(Protocol):
 
     def overdue(self, at: datetime, statuses: Sequence[CaseStatus]) -> list[Case]:
         """Cases in one of ``statuses`` whose deadline has passed at ``at``."""
+        ...
+
+    def count_overdue(self, at: datetime, statuses: Sequence[CaseStatus]) -> int:
+        """How many cases :meth:`overdue` would return (counted, not loaded)."""
         ...
 
 

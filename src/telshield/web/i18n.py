@@ -81,6 +81,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "col.feature": ("特征", "Feature"),
     "col.change": ("贡献", "Contribution"),
     "page.prev": ("上一页", "Previous"),
+    "page.first": ("第一页", "First"),
     "page.next": ("下一页", "Next"),
     "page.none": ("没有记录。", "Nothing here."),
     "yes": ("是", "yes"),
@@ -120,6 +121,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.ok": ("审计链完整，已校验事件数：", "The chain verifies; events checked:"),
     "audit.broken": ("审计链被破坏：", "The chain is broken:"),
     "audit.at_seq": ("位置", "at seq"),
+    "audit.held": ("只重算了最后一个检查点之后的事件；此前的事件由检查点链接担保，未重算，直到序号",
+                   "Only the events after the last checkpoint were re-hashed; those before are "
+                   "held by the checkpoints' links, not re-hashed, up to seq"),
+    "audit.checkpoints": ("检查点", "checkpoints"),
+    "audit.full": ("完整重算整条链", "Re-hash the whole chain"),
+    "audit.whole": ("整条链已重算。", "The whole chain was re-hashed."),
     "audit.after": ("从序号之后", "After seq"),
 }
 

@@ -13,6 +13,7 @@ from telshield.domain.cases import parse_action
 from telshield.domain.errors import InvalidInput, RateLimited, Unauthenticated
 from telshield.domain.paging import Page
 from telshield.domain.users import Permission, User
+from telshield.services.audit import CheckpointReport, QuickReport, verify_from_checkpoint
 from telshield.services.overview import OverviewService
 from telshield.web.i18n import pick
 from telshield.web.render import page
@@ -113,17 +114,18 @@ def alerts(
     open_only: Annotated[str, Query(pattern="^(|1)$")] = "",
     msisdn: Annotated[str, Query(max_length=16, pattern=r"^\+?[0-9]*$")] = "",
     sort: Annotated[str, Query(pattern="^(|newest|score)$")] = "",
-    offset: Offset = 0,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
-    """The alert queue, newest first, filtered and paged."""
+    """The alert queue, newest first, filtered and paged on by the last id seen (keyset: a
+    deep page costs what the first does)."""
     found = d.cases.alerts(msisdn=msisdn.lstrip("+"), tier=tier, open_only=bool(open_only),
-                           page=Page(PAGE + 1, offset))
+                           page=Page(PAGE + 1, 0), before=before)
     rows = [AlertRow.of(a, user) for a in found[:PAGE]]
+    last = found[PAGE - 1].id if len(found) > PAGE else None
     if sort == "score":
         rows.sort(key=lambda r: -r.score)
     query = {"tier": tier, "open_only": open_only, "msisdn": msisdn, "sort": sort}
-    return page(request, "alerts.html", user, rows=rows, q=query, offset=offset, size=PAGE,
-                more=len(found) > PAGE)
+    return page(request, "alerts.html", user, rows=rows, q=query, before=before, last=last)
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -256,8 +258,15 @@ def audit(
 
 @router.get("/audit/verify", response_class=HTMLResponse)
 def audit_verify(request: Request, d: D,
-                 user: Annotated[User, Depends(requires(Permission.AUDIT_READ))]) -> Response:
-    """Re-hash the chain and say whether it holds (a fragment for htmx, a page without)."""
-    report = d.audit.verify()
+                 user: Annotated[User, Depends(requires(Permission.AUDIT_READ))],
+                 full: Annotated[str, Query(pattern="^(|1)$")] = "") -> Response:
+    """Check the chain and say whether it holds (a fragment for htmx, a page without): the
+    checkpoints, then a re-hash of the events after the last one; ``full=1`` re-hashes the
+    whole chain. The page says which was done."""
+    path = request.app.state.checkpoints
+    if full or path is None:
+        quick = QuickReport(d.audit.verify(), CheckpointReport(True, 0))
+    else:
+        quick = verify_from_checkpoint(d.audit, path)
     name = "audit_verify.html" if request.headers.get("HX-Request") else "audit_verify_page.html"
-    return page(request, name, user, report=report)
+    return page(request, name, user, report=quick.chain, quick=quick)
