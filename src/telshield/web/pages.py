@@ -31,7 +31,7 @@ from telshield.wiring import Disposal
 
 router = APIRouter()
 PAGE = 50
-DIFF_PAGE = 500  # entries of each side of a list diff shown at once
+DIFF_PAGE = 100  # entries of each side of a list diff shown at once
 MAX_ID = 2**53
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
