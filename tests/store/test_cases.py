@@ -25,6 +25,10 @@ def test_cases_round_trip_and_one_open_case_per_number(store: SqlStore) -> None:
             "8613800000001", "8613800000002"}
         assert tx.cases.overdue(T0 + timedelta(hours=25), [CaseStatus.VERIFYING]) == [moved]
         assert tx.cases.overdue(T0 + timedelta(hours=23), [CaseStatus.VERIFYING]) == []
+        for hours, n in ((25, 1), (23, 0)):  # the overview's count, done in SQL
+            at = T0 + timedelta(hours=hours)
+            assert tx.cases.count_overdue(at, [CaseStatus.VERIFYING, CaseStatus.RESTRICTED]) == n
+        assert tx.cases.count_overdue(T0 + timedelta(hours=25), [CaseStatus.RESTRICTED]) == 0
         assert [c.id for c in tx.cases.find(status="open")] == [b.id]
     with pytest.raises(Conflict), store.transaction() as tx:
         tx.cases.add([Case.open("8613800000001", tier="verify", at=T0)])

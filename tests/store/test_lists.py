@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from telshield.domain.errors import NotFound
+from telshield.domain.errors import InvalidInput, NotFound
 from telshield.domain.lists import ListEntry
 from telshield.domain.paging import Page
 from telshield.store.sql import SqlStore
@@ -83,3 +83,45 @@ def test_a_failed_transaction_leaves_no_version(store: SqlStore) -> None:
         raise RuntimeError("boom")
     with store.transaction() as tx:
         assert tx.lists.current_version() == 0 and tx.lists.find() == []
+
+
+def test_paged_diff_equals_the_full_diff(store: SqlStore) -> None:
+    """Walking the keyset pages of each side, both ways round, gives the full diff, and the
+    totals are the full diff's sizes."""
+    with store.transaction() as tx:
+        v1 = tx.lists.new_version(actor="t", note="one", at=T0)
+        first = tx.lists.add([e(f"86138000{i:05d}") for i in range(23)], v1)
+    with store.transaction() as tx:
+        v2 = tx.lists.new_version(actor="t", note="two", at=T0)
+        tx.lists.add([e(f"86139000{i:05d}", "white") for i in range(17)], v2)
+        tx.lists.remove([x.id or 0 for x in first[::3]], v2)
+    with store.transaction() as tx:
+        v3 = tx.lists.new_version(actor="t", note="three", at=T0)
+        tx.lists.add([e("86170", kind="prefix")], v3)
+        tx.lists.remove([first[1].id or 0], v3)
+    with store.transaction() as tx:
+        for lo, hi in ((0, v3), (v1, v2), (v1, v3), (v2, v3), (v3, v1), (v2, v2)):
+            full = tx.lists.diff(lo, hi)
+            for limit in (1, 4, 500):
+                added: list[ListEntry] = []
+                removed: list[ListEntry] = []
+                after_a = after_r = 0
+                while True:
+                    p = tx.lists.diff_page(lo, hi, after_added=after_a, after_removed=after_r,
+                                           limit=limit)
+                    assert (p.added_total, p.removed_total) == (len(full.added),
+                                                               len(full.removed))
+                    assert len(p.added) <= limit and len(p.removed) <= limit
+                    if after_a is not None:
+                        added += p.added
+                    if after_r is not None:
+                        removed += p.removed
+                    after_a, after_r = p.next_added, p.next_removed
+                    if after_a is None and after_r is None:
+                        break
+                    after_a = after_a if after_a is not None else 10**9
+                    after_r = after_r if after_r is not None else 10**9
+                assert tuple(added) == full.added and tuple(removed) == full.removed
+        assert len(tx.lists.diff(v1, v3).removed) == 9  # 8 in v2, 1 in v3
+        with pytest.raises(InvalidInput, match="limit"):
+            tx.lists.diff_page(v1, v2, limit=0)

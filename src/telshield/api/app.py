@@ -33,6 +33,7 @@ from telshield.api.lockout import Lockout
 from telshield.api.observe import ApiMetrics, Observe, start_metrics_server
 from telshield.settings import Settings
 from telshield.wiring import Disposal
+from telshield.wiring.security import checkpoint_path
 
 
 def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastAPI:
@@ -91,7 +92,8 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     web.install(app, app.state.disposal, wiring_web.overview(app.state.disposal),
                 session_key=wiring_web.session_key(settings), lockout=app.state.lockout,
                 areas=wiring_web.areas(app.state.disposal, app.state.dens, app.state.gangs,
-                                       app.state.police, app.state.hotspots))
+                                       app.state.police, app.state.hotspots),
+                checkpoints=checkpoint_path(settings))
     app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON
     app.add_middleware(Observe, metrics=metrics)  # outermost: logs the guard's refusals too
     return app

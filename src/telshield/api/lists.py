@@ -96,12 +96,28 @@ def diff_versions(
     d: D, user: Annotated[User, Depends(requires(Permission.LISTS_READ))],
     from_version: Annotated[int, Query(ge=0, le=MAX_ID)],
     to_version: Annotated[int, Query(ge=0, le=MAX_ID)],
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    after_added: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    after_removed: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> DiffOut:
-    """Entries added and removed between two list versions."""
-    diff = d.lists.diff(from_version, to_version)
-    return DiffOut(from_version=diff.from_version, to_version=diff.to_version,
-                   added=[EntryOut.of(e, user) for e in diff.added],
-                   removed=[EntryOut.of(e, user) for e in diff.removed])
+    """Entries added and removed between two list versions: all of them, or with ``limit``
+    a page of each side in id order after ``after_added`` / ``after_removed``, with the
+    totals and the ids to page on from."""
+    if limit is None:
+        if after_added or after_removed:
+            raise InvalidInput("after_added / after_removed page a diff: give limit too")
+        diff = d.lists.diff(from_version, to_version)
+        return DiffOut(from_version=diff.from_version, to_version=diff.to_version,
+                       added=[EntryOut.of(e, user) for e in diff.added],
+                       removed=[EntryOut.of(e, user) for e in diff.removed],
+                       added_total=len(diff.added), removed_total=len(diff.removed))
+    p = d.lists.diff_page(from_version, to_version, after_added=after_added,
+                          after_removed=after_removed, limit=limit)
+    return DiffOut(from_version=p.from_version, to_version=p.to_version,
+                   added=[EntryOut.of(e, user) for e in p.added],
+                   removed=[EntryOut.of(e, user) for e in p.removed],
+                   added_total=p.added_total, removed_total=p.removed_total,
+                   next_added=p.next_added, next_removed=p.next_removed)
 
 
 @router.get("/version")

@@ -97,6 +97,10 @@ class DiffOut(BaseModel):
     to_version: int
     added: list[EntryOut]
     removed: list[EntryOut]
+    added_total: int = 0  # each side's size (all of it, not only this page)
+    removed_total: int = 0
+    next_added: int | None = None  # paged (``limit`` given): the after_added of the next page
+    next_removed: int | None = None
 
 
 class AlertOut(BaseModel):

@@ -160,11 +160,21 @@ def _signer(ce: ChainedEvent, keys: Sequence[AuditKey]) -> AuditKey | bool | Non
     return False
 
 
+def keyed_link(ce: ChainedEvent, keys: Sequence[AuditKey]) -> bool | None:
+    """Whether the event is linked under a key of ``keys`` (True) or by plain SHA-256 (False);
+    None when its content matches its hash under neither (it was edited)."""
+    signer = _signer(ce, keys)
+    return None if signer is False else signer is not None
+
+
 def verify(events: Iterable[ChainedEvent], head: tuple[int, str] | None = None,
-           keys: Sequence[AuditKey] = ()) -> ChainReport:
+           keys: Sequence[AuditKey] = (), *, start: tuple[int, str] = (0, GENESIS),
+           keyed_before: bool = False) -> ChainReport:
     """Check the chain in order of ``seq``; ``head`` (last seq, last hash) catches a cut tail;
-    ``keys`` (current first) verify keyed links."""
-    expect_seq, expect_prev, n = 1, GENESIS, 0
+    ``keys`` (current first) verify keyed links. ``start`` (seq, hash) checks only the events
+    after a link known good (a checkpoint's), ``keyed_before`` saying whether that link was
+    keyed (then every later one must be)."""
+    expect_seq, expect_prev, n = start[0] + 1, start[1], 0
     ring = list(keys)
     keyed: dict[str, int] = {}
     unkeyed = 0
@@ -190,7 +200,7 @@ def verify(events: Iterable[ChainedEvent], head: tuple[int, str] | None = None,
                 "under any key of the ring (or the installation secret that wrote it is not "
                 "in secret / secret_previous)", ce.seq, unkeyed, keyed)
         if signer is None:
-            if keyed:
+            if keyed or keyed_before:
                 return ChainReport(
                     False, n, f"event {ce.seq} is linked without the key after keyed events: "
                     "rewritten by someone without the installation secret", ce.seq, unkeyed,

@@ -244,6 +244,22 @@ class ListDiff:
     removed: tuple[ListEntry, ...]
 
 
+@dataclass(frozen=True)
+class ListDiffPage:
+    """One page of what changed between two list versions: up to a page of entries added and
+    removed after the given ids (in id order), the totals of each side, and the id to page on
+    from (``None`` on the last page of a side)."""
+
+    from_version: int
+    to_version: int
+    added: tuple[ListEntry, ...]
+    removed: tuple[ListEntry, ...]
+    added_total: int
+    removed_total: int
+    next_added: int | None
+    next_removed: int | None
+
+
 EntryKey = tuple[str, str, str, str, str, bool, str, str]
 
 

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from telshield.domain.audit import AuditKey, ChainedEvent, ChainReport, verify
+from telshield.domain.audit import AuditKey, ChainedEvent, ChainReport, keyed_link, verify
 from telshield.domain.errors import InvalidInput
 from telshield.services.store import Store, UnitOfWork
 
 
-def _all(tx: UnitOfWork, batch: int) -> Iterator[ChainedEvent]:
-    after = 0
+def _all(tx: UnitOfWork, batch: int, after: int = 0) -> Iterator[ChainedEvent]:
     while True:
         events = tx.audit.read(after=after, limit=batch)
         if not events:
@@ -52,6 +51,15 @@ class AuditService:
         with self.store.transaction(write=False) as tx:
             head = tx.audit.head()
             return verify(_all(tx, batch), head, self.keys)
+
+    def verify_after(self, seq: int, link_hash: str, *, keyed_before: bool,
+                     batch: int = 10_000) -> ChainReport:
+        """Re-hash only the events after ``seq`` (whose hash is ``link_hash``, linked under a
+        key if ``keyed_before``) and compare with the head."""
+        with self.store.transaction(write=False) as tx:
+            head = tx.audit.head()
+            return verify(_all(tx, batch, after=seq), head, self.keys, start=(seq, link_hash),
+                          keyed_before=keyed_before)
 
 
 @dataclass(frozen=True)
@@ -125,3 +133,49 @@ def verify_checkpoints(service: AuditService, path: Path) -> CheckpointReport:
                                         "longer the one checkpointed: the chain was rewritten "
                                         "from there on", i)
     return CheckpointReport(True, n)
+
+
+@dataclass(frozen=True)
+class QuickReport:
+    """The chain checked from its last checkpoint: every checkpoint's MAC and link, then a
+    re-hash of the events after the last one. Events up to ``held_to`` are held by the
+    checkpoints' links (a rewrite through them breaks a link) but were not re-hashed here: a
+    full re-hash (``AuditService.verify``) also finds an event edited in place under a hash
+    left as it was."""
+
+    chain: ChainReport
+    checkpoints: CheckpointReport
+    held_to: int = 0  # the last checkpoint's seq; 0 when the whole chain was re-hashed
+    stamp: str = ""  # when that checkpoint was written
+
+
+def verify_from_checkpoint(service: AuditService, path: Path, *, batch: int = 10_000
+                           ) -> QuickReport:
+    """Check the checkpoints in ``path``, then re-hash the chain only after the last one (the
+    whole chain when there is none): the cost of a check grows with the events since the last
+    checkpoint, not with the chain."""
+    checks = verify_checkpoints(service, path)
+    if not checks.ok:
+        return QuickReport(ChainReport(False, 0, checks.problem), checks)
+    last = _last_line(path) if checks.checked else None
+    if last is None or last[0] == 0:
+        return QuickReport(service.verify(batch=batch), checks)
+    seq, link_hash, stamp = last
+    with service.store.transaction(write=False) as tx:
+        (event,) = tx.audit.read(after=seq - 1, limit=1)  # checked present by the checkpoints
+    keyed = keyed_link(event, service.keys)
+    if keyed is None:
+        return QuickReport(ChainReport(
+            False, 0, f"event {seq} (checkpointed at {stamp}) was edited: its content does not "
+            "match its hash under any key of the ring", seq), checks, seq, stamp)
+    report = service.verify_after(seq, link_hash, keyed_before=keyed, batch=batch)
+    return QuickReport(report, checks, seq, stamp)
+
+
+def _last_line(path: Path) -> tuple[int, str, str] | None:
+    """(seq, hash, when) of the file's last checkpoint (its lines already checked)."""
+    lines = [x for x in path.read_text().splitlines() if x.strip()]
+    if not lines:
+        return None
+    c = json.loads(lines[-1])
+    return int(c["seq"]), str(c["hash"]), str(c["at"])

@@ -308,10 +308,11 @@ class CaseService:
             return tx.alerts.versions(msisdn)
 
     def alerts(self, *, msisdn: str = "", tier: str = "", open_only: bool = False,
-               page: Page = Page()) -> list[StoredAlert]:
-        """Alerts, newest first."""
+               page: Page = Page(), before: int | None = None) -> list[StoredAlert]:
+        """Alerts, newest first (``before``: ids below it, for keyset paging)."""
         with self.store.transaction(write=False) as tx:
-            return tx.alerts.find(msisdn=msisdn, tier=tier, open_only=open_only, page=page)
+            return tx.alerts.find(msisdn=msisdn, tier=tier, open_only=open_only, page=page,
+                                  before=before)
 
 
 class CaseAlertSink:

@@ -17,6 +17,7 @@ from telshield.domain.audit import AuditEvent
 from telshield.domain.errors import Conflict, Forbidden, InvalidInput, TelshieldError
 from telshield.domain.lists import (
     ListDiff,
+    ListDiffPage,
     ListEntry,
     content_hash,
     detection_cap,
@@ -362,6 +363,18 @@ class ListService:
             raise InvalidInput("list versions start at 0")
         with self.store.transaction(write=False) as tx:
             return tx.lists.diff(from_version, to_version)
+
+    def diff_page(self, from_version: int, to_version: int, *, after_added: int = 0,
+                  after_removed: int = 0, limit: int = 500) -> ListDiffPage:
+        """One page of what changed between two list versions, with each side's total
+        (computed in the store: a bulk version is never read whole to show a page)."""
+        if min(from_version, to_version) < 0:
+            raise InvalidInput("list versions start at 0")
+        if min(after_added, after_removed) < 0:
+            raise InvalidInput("after_added / after_removed: an entry id, 0 for the first page")
+        with self.store.transaction(write=False) as tx:
+            return tx.lists.diff_page(from_version, to_version, after_added=after_added,
+                                      after_removed=after_removed, limit=limit)
 
     # -- reading -------------------------------------------------------------------------------
 

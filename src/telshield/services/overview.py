@@ -80,7 +80,7 @@ class OverviewService:
             open_tiers = tx.alerts.tier_counts(open_only=True)
             cases = tx.cases.counts()
             appeals = tx.appeals.counts()
-            late = tx.cases.overdue(now, [CaseStatus.VERIFYING, CaseStatus.RESTRICTED])
+            late = tx.cases.count_overdue(now, [CaseStatus.VERIFYING, CaseStatus.RESTRICTED])
         days: dict[str, dict[str, int]] = {
             (since + FEED_OFFSET + timedelta(days=i)).date().isoformat(): {}
             for i in range(n_days)}
@@ -102,4 +102,4 @@ class OverviewService:
         trend = sorted(days.items())[-trend_days:]
         return Overview(at=now, today=periods[0], month=periods[1], open_by_tier=open_tiers,
                         cases_by_status=cases, appeals_by_status=appeals,
-                        sla_breaches=len(late), trend=trend)
+                        sla_breaches=late, trend=trend)

@@ -20,7 +20,7 @@ from telshield.domain.clock import StoreTime, store_now
 from telshield.domain.dens import Den
 from telshield.domain.gangs import Gang
 from telshield.domain.hotspots import Hotspot
-from telshield.domain.lists import EntryKey, ListDiff, ListEntry
+from telshield.domain.lists import EntryKey, ListDiff, ListDiffPage, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.police import ClueFeedback, PoliceRequest, Response, Unit
 from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
@@ -98,6 +98,11 @@ class ListRepo(Protocol):
         """Entries added and removed between two versions."""
         ...
 
+    def diff_page(self, from_version: int, to_version: int, *, after_added: int = 0,
+                  after_removed: int = 0, limit: int = 500) -> ListDiffPage:
+        """One keyset page of :meth:`diff` with each side's total."""
+        ...
+
 
 class AlertRepo(Protocol):
     """Alerts: one open alert per number, older ones kept as history."""
@@ -113,9 +118,11 @@ class AlertRepo(Protocol):
         ...
 
     def find(
-        self, *, msisdn: str = "", tier: str = "", open_only: bool = False, page: Page = Page()
+        self, *, msisdn: str = "", tier: str = "", open_only: bool = False, page: Page = Page(),
+        before: int | None = None,
     ) -> list[StoredAlert]:
-        """Alerts, newest first, filtered and paginated."""
+        """Alerts, newest first, filtered and paginated (``before``: only ids below it, the
+        keyset way to page deep without OFFSET)."""
         ...
 
     def versions(self, msisdn: str) -> list[AlertVersion]:
@@ -163,6 +170,10 @@ class CaseRepo(Protocol):
 
     def overdue(self, at: datetime, statuses: Sequence[CaseStatus]) -> list[Case]:
         """Cases in one of ``statuses`` whose deadline has passed at ``at``."""
+        ...
+
+    def count_overdue(self, at: datetime, statuses: Sequence[CaseStatus]) -> int:
+        """How many cases :meth:`overdue` would return (counted, not loaded)."""
         ...
 
 

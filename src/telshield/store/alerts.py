@@ -111,10 +111,14 @@ class SqlAlertRepo:
         return [_alert(r) for r in self.conn.execute(q)]
 
     def find(
-        self, *, msisdn: str = "", tier: str = "", open_only: bool = False, page: Page = Page()
+        self, *, msisdn: str = "", tier: str = "", open_only: bool = False, page: Page = Page(),
+        before: int | None = None,
     ) -> list[StoredAlert]:
-        """Alerts, newest first, filtered and paginated."""
+        """Alerts, newest first, filtered and paginated: by ``page.offset``, or deep pages by
+        ``before`` (only ids below it: keyset pagination, a range on the primary key)."""
         q = sa.select(T)
+        if before is not None:
+            q = q.where(T.c.id < before)
         if msisdn:
             q = q.where(T.c.msisdn == msisdn)
         if tier:

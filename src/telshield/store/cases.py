@@ -131,11 +131,18 @@ class SqlCaseRepo:
 
     def overdue(self, at: datetime, statuses: Sequence[CaseStatus]) -> list[Case]:
         """Cases in ``statuses`` whose deadline has passed."""
-        q = sa.select(C).where(
-            C.c.status.in_([s.value for s in statuses]), C.c.deadline.is_not(None),
-            C.c.deadline <= naive_utc(at),
-        ).order_by(C.c.id)
+        q = sa.select(C).where(_overdue(at, statuses)).order_by(C.c.id)
         return [_case(r) for r in self.conn.execute(q)]
+
+    def count_overdue(self, at: datetime, statuses: Sequence[CaseStatus]) -> int:
+        """How many cases :meth:`overdue` would return, counted in the database."""
+        q = sa.select(sa.func.count()).select_from(C).where(_overdue(at, statuses))
+        return int(self.conn.execute(q).scalar_one())
+
+
+def _overdue(at: datetime, statuses: Sequence[CaseStatus]) -> sa.ColumnElement[bool]:
+    return sa.and_(C.c.status.in_([s.value for s in statuses]), C.c.deadline.is_not(None),
+                   C.c.deadline <= naive_utc(at))
 
 
 def _action(r: Any) -> Action:

@@ -14,6 +14,7 @@ from telshield.domain.lists import (
     Colour,
     EntryKey,
     ListDiff,
+    ListDiffPage,
     ListEntry,
     Source,
     TargetKind,
@@ -65,6 +66,17 @@ def _when(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
+
+
+def _diff_sides(from_version: int, to_version: int
+                ) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+    """The conditions on an entry for being added and for being removed between two
+    versions (either way round)."""
+    lo, hi = sorted((from_version, to_version))
+    added = sa.and_(T.c.added_version > lo, _live_at(hi))
+    removed = sa.and_(T.c.added_version <= lo, T.c.removed_version > lo,
+                      T.c.removed_version <= hi)
+    return (removed, added) if from_version > to_version else (added, removed)
 
 
 def _live_at(version: int) -> sa.ColumnElement[bool]:
@@ -214,13 +226,29 @@ class SqlListRepo:
 
     def diff(self, from_version: int, to_version: int) -> ListDiff:
         """Entries live at ``to_version`` but not ``from_version``, and the other way round."""
-        lo, hi = sorted((from_version, to_version))
-        added = sa.select(T).where(T.c.added_version > lo, _live_at(hi))
-        removed = sa.select(T).where(
-            T.c.added_version <= lo, T.c.removed_version > lo, T.c.removed_version <= hi
-        )
-        a = tuple(_entry(r) for r in self.conn.execute(added.order_by(T.c.id)))
-        r = tuple(_entry(r) for r in self.conn.execute(removed.order_by(T.c.id)))
-        if from_version > to_version:
-            a, r = r, a
+        added, removed = _diff_sides(from_version, to_version)
+        a = tuple(_entry(r) for r in self.conn.execute(sa.select(T).where(added)
+                                                       .order_by(T.c.id)))
+        r = tuple(_entry(r) for r in self.conn.execute(sa.select(T).where(removed)
+                                                       .order_by(T.c.id)))
         return ListDiff(from_version, to_version, a, r)
+
+    def diff_page(self, from_version: int, to_version: int, *, after_added: int = 0,
+                  after_removed: int = 0, limit: int = 500) -> ListDiffPage:
+        """One page of :meth:`diff`, computed in the database: each side's entries with an id
+        above its ``after_*`` (keyset pagination, id order, ``limit`` at most) and each side's
+        total, counted on the version indexes without reading the entries."""
+        if limit < 1:
+            raise InvalidInput(f"limit {limit}: a page holds at least one entry")
+        added, removed = _diff_sides(from_version, to_version)
+        sides: list[tuple[tuple[ListEntry, ...], int | None, int]] = []
+        for cond, after in ((added, after_added), (removed, after_removed)):
+            q = sa.select(T).where(cond, T.c.id > after).order_by(T.c.id).limit(limit + 1)
+            rows = [_entry(r) for r in self.conn.execute(q)]
+            total = self.conn.execute(sa.select(sa.func.count()).select_from(T)
+                                      .where(cond)).scalar_one()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            sides.append((tuple(rows), rows[-1].id if more else None, int(total)))
+        (a, next_a, n_a), (r, next_r, n_r) = sides
+        return ListDiffPage(from_version, to_version, a, r, n_a, n_r, next_a, next_r)

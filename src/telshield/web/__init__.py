@@ -35,10 +35,13 @@ SECURITY_HEADERS = {
 
 
 def create(d: Disposal, overview: OverviewService, *, session_key: str, lockout: Lockout,
-           secure_cookie: bool = False, areas: Areas | None = None) -> FastAPI:
-    """The web pages as an app of their own, to mount under ``/web``."""
+           secure_cookie: bool = False, areas: Areas | None = None,
+           checkpoints: Path | None = None) -> FastAPI:
+    """The web pages as an app of their own, to mount under ``/web`` (``checkpoints``: the
+    audit chain's checkpoint file, which the chain check starts from)."""
     web = FastAPI(title="telshield web", docs_url=None, redoc_url=None, openapi_url=None)
     web.state.disposal = d
+    web.state.checkpoints = checkpoints
     web.state.users = d.users
     web.state.overview = overview
     web.state.lockout = lockout
@@ -67,10 +70,11 @@ def create(d: Disposal, overview: OverviewService, *, session_key: str, lockout:
 
 
 def install(app: FastAPI, d: Disposal, overview: OverviewService, *, session_key: str,
-            lockout: Lockout, secure_cookie: bool = False, areas: Areas | None = None) -> None:
+            lockout: Lockout, secure_cookie: bool = False, areas: Areas | None = None,
+            checkpoints: Path | None = None) -> None:
     """Mount the pages at ``/web`` on ``app`` (and send ``/`` there)."""
     app.mount("/web", create(d, overview, session_key=session_key, lockout=lockout,
-                             secure_cookie=secure_cookie, areas=areas))
+                             secure_cookie=secure_cookie, areas=areas, checkpoints=checkpoints))
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

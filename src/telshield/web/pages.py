@@ -13,6 +13,7 @@ from telshield.domain.cases import parse_action
 from telshield.domain.errors import InvalidInput, RateLimited, Unauthenticated
 from telshield.domain.paging import Page
 from telshield.domain.users import Permission, User
+from telshield.services.audit import CheckpointReport, QuickReport, verify_from_checkpoint
 from telshield.services.overview import OverviewService
 from telshield.web.i18n import pick
 from telshield.web.render import page
@@ -30,6 +31,7 @@ from telshield.wiring import Disposal
 
 router = APIRouter()
 PAGE = 50
+DIFF_PAGE = 100  # entries of each side of a list diff shown at once
 MAX_ID = 2**53
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -112,17 +114,18 @@ def alerts(
     open_only: Annotated[str, Query(pattern="^(|1)$")] = "",
     msisdn: Annotated[str, Query(max_length=16, pattern=r"^\+?[0-9]*$")] = "",
     sort: Annotated[str, Query(pattern="^(|newest|score)$")] = "",
-    offset: Offset = 0,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
-    """The alert queue, newest first, filtered and paged."""
+    """The alert queue, newest first, filtered and paged on by the last id seen (keyset: a
+    deep page costs what the first does)."""
     found = d.cases.alerts(msisdn=msisdn.lstrip("+"), tier=tier, open_only=bool(open_only),
-                           page=Page(PAGE + 1, offset))
+                           page=Page(PAGE + 1, 0), before=before)
     rows = [AlertRow.of(a, user) for a in found[:PAGE]]
+    last = found[PAGE - 1].id if len(found) > PAGE else None
     if sort == "score":
         rows.sort(key=lambda r: -r.score)
     query = {"tier": tier, "open_only": open_only, "msisdn": msisdn, "sort": sort}
-    return page(request, "alerts.html", user, rows=rows, q=query, offset=offset, size=PAGE,
-                more=len(found) > PAGE)
+    return page(request, "alerts.html", user, rows=rows, q=query, before=before, last=last)
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -215,17 +218,24 @@ def lists(
     offset: Offset = 0,
     from_version: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     to_version: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    after_added: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    after_removed: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Response:
-    """Entries in force, newest first, with the current version and a diff between two."""
+    """Entries in force, newest first, with the current version and a diff between two
+    (a page of each side in id order, paged on by the last id seen, with the totals)."""
     found = d.lists.find(value=value, kind=kind, colour=colour, source="",
                          page=Page(PAGE + 1, offset))
     rows = [EntryRow.of(e, user) for e in found[:PAGE]]
     diff = None
     if from_version is not None and to_version is not None:
-        x = d.lists.diff(from_version, to_version)
+        x = d.lists.diff_page(from_version, to_version, after_added=after_added,
+                              after_removed=after_removed, limit=DIFF_PAGE)
         diff = {"from": x.from_version, "to": x.to_version,
-                "added": [EntryRow.of(e, user) for e in x.added[:500]],
-                "removed": [EntryRow.of(e, user) for e in x.removed[:500]]}
+                "added": [EntryRow.of(e, user) for e in x.added],
+                "removed": [EntryRow.of(e, user) for e in x.removed],
+                "added_total": x.added_total, "removed_total": x.removed_total,
+                "after_added": after_added, "after_removed": after_removed,
+                "next_added": x.next_added, "next_removed": x.next_removed}
     return page(request, "lists.html", user, rows=rows, version=d.lists.current_version(),
                 q={"colour": colour, "kind": kind, "value": value}, offset=offset, size=PAGE,
                 more=len(found) > PAGE, diff=diff)
@@ -248,8 +258,15 @@ def audit(
 
 @router.get("/audit/verify", response_class=HTMLResponse)
 def audit_verify(request: Request, d: D,
-                 user: Annotated[User, Depends(requires(Permission.AUDIT_READ))]) -> Response:
-    """Re-hash the chain and say whether it holds (a fragment for htmx, a page without)."""
-    report = d.audit.verify()
+                 user: Annotated[User, Depends(requires(Permission.AUDIT_READ))],
+                 full: Annotated[str, Query(pattern="^(|1)$")] = "") -> Response:
+    """Check the chain and say whether it holds (a fragment for htmx, a page without): the
+    checkpoints, then a re-hash of the events after the last one; ``full=1`` re-hashes the
+    whole chain. The page says which was done."""
+    path = request.app.state.checkpoints
+    if full or path is None:
+        quick = QuickReport(d.audit.verify(), CheckpointReport(True, 0))
+    else:
+        quick = verify_from_checkpoint(d.audit, path)
     name = "audit_verify.html" if request.headers.get("HX-Request") else "audit_verify_page.html"
-    return page(request, name, user, report=report)
+    return page(request, name, user, report=quick.chain, quick=quick)
