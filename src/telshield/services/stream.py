@@ -2,9 +2,11 @@
 
 One message is a CSV chunk of one feed: a header line naming the columns, then records, exactly
 as in a feed file (docs/streaming.md). A batch of up to ``batch`` messages is fetched from a
-durable consumer, each message spooled to a file named by its stream sequence, and the files
-ingested together by ``services.ingest`` (the same readers, checks, quarantine and lake commit
-as file ingest). Only then is the batch acknowledged.
+durable consumer, the messages that share a header spooled into one file (one COPY and one set
+of day files a batch, not one a message), and the files ingested together by
+``services.ingest`` (the same readers, checks, quarantine and lake commit as file ingest); a
+quarantined row is named by its own message (subject and sequence) and its line in it. Only
+then is the batch acknowledged.
 
 Exactly once: the lake skips a row whose key it holds, and the quarantine a row it holds from the
 same source (subject and sequence), line and record; so a batch delivered again, after the
