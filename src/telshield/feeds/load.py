@@ -166,9 +166,11 @@ class Loader:
         self, spec: Feed, bounds: Bounds, files: list[Path], *, reader: str, chunk_rows: int,
         qfile: Path, now: datetime, progress: Progress | None, max_line_bytes: int = 1 << 20,
         profile: FeedProfile | None = None, sources: list[str] | None = None,
+        segments: list[quarantine.Segment] | None = None,
     ) -> Loaded:
         """The exact path: every row staged with its line, bad ones and repeats quarantined
-        to ``qfile`` under each file's name in ``sources`` (default: its path)."""
+        to ``qfile`` under each file's name in ``sources`` (default: its path), or the name
+        and line of the ``segments`` that part of a file is."""
         structural: list[tuple[int, BadRecord]] = []
         rows = []
         for i, path in enumerate(files):
@@ -182,7 +184,7 @@ class Loader:
             parts.append(self.staged / "dups.parquet")
         quarantined = quarantine.write(
             self.con, parts, sources or [str(f) for f in files], qfile,
-            feed=spec.name, ingest_id=self.ingest_id, at=now,
+            feed=spec.name, ingest_id=self.ingest_id, at=now, segments=segments,
         )
         return Loaded(rows, result, quarantined, "exact")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +37,18 @@ STRUCTURAL = pa.schema(
 )
 
 
+@dataclass(frozen=True)
+class Segment:
+    """Lines of an ingested file that are another source's own (a stream batch's messages
+    spooled into one file): from line ``first_line`` of file ``file`` (its index among the
+    ingest's files) up to the next segment, they are ``source``'s lines from 2 on (its line 1
+    being its own header). The quarantine names such a row by that source and line."""
+
+    file: int
+    first_line: int
+    source: str
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -49,6 +62,7 @@ def write(
     feed: str,
     ingest_id: str,
     at: datetime,
+    segments: list[Segment] | None = None,
 ) -> Counter[str]:
     """Write the bad rows of ``parts`` (Parquet files with ``_src``, ``_line``, ``_problems``,
     ``_record`` and, where present, ``_ok``) to ``out``; return counts per reason.
@@ -68,14 +82,28 @@ def write(
         return Counter()
     files = "[" + ", ".join(_lit(s) for s in sources) + "]"
     first = "split_part(_problems, '; ', 1)"
+    rows = f"({' UNION ALL '.join(selects)}) u"
+    source, line = f"{files}[_src + 1]", "_line"
+    if segments:
+        con.register("_segments", pa.table({
+            "_seg_file": pa.array([s.file for s in segments], pa.int32()),
+            "_seg_first": pa.array([s.first_line for s in segments], pa.int64()),
+            "_seg_source": pa.array([s.source for s in segments], pa.string()),
+        }))
+        rows += (" ASOF LEFT JOIN _segments s ON u._src = s._seg_file "
+                 "AND u._line >= s._seg_first")
+        source = f"coalesce(_seg_source, {source})"
+        line = "CASE WHEN _seg_source IS NULL THEN _line ELSE _line - _seg_first + 2 END"
     query = (
         f"SELECT {_lit(ingest_id)} AS ingest_id, TIMESTAMP {_lit(at.isoformat(sep=' '))} AS "
-        f"ingested_at, {_lit(feed)} AS feed, {files}[_src + 1] AS source_file, _line AS line, "
+        f"ingested_at, {_lit(feed)} AS feed, {source} AS source_file, {line} AS line, "
         f"split_part(split_part({first}, ': ', 2), ' (', 1) AS reason, "
         f"split_part({first}, ': ', 1) AS field, _problems AS problems, _record AS record "
-        f"FROM ({' UNION ALL '.join(selects)}) ORDER BY _src, _line"
+        f"FROM {rows} ORDER BY _src, _line"
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE quarantined AS {query}")
+    if segments:
+        con.unregister("_segments")
     earlier = sorted(f for f in out.parent.glob("*.parquet") if f != out) \
         if out.parent.is_dir() else []
     if earlier:

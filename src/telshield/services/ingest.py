@@ -103,12 +103,14 @@ def ingest(
     now: datetime | None = None,
     progress: Progress | None = None,
     sources: list[str] | None = None,
+    segments: list[quarantine.Segment] | None = None,
 ) -> IngestReport:
     """Ingest files (or directories of files) of one feed into the lake; idempotent.
 
     ``sources``: one name per file in ``paths`` (files only, no folders), used instead of its
     path in the report, the manifest and the quarantine (a stream names a message by its
-    subject and sequence)."""
+    subject and sequence). ``segments``: parts of files that are other sources' lines (a
+    stream batch's messages spooled into one file), named so in the quarantine."""
     spec = feed(feed_name)
     skipped: list[str] = []
     files = feed_files(paths, skipped)
@@ -137,6 +139,7 @@ def ingest(
                     spec, bounds, files, reader=options.reader, chunk_rows=options.chunk_rows,
                     max_line_bytes=options.max_line_bytes, qfile=qfile, now=now,
                     progress=_skip(progress, reported), profile=profile, sources=names,
+                    segments=segments,
                 )
         report.path = loaded.path
         report.files = [FileReport(s, n) for s, n in zip(names, loaded.rows, strict=True)]
@@ -146,8 +149,12 @@ def ingest(
         if report.quarantined:
             report.quarantine_file = str(qfile)
             by_file = quarantine.per_source(qfile)
+            within: dict[str, set[str]] = {}
+            for seg in segments or []:
+                within.setdefault(names[seg.file], set()).add(seg.source)
             for fr in report.files:
-                fr.quarantined = by_file.get(fr.path, 0)
+                fr.quarantined = sum(
+                    by_file.get(s, 0) for s in within.get(fr.path, set()) | {fr.path})
         lake.finish(ingest_id, _manifest_entry(report, now))
     log.info(
         "ingest.done", feed=spec.name, ingest_id=ingest_id, path=report.path,

@@ -2,9 +2,11 @@
 
 One message is a CSV chunk of one feed: a header line naming the columns, then records, exactly
 as in a feed file (docs/streaming.md). A batch of up to ``batch`` messages is fetched from a
-durable consumer, each message spooled to a file named by its stream sequence, and the files
-ingested together by ``services.ingest`` (the same readers, checks, quarantine and lake commit
-as file ingest). Only then is the batch acknowledged.
+durable consumer, the messages that share a header spooled into one file (one COPY and one set
+of day files a batch, not one a message), and the files ingested together by
+``services.ingest`` (the same readers, checks, quarantine and lake commit as file ingest); a
+quarantined row is named by its own message (subject and sequence) and its line in it. Only
+then is the batch acknowledged.
 
 Exactly once: the lake skips a row whose key it holds, and the quarantine a row it holds from the
 same source (subject and sequence), line and record; so a batch delivered again, after the
@@ -140,28 +142,47 @@ def ingest_batch(
     spool = options.spool_dir
     shutil.rmtree(spool, ignore_errors=True)
     spool.mkdir(parents=True)
-    files: list[Path] = []
-    names: list[str] = []
     bad: list[tuple[str, int, str, str]] = []
+    spools: list[_Spool] = []
+    by_header: dict[bytes, _Spool] = {}
+    probe = spool / "header.csv"
     for d in sorted(deliveries, key=lambda d: d.seq):
         name = source_name(d)
-        path = spool / f"{d.seq:020d}.csv"
-        path.write_bytes(d.data)
+        end = d.data.find(b"\n")
+        head, body = (d.data, b"") if end < 0 else (d.data[:end + 1], d.data[end + 1:])
+        probe.write_bytes(head)
         try:
-            csv_header(path, spec)
+            csv_header(probe, spec)
         except InvalidInput as e:
-            why = str(e).replace(f"{path}: ", "").replace(str(path), name)
+            why = str(e).replace(f"{probe}: ", "").replace(str(probe), name)
             text = withhold_ids(d.data[:KEEP_BYTES].decode("utf-8", errors="replace"))
             bad.append((name, 1, f"message: bad_message ({why}; {len(d.data)} bytes)", text))
-            path.unlink()
             continue
-        files.append(path)
-        names.append(name)
+        if body and not body.endswith(b"\n"):
+            body += b"\n"
+        if b'"' in body or b"\r" in body:
+            # A quoted field may span lines (or a lone CR end one): such a message keeps a file
+            # of its own, so that it cannot run into the next message's lines.
+            spools.append(_Spool(spool / f"{d.seq:020d}.csv", head, [(name, body)]))
+            continue
+        key = head.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
+        group = by_header.get(key)
+        if group is None:
+            group = by_header[key] = _Spool(spool / f"{d.seq:020d}.csv", head, [])
+            spools.append(group)
+        group.messages.append((name, body))
+    probe.unlink(missing_ok=True)
+    files = [sp.path for sp in spools]
+    names: list[str] = []
+    segments: list[quarantine.Segment] = []
+    for i, sp in enumerate(spools):
+        names.append(sp.write(i, segments))
     b = BatchReport(len(deliveries), min(d.seq for d in deliveries),
                     max(d.seq for d in deliveries), sum(d.delivered > 1 for d in deliveries))
     ingest_id = at.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     if files:
-        r = _ingest_waiting(spec.name, files, names, ingest_options, options.lock_wait_s, at)
+        r = _ingest_waiting(spec.name, files, names, segments, ingest_options,
+                            options.lock_wait_s, at)
         ingest_id = r.ingest_id
         b.rows_read, b.added, b.already_present = r.rows_read, r.added, r.already_present
         b.quarantined.update(r.quarantined)
@@ -177,15 +198,42 @@ def ingest_batch(
     return b
 
 
+@dataclass
+class _Spool:
+    """One spool file of a batch: the messages (name, records) that share a header, written
+    one after another under it."""
+
+    path: Path
+    header: bytes
+    messages: list[tuple[str, bytes]]
+
+    def write(self, file: int, segments: list[quarantine.Segment]) -> str:
+        """Write the file; add where each message's lines start to ``segments`` (the file's
+        index ``file``) and return the file's source name: ``subject#seq`` for one message,
+        ``subject#first..last`` (the sequences it holds) for several."""
+        line = 2
+        with self.path.open("wb") as f:
+            f.write(self.header if self.header.endswith(b"\n") else self.header + b"\n")
+            for name, body in self.messages:
+                if body and len(self.messages) > 1:  # a header alone has no line here
+                    segments.append(quarantine.Segment(file, line, name))
+                f.write(body)
+                line += body.count(b"\n")
+        first, last = self.messages[0][0], self.messages[-1][0]
+        if len(self.messages) == 1:
+            return first
+        return f"{first}..{last.rpartition('#')[2]}"
+
+
 def _ingest_waiting(
-    feed_name: str, files: list[Path], names: list[str], options: IngestOptions,
-    wait_s: float, at: datetime,
+    feed_name: str, files: list[Path], names: list[str], segments: list[quarantine.Segment],
+    options: IngestOptions, wait_s: float, at: datetime,
 ) -> IngestReport:
     """Ingest, waiting up to ``wait_s`` while another ingest holds the lake's lock."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            return ingest(feed_name, files, options, now=at, sources=names)
+            return ingest(feed_name, files, options, now=at, sources=names, segments=segments)
         except Unavailable:
             if time.monotonic() >= deadline:
                 raise
