@@ -72,3 +72,20 @@ def test_new_lake_files_are_seen(store: SqlStore, clock: FixedClock,
         name="late")
     got = {x.msisdn: x for x in svc.trace(PORTS[2], actor="ann", depth=1).links}
     assert {e.kind for e in got[late].evidence} == {"colocated", "imei"}
+
+
+def test_traces_from_several_threads_at_once_equal_one_at_a_time(
+        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake],  # noqa: F811
+        tmp_path: Path) -> None:
+    """The HTTP face's threads share one service (one backend connection, one set of kept
+    tables, built by whichever trace comes first): traces at once answer as traces in turn."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root, lk = lake
+    numbers = [lk.gang_a[0], PORTS[1], TWINS[0], lk.gang_b[0]] * 2
+    alone = [tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root).trace(
+        n, actor="ann", depth=2) for n in numbers]
+    shared = tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda n: shared.trace(n, actor="ann", depth=2), numbers))
+    assert together == alone

@@ -17,6 +17,7 @@ evidence and depth (a tick's police clues), giving the same links as one ``trace
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ class TraceService:
         self._basis: tuple[Any, Basis] | None = None
         self._kept: list[str] = []  # the backend's temporary tables holding the basis
         self._builds = 0
+        self._lock = threading.Lock()
 
     def trace(self, number: str, *, actor: str, depth: int = 2) -> Trace:
         """Trace ``number`` (E.164 digits) to ``depth`` (1 or 2) and audit who did it."""
@@ -85,7 +87,13 @@ class TraceService:
     def trace_many(self, numbers: Sequence[str], *, actor: str, depth: int = 2) -> list[Trace]:
         """Trace each of ``numbers`` to ``depth`` in one pass over the lake (one query per
         kind of evidence and step, whatever the count), each audited as its own trace; the
-        same traces as ``trace`` on each number alone, in the order given."""
+        same traces as ``trace`` on each number alone, in the order given. One trace at a
+        time per service: the HTTP face's threads share its backend connection and kept
+        tables, which are not made for concurrent use."""
+        with self._lock:
+            return self._trace_many(numbers, actor=actor, depth=depth)
+
+    def _trace_many(self, numbers: Sequence[str], *, actor: str, depth: int) -> list[Trace]:
         numbers = [require_canonical(n, what="number") for n in numbers]
         if depth not in (1, 2):
             raise InvalidInput(f"depth {depth}: use 1 (direct links) or 2 (one step further)")
