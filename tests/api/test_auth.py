@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -180,7 +181,9 @@ def test_auditor_sees_numbers_masked(api: tuple[TestClient, dict[Role, str]]) ->
 def test_an_officer_sees_only_their_units_requests(
         api: tuple[TestClient, dict[Role, str]]) -> None:
     client, keys = api
-    state = client.app.state  # type: ignore[attr-defined]
+    app = client.app
+    assert isinstance(app, FastAPI)
+    state = app.state
     state.police.add_unit("PSB-B", "another unit", actor="test")
     _, other = state.disposal.users.add("u-police-b", "police", actor="test", unit="PSB-B")
     mine = {"Authorization": f"Bearer {keys[P]}"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.services.feeds import write_feed
@@ -40,10 +41,10 @@ def lake(tmp_path: Path) -> tuple[Path, Lake]:
 
 
 def _service(store: SqlStore, clock: FixedClock, root: Path, tmp_path: Path,
-             **kw: float) -> BundleService:
+             **kw: Any) -> BundleService:
     cases = CaseService(store, clock, Policy())
     return BundleService(cases, tracer(Settings(data_dir=tmp_path), store, clock=clock,
-                                       lake=root), FeedReader(root), **kw)  # type: ignore[arg-type]
+                                       lake=root), FeedReader(root), **kw)
 
 
 def _clues(root: Path, lk: Lake) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 
 from telshield.api.app import create_app
 from telshield.domain.alerts import Alert, Reason, Tier
@@ -23,7 +24,7 @@ ROLES = ("admin", "analyst", "disposer", "police", "auditor", "sales")
 class World:
     """The app, its services and one key per role (the user is named after the role)."""
 
-    app: object
+    app: FastAPI
     d: Disposal
     keys: dict[str, str]
     clock: FixedClock

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.services.denlake import DenLake, write
 
@@ -32,7 +33,7 @@ ROLES = ("admin", "analyst", "disposer", "police", "auditor", "sales")
 class Area:
     """The app, its services, one key per role, the lake's den and the stored gang's id."""
 
-    app: object
+    app: FastAPI
     d: Disposal
     keys: dict[str, str]
     lake: DenLake
@@ -73,7 +74,7 @@ def area(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Area]:
 
 
 def login(area: Area, name: str) -> TestClient:
-    c = TestClient(area.app)  # type: ignore[arg-type]
+    c = TestClient(area.app)
     token = CSRF.search(c.get("/web/login").text)
     assert token is not None
     r = c.post("/web/login", data={"csrf": token.group(1), "name": name,

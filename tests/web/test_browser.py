@@ -41,7 +41,7 @@ def base(world: World) -> Iterator[str]:
     import uvicorn
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port,  # type: ignore[arg-type]
+    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
