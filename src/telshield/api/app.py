@@ -93,7 +93,9 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
                 session_key=wiring_web.session_key(settings), lockout=app.state.lockout,
                 areas=wiring_web.areas(app.state.disposal, app.state.dens, app.state.gangs,
                                        app.state.police, app.state.hotspots),
-                checkpoints=checkpoint_path(settings))
+                checkpoints=checkpoint_path(settings),
+                insight=wiring_web.insight(settings, app.state.disposal, app.state.trace,
+                                           app.state.registrations, app.state.regrisk))
     app.add_middleware(BodyGuard, max_bytes=api.max_body_bytes)  # size and strict JSON
     app.add_middleware(Observe, metrics=metrics)  # outermost: logs the guard's refusals too
     return app

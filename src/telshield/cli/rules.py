@@ -12,6 +12,7 @@ from rich.table import Table
 
 from telshield.cli.common import ConfigOption, DataDirOption, EngineOption, settings_from
 from telshield.cli.detect import FeedsOption, RulesOption, parse_span, parse_time
+from telshield.cli.users import ActorOption, default_actor
 
 console = Console()
 rules_app = typer.Typer(help="Early-warning rules: check and backtest.", no_args_is_help=True)
@@ -49,13 +50,19 @@ def backtest_cmd(
     rules: RulesOption = None,
     feeds: FeedsOption = None,
     engine: EngineOption = None,
+    keep: Annotated[bool, typer.Option(
+        help="Keep the figures in the store: the web's rules page shows the last backtest of "
+             "each rules version.")] = True,
+    actor: ActorOption = "",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Each rule's hits, precision and recall against police clues over a period."""
+    from telshield import wiring
+    from telshield.domain.clock import store_now
     from telshield.cli.progress import steps
     from telshield.services.model import read_table
-    from telshield.services.rules import backtest
+    from telshield.services.rules import backtest, record_backtest
     from telshield.wiring.detection import detector
 
     settings = settings_from(config, data_dir)
@@ -76,6 +83,12 @@ def backtest_cmd(
         t.add_row(s.name, f"{s.hits:,}", f"{s.true_hits:,}", f"{s.precision:.3f}",
                   f"{s.recall:.3f}")
     console.print(t)
+    if keep:
+        store = wiring.open_store(settings)
+        record_backtest(store, det.rules.version, stats, start=parse_time(start),
+                        end=parse_time(end), step=step, label_lag=lag,
+                        actor=actor or default_actor(), at=store_now())
+        console.print(f"kept in the store for rules version {det.rules.version}")
 
 
 def register(app: typer.Typer) -> None:

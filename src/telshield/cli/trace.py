@@ -20,27 +20,9 @@ from telshield.cli.common import (
 )
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.errors import InvalidInput
-from telshield.services.trace import Trace
+from telshield.services.trace import Trace, graphml
 
 console = Console()
-
-
-def graphml(t: Trace) -> str:
-    """The traced number and its links as GraphML (for link-analysis tools)."""
-    import tempfile
-
-    import igraph as ig
-
-    names = [t.number, *[x.msisdn for x in t.links]]
-    g = ig.Graph(n=len(names), edges=[(0, i + 1) for i in range(len(t.links))])
-    g["traced"] = t.number
-    g.vs["name"] = names
-    g.es["strength"] = [x.strength for x in t.links]
-    g.es["kinds"] = ["|".join(sorted({e.kind for e in x.evidence})) for x in t.links]
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "trace.graphml"
-        g.write_graphml(str(path))
-        return path.read_text(encoding="utf-8")
 
 
 def render(t: Trace, fmt: str) -> str:

@@ -365,3 +365,18 @@ class StaffSuspension:
     def active(self) -> bool:
         """Whether the suspension is still in force."""
         return self.lifted_at is None
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One stored registration check, as the registrations page lists it."""
+
+    id: int
+    at: datetime
+    actor: str
+    channel_id: str
+    staff_id: str
+    terminal_id: str
+    msisdn: str
+    decision: Decision
+    reasons: tuple[Reason, ...]

@@ -53,6 +53,7 @@ class Permission(StrEnum):
     POLICE_HANDLE = "police.handle"  # the operator's side: prepare, approve, feedback, SLA
     BUNDLES_READ = "bundles.read"  # clue bundles: a police clue's related numbers
     BUNDLES_DECIDE = "bundles.decide"  # propose, confirm (disposing) or reject a clue bundle
+    RULES_READ = "rules.read"  # the rules in force and their backtest figures (web)
 
 
 _P, _R = Permission, Role
@@ -62,7 +63,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         {_P.LISTS_READ, _P.LISTS_WRITE, _P.ALERTS_READ, _P.CASES_READ, _P.APPEALS_READ,
          _P.OFFNET_EXPORT, _P.REGISTRATIONS_STAFF, _P.GANGS_READ,
          _P.REGISTRATIONS_RISK, _P.HOTSPOTS_READ, _P.DENS_READ, _P.TRACE, _P.POLICE_HANDLE,
-         _P.BUNDLES_READ, _P.BUNDLES_DECIDE}
+         _P.BUNDLES_READ, _P.BUNDLES_DECIDE, _P.RULES_READ}
     ),
     _R.DISPOSER: frozenset(
         {

@@ -17,6 +17,7 @@ import structlog
 from telshield.domain.audit import AuditEvent
 from telshield.domain.errors import Conflict, InvalidInput, Unavailable
 from telshield.domain.registrations import (
+    CheckRecord,
     CheckRequest,
     CheckResult,
     Decision,
@@ -242,3 +243,13 @@ class RegistrationService:
         """Staff suspensions, newest first (in force only, unless ``include_lifted``)."""
         with self.store.transaction(write=False) as tx:
             return tx.registrations.suspensions(active_only=not include_lifted)
+
+    def recent(self, *, decision: str = "", channel_id: str = "", staff_id: str = "",
+               before: int | None = None, limit: int = 50) -> list[CheckRecord]:
+        """Checks newest first (the registrations page), filtered and paged on by the last id
+        seen; the decision is checked to be one of allow, verify, refuse."""
+        if decision and decision not in {d.value for d in Decision}:
+            raise InvalidInput(f"decision {decision!r}: use allow, verify or refuse")
+        with self.store.transaction(write=False) as tx:
+            return tx.registrations.recent(decision=decision, channel_id=channel_id,
+                                           staff_id=staff_id, before=before, limit=limit)

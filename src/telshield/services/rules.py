@@ -11,8 +11,11 @@ import pandas as pd
 
 from telshield.detect.inbound import detection_feature_names
 from telshield.detect.rules import RuleSet, hit_column, parse_rules
+from telshield.domain.audit import AuditEvent
+from telshield.domain.backtests import Backtest, BacktestRow
 from telshield.domain.errors import InvalidInput
 from telshield.services.detection import Detector, Progress, clue_labels, snapshots
+from telshield.services.store import Store
 
 
 def load_rules(path: Path | None, windows_features: list[str] | None = None) -> RuleSet:
@@ -87,3 +90,28 @@ def backtest(detector: Detector, start: datetime, end: datetime, *,
     if progress:
         progress("done", len(times), len(times))
     return backtest_frame(frames, detector.rules, positives, detector.config.watch)
+
+
+def record_backtest(store: Store, rules_version: str, stats: list[RuleStats], *,
+                    start: datetime, end: datetime, step: str, label_lag: str, actor: str,
+                    at: datetime) -> Backtest:
+    """Keep a backtest's figures in the store (the rules page shows the last one of each
+    rules version), with an audit event naming who ran it."""
+    b = Backtest(rules_version=rules_version, start=start, end=end, step=step,
+                 label_lag=label_lag, actor=actor, at=at,
+                 rows=tuple(BacktestRow(s.name, s.hits, s.true_hits, s.positives)
+                            for s in stats))
+    with store.transaction() as tx:
+        saved = tx.backtests.add(b)
+        tx.audit.append([AuditEvent(actor=actor, action="rules.backtest",
+                                    subject=f"rules:{rules_version}", at=at,
+                                    detail={"from": f"{start:%Y-%m-%d %H:%M}",
+                                            "to": f"{end:%Y-%m-%d %H:%M}",
+                                            "rules": len(stats)})])
+    return saved
+
+
+def last_backtests(store: Store, rules_versions: list[str]) -> dict[str, Backtest]:
+    """The last stored backtest of each rules version that has one."""
+    with store.transaction(write=False) as tx:
+        return tx.backtests.latest(rules_versions)

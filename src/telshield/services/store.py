@@ -14,6 +14,7 @@ from typing import Protocol
 
 from telshield.domain.alerts import Alert, AlertVersion, StoredAlert, Upserted
 from telshield.domain.audit import AuditEvent, ChainedEvent
+from telshield.domain.backtests import Backtest
 from telshield.domain.bundles import Bundle, BundleStatus
 from telshield.domain.cases import Action, Appeal, Case, CaseStatus, Command, OffnetReport
 from telshield.domain.clock import StoreTime, store_now
@@ -23,7 +24,13 @@ from telshield.domain.hotspots import Hotspot
 from telshield.domain.lists import EntryKey, ListDiff, ListDiffPage, ListEntry
 from telshield.domain.paging import Page
 from telshield.domain.police import ClueFeedback, PoliceRequest, Response, Unit
-from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
+from telshield.domain.registrations import (
+    CheckRecord,
+    CheckRequest,
+    Decision,
+    Reason,
+    StaffSuspension,
+)
 from telshield.domain.regrisk import FraudNumbers
 from telshield.domain.users import User
 
@@ -326,6 +333,12 @@ class RegistrationRepo(Protocol):
         """Record one check; return its id."""
         ...
 
+    def recent(self, *, decision: str = "", channel_id: str = "", staff_id: str = "",
+               before: int | None = None, limit: int = 50) -> list[CheckRecord]:
+        """Checks newest first, filtered by decision, channel and staff ID, paged on by the
+        last id seen."""
+        ...
+
     def granted(self, id_hash: str, since: datetime) -> dict[str, datetime]:
         """Numbers allowed or sent to verification under the ID since ``since``, with when
         each was first."""
@@ -443,6 +456,18 @@ class BundleRepo(Protocol):
 
     def sizes(self, bundle_ids: list[int]) -> dict[int, int]:
         """How many members each bundle has."""
+        ...
+
+
+class BacktestRepo(Protocol):
+    """Rules backtests: the figures of each run, kept so the rules page can show them."""
+
+    def add(self, b: Backtest) -> Backtest:
+        """Store a backtest run; return it with its id."""
+        ...
+
+    def latest(self, rules_versions: Sequence[str]) -> dict[str, Backtest]:
+        """The last backtest of each of ``rules_versions`` that has one."""
         ...
 
 
@@ -596,6 +621,11 @@ class UnitOfWork(Protocol):
     @property
     def bundles(self) -> BundleRepo:
         """Clue bundles."""
+        ...
+
+    @property
+    def backtests(self) -> BacktestRepo:
+        """Rules backtests."""
         ...
 
 

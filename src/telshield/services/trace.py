@@ -208,3 +208,22 @@ def _rank(evidence: dict[str, list[Evidence]], *, exclude: str) -> list[Link]:
                 evidence=tuple(sorted(ev, key=lambda e: -e.strength)))
            for m, ev in evidence.items() if m != exclude]
     return sorted(out, key=lambda x: (-x.strength, x.msisdn))
+
+
+def graphml(t: Trace) -> str:
+    """The traced number and its links as GraphML (for link-analysis tools)."""
+    import tempfile
+    from pathlib import Path
+
+    import igraph as ig
+
+    names = [t.number, *[x.msisdn for x in t.links]]
+    g = ig.Graph(n=len(names), edges=[(0, i + 1) for i in range(len(t.links))])
+    g["traced"] = t.number
+    g.vs["name"] = names
+    g.es["strength"] = [x.strength for x in t.links]
+    g.es["kinds"] = ["|".join(sorted({e.kind for e in x.evidence})) for x in t.links]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "trace.graphml"
+        g.write_graphml(str(path))
+        return path.read_text(encoding="utf-8")

@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from telshield.domain.errors import InvalidInput, NotFound
-from telshield.domain.registrations import CheckRequest, Decision, Reason, StaffSuspension
+from telshield.domain.registrations import (
+    CheckRecord,
+    CheckRequest,
+    Decision,
+    Reason,
+    StaffSuspension,
+)
 from telshield.store.rows import naive_utc
 from telshield.store.tables import registration_checks, staff_suspensions
 
@@ -56,6 +62,26 @@ class SqlRegistrationRepo:
             reasons=[{"code": r.code, "text": r.text, "decision": r.decision.value}
                      for r in reasons],
         )).scalar_one())
+
+    def recent(self, *, decision: str = "", channel_id: str = "", staff_id: str = "",
+               before: int | None = None, limit: int = 50) -> list[CheckRecord]:
+        """Checks newest first, filtered, paged on by the last id seen (keyset: a deep page
+        costs what the first does)."""
+        q = sa.select(C.c.id, C.c.at, C.c.actor, C.c.channel_id, C.c.staff_id, C.c.terminal_id,
+                      C.c.msisdn, C.c.decision, C.c.reasons)
+        if decision:
+            q = q.where(C.c.decision == decision)
+        if channel_id:
+            q = q.where(C.c.channel_id == channel_id)
+        if staff_id:
+            q = q.where(C.c.staff_id == staff_id)
+        if before is not None:
+            q = q.where(C.c.id < before)
+        return [CheckRecord(int(r.id), r.at, r.actor, r.channel_id, r.staff_id, r.terminal_id,
+                            r.msisdn, Decision(r.decision), tuple(
+                                Reason(x["code"], x["text"], Decision(x["decision"]))
+                                for x in r.reasons))
+                for r in self.conn.execute(q.order_by(C.c.id.desc()).limit(limit))]
 
     def granted(self, id_hash: str, since: datetime) -> dict[str, datetime]:
         """Numbers allowed or sent to verification under the ID since ``since``, with when

@@ -17,6 +17,7 @@ from telshield.domain.audit import AuditKey
 from telshield.domain.errors import Conflict, Unavailable
 from telshield.store.alerts import SqlAlertRepo
 from telshield.store.audit import SqlAuditRepo
+from telshield.store.backtests import SqlBacktestRepo
 from telshield.store.bundles import SqlBundleRepo
 from telshield.store.cases import SqlActionRepo, SqlAppealRepo, SqlCaseRepo
 from telshield.store.dens import SqlDenRepo
@@ -86,6 +87,7 @@ class SqlUnitOfWork:
         self.outcomes = SqlOutcomeRepo(conn)
         self.police = SqlPoliceRepo(conn)
         self.bundles = SqlBundleRepo(conn)
+        self.backtests = SqlBacktestRepo(conn)
 
 
 def open_store(url: str, *, schema: str = "", upgrade: bool = True,

@@ -475,3 +475,20 @@ clue_bundle_members = Table(
     Column("decision", String(16), nullable=False),
     Index(None, "msisdn"),
 )
+
+# The last backtest of each rules version (``telshield rules backtest``), shown on the rules
+# page: the period, who ran it and each rule's hits, true hits and positives (JSON rows).
+rule_backtests = Table(
+    "rule_backtests",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("rules_version", String(128), nullable=False),
+    Column("start", DateTime, nullable=False),
+    Column("end", DateTime, nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("label_lag", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("rows", JSON, nullable=False),
+    Index(None, "rules_version", "id"),
+)

@@ -15,6 +15,8 @@ from telshield.domain.errors import TelshieldError
 from telshield.services.overview import OverviewService
 from telshield.web.areas import Areas
 from telshield.web.areas import router as area_router
+from telshield.web.insight import Insight
+from telshield.web.insight import router as insight_router
 from telshield.web.pages import router
 from telshield.web.render import handle, templates
 from telshield.web.session import Lockout
@@ -36,7 +38,7 @@ SECURITY_HEADERS = {
 
 def create(d: Disposal, overview: OverviewService, *, session_key: str, lockout: Lockout,
            secure_cookie: bool = False, areas: Areas | None = None,
-           checkpoints: Path | None = None) -> FastAPI:
+           checkpoints: Path | None = None, insight: Insight | None = None) -> FastAPI:
     """The web pages as an app of their own, to mount under ``/web`` (``checkpoints``: the
     audit chain's checkpoint file, which the chain check starts from)."""
     web = FastAPI(title="telshield web", docs_url=None, redoc_url=None, openapi_url=None)
@@ -50,6 +52,9 @@ def create(d: Disposal, overview: OverviewService, *, session_key: str, lockout:
     if areas is not None:  # dens, gangs, police inbox
         web.state.areas = areas
         web.include_router(area_router)
+    if insight is not None:  # trace, rules, registrations
+        web.state.insight = insight
+        web.include_router(insight_router)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.add_exception_handler(TelshieldError, handle)
 
@@ -71,10 +76,11 @@ def create(d: Disposal, overview: OverviewService, *, session_key: str, lockout:
 
 def install(app: FastAPI, d: Disposal, overview: OverviewService, *, session_key: str,
             lockout: Lockout, secure_cookie: bool = False, areas: Areas | None = None,
-            checkpoints: Path | None = None) -> None:
+            checkpoints: Path | None = None, insight: Insight | None = None) -> None:
     """Mount the pages at ``/web`` on ``app`` (and send ``/`` there)."""
     app.mount("/web", create(d, overview, session_key=session_key, lockout=lockout,
-                             secure_cookie=secure_cookie, areas=areas, checkpoints=checkpoints))
+                             secure_cookie=secure_cookie, areas=areas, checkpoints=checkpoints,
+                             insight=insight))
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

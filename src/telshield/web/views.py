@@ -24,6 +24,9 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/web/gangs", "nav.gangs", Permission.GANGS_READ),
     ("/web/police", "nav.police", Permission.POLICE_HANDLE),
     ("/web/map", "nav.map", Permission.DENS_READ),
+    ("/web/trace", "nav.trace", Permission.TRACE),
+    ("/web/rules", "nav.rules", Permission.RULES_READ),
+    ("/web/registrations", "nav.registrations", Permission.REGISTRATIONS_RISK),
 )
 
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from telshield.detect.features import Window
+from telshield.detect.inbound import detection_feature_names
+from telshield.detect.rules import RuleSet
 from telshield.services.dens import DenService
 from telshield.services.gangs import GangService
 from telshield.services.hotspots import HotspotService
 from telshield.services.overview import OverviewService
 from telshield.services.police import PoliceService
+from telshield.services.registrations import RegistrationService
+from telshield.services.regrisk import RiskRanking
+from telshield.services.rules import last_backtests, load_rules
+from telshield.services.trace import TraceService
 from telshield.settings import Settings
 from telshield.web.areas import Areas
+from telshield.web.insight import Insight, Thresholds
 from telshield.wiring.disposal import Disposal
 
 
@@ -37,3 +45,19 @@ def areas(d: Disposal, dens: DenService, gangs: GangService, police: PoliceServi
         gangs=GangService(gangs.store, gangs.clock, gangs.reader, gangs.rule, gangs.params,
                           d.cases),
         police=police, hotspots=hotspots)
+
+
+def insight(settings: Settings, d: Disposal, trace: TraceService,
+            registrations: RegistrationService, ranking: RiskRanking) -> Insight:
+    """The trace, rules and registration pages' services: the API's trace and registration
+    services, the configured rules file (read on each view: an edit shows at once) and the
+    stored backtests."""
+    det = settings.detect
+
+    def rules() -> RuleSet:
+        windows = [Window.parse(w) for w in det.windows]
+        return load_rules(det.rules_file, detection_feature_names(windows))
+
+    return Insight(trace=trace, registrations=registrations, ranking=ranking, rules=rules,
+                   backtests=lambda versions: last_backtests(d.store, versions),
+                   thresholds=Thresholds(det.watch, det.verify, det.suspend))
