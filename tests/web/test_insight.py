@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -183,3 +184,88 @@ def test_masked_numbers_are_not_links(site: Site) -> None:
     assert len(g["nodes"]) > 1
     assert all(not n["traceable"] and "*" in n["id"] for n in g["nodes"])
     assert all("*" in e["source"] and "*" in e["target"] for e in g["edges"])
+
+
+# -- in a real browser (Debian's Chromium, as tests/web/test_browser.py) -----------------------
+
+@pytest.fixture(scope="module")
+def served(site: Site) -> Iterator[str]:
+    """The site's app served by uvicorn on a loopback port."""
+    import threading
+    import time
+
+    import uvicorn
+    from tests.web.test_browser import _free_port
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def _browser_page(served: str, site: Site, role: str, p: Any) -> Any:
+    from tests.web.test_browser import ARGS, CHROMIUM
+
+    b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    page = b.new_context(bypass_csp=True).new_page()  # bypass: lets the test inject axe-core
+    page.goto(f"{served}/web/login")
+    page.fill("#name", role)
+    page.fill("#key", site.keys[role])
+    page.click("#login")
+    page.wait_for_load_state()
+    return page
+
+
+def _axe(page: Any) -> list[Any]:
+    from tests.web.test_browser import AXE
+
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.slow
+def test_trace_graph_rules_and_registrations_in_a_browser(served: str, site: Site) -> None:
+    from tests.web.test_browser import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium (Debian) not installed")
+    from playwright.sync_api import sync_playwright
+
+    n = site.lake.ours[0]
+    with sync_playwright() as p:
+        page = _browser_page(served, site, "analyst", p)
+        page.goto(f"{served}/web/trace")
+        page.fill("#f-number", n)
+        page.click("#trace-go")
+        page.wait_for_selector("#trace-graph[data-drawn='1'] canvas", timeout=120_000)
+        assert page.locator("#trace-loading").count() == 0  # the fragment replaced it
+        drawn = page.evaluate("echarts.getInstanceByDom(document.getElementById('trace-graph'))"
+                              ".getOption().series[0].data.length")
+        assert drawn == page.locator("#trace-table tbody tr").count() + 1
+        for lang in ("zh", "en"):
+            page.goto(f"{served}/web/lang/{lang}?next=/web/trace/{n}")
+            page.wait_for_selector("#trace-graph[data-drawn='1']", timeout=120_000)
+            assert not _axe(page), lang
+        assert page.locator("h1").inner_text().startswith("Trace a number")
+        other = page.locator("#trace-table tbody tr a").first
+        target = other.inner_text()
+        other.click()  # trace a linked number in turn
+        page.wait_for_selector("#trace-graph[data-drawn='1']", timeout=120_000)
+        assert page.url.endswith(f"/web/trace/{target}")
+        for path in ("/web/rules", "/web/registrations", "/web/registrations?by=channel"):
+            for lang in ("zh", "en"):
+                page.goto(f"{served}/web/lang/{lang}?next={path.split('?')[0]}")
+                page.goto(served + path)
+                assert not _axe(page), (path, lang)
+        assert page.locator("#checks tbody tr").count() == 7
+        page.context.close()

@@ -72,11 +72,13 @@ def test_post_without_the_csrf_token_is_refused(world: World) -> None:
 def test_each_role_sees_only_its_pages(world: World) -> None:
     may = {  # the pages of the navigation each role may open (domain/users.py GRANTS)
         "admin": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit",
-                  "/web/dens", "/web/gangs", "/web/police", "/web/map"},
+                  "/web/dens", "/web/gangs", "/web/police", "/web/map", "/web/trace",
+                  "/web/rules", "/web/registrations"},
         "analyst": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/dens",
-                    "/web/gangs", "/web/police", "/web/map"},
+                    "/web/gangs", "/web/police", "/web/map", "/web/trace", "/web/rules",
+                    "/web/registrations"},
         "disposer": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/police"},
-        "police": {"/web/lists"},
+        "police": {"/web/lists", "/web/trace"},
         "auditor": {"/web/", "/web/alerts", "/web/cases", "/web/lists", "/web/audit",
                     "/web/dens", "/web/gangs", "/web/map"},
         "sales": set(),
@@ -85,7 +87,8 @@ def test_each_role_sees_only_its_pages(world: World) -> None:
     for role, pages in may.items():
         c = login(world, role)
         for path in ("/web/alerts", "/web/cases", "/web/lists", "/web/audit", "/web/dens",
-                     "/web/gangs", "/web/police", "/web/map"):
+                     "/web/gangs", "/web/police", "/web/map", "/web/trace", "/web/rules",
+                     "/web/registrations"):
             r = c.get(path)
             assert r.status_code == (200 if path in pages else 403), (role, path)
             if r.status_code == 200:
