@@ -204,7 +204,43 @@ def test_map_shows_the_dens_as_points(area: Area) -> None:
     points = re.search(r'data-chart="([^"]+)"', r.text)
     assert points is not None
     data = json.loads(html.unescape(points.group(1)))
-    assert data["dens"] == [[d.lon, d.lat, den_ref(area.den_id), round(d.confidence, 2)]]
+    assert data["dens"] == [[d.lon, d.lat, den_ref(area.den_id), round(d.confidence, 2),
+                              area.den_id]]
     assert data["hotspots"] == []  # none found in this store
+    # the heat layer: calls by the store's bad numbers (none alerted here yet) per county
+    assert data["counties"] == []
+    borders = c.get("/web/map/counties.json").json()
+    assert len(borders["features"]) == 96  # Jiangsu's districts and counties
+    names = {f["properties"]["name"] for f in borders["features"]}
+    assert {"南京市鼓楼区", "徐州市鼓楼区", "南京市江宁区"} <= names  # unique across cities
     for role in ("disposer", "police", "sales"):
         assert login(area, role).get("/web/map").status_code == 403, role
+
+
+def test_map_heat_counts_fraud_calls_per_county_by_cell_coordinates(area: Area) -> None:
+    from telshield.domain.alerts import Alert, Reason, Tier
+    from telshield.web.counties import Counties
+    from tests.services.denlake import CELLS
+
+    at = datetime(2026, 11, 4, 8)
+    n = area.lake.den[0]  # a den SIM, calling from the den's cells in Jiangning
+    area.d.cases.intake([Alert(n, 0.6, Tier.WATCH, (Reason("rule:x", "x", "f", 1.0, 0.6),),
+                               at, at, rules_version="r1", features={})])
+    with area.d.store.transaction(write=False) as tx:
+        found = tx.outcomes.fraud_numbers()
+    bad = found.alerted | found.clued | found.confirmed
+    place = dict(zip(CELLS, Counties().locate((lo, la) for la, lo, _ in CELLS.values()),
+                     strict=True))
+    assert place["C-DEN"] == "南京市江宁区"  # where the lake's cells feed puts it (Jiangning)
+    expected: dict[str, int] = {}
+    for row in area.lake.calls:  # the lake spans four days: all within the last seven
+        if row["caller"] in bad and row.get("caller_cell"):
+            name = place[row["caller_cell"]]
+            expected[name] = expected.get(name, 0) + 1
+    c = login(area, "analyst")
+    r = c.get("/web/map")
+    points = re.search(r'data-chart="([^"]+)"', r.text)
+    assert points is not None
+    data = json.loads(html.unescape(points.group(1)))
+    assert dict(data["counties"]) == expected and expected.get("南京市江宁区", 0) > 0
+    assert "南京市江宁区" in r.text  # the table beside the map

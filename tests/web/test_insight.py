@@ -269,3 +269,35 @@ def test_trace_graph_rules_and_registrations_in_a_browser(served: str, site: Sit
                 assert not _axe(page), (path, lang)
         assert page.locator("#checks tbody tr").count() == 7
         page.context.close()
+
+
+@pytest.mark.slow
+def test_county_map_draws_borders_and_a_den_click_opens_it(served: str, site: Site) -> None:
+    from tests.web.test_browser import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium (Debian) not installed")
+    from playwright.sync_api import sync_playwright
+
+    den = site.app.state.dens.list()[0]  # the den the real finder stored
+    with sync_playwright() as p:
+        page = _browser_page(served, site, "analyst", p)
+        page.goto(f"{served}/web/map")
+        page.wait_for_selector("#map-chart[data-drawn='1'] canvas")
+        js = "echarts.getInstanceByDom(document.getElementById('map-chart'))"
+        regions = page.evaluate(f"{js}.getModel().getComponent('geo').coordinateSystem"
+                                ".regions.length")
+        assert regions == 96
+        county = page.evaluate(f"{js}.getModel().getComponent('geo').coordinateSystem"
+                               f".getRegionByCoord([{den.lon}, {den.lat}]).name")
+        assert county == "南京市江宁区"  # where the lake's cells put the den (Jiangning)
+        for lang in ("zh", "en"):
+            page.goto(f"{served}/web/lang/{lang}?next=/web/map")
+            page.wait_for_selector("#map-chart[data-drawn='1'] canvas")
+            assert not _axe(page), lang
+        page.wait_for_timeout(1200)  # the map's entry animation
+        x, y = page.evaluate(f"{js}.convertToPixel({{geoIndex: 0}}, [{den.lon}, {den.lat}])")
+        box = page.locator("#map-chart").bounding_box()
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_url(f"**/web/dens/{den.id}")
+        page.context.close()

@@ -92,7 +92,8 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     web.install(app, app.state.disposal, wiring_web.overview(app.state.disposal),
                 session_key=wiring_web.session_key(settings), lockout=app.state.lockout,
                 areas=wiring_web.areas(app.state.disposal, app.state.dens, app.state.gangs,
-                                       app.state.police, app.state.hotspots),
+                                       app.state.police, app.state.hotspots,
+                                       wiring_web.fraud_calls(settings, app.state.disposal)),
                 checkpoints=checkpoint_path(settings),
                 insight=wiring_web.insight(settings, app.state.disposal, app.state.trace,
                                            app.state.registrations, app.state.regrisk))

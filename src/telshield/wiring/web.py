@@ -8,7 +8,9 @@ import hmac
 from telshield.detect.features import Window
 from telshield.detect.inbound import detection_feature_names
 from telshield.detect.rules import RuleSet
+from telshield.services.countyheat import FraudCallsByCell
 from telshield.services.dens import DenService
+from telshield.services.lakeread import FeedReader
 from telshield.services.gangs import GangService
 from telshield.services.hotspots import HotspotService
 from telshield.services.overview import OverviewService
@@ -35,8 +37,16 @@ def overview(d: Disposal) -> OverviewService:
     return OverviewService(d.store, d.cases.clock)
 
 
+def fraud_calls(settings: Settings, d: Disposal) -> FraudCallsByCell:
+    """Fraud calls per cell over the settings' lake (its own reader: the pages' threads do
+    not share the other services' connections), for the map's county heat layer."""
+    reader = FeedReader(settings.lake_dir)
+    return FraudCallsByCell(d.store, lambda: reader, days=7)
+
+
 def areas(d: Disposal, dens: DenService, gangs: GangService, police: PoliceService,
-          hotspots: HotspotService | None = None) -> Areas:
+          hotspots: HotspotService | None = None,
+          heat: FraudCallsByCell | None = None) -> Areas:
     """The area pages' services: the API's den and gang readers given the disposal services'
     cases service, so the pages' bulk disposal is the CLI's (one action, audited)."""
     return Areas(
@@ -44,7 +54,7 @@ def areas(d: Disposal, dens: DenService, gangs: GangService, police: PoliceServi
                         d.cases),
         gangs=GangService(gangs.store, gangs.clock, gangs.reader, gangs.rule, gangs.params,
                           d.cases),
-        police=police, hotspots=hotspots)
+        police=police, hotspots=hotspots, heat=heat)
 
 
 def insight(settings: Settings, d: Disposal, trace: TraceService,

@@ -2,9 +2,44 @@
 // Content-Security-Policy allows scripts from this server only).
 (function () {
   "use strict";
+  function county(el, data, geo) {
+    // Jiangsu's counties coloured by fraud calls, dens and hotspots on top; a den links to
+    // its page
+    echarts.registerMap("jiangsu", geo);
+    var max = 1;
+    data.counties.forEach(function (c) { if (c[1] > max) { max = c[1]; } });
+    return {
+      tooltip: { trigger: "item", formatter: function (p) {
+        if (p.seriesType === "map") { return p.name + ": " + (isNaN(p.value) ? 0 : p.value); }
+        return p.value[2] + " (" + p.value[3] + ")"; } },
+      legend: { data: ["dens", "hotspots"], left: "left" },
+      visualMap: { min: 0, max: max, calculable: true, seriesIndex: 0, left: "right",
+                   text: ["fraud calls", "0"],
+                   inRange: { color: ["#f4f6f8", "#fdd49e", "#fc8d59", "#b30000"] } },
+      geo: { map: "jiangsu", roam: true, itemStyle: { borderColor: "#6b7785", areaColor: "#f4f6f8" },
+             emphasis: { label: { show: false } } },
+      series: [
+        { name: "fraud calls", type: "map", geoIndex: 0,
+          data: data.counties.map(function (c) { return { name: c[0], value: c[1] }; }) },
+        { name: "dens", type: "scatter", coordinateSystem: "geo", symbolSize: 12, z: 3,
+          itemStyle: { color: "#5a189a" },
+          data: data.dens.map(function (d) { return { value: [d[0], d[1], d[2], d[3]], id: d[4] }; }) },
+        { name: "hotspots", type: "scatter", coordinateSystem: "geo", symbol: "diamond",
+          symbolSize: 14, z: 3, itemStyle: { color: "#0b5cad" },
+          data: data.hotspots.map(function (h) { return { value: [h[0], h[1], h[2], h[3]] }; }) }
+      ]
+    };
+  }
   function draw(el) {
     if (typeof echarts === "undefined") { return; }
     var data = JSON.parse(el.getAttribute("data-chart"));
+    if (el.getAttribute("data-kind") === "county" && !el.getAttribute("data-geo-loaded")) {
+      el.setAttribute("data-geo-loaded", "1");
+      fetch(el.getAttribute("data-geo"), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (geo) { finish(el, echarts.init(el), county(el, data, geo)); });
+      return;
+    }
     var chart = echarts.init(el);
     var option;
     if (el.getAttribute("data-kind") === "graph") {
@@ -33,19 +68,6 @@
           })
         }]
       };
-    } else if (el.getAttribute("data-kind") === "map") {
-      // dens and hotspots as points on longitude/latitude (no county borders); the vendored
-      // simple build has no scatter series, so these are line series with the line hidden
-      option = {
-        tooltip: { trigger: "item", formatter: function (p) { return p.value[2] + " (" + p.value[3] + ")"; } },
-        legend: {},
-        xAxis: { type: "value", scale: true, name: "lon" },
-        yAxis: { type: "value", scale: true, name: "lat" },
-        series: [
-          { name: "dens", type: "line", lineStyle: { width: 0 }, showSymbol: true, symbolSize: 12, data: data.dens },
-          { name: "hotspots", type: "line", lineStyle: { width: 0 }, showSymbol: true, symbol: "diamond", symbolSize: 14, data: data.hotspots }
-        ]
-      };
     } else if (el.getAttribute("data-kind") === "stacked") {
       option = {
         tooltip: { trigger: "axis" }, legend: {}, xAxis: { type: "category", data: data.days },
@@ -61,7 +83,17 @@
         series: [{ name: "score", type: "line", data: data.score }]
       };
     }
+    finish(el, chart, option);
+  }
+  function finish(el, chart, option) {
     chart.setOption(option);
+    if (el.getAttribute("data-kind") === "county") {
+      chart.on("click", function (p) {
+        if (p.seriesName === "dens" && p.data && p.data.id) {
+          window.location.href = "/web/dens/" + encodeURIComponent(p.data.id);
+        }
+      });
+    }
     if (el.getAttribute("data-kind") === "graph") {
       chart.on("click", function (p) {
         if (p.dataType === "node" && p.data.traceable && p.data.kind !== "traced") {
