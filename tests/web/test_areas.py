@@ -218,9 +218,10 @@ def test_map_shows_the_dens_as_points(area: Area) -> None:
 
 
 def test_map_heat_counts_fraud_calls_per_county_by_cell_coordinates(area: Area) -> None:
+    from tests.services.denlake import CELLS
+
     from telshield.domain.alerts import Alert, Reason, Tier
     from telshield.web.counties import Counties
-    from tests.services.denlake import CELLS
 
     at = datetime(2026, 11, 4, 8)
     n = area.lake.den[0]  # a den SIM, calling from the den's cells in Jiangning

@@ -45,15 +45,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = Settings(data_dir=tmp, api=ApiSettings(metrics_port=0))
     lake = write(settings.lake_dir)
     d = disposal(settings)
-    keys = {r: d.users.add(r, r, actor="t", unit="PSB" if r == "police" else "")[1]
-            for r in ROLES}
+    keys = {r: d.users.add(r, r, actor="t", unit="PSB" if r == "police" else "")[1] for r in ROLES}
     app = create_app(settings, disposal=d)
     app.state.dens.find(actor="t")  # the real finder stores the lake's den
     reg = app.state.registrations
     for i in range(7):  # registration checks: the sales system's, through the service
-        reg.check(id_hash=f"{1000 + i:064x}", holder_kind="individual",
-                  channel_id="CH-1" if i % 2 else "CH-2", staff_id=f"ST-{i % 3}",
-                  terminal_id="T-1", msisdn=f"86138000100{i:02d}", actor="sales")
+        reg.check(
+            id_hash=f"{1000 + i:064x}",
+            holder_kind="individual",
+            channel_id="CH-1" if i % 2 else "CH-2",
+            staff_id=f"ST-{i % 3}",
+            terminal_id="T-1",
+            msisdn=f"86138000100{i:02d}",
+            actor="sales",
+        )
     yield Site(app, d, keys, lake)
 
 
@@ -61,9 +66,11 @@ def login(site: Site, name: str) -> TestClient:
     c = TestClient(site.app)
     token = CSRF.search(c.get("/web/login").text)
     assert token is not None
-    r = c.post("/web/login", data={"csrf": token.group(1), "name": name,
-                                   "key": site.keys[name], "next": "/web/"},
-               follow_redirects=False)
+    r = c.post(
+        "/web/login",
+        data={"csrf": token.group(1), "name": name, "key": site.keys[name], "next": "/web/"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     return c
 
@@ -72,14 +79,22 @@ def test_each_role_opens_only_the_pages_its_api_allows(site: Site) -> None:
     may = {  # trace, rules.read, registrations.risk (domain/users.py GRANTS)
         "admin": {"trace", "rules", "registrations"},
         "analyst": {"trace", "rules", "registrations"},
-        "disposer": set(), "police": {"trace"}, "auditor": set(), "sales": set()}
+        "disposer": set(),
+        "police": {"trace"},
+        "auditor": set(),
+        "sales": set(),
+    }
     n = site.lake.ours[0]
     for role, pages in may.items():
         c = login(site, role)
-        for name, path in (("trace", "/web/trace"), ("trace", f"/web/trace/{n}"),
-                           ("trace", f"/web/trace/{n}/links"),
-                           ("trace", f"/web/trace/{n}/graphml"),
-                           ("rules", "/web/rules"), ("registrations", "/web/registrations")):
+        for name, path in (
+            ("trace", "/web/trace"),
+            ("trace", f"/web/trace/{n}"),
+            ("trace", f"/web/trace/{n}/links"),
+            ("trace", f"/web/trace/{n}/graphml"),
+            ("rules", "/web/rules"),
+            ("registrations", "/web/registrations"),
+        ):
             status = c.get(path).status_code
             assert status == (200 if name in pages else 403), (role, path, status)
 
@@ -87,8 +102,10 @@ def test_each_role_opens_only_the_pages_its_api_allows(site: Site) -> None:
 def test_trace_page_loads_the_graph_after_the_shell_and_audits_it(site: Site) -> None:
     c = login(site, "analyst")
     n = site.lake.ours[0]
-    assert c.get(f"/web/trace?number=%2B{n}", follow_redirects=False).headers["location"] \
+    assert (
+        c.get(f"/web/trace?number=%2B{n}", follow_redirects=False).headers["location"]
         == f"/web/trace/{n}"
+    )
     shell = c.get(f"/web/trace/{n}").text
     assert f'hx-get="/web/trace/{n}/links?depth=2"' in shell and 'hx-trigger="load"' in shell
     before = len(site.d.audit.events(after=0, limit=10_000, subject=f"msisdn:{n}"))
@@ -101,8 +118,9 @@ def test_trace_page_loads_the_graph_after_the_shell_and_audits_it(site: Site) ->
     assert graph["nodes"][0] == {"id": n, "kind": "traced", "strength": 1.0, "traceable": True}
     assert others & ids, "the den's other SIMs are linked"
     assert any(x["kind"] == "den" for x in graph["nodes"])
-    assert all(e["source"] in ids and e["target"] in ids and 0 < e["strength"] <= 1
-               for e in graph["edges"])
+    assert all(
+        e["source"] in ids and e["target"] in ids and 0 < e["strength"] <= 1 for e in graph["edges"]
+    )
     assert {e["target"] for e in graph["edges"]} == ids - {n}  # every link has its edge
     rows = re.findall(r'<tr><td>\d+</td><td class="number">', r.text)
     assert len(rows) == len(ids) - 1
@@ -129,17 +147,25 @@ def test_rules_page_shows_not_backtested_then_the_stored_backtest(site: Site) ->
         assert f'data-rule="{r.name}"' in page
     assert "尚未回测" in page
     stats = [RuleStats(rs.rules[0].name, 40, 30, 50), RuleStats("* (score >= watch)", 60, 35, 50)]
-    record_backtest(site.d.store, rs.version, stats, start=datetime(2026, 11, 1),
-                    end=datetime(2026, 11, 4), step="1d", label_lag="7d", actor="cli:t",
-                    at=datetime(2026, 11, 5))
+    record_backtest(
+        site.d.store,
+        rs.version,
+        stats,
+        start=datetime(2026, 11, 1),
+        end=datetime(2026, 11, 4),
+        step="1d",
+        label_lag="7d",
+        actor="cli:t",
+        at=datetime(2026, 11, 5),
+    )
     c.get("/web/lang/en")
     page = c.get("/web/rules").text
-    row = page[page.index(f'data-rule="{rs.rules[0].name}"'):]
-    row = row[:row.index("</tr>")]
+    row = page[page.index(f'data-rule="{rs.rules[0].name}"') :]
+    row = row[: row.index("</tr>")]
     assert "<td>40</td><td>30</td><td>0.750</td><td>0.600</td>" in row
     assert "precision 0.583" in page and "2026-11-01 00:00" in page
-    other = page[page.index(f'data-rule="{rs.rules[1].name}"'):]
-    assert "not been backtested" in other[:other.index("</tr>")]
+    other = page[page.index(f'data-rule="{rs.rules[1].name}"') :]
+    assert "not been backtested" in other[: other.index("</tr>")]
     ev = site.d.audit.events(after=0, limit=10_000, subject=f"rules:{rs.version}")
     assert [e.event.action for e in ev] == ["rules.backtest"]
 
@@ -188,6 +214,7 @@ def test_masked_numbers_are_not_links(site: Site) -> None:
 
 # -- in a real browser (Debian's Chromium, as tests/web/test_browser.py) -----------------------
 
+
 @pytest.fixture(scope="module")
 def served(site: Site) -> Iterator[str]:
     """The site's app served by uvicorn on a loopback port."""
@@ -198,8 +225,9 @@ def served(site: Site) -> Iterator[str]:
     from tests.web.test_browser import _free_port
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(site.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -229,8 +257,11 @@ def _axe(page: Any) -> list[Any]:
 
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 @pytest.mark.slow
@@ -249,8 +280,10 @@ def test_trace_graph_rules_and_registrations_in_a_browser(served: str, site: Sit
         page.click("#trace-go")
         page.wait_for_selector("#trace-graph[data-drawn='1'] canvas", timeout=120_000)
         assert page.locator("#trace-loading").count() == 0  # the fragment replaced it
-        drawn = page.evaluate("echarts.getInstanceByDom(document.getElementById('trace-graph'))"
-                              ".getOption().series[0].data.length")
+        drawn = page.evaluate(
+            "echarts.getInstanceByDom(document.getElementById('trace-graph'))"
+            ".getOption().series[0].data.length"
+        )
         assert drawn == page.locator("#trace-table tbody tr").count() + 1
         for lang in ("zh", "en"):
             page.goto(f"{served}/web/lang/{lang}?next=/web/trace/{n}")
@@ -285,11 +318,14 @@ def test_county_map_draws_borders_and_a_den_click_opens_it(served: str, site: Si
         page.goto(f"{served}/web/map")
         page.wait_for_selector("#map-chart[data-drawn='1'] canvas")
         js = "echarts.getInstanceByDom(document.getElementById('map-chart'))"
-        regions = page.evaluate(f"{js}.getModel().getComponent('geo').coordinateSystem"
-                                ".regions.length")
+        regions = page.evaluate(
+            f"{js}.getModel().getComponent('geo').coordinateSystem.regions.length"
+        )
         assert regions == 96
-        county = page.evaluate(f"{js}.getModel().getComponent('geo').coordinateSystem"
-                               f".getRegionByCoord([{den.lon}, {den.lat}]).name")
+        county = page.evaluate(
+            f"{js}.getModel().getComponent('geo').coordinateSystem"
+            f".getRegionByCoord([{den.lon}, {den.lat}]).name"
+        )
         assert county == "南京市江宁区"  # where the lake's cells put the den (Jiangning)
         for lang in ("zh", "en"):
             page.goto(f"{served}/web/lang/{lang}?next=/web/map")

@@ -59,8 +59,8 @@ def backtest_cmd(
 ) -> None:
     """Each rule's hits, precision and recall against police clues over a period."""
     from telshield import wiring
-    from telshield.domain.clock import store_now
     from telshield.cli.progress import steps
+    from telshield.domain.clock import store_now
     from telshield.services.model import read_table
     from telshield.services.rules import backtest, record_backtest
     from telshield.wiring.detection import detector

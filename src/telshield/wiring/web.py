@@ -10,9 +10,9 @@ from telshield.detect.inbound import detection_feature_names
 from telshield.detect.rules import RuleSet
 from telshield.services.countyheat import FraudCallsByCell
 from telshield.services.dens import DenService
-from telshield.services.lakeread import FeedReader
 from telshield.services.gangs import GangService
 from telshield.services.hotspots import HotspotService
+from telshield.services.lakeread import FeedReader
 from telshield.services.overview import OverviewService
 from telshield.services.police import PoliceService
 from telshield.services.registrations import RegistrationService

@@ -33,8 +33,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rule_backtests")),
     )
     with op.batch_alter_table("rule_backtests", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_rule_backtests_rules_version_id"),
-                              ["rules_version", "id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_rule_backtests_rules_version_id"), ["rules_version", "id"], unique=False
+        )
 
 
 def downgrade() -> None:
