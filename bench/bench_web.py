@@ -38,6 +38,8 @@ def build(work: Path, n: int) -> Any:
     from telshield.domain.alerts import Alert, Reason, Tier
     from telshield.domain.audit import AuditEvent
     from telshield.domain.cases import ActionKind, Policy
+    from telshield.domain.registrations import CheckRequest, Decision
+    from telshield.domain.registrations import Reason as RegReason
     from telshield.services.audit import write_checkpoint
     from telshield.services.cases import CaseService
     from telshield.services.store import FixedClock
@@ -63,13 +65,25 @@ def build(work: Path, n: int) -> Any:
     clock = FixedClock(T0)
     CaseService(store, clock, Policy()).bulk(numbers, ActionKind.SUSPEND, actor="bench",
                                              reason="GOIP den", group_ref="den:1")
+    checks = min(n, 50_000)  # registration checks, for the registrations page
+    outcome = [Decision.ALLOW, Decision.ALLOW, Decision.VERIFY, Decision.REFUSE]
+    why = (RegReason("ID_LIMIT", "too many cards under the ID", Decision.REFUSE),)
+    for i in range(0, checks, 10_000):
+        with store.transaction() as tx:
+            for j in range(i, min(checks, i + 10_000)):
+                req = CheckRequest.new(id_hash=f"{j:064x}", holder_kind="individual",
+                                       channel_id=f"CH-{j % 40}", staff_id=f"ST-{j % 900}",
+                                       terminal_id=f"T-{j % 300}", msisdn=numbers[j % n])
+                got = outcome[j % 4]
+                tx.registrations.add(req, got, why if got is Decision.REFUSE else (),
+                                     actor="sales", at=T0 - timedelta(minutes=j))
     d = disposal(settings, store=store, clock=clock)
     key = d.users.add("bench", "admin", actor="bench")[1]
     write_checkpoint(d.audit, checkpoint_path(settings), T0)
     with store.transaction() as tx:  # what happens between two ticks' checkpoints
         tx.audit.append([AuditEvent("bench", "case.note", f"case:{i}", T0, {"i": i})
                          for i in range(200)])
-    return create_app(settings, disposal=d), key
+    return create_app(settings, disposal=d), key, numbers, checks
 
 
 def timed(client: Any, path: str, k: int) -> list[float]:
@@ -94,7 +108,7 @@ def main(argv: list[str]) -> None:
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        app, key = build(Path(tmp), a.numbers)
+        app, key, numbers, checks = build(Path(tmp), a.numbers)
         print(json.dumps({"built_s": round(time.perf_counter() - t, 1), "numbers": a.numbers}))
         c = TestClient(app)
         token = re.search(r'name="csrf" value="([^"]+)"', c.get("/web/login").text)
@@ -106,7 +120,11 @@ def main(argv: list[str]) -> None:
                  f"/web/cases/{mid}", "/web/lists", "/web/lists?colour=black&kind=number",
                  "/web/lists?from_version=0&to_version=1", "/web/audit",
                  f"/web/audit?after={mid}", f"/web/audit?subject=case:{mid}",
-                 "/web/audit/verify"]
+                 "/web/audit/verify", "/web/trace", f"/web/trace/{numbers[0]}",
+                 f"/web/trace/{numbers[0]}/links", "/web/rules", "/web/registrations",
+                 "/web/registrations?decision=refuse", f"/web/registrations?before={checks // 2}",
+                 "/web/registrations?staff=ST-7", "/web/registrations?by=channel", "/web/map",
+                 "/web/map/counties.json"]
         base = 0.0
         for path in pages:
             ms = sorted(timed(c, path, a.requests))

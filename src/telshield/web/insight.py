@@ -5,6 +5,8 @@ every trace is audited under the user's name by the trace service, as the API's 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -17,7 +19,7 @@ from telshield.detect.rules import RuleSet
 from telshield.domain.backtests import Backtest
 from telshield.domain.paging import Page
 from telshield.domain.registrations import CheckRecord
-from telshield.domain.regrisk import RiskBy
+from telshield.domain.regrisk import RiskBy, RiskRow
 from telshield.domain.users import Permission, User, mask_number
 from telshield.services.registrations import RegistrationService
 from telshield.services.regrisk import RiskRanking
@@ -61,6 +63,19 @@ class Insight:
     rules: Callable[[], RuleSet]
     backtests: Callable[[list[str]], dict[str, Backtest]]
     thresholds: Thresholds = field(default_factory=lambda: Thresholds(0.5, 0.7, 0.9))
+    risk_max_age_s: float = 300.0  # the ranking reads the whole lake: kept this long
+    _risk: dict[str, tuple[float, list[RiskRow]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def riskiest(self, by: RiskBy) -> list[RiskRow]:
+        """The top of the ranking by ``by``, computed at most once per ``risk_max_age_s``
+        (the API's ``GET /registrations/risk`` computes it on each call)."""
+        with self._lock:
+            kept = self._risk.get(by.value)
+            if kept is None or time.monotonic() - kept[0] >= self.risk_max_age_s:
+                kept = (time.monotonic(), self.ranking.ranking(by, page=Page(RISK_TOP, 0)))
+                self._risk[by.value] = kept
+            return kept[1]
 
 
 def insight(request: Request) -> Insight:
@@ -318,7 +333,7 @@ def registrations(
             "confirmed": r.confirmed,
             "link": "/web/registrations?" + urlencode({**q, field_: r.key}) if field_ else "",
         }
-        for r in i.ranking.ranking(RiskBy.parse(by), page=Page(RISK_TOP, 0))
+        for r in i.riskiest(RiskBy.parse(by))
     ]
     return page(
         request,
