@@ -3,7 +3,8 @@
     python -m tests.web.screenshots docs/web
 
 A fresh store in a temporary directory holds a few alerts, a case worked through re-verify,
-restrict and an appeal, and list entries; the app is served on a loopback port and Debian's
+restrict and an appeal, list entries, registration checks and the den the finder found on the
+hand-built den lake (``tests/services/denlake.py``: the trace, the map); the app is served on a loopback port and Debian's
 Chromium (driven by Playwright) saves one PNG per page as an admin, in English (the login
 form in Chinese): build machines often lack CJK fonts (Debian: fonts-noto-cjk).
 """
@@ -19,13 +20,17 @@ from pathlib import Path
 
 PAGES = {"overview": "/web/", "alerts": "/web/alerts", "cases": "/web/cases",
          "case": "/web/cases/1", "lists": "/web/lists", "audit": "/web/audit",
-         "login": "/web/login"}
+         "login": "/web/login", "trace": "/web/trace/{traced}", "rules": "/web/rules",
+         "registrations": "/web/registrations", "map": "/web/map"}
+WAIT = {"overview": "#trend[data-drawn='1']", "trace": "#trace-graph[data-drawn='1']",
+        "map": "#map-chart[data-drawn='1']"}  # charts drawn before the picture
 
 
 def main(out: Path) -> None:
     """Build the demo store, serve it, and write ``out/<page>.png`` for each page."""
     import uvicorn
     from playwright.sync_api import sync_playwright
+    from tests.services.denlake import write
     from tests.web.test_browser import ARGS, CHROMIUM, _free_port
 
     from telshield.api.app import create_app
@@ -62,7 +67,19 @@ def main(out: Path) -> None:
         for i in range(5):
             d.lists.add("number", f"86139{i:08d}", "black", source="manual",
                         reason="known fraud", actor="admin")
+        lake = write(settings.lake_dir)  # the hand-built den lake: a den, its calls, cells
         app = create_app(settings, disposal=d)
+        app.state.dens.find(actor="setup")  # the lake's den, for the map and the trace
+        d.cases.intake([Alert(m, 0.6, Tier.WATCH, (Reason("rule:one_way_stationary",
+                                                          "one-way from one cell",
+                                                          "outgoing_share_7d", 1.0, 0.45),),
+                              now, now, rules_version="r1", features={})
+                        for m in lake.ours])  # the den's SIMs of ours: their calls heat its county
+        for i in range(30):  # registration checks through the service
+            app.state.registrations.check(
+                id_hash=f"{1000 + i % 9:064x}", holder_kind="individual",
+                channel_id=f"CH-{i % 4}", staff_id=f"ST-{i % 6}", terminal_id=f"T-{i % 3}",
+                msisdn=f"86138000{i:05d}", actor="setup")
         port = _free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                                log_level="warning", lifespan="off"))
@@ -83,10 +100,11 @@ def main(out: Path) -> None:
             for name, path in PAGES.items():
                 if name == "login":
                     continue
-                page.goto(base + path.replace("/cases/1", f"/cases/{case.id}"))
-                if name == "overview":
-                    page.wait_for_selector("#trend[data-drawn='1']")
-                    page.wait_for_timeout(800)  # the chart's entry animation
+                page.goto(base + path.replace("/cases/1", f"/cases/{case.id}")
+                          .replace("{traced}", lake.ours[0]))
+                if name in WAIT:
+                    page.wait_for_selector(WAIT[name], timeout=120_000)
+                    page.wait_for_timeout(1500)  # the chart's entry animation and layout
                 page.screenshot(path=str(out / f"{name}.png"), full_page=True)
                 print(out / f"{name}.png")
             browser.close()
