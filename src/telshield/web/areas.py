@@ -330,7 +330,7 @@ def map_page(request: Request, a: A,
     if a.heat is not None:
         found = a.heat.counts()
         since = _at(found.since)
-        for c, name in zip(found.cells, COUNTIES.locate((c.lon, c.lat) for c in found.cells),
+        for c, name in zip(found.cells, _placed([(c.lon, c.lat) for c in found.cells]),
                            strict=True):
             if name:
                 per[name] = per.get(name, 0) + c.calls
@@ -353,6 +353,18 @@ def county_borders(_user: Annotated[User, Depends(requires(Permission.DENS_READ)
 
 
 _BORDERS: list[bytes] = []
+_PLACES: dict[tuple[float, float], str] = {}  # a cell's place -> its county, once computed
+_PLACES_MAX = 500_000
+
+
+def _placed(points: list[tuple[float, float]]) -> list[str]:
+    """The county of each (lon, lat), placing only the points not placed before."""
+    new = list(dict.fromkeys(p for p in points if p not in _PLACES))
+    if new:
+        if len(_PLACES) + len(new) > _PLACES_MAX:
+            _PLACES.clear()
+        _PLACES.update(zip(new, COUNTIES.locate(new), strict=True))
+    return [_PLACES[p] for p in points]
 
 
 def _borders() -> bytes:
