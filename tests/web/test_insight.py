@@ -109,6 +109,9 @@ def test_trace_page_loads_the_graph_after_the_shell_and_audits_it(site: Site) ->
     shell = c.get(f"/web/trace/{n}").text
     assert f'hx-get="/web/trace/{n}/links?depth=2"' in shell and 'hx-trigger="load"' in shell
     before = len(site.d.audit.events(after=0, limit=10_000, subject=f"msisdn:{n}"))
+    whole = c.get(f"/web/trace/{n}/links")  # without JavaScript: the links as a page
+    assert whole.status_code == 200 and "<html" in whole.text and 'id="trace-table"' in whole.text
+    before += 1
     r = c.get(f"/web/trace/{n}/links", headers={"HX-Request": "true"})
     assert r.status_code == 200
     assert "<html" not in r.text  # a fragment for htmx
@@ -239,11 +242,11 @@ def served(site: Site) -> Iterator[str]:
     thread.join(10)
 
 
-def _browser_page(served: str, site: Site, role: str, p: Any) -> Any:
+def _browser_page(served: str, site: Site, role: str, p: Any, *, bypass_csp: bool = True) -> Any:
     from tests.web.test_browser import ARGS, CHROMIUM
 
     b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    page = b.new_context(bypass_csp=True).new_page()  # bypass: lets the test inject axe-core
+    page = b.new_context(bypass_csp=bypass_csp).new_page()  # bypass: lets the test inject axe
     page.goto(f"{served}/web/login")
     page.fill("#name", role)
     page.fill("#key", site.keys[role])
@@ -336,4 +339,26 @@ def test_county_map_draws_borders_and_a_den_click_opens_it(served: str, site: Si
         box = page.locator("#map-chart").bounding_box()
         page.mouse.click(box["x"] + x, box["y"] + y)
         page.wait_for_url(f"**/web/dens/{den.id}")
+        page.context.close()
+
+
+@pytest.mark.slow
+def test_graph_and_map_draw_under_the_pages_own_csp(served: str, site: Site) -> None:
+    from tests.web.test_browser import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium (Debian) not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        page = _browser_page(served, site, "analyst", p, bypass_csp=False)
+        refused: list[str] = []
+        page.on(
+            "console", lambda m: refused.append(m.text) if "Content Security" in m.text else None
+        )
+        page.goto(f"{served}/web/trace/{site.lake.ours[0]}")
+        page.wait_for_selector("#trace-graph[data-drawn='1'] canvas", timeout=120_000)
+        page.goto(f"{served}/web/map")
+        page.wait_for_selector("#map-chart[data-drawn='1'] canvas")
+        assert refused == []
         page.context.close()
