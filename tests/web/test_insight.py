@@ -20,9 +20,11 @@ from fastapi.testclient import TestClient
 from tests.services.denlake import DenLake, write
 
 from telshield.api.app import create_app
+from telshield.domain.alerts import Alert, Reason, Tier
+from telshield.domain.regrisk import wilson_lower
 from telshield.domain.users import mask_number
 from telshield.services.rules import RuleStats, load_rules, record_backtest
-from telshield.settings import ApiSettings, Settings
+from telshield.settings import ApiSettings, RegistrationSettings, Settings
 from telshield.wiring import Disposal, disposal
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -42,7 +44,11 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp: Path = tmp_path_factory.mktemp("insight")
-    settings = Settings(data_dir=tmp, api=ApiSettings(metrics_port=0))
+    settings = Settings(  # every registration of the lake counts for the ranking
+        data_dir=tmp,
+        api=ApiSettings(metrics_port=0),
+        registration=RegistrationSettings(risk_min_count=1, risk_days=0),
+    )
     lake = write(settings.lake_dir)
     d = disposal(settings)
     keys = {r: d.users.add(r, r, actor="t", unit="PSB" if r == "police" else "")[1] for r in ROLES}
@@ -59,6 +65,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             msisdn=f"86138000100{i:02d}",
             actor="sales",
         )
+    at = datetime(2026, 11, 4, 8)  # one of the lake's subscribers alerted: a bad registration
+    d.cases.intake(
+        [
+            Alert(
+                lake.office[0],
+                0.6,
+                Tier.WATCH,
+                (Reason("rule:x", "x", "f", 1.0, 0.6),),
+                at,
+                at,
+                rules_version="r1",
+                features={},
+            )
+        ]
+    )
     yield Site(app, d, keys, lake)
 
 
@@ -184,10 +205,15 @@ def test_registrations_page_pages_filters_masks_and_ranks(site: Site) -> None:
     st = c.get("/web/registrations?staff=ST-0&decision=allow").text
     assert all(d == "allow" for d in re.findall(r'<tr data-decision="(\w+)"', st))
     assert c.get("/web/registrations?decision=maybe").status_code == 422
-    for by in ("channel", "staff", "terminal"):
+    subscribers = len(site.lake.ours) + len(site.lake.office) + 2  # the lake's, all CH-X, ST-X
+    share, lower = 100 / subscribers, 100 * wilson_lower(1, subscribers)
+    for by, key in (("channel", "CH-X"), ("staff", "ST-X")):
         r = c.get(f"/web/registrations?by={by}")
-        assert r.status_code == 200
-        assert 'id="risk"' in r.text or 'id="risk-none"' in r.text
+        row = re.search(rf'<tr><th scope="row"><a href="[^"]+">{key}</a></th>(.*?)</tr>', r.text)
+        assert row is not None, by
+        cells = re.findall(r"<td>([^<]*)</td>", row.group(1))
+        assert cells == [str(subscribers), "1", f"{share:.1f}%", f"{lower:.1f}%", "1", "0", "0"]
+    assert c.get("/web/registrations?by=terminal").status_code == 200  # none in the lake
 
 
 def test_registrations_keyset_paging(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
