@@ -209,8 +209,13 @@ class ScreeningSettings(BaseModel):
     )
     sip_port: int = Field(default=5070, ge=0, le=65535)
     sip_metrics_port: int = Field(
-        default=9470, ge=0, le=65535, description="Prometheus port of the SIP face; 0 = off"
+        default=9470, ge=0, le=65535,
+        description="Prometheus port of the SIP face (worker i of several: this + i); 0 = off"
     )
+    sip_workers: int = Field(
+        default=1, ge=1,
+        description="SIP worker processes sharing sip_port (SO_REUSEPORT); each caller's "
+        "calls are decided by one of them, so velocity counts stay exact")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8070, ge=0, le=65535)
     http_workers: int = Field(default=1, ge=1)

@@ -110,6 +110,17 @@ class ScreeningCollector(Collector):
                 "Datagrams from addresses that are not configured peers (dropped unanswered)",
                 value=s.not_peers,
             )
+            yield CounterMetricFamily(
+                "telshield_sip_forwarded",
+                "INVITEs passed to the worker that owns their caller (several workers)",
+                value=s.forwarded)
+            yield CounterMetricFamily(
+                "telshield_sip_passed_in", "INVITEs other workers passed to this one",
+                value=s.passed_in)
+            yield CounterMetricFamily(
+                "telshield_sip_forward_failed",
+                "INVITEs decided where they landed because their owner could not take them",
+                value=s.forward_failed)
             responses = CounterMetricFamily(
                 "telshield_sip_responses", "SIP responses sent by code", labels=["code"]
             )

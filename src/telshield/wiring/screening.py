@@ -115,9 +115,11 @@ def decide(settings: Settings, caller: str, callee: str, ingress: str,
 
 async def run_sip(settings: Settings, host: str, port: int,
                   say: Callable[[str], None] = lambda _: None) -> None:
-    """The SIP face, following the published snapshot, until cancelled."""
+    """The SIP face in this process, following the published snapshot, until cancelled,
+    SIGTERM or Ctrl-C (then its decision log is flushed). Several: ``run_sip_workers``."""
     from telshield.screening.faces import run_sip as run
     from telshield.screening.sip import RedirectServer, parse_peers
+    from telshield.wiring.screening_workers import until_signalled
 
     s = settings.screening
     try:
@@ -127,7 +129,8 @@ async def run_sip(settings: Settings, host: str, port: int,
     engine, follower = open_engine(settings)
     server = RedirectServer(engine, default_ingress=s.default_ingress, peers=s.sip_peers,
                             redress_uri=redress_uri(settings))
-    await run(server, follower, host=host, port=port, metrics_port=s.sip_metrics_port, say=say)
+    await until_signalled(run(server, follower, host=host, port=port,
+                              metrics_port=s.sip_metrics_port, say=say))
 
 
 def check_http(settings: Settings) -> None:
