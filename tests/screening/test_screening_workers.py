@@ -34,8 +34,9 @@ needs_sipp = pytest.mark.skipif(
 )
 
 
-def _invite(caller: str, callee: str = "8613900000009", *, call_id: str = "c1",
-            pai: str = "") -> bytes:
+def _invite(
+    caller: str, callee: str = "8613900000009", *, call_id: str = "c1", pai: str = ""
+) -> bytes:
     return (
         f"INVITE sip:{callee}@127.0.0.1 SIP/2.0\r\n"
         f"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-{call_id}\r\n"
@@ -62,10 +63,17 @@ def test_owners_are_stable_and_spread() -> None:
     assert set(owners) == {0, 1, 2, 3}
     assert min(owners.values()) > 900  # about a quarter each
     # The same in another interpreter (Python's own hash is salted per process).
-    code = ("from telshield.screening.workers import owner; "
-            f"print([owner(c, 4) for c in {callers[:50]!r}])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONHASHSEED": "random"}).stdout
+    code = (
+        "from telshield.screening.workers import owner; "
+        f"print([owner(c, 4) for c in {callers[:50]!r}])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "random"},
+    ).stdout
     assert out.strip() == str([owner(c, 4) for c in callers[:50]])
 
 
@@ -96,13 +104,29 @@ def _workers(data_dir: Path, n: int, **settings: str) -> Iterator[tuple[int, lis
     it cleanly."""
     port = _free_port()
     base = random.randint(21000, 29000)
-    env = {**os.environ, "TELSHIELD_DATA_DIR": str(data_dir),
-           "TELSHIELD_SCREENING__SIP_METRICS_PORT": str(base),
-           "TELSHIELD_SCREENING__LOG_ALLOWED": "true",
-           **{f"TELSHIELD_SCREENING__{k.upper()}": v for k, v in settings.items()}}
+    env = {
+        **os.environ,
+        "TELSHIELD_DATA_DIR": str(data_dir),
+        "TELSHIELD_SCREENING__SIP_METRICS_PORT": str(base),
+        "TELSHIELD_SCREENING__LOG_ALLOWED": "true",
+        **{f"TELSHIELD_SCREENING__{k.upper()}": v for k, v in settings.items()},
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "telshield", "screen", "sip", "--workers", str(n),
-         "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "telshield",
+            "screen",
+            "sip",
+            "--workers",
+            str(n),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     metrics = [base + i for i in range(n)]
     try:
         deadline = time.monotonic() + 90
@@ -136,14 +160,19 @@ def _ask(port: int, message: bytes) -> bytes:
 
 
 def _publish(directory: Path, black: list[int], version: str) -> None:
-    publish(SnapshotInput(list_numbers=np.array(black, np.int64),
-                          list_flags=np.full(len(black), BLACK, np.uint8),
-                          as_of=time.time(), version=version), directory)
+    publish(
+        SnapshotInput(
+            list_numbers=np.array(black, np.int64),
+            list_flags=np.full(len(black), BLACK, np.uint8),
+            as_of=time.time(),
+            version=version,
+        ),
+        directory,
+    )
 
 
 @needs_sipp
-def test_sipp_calls_through_two_workers_are_all_answered_each_caller_by_one(
-        tmp_path: Path) -> None:
+def test_sipp_calls_through_two_workers_are_all_answered_each_caller_by_one(tmp_path: Path) -> None:
     black = 8613800000002
     _publish(tmp_path / "screening" / "snapshot", [black], "w-v1")
     callers = [str(black) if i % 5 == 0 else f"86186{i % 40:08d}" for i in range(400)]
@@ -154,11 +183,38 @@ def test_sipp_calls_through_two_workers_are_all_answered_each_caller_by_one(
         _same_minute(within_s=15)  # each caller's 10 calls are counted in one minute
         # One socket per call (-t un): the kernel spreads them over both workers.
         proc = subprocess.run(
-            ["sipp", f"127.0.0.1:{port}", "-sf", str(scenario), "-inf", "calls.csv",
-             "-m", "400", "-r", "200", "-l", "100", "-t", "un", "-max_socket", "500",
-             "-i", "127.0.0.1",
-             "-p", str(_free_port()), "-timeout", "60s", "-timeout_error", "-nostdin"],
-            capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+            [
+                "sipp",
+                f"127.0.0.1:{port}",
+                "-sf",
+                str(scenario),
+                "-inf",
+                "calls.csv",
+                "-m",
+                "400",
+                "-r",
+                "200",
+                "-l",
+                "100",
+                "-t",
+                "un",
+                "-max_socket",
+                "500",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(_free_port()),
+                "-timeout",
+                "60s",
+                "-timeout_error",
+                "-nostdin",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         texts = [_metrics(m) or "" for m in metrics]
     assert all("telshield_sip_passed_in_total" in t for t in texts)
@@ -206,10 +262,15 @@ def test_a_published_snapshot_reaches_every_worker(tmp_path: Path) -> None:
 
 
 def test_a_caller_over_the_velocity_limit_is_refused_whichever_worker_gets_the_call(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     _publish(tmp_path / "screening" / "snapshot", [], "w-v1")
-    limits = {"label_calls_per_minute": "3", "reject_calls_per_minute": "6",
-              "label_callees_per_minute": "30", "reject_callees_per_minute": "40"}
+    limits = {
+        "label_calls_per_minute": "3",
+        "reject_calls_per_minute": "6",
+        "label_callees_per_minute": "30",
+        "reject_callees_per_minute": "40",
+    }
     with _workers(tmp_path, 2, **limits) as (port, metrics):
         _same_minute(within_s=10)  # the 12 calls must fall in one minute's window
         answers = [_ask(port, _invite("8618612345678", call_id=f"v{k}")) for k in range(12)]
@@ -220,7 +281,10 @@ def test_a_caller_over_the_velocity_limit_is_refused_whichever_worker_gets_the_c
     assert all(b"velocity:calls_per_minute" in a for a in answers[2:])
     # The calls came from 12 source ports: both workers received some, one decided them all.
     received = [_counter(t, "telshield_sip_forwarded_total") for t in texts]
-    decided = [_counter(t, 'telshield_sip_responses_total{code="302"}')
-               + _counter(t, 'telshield_sip_responses_total{code="608"}') for t in texts]
+    decided = [
+        _counter(t, 'telshield_sip_responses_total{code="302"}')
+        + _counter(t, 'telshield_sip_responses_total{code="608"}')
+        for t in texts
+    ]
     assert sorted(decided) == [0, 12]
     assert sum(received) > 0

@@ -20,20 +20,31 @@ class _Serving(Protocol):
 
 
 async def run_sip(
-    server: RedirectServer, follower: SnapshotFollower, *, host: str, port: int,
-    metrics_port: int = 0, say: Callable[[str], None] = lambda _: None,
+    server: RedirectServer,
+    follower: SnapshotFollower,
+    *,
+    host: str,
+    port: int,
+    metrics_port: int = 0,
+    say: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Answer INVITEs on ``host:port`` (UDP) and keep following the published snapshot until
     cancelled; ``say`` is told where it listens."""
     udp, _ = await serve_sip(server, host, port)
-    say(f"SIP redirect server on udp://{host}:{udp.get_extra_info('sockname')[1]} "
-        "(Ctrl-C stops)")
+    say(f"SIP redirect server on udp://{host}:{udp.get_extra_info('sockname')[1]} (Ctrl-C stops)")
     await _serve(server, follower, udp, host=host, metrics_port=metrics_port, say=say)
 
 
 async def run_sip_worker(
-    server: RedirectServer, follower: SnapshotFollower, *, sock: socket, inbox: socket,
-    inboxes: Sequence[str], index: int, host: str, metrics_port: int = 0,
+    server: RedirectServer,
+    follower: SnapshotFollower,
+    *,
+    sock: socket,
+    inbox: socket,
+    inboxes: Sequence[str],
+    index: int,
+    host: str,
+    metrics_port: int = 0,
     say: Callable[[str], None] = lambda _: None,
 ) -> None:
     """One of several workers on a shared port (``screening.workers``): answer the INVITEs
@@ -43,13 +54,21 @@ async def run_sip_worker(
     await _serve(server, follower, loop, host=host, metrics_port=metrics_port, say=say)
 
 
-async def _serve(server: RedirectServer, follower: SnapshotFollower, serving: _Serving, *,
-                 host: str, metrics_port: int, say: Callable[[str], None]) -> None:
+async def _serve(
+    server: RedirectServer,
+    follower: SnapshotFollower,
+    serving: _Serving,
+    *,
+    host: str,
+    metrics_port: int,
+    say: Callable[[str], None],
+) -> None:
     if metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr=host,
-                          registry=registry_for(server.engine, server.stats, follower))
+        start_http_server(
+            metrics_port, addr=host, registry=registry_for(server.engine, server.stats, follower)
+        )
         say(f"metrics on http://{host}:{metrics_port}/metrics")
     try:
         await asyncio.gather(follower.run(), flush_forever(server.engine))

@@ -83,8 +83,14 @@ class WorkerLoop:
     """One worker's serving threads: the shared port (decide what it owns, pass the rest on)
     and its inbox (decide what was passed to it, answer from the shared port)."""
 
-    def __init__(self, server: RedirectServer, sock: socket.socket, inbox: socket.socket,
-                 inboxes: Sequence[str], index: int) -> None:
+    def __init__(
+        self,
+        server: RedirectServer,
+        sock: socket.socket,
+        inbox: socket.socket,
+        inboxes: Sequence[str],
+        index: int,
+    ) -> None:
         self.server = server
         self.index = index
         self.workers = len(inboxes)

@@ -39,9 +39,15 @@ async def until_signalled(main: Coroutine[Any, Any, None]) -> None:
         await task
 
 
-def run_sip_workers(settings: Settings, host: str, port: int, workers: int, *,
-                    say: Callable[[str], None] = lambda _: None,
-                    log_setup: Callable[[], None] | None = None) -> None:
+def run_sip_workers(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    say: Callable[[str], None] = lambda _: None,
+    log_setup: Callable[[], None] | None = None,
+) -> None:
     """Serve the SIP face from ``workers`` processes sharing ``host:port`` (UDP) until SIGTERM
     or Ctrl-C (every worker is stopped, each flushing its decision log) or until a worker dies
     (the others are stopped too and Unavailable says which: a supervisor restarts the whole)."""
@@ -60,9 +66,14 @@ def run_sip_workers(settings: Settings, host: str, port: int, workers: int, *,
     paths = [str(rundir / f"{i}.sock") for i in range(workers)]
     inboxes = [inbox_socket(p) for p in paths]
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no threads forked
-    procs = [ctx.Process(target=sip_worker, name=f"telshield-sip-{i}",
-                         args=(settings, i, socks[i], inboxes[i], paths, host, log_setup))
-             for i in range(workers)]
+    procs = [
+        ctx.Process(
+            target=sip_worker,
+            name=f"telshield-sip-{i}",
+            args=(settings, i, socks[i], inboxes[i], paths, host, log_setup),
+        )
+        for i in range(workers)
+    ]
     stop = threading.Event()
 
     def on_signal(_sig: int, _frame: FrameType | None) -> None:
@@ -75,8 +86,10 @@ def run_sip_workers(settings: Settings, host: str, port: int, workers: int, *,
             p.start()
         for s in (*socks, *inboxes):
             s.close()  # the workers hold them now
-        say(f"SIP redirect server on udp://{host}:{port}, {workers} workers, each caller's "
-            "calls decided by one of them (Ctrl-C stops)")
+        say(
+            f"SIP redirect server on udp://{host}:{port}, {workers} workers, each caller's "
+            "calls decided by one of them (Ctrl-C stops)"
+        )
         while not stop.is_set():
             dead = [p for p in procs if not p.is_alive()]
             if dead:
@@ -89,8 +102,10 @@ def run_sip_workers(settings: Settings, host: str, port: int, workers: int, *,
         shutil.rmtree(rundir, ignore_errors=True)
     if dead:
         p = dead[0]
-        raise Unavailable(f"SIP worker {p.name} exited with code {p.exitcode}: every worker was "
-                          "stopped (see its log above); start the face again")
+        raise Unavailable(
+            f"SIP worker {p.name} exited with code {p.exitcode}: every worker was "
+            "stopped (see its log above); start the face again"
+        )
 
 
 def _stop_all(procs: list[multiprocessing.process.BaseProcess]) -> None:
@@ -107,8 +122,15 @@ def _stop_all(procs: list[multiprocessing.process.BaseProcess]) -> None:
             p.join()
 
 
-def sip_worker(settings: Settings, index: int, sock: socket, inbox: socket, paths: list[str],
-               host: str, log_setup: Callable[[], None] | None) -> None:
+def sip_worker(
+    settings: Settings,
+    index: int,
+    sock: socket,
+    inbox: socket,
+    paths: list[str],
+    host: str,
+    log_setup: Callable[[], None] | None,
+) -> None:
     """One worker process: an engine on the published snapshot, its own decision log, metrics
     on ``sip_metrics_port + index``; serves until SIGTERM."""
     from telshield.screening.faces import run_sip_worker
@@ -120,12 +142,31 @@ def sip_worker(settings: Settings, index: int, sock: socket, inbox: socket, path
     s = settings.screening
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the workers too
         engine, follower = open_engine(settings)
-        server = RedirectServer(engine, default_ingress=s.default_ingress, peers=s.sip_peers,
-                                redress_uri=redress_uri(settings))
+        server = RedirectServer(
+            engine,
+            default_ingress=s.default_ingress,
+            peers=s.sip_peers,
+            redress_uri=redress_uri(settings),
+        )
         metrics = s.sip_metrics_port + index if s.sip_metrics_port else 0
-        asyncio.run(until_signalled(run_sip_worker(
-            server, follower, sock=sock, inbox=inbox, inboxes=paths, index=index, host=host,
-            metrics_port=metrics)))
-        log.info("screening.sip_worker.stopped", worker=index,
-                 decisions=sum(engine.outcomes.values()), forwarded=server.stats.forwarded,
-                 passed_in=server.stats.passed_in)
+        asyncio.run(
+            until_signalled(
+                run_sip_worker(
+                    server,
+                    follower,
+                    sock=sock,
+                    inbox=inbox,
+                    inboxes=paths,
+                    index=index,
+                    host=host,
+                    metrics_port=metrics,
+                )
+            )
+        )
+        log.info(
+            "screening.sip_worker.stopped",
+            worker=index,
+            decisions=sum(engine.outcomes.values()),
+            forwarded=server.stats.forwarded,
+            passed_in=server.stats.passed_in,
+        )
