@@ -216,6 +216,10 @@ class ScreeningSettings(BaseModel):
         default=1, ge=1,
         description="SIP worker processes sharing sip_port (SO_REUSEPORT); each caller's "
         "calls are decided by one of them, so velocity counts stay exact")
+    sip_affinity: bool = Field(
+        default=True,
+        description="with several SIP workers, pass each INVITE to the worker owning its "
+        "caller; false (measurement only) splits each caller's velocity counts over workers")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8070, ge=0, le=65535)
     http_workers: int = Field(default=1, ge=1)

@@ -45,12 +45,13 @@ async def run_sip_worker(
     index: int,
     host: str,
     metrics_port: int = 0,
+    affinity: bool = True,
     say: Callable[[str], None] = lambda _: None,
 ) -> None:
     """One of several workers on a shared port (``screening.workers``): answer the INVITEs
     of the callers it owns, pass on the others, follow the published snapshot; until
     cancelled."""
-    loop = WorkerLoop(server, sock, inbox, inboxes, index)
+    loop = WorkerLoop(server, sock, inbox, inboxes, index, affinity=affinity)
     await _serve(server, follower, loop, host=host, metrics_port=metrics_port, say=say)
 
 

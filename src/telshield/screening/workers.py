@@ -90,10 +90,13 @@ class WorkerLoop:
         inbox: socket.socket,
         inboxes: Sequence[str],
         index: int,
+        *,
+        affinity: bool = True,
     ) -> None:
         self.server = server
         self.index = index
-        self.workers = len(inboxes)
+        # Without affinity (measurement only) every worker decides what the kernel hands it.
+        self.workers = len(inboxes) if affinity else 1
         self._sock = sock
         self._inbox = inbox
         self._inboxes = list(inboxes)

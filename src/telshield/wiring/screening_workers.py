@@ -160,6 +160,7 @@ def sip_worker(
                     index=index,
                     host=host,
                     metrics_port=metrics,
+                    affinity=s.sip_affinity,
                 )
             )
         )
