@@ -33,8 +33,10 @@ from telshield.domain.errors import InvalidInput
 
 PREFIX = "TELSHIELD_"
 # Variables under the prefix that are not settings: the CLI's root options, the file the ASGI
-# factories read, and the test suite's database.
-NOT_SETTINGS = frozenset({"config", "log_level", "log_json", "test_database_url"})
+# factories read, the test suite's database, and where `screen http --workers N` tells its
+# workers to meet (screening.passon).
+NOT_SETTINGS = frozenset({"config", "log_level", "log_json", "test_database_url",
+                          "screening_http_run_dir"})
 SENSITIVE = ("secret", "token", "password", "url")
 PLACEHOLDER_SECRET = "change-me-per-installation"  # what a fresh install ships with
 

@@ -288,3 +288,107 @@ def test_a_caller_over_the_velocity_limit_is_refused_whichever_worker_gets_the_c
     ]
     assert sorted(decided) == [0, 12]
     assert sum(received) > 0
+
+
+def test_http_workers_decide_each_caller_in_one_engine(tmp_path: Path) -> None:
+    """``screen http --workers 2``: calls on fresh connections (granian hands them to either
+    worker) and in batches, each caller's decided by its owner, the limits those of one
+    engine."""
+    import threading
+
+    import httpx
+
+    _publish(tmp_path / "screening" / "snapshot", [], "h-v1")
+    port = _free_port(socket.SOCK_STREAM)
+    env = {
+        **os.environ,
+        "TELSHIELD_DATA_DIR": str(tmp_path),
+        "TELSHIELD_LOG_LEVEL": "info",
+        "TELSHIELD_SCREENING__LABEL_CALLS_PER_MINUTE": "3",
+        "TELSHIELD_SCREENING__REJECT_CALLS_PER_MINUTE": "6",
+        "TELSHIELD_SCREENING__LABEL_CALLEES_PER_MINUTE": "30",
+        "TELSHIELD_SCREENING__REJECT_CALLEES_PER_MINUTE": "40",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "telshield",
+        "screen",
+        "http",
+        "--workers",
+        "2",
+        "--allow-open",
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    ready = threading.Semaphore(0)
+    lines: list[str] = []
+
+    def watch() -> None:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            lines.append(line)
+            if "screening.http_worker.index" in line:
+                ready.release()
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        for _ in range(2):
+            assert ready.acquire(timeout=90), "".join(lines)[-3000:]
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        callers = [
+            next(f"86188{i:08d}" for i in range(99) if owner(f"86188{i:08d}", 2) == w)
+            for w in (0, 1)
+        ]
+        _same_minute(within_s=20)
+        answers: dict[str, list[dict[str, object]]] = {c: [] for c in callers}
+        for k in range(8):
+            for c in callers:  # a fresh connection each: either worker may accept it
+                r = httpx.post(
+                    url + "/v1/decisions",
+                    timeout=10,
+                    json={"caller": c, "callee": f"86139{k:08d}", "ingress": "radio"},
+                )
+                answers[c].append(r.json())
+        batch = httpx.post(
+            url + "/v1/decisions/batch",
+            timeout=10,
+            json={
+                "caller": [callers[0], callers[1], callers[0]],
+                "callee": ["8613900000001"] * 3,
+                "ingress": "radio",
+            },
+        ).json()
+        # Calls did land on the worker not owning their caller, and were passed on.
+        passed = [
+            _counter(
+                httpx.get(url + "/metrics", timeout=5).text, "telshield_screening_passed_on_total"
+            )
+            for _ in range(12)
+        ]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    for c in callers:
+        outcomes = [a["outcome"] for a in answers[c]]
+        assert outcomes == ["allow"] * 2 + ["label"] * 3 + ["reject"] * 3, answers[c]
+        assert len({str(a["id"]).split("-")[0] for a in answers[c]}) == 1  # one engine each
+    assert max(passed) > 0, passed
+    nodes = {c: str(answers[c][0]["id"]).split("-")[0] for c in callers}
+    assert nodes[callers[0]] != nodes[callers[1]]  # each worker owns one of them
+    # The batch goes on counting: these are each caller's 9th and 10th calls.
+    assert batch["outcome"] == ["reject"] * 3
+    assert [str(i).split("-")[0] for i in batch["id"]] == [
+        nodes[callers[0]],
+        nodes[callers[1]],
+        nodes[callers[0]],
+    ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -194,15 +196,22 @@ def http_cmd(
         os.environ["TELSHIELD_SCREENING__HTTP_ALLOW_OPEN"] = "true"
     if config is not None:
         os.environ["TELSHIELD_CONFIG"] = str(config.resolve())
-    Granian(
-        "telshield.wiring.screening:http_app_from_environment",
-        address=host or s.http_host,
-        port=s.http_port if port is None else port,
-        interface=Interfaces.ASGI,
-        workers=workers or s.http_workers,
-        factory=True,
-        log_access=False,
-    ).serve()
+    n = workers or s.http_workers
+    os.environ["TELSHIELD_SCREENING__HTTP_WORKERS"] = str(n)  # each worker's callers' owners
+    run_dir = tempfile.mkdtemp(prefix="telshield-http-")
+    os.environ[screening.HTTP_RUN_DIR] = run_dir
+    try:
+        Granian(
+            "telshield.wiring.screening:http_app_from_environment",
+            address=host or s.http_host,
+            port=s.http_port if port is None else port,
+            interface=Interfaces.ASGI,
+            workers=n,
+            factory=True,
+            log_access=False,
+        ).serve()
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @screen_app.command("log")

@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # the disposal area is loaded only where redress is composed
     from telshield.wiring.disposal import Disposal
 
 log = structlog.get_logger(__name__)
+# Set by `screen http --workers N` (N > 1) for its workers: where they claim an index and
+# keep their inboxes (screening.passon).
+HTTP_RUN_DIR = "TELSHIELD_SCREENING_HTTP_RUN_DIR"
 
 
 def snapshot_dir(settings: Settings) -> Path:
@@ -148,8 +151,14 @@ def http_app(settings: Settings) -> ScreeningApp:
     check_http(settings)
     s = settings.screening
     engine, follower = open_engine(settings)
+    run_dir = os.environ.get(HTTP_RUN_DIR)
+    passon = None
+    if run_dir and s.http_workers > 1:
+        from telshield.wiring.screening_workers import http_passon
+
+        passon = http_passon(engine, Path(run_dir), s.http_workers)
     return ScreeningApp(engine, token=s.http_token.get_secret_value(), follower=follower,
-                        allow_open=s.http_allow_open)
+                        allow_open=s.http_allow_open, passon=passon)
 
 
 def http_app_from_environment() -> ScreeningApp:

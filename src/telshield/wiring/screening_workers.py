@@ -16,13 +16,17 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from socket import socket
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from telshield.domain.errors import InvalidInput, Unavailable
+from telshield.screening.engine import Engine
 from telshield.screening.workers import inbox_socket, shared_port_socket
 from telshield.settings import Settings
+
+if TYPE_CHECKING:
+    from telshield.screening.passon import PassOn
 
 log = structlog.get_logger(__name__)
 STOP_S = 10.0  # how long a worker has to stop (flush its decision log) before it is killed
@@ -171,3 +175,30 @@ def sip_worker(
             forwarded=server.stats.forwarded,
             passed_in=server.stats.passed_in,
         )
+
+
+def http_passon(engine: Engine, run_dir: Path, workers: int) -> PassOn:
+    """Caller affinity for one HTTP worker: it claims the first free index (a lock held for
+    its life: a worker the server restarts takes the index its predecessor left) and binds
+    that index's inbox in ``run_dir``."""
+    import fcntl
+
+    from telshield.screening.passon import PassOn
+
+    for i in range(workers):
+        lock = (run_dir / f"{i}.lock").open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        path = run_dir / f"{i}.sock"
+        path.unlink(missing_ok=True)  # a dead predecessor's
+        paths = [str(run_dir / f"{k}.sock") for k in range(workers)]
+        passon = PassOn(engine, i, paths, inbox_socket(str(path)), hold=lock)
+        log.info("screening.http_worker.index", worker=i, workers=workers)
+        return passon
+    raise Unavailable(
+        f"every one of the {workers} HTTP worker indexes is taken in {run_dir}: "
+        "more workers than screening.http_workers"
+    )
