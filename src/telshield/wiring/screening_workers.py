@@ -12,7 +12,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from socket import socket
 from types import FrameType
@@ -105,14 +105,13 @@ def run_sip_workers(
             signal.signal(sig, handler)
         shutil.rmtree(rundir, ignore_errors=True)
     if dead:
-        p = dead[0]
         raise Unavailable(
-            f"SIP worker {p.name} exited with code {p.exitcode}: every worker was "
+            f"SIP worker {dead[0].name} exited with code {dead[0].exitcode}: every worker was "
             "stopped (see its log above); start the face again"
         )
 
 
-def _stop_all(procs: list[multiprocessing.process.BaseProcess]) -> None:
+def _stop_all(procs: Sequence[multiprocessing.process.BaseProcess]) -> None:
     for p in procs:
         if p.is_alive():
             p.terminate()  # SIGTERM: the worker stops serving and flushes its log
