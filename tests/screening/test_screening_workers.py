@@ -392,3 +392,48 @@ def test_http_workers_decide_each_caller_in_one_engine(tmp_path: Path) -> None:
         nodes[callers[1]],
         nodes[callers[0]],
     ]
+
+
+def test_a_dead_worker_stops_the_face_with_an_error_naming_it(tmp_path: Path) -> None:
+    _publish(tmp_path / "screening" / "snapshot", [], "w-v1")
+    base = random.randint(29100, 29900)
+    env = {
+        **os.environ,
+        "TELSHIELD_DATA_DIR": str(tmp_path),
+        "TELSHIELD_SCREENING__SIP_METRICS_PORT": str(base),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "telshield",
+            "screen",
+            "sip",
+            "--workers",
+            "2",
+            "--port",
+            str(_free_port()),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while _metrics(base) is None or _metrics(base + 1) is None:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.3)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        workers = [
+            int(c) for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()
+        ]
+        assert len(workers) == 2
+        os.kill(workers[1], signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    text = b" ".join(out.split())  # the error as printed may wrap at the terminal's width
+    assert b"exited with code -9" in text and b"every worker was" in text
+    assert _metrics(base) is None  # the other worker was stopped too
