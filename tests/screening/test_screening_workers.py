@@ -437,3 +437,13 @@ def test_a_dead_worker_stops_the_face_with_an_error_naming_it(tmp_path: Path) ->
     text = b" ".join(out.split())  # the error as printed may wrap at the terminal's width
     assert b"exited with code -9" in text and b"every worker was" in text
     assert _metrics(base) is None  # the other worker was stopped too
+
+
+def test_one_sip_process_stops_on_sigterm_with_its_log_flushed(tmp_path: Path) -> None:
+    black = 8613800000002
+    _publish(tmp_path / "screening" / "snapshot", [black], "w-v1")
+    with _workers(tmp_path, 1) as (port, _):
+        answer = _ask(port, _invite(str(black)))
+    assert answer.startswith(b"SIP/2.0 608 ")
+    decision = answer.split(b"X-Telshield-Decision: ", 1)[1].split(b";", 1)[0].decode()
+    assert [r.id for r in read_decisions(tmp_path / "screening" / "decisions")] == [decision]
