@@ -337,7 +337,8 @@ def _workers(d: Path, port: int, n: int, *, affinity: bool = True) -> Iterator[l
         for m in range(metrics, metrics + n):
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"sip died: {proc.stderr.read().decode()[-2000:]}")
+                    err = proc.stderr.read() if proc.stderr else b""
+                    raise RuntimeError(f"sip died: {err.decode()[-2000:]}")
                 try:
                     urllib.request.urlopen(f"http://127.0.0.1:{m}/metrics", timeout=1).close()
                     break
@@ -528,15 +529,16 @@ def bench_redis(args: argparse.Namespace) -> dict[str, float]:
 
     rc0 = redis_cpu()
     t, c0 = time.perf_counter(), time.process_time()
-    for a, b in zip(callers, callees, strict=True):
+    for who, whom in zip(callers, callees, strict=True):
         now = time.time()
         minute, hour = int(now // 60), int(now // 3600)
-        r.call("EVALSHA", sha, "4", f"{tag}:{a}:c:{minute}", f"{tag}:{a}:c:h{hour}",
-               f"{tag}:{a}:e:{minute}", f"{tag}:{a}:e:h{hour}", b)
+        r.call("EVALSHA", sha, "4", f"{tag}:{who}:c:{minute}", f"{tag}:{who}:c:h{hour}",
+               f"{tag}:{who}:e:{minute}", f"{tag}:{who}:e:h{hour}", whom)
     wall, cpu, rcpu = time.perf_counter() - t, time.process_time() - c0, redis_cpu() - rc0
     keys = r.call("KEYS", f"{tag}:*")
-    for k in range(0, len(keys), 500) if isinstance(keys, list) else ():
-        r.call("DEL", *keys[k : k + 500])
+    if isinstance(keys, list):
+        for k in range(0, len(keys), 500):
+            r.call("DEL", *keys[k : k + 500])
     n = args.calls
     return {"calls": n, "local_us_per_call": local_wall / n * 1e6,
             "local_cpu_us_per_call": local_cpu / n * 1e6,
