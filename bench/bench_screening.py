@@ -4,6 +4,8 @@
     python -m bench screening snapshot  [--numbers 100000000]
     python -m bench screening http      [--seconds 10]
     python -m bench screening sip       [--rate 5000] [--calls 50000]
+    python -m bench screening workers   [--calls 20000] [--workers 1,2,4] [--transports un,u1]
+    python -m bench screening redis     [--calls 20000] [--redis 127.0.0.1:6379]
 
 engine:   decisions per CPU-second (process time, so other work on the machine does not count)
           of the single path and the batch path, against the plainest pure-Python decision
@@ -22,6 +24,23 @@ http:     `telshield screen http` (granian, 1 worker, with a token: the face ref
 sip:      `telshield screen sip` under sipp at a fixed INVITE rate: the rate sipp reached (its
           cumulative call rate), failed calls, p99 of INVITE -> final answer, and the CPU share
           of the server and of sipp (both on the same machine).
+workers:  `telshield screen sip --workers N` for N in --workers, each run the same call script
+          (about 8 calls a caller, 3% listed callers) sent by sipp as fast as the workers answer
+          (at most --limit calls outstanding): INVITEs per second reached, against one worker in
+          the same run; p99 of INVITE -> answer; CPU share of the workers and of sipp. sipp
+          sends over one socket (``u1``: the kernel hands every datagram to one worker, which
+          passes the others' callers on) or a socket a call (``un``: spread by the kernel).
+          Every decision is logged; the velocity error of N workers is the share of calls whose
+          decision differs from one worker's, and the velocity hits' count against one
+          worker's. The runs count velocity per hour only (per-minute limits set out of reach),
+          so that a minute boundary falling at another point of another run changes nothing;
+          a run is not started in the last two minutes of an hour. A last run with caller
+          affinity off (``sip_affinity = false``) shows the error it prevents.
+redis:    what velocity kept in Redis would cost instead (the option for exact counts across
+          hosts without affinity): one round trip a call to a Lua script counting the caller's
+          calls and distinct callees per minute and hour (INCR, SADD, SCARD, EXPIRE), against
+          ``Velocity.observe`` on the same calls in the same run; wall and CPU (ours and
+          Redis's, from INFO) per call.
 """
 
 from __future__ import annotations
@@ -292,21 +311,267 @@ def _last_stat_row(d: Path) -> dict[str, str]:
     return dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
 
 
+_HOURLY = {  # velocity per hour only, within reach of the script's callers (see the docstring)
+    "LABEL_CALLS_PER_HOUR": "6", "REJECT_CALLS_PER_HOUR": "12",
+    "LABEL_CALLEES_PER_HOUR": "6", "REJECT_CALLEES_PER_HOUR": "12",
+    **{f"{k}_{w}_PER_MINUTE": "1000000" for k in ("LABEL", "REJECT") for w in ("CALLS", "CALLEES")},
+}
+
+
+@contextlib.contextmanager
+def _workers(d: Path, port: int, n: int, *, affinity: bool = True) -> Iterator[list[int]]:
+    """``telshield screen sip --workers n``, every worker ready (its metrics answer); yields
+    the pids of the supervisor and its workers."""
+    import urllib.request
+
+    metrics = 20000 + os.getpid() % 5000
+    env = {**os.environ, "TELSHIELD_DATA_DIR": str(d), "TELSHIELD_LOG_LEVEL": "error",
+           "TELSHIELD_SCREENING__SIP_METRICS_PORT": str(metrics),
+           "TELSHIELD_SCREENING__LOG_ALLOWED": "true",
+           "TELSHIELD_SCREENING__SIP_AFFINITY": str(affinity).lower(),
+           **{f"TELSHIELD_SCREENING__{k}": v for k, v in _HOURLY.items()}}
+    cmd = [str(BIN / "telshield"), "screen", "sip", "--port", str(port), "--workers", str(n)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        for m in range(metrics, metrics + n):
+            while True:
+                if proc.poll() is not None:
+                    err = proc.stderr.read() if proc.stderr else b""
+                    raise RuntimeError(f"sip died: {err.decode()[-2000:]}")
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{m}/metrics", timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the workers did not start in 120 s") from None
+                    time.sleep(0.2)
+        yield [proc.pid, *_descendants(proc.pid)]
+    finally:
+        proc.terminate()  # SIGTERM: the workers stop and flush their decision logs
+        proc.wait(60)
+
+
+def _descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                out += [int(child), *_descendants(int(child))]
+    return out
+
+
+def _script(d: Path, calls: int) -> list[tuple[str, str]]:
+    """The call script: unique callees (a call is known by its callee), callers about 8
+    calls each, 3% of calls from listed numbers."""
+    data = _input(1_000_000)
+    publish(data, d / "snapshot")
+    rng = np.random.default_rng(3)
+    callers, _, _ = _calls(max(1, calls // 8), data)
+    picked = [callers[k] for k in rng.integers(0, len(callers), calls).tolist()]
+    rows = [(c, f"8613{k:09d}") for k, c in enumerate(picked)]
+    with (d / "calls.csv").open("w", newline="") as f:
+        f.write("SEQUENTIAL\n")
+        w = csv.writer(f, delimiter=";")
+        for a, b in rows:
+            w.writerow([a, b, "radio", ""])
+    return rows
+
+
+def _one_run(d: Path, args: argparse.Namespace, n: int, transport: str,
+             affinity: bool = True) -> tuple[dict[str, float], dict[str, tuple[str, str]]]:
+    """One run of the script through n workers: figures, and each call's decision by callee."""
+    import datetime as dt
+
+    run = d / f"run-{n}-{transport}-{int(affinity)}"
+    (run / "screening").mkdir(parents=True)
+    shutil.copytree(d / "snapshot", run / "screening" / "snapshot")
+    port = 16000 + os.getpid() % 1000
+    scenario = resources.files("telshield.screening") / "sipp" / "uac.xml"
+    with _workers(run, port, n, affinity=affinity) as pids:
+        now = dt.datetime.now()
+        if now.minute >= 58:  # an hour boundary inside a run would reset the hourly counts
+            time.sleep(3660 - now.minute * 60 - now.second)
+        cpu0, kids0 = sum(_cpu_s(p) for p in pids), os.times()
+        t = time.perf_counter()
+        proc = subprocess.run(
+            ["sipp", f"127.0.0.1:{port}", "-sf", str(scenario), "-inf", str(d / "calls.csv"),
+             "-m", str(args.calls), "-r", str(args.rate), "-l", str(args.limit), "-t", transport,
+             "-max_socket", str(args.limit * 4), "-i", "127.0.0.1", "-p", str(port + 1),
+             "-timeout", "300s", "-nostdin", "-trace_rtt", "-rtt_freq", "1000",
+             "-trace_stat", "-fd", "1", "-buff_size", str(4 * 2**20)],
+            capture_output=True, text=True, cwd=run, check=False)
+        wall = time.perf_counter() - t
+        server_cpu, kids1 = sum(_cpu_s(p) for p in pids) - cpu0, os.times()
+    sipp_cpu = (kids1.children_user + kids1.children_system
+                - kids0.children_user - kids0.children_system)
+    stat = _last_stat_row(run)
+    rtts = []
+    for path in run.glob("*_rtt.csv"):
+        with path.open() as f:
+            for row in csv.reader(f, delimiter=";"):
+                if len(row) > 1 and row[1].replace(".", "", 1).isdigit():
+                    rtts.append(float(row[1]))
+    from telshield.screening.decisionlog import read_decisions
+
+    decided = {r.callee: (r.outcome, ",".join(r.reasons))
+               for r in read_decisions(run / "screening" / "decisions")}
+    return {"workers": n, "invites_s": float(stat.get("CallRate(C)", -1)),
+            "wall_s": wall, "successful": float(stat.get("SuccessfulCall(C)", -1)),
+            "failed": float(stat.get("FailedCall(C)", -1)), "logged": len(decided),
+            "p99_ms": float(np.percentile(rtts, 99)) if rtts else -1.0,
+            "workers_cpu_share": server_cpu / wall, "sipp_cpu_share": sipp_cpu / wall,
+            "sipp_rc": float(proc.returncode)}, decided
+
+
+def _velocity_hits(decided: dict[str, tuple[str, str]]) -> int:
+    return sum("velocity:" in reasons for _, reasons in decided.values())
+
+
+def bench_workers(args: argparse.Namespace) -> dict[str, object]:
+    """INVITEs/s, p99 and CPU for 1..N workers, and the velocity error against one worker."""
+    counts = [int(x) for x in args.workers.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        _script(d, args.calls)
+        out: dict[str, object] = {"calls": args.calls, "limit": args.limit}
+        base: dict[str, tuple[str, str]] = {}  # the decisions of the first run: one worker
+        base_hits = 0.0
+        for transport in args.transports.split(","):
+            base_rate = 0.0
+            for n in counts:
+                fig, decided = _one_run(d, args, n, transport)
+                if not base:
+                    base, base_hits = decided, _velocity_hits(decided)
+                base_rate = base_rate or fig["invites_s"]
+                fig["vs_first"] = fig["invites_s"] / base_rate if base_rate > 0 else -1.0
+                fig.update(_errors(base, base_hits, decided))
+                out[f"{transport}_{n}"] = fig
+        if counts[-1] > 1:  # callers spread by the kernel (a socket a call), no affinity
+            fig, decided = _one_run(d, args, counts[-1], "un", affinity=False)
+            fig.update(_errors(base, base_hits, decided))
+            out[f"un_{counts[-1]}_no_affinity"] = fig
+    return out
+
+
+def _errors(base: dict[str, tuple[str, str]], base_hits: float,
+            decided: dict[str, tuple[str, str]]) -> dict[str, float]:
+    """Calls decided otherwise than by the first run, and the velocity hits' count error."""
+    differ = sum(base.get(k) != v for k, v in decided.items()) + len(base.keys() - decided)
+    hits = _velocity_hits(decided)
+    return {"velocity_hits": float(hits),
+            "velocity_count_error": abs(hits - base_hits) / base_hits if base_hits else -1.0,
+            "decisions_differing": differ / max(1, len(base))}
+
+
+_VELOCITY_LUA = """
+local m = redis.call('INCR', KEYS[1]) if m == 1 then redis.call('EXPIRE', KEYS[1], 120) end
+local h = redis.call('INCR', KEYS[2]) if h == 1 then redis.call('EXPIRE', KEYS[2], 7200) end
+if redis.call('SADD', KEYS[3], ARGV[1]) == 1 then redis.call('EXPIRE', KEYS[3], 120) end
+if redis.call('SADD', KEYS[4], ARGV[1]) == 1 then redis.call('EXPIRE', KEYS[4], 7200) end
+return {m, redis.call('SCARD', KEYS[3]), h, redis.call('SCARD', KEYS[4])}
+"""
+
+
+class _Resp:
+    """The least of a Redis client (RESP2 over one socket): enough to time round trips."""
+
+    def __init__(self, address: str) -> None:
+        import socket
+
+        host, _, port = address.rpartition(":")
+        self.sock = socket.create_connection((host, int(port)))
+        self.file = self.sock.makefile("rb")
+
+    def call(self, *args: str) -> object:
+        parts = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            b = a.encode()
+            parts.append(b"$%d\r\n%b\r\n" % (len(b), b))
+        self.sock.sendall(b"".join(parts))
+        return self._read()
+
+    def _read(self) -> object:
+        line = self.file.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind in (b"+", b":"):
+            return int(rest) if kind == b":" else rest.decode()
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.file.read(n + 2)[:-2].decode()
+        return [self._read() for _ in range(int(rest))]
+
+
+def bench_redis(args: argparse.Namespace) -> dict[str, float]:
+    """Velocity in Redis (one Lua round trip a call) against the engine's own, per call."""
+    from telshield.screening.velocity import Velocity, VelocityLimits
+
+    data = _input(1000)
+    callers, callees, _ = _calls(args.calls, data)
+    rng = np.random.default_rng(4)
+    callers = [callers[k] for k in rng.integers(0, max(1, args.calls // 8), args.calls)]
+    v = Velocity(VelocityLimits())
+    c_int, e_int = [int(c) for c in callers], [int(c) for c in callees]
+    t, c0 = time.perf_counter(), time.process_time()
+    for a, b in zip(c_int, e_int, strict=True):
+        v.observe(a, b, time.time())
+    local_wall, local_cpu = time.perf_counter() - t, time.process_time() - c0
+    r = _Resp(args.redis)
+    sha = str(r.call("SCRIPT", "LOAD", _VELOCITY_LUA))
+    tag = f"bench{os.getpid()}"
+
+    def redis_cpu() -> float:
+        info = str(r.call("INFO", "cpu"))
+        f = dict(x.split(":", 1) for x in info.split() if ":" in x)
+        return float(f["used_cpu_user"]) + float(f["used_cpu_sys"])
+
+    rc0 = redis_cpu()
+    t, c0 = time.perf_counter(), time.process_time()
+    for who, whom in zip(callers, callees, strict=True):
+        now = time.time()
+        minute, hour = int(now // 60), int(now // 3600)
+        r.call("EVALSHA", sha, "4", f"{tag}:{who}:c:{minute}", f"{tag}:{who}:c:h{hour}",
+               f"{tag}:{who}:e:{minute}", f"{tag}:{who}:e:h{hour}", whom)
+    wall, cpu, rcpu = time.perf_counter() - t, time.process_time() - c0, redis_cpu() - rc0
+    keys = r.call("KEYS", f"{tag}:*")
+    if isinstance(keys, list):
+        for k in range(0, len(keys), 500):
+            r.call("DEL", *keys[k : k + 500])
+    n = args.calls
+    return {"calls": n, "local_us_per_call": local_wall / n * 1e6,
+            "local_cpu_us_per_call": local_cpu / n * 1e6,
+            "redis_us_per_call": wall / n * 1e6, "redis_client_cpu_us_per_call": cpu / n * 1e6,
+            "redis_server_cpu_us_per_call": rcpu / n * 1e6,
+            "redis_vs_local_wall": wall / local_wall}
+
+
 def main(argv: list[str]) -> None:
     """Parse arguments and run one benchmark; print its figures as JSON."""
     p = argparse.ArgumentParser(prog="python -m bench screening")
-    p.add_argument("part", choices=["engine", "snapshot", "http", "sip"])
+    p.add_argument("part", choices=["engine", "snapshot", "http", "sip", "workers", "redis"])
+    p.add_argument("--redis", default="127.0.0.1:6379", help="redis: host:port")
+    p.add_argument("--workers", default="1,2,4", help="workers: the counts to run")
+    p.add_argument("--transports", default="un,u1", help="workers: sipp -t values")
+    p.add_argument("--limit", type=int, default=200, help="workers: calls outstanding")
     p.add_argument("--numbers", type=int, default=10_000_000)
     p.add_argument("--calls", type=int, default=300_000)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--rate", type=int, default=5000)
     args = p.parse_args(argv)
-    if args.part in ("http", "sip") and not shutil.which("wrk" if args.part == "http" else "sipp"):
+    if args.part in ("http", "sip", "workers") and not shutil.which(
+            "wrk" if args.part == "http" else "sipp"):
         sys.exit("needs wrk and hey (http) or sipp (sip): apt-get install wrk hey sip-tester")
     if args.part == "sip" and args.calls == 300_000:
         args.calls = 50_000
+    if args.part == "redis" and args.calls == 300_000:
+        args.calls = 20_000
+    if args.part == "workers":
+        args.calls = 20_000 if args.calls == 300_000 else args.calls
+        args.rate = 50_000 if args.rate == 5000 else args.rate  # as fast as answered
     fn = {"engine": bench_engine, "snapshot": bench_snapshot, "http": bench_http,
-          "sip": bench_sip}[args.part]
+          "sip": bench_sip, "workers": bench_workers, "redis": bench_redis}[args.part]
     print(json.dumps(fn(args), indent=2))
 
 

@@ -33,8 +33,10 @@ from telshield.domain.errors import InvalidInput
 
 PREFIX = "TELSHIELD_"
 # Variables under the prefix that are not settings: the CLI's root options, the file the ASGI
-# factories read, and the test suite's database.
-NOT_SETTINGS = frozenset({"config", "log_level", "log_json", "test_database_url"})
+# factories read, the test suite's database, and where `screen http --workers N` tells its
+# workers to meet (screening.passon).
+NOT_SETTINGS = frozenset({"config", "log_level", "log_json", "test_database_url",
+                          "screening_http_run_dir"})
 SENSITIVE = ("secret", "token", "password", "url")
 PLACEHOLDER_SECRET = "change-me-per-installation"  # what a fresh install ships with
 
@@ -209,8 +211,17 @@ class ScreeningSettings(BaseModel):
     )
     sip_port: int = Field(default=5070, ge=0, le=65535)
     sip_metrics_port: int = Field(
-        default=9470, ge=0, le=65535, description="Prometheus port of the SIP face; 0 = off"
+        default=9470, ge=0, le=65535,
+        description="Prometheus port of the SIP face (worker i of several: this + i); 0 = off"
     )
+    sip_workers: int = Field(
+        default=1, ge=1,
+        description="SIP worker processes sharing sip_port (SO_REUSEPORT); each caller's "
+        "calls are decided by one of them, so velocity counts stay exact")
+    sip_affinity: bool = Field(
+        default=True,
+        description="with several SIP workers, pass each INVITE to the worker owning its "
+        "caller; false (measurement only) splits each caller's velocity counts over workers")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8070, ge=0, le=65535)
     http_workers: int = Field(default=1, ge=1)

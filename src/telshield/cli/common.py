@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -69,6 +71,14 @@ def table(*columns: str | Column) -> Table:
     return Table(*(Column(c, overflow="fold") if isinstance(c, str) else c for c in columns))
 
 
+_LOGGING: dict[str, Any] = {"level": "warning", "json": False}
+
+
+def logging_setup() -> Callable[[], None]:
+    """The logging this process was configured with, as a call a worker process makes."""
+    return functools.partial(configure_logging, _LOGGING["level"], _LOGGING["json"])
+
+
 def configure_logging(level: str = "warning", json: bool = False) -> None:
     """Structured logs to stderr (JSON for machines, key=value for people), at ``level``."""
     import logging
@@ -76,6 +86,7 @@ def configure_logging(level: str = "warning", json: bool = False) -> None:
 
     import structlog
 
+    _LOGGING.update(level=level, json=json)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

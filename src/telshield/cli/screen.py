@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -138,15 +140,25 @@ def location_updates_cmd(
 def sip_cmd(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="UDP port.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes sharing the port (default: screening.sip_workers); each "
+        "caller's calls are decided by one of them.")] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Serve the SIP redirect face (UDP) until interrupted, following the published
+    """Serve the SIP redirect face (UDP) until interrupted or SIGTERM, following the published
     snapshot."""
+    from telshield.cli.common import logging_setup
     from telshield.wiring import screening
+    from telshield.wiring.screening_workers import run_sip_workers
 
     settings = settings_from(config, data_dir)
     s = settings.screening
+    n = s.sip_workers if workers is None else workers
+    if n != 1:
+        run_sip_workers(settings, host or s.sip_host, s.sip_port if port is None else port, n,
+                        say=console.print, log_setup=logging_setup())
+        return
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(screening.run_sip(settings, host or s.sip_host,
                                       s.sip_port if port is None else port, say=console.print))
@@ -184,15 +196,22 @@ def http_cmd(
         os.environ["TELSHIELD_SCREENING__HTTP_ALLOW_OPEN"] = "true"
     if config is not None:
         os.environ["TELSHIELD_CONFIG"] = str(config.resolve())
-    Granian(
-        "telshield.wiring.screening:http_app_from_environment",
-        address=host or s.http_host,
-        port=s.http_port if port is None else port,
-        interface=Interfaces.ASGI,
-        workers=workers or s.http_workers,
-        factory=True,
-        log_access=False,
-    ).serve()
+    n = workers or s.http_workers
+    os.environ["TELSHIELD_SCREENING__HTTP_WORKERS"] = str(n)  # each worker's callers' owners
+    run_dir = tempfile.mkdtemp(prefix="telshield-http-")
+    os.environ[screening.HTTP_RUN_DIR] = run_dir
+    try:
+        Granian(
+            "telshield.wiring.screening:http_app_from_environment",
+            address=host or s.http_host,
+            port=s.http_port if port is None else port,
+            interface=Interfaces.ASGI,
+            workers=n,
+            factory=True,
+            log_access=False,
+        ).serve()
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @screen_app.command("log")

@@ -36,6 +36,7 @@ from telshield.domain.errors import InvalidInput, TelshieldError, Unavailable
 from telshield.screening.engine import Decisions, Engine
 from telshield.screening.follow import SnapshotFollower, flush_forever
 from telshield.screening.metrics import render
+from telshield.screening.passon import PassOn
 from telshield.screening.roaming import Updates
 
 Scope = MutableMapping[str, Any]
@@ -102,7 +103,7 @@ class ScreeningApp:
 
     def __init__(
         self, engine: Engine, *, token: str = "", follower: SnapshotFollower | None = None,
-        allow_open: bool = False,
+        allow_open: bool = False, passon: PassOn | None = None,
     ) -> None:
         if not token and not allow_open:
             raise InvalidInput(
@@ -116,6 +117,7 @@ class ScreeningApp:
                         "reach it: no token is configured and it was started open on purpose")
         self._token = f"Bearer {token}".encode() if token else b""
         self._follower = follower
+        self._passon = passon  # several workers: each call decided by its caller's owner
         self._enc = msgspec.json.Encoder()
         self._call = msgspec.json.Decoder(CallIn)
         self._batch = msgspec.json.Decoder(BatchIn)
@@ -140,17 +142,28 @@ class ScreeningApp:
         try:
             if method == "POST" and path == "/v1/decisions":
                 c = self._call.decode(await _body(receive))
-                d = self.engine.decide(c.caller, c.callee, c.ingress, c.at, c.caller_imei)
-                await _reply(send, 200, self._enc.encode(DecisionOut(d.id, d.outcome, d.reasons)))
+                if self._passon is not None:
+                    i, o, r = await self._passon.decide([c.caller], [c.callee], c.ingress, c.at,
+                                                        [c.caller_imei])
+                    out = DecisionOut(i[0], o[0], r[0])
+                else:
+                    d = self.engine.decide(c.caller, c.callee, c.ingress, c.at, c.caller_imei)
+                    out = DecisionOut(d.id, d.outcome, d.reasons)
+                await _reply(send, 200, self._enc.encode(out))
             elif method == "POST" and path == "/v1/decisions/batch":
                 b = self._batch.decode(await _body(receive))
-                ds = self.engine.decide_batch(b.caller, b.callee, b.ingress, b.at, b.caller_imei)
-                await _reply(send, 200, self._enc.encode(_columns(ds)))
+                if self._passon is not None:
+                    cols = BatchOut(*await self._passon.decide(b.caller, b.callee, b.ingress,
+                                                               b.at, b.caller_imei))
+                else:
+                    cols = _columns(self.engine.decide_batch(b.caller, b.callee, b.ingress, b.at,
+                                                             b.caller_imei))
+                await _reply(send, 200, self._enc.encode(cols))
             elif method == "POST" and path == "/v1/location-updates":
                 await self._location_updates(await _body(receive), send)
             elif method == "GET" and path == "/metrics":
                 await _reply(send, 200, render(self.engine, follower=self._follower,
-                                               open_face=self.open), _TEXT)
+                                               open_face=self.open, passon=self._passon), _TEXT)
             elif method == "GET" and path == "/readyz":
                 await self._ready(send)
             else:
@@ -202,10 +215,14 @@ class ScreeningApp:
                 if self._follower is not None:
                     tasks.append(asyncio.create_task(self._follower.run()))
                 tasks.append(asyncio.create_task(flush_forever(self.engine)))
+                if self._passon is not None:
+                    self._passon.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for task in tasks:
                     task.cancel()
+                if self._passon is not None:
+                    self._passon.stop()
                 if self.engine.decision_log is not None:
                     self.engine.decision_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})

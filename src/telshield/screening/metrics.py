@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from telshield.screening.engine import Engine
 from telshield.screening.follow import SnapshotFollower
+from telshield.screening.passon import PassOn
 from telshield.screening.sip import SipStats
 
 
@@ -25,7 +26,9 @@ class ScreeningCollector(Collector):
     the SIP counters."""
 
     def __init__(self, engine: Engine, sip: SipStats | None = None,
-                 follower: SnapshotFollower | None = None, open_face: bool = False) -> None:
+                 follower: SnapshotFollower | None = None, open_face: bool = False,
+                 passon: PassOn | None = None) -> None:
+        self.passon = passon
         self.engine = engine
         self.sip = sip
         self.follower = follower
@@ -96,6 +99,18 @@ class ScreeningCollector(Collector):
             "Callers tracked by velocity",
             value=len(e.velocity),
         )
+        if self.passon is not None:
+            p = self.passon
+            yield CounterMetricFamily(
+                "telshield_screening_passed_on", "Calls passed to the worker owning their caller",
+                value=p.passed)
+            yield CounterMetricFamily(
+                "telshield_screening_passed_in", "Calls decided for other workers",
+                value=p.passed_in)
+            yield CounterMetricFamily(
+                "telshield_screening_pass_on_failed",
+                "Calls decided where they landed because their owner did not answer",
+                value=p.failed)
         if self.sip is not None:
             s = self.sip
             yield CounterMetricFamily(
@@ -110,6 +125,17 @@ class ScreeningCollector(Collector):
                 "Datagrams from addresses that are not configured peers (dropped unanswered)",
                 value=s.not_peers,
             )
+            yield CounterMetricFamily(
+                "telshield_sip_forwarded",
+                "INVITEs passed to the worker that owns their caller (several workers)",
+                value=s.forwarded)
+            yield CounterMetricFamily(
+                "telshield_sip_passed_in", "INVITEs other workers passed to this one",
+                value=s.passed_in)
+            yield CounterMetricFamily(
+                "telshield_sip_forward_failed",
+                "INVITEs decided where they landed because their owner could not take them",
+                value=s.forward_failed)
             responses = CounterMetricFamily(
                 "telshield_sip_responses", "SIP responses sent by code", labels=["code"]
             )
@@ -120,14 +146,15 @@ class ScreeningCollector(Collector):
 
 def registry_for(engine: Engine, sip: SipStats | None = None,
                  follower: SnapshotFollower | None = None,
-                 open_face: bool = False) -> CollectorRegistry:
+                 open_face: bool = False, passon: PassOn | None = None) -> CollectorRegistry:
     """A registry holding only the screening collector (not the process-global default)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScreeningCollector(engine, sip, follower, open_face))
+    registry.register(ScreeningCollector(engine, sip, follower, open_face, passon))
     return registry
 
 
 def render(engine: Engine, sip: SipStats | None = None,
-           follower: SnapshotFollower | None = None, open_face: bool = False) -> bytes:
+           follower: SnapshotFollower | None = None, open_face: bool = False,
+           passon: PassOn | None = None) -> bytes:
     """The metrics in Prometheus text format."""
-    return generate_latest(registry_for(engine, sip, follower, open_face))
+    return generate_latest(registry_for(engine, sip, follower, open_face, passon))

@@ -127,6 +127,9 @@ class SipStats:
     dropped: int = 0
     retransmissions: int = 0
     not_peers: int = 0  # datagrams from addresses that are not configured peers (dropped)
+    forwarded: int = 0  # INVITEs passed to the worker that owns their caller (workers.py)
+    passed_in: int = 0  # INVITEs other workers passed to this one
+    forward_failed: int = 0  # INVITEs decided here because their owner could not take them
 
 
 def parse_request(data: bytes) -> SipRequest:

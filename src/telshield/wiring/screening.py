@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # the disposal area is loaded only where redress is composed
     from telshield.wiring.disposal import Disposal
 
 log = structlog.get_logger(__name__)
+# Set by `screen http --workers N` (N > 1) for its workers: where they claim an index and
+# keep their inboxes (screening.passon).
+HTTP_RUN_DIR = "TELSHIELD_SCREENING_HTTP_RUN_DIR"
 
 
 def snapshot_dir(settings: Settings) -> Path:
@@ -115,9 +118,11 @@ def decide(settings: Settings, caller: str, callee: str, ingress: str,
 
 async def run_sip(settings: Settings, host: str, port: int,
                   say: Callable[[str], None] = lambda _: None) -> None:
-    """The SIP face, following the published snapshot, until cancelled."""
+    """The SIP face in this process, following the published snapshot, until cancelled,
+    SIGTERM or Ctrl-C (then its decision log is flushed). Several: ``run_sip_workers``."""
     from telshield.screening.faces import run_sip as run
     from telshield.screening.sip import RedirectServer, parse_peers
+    from telshield.wiring.screening_workers import until_signalled
 
     s = settings.screening
     try:
@@ -127,7 +132,8 @@ async def run_sip(settings: Settings, host: str, port: int,
     engine, follower = open_engine(settings)
     server = RedirectServer(engine, default_ingress=s.default_ingress, peers=s.sip_peers,
                             redress_uri=redress_uri(settings))
-    await run(server, follower, host=host, port=port, metrics_port=s.sip_metrics_port, say=say)
+    await until_signalled(run(server, follower, host=host, port=port,
+                              metrics_port=s.sip_metrics_port, say=say))
 
 
 def check_http(settings: Settings) -> None:
@@ -145,8 +151,14 @@ def http_app(settings: Settings) -> ScreeningApp:
     check_http(settings)
     s = settings.screening
     engine, follower = open_engine(settings)
+    run_dir = os.environ.get(HTTP_RUN_DIR)
+    passon = None
+    if run_dir and s.http_workers > 1:
+        from telshield.wiring.screening_workers import http_passon
+
+        passon = http_passon(engine, Path(run_dir), s.http_workers)
     return ScreeningApp(engine, token=s.http_token.get_secret_value(), follower=follower,
-                        allow_open=s.http_allow_open)
+                        allow_open=s.http_allow_open, passon=passon)
 
 
 def http_app_from_environment() -> ScreeningApp:
