@@ -6,7 +6,8 @@ A fresh store in a temporary directory holds a few alerts, a case worked through
 restrict and an appeal, list entries, registration checks and the den the finder found on
 the hand-built den lake (``tests/services/denlake.py``: the trace, the map); the app is served
 on a loopback port and Debian's Chromium (driven by Playwright) saves one PNG per page as an
-admin, in English (the login form in Chinese): build machines often lack CJK fonts (Debian: fonts-noto-cjk).
+admin, in English (the login form in Chinese): build machines often lack CJK fonts
+(Debian: fonts-noto-cjk).
 """
 
 from __future__ import annotations
