@@ -246,7 +246,9 @@ def test_a_crash_while_moving_files_in_is_rolled_back(
     with pytest.raises(Killed):
         ingest("calls", [src], o, now=NOW)
     monkeypatch.undo()
-    assert len(lake_files(o)) == len(before) + 1  # the dead ingest left one file behind
+    on_disk = sorted((o.lake_dir / "calls").rglob("*.parquet"))
+    assert len(on_disk) == len(before) + 1  # the dead ingest left one file behind
+    assert lake_files(o) == before  # which no reader sees: it never committed
     r = ingest("calls", [src], o, now=NOW)  # the next ingest first removes it
     assert (r.path, r.added, r.already_present) == ("direct", 6, 0)
     n = duckdb.sql(

@@ -33,7 +33,7 @@ from telshield.api.lockout import Lockout
 from telshield.api.observe import ApiMetrics, Observe, start_metrics_server
 from telshield.settings import Settings
 from telshield.wiring import Disposal
-from telshield.wiring.security import checkpoint_path
+from telshield.wiring.security import checkpoint_path, shared_lockout
 
 
 def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastAPI:
@@ -88,7 +88,9 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     police.install(app, settings)  # police coordination (警企协同)
     bundles.install(app, settings)  # police clues' related numbers (线索关联号码)
     docs.install(app)
-    app.state.lockout = Lockout(api.key_max_failures, api.key_window_s)  # wrong keys
+    # Wrong keys and failed logins, counted in the store so every worker and host shares them.
+    app.state.lockout = shared_lockout(settings, app.state.disposal.store) \
+        or Lockout(api.key_max_failures, api.key_window_s)
     web.install(app, app.state.disposal, wiring_web.overview(app.state.disposal),
                 session_key=wiring_web.session_key(settings), lockout=app.state.lockout,
                 areas=wiring_web.areas(app.state.disposal, app.state.dens, app.state.gangs,

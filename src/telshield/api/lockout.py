@@ -2,8 +2,10 @@
 addresses, that fails ``max_failures`` times within ``window_s`` is refused (429 with
 Retry-After) until the oldest of those failures leaves the window.
 
-In memory, per API process: enough to make guessing keys slow and loud (each failure is also
-logged, ``api.auth.failed``); several workers each keep their own count.
+This one counts in process memory: the API uses it only over a store that is not SQL. Over the
+SQL store the API counts in the store (``store.lockout.SqlLockout``, the same window), so that
+``serve --workers N`` and several hosts share one count instead of giving an attacker N times
+the tries. Each failure is also logged (``api.auth.failed``).
 """
 
 from __future__ import annotations

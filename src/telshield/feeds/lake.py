@@ -11,13 +11,24 @@ A row whose key is already in the lake is not written again, so re-ingesting a f
 overlapping one, adds nothing. Files appear in the lake by atomic rename only, after their
 names are journaled in the staging folder: the next ingest removes the files of one that died
 while moving them (it has no manifest line), so a crash leaves the lake as it was.
+
+Readers see an ingest all at once or not at all: its manifest line is its commit. A lake file
+named after an ingest (``part-<ingest id>-…``) is visible only once that ingest's line is in
+``_ingests.jsonl`` (read before the files are listed), so a reader listing the lake while an
+ingest moves its files in, or after one died between two renames, sees none of that ingest's
+files — never some days rewritten and others not. Files not named after an ingest (a folder
+laid out by hand, a world's feed parts) are always visible, and so is every file of a lake that
+has no manifest at all (laid out before ingests kept one; an ingest creates the manifest
+before it moves anything in).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +49,43 @@ from telshield.reference.schemas import FEEDS, Feed
 STAGING = "_staging"
 MANIFEST = "_ingests.jsonl"
 JOURNAL = "moving.json"  # in a staging folder: the lake files an ingest is moving in
+# A lake file an ingest wrote: part-<ingest id>-[<file>-]<n>.parquet (services.ingest's ids).
+INGEST_PART = re.compile(r"part-(\d{8}T\d{6}-[0-9a-f]{8})-")
+
+
+class _Committed:
+    """The ids of the finished ingests of each manifest, read incrementally: the manifest only
+    grows, so each reader parses only the lines added since it last looked."""
+
+    def __init__(self) -> None:
+        # manifest -> (inode, bytes read, ids in them)
+        self._seen: dict[Path, tuple[int, int, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def ids(self, manifest: Path) -> frozenset[str] | None:
+        """The committed ingest ids (None: the lake has no manifest)."""
+        try:
+            f = manifest.open("rb")
+        except FileNotFoundError:
+            return None
+        with f, self._lock:
+            st = os.fstat(f.fileno())
+            inode = st.st_ino
+            seen_inode, offset, ids = self._seen.get(manifest, (inode, 0, frozenset()))
+            if seen_inode != inode or st.st_size < offset:  # replaced or cut: read it afresh
+                offset, ids = 0, frozenset()
+            f.seek(offset)
+            data = f.read()
+            end = data.rfind(b"\n") + 1  # a line still being appended is not a commit yet
+            new = {str(orjson.loads(line).get("ingest_id"))
+                   for line in data[:end].splitlines() if line.strip()}
+            if new:
+                ids = ids | new
+            self._seen[manifest] = (inode, offset + end, ids)
+            return ids
+
+
+_COMMITTED = _Committed()
 
 
 def _day_of(path: Path) -> date | None:
@@ -126,7 +174,13 @@ class Lake:
         [since, until); files outside any day partition (dimension feeds, flat folders) are
         always kept."""
         d = self.feed_dir(feed)
+        committed = _COMMITTED.ids(self.root / MANIFEST)  # before listing: see the class doc
         files = sorted(d.rglob("*.parquet")) if d.exists() else []
+        if committed is None and (self.root / MANIFEST).exists():
+            return self.files(feed, since, until)  # the first ingest began meanwhile: again
+        if committed is not None:
+            files = [f for f in files
+                     if (m := INGEST_PART.match(f.name)) is None or m.group(1) in committed]
         if since is None and until is None:
             return files
         lo = since.date() if since else date.min
@@ -135,10 +189,9 @@ class Lake:
 
     def days(self, feed: Feed) -> list[str]:
         """The day partitions of a feed, oldest first."""
-        d = self.feed_dir(feed)
-        if feed.time_column is None or not d.exists():
+        if feed.time_column is None:
             return []
-        return sorted(p.name.split("=", 1)[1] for p in d.glob("day=*") if any(p.glob("*.parquet")))
+        return sorted({str(day) for f in self.files(feed) if (day := _day_of(f)) is not None})
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -162,6 +215,9 @@ class Lake:
         if base.exists():
             self._roll_back(base)
             shutil.rmtree(base)
+        manifest = self.root / MANIFEST
+        if not manifest.exists():  # from now on readers show only committed ingests' files
+            _write_durably(manifest, b"")
         d = base / ingest_id
         d.mkdir(parents=True)
         return d

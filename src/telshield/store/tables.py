@@ -492,3 +492,17 @@ rule_backtests = Table(
     Column("rows", JSON, nullable=False),
     Index(None, "rules_version", "id"),
 )
+
+
+# Wrong API keys and failed web logins, one row per failure, shared by every API worker and
+# host on this store (store.lockout): a subject ("client:<address>", "key:<fingerprint>") with
+# enough rows younger than the window is locked out. Rows older than the window are deleted.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("subject", String(80), nullable=False),
+    Column("at", Float, nullable=False),  # seconds since the epoch (the hosts' clocks, NTP)
+    Index(None, "subject", "at"),
+    Index(None, "at"),
+)

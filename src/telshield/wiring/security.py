@@ -4,12 +4,16 @@ for real on the placeholder a fresh install ships with."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from telshield.domain.audit import AuditKey
 from telshield.domain.errors import InvalidInput
 from telshield.settings import PLACEHOLDER_SECRET, Settings
+
+if TYPE_CHECKING:
+    from telshield.store.lockout import SqlLockout
 
 log = structlog.get_logger(__name__)
 
@@ -56,3 +60,14 @@ def refuse_placeholder(settings: Settings, what: str) -> None:
 def checkpoint_path(settings: Settings) -> Path:
     """Where the audit chain's checkpoints are appended (keep it off the database's disk)."""
     return settings.audit_checkpoints or settings.data_dir / "audit" / "checkpoints.jsonl"
+
+
+def shared_lockout(settings: Settings, store: object) -> SqlLockout | None:
+    """The wrong-key lock-out in ``store`` (every worker and host on it counts the same
+    failures), or None when the store is not SQL (the API then counts in its process)."""
+    from telshield.store.lockout import SqlLockout
+    from telshield.store.sql import SqlStore
+
+    if not isinstance(store, SqlStore):
+        return None
+    return SqlLockout(store.engine, settings.api.key_max_failures, settings.api.key_window_s)
