@@ -367,6 +367,21 @@ class RegistrationSettings(BaseModel):
         description="the decision for a missing or failed video statement: verify (the clerk "
         "re-records it in person) or refuse",
     )
+    statement_retake: bool = Field(
+        default=True,
+        description="a near miss (the tail a few digits off, the rest heard) is answered "
+        "retake: the applicant is recorded once more and the request sent again with "
+        "retake_transcript, judged strictly (the tail exact); one retake per ID and number",
+    )
+    statement_retake_tail_edits: int = Field(
+        default=1, ge=0, le=2,
+        description="a near miss's tail is at most this many digit edits (one misheard, "
+        "dropped or added) from the number's",
+    )
+    statement_retake_score: float = Field(
+        default=0.9, gt=0, le=1,
+        description="a near miss's whole statement, tail included, scores at least this",
+    )
     statement_model: Path | None = Field(
         default=None,
         description="the offline speech recogniser's model folder (Vosk, Chinese); none = "

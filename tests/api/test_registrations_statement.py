@@ -56,12 +56,12 @@ def test_the_statement_is_scored_and_explained(api: tuple[TestClient, dict[str, 
     assert got["statement"] == {"score": 1.0, "passed": True, "tail_heard": "5678",
                                 "mismatch": "all parts heard"}
     r = client.post("/registrations/check", headers=sales,
-                    json=body("13800005679", "我本人实名登记并领取了尾号5678的电话卡"))
+                    json=body("13800005679", "我本人实名登记并领取了尾号1234的电话卡"))
     got = r.json()
-    assert got["decision"] == "verify" and got["appeal_channel"]
+    assert got["decision"] == "verify" and got["appeal_channel"] and got["retake"] == ""
     assert [x["code"] for x in got["reasons"]] == ["statement_mismatch"]
-    assert "tail digits heard 5678, the number ends 5679" in got["reasons"][0]["text"]
-    assert got["statement"]["passed"] is False and got["statement"]["tail_heard"] == "5678"
+    assert "tail digits heard 1234, the number ends 5679" in got["reasons"][0]["text"]
+    assert got["statement"]["passed"] is False and got["statement"]["tail_heard"] == "1234"
     r = client.post("/registrations/check", headers=sales, json=body("13800005680"))
     assert r.json()["decision"] == "allow" and r.json()["statement"] is None
     r = client.post("/registrations/check", headers=sales, json=body("13800005681", ""))

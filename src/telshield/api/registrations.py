@@ -60,6 +60,11 @@ class CheckIn(BaseModel):
         description=f"the video statement as the speech recogniser heard it, at most "
         f"{TRANSCRIPT_MAX} characters (absent: none recorded; empty: nothing was said); "
         "checked, never stored")
+    retake_transcript: str | None = Field(
+        default=None,
+        description="the second recording of the video statement, sent with the application "
+        "again after a check answered `retake` (same limits as transcript); judged strictly "
+        "(the tail exact), once; ignored where no retake was asked")
 
 
 class StatementOut(BaseModel):
@@ -95,6 +100,9 @@ class CheckOut(BaseModel):
     appeal_channel: str
     at: datetime
     statement: StatementOut | None = None
+    retake: str = Field(
+        default="", description="the statement's retake: asked (record it again and send "
+        "retake_transcript), passed, failed, ignored (none was asked), or '' (none)")
 
     @classmethod
     def of(cls, r: CheckResult) -> CheckOut:
@@ -102,7 +110,8 @@ class CheckOut(BaseModel):
         return cls(id=r.id, decision=r.decision.value, at=r.at, numbers_held=list(r.held),
                    reasons=[ReasonOut(code=x.code, text=x.text, decision=x.decision.value)
                             for x in r.reasons], appeal_channel=r.appeal_channel,
-                   statement=StatementOut.of(r.statement) if r.statement else None)
+                   statement=StatementOut.of(r.statement) if r.statement else None,
+                   retake=r.retake.value)
 
 
 class NumbersOut(BaseModel):
@@ -137,13 +146,16 @@ class SuspensionOut(BaseModel):
 @router.post("/check", response_model=CheckOut)
 def check(s: S, body: CheckIn,
           user: Annotated[User, Depends(requires(Permission.REGISTRATIONS_CHECK))]) -> CheckOut:
-    """Check one SIM application: allow, verify (in person, face check) or refuse."""
+    """Check one SIM application: allow, retake (record the video statement once more and send
+    the application again with retake_transcript), verify (in person, face check) or
+    refuse."""
     order = Order.new(order_id=body.order_id, address_hash=body.address_hash,
                       contact=body.contact, ip=body.ip, device_id=body.device_id)
     return CheckOut.of(s.check(id_hash=body.id_hash, holder_kind=body.holder_kind,
                                channel_id=body.channel_id, staff_id=body.staff_id,
                                terminal_id=body.terminal_id, msisdn=body.msisdn,
-                               actor=user.name, order=order, transcript=body.transcript))
+                               actor=user.name, order=order, transcript=body.transcript,
+                               retake_transcript=body.retake_transcript))
 
 
 @router.get("/numbers", response_model=NumbersOut)

@@ -40,6 +40,7 @@ def _result_json(r: CheckResult) -> str:
         "reasons": [{"code": x.code, "text": x.text, "decision": x.decision.value}
                     for x in r.reasons],
         "numbers_held": list(r.held), "appeal_channel": r.appeal_channel,
+        "retake": r.retake.value,
         "statement": None if s is None else {"score": s.score, "passed": s.passed,
                                              "tail_heard": s.tail_heard,
                                              "mismatch": s.summary()},
@@ -81,23 +82,34 @@ def check_cmd(
     audio: Annotated[Path | None, typer.Option(
         "--audio", help="The video statement's sound (mono 16-bit WAV), transcribed by the "
         "recogniser in registration.statement_model.")] = None,
+    retake_transcript: Annotated[str | None, typer.Option(
+        "--retake-transcript", help="The second recording of the video statement, after a "
+        "check answered retake (judged strictly, once; never stored).")] = None,
+    retake_audio: Annotated[Path | None, typer.Option(
+        "--retake-audio", help="The second recording's sound (mono 16-bit WAV), transcribed "
+        "as --audio is.")] = None,
     as_json: JsonOption = False,
     actor: ActorOption = "",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Check one SIM application: allow, verify (in person, face check) or refuse."""
+    """Check one SIM application: allow, retake (record the video statement once more and
+    check again with --retake-transcript), verify (in person, face check) or refuse."""
     order = Order.new(order_id=order_id, address_hash=address_hash, contact=contact, ip=ip,
                       device_id=device)
     if audio is not None and transcript is not None:
         raise InvalidInput("give --transcript or --audio, not both")
+    if retake_audio is not None and retake_transcript is not None:
+        raise InvalidInput("give --retake-transcript or --retake-audio, not both")
     s = _service(config, data_dir)
     if audio is not None:
         transcript = s.transcribe(*read_wav(audio))
+    if retake_audio is not None:
+        retake_transcript = s.transcribe(*read_wav(retake_audio))
     r = s.check(
         id_hash=id_hash, holder_kind=holder_kind, channel_id=channel, staff_id=staff,
         terminal_id=terminal, msisdn=number, actor=actor or default_actor(), order=order,
-        transcript=transcript)
+        transcript=transcript, retake_transcript=retake_transcript)
     if as_json:
         typer.echo(_result_json(r))
         return
@@ -107,8 +119,15 @@ def check_cmd(
     console.print(f"numbers under the ID: {', '.join(r.held) if r.held else 'none'}")
     if r.statement is not None:
         st = r.statement
-        console.print(f"video statement: {'passed' if st.passed else 'failed'}, score "
+        what = "retaken video statement" if r.retake.value in ("passed", "failed") \
+            else "video statement"
+        console.print(f"{what}: {'passed' if st.passed else 'failed'}, score "
                       f"{st.score:.2f}: {st.summary()}", markup=False)
+    if r.retake.value == "asked":
+        console.print("retake: record the statement once more and check again with "
+                      "--retake-transcript (or --retake-audio)")
+    elif r.retake.value == "ignored":
+        console.print("retake: ignored (none was asked for this ID and number)")
     if r.appeal_channel:
         console.print(f"appeal: {r.appeal_channel}")
 

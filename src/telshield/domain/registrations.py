@@ -23,7 +23,12 @@ from telshield.domain.errors import InvalidInput
 from telshield.domain.lists import Colour, ListEntry, TargetKind
 from telshield.domain.numbers import mask, normalise
 from telshield.domain.regrisk import RiskRow
-from telshield.domain.statement import TRANSCRIPT_MAX, StatementCheck, StatementPolicy
+from telshield.domain.statement import (
+    TRANSCRIPT_MAX,
+    StatementCheck,
+    StatementPolicy,
+    near_miss,
+)
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # A resident ID (18: 17 digits and a digit or X check character) or an old 15-digit one.
@@ -43,13 +48,26 @@ class Decision(StrEnum):
     """What the sales system is told to do with the application."""
 
     ALLOW = "allow"
+    RETAKE = "retake"  # record the video statement once more and send the request again
     VERIFY = "verify"  # extra verification: in person, face check
     REFUSE = "refuse"
 
     @property
     def weight(self) -> int:
-        """Precedence: refuse beats verify beats allow."""
-        return {Decision.ALLOW: 0, Decision.VERIFY: 1, Decision.REFUSE: 2}[self]
+        """Precedence: refuse beats verify beats retake beats allow (a retake is pointless
+        where the applicant is verified in person anyway)."""
+        return {Decision.ALLOW: 0, Decision.RETAKE: 1, Decision.VERIFY: 2,
+                Decision.REFUSE: 3}[self]
+
+
+class Retake(StrEnum):
+    """What became of the statement's retake in one check ('' none: no retake asked or sent)."""
+
+    NONE = ""
+    ASKED = "asked"  # the statement was a near miss: record it again
+    PASSED = "passed"  # the retake, judged strictly, matched
+    FAILED = "failed"  # the retake did not match: extra verification, as before
+    IGNORED = "ignored"  # a retake sent where none was asked: not read
 
 
 def check_id_hash(value: str, *, name: str = "id_hash") -> str:
@@ -123,11 +141,14 @@ class CheckRequest:
     # The video statement as recognised (None: none sent). Personal data: never shown in a
     # repr, logged or stored; the check keeps only its score and mismatched part.
     transcript: str | None = field(default=None, repr=False)
+    # The second recording, sent after a check answered ``retake`` (None: none).
+    retake_transcript: str | None = field(default=None, repr=False)
 
     @classmethod
     def new(cls, *, id_hash: str, holder_kind: str, channel_id: str, staff_id: str,
             terminal_id: str, msisdn: str, order: Order = Order(),
-            transcript: str | None = None) -> CheckRequest:
+            transcript: str | None = None, retake_transcript: str | None = None
+            ) -> CheckRequest:
         """Validate and build a request (raises InvalidInput on a bad field)."""
         h = check_id_hash(id_hash)  # first: a raw ID goes no further
         try:
@@ -135,13 +156,14 @@ class CheckRequest:
         except ValueError:
             raise InvalidInput(f"holder_kind {holder_kind!r}: use one of "
                                f"{[k.value for k in HolderKind]}") from None
-        if transcript is not None and len(transcript) > TRANSCRIPT_MAX:
-            raise InvalidInput(f"transcript is at most {TRANSCRIPT_MAX} characters: send the "
-                               "recognised video statement only")
+        for name, text in (("transcript", transcript), ("retake_transcript", retake_transcript)):
+            if text is not None and len(text) > TRANSCRIPT_MAX:
+                raise InvalidInput(f"{name} is at most {TRANSCRIPT_MAX} characters: send the "
+                                   "recognised video statement only")
         return cls(h, kind, _field(channel_id, "channel_id", required=True),
                    _field(staff_id, "staff_id", required=True),
                    _field(terminal_id, "terminal_id"), _number(msisdn, "msisdn"), order,
-                   transcript)
+                   transcript, retake_transcript)
 
 
 @dataclass(frozen=True)
@@ -218,6 +240,11 @@ class Facts:
     sanctions: tuple[Sanction, ...] = ()
     staff_suspended: str = ""  # why the staff ID is suspended ('' = it is not)
     statement: StatementCheck | None = None  # the video statement's check (None: none sent)
+    # The retake's check, when the last check of this ID and number asked for one and the
+    # request carries it (None otherwise); ``retake_asked``: a retake was asked for this ID and
+    # number before (there is only one).
+    retake: StatementCheck | None = None
+    retake_asked: bool = False
     channel_risk: RiskRow | None = None  # the channel's row of the last risk ranking
     staff_risk: RiskRow | None = None
 
@@ -277,10 +304,24 @@ def staff_rule(suspended: str) -> list[Reason]:
                    f"{suspended}", Decision.REFUSE)]
 
 
-def statement_rule(check: StatementCheck | None, policy: StatementPolicy) -> list[Reason]:
+def statement_rule(check: StatementCheck | None, policy: StatementPolicy, *,
+                   retake: StatementCheck | None = None, retake_asked: bool = False
+                   ) -> list[Reason]:
     """Verify (or refuse, as the policy says) an application whose video statement is missing
-    where required, silent, or not the required sentence for this number."""
+    where required, silent, or not the required sentence for this number. A near miss
+    (``domain.statement.near_miss``) asks for a retake instead, once per ID and number
+    (``retake_asked``: one was asked already); ``retake``, the second recording, is judged as
+    strictly as the first (the tail exact), and is final."""
     fail = Decision.REFUSE if policy.refuse_on_fail else Decision.VERIFY
+    if retake is not None:
+        if retake.silent:
+            return [Reason("statement_missing", "the retaken video statement is empty: nothing "
+                           "was said", fail)]
+        if retake.passed:
+            return []
+        return [Reason("statement_mismatch", f"the retaken video statement does not match "
+                       f"either (score {retake.score:.2f}, {policy.threshold:.2f} needed): "
+                       f"{retake.summary()}", fail)]
     if check is None:
         return [Reason("statement_missing", "no video statement was sent; one is required",
                        fail)] if policy.required else []
@@ -289,6 +330,10 @@ def statement_rule(check: StatementCheck | None, policy: StatementPolicy) -> lis
                        fail)]
     if check.passed:
         return []
+    if not retake_asked and near_miss(check, policy):
+        return [Reason("statement_retake", f"the video statement was nearly right (score "
+                       f"{check.score:.2f}): {check.summary()}; record it once more and send it "
+                       "as retake_transcript", Decision.RETAKE)]
     return [Reason("statement_mismatch", f"the video statement does not match (score "
                    f"{check.score:.2f}, {policy.threshold:.2f} needed): {check.summary()}",
                    fail)]
@@ -316,7 +361,8 @@ def judge(request: CheckRequest, facts: Facts, limits: Limits, at: datetime) -> 
                     limits.terminal_hour_verify, limits.terminal_hour_refuse)
           if request.terminal_id else []),
         *order_rule({k: v + 1 for k, v in facts.order_24h.items()}, limits.order_24h_verify),
-        *statement_rule(facts.statement, limits.statement),
+        *statement_rule(facts.statement, limits.statement, retake=facts.retake,
+                        retake_asked=facts.retake_asked),
         *risk_rule("channel_risk", "channel", facts.channel_risk, limits.risk_share_verify,
                    limits.risk_min_count),
         *risk_rule("staff_risk", "staff ID", facts.staff_risk, limits.risk_share_verify,
@@ -346,7 +392,9 @@ class CheckResult:
     held: tuple[str, ...]  # masked
     appeal_channel: str
     at: datetime
-    statement: StatementCheck | None = None  # the video statement's check (None: none sent)
+    # The video statement's check (None: none sent): the retake's when one was judged.
+    statement: StatementCheck | None = None
+    retake: Retake = Retake.NONE
 
 
 @dataclass(frozen=True)

@@ -48,11 +48,20 @@ class StatementPolicy:
     threshold: float = 0.8
     required: bool = False
     refuse_on_fail: bool = False
+    # The retake (a second recording) of a near miss: ``near_miss`` says which failed
+    # statements get one.
+    retake: bool = True
+    retake_tail_edits: int = 1
+    retake_score: float = 0.9
 
     def __post_init__(self) -> None:
         check_wording(self.wording)
         if not 0 < self.threshold <= 1:
             raise InvalidInput("statement_threshold must be in (0, 1]")
+        if not 0 < self.retake_score <= 1:
+            raise InvalidInput("statement_retake_score must be in (0, 1]")
+        if not 0 <= self.retake_tail_edits <= 2:
+            raise InvalidInput("statement_retake_tail_edits must be 0, 1 or 2")
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class StatementCheck:
     mismatches: tuple[Mismatch, ...] = ()
     silent: bool = False
     added: int = 0  # characters heard beyond the sentence (after fillers are dropped)
+    contradicted: bool = False  # someone else named, or the sentence negated
 
     @property
     def tail_ok(self) -> bool:
@@ -108,3 +118,27 @@ class StatementCheck:
         """What the audit trail keeps of a statement: never the transcript."""
         return {"score": self.score, "passed": self.passed, "tail_ok": self.tail_ok,
                 "silent": self.silent, "mismatch": self.summary()}
+
+
+def tail_edits(heard: str, expected: str) -> int:
+    """Digits to change, drop or insert to turn the tail heard into the number's (Levenshtein
+    distance): 1754 for 1654 is one, 11930 for 1930 one, none heard four."""
+    prev = list(range(len(expected) + 1))
+    for i, h in enumerate(heard, 1):
+        cur = [i]
+        for j, e in enumerate(expected, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (h != e)))
+        prev = cur
+    return prev[-1]
+
+
+def near_miss(check: StatementCheck, policy: StatementPolicy) -> bool:
+    """Whether a failed statement earns one retake (a second recording, judged strictly): the
+    policy allows retakes, something was said, nothing in it names someone else or negates the
+    sentence, the tail heard is at most ``retake_tail_edits`` digit edits from the number's
+    (a recogniser's slip on one digit, a digit said twice), and the whole statement, tail
+    included, scores at least ``retake_score``. A mule reading another card's tail is a near
+    miss too when the tails are neighbours; the retake catches that: it must be exact."""
+    return (policy.retake and not check.passed and not check.silent and not check.contradicted
+            and tail_edits(check.tail_heard, check.tail_expected) <= policy.retake_tail_edits
+            and check.score >= policy.retake_score)

@@ -25,6 +25,7 @@ from telshield.domain.registrations import (
     Held,
     Limits,
     Order,
+    Retake,
     Sanction,
     StaffSuspension,
     check_id_hash,
@@ -91,9 +92,20 @@ def _listed(tx: UnitOfWork, id_hash: str) -> tuple[Sanction, ...]:
     return tuple(s for s in map(Sanction.listed, entries) if s is not None)
 
 
-def _statement_detail(statement: StatementCheck | None) -> dict[str, object]:
+def _statement_detail(statement: StatementCheck | None, retake: Retake) -> dict[str, object]:
     # The video statement's score and mismatched part for the audit, never the transcript.
-    return {} if statement is None else {"statement": statement.audit()}
+    out: dict[str, object] = {} if statement is None else {"statement": statement.audit()}
+    return {**out, "retake": retake.value} if retake is not Retake.NONE else out
+
+
+def _retake(due: bool, sent: bool, reasons: tuple[str, ...]) -> Retake:
+    # What became of the retake in this check, for the answer and the audit.
+    if due and sent:
+        return Retake.FAILED if {"statement_mismatch", "statement_missing"} & set(reasons) \
+            else Retake.PASSED
+    if "statement_retake" in reasons:
+        return Retake.ASKED
+    return Retake.IGNORED if sent else Retake.NONE
 
 
 class RegistrationService:
@@ -110,14 +122,20 @@ class RegistrationService:
 
     def check(self, *, id_hash: str, holder_kind: str, channel_id: str, staff_id: str,
               terminal_id: str, msisdn: str, actor: str, order: Order = Order(),
-              transcript: str | None = None) -> CheckResult:
+              transcript: str | None = None, retake_transcript: str | None = None
+              ) -> CheckResult:
         """Judge one SIM application and record it; a raw ID number is refused unrecorded.
-        ``transcript``: the video statement as recognised (None: none sent)."""
+        ``transcript``: the video statement as recognised (None: none sent).
+        ``retake_transcript``: the second recording, after this ID and number's last check
+        answered ``retake``; it is then what is judged, strictly, once. A retake sent where
+        none was asked (or a second one) is ignored: the application is judged on
+        ``transcript`` as if none had been sent."""
         request = CheckRequest.new(id_hash=id_hash, holder_kind=holder_kind,
                                    channel_id=channel_id, staff_id=staff_id,
                                    terminal_id=terminal_id, msisdn=msisdn, order=order,
-                                   transcript=transcript)
-        statement = self.statement(request)
+                                   transcript=transcript, retake_transcript=retake_transcript)
+        first = self.statement(request)
+        second = self.statement(request, retake=True)
         at = self.clock.now()
         lake = self.registry.numbers(request.id_hash)
         sanctions = self.registry.sanctions(request.id_hash)
@@ -125,12 +143,19 @@ class RegistrationService:
         with self.store.transaction() as tx:
             tx.registrations.lock_id(request.id_hash)
             held = _held(lake, tx.registrations.granted(request.id_hash, at - self.pending))
+            # One retake per ID and number, read only right after the check that asked it.
+            before = tx.registrations.decisions(request.id_hash, request.msisdn,
+                                                at - self.pending)
+            due = bool(before) and before[-1] is Decision.RETAKE
             facts = replace(self._facts(tx, request, held,
                                         sanctions + _listed(tx, request.id_hash), at),
                             channel_risk=channel_risk, staff_risk=staff_risk,
-                            statement=statement)
+                            statement=first, retake=second if due else None,
+                            retake_asked=Decision.RETAKE in before)
             reasons = judge(request, facts, self.limits, at)
             decision = decide(reasons)
+            retake = _retake(due, second is not None, tuple(r.code for r in reasons))
+            statement = second if retake in (Retake.PASSED, Retake.FAILED) else first
             check_id = tx.registrations.add(request, decision, reasons, actor=actor, at=at)
             tx.audit.append([AuditEvent(actor, "registration.check", f"registration:{check_id}",
                                         at, {"decision": decision.value,
@@ -138,18 +163,21 @@ class RegistrationService:
                                              "msisdn": request.msisdn,
                                              "channel_id": request.channel_id,
                                              "staff_id": request.staff_id,
-                                             **_statement_detail(statement)})])
+                                             **_statement_detail(statement, retake)})])
         log.info("registrations.checked", check_id=check_id, decision=decision.value,
                  reasons=[r.code for r in reasons])
-        appeal = "" if decision is Decision.ALLOW else self.appeal_channel
+        appeal = "" if decision in (Decision.ALLOW, Decision.RETAKE) else self.appeal_channel
         return CheckResult(check_id, decision, tuple(reasons), masked(held), appeal, at,
-                           statement)
+                           statement, retake)
 
-    def statement(self, request: CheckRequest) -> StatementCheck | None:
-        """The video statement's check for ``request`` (None: no transcript was sent)."""
-        if request.transcript is None:
+    def statement(self, request: CheckRequest, *, retake: bool = False
+                  ) -> StatementCheck | None:
+        """The video statement's check for ``request``, or (``retake``) its retake's (None:
+        no such transcript was sent)."""
+        text = request.retake_transcript if retake else request.transcript
+        if text is None:
             return None
-        return match(request.transcript, self.limits.statement, request.msisdn[-4:])
+        return match(text, self.limits.statement, request.msisdn[-4:])
 
     def transcribe(self, audio: bytes, sample_rate: int) -> str:
         """The transcript of a video statement's sound (mono 16-bit PCM), by the configured

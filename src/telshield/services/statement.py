@@ -203,4 +203,5 @@ def match(transcript: str, policy: StatementPolicy, last4: str) -> StatementChec
     tail = _tail(heard, a.position(slot.start))
     # Someone else named, or the sentence negated, fails whatever the rest scores.
     ok = tail == last4 and score >= policy.threshold and not contradicted
-    return StatementCheck(score, ok, tail, last4, tuple(mismatches), added=added_chars)
+    return StatementCheck(score, ok, tail, last4, tuple(mismatches), added=added_chars,
+                          contradicted=contradicted)

@@ -344,6 +344,10 @@ class RegistrationRepo(Protocol):
         each was first."""
         ...
 
+    def decisions(self, id_hash: str, msisdn: str, since: datetime) -> list[Decision]:
+        """The decisions of the checks of this ID and number since ``since``, oldest first."""
+        ...
+
     def count_since(self, column: str, value: str, since: datetime) -> int:
         """Checks since ``since`` whose ``column`` (staff_id, terminal_id, address_hash,
         contact, ip or device_id) is ``value``."""

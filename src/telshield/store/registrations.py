@@ -92,14 +92,22 @@ class SqlRegistrationRepo:
              .group_by(C.c.msisdn))
         return {str(m): at for m, at in self.conn.execute(q)}
 
+    def decisions(self, id_hash: str, msisdn: str, since: datetime) -> list[Decision]:
+        """The decisions of the checks of this ID and number since ``since``, oldest first."""
+        q = (sa.select(C.c.decision)
+             .where(C.c.id_hash == id_hash, C.c.msisdn == msisdn, C.c.at >= naive_utc(since))
+             .order_by(C.c.id))
+        return [Decision(d) for d in self.conn.execute(q).scalars()]
+
     def count_since(self, column: str, value: str, since: datetime) -> int:
         """Checks since ``since`` whose ``column`` (staff_id, terminal_id or an order field)
-        is ``value``."""
+        is ``value``; a check answered ``retake`` is not counted (its application is sent
+        again, and counted then)."""
         if column not in COUNTED:
             raise InvalidInput(f"checks are not counted by {column!r}")
         col = C.c[column]
-        q = sa.select(sa.func.count()).select_from(C).where(col == value,
-                                                            C.c.at >= naive_utc(since))
+        q = sa.select(sa.func.count()).select_from(C).where(
+            col == value, C.c.at >= naive_utc(since), C.c.decision != Decision.RETAKE.value)
         return int(self.conn.execute(q).scalar_one())
 
     def suspend(self, suspension: StaffSuspension) -> StaffSuspension:

@@ -27,7 +27,9 @@ def limits(settings: Settings) -> Limits:
                   order_24h_verify=r.order_24h_verify,
                   statement=StatementPolicy(r.statement_wording, r.statement_threshold,
                                             r.statement_required,
-                                            r.statement_on_fail == "refuse"),
+                                            r.statement_on_fail == "refuse",
+                                            r.statement_retake, r.statement_retake_tail_edits,
+                                            r.statement_retake_score),
                   risk_share_verify=r.risk_share_verify, risk_min_count=r.risk_min_count)
 
 
