@@ -93,3 +93,36 @@ def test_a_long_transcript_is_not_echoed(api: tuple[TestClient, dict[str, str]])
                     json=body("13800005678", long))
     assert r.status_code == 422 and "transcript is at most 2000" in r.text
     assert "我本人实名登记" not in r.text
+
+
+def test_a_near_miss_is_retaken_over_http(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, keys = api
+    sales = {"X-API-Key": keys["sales"]}
+    slip = "我本人实名登记并领取了尾号5688的电话卡"  # the number ends 5678: one digit misheard
+    r = client.post("/registrations/check", headers=sales, json=body("13800005678", slip))
+    got = r.json()
+    assert (got["decision"], got["retake"], got["appeal_channel"]) == ("retake", "asked", "")
+    assert [x["code"] for x in got["reasons"]] == ["statement_retake"]
+    again = {**body("13800005678", slip),
+             "retake_transcript": "我本人实名登记并领取了尾号五六七八的电话卡"}
+    got = client.post("/registrations/check", headers=sales, json=again).json()
+    assert (got["decision"], got["retake"], got["reasons"]) == ("allow", "passed", [])
+    assert got["statement"]["tail_heard"] == "5678"
+    # A mule reading the neighbouring card's tail reads it again: extra verification.
+    mule = "我本人实名登记并领取了尾号5678的电话卡"
+    got = client.post("/registrations/check", headers=sales,
+                      json=body("13800005677", mule)).json()
+    assert got["decision"] == "retake"
+    got = client.post("/registrations/check", headers=sales,
+                      json={**body("13800005677", mule), "retake_transcript": mule}).json()
+    assert (got["decision"], got["retake"]) == ("verify", "failed")
+    assert [x["code"] for x in got["reasons"]] == ["statement_mismatch"]
+    # A retake nobody asked for is ignored.
+    got = client.post("/registrations/check", headers=sales,
+                      json={**body("13800005690", "我本人实名登记并领取了尾号1111的电话卡"),
+                            "retake_transcript": "我本人实名登记并领取了尾号5690的电话卡"}).json()
+    assert (got["decision"], got["retake"]) == ("verify", "ignored")
+    long = client.post("/registrations/check", headers=sales,
+                       json={**body("13800005691"), "retake_transcript": "我本人" * 700})
+    assert long.status_code == 422 and "retake_transcript is at most 2000" in long.text
+    assert "我本人" not in long.text
