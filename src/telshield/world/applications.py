@@ -269,3 +269,36 @@ def applications(rng: np.random.Generator, p: Province, start: datetime, nodes: 
         "statement": kinds, "said": said, "errors": errors,
     }, TRUTH_SCHEMAS)
     return feed, truth
+
+
+def retakes(rng: np.random.Generator, cfg: WorldConfig, feed: pa.Table, truth: pa.Table
+            ) -> pa.Table:
+    """The second recording of every application's video statement (the retake a check may
+    ask for), from ``applications``' feed and truth: the same applicant recorded again.
+    Honest applicants read their real statement again, through the recogniser with fresh
+    errors; everyone else reads what they read before (a mule another card's tail, the other
+    text, the same part), again through the recogniser, and silence stays silent. A clerk
+    alone replays the recording sent the first time: the same transcript. IoT cards have none.
+    ``rng`` is a stream of its own, drawn after everything else, so the ``registrations`` feed
+    and its truth are the same with or without retakes."""
+    out: list[str | None] = []
+    errors: list[str] = []
+    replayed: list[bool] = []
+    for kind, statement, said, transcript in zip(
+            truth["kind"].to_pylist(), truth["statement"].to_pylist(),
+            truth["said"].to_pylist(), feed["transcript"].to_pylist(), strict=True):
+        replay = kind == "colluding_staff" and statement not in ("honest", "none")
+        replayed.append(replay)
+        if said is None:  # IoT: no statement
+            out.append(None)
+            errors.append("")
+        elif replay:
+            out.append(transcript)
+            errors.append("replayed")
+        else:
+            t, e = recognise(rng, str(said), cfg.registrations)
+            out.append(t)
+            errors.append(e)
+    return table("registration_retakes", {
+        "attempt_id": truth["attempt_id"].to_pylist(), "retake_transcript": out,
+        "errors": errors, "replayed": replayed}, TRUTH_SCHEMAS)

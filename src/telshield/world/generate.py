@@ -228,6 +228,9 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
         np.random.default_rng([seed, 40]), p, start, nodes, sims, registration_order(nodes, sims),
         subs.column("order_id").to_numpy(zero_copy_only=False), orders, channels, sanction_rows)
     w.feed("registrations", apps)
+    # Each statement's retake (a second recording, had the check asked for one): drawn last,
+    # from a stream of its own, so that no feed or other truth changes.
+    retakes = applications.retakes(np.random.default_rng([seed, 41]), cfg, apps, apps_truth)
     say("truth")
     holder = np.full(len(nodes), None, dtype=object)
     holder[sims.node] = sims.holder
@@ -238,6 +241,7 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
         "dens": dens_table(den.truth, nodes, p.cells, p.counties),
         "gangs": gangs_table(gangs.truth, nodes),
         "registrations": apps_truth,
+        "registration_retakes": retakes,
     }
     for name, t in truth.items():
         pq.write_table(t, truth_dir / f"{name}.parquet", compression="zstd")

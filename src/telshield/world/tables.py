@@ -43,6 +43,9 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
                      ("device_ids", pa.list_(S), False), ("contact_msisdns", pa.list_(S), False)),
     "registrations": _schema(("attempt_id", S, False), ("kind", S, False), ("gang_id", S, True),
                              ("statement", S, False), ("said", S, True), ("errors", S, False)),
+    # The second recording of each application's statement, had the check asked for one.
+    "registration_retakes": _schema(("attempt_id", S, False), ("retake_transcript", S, True),
+                                    ("errors", S, False), ("replayed", pa.bool_(), False)),
 }
 
 
