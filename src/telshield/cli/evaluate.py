@@ -149,11 +149,54 @@ def registrations_cmd(
     if r.mismatch_fail_by_kind:
         console.print("mismatches failing by kind: " + ", ".join(
             f"{k} {a}/{b}" for k, (a, b) in r.mismatch_fail_by_kind.items()))
-    d = Table("applicant (truth)", "allow", "verify", "refuse", title="decisions")
+    if r.retakes:
+        console.print("statement retakes asked (passed after the retake) by statement kind: "
+                      + ", ".join(f"{k} {a} ({b})" for k, (a, b) in r.retakes.items()))
+    d = Table("applicant (truth)", "allow", "retake", "verify", "refuse", title="decisions")
     for kind, counts in r.decisions.items():
-        d.add_row(kind, *(str(counts.get(x, 0)) for x in ("allow", "verify", "refuse")))
+        d.add_row(kind, *(str(counts.get(x, 0))
+                          for x in ("allow", "retake", "verify", "refuse")))
     console.print(d)
     console.print("reasons: " + (", ".join(f"{k} {v}" for k, v in r.reasons.items()) or "none"))
+
+
+@evaluate_app.command("statement-retake")
+def statement_retake_cmd(
+    world: Annotated[Path, typer.Option(
+        help="Folder written by `telshield world generate`.", exists=True, file_okay=False)],
+    seed: Annotated[int, typer.Option(
+        help="Seed of the neighbouring-card mules' recognition errors.")] = 0,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """The video statement check with its retake on a province's transcripts (the
+    [registration] statement settings), and mules reading a neighbouring card's tail."""
+    from telshield.evaluate.statement import evaluate_statement
+    from telshield.wiring.registrations import limits
+
+    settings = settings_from(config, data_dir)
+    r = evaluate_statement(world, limits(settings).statement, seed=seed)
+
+    def share(x: tuple[int, int]) -> str:
+        return f"{x[0] / x[1]:.1%} ({x[0]}/{x[1]})" if x[1] else "n/a (none)"
+
+    p, f = r.honest_retake, r.mismatch_fail
+    typer.echo(f"honest transcripts passing at the first recording: {share(r.honest_first)}")
+    typer.echo(f"honest transcripts passing with the retake (bar ≥ 99%): {share(p)}"
+               + ("" if not p[1] else " [met]" if p[0] >= 0.99 * p[1] else " [NOT MET]"))
+    typer.echo(f"mismatches failing with the retake (bar ≥ 98%): {share(f)}"
+               + ("" if not f[1] else " [met]" if f[0] >= 0.98 * f[1] else " [NOT MET]"))
+    if r.mismatch_fail_by_kind:
+        typer.echo("mismatches failing by kind: " + ", ".join(
+            f"{k} {a}/{b}" for k, (a, b) in r.mismatch_fail_by_kind.items()))
+    typer.echo("retakes asked by statement kind: "
+               + (", ".join(f"{k} {v}" for k, v in r.retakes.items()) or "none"))
+    for name, c in r.neighbours.items():
+        typer.echo(f"mules reading the {name} card's tail: {c.get('mules', 0)}; retake asked "
+                   f"{c.get('retake asked', 0)}; passing: first recording "
+                   f"{c.get('passed first', 0)}, with the retake "
+                   f"{c.get('passed with retake', 0)}; were one digit off accepted "
+                   f"{c.get('one digit off accepted', 0)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,11 @@ The bars (issue 13): ≥ 99 % of sanctioned persons' applications refused for th
 honest applicant refused for one, no ID taken above the card limit by the check, and — when the
 check reads the video statement — ≥ 99 % of honest transcripts passing and ≥ 98 % of mismatched
 ones failing.
+
+A check answered ``retake`` (a near miss of the video statement) is sent again, as the sales
+system would, with the same applicant's second recording from the simulator
+(``truth/registration_retakes.parquet``: what they would say if asked again, read only when the
+check asks); the bars judge the final answer, and the first recording's pass rate is shown too.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from telshield.settings import Settings, StoreSettings
 
 log = structlog.get_logger(__name__)
 
-STATEMENT_CODES = ("statement_mismatch", "statement_missing")
+# A near miss left unretaken (another rule sent the applicant to verification) has not passed.
+STATEMENT_CODES = ("statement_mismatch", "statement_missing", "statement_retake")
 MISMATCHES = ("wrong_digits", "other_text", "partial", "silence")
 ACTOR = "evaluate"
 Progress = Callable[[str, int, int], None]
@@ -63,6 +69,10 @@ class RegistrationReport:
     honest_pass: tuple[int, int] = (0, 0)
     mismatch_fail: tuple[int, int] = (0, 0)
     mismatch_fail_by_kind: dict[str, tuple[int, int]] = field(default_factory=dict)
+    honest_pass_first: tuple[int, int] = (0, 0)  # the first recording alone
+    retakes: dict[str, tuple[int, int]] = field(default_factory=dict)  # statement kind ->
+    # (retakes asked, of which the retake passed)
+    retake_available: bool = False  # the world has retakes and the check reads them
     decisions: dict[str, dict[str, int]] = field(default_factory=dict)  # truth kind -> counts
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -85,13 +95,33 @@ class RegistrationReport:
             rows.append(("statement check", "not available", None))
             return rows
         p, f = self.honest_pass, self.mismatch_fail
+        if self.retake_available:
+            rows.append(("statement check: honest transcripts passing at the first recording",
+                         share(self.honest_pass_first), None))
+        with_retake = " with the retake" if self.retake_available else ""
         rows += [
-            ("statement check: honest transcripts passing (bar ≥ 99%)", share(p),
+            (f"statement check: honest transcripts passing{with_retake} (bar ≥ 99%)", share(p),
              p[0] >= 0.99 * p[1] if p[1] else None),
             ("statement check: mismatches failing (bar ≥ 98%)", share(f),
              f[0] >= 0.98 * f[1] if f[1] else None),
         ]
         return rows
+
+
+def retake_supported(check: Callable[..., Any]) -> bool:
+    """Whether the check reads a statement's retake (``retake_transcript``)."""
+    return "retake_transcript" in inspect.signature(check).parameters
+
+
+def _retakes(world: Path) -> dict[str, str | None] | None:
+    """Each application's second recording (None: the world has none: generated before
+    retakes were simulated)."""
+    f = world / "truth" / "registration_retakes.parquet"
+    if not f.exists():
+        return None
+    t = pq.read_table(f, columns=["attempt_id", "retake_transcript"])
+    return dict(zip(t["attempt_id"].to_pylist(), t["retake_transcript"].to_pylist(),
+                    strict=True))
 
 
 def statement_supported(check: Callable[..., Any]) -> bool:
@@ -186,12 +216,17 @@ def evaluate_registrations(settings: Settings, world: Path, work: Path, *,
     clock = FixedClock(feed_to_store(first))
     service = registrations(rs, open_store(rs), clock=clock, lake=lake)
     with_statement = statement_supported(service.check)
+    second = _retakes(world) if with_statement and retake_supported(service.check) else None
+    if with_statement and second is None:
+        log.warning("evaluate.no_retakes", hint="the world has no "
+                    "truth/registration_retakes.parquet: regenerate it to replay retakes")
 
     rows = apps.to_pylist()
     kinds = dict(zip(truth["attempt_id"].to_pylist(), truth["kind"].to_pylist(), strict=True))
     statements = dict(zip(truth["attempt_id"].to_pylist(), truth["statement"].to_pylist(),
                           strict=True))
     decided: list[tuple[str, Decision, tuple[str, ...]]] = []
+    first_codes: list[tuple[str, ...]] = []
     to_export: set[str] = set()
     day = first.date()
     for n, a in enumerate(rows):
@@ -204,11 +239,15 @@ def evaluate_registrations(settings: Settings, world: Path, work: Path, *,
                 service.refresh()
         clock.at = feed_to_store(at)
         extra: dict[str, Any] = {"transcript": a["transcript"] or ""} if with_statement else {}
-        r = service.check(
-            id_hash=a["id_hash"], holder_kind=a["holder_kind"], channel_id=a["channel_id"],
-            staff_id=a["staff_id"], terminal_id=a["terminal_id"] or "",
-            msisdn=a["requested_msisdn"], actor=ACTOR,
-            order=orders.get(a["order_id"] or "", Order()), **extra)
+        ask = {"id_hash": a["id_hash"], "holder_kind": a["holder_kind"],
+               "channel_id": a["channel_id"], "staff_id": a["staff_id"],
+               "terminal_id": a["terminal_id"] or "", "msisdn": a["requested_msisdn"],
+               "actor": ACTOR, "order": orders.get(a["order_id"] or "", Order()), **extra}
+        r = service.check(**ask)
+        first_codes.append(tuple(x.code for x in r.reasons))
+        if r.decision is Decision.RETAKE and second is not None:
+            # The sales system records the applicant again and sends the application again.
+            r = service.check(**ask, retake_transcript=second.get(a["attempt_id"]) or "")
         codes = tuple(x.code for x in r.reasons)
         decided.append((a["attempt_id"], r.decision, codes))
         if r.decision is not Decision.REFUSE and a["outcome"] != "abandoned":
@@ -217,6 +256,8 @@ def evaluate_registrations(settings: Settings, world: Path, work: Path, *,
             progress("applications", n + 1, len(rows))
     report = _judge(rows, decided, kinds, statements, before, settings.registration.cards_per_id,
                     with_statement)
+    _first(report, first_codes, decided, [statements[a["attempt_id"]] for a in rows])
+    report.retake_available = second is not None
     report.period = (first, last)
     report.seconds = round(time.perf_counter() - t0, 1)
     log.info("evaluate.registrations", applications=len(rows), seconds=report.seconds)
@@ -274,6 +315,22 @@ def _judge(rows: list[dict[str, Any]], decided: list[tuple[str, Decision, tuple[
         if with_statement else {},
         decisions={k: dict(v) for k, v in sorted(by_kind.items())},
         reasons=dict(reasons.most_common()))
+
+
+def _first(report: RegistrationReport, first: list[tuple[str, ...]],
+           decided: list[tuple[str, Decision, tuple[str, ...]]], statements: list[str]) -> None:
+    """The first recording's honest pass rate, and the retakes asked by statement kind."""
+    hp = [0, 0]
+    asked: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for codes, (_, _, final), statement in zip(first, decided, statements, strict=True):
+        if statement == "honest":
+            hp[0] += not any(c in STATEMENT_CODES for c in codes)
+            hp[1] += 1
+        if "statement_retake" in codes:
+            asked[statement][0] += 1
+            asked[statement][1] += not any(c in STATEMENT_CODES for c in final)
+    report.honest_pass_first = (hp[0], hp[1]) if report.statement_available else (0, 0)
+    report.retakes = {k: (v[0], v[1]) for k, v in sorted(asked.items())}
 
 
 def work_dir(settings: Settings, world: Path) -> Path:
