@@ -3,6 +3,7 @@ check, judged against truth, and the judging arithmetic."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,8 @@ def test_the_command_prints_each_bar(world: Path, settings: Settings) -> None:
                 "card limit never exceeded (max cards per ID ≤ 5)"):
         assert bar in res.output
     if statement_supported(RegistrationService.check):
-        assert "honest transcripts passing (bar ≥ 99%)" in res.output
+        assert "honest transcripts passing at the first recording" in res.output
+        assert "honest transcripts passing with the retake (bar ≥ 99%)" in res.output
         assert "mismatches failing (bar ≥ 98%)" in res.output
     else:
         line = next(x for x in res.output.splitlines() if "statement check" in x)
@@ -119,3 +121,21 @@ def test_bars_say_when_a_figure_is_met() -> None:
                            mismatch_fail=(49, 50))
     met = [m for _, _, m in r.bars()]
     assert met == [True, False, True, False, True]
+
+
+def test_a_near_miss_is_retaken_as_the_sales_system_would(world: Path, settings: Settings,
+                                                          tmp_path: Path) -> None:
+    r = evaluate_registrations(settings, world, tmp_path / "work")
+    assert r.retake_available
+    # The final answers: every retake asked was sent again and answered allow or verify.
+    assert not any(d.get("retake") for d in r.decisions.values())
+    assert r.honest_pass[1] == r.honest_pass_first[1] > 0
+    assert r.honest_pass[0] >= r.honest_pass_first[0]
+    asked = sum(a for a, _ in r.retakes.values())
+    assert r.honest_pass[0] - r.honest_pass_first[0] <= asked
+    # Without the side file (a world generated before retakes), the first answer stands.
+    bare = tmp_path / "bare"
+    shutil.copytree(world, bare)
+    (bare / "truth" / "registration_retakes.parquet").unlink()
+    r = evaluate_registrations(settings, bare, tmp_path / "work2")
+    assert not r.retake_available and r.honest_pass == r.honest_pass_first

@@ -166,6 +166,8 @@ def statement_retake_cmd(
         help="Folder written by `telshield world generate`.", exists=True, file_okay=False)],
     seed: Annotated[int, typer.Option(
         help="Seed of the neighbouring-card mules' recognition errors.")] = 0,
+    rounds: Annotated[int, typer.Option(
+        help="Neighbouring-card mules per number applied for, each way.")] = 4,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -175,7 +177,7 @@ def statement_retake_cmd(
     from telshield.wiring.registrations import limits
 
     settings = settings_from(config, data_dir)
-    r = evaluate_statement(world, limits(settings).statement, seed=seed)
+    r = evaluate_statement(world, limits(settings).statement, seed=seed, rounds=rounds)
 
     def share(x: tuple[int, int]) -> str:
         return f"{x[0] / x[1]:.1%} ({x[0]}/{x[1]})" if x[1] else "n/a (none)"

@@ -67,10 +67,13 @@ def _config(world: Path) -> WorldConfig:
     return WorldConfig.model_validate(json.loads(meta.read_text())["config"])
 
 
-def evaluate_statement(world: Path, policy: StatementPolicy, *, seed: int = 0
+def evaluate_statement(world: Path, policy: StatementPolicy, *, seed: int = 0, rounds: int = 4
                        ) -> StatementReport:
     """The statement check with its retake on ``world``'s transcripts, and neighbouring-card
-    mules made with the world's recogniser (``seed``: their recognition errors)."""
+    mules made with the world's recogniser (``seed``: their recognition errors; ``rounds``
+    mules per number and neighbour)."""
+    if rounds < 1:
+        raise InvalidInput("rounds must be at least 1")
     retakes_file = world / "truth" / "registration_retakes.parquet"
     if not retakes_file.exists():
         raise InvalidInput(f"{world} has no truth/registration_retakes.parquet: regenerate it "
@@ -111,7 +114,7 @@ def evaluate_statement(world: Path, policy: StatementPolicy, *, seed: int = 0
     report.mismatch_fail_by_kind = {k: (v[0], v[1]) for k, v in sorted(by_kind.items())}
     report.retakes = {k: v for k, v in sorted(asked.items()) if v}
     rng = np.random.default_rng([seed, 4101])
-    numbers = [int(a["requested_msisdn"]) for a in apps if a["transcript"] is not None]
+    numbers = [int(a["requested_msisdn"]) for a in apps if a["transcript"] is not None] * rounds
     for name, step in (("next", 1), ("previous", -1)):
         c: Counter[str] = Counter()
         for n in numbers:
