@@ -275,9 +275,9 @@ class RegistrationService:
     def recent(self, *, decision: str = "", channel_id: str = "", staff_id: str = "",
                before: int | None = None, limit: int = 50) -> list[CheckRecord]:
         """Checks newest first (the registrations page), filtered and paged on by the last id
-        seen; the decision is checked to be one of allow, verify, refuse."""
+        seen; the decision is checked to be one of allow, retake, verify, refuse."""
         if decision and decision not in {d.value for d in Decision}:
-            raise InvalidInput(f"decision {decision!r}: use allow, verify or refuse")
+            raise InvalidInput(f"decision {decision!r}: use allow, retake, verify or refuse")
         with self.store.transaction(write=False) as tx:
             return tx.registrations.recent(decision=decision, channel_id=channel_id,
                                            staff_id=staff_id, before=before, limit=limit)
