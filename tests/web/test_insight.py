@@ -204,6 +204,9 @@ def test_registrations_page_pages_filters_masks_and_ranks(site: Site) -> None:
     assert len(re.findall(r"<tr data-decision=", ch)) == 3
     st = c.get("/web/registrations?staff=ST-0&decision=allow").text
     assert all(d == "allow" for d in re.findall(r'<tr data-decision="(\w+)"', st))
+    retake = c.get("/web/registrations?decision=retake")
+    assert retake.status_code == 200
+    assert all(d == "retake" for d in re.findall(r'<tr data-decision="(\w+)"', retake.text))
     assert c.get("/web/registrations?decision=maybe").status_code == 422
     subscribers = len(site.lake.ours) + len(site.lake.office) + 2  # the lake's, all CH-X, ST-X
     share, lower = 100 / subscribers, 100 * wilson_lower(1, subscribers)

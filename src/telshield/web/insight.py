@@ -306,7 +306,7 @@ def registrations(
     request: Request,
     i: Ins,
     user: Annotated[User, Depends(requires(Permission.REGISTRATIONS_RISK))],
-    decision: Annotated[str, Query(pattern="^(|allow|verify|refuse)$")] = "",
+    decision: Annotated[str, Query(pattern="^(|allow|retake|verify|refuse)$")] = "",
     channel: Key = "",
     staff: Key = "",
     before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
