@@ -127,3 +127,14 @@ def test_registration_settings(tmp_path: Path) -> None:
     assert "staff_hour_refuse (60) must be above staff_hour_verify (60)" in str(e.value)
     with pytest.raises(InvalidInput):
         load_settings(_toml(tmp_path, "[registration]\ncards_per_id = 0\n"))
+
+
+@pytest.mark.parametrize("path", [None, Path("deploy/telshield.toml.example")])
+def test_sip_workers_metrics_ports_clear_of_the_api_and_cycle(path: Path | None) -> None:
+    """Worker i of the SIP face serves metrics on sip_metrics_port + i: up to ten workers must
+    not take the API's or the cycle's metrics port, by default or in the example settings."""
+    root = Path(__file__).resolve().parents[1]
+    s = load_settings(root / path) if path else Settings()
+    sip = set(range(s.screening.sip_metrics_port, s.screening.sip_metrics_port + 10))
+    assert s.api.metrics_port not in sip
+    assert s.cycle.metrics_port not in sip

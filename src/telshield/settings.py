@@ -211,8 +211,9 @@ class ScreeningSettings(BaseModel):
     )
     sip_port: int = Field(default=5070, ge=0, le=65535)
     sip_metrics_port: int = Field(
-        default=9470, ge=0, le=65535,
-        description="Prometheus port of the SIP face (worker i of several: this + i); 0 = off"
+        default=9480, ge=0, le=65535,
+        description="Prometheus port of the SIP face (worker i of several: this + i, so "
+        "9480-9489 for up to ten workers, clear of the API's 9471 and the cycle's 9472); 0 = off",
     )
     sip_workers: int = Field(
         default=1, ge=1,
