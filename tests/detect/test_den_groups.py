@@ -6,6 +6,7 @@ serving cell."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -107,3 +108,20 @@ def test_relay_phones_do_not_join_a_den_device() -> None:
     found = group(rows, _hours(goip), relays, cells, PROFILE)
     assert len(found) == 1 and found[0].kind == "goip"
     assert {m.msisdn for m in found[0].members} == set(goip)
+
+
+def test_a_slow_one_way_caller_on_a_den_cell_is_left_out() -> None:
+    cells = _grid(0.01)
+    forged = [f"86152000000{i:02d}" for i in range(8)]
+    rows = []
+    for i, m in enumerate(forged):  # 40 calls in 3 hours: 13 an hour
+        rows += _port(m, f"3535{i:04d}7806883{i}", "phone", [("C00", 40)])
+    rows += _port("8613722220000", "868888000000231", "phone", [("C00", 12)])
+    hours = _hours(forged) | {"8613722220000": set(range(1000, 1012))}  # 12 calls, 12 hours
+    [den] = group(rows, hours, [], cells, PROFILE)
+    assert {m.msisdn for m in den.members} == set(forged)
+    assert den.evidence["member_rules"]["slow_callers_left_out"] == 1
+    assert den.evidence["member_rules"]["slowest_calls_per_hour"] == round(40 / 3, 2)
+    [den] = group(rows, hours, [], cells, replace(PROFILE, min_calls_per_hour=0))
+    assert {m.msisdn for m in den.members} == set(forged) | {"8613722220000"}
+    assert den.evidence["member_rules"]["slow_callers_left_out"] == 0

@@ -33,7 +33,11 @@ def test_profile_parsing() -> None:
                                "weights": {"device": 1}}}, source="x.toml")
     assert p == DenProfile(min_sims=6, threshold=0.7, device_kinds=("goip",),
                            weights={"device": 1.0})
+    p = parse_profile({"den": {"max_sim_age_days": 0, "min_calls_per_hour": 2}}, source="x")
+    assert (p.max_sim_age_days, p.min_calls_per_hour) == (0, 2.0)
     for bad, msg in [({"min_sim": 4}, "unknown key 'min_sim'"),
+                     ({"max_sim_age_days": 1.5}, "max_sim_age_days must be a whole number"),
+                     ({"min_calls_per_hour": -1}, "min_calls_per_hour must be a number"),
                      ({"min_sims": -1}, "min_sims must be a whole number"),
                      ({"threshold": "high"}, "threshold must be a number"),
                      ({"device_kinds": "goip"}, "device_kinds must be a list"),

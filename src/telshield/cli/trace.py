@@ -70,26 +70,27 @@ def evaluate_trace_cmd(
                                         exists=True, file_okay=False)],
     per_group: Annotated[int, typer.Option(help="Numbers traced per den and gang.")] = 3,
     depth: Annotated[int, typer.Option(help="Trace depth.")] = 2,
+    find: Annotated[bool, typer.Option(help="Run the den finder every --step-hours over the "
+                                       "world and the gang finder once before tracing, so "
+                                       "stored dens and gangs are evidence.")] = False,
+    step_hours: Annotated[int, typer.Option(min=1, help="With --find: run the den finder "
+                                            "this often.")] = 6,
     config: ConfigOption = None,
 ) -> None:
     """Share of a den's or gang's other numbers in the top 20 of a trace of one of them."""
     import tempfile
     from statistics import mean
 
-    from telshield import wiring
     from telshield.cli.common import settings_from
-    from telshield.evaluate.trace import TOP, judge
-    from telshield.wiring.trace import tracer
+    from telshield.cli.trace_evaluate import evaluate
+    from telshield.evaluate.trace import TOP
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = settings_from(config, Path(tmp))
-        store = wiring.open_store(settings)
-        svc = tracer(settings, store, lake=world)
-        cases = judge(world, lambda n: [x.msisdn for x in svc.trace(
-            n, actor="evaluate", depth=depth).links], per_group=per_group)
-        store_dispose = getattr(store, "dispose", None)
-        if store_dispose is not None:
-            store_dispose()
+        cases, n_dens, n_gangs = evaluate(settings, world, per_group=per_group, depth=depth,
+                                          find=find, step_hours=step_hours)
+    if find:
+        console.print(f"found first: {n_dens} den(s) (every {step_hours} h), {n_gangs} gang(s)")
     t = table("group", "kind", "number", "others", f"in top {TOP}", "share")
     for c in cases:
         t.add_row(c.group, c.kind, c.number, str(c.others), str(c.hits), f"{c.share:.0%}")

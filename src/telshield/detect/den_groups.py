@@ -1,15 +1,19 @@
 """Grouping den ports into dens, in plain Python over the few rows ``detect.dens`` returns.
 
-A den sits still: its ports call from one or two cells. A SIM whose two busiest cells carry
-``STATIC_SHARE`` of its calls is *static*; cells are joined when one static SIM calls from both
-and they are neighbours (within ``NEIGHBOUR_KM``, or the farther one's site is among the
-``NEIGHBOUR_RANK`` nearest sites of the other: where cells are sparse, neighbours are farther
-apart), and a group is every static port on a set of joined cells, split by device: ports on a
-den device's TAC (``device_intel``) form one group per TAC and run of IMEI serials (two GOIPs on
-the same cells are two dens), the other ports (phones, forged TACs) one more. Each group is then
+A den sits still and dials on: its ports call from one or two cells, at least
+``min_calls_per_hour`` calls in each hour they call in (den profile; a slower one-way caller is an
+honest line that happens to sit on a den's cells, and is left out before grouping). A SIM whose two
+busiest cells carry ``STATIC_SHARE`` of its calls is *static*; cells are joined when one static SIM
+calls from both and they are neighbours (within ``NEIGHBOUR_KM``, or the farther one's site is
+among the ``NEIGHBOUR_RANK`` nearest sites of the other: where cells are sparse, neighbours are
+farther apart), and a group is every static port on a set of joined cells, split by device: ports
+on a den device's TAC (``device_intel``) form one group per TAC and run of IMEI serials (two GOIPs
+on the same cells are two dens), the other ports (phones, forged TACs) one more. Each group is then
 scored (``domain.dens.confidence``) on its device kind, IMEI continuity across SIM swaps, how many
-ports call in the same hour, SIM turnover and call length. Location: the centroid of its cells
-weighted by calls, the county of its busiest cell, and a radius reaching its farthest cell.
+ports call in the same hour, SIM turnover and call length; its evidence says how young its oldest
+SIM of ours is, how fast its slowest port calls and how many slow callers on its cells were left
+out. Location: the centroid of its cells weighted by calls, the county of its busiest cell, and a
+radius reaching its farthest cell.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 from statistics import median
@@ -129,6 +133,16 @@ class Near:
         return self.memo[key]
 
 
+def calls_per_hour(rows: Iterable[Mapping[str, Any]],
+                   hours: Mapping[str, set[int]]) -> dict[str, float]:
+    """Each SIM's calls (over all its rows) per hour it called in; a SIM with no hours known
+    is left out (its pace is unknown)."""
+    calls: Counter[str] = Counter()
+    for r in rows:
+        calls[str(r["msisdn"])] += int(r["calls"])
+    return {m: n / len(hours[m]) for m, n in calls.items() if hours.get(m)}
+
+
 def device_key(row: Mapping[str, Any], profile: DenProfile) -> str:
     """The device family a port's head row belongs to: its TAC when ``device_intel`` lists the
     TAC as a den device kind, else ``other`` (phones, forged or unknown TACs)."""
@@ -166,7 +180,12 @@ def group(rows: Iterable[Mapping[str, Any]], hours: Mapping[str, set[int]],
           profile: DenProfile) -> list[Found]:
     """The dens among one-way callers' rows (``detect.dens.ports``), with the hours each called
     in and the relay phones on our cells."""
+    rows = list(rows)
     ports = static_ports(rows)
+    pace = calls_per_hour(rows, hours)
+    slow = {m for m in ports if pace.get(m, math.inf) < profile.min_calls_per_hour}
+    slow_at = Counter(str(ports[m][0]["cell"]) for m in slow)
+    ports = {m: rs for m, rs in ports.items() if m not in slow}
     near = Near(cells)
     u = _Union()
     for rs in ports.values():
@@ -196,8 +215,24 @@ def group(rows: Iterable[Mapping[str, Any]], hours: Mapping[str, set[int]],
                 continue
             f = _score(sims, ports, hours, relay_at if phones else {}, cells, profile, near)
             if f is not None:
-                found.append(f)
+                found.append(_rules(f, sims, ports, pace, slow_at, profile))
     return sorted(found, key=lambda f: -f.confidence)
+
+
+def _rules(f: Found, sims: Sequence[str], ports: Mapping[str, list[Mapping[str, Any]]],
+           pace: Mapping[str, float], slow_at: Mapping[str, int], p: DenProfile) -> Found:
+    """The den with the profile's member rules in its evidence: its oldest SIM of ours (days
+    since registration; none when no SIM is ours), its slowest port's calls per hour, and the
+    slow one-way callers left out on its cells."""
+    ages = [float(r["sim_age_days"]) for m in sims for r in ports[m][:1]
+            if r.get("sim_age_days") is not None]
+    rates = [pace[m] for m in sims if m in pace]
+    return replace(f, evidence={**f.evidence, "member_rules": {
+        "max_sim_age_days": p.max_sim_age_days, "oldest_sim_age_days":
+        round(max(ages), 1) if ages else None,
+        "min_calls_per_hour": p.min_calls_per_hour, "slowest_calls_per_hour":
+        round(min(rates), 2) if rates else None,
+        "slow_callers_left_out": sum(slow_at.get(c, 0) for c in f.cells)}})
 
 
 def _parallel(sims: Sequence[str], hours: Mapping[str, set[int]]) -> int:

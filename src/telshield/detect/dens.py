@@ -1,12 +1,15 @@
 """GOIP den candidates as lazy expressions over the lake.
 
-A den port is a SIM that, in the window, placed calls from our cells to at least
-``min_callees`` distinct numbers and received almost none (``max_inbound_share`` of what it
-placed). ``ports`` gives one row per such SIM and cell it called from, with its IMEI, the
-device kind the police's ``device_intel`` gives that IMEI's TAC, and its call figures;
-``port_hours`` the hours each port called in (for parallelism); ``relays`` the phones on our
-cells that took calls from abroad and placed none (the audio-cable form's relay phone).
-Grouping ports into dens is the service's work.
+A den port is a SIM that, in the window, placed calls from our cells to at least ``min_callees``
+distinct numbers and received almost none (``max_inbound_share`` of what it placed). ``ports``
+gives one row per such SIM and cell it called from, with its IMEI, the device kind the police's
+``device_intel`` gives that IMEI's TAC, its SIM's age (days since it was registered with us; null
+for other operators' SIMs) and its call figures. A den's SIMs are bought and swapped every few
+days: a SIM of ours older than ``max_sim_age_days`` is an honest line that happens to call like a
+port (an office line calling out, say) and is no port. ``port_hours`` the hours
+each port called in (for parallelism); ``relays`` the phones on our cells that took calls from
+abroad and placed none (the audio-cable form's relay phone). Grouping ports into dens is the
+service's work.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-from telshield.detect.portable import epoch_s
+from telshield.detect.portable import days_between, epoch_s
 
 
 def _window(calls: ir.Table, since: datetime, until: datetime) -> ir.Table:
@@ -38,10 +41,22 @@ def one_way(calls: ir.Table, *, since: datetime, until: datetime, min_callees: i
                     & (j.inbound.cast("float64") <= j.placed.cast("float64") * max_inbound_share))
 
 
+def sim_ages(subscribers: ir.Table, until: datetime) -> ir.Table:
+    """``a_msisdn, sim_age_days``: days from each of our SIMs' (latest) registration before
+    ``until`` to ``until``."""
+    s = subscribers.filter(subscribers.registered_at < ibis.timestamp(until))
+    s = s.group_by(a_msisdn=s.msisdn).agg(registered_at=s.registered_at.max())
+    return s.select("a_msisdn",
+                    sim_age_days=days_between(ibis.timestamp(until), s.registered_at))
+
+
 def ports(calls: ir.Table, intel: ir.Table | None, *, since: datetime, until: datetime,
-          min_callees: int, max_inbound_share: float) -> ir.Table:
-    """``msisdn, cell, imei, kind, calls, answered, median_s, first_at, last_at``: one row per
-    one-way caller and cell it called from."""
+          min_callees: int, max_inbound_share: float, subscribers: ir.Table | None = None,
+          max_sim_age_days: float = 0) -> ir.Table:
+    """``msisdn, cell, imei, kind, sim_age_days, calls, answered, median_s, first_at,
+    last_at``: one row per one-way caller and cell it called from. With ``subscribers`` and
+    ``max_sim_age_days`` above 0, our SIMs registered longer ago than that are left out (SIMs
+    not in ``subscribers`` have no known age and stay)."""
     w = _window(calls, since, until)
     w = w.filter(w.caller_cell.notnull())
     ow = one_way(calls, since=since, until=until, min_callees=min_callees,
@@ -52,13 +67,20 @@ def ports(calls: ir.Table, intel: ir.Table | None, *, since: datetime, until: da
         answered=(w.duration_s > 0).sum().cast("int64"),
         median_s=w.duration_s.median().cast("float64"),
         first_at=w.started_at.min(), last_at=w.started_at.max())
+    if subscribers is None:
+        g = g.mutate(sim_age_days=ibis.literal(None, "float64"))
+    else:
+        a = sim_ages(subscribers, until)
+        g = g.left_join(a, g.msisdn == a.a_msisdn).drop("a_msisdn")
+        if max_sim_age_days > 0:
+            g = g.filter(g.sim_age_days.isnull() | (g.sim_age_days <= max_sim_age_days))
+    cols = ("msisdn", "cell", "imei", "kind", "sim_age_days", "calls", "answered", "median_s",
+            "first_at", "last_at")
     if intel is None:
-        return g.mutate(kind=ibis.literal(None, "string"))
+        return g.mutate(kind=ibis.literal(None, "string")).select(*cols)
     k = intel.select(t_tac="tac", t_kind="kind")
     j = g.left_join(k, g.imei.substr(0, 8) == k.t_tac)
-    return j.select(g.msisdn, g.cell, g.imei, kind=k.t_kind, calls=g.calls,
-                    answered=g.answered, median_s=g.median_s, first_at=g.first_at,
-                    last_at=g.last_at)
+    return j.mutate(kind=j.t_kind).select(*cols)
 
 
 def port_hours(calls: ir.Table, msisdns: ir.Table, *, since: datetime,

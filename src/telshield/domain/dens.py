@@ -31,6 +31,11 @@ class DenProfile:
     swap_days: int = 6  # a SIM seen longer than this is not a swapped port card
     min_relay_calls: int = 3  # calls from abroad that make a den cell's phone a relay
     threshold: float = 0.5  # confidence from which a group is a den
+    # A port's SIM of ours registered longer ago than this is an honest line, no port (den SIMs
+    # are bought and swapped every few days); 0: no limit. Other operators' SIMs have no age.
+    max_sim_age_days: int = 180
+    # A port calls at least this many calls per hour it calls in (a den dials on); 0: no limit.
+    min_calls_per_hour: float = 1.5
     weights: dict[str, float] = field(default_factory=lambda: {
         "device": 0.3, "continuity": 0.2, "parallel": 0.2, "swapped": 0.2, "short": 0.1,
         "relay": 0.2})

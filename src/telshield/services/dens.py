@@ -64,8 +64,10 @@ class DenService:
         p = self.profile
         calls = self.reader.table("calls", since, until)
         intel = self.reader.table("device_intel") if self.reader.files("device_intel") else None
+        subs = self.reader.table("subscribers") if self.reader.files("subscribers") else None
         e = ports(calls, intel, since=since, until=until, min_callees=p.min_callees,
-                  max_inbound_share=p.max_inbound_share)
+                  max_inbound_share=p.max_inbound_share, subscribers=subs,
+                  max_sim_age_days=p.max_sim_age_days)
         rows = e.to_pyarrow().to_pylist()
         hours: dict[str, set[int]] = defaultdict(set)
         if rows:
