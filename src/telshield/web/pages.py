@@ -25,6 +25,7 @@ from telshield.web.views import (
     EntryRow,
     chart,
     possible_actions,
+    route_rows,
     shown,
 )
 from telshield.wiring import Disposal
@@ -102,7 +103,14 @@ def overview(request: Request, user: Annotated[User, Depends(viewer)]) -> Respon
     kinds = ["verify", "restrict", "suspend", "release", "confirm"]
     trend = {"days": [d for d, _ in ov.trend],
              "series": {k: [n.get(k, 0) for _, n in ov.trend] for k in kinds}}
-    return page(request, "overview.html", user, ov=ov, trend=chart(trend), kinds=kinds)
+    routes = route_rows(ov.month, ov.last_year)
+    series: dict[str, list[int | None]] = {"screened": [r.screened for r in routes[:-1]],
+                                           "rejected": [r.rejected for r in routes[:-1]]}
+    if ov.last_year is not None:
+        series["rejected, last year"] = [r.last_rejected for r in routes[:-1]]
+    bars = {"days": [r.route for r in routes[:-1]], "series": series}
+    return page(request, "overview.html", user, ov=ov, trend=chart(trend), kinds=kinds,
+                routes=routes, bars=chart(bars))
 
 
 # -- alerts and cases --------------------------------------------------------------------------

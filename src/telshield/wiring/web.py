@@ -32,9 +32,12 @@ def session_key(settings: Settings) -> str:
     return hmac.new(secret, b"telshield web session v1", hashlib.sha256).hexdigest()
 
 
-def overview(d: Disposal) -> OverviewService:
-    """The overview's figures over the disposal services' store and clock."""
-    return OverviewService(d.store, d.cases.clock)
+def overview(settings: Settings, d: Disposal) -> OverviewService:
+    """The overview's figures over the disposal services' store and clock, the decision log
+    and the numbering plan (``wiring.figures``)."""
+    from telshield.wiring.figures import figures
+
+    return OverviewService(d.store, d.cases.clock, figures(settings, d.store, d.cases.clock))
 
 
 def fraud_calls(settings: Settings, d: Disposal) -> FraudCallsByCell:
