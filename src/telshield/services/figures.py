@@ -160,6 +160,7 @@ class PeriodFigures:
         """The figures as plain data (the police report's ``figures`` section)."""
         d = asdict(self)
         d["start"], d["end"] = f"{self.start:%Y-%m-%d %H:%M:%S}", f"{self.end:%Y-%m-%d %H:%M:%S}"
+        d["routes"] = [asdict(r) for r in self.routes]
         return d
 
 
