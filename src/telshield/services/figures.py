@@ -21,7 +21,7 @@ evaluation's, read in ``telshield.evaluate``, never here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -181,24 +181,32 @@ class Figures:
 
     def period(self, start: datetime, end: datetime) -> PeriodFigures:
         """The figures of [start, end) (store time)."""
+        return self.periods([(start, end)])[0]
+
+    def periods(self, spans: Sequence[tuple[datetime, datetime]]) -> list[PeriodFigures]:
+        """The figures of each [start, end) (store time), in one read transaction, the numbers
+        known bad read once for all of them."""
         now = self.clock.now()
+        counts = []
         with self.store.transaction(write=False) as tx:
-            tiers = tx.alerts.tier_counts(since=start, until=end)
-            actions = tx.actions.counts(since=start, until=end)
-            appeals = tx.appeals.counts(since=start, until=end)
-            late = sum(tx.actions.counts(since=start, until=end,
-                                         reason=ESCALATION_REASON).values())
-            if start <= now < end:
-                late += tx.cases.count_overdue(now, [CaseStatus.VERIFYING,
-                                                     CaseStatus.RESTRICTED])
+            for start, end in spans:
+                late = sum(tx.actions.counts(since=start, until=end,
+                                             reason=ESCALATION_REASON).values())
+                if start <= now < end:
+                    late += tx.cases.count_overdue(now, [CaseStatus.VERIFYING,
+                                                         CaseStatus.RESTRICTED])
+                counts.append((tx.alerts.tier_counts(since=start, until=end),
+                               tx.actions.counts(since=start, until=end),
+                               tx.appeals.counts(since=start, until=end), late))
             known = tx.outcomes.fraud_numbers() if self.calls is not None else None
         bad = known.alerted | known.clued | known.confirmed if known else frozenset()
-        return PeriodFigures(
+        return [PeriodFigures(
             start=start, end=end, warned=sum(tiers.values()),
             disposed=sum(actions.get(k.value, 0) for k in DISPOSALS),
             released=actions.get(ActionKind.RELEASE.value, 0), by_tier=_sorted(tiers),
             by_action=_sorted(actions), appeals=_sorted(appeals), sla_breaches=late,
             routes=tuple(self.screened(start, end, bad)))
+            for (start, end), (tiers, actions, appeals, late) in zip(spans, counts, strict=True)]
 
     def screened(self, start: datetime, end: datetime, bad: frozenset[str] = frozenset()
                  ) -> list[RouteFigures]:

@@ -73,8 +73,8 @@ class OverviewService:
         now = self.clock.now()
         today, month = day_start(now), month_start(now)
         until = now + timedelta(microseconds=1)  # [start, now]: what is in the store now
-        periods = [self.figures.period(start, until) for start in (today, month)]
-        back = self.figures.period(year_back(month), year_back(until))
+        today_f, month_f, back = self.figures.periods(
+            [(today, until), (month, until), (year_back(month), year_back(until))])
         since = today - timedelta(days=trend_days - 1)
         with self.store.transaction(write=False) as tx:
             rows = tx.actions.per_day(since, shift=FEED_OFFSET, days=trend_days)
@@ -87,7 +87,7 @@ class OverviewService:
             for i in range(trend_days)}
         for day, kind, n in rows:
             days[day][kind] = days[day].get(kind, 0) + n
-        return Overview(at=now, today=periods[0], month=periods[1],
+        return Overview(at=now, today=today_f, month=month_f,
                         last_year=back if back.has_data else None, open_by_tier=open_tiers,
                         cases_by_status=cases, appeals_by_status=appeals,
                         sla_breaches=late, trend=sorted(days.items()))
