@@ -278,3 +278,28 @@ def test_report_export_and_verify(store: SqlStore, plan: pa.Table, tmp_path: Pat
     (out / "police-report-2026-03.json").unlink()
     assert police_report.verify_export(store, out).files["police-report-2026-03.json"] == \
         "missing"
+
+
+def test_screened_calls_are_kept_while_fresh_and_the_files_unchanged(
+        store: SqlStore, plan: pa.Table, tmp_path: Path) -> None:
+    _log(tmp_path / "decisions")
+    source = decision_calls(tmp_path / "decisions")
+    reads: list[datetime] = []
+    version = ["v1"]
+
+    def counted(start: datetime, end: datetime) -> ibis.Table:
+        reads.append(start)
+        return source(start, end)
+
+    f = Figures(store, FixedClock(NOW), calls=counted, plan=lambda: ibis.memtable(plan),
+                max_age_s=60, version=lambda: version[0])
+    march = (datetime(2026, 2, 28, 16), NOW)
+    first = f.periods([march, (datetime(2025, 2, 28, 16), datetime(2025, 3, 20, 4))])
+    assert len(reads) == 1  # both periods from one read
+    again = f.periods([march, (datetime(2025, 2, 28, 16), datetime(2025, 3, 20, 4))])
+    assert len(reads) == 1 and again[0].routes == first[0].routes  # kept
+    f.period(*march)  # other starts: read
+    assert len(reads) == 2
+    version[0] = "v2"  # a rotation: a new file
+    f.period(*march)
+    assert len(reads) == 3

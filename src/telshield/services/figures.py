@@ -21,6 +21,8 @@ evaluation's, read in ``telshield.evaluate``, never here.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -28,6 +30,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from telshield.detect.numbering import classify
 from telshield.domain.cases import ESCALATION_REASON, ActionKind, CaseStatus
@@ -77,9 +80,19 @@ def route_expr(t: ir.Table, *, province: str) -> ir.StringValue:
 
 
 def with_route(t: ir.Table, plan: ir.Table, *, province: str) -> ir.Table:
-    """``t`` (with ``caller``, ``callee``, ``ingress``) with its ``route`` class added."""
-    c = classify(classify(t, "caller", plan, prefix="a"), "callee", plan, prefix="b")
-    return c.mutate(route=route_expr(c, province=province)).select(*t.columns, "route")
+    """``t`` (with ``caller``, ``callee``, ``ingress``) with its ``route`` class added.
+
+    Each distinct number is classified once by the plan's prefix table, then joined to both
+    ends of its calls (a number calls and is called many times)."""
+    numbers = t.select(n=t.caller).union(t.select(n=t.callee), distinct=True)
+    homes = classify(numbers, "n", plan)
+    ends = {side: homes.select(**{f"__{side}": homes.n, f"{side}_kind": homes.n_kind,
+                                  f"{side}_operator": homes.n_operator,
+                                  f"{side}_province": homes.n_province})
+            for side in ("a", "b")}
+    j = t.left_join(ends["a"], t.caller == ends["a"]["__a"])
+    j = j.left_join(ends["b"], j.callee == ends["b"]["__b"])
+    return j.mutate(route=route_expr(j, province=province)).select(*t.columns, "route")
 
 
 @dataclass(frozen=True)
@@ -172,20 +185,28 @@ def label_known(t: ir.Table, bad: frozenset[str]) -> ir.Table:
 
 
 class Figures:
-    """Reads a period's figures from the store and the screened calls; writes nothing."""
+    """Reads periods' figures from the store and the screened calls; writes nothing.
+
+    With ``max_age_s`` the screened calls, classified and labelled, are kept that long for the
+    same period starts while ``version`` (of the source: its files) stays the same (the
+    overview's page views): a view within it counts the calls as they were when they were read,
+    at most ``max_age_s`` old; the store's counts are always read."""
 
     def __init__(self, store: Store, clock: Clock, *, calls: ScreenedCalls | None = None,
-                 plan: Callable[[], ir.Table] | None = None, province: str = "Jiangsu") -> None:
-        self.store, self.clock, self.calls = store, clock, calls
-        self.plan, self.province = plan, province
+                 plan: Callable[[], ir.Table] | None = None, province: str = "Jiangsu",
+                 max_age_s: float = 0.0, version: Callable[[], object] | None = None) -> None:
+        self.store, self.clock, self.calls, self.version = store, clock, calls, version
+        self.plan, self.province, self.max_age_s = plan, province, max_age_s
+        self._lock = threading.Lock()
+        self._kept: tuple[object, float, pa.Table] | None = None
 
     def period(self, start: datetime, end: datetime) -> PeriodFigures:
         """The figures of [start, end) (store time)."""
         return self.periods([(start, end)])[0]
 
     def periods(self, spans: Sequence[tuple[datetime, datetime]]) -> list[PeriodFigures]:
-        """The figures of each [start, end) (store time), in one read transaction, the numbers
-        known bad read once for all of them."""
+        """The figures of each [start, end) (store time): the store's counts in one read
+        transaction, the screened calls read and classified once for all of them."""
         now = self.clock.now()
         counts = []
         with self.store.transaction(write=False) as tx:
@@ -200,24 +221,47 @@ class Figures:
                                tx.appeals.counts(since=start, until=end), late))
             known = tx.outcomes.fraud_numbers() if self.calls is not None else None
         bad = known.alerted | known.clued | known.confirmed if known else frozenset()
+        routes = self.screened(spans, bad)
         return [PeriodFigures(
             start=start, end=end, warned=sum(tiers.values()),
             disposed=sum(actions.get(k.value, 0) for k in DISPOSALS),
             released=actions.get(ActionKind.RELEASE.value, 0), by_tier=_sorted(tiers),
             by_action=_sorted(actions), appeals=_sorted(appeals), sla_breaches=late,
-            routes=tuple(self.screened(start, end, bad)))
-            for (start, end), (tiers, actions, appeals, late) in zip(spans, counts, strict=True)]
+            routes=tuple(r))
+            for (start, end), (tiers, actions, appeals, late), r
+            in zip(spans, counts, routes, strict=True)]
 
-    def screened(self, start: datetime, end: datetime, bad: frozenset[str] = frozenset()
-                 ) -> list[RouteFigures]:
-        """The screened calls' figures per route class (empty without a source)."""
-        if self.calls is None or self.plan is None:
-            return []
-        t = self.calls(start, end)
-        t = t.filter((t.at >= store_epoch(start)) & (t.at < store_epoch(end)))
+    def screened(self, spans: Sequence[tuple[datetime, datetime]],
+                 bad: frozenset[str] = frozenset()) -> list[list[RouteFigures]]:
+        """Each period's screened calls per route class (empty without a source)."""
+        if self.calls is None or self.plan is None or not spans:
+            return [[] for _ in spans]
+        routed = self._routed(spans, bad)
+        m = ibis.memtable(routed)
+        return [route_figures(m.filter((m.at >= store_epoch(s)) & (m.at < store_epoch(e))))
+                for s, e in spans]
+
+    def _routed(self, spans: Sequence[tuple[datetime, datetime]], bad: frozenset[str]
+                ) -> pa.Table:
+        """The calls of every span with their route and label, read once (or kept)."""
+        assert self.calls is not None and self.plan is not None
+        key = (tuple(s for s, _ in spans), self.version() if self.version else None)
+        with self._lock:
+            kept = self._kept
+            if (kept is not None and kept[0] == key
+                    and time.monotonic() - kept[1] < self.max_age_s):
+                return kept[2]
+        t = self.calls(min(s for s, _ in spans), max(e for _, e in spans))
+        t = t.filter(ibis.or_(*[(t.at >= store_epoch(s)) & (t.at < store_epoch(e))
+                                for s, e in spans]))
         if "fraud" not in t.columns:
             t = label_known(t, bad)
-        return route_figures(with_route(t, self.plan(), province=self.province))
+        routed = with_route(t, self.plan(), province=self.province)
+        got = routed.select("at", "outcome", "fraud", "route").to_pyarrow()
+        if self.max_age_s > 0:
+            with self._lock:
+                self._kept = (key, time.monotonic(), got)
+        return got
 
 
 def _sorted(counts: Mapping[str, int]) -> dict[str, int]:

@@ -29,8 +29,7 @@ def decision_calls(directory: Path) -> ScreenedCalls:
     """The screened calls of a period, read from the decision log files in ``directory``."""
 
     def read(start: datetime, end: datetime) -> ir.Table:
-        files = sorted(str(p) for p in directory.glob("decisions-*.jsonl")) \
-            if directory.is_dir() else []
+        files = log_files(directory)
         if not files:
             return ibis.memtable(SCREENED.to_pyarrow().empty_table())
         con = ibis.duckdb.connect()  # one per read: the pages' threads share no connection
@@ -42,8 +41,16 @@ def decision_calls(directory: Path) -> ScreenedCalls:
     return read
 
 
-def figures(settings: Settings, store: Store, clock: Clock) -> Figures:
-    """The period figures over ``store`` and the settings' decision log and numbering plan."""
+def log_files(directory: Path) -> list[str]:
+    """The decision log's files (a rotation adds one: the overview's calls are read anew)."""
+    return sorted(str(p) for p in directory.glob("decisions-*.jsonl")) \
+        if directory.is_dir() else []
+
+
+def figures(settings: Settings, store: Store, clock: Clock, *, max_age_s: float = 0.0
+            ) -> Figures:
+    """The period figures over ``store`` and the settings' decision log and numbering plan
+    (the screened calls kept ``max_age_s`` between reads: the overview's page views)."""
     from telshield.reference.numbering import load_plan_table
     from telshield.wiring.screening import log_dir
 
@@ -54,5 +61,7 @@ def figures(settings: Settings, store: Store, clock: Clock) -> Figures:
             plan.append(ibis.memtable(load_plan_table(settings.data_dir)))
         return plan[0]
 
-    return Figures(store, clock, calls=decision_calls(log_dir(settings)), plan=plan_table,
-                   province=settings.detect.province)
+    folder = log_dir(settings)
+    return Figures(store, clock, calls=decision_calls(folder), plan=plan_table,
+                   province=settings.detect.province, max_age_s=max_age_s,
+                   version=lambda: tuple(log_files(folder)))

@@ -24,6 +24,8 @@ from telshield.web.areas import Areas
 from telshield.web.insight import Insight, Thresholds
 from telshield.wiring.disposal import Disposal
 
+OVERVIEW_CALLS_MAX_AGE_S = 60.0
+
 
 def session_key(settings: Settings) -> str:
     """The key web session cookies are signed with, derived from the installation secret (a
@@ -34,10 +36,13 @@ def session_key(settings: Settings) -> str:
 
 def overview(settings: Settings, d: Disposal) -> OverviewService:
     """The overview's figures over the disposal services' store and clock, the decision log
-    and the numbering plan (``wiring.figures``)."""
+    and the numbering plan (``wiring.figures``); the screened calls are read at most once a
+    minute (``OVERVIEW_CALLS_MAX_AGE_S``), the store's counts on every view."""
     from telshield.wiring.figures import figures
 
-    return OverviewService(d.store, d.cases.clock, figures(settings, d.store, d.cases.clock))
+    return OverviewService(d.store, d.cases.clock,
+                           figures(settings, d.store, d.cases.clock,
+                                   max_age_s=OVERVIEW_CALLS_MAX_AGE_S))
 
 
 def fraud_calls(settings: Settings, d: Disposal) -> FraudCallsByCell:
