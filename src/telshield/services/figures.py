@@ -30,7 +30,6 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from telshield.detect.numbering import classify
 from telshield.domain.cases import ESCALATION_REASON, ActionKind, CaseStatus
@@ -198,7 +197,7 @@ class Figures:
         self.store, self.clock, self.calls, self.version = store, clock, calls, version
         self.plan, self.province, self.max_age_s = plan, province, max_age_s
         self._lock = threading.Lock()
-        self._kept: tuple[object, float, pa.Table] | None = None
+        self._kept: tuple[object, float, list[list[RouteFigures]]] | None = None
 
     def period(self, start: datetime, end: datetime) -> PeriodFigures:
         """The figures of [start, end) (store time)."""
@@ -219,9 +218,7 @@ class Figures:
                 counts.append((tx.alerts.tier_counts(since=start, until=end),
                                tx.actions.counts(since=start, until=end),
                                tx.appeals.counts(since=start, until=end), late))
-            known = tx.outcomes.fraud_numbers() if self.calls is not None else None
-        bad = known.alerted | known.clued | known.confirmed if known else frozenset()
-        routes = self.screened(spans, bad)
+        routes = self.screened(spans)
         return [PeriodFigures(
             start=start, end=end, warned=sum(tiers.values()),
             disposed=sum(actions.get(k.value, 0) for k in DISPOSALS),
@@ -231,20 +228,12 @@ class Figures:
             for (start, end), (tiers, actions, appeals, late), r
             in zip(spans, counts, routes, strict=True)]
 
-    def screened(self, spans: Sequence[tuple[datetime, datetime]],
-                 bad: frozenset[str] = frozenset()) -> list[list[RouteFigures]]:
-        """Each period's screened calls per route class (empty without a source)."""
+    def screened(self, spans: Sequence[tuple[datetime, datetime]]
+                 ) -> list[list[RouteFigures]]:
+        """Each period's screened calls per route class (empty without a source), read and
+        classified once for all the periods (or kept: the class doc)."""
         if self.calls is None or self.plan is None or not spans:
             return [[] for _ in spans]
-        routed = self._routed(spans, bad)
-        m = ibis.memtable(routed)
-        return [route_figures(m.filter((m.at >= store_epoch(s)) & (m.at < store_epoch(e))))
-                for s, e in spans]
-
-    def _routed(self, spans: Sequence[tuple[datetime, datetime]], bad: frozenset[str]
-                ) -> pa.Table:
-        """The calls of every span with their route and label, read once (or kept)."""
-        assert self.calls is not None and self.plan is not None
         key = (tuple(s for s, _ in spans), self.version() if self.version else None)
         with self._lock:
             kept = self._kept
@@ -255,9 +244,13 @@ class Figures:
         t = t.filter(ibis.or_(*[(t.at >= store_epoch(s)) & (t.at < store_epoch(e))
                                 for s, e in spans]))
         if "fraud" not in t.columns:
-            t = label_known(t, bad)
+            with self.store.transaction(write=False) as tx:
+                known = tx.outcomes.fraud_numbers()
+            t = label_known(t, known.alerted | known.clued | known.confirmed)
         routed = with_route(t, self.plan(), province=self.province)
-        got = routed.select("at", "outcome", "fraud", "route").to_pyarrow()
+        m = ibis.memtable(routed.select("at", "outcome", "fraud", "route").to_pyarrow())
+        got = [route_figures(m.filter((m.at >= store_epoch(s)) & (m.at < store_epoch(e))))
+               for s, e in spans]
         if self.max_age_s > 0:
             with self._lock:
                 self._kept = (key, time.monotonic(), got)
