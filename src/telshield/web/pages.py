@@ -15,9 +15,9 @@ from telshield.domain.paging import Page
 from telshield.domain.users import Permission, User
 from telshield.services.audit import CheckpointReport, QuickReport, verify_from_checkpoint
 from telshield.services.overview import OverviewService
-from telshield.web.i18n import pick
+from telshield.web.i18n import pick, text
 from telshield.web.render import page
-from telshield.web.session import form, log_in, requires, viewer
+from telshield.web.session import form, lang, log_in, requires, viewer
 from telshield.web.views import (
     AlertRow,
     AuditRow,
@@ -104,11 +104,14 @@ def overview(request: Request, user: Annotated[User, Depends(viewer)]) -> Respon
     trend = {"days": [d for d, _ in ov.trend],
              "series": {k: [n.get(k, 0) for _, n in ov.trend] for k in kinds}}
     routes = route_rows(ov.month, ov.last_year)
-    series: dict[str, list[int | None]] = {"screened": [r.screened for r in routes[:-1]],
-                                           "rejected": [r.rejected for r in routes[:-1]]}
+    lg = lang(request)
+    series: dict[str, list[int | None]] = {
+        text("ov.screened", lg): [r.screened for r in routes[:-1]],
+        text("ov.rejected", lg): [r.rejected for r in routes[:-1]]}
     if ov.last_year is not None:
-        series["rejected, last year"] = [r.last_rejected for r in routes[:-1]]
-    bars = {"days": [r.route for r in routes[:-1]], "series": series}
+        series[text("ov.last_year", lg) + ": " + text("ov.rejected", lg)] = [
+            r.last_rejected for r in routes[:-1]]
+    bars = {"days": [text("route." + r.route, lg) for r in routes[:-1]], "series": series}
     return page(request, "overview.html", user, ov=ov, trend=chart(trend), kinds=kinds,
                 routes=routes, bars=chart(bars))
 
