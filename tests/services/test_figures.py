@@ -303,3 +303,26 @@ def test_screened_calls_are_kept_while_fresh_and_the_files_unchanged(
     version[0] = "v2"  # a rotation: a new file
     f.period(*march)
     assert len(reads) == 3
+
+
+def test_past_their_age_the_kept_figures_are_served_while_read_anew(
+        store: SqlStore, plan: pa.Table, tmp_path: Path) -> None:
+    _fill(store)
+    _log(tmp_path / "decisions")
+    source = decision_calls(tmp_path / "decisions")
+    reads: list[datetime] = []
+
+    def counted(start: datetime, end: datetime) -> ibis.Table:
+        reads.append(start)
+        return source(start, end)
+
+    f = Figures(store, FixedClock(NOW), calls=counted, plan=lambda: ibis.memtable(plan),
+                max_age_s=1e-9, background=True)
+    march = (datetime(2026, 2, 28, 16), NOW)
+    first = f.period(*march)  # nothing kept yet: read here
+    assert len(reads) == 1 and f.refresher is None
+    second = f.period(*march)  # past its age: served as kept, read in the background
+    assert second.routes == first.routes
+    assert f.refresher is not None
+    f.refresher.join(timeout=60)
+    assert len(reads) == 2

@@ -189,12 +189,17 @@ class Figures:
     With ``max_age_s`` the screened calls, classified and labelled, are kept that long for the
     same period starts while ``version`` (of the source: its files) stays the same (the
     overview's page views): a view within it counts the calls as they were when they were read,
-    at most ``max_age_s`` old; the store's counts are always read."""
+    at most ``max_age_s`` old; the store's counts are always read. With ``background`` a view
+    after that still gets the kept figures while a thread reads the calls anew (only the first
+    view, and the first after a new file, waits for the read)."""
 
     def __init__(self, store: Store, clock: Clock, *, calls: ScreenedCalls | None = None,
                  plan: Callable[[], ir.Table] | None = None, province: str = "Jiangsu",
-                 max_age_s: float = 0.0, version: Callable[[], object] | None = None) -> None:
+                 max_age_s: float = 0.0, version: Callable[[], object] | None = None,
+                 background: bool = False) -> None:
         self.store, self.clock, self.calls, self.version = store, clock, calls, version
+        self.background = background
+        self.refresher: threading.Thread | None = None
         self.plan, self.province, self.max_age_s = plan, province, max_age_s
         self._lock = threading.Lock()
         self._kept: tuple[object, float, list[list[RouteFigures]]] | None = None
@@ -237,9 +242,22 @@ class Figures:
         key = (tuple(s for s, _ in spans), self.version() if self.version else None)
         with self._lock:
             kept = self._kept
-            if (kept is not None and kept[0] == key
-                    and time.monotonic() - kept[1] < self.max_age_s):
-                return kept[2]
+            if kept is not None and kept[0] == key:
+                if time.monotonic() - kept[1] < self.max_age_s:
+                    return kept[2]
+                if self.background:  # serve what is kept, read anew beside the views
+                    if self.refresher is None or not self.refresher.is_alive():
+                        self.refresher = threading.Thread(
+                            target=self._read, args=(list(spans), key), daemon=True,
+                            name="figures-refresh")
+                        self.refresher.start()
+                    return kept[2]
+        return self._read(spans, key)
+
+    def _read(self, spans: Sequence[tuple[datetime, datetime]], key: object
+              ) -> list[list[RouteFigures]]:
+        """Read, classify and count the periods' calls (and keep them, with ``max_age_s``)."""
+        assert self.calls is not None and self.plan is not None
         t = self.calls(min(s for s, _ in spans), max(e for _, e in spans))
         t = t.filter(ibis.or_(*[(t.at >= store_epoch(s)) & (t.at < store_epoch(e))
                                 for s, e in spans]))

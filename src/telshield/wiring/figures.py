@@ -47,8 +47,8 @@ def log_files(directory: Path) -> list[str]:
         if directory.is_dir() else []
 
 
-def figures(settings: Settings, store: Store, clock: Clock, *, max_age_s: float = 0.0
-            ) -> Figures:
+def figures(settings: Settings, store: Store, clock: Clock, *, max_age_s: float = 0.0,
+            background: bool = False) -> Figures:
     """The period figures over ``store`` and the settings' decision log and numbering plan
     (the screened calls kept ``max_age_s`` between reads: the overview's page views)."""
     from telshield.reference.numbering import load_plan_table
@@ -64,4 +64,4 @@ def figures(settings: Settings, store: Store, clock: Clock, *, max_age_s: float 
     folder = log_dir(settings)
     return Figures(store, clock, calls=decision_calls(folder), plan=plan_table,
                    province=settings.detect.province, max_age_s=max_age_s,
-                   version=lambda: tuple(log_files(folder)))
+                   version=lambda: tuple(log_files(folder)), background=background)

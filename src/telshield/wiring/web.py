@@ -37,12 +37,13 @@ def session_key(settings: Settings) -> str:
 def overview(settings: Settings, d: Disposal) -> OverviewService:
     """The overview's figures over the disposal services' store and clock, the decision log
     and the numbering plan (``wiring.figures``); the screened calls are read at most once a
-    minute (``OVERVIEW_CALLS_MAX_AGE_S``), the store's counts on every view."""
+    minute (``OVERVIEW_CALLS_MAX_AGE_S``), in the background once first read, the store's
+    counts on every view."""
     from telshield.wiring.figures import figures
 
     return OverviewService(d.store, d.cases.clock,
                            figures(settings, d.store, d.cases.clock,
-                                   max_age_s=OVERVIEW_CALLS_MAX_AGE_S))
+                                   max_age_s=OVERVIEW_CALLS_MAX_AGE_S, background=True))
 
 
 def fraud_calls(settings: Settings, d: Disposal) -> FraudCallsByCell:
