@@ -118,7 +118,7 @@ def test_replay_command(world: Path, settings: Settings) -> None:
                                    "--outcomes", str(out), "--data-dir", str(settings.data_dir)])
     assert res.exit_code == 0, res.output
     assert "interception by route" in res.output and "agree with truth" in res.output
-    assert "bar (" in res.output
+    assert "bar (" in res.output and "period figures" in res.output
     rows = pq.read_table(out).to_pandas()
     assert set(rows["outcome"]) <= {"allow", "label", "warn_callee", "reject"}
     start = datetime(2026, 10, 5)
@@ -135,6 +135,15 @@ def test_warmup_runs_detection_in_shadow_and_judges_after(world: Path, settings:
     by = {x.route: x for x in r.routes}
     assert sum(by[x].fraud_calls + by[x].legit_calls for x in ROUTES) == live
     assert r.period[0] == datetime(2026, 10, 5, 6) and r.detection_runs == 3
+    # The period figures (the overview's and the police report's query over the replay's store
+    # and judged calls) count the judged calls as the route table does.
+    assert r.figures is not None and r.figures.screened == live
+    f = {x.route: x for x in r.figures.routes}
+    for x in r.routes:
+        assert (x.fraud_calls, x.intercepted, x.warned, x.legit_calls, x.legit_blocked) == (
+            f[x.route].fraud_calls, f[x.route].intercepted, f[x.route].warned,
+            f[x.route].legit_calls, f[x.route].legit_blocked)
+    assert r.figures.start == datetime(2026, 10, 4, 22)  # 06:00 CST in store time
     # The 05:00 run was a shadow run: every alert in the store came from a live run.
     store = open_store(f"sqlite:///{(work_dir(settings, world) / 'store.db').as_posix()}")
     d = CaseService(store, FixedClock(datetime(2026, 10, 5, 13)), Policy())

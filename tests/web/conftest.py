@@ -28,6 +28,7 @@ class World:
     d: Disposal
     keys: dict[str, str]
     clock: FixedClock
+    data_dir: Path | None = None
 
 
 @pytest.fixture(scope="module")
@@ -47,4 +48,4 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                           at, at, rules_version="r1", features={"distinct_callees": 41.0})])
     d.lists.add("number", "8613900001111", "black", source="manual", reason="known fraud",
                 actor="admin")
-    yield World(create_app(settings, disposal=d), d, keys, clock)
+    yield World(create_app(settings, disposal=d), d, keys, clock, tmp_path)

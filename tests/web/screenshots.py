@@ -23,7 +23,7 @@ PAGES = {"overview": "/web/", "alerts": "/web/alerts", "cases": "/web/cases",
          "case": "/web/cases/1", "lists": "/web/lists", "audit": "/web/audit",
          "login": "/web/login", "trace": "/web/trace/{traced}", "rules": "/web/rules",
          "registrations": "/web/registrations", "map": "/web/map"}
-WAIT = {"overview": "#trend[data-drawn='1']", "trace": "#trace-graph[data-drawn='1']",
+WAIT = {"overview": "#routes-chart[data-drawn='1']", "trace": "#trace-graph[data-drawn='1']",
         "map": "#map-chart[data-drawn='1']"}  # charts drawn before the picture
 
 
@@ -81,6 +81,7 @@ def main(out: Path) -> None:
                 id_hash=f"{1000 + i % 9:064x}", holder_kind="individual",
                 channel_id=f"CH-{i % 4}", staff_id=f"ST-{i % 6}", terminal_id=f"T-{i % 3}",
                 msisdn=f"86138000{i:05d}", actor="setup")
+        _decisions(settings, now, [a.msisdn for a in alerts])
         port = _free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                                log_level="warning", lifespan="off"))
@@ -110,6 +111,33 @@ def main(out: Path) -> None:
                 print(out / f"{name}.png")
             browser.close()
         server.should_exit = True
+
+
+def _decisions(settings: object, now: datetime, bad: list[str]) -> None:
+    """Screening decisions over this month and the same days a year before: the overview's
+    calls by route class (every fourth call by an alerted number)."""
+    import random
+
+    from telshield.domain.clock import store_epoch
+    from telshield.screening.decisionlog import DecisionRecord, JsonLinesDecisionLog
+    from telshield.settings import Settings
+    from telshield.wiring.screening import log_dir
+
+    assert isinstance(settings, Settings)
+    rng = random.Random(16)
+    log = JsonLinesDecisionLog(log_dir(settings), node="s1-")
+    callers = ["8613400001234", "8613401012345", "8613012345678", "61689167080"]
+    ingress = ["radio", "radio", "interconnect", "international"]
+    end = store_epoch(now)
+    for i in range(600):
+        k = rng.randrange(4)
+        fraud = i % 4 == 0
+        at = end - rng.random() * 8 * 86400 - (365 * 86400 if i % 5 == 0 else 0)
+        outcome = rng.choice(["reject", "reject", "warn_callee"] if fraud else
+                             ["allow"] * 30 + ["label", "reject"])
+        log.append(DecisionRecord(f"s1-{i:x}", at, bad[i % len(bad)] if fraud else callers[k],
+                                  "8613400005678", ingress[k], outcome, (), "v"))
+    log.close()
 
 
 if __name__ == "__main__":

@@ -62,3 +62,12 @@ def test_overview_counts_per_cst_period(store: SqlStore) -> None:
     assert trend["2026-03-01"] == {"release": 1}
     assert trend["2026-02-28"] == {"suspend": 1}
     assert sum(sum(n.values()) for n in trend.values()) == 4
+
+
+def test_year_back_keeps_the_cst_calendar_moment() -> None:
+    from telshield.services.overview import year_back
+
+    assert year_back(datetime(2026, 2, 28, 16)) == datetime(2025, 2, 28, 16)  # 1 Mar CST
+    assert year_back(datetime(2028, 2, 28, 17)) == datetime(2027, 2, 27, 16) + \
+        (datetime(2028, 2, 28, 17) - datetime(2028, 2, 28, 16))  # 29 Feb CST -> 28 Feb
+    assert year_back(datetime(2026, 3, 10, 9)) == datetime(2025, 3, 10, 9)

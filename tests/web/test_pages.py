@@ -154,6 +154,32 @@ def test_overview_shows_the_store_figures(world: World) -> None:
     assert "/web/static/vendor/echarts.simple.min.js" in text
 
 
+def test_overview_shows_calls_by_route_from_the_decision_log(world: World) -> None:
+    from telshield.domain.clock import store_epoch
+    from telshield.screening.decisionlog import DecisionRecord, JsonLinesDecisionLog
+
+    assert world.data_dir is not None
+    log = JsonLinesDecisionLog(world.data_dir / "screening" / "decisions", node="w1-")
+    at = store_epoch(world.clock.now()) - 60
+    log.append(DecisionRecord("w1-1", at, N, "8613400001234", "radio", "reject", (), "v"))
+    log.append(DecisionRecord("w1-2", at, "8613400005678", "8613400001234", "radio", "allow",
+                              (), "v"))
+    log.close()
+    text = login(world, "admin").get("/web/").text
+    assert 'id="routes"' in text and 'id="routes-chart"' in text and 'data-kind="bars"' in text
+    rows = re.findall(r'<tr id="route-([a-z_-]+)">.*?class="num screened">(\d+)<.*?'
+                      r'class="num rejected">(\d+)<.*?class="num fraud">(\d+)<', text, re.S)
+    by = {r: (int(s), int(j), int(f)) for r, s, j, f in rows}
+    assert sum(by[r][0] for r in ("inter_province", "international", "inter_network",
+                                  "local")) == 2
+    assert sum(by[r][1] for r in ("inter_province", "international", "inter_network",
+                                  "local")) == 1
+    # N is alerted: its rejected call is a fraud call intercepted
+    assert sum(by[r][2] for r in ("inter_province", "international", "inter_network",
+                                  "local")) == 1
+    assert MESSAGES["ov.no_history"][0] in text  # nothing a year before
+
+
 def test_language_switch_and_catalogue(world: World) -> None:
     c = login(world, "admin")
     assert MESSAGES["nav.alerts"][0] in c.get("/web/alerts").text  # Chinese by default

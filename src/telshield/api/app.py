@@ -91,7 +91,7 @@ def create_app(settings: Settings, *, disposal: Disposal | None = None) -> FastA
     # Wrong keys and failed logins, counted in the store so every worker and host shares them.
     app.state.lockout = shared_lockout(settings, app.state.disposal.store) \
         or Lockout(api.key_max_failures, api.key_window_s)
-    web.install(app, app.state.disposal, wiring_web.overview(app.state.disposal),
+    web.install(app, app.state.disposal, wiring_web.overview(settings, app.state.disposal),
                 session_key=wiring_web.session_key(settings), lockout=app.state.lockout,
                 areas=wiring_web.areas(app.state.disposal, app.state.dens, app.state.gangs,
                                        app.state.police, app.state.hotspots,

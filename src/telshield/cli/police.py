@@ -138,16 +138,43 @@ def feedback_cmd(clue_id: str,
 @police_app.command("report")
 def report_cmd(month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
                out: Annotated[Path | None, typer.Option(help="Write the JSON here.")] = None,
+               out_dir: Annotated[Path | None, typer.Option(
+                   help="Write the report's files (JSON, route figures CSV) and a SHA256SUMS "
+                   "manifest into this folder; each file's hash is audited.",
+                   file_okay=False)] = None,
                actor: ActorOption = "", data_dir: DataDirOption = None,
                config: ConfigOption = None) -> None:
-    """The month's police coordination statistics as canonical JSON; prints its SHA-256."""
-    r = _service(data_dir, config).monthly(month, actor=actor or default_actor())
+    """The month's police coordination statistics and period figures (the overview's and the
+    replay's query) as canonical JSON; prints its SHA-256."""
+    svc = _service(data_dir, config)
+    if out_dir is not None:
+        r, sums = svc.export_monthly(month, out_dir, actor=actor or default_actor())
+        for name, digest in sorted(sums.items()):
+            console.print(f"{digest}  {out_dir / name}")
+        console.print(f"check with: telshield police report-verify {out_dir}")
+        return
+    r = svc.monthly(month, actor=actor or default_actor())
     if out is None:
         typer.echo(r.package)
     else:
         out.write_text(r.package, encoding="utf-8")
         console.print(f"wrote {out}; SHA-256:")
     print(r.sha256)
+
+
+@police_app.command("report-verify")
+def report_verify_cmd(folder: Annotated[Path, typer.Argument(
+                          help="The folder `police report --out-dir` wrote.", exists=True,
+                          file_okay=False)],
+                      data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Check a report folder's files against its SHA256SUMS and the hashes audited at export
+    (exit 1 if any file is missing or altered)."""
+    check = _service(data_dir, config).verify_monthly(folder)
+    for name, state in check.files.items():
+        console.print(f"{name}: {state}")
+    console.print(f"report {check.month}: {'intact' if check.ok else 'NOT INTACT'}")
+    if not check.ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

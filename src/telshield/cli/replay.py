@@ -87,6 +87,15 @@ def replay_cmd(
     console.print(t)
     console.print("intercepted = rejected; warned = connected with a label or a callee warning; "
                   "before alert = placed before detection had alerted on the number")
+    if r.figures is not None:
+        f = r.figures
+        console.print(
+            f"period figures (as the overview and `telshield police report` count them, "
+            f"{f.start:%Y-%m-%d %H:%M} .. {f.end:%Y-%m-%d %H:%M} UTC): warned {f.warned:,} ("
+            + ", ".join(f"{k} {v:,}" for k, v in f.by_tier.items())
+            + f"), disposed {f.disposed:,}, released {f.released:,}, appeals filed "
+            f"{sum(f.appeals.values()):,}, SLA breaches {f.sla_breaches:,}; calls screened "
+            f"{f.screened:,}, rejected {f.rejected:,}")
     console.print(f"route classes (numbering plan + ingress) agree with truth on "
                   f"{r.route_agreement:.2%} of calls")
     console.print("reasons: " + ", ".join(f"{k} {v:,}" for k, v in list(r.reasons.items())[:8]))

@@ -48,6 +48,10 @@ _MOVES: dict[CaseStatus, frozenset[CaseStatus]] = {
 }
 
 
+# The reason of the suspension the cycle applies when a case's deadline passes (an SLA breach).
+ESCALATION_REASON = "deadline passed without re-verification of real name"
+
+
 class ActionKind(StrEnum):
     """What a disposer (or the policy) does to a case; each leads to one status."""
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ibis
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from telshield.evaluate.replay_routes import BARRED, ROUTES
+from telshield.services.figures import BARRED, OUTCOMES, ROUTES, RouteFigures, route_figures
 
 # Outcome codes of the decisions array (the engine's outcomes, by severity).
 ALLOW, LABEL, WARN, REJECT = 0, 1, 2, 3
@@ -54,29 +55,43 @@ def judge(
     ``at`` is seconds; a number's delay is measured on its own calls of the route (of the
     barred routes together for the sum); numbers never blocked count in ``fraud_numbers`` only.
     ``alerted`` says, per call, whether its caller had been alerted on before the call.
+
+    The call counts are the period figures' (``services.figures.route_figures``, the query the
+    overview and the police report count with), labelled here with truth's ``is_fraud``; the
+    per-number delays and ``before_alert`` need truth and the alerts and are counted here.
     """
     known = np.ones(len(route), dtype=bool) if alerted is None else alerted
-    out = [_one(r, route == r, is_fraud, caller, at, outcome, known) for r in ROUTES]
+    counts = screened_figures(route, is_fraud, outcome)
+    out = [_one(counts[i], route == r, is_fraud, caller, at, outcome, known)
+           for i, r in enumerate(ROUTES)]
     barred = np.isin(route, np.array(BARRED, dtype=object))
-    out.append(_one("+".join(BARRED), barred, is_fraud, caller, at, outcome, known))
+    out.append(_one(counts[len(ROUTES)], barred, is_fraud, caller, at, outcome, known))
     return out
 
 
-def _one(name: str, on: npt.NDArray[np.bool_], fraud: npt.NDArray[np.bool_],
+def screened_figures(route: npt.NDArray[np.object_], is_fraud: npt.NDArray[np.bool_],
+                     outcome: npt.NDArray[np.int8]) -> list[RouteFigures]:
+    """The period figures' per-route counts of these calls (outcome ranks, truth's label)."""
+    names = np.array(OUTCOMES, dtype=object)[outcome.astype(np.int64)]
+    t = ibis.memtable(pd.DataFrame({"route": route.astype(object), "outcome": names,
+                                    "fraud": is_fraud.astype(bool)}),
+                      schema={"route": "string", "outcome": "string", "fraud": "boolean"})
+    return route_figures(t)
+
+
+def _one(n: RouteFigures, on: npt.NDArray[np.bool_], fraud: npt.NDArray[np.bool_],
          caller: npt.NDArray[np.int64], at: npt.NDArray[np.int64],
          outcome: npt.NDArray[np.int8], known: npt.NDArray[np.bool_]) -> RouteResult:
     rejected = outcome == REJECT
-    warned = (outcome == LABEL) | (outcome == WARN)
-    f, legit = on & fraud, on & ~fraud
+    f = on & fraud
     calls = pd.DataFrame({"n": caller[f], "t": at[f], "blocked": rejected[f]})
     first = calls.groupby("n")["t"].min()
     first_block = calls[calls["blocked"]].groupby("n")["t"].min()
     delay = (first_block - first.reindex(first_block.index)) / 60.0
     return RouteResult(
-        route=name, fraud_calls=int(f.sum()), intercepted=int((f & rejected).sum()),
-        warned=int((f & warned).sum()), before_alert=int((f & ~known).sum()),
-        legit_calls=int(legit.sum()),
-        legit_blocked=int((legit & rejected).sum()), fraud_numbers=len(first),
+        route=n.route, fraud_calls=n.fraud_calls, intercepted=n.intercepted, warned=n.warned,
+        before_alert=int((f & ~known).sum()), legit_calls=n.legit_calls,
+        legit_blocked=n.legit_blocked, fraud_numbers=len(first),
         fraud_numbers_blocked=len(first_block),
         median_minutes_to_block=float(delay.median()) if len(delay) else float("nan"),
     )

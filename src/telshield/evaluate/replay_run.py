@@ -48,7 +48,8 @@ from telshield.screening.numbering import parse_numbers
 from telshield.screening.roaming import Updates
 from telshield.screening.snapshot import Outcome, Snapshot
 from telshield.services.cases import CaseService
-from telshield.services.store import FixedClock
+from telshield.services.figures import Figures, PeriodFigures
+from telshield.services.store import Clock, FixedClock, Store
 from telshield.settings import Settings, StoreSettings
 from telshield.wiring.screening import engine_config
 
@@ -93,6 +94,9 @@ class ReplayResult:
     reverified: int = 0  # measures lifted because the owner re-verified
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    # The period's figures as the overview page and the police report count them (the replay's
+    # store, its judged calls labelled by truth): ``services.figures``.
+    figures: PeriodFigures | None = None
 
     @property
     def meets_bar(self) -> bool:
@@ -238,13 +242,41 @@ def run_replay(
         _write_outcomes(options.outcomes, calls, routes, outcome, reasons, alerted, judged)
     period = (start + timedelta(hours=max(options.warmup_hours, 0)),
               pd.Timestamp(calls["started_at"].iloc[-1]).to_pydatetime())
+    t = time.perf_counter()
+    figures = period_figures(p.disposal.store, clock, calls, at, outcome, judged, plan_table,
+                             province=settings.detect.province,
+                             start=period[0], end=start + timedelta(hours=hours))
+    secs["judge"] += time.perf_counter() - t
     out = ReplayResult(period, hours, options.detect_every, runs, alerts, results, agreement,
                        cases=p.disposal.cases.summary()["cases"], police_entries=listed,
                        barred_devices=barred_devices, reverified=reverified,
                        reasons=dict(engine.reasons.most_common()),
-                       seconds={k: round(v, 1) for k, v in secs.items()})
+                       seconds={k: round(v, 1) for k, v in secs.items()}, figures=figures)
     log.info("replay.done", hours=hours, runs=runs, alerts=alerts, meets_bar=out.meets_bar)
     return out
+
+
+def period_figures(store: Store, clock: Clock, calls: pd.DataFrame, at: np.ndarray,
+                   outcome: np.ndarray, judged: np.ndarray, plan: pa.Table, *, province: str,
+                   start: datetime, end: datetime) -> PeriodFigures:
+    """The figures of the replay's judged period [start, end) (feed time) as the overview and
+    the police report read them (``services.figures``), over the replay's store and its
+    judged calls, each labelled fraud or not by truth (the one thing only the replay knows)."""
+    names = np.array([o.value for o in sorted(Outcome, key=lambda o: o.rank)], dtype=object)
+    screened = pd.DataFrame({
+        "at": at[judged].astype(np.float64),
+        "caller": calls["caller"].astype(str).to_numpy()[judged],
+        "callee": calls["callee"].astype(str).to_numpy()[judged],
+        "ingress": calls["ingress"].astype(str).to_numpy()[judged],
+        "outcome": names[outcome[judged].astype(np.int64)],
+        "fraud": calls["is_fraud"].to_numpy(dtype=bool)[judged]})
+    table = ibis.memtable(screened, schema={"at": "float64", "caller": "string",
+                                            "callee": "string", "ingress": "string",
+                                            "outcome": "string", "fraud": "boolean"})
+    plan_t = ibis.memtable(plan)
+    f = Figures(store, clock, calls=lambda _s, _e: table, plan=lambda: plan_t,
+                province=province)
+    return f.period(feed_to_store(start), feed_to_store(end))
 
 
 # Tick steps -> the replay's time buckets.

@@ -14,6 +14,7 @@ import structlog
 from telshield.domain.alerts import Alert, AlertVersion, Tier
 from telshield.domain.audit import AuditEvent
 from telshield.domain.cases import (
+    ESCALATION_REASON,
     OFFNET_BLOCK_FROM,
     SEVERITY,
     Action,
@@ -179,7 +180,7 @@ class CaseService:
             late = tx.cases.overdue(at, [CaseStatus.VERIFYING, CaseStatus.RESTRICTED])
             if late:
                 apply(tx, late, ActionKind.SUSPEND, actor=SYSTEM, at=at, policy=self.policy,
-                      reason="deadline passed without re-verification of real name")
+                      reason=ESCALATION_REASON)
         log.info("cases.escalated", suspended=len(late))
         return {"suspend": len(late)}
 

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -45,8 +46,15 @@ from telshield.domain.police import (
 from telshield.domain.users import Role, User
 from telshield.services import police_data
 from telshield.services.disposal import apply
+from telshield.services.figures import Figures
 from telshield.services.lakeread import FeedReader
-from telshield.services.police_report import MonthlyReport, monthly
+from telshield.services.police_report import (
+    ExportCheck,
+    MonthlyReport,
+    export,
+    monthly,
+    verify_export,
+)
 from telshield.services.store import Clock, Store, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -86,10 +94,11 @@ class PoliceService:
     """Police coordination over the store and the lake."""
 
     def __init__(self, store: Store, clock: Clock, reader: FeedReader, policy: Policy, *,
-                 sla: Sla = Sla(), lookback_days: int = 30, clue_sink: ClueSink | None = None
-                 ) -> None:
+                 sla: Sla = Sla(), lookback_days: int = 30, clue_sink: ClueSink | None = None,
+                 figures: Figures | None = None) -> None:
         self.store, self.clock, self.reader, self.policy = store, clock, reader, policy
         self.sla, self.lookback_days, self.clue_sink = sla, lookback_days, clue_sink
+        self.figures = figures  # the month's period figures in the monthly report
 
     # --- units -------------------------------------------------------------------------------
     def add_unit(self, code: str, name: str, *, actor: str) -> Unit:
@@ -322,7 +331,19 @@ class PoliceService:
 
     def monthly(self, month: str, *, actor: str) -> MonthlyReport:
         """The month's coordination statistics, sealed with their SHA-256 (audited)."""
-        return monthly(self.store, self.clock, self.reader, month, actor=actor)
+        return monthly(self.store, self.clock, self.reader, month, actor=actor,
+                       figures=self.figures)
+
+    def export_monthly(self, month: str, folder: Path, *, actor: str
+                       ) -> tuple[MonthlyReport, dict[str, str]]:
+        """The month's report written into ``folder`` with a ``SHA256SUMS`` manifest, each
+        file's hash audited; returns the report and name -> SHA-256."""
+        r = self.monthly(month, actor=actor)
+        return r, export(self.store, self.clock, r, folder, actor=actor)
+
+    def verify_monthly(self, folder: Path) -> ExportCheck:
+        """Check an exported report folder against its manifest and the audit trail."""
+        return verify_export(self.store, folder)
 
     # --- clues -------------------------------------------------------------------------------
     def submit_clue(self, user: User, *, msisdn: str, case_ref: str, fraud_type: str,

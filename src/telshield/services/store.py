@@ -136,9 +136,10 @@ class AlertRepo(Protocol):
         """Every version of the number's alerts, oldest first."""
         ...
 
-    def tier_counts(self, *, since: datetime | None = None, open_only: bool = False
-                    ) -> dict[str, int]:
-        """How many alerts of each tier were detected (at or after ``since``, store time)."""
+    def tier_counts(self, *, since: datetime | None = None, until: datetime | None = None,
+                    open_only: bool = False) -> dict[str, int]:
+        """How many alerts of each tier were detected (at or after ``since``, before
+        ``until``, store time)."""
         ...
 
 
@@ -197,8 +198,10 @@ class ActionRepo(Protocol):
         """Actions, newest first, filtered and paginated."""
         ...
 
-    def counts(self) -> dict[str, int]:
-        """How many actions of each kind were taken."""
+    def counts(self, *, since: datetime | None = None, until: datetime | None = None,
+               reason: str | None = None) -> dict[str, int]:
+        """How many actions of each kind were taken (in [since, until) store time, with this
+        reason when given)."""
         ...
 
     def per_day(self, since: datetime, *, shift: timedelta, days: int
@@ -230,8 +233,10 @@ class AppealRepo(Protocol):
         """Appeals, newest first, filtered and paginated."""
         ...
 
-    def counts(self) -> dict[str, int]:
-        """How many appeals are in each status."""
+    def counts(self, *, since: datetime | None = None, until: datetime | None = None
+               ) -> dict[str, int]:
+        """How many appeals are in each status (of those filed in [since, until), store
+        time)."""
         ...
 
 

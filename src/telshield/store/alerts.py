@@ -129,12 +129,15 @@ class SqlAlertRepo:
         return [StoredAlert(int(r.id), _alert(r), bool(r.is_open), int(r.version), r.first_seen,
                             r.last_seen) for r in self.conn.execute(q)]
 
-    def tier_counts(self, *, since: datetime | None = None, open_only: bool = False
-                    ) -> dict[str, int]:
-        """How many alerts of each tier were detected (at or after ``since``)."""
+    def tier_counts(self, *, since: datetime | None = None, until: datetime | None = None,
+                    open_only: bool = False) -> dict[str, int]:
+        """How many alerts of each tier were detected (at or after ``since``, before
+        ``until``)."""
         q = sa.select(T.c.tier, sa.func.count()).group_by(T.c.tier)
         if since is not None:
             q = q.where(T.c.detected_at >= naive_utc(since))
+        if until is not None:
+            q = q.where(T.c.detected_at < naive_utc(until))
         if open_only:
             q = q.where(T.c.is_open.is_(True))
         return {str(k): int(n) for k, n in self.conn.execute(q)}

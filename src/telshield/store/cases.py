@@ -183,9 +183,16 @@ class SqlActionRepo:
         return [_action(r) for r in self.conn.execute(q)]
 
 
-    def counts(self) -> dict[str, int]:
-        """How many actions of each kind were taken."""
+    def counts(self, *, since: datetime | None = None, until: datetime | None = None,
+               reason: str | None = None) -> dict[str, int]:
+        """How many actions of each kind were taken (in [since, until), with this reason)."""
         q = sa.select(A.c.kind, sa.func.count()).group_by(A.c.kind)
+        if since is not None:
+            q = q.where(A.c.at >= naive_utc(since))
+        if until is not None:
+            q = q.where(A.c.at < naive_utc(until))
+        if reason is not None:
+            q = q.where(A.c.reason == reason)
         return {str(k): int(n) for k, n in self.conn.execute(q)}
 
     def per_day(self, since: datetime, *, shift: timedelta, days: int
@@ -247,9 +254,14 @@ class SqlAppealRepo:
             )
         )
 
-    def counts(self) -> dict[str, int]:
-        """How many appeals are in each status."""
+    def counts(self, *, since: datetime | None = None, until: datetime | None = None
+               ) -> dict[str, int]:
+        """How many appeals are in each status (of those filed in [since, until))."""
         q = sa.select(P.c.status, sa.func.count()).group_by(P.c.status)
+        if since is not None:
+            q = q.where(P.c.filed_at >= naive_utc(since))
+        if until is not None:
+            q = q.where(P.c.filed_at < naive_utc(until))
         return {str(k): int(n) for k, n in self.conn.execute(q)}
 
     def find(self, *, case_id: int | None = None, status: str = "", page: Page = Page()

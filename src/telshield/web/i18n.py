@@ -48,6 +48,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ov.trend": ("近 30 日处置趋势", "Disposals, last 30 days"),
     "ov.trend_table": ("趋势数据表", "Trend data"),
     "ov.day": ("日期", "Day"),
+    "ov.routes": ("本月按路由呼叫拦截", "Calls screened and intercepted by route, this month"),
+    "ov.routes_help": (
+        "拦截率：已知涉诈号码（预警、公安线索或确认涉诈）呼叫中被拒接的比例；误拦：其他号码被拒接"
+        "的呼叫。数据来自筛查决策日志（未开启 log_allowed 时仅记录被处理的呼叫）。",
+        "Interception: the share of calls by numbers known as fraud (alerted, clued by the "
+        "police or confirmed) that were rejected; legitimate blocked: other numbers' calls "
+        "rejected. From the screening decision log (without log_allowed only the calls "
+        "screening acted on are logged)."),
+    "ov.route": ("路由", "Route"),
+    "ov.screened": ("筛查呼叫", "Calls screened"),
+    "ov.rejected": ("拒接", "Rejected"),
+    "ov.fraud_calls": ("涉诈呼叫", "Fraud calls"),
+    "ov.intercepted": ("拦截率", "Interception rate"),
+    "ov.legit_blocked": ("误拦呼叫", "Legitimate calls blocked"),
+    "ov.last_year": ("去年同期", "Same period last year"),
+    "ov.no_history": ("去年同期无数据", "No history for the same period last year"),
+    "ov.routes_chart": ("按路由筛查与拒接", "Screened and rejected by route"),
+    "route.inter_province": ("省际", "Inter-province"),
+    "route.international": ("国际", "International"),
+    "route.inter_network": ("网间", "Inter-network"),
+    "route.local": ("本地", "Local"),
+    "route.inter_province+international+inter_network": ("省际+国际+网间（考核路由）",
+                                                         "Barred routes together"),
     "al.title": ("预警队列", "Alert queue"),
     "al.filter": ("筛选", "Filter"),
     "al.open_only": ("仅在途", "Open only"),

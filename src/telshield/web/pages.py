@@ -15,9 +15,9 @@ from telshield.domain.paging import Page
 from telshield.domain.users import Permission, User
 from telshield.services.audit import CheckpointReport, QuickReport, verify_from_checkpoint
 from telshield.services.overview import OverviewService
-from telshield.web.i18n import pick
+from telshield.web.i18n import pick, text
 from telshield.web.render import page
-from telshield.web.session import form, log_in, requires, viewer
+from telshield.web.session import form, lang, log_in, requires, viewer
 from telshield.web.views import (
     AlertRow,
     AuditRow,
@@ -25,6 +25,7 @@ from telshield.web.views import (
     EntryRow,
     chart,
     possible_actions,
+    route_rows,
     shown,
 )
 from telshield.wiring import Disposal
@@ -102,7 +103,17 @@ def overview(request: Request, user: Annotated[User, Depends(viewer)]) -> Respon
     kinds = ["verify", "restrict", "suspend", "release", "confirm"]
     trend = {"days": [d for d, _ in ov.trend],
              "series": {k: [n.get(k, 0) for _, n in ov.trend] for k in kinds}}
-    return page(request, "overview.html", user, ov=ov, trend=chart(trend), kinds=kinds)
+    routes = route_rows(ov.month, ov.last_year)
+    lg = lang(request)
+    series: dict[str, list[int | None]] = {
+        text("ov.screened", lg): [r.screened for r in routes[:-1]],
+        text("ov.rejected", lg): [r.rejected for r in routes[:-1]]}
+    if ov.last_year is not None:
+        series[text("ov.last_year", lg) + ": " + text("ov.rejected", lg)] = [
+            r.last_rejected for r in routes[:-1]]
+    bars = {"days": [text("route." + r.route, lg) for r in routes[:-1]], "series": series}
+    return page(request, "overview.html", user, ov=ov, trend=chart(trend), kinds=kinds,
+                routes=routes, bars=chart(bars))
 
 
 # -- alerts and cases --------------------------------------------------------------------------

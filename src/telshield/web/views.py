@@ -12,6 +12,7 @@ from telshield.domain.audit import ChainedEvent, masked
 from telshield.domain.cases import ActionKind, Case
 from telshield.domain.lists import ListEntry
 from telshield.domain.users import Permission, User, mask_number
+from telshield.services.figures import PeriodFigures
 
 # The navigation: (path, catalogue key, the permission that shows it).
 NAV: tuple[tuple[str, str, Permission], ...] = (
@@ -139,3 +140,35 @@ class AuditRow:
 def chart(series: dict[str, Any]) -> str:
     """Data for a chart, as JSON for a ``data-`` attribute (escaped by the template)."""
     return json.dumps(series, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class RouteRow:
+    """One route class's row of the overview: this period and the same one a year before."""
+
+    route: str
+    screened: int
+    rejected: int
+    fraud_calls: int
+    intercepted: str  # share, formatted
+    legit_blocked: int
+    last_screened: int | None
+    last_rejected: int | None
+    last_intercepted: str
+
+
+def route_rows(now: PeriodFigures, last: PeriodFigures | None) -> list[RouteRow]:
+    """The overview's route table: each route class, then the barred classes together."""
+    before = {r.route: r for r in last.routes} if last is not None else {}
+    rows = []
+    for r in now.routes:
+        b = before.get(r.route)
+        rows.append(RouteRow(r.route, r.screened, r.rejected, r.fraud_calls,
+                             _share(r.intercepted_share), r.legit_blocked,
+                             b.screened if b else None, b.rejected if b else None,
+                             _share(b.intercepted_share) if b else ""))
+    return rows
+
+
+def _share(x: float) -> str:
+    return "—" if x != x else f"{x:.1%}"

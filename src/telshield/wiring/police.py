@@ -53,9 +53,12 @@ def police(settings: Settings, store: Store, *, clock: Clock | None = None,
     """The police coordination service over ``store`` and the lake (default: the settings')."""
     from telshield.services.lakeread import FeedReader
     from telshield.wiring.disposal import disposal_policy
+    from telshield.wiring.figures import figures
 
     p = settings.police
-    return PoliceService(store, clock or SystemClock(), FeedReader(lake or settings.lake_dir),
+    clock = clock or SystemClock()
+    return PoliceService(store, clock, FeedReader(lake or settings.lake_dir),
                          disposal_policy(settings),
                          sla=Sla(query_hours=p.query_hours, control_hours=p.control_hours),
-                         lookback_days=p.lookback_days, clue_sink=clue_sink(settings, lake))
+                         lookback_days=p.lookback_days, clue_sink=clue_sink(settings, lake),
+                         figures=figures(settings, store, clock))

@@ -24,6 +24,8 @@ from telshield.web.areas import Areas
 from telshield.web.insight import Insight, Thresholds
 from telshield.wiring.disposal import Disposal
 
+OVERVIEW_CALLS_MAX_AGE_S = 60.0
+
 
 def session_key(settings: Settings) -> str:
     """The key web session cookies are signed with, derived from the installation secret (a
@@ -32,9 +34,16 @@ def session_key(settings: Settings) -> str:
     return hmac.new(secret, b"telshield web session v1", hashlib.sha256).hexdigest()
 
 
-def overview(d: Disposal) -> OverviewService:
-    """The overview's figures over the disposal services' store and clock."""
-    return OverviewService(d.store, d.cases.clock)
+def overview(settings: Settings, d: Disposal) -> OverviewService:
+    """The overview's figures over the disposal services' store and clock, the decision log
+    and the numbering plan (``wiring.figures``); the screened calls are read at most once a
+    minute (``OVERVIEW_CALLS_MAX_AGE_S``), in the background once first read, the store's
+    counts on every view."""
+    from telshield.wiring.figures import figures
+
+    return OverviewService(d.store, d.cases.clock,
+                           figures(settings, d.store, d.cases.clock,
+                                   max_age_s=OVERVIEW_CALLS_MAX_AGE_S, background=True))
 
 
 def fraud_calls(settings: Settings, d: Disposal) -> FraudCallsByCell:

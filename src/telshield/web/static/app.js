@@ -68,12 +68,14 @@
           })
         }]
       };
-    } else if (el.getAttribute("data-kind") === "stacked") {
+    } else if (el.getAttribute("data-kind") === "stacked" || el.getAttribute("data-kind") === "bars") {
+      // stacked: one bar a day, the kinds on top of each other; bars: side by side
+      var stack = el.getAttribute("data-kind") === "stacked" ? "all" : undefined;
       option = {
         tooltip: { trigger: "axis" }, legend: {}, xAxis: { type: "category", data: data.days },
         yAxis: { type: "value", minInterval: 1 },
         series: Object.keys(data.series).map(function (k) {
-          return { name: k, type: "bar", stack: "all", data: data.series[k] };
+          return { name: k, type: "bar", stack: stack, data: data.series[k] };
         })
       };
     } else {

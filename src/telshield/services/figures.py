@@ -1,0 +1,279 @@
+"""The period figures (期间数据): the one query layer behind the overview page, the replay's
+printed figures and the police monthly report, for a period [start, end) of store time (UTC).
+
+- From the store: numbers warned (alerts detected in the period) by tier, measures taken
+  (disposed: verify, restrict, suspend, confirm) and releases, appeals filed (by status now), and
+  SLA breaches (cases suspended in the period because their re-verification deadline passed,
+  plus, for a period holding the present, those past it and not yet escalated).
+- From the screened calls: per route class (``route_expr``, the single rule), calls screened,
+  rejected, and — by a per-call ``fraud`` label — fraud calls intercepted (rejected), warned
+  (connected with a label or a callee warning), legitimate calls and legitimate calls blocked.
+
+The screened calls are a lazy table ``(at, caller, callee, ingress, outcome[, fraud])``: ``at``
+in epoch seconds, ``outcome`` an outcome name (allow, label, warn_callee, reject). The platform's
+source is the screening faces' decision log (``wiring.figures``); the replay's is its own
+screened calls. A source that carries no ``fraud`` column is labelled here with what the platform
+knows: a call is a fraud call when its caller is a number the store found bad (alerted, clued by
+the police, confirmed fraud: ``OutcomeRepo.fraud_numbers``, as the map and the risk ranking count
+them). The replay labels its calls with the simulator's truth instead; that label is the
+evaluation's, read in ``telshield.evaluate``, never here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from telshield.detect.numbering import classify
+from telshield.domain.cases import ESCALATION_REASON, ActionKind, CaseStatus
+from telshield.domain.clock import store_epoch
+from telshield.services.store import Clock, Store
+
+ROUTES = ("inter_province", "international", "inter_network", "local")
+BARRED = ("inter_province", "international", "inter_network")  # where the ≥ 95% bar applies
+OWN_OPERATOR = "china_mobile"
+# Actions that put a measure on a number: "disposed" in the operator's monthly figures.
+DISPOSALS = (ActionKind.VERIFY, ActionKind.RESTRICT, ActionKind.SUSPEND, ActionKind.CONFIRM)
+OUTCOMES = ("allow", "label", "warn_callee", "reject")  # screening's outcomes, by severity
+SCREENED = ibis.schema({"at": "float64", "caller": "string", "callee": "string",
+                        "ingress": "string", "outcome": "string"})
+
+# The screened calls of [start, end) (store time), as a lazy table.
+ScreenedCalls = Callable[[datetime, datetime], ir.Table]
+
+
+def route_expr(t: ir.Table, *, province: str) -> ir.StringValue:
+    """The route class of each call (省际 / 国际 / 网间 / 本地), the one rule every figure uses.
+
+    ``t`` holds ``ingress`` and the numbering plan's attributes of both ends as ``classify``
+    adds them (``a_kind, a_operator, a_province`` for the caller, ``b_...`` for the callee):
+
+    1. ``international``: it came in through the international gateway, or either end is a
+       foreign number;
+    2. ``inter_network``: either end is not a China Mobile number (another operator, a fixed
+       line, a service number, an invalid one), or it came in over an interconnect presenting one
+       of our own province's numbers (such a call did come from another network: the caller ID is
+       spoofed);
+    3. ``local``: both ends are homed in ``province``;
+    4. ``inter_province``: everything else (a China Mobile number of another province at one
+       end).
+    """
+    def yes(v: ir.BooleanValue) -> ir.BooleanValue:
+        return v.fill_null(False)
+
+    international = yes((t.ingress == "international") | (t.a_kind == "international")
+                        | (t.b_kind == "international"))
+    a_ours, b_ours = yes(t.a_operator == OWN_OPERATOR), yes(t.b_operator == OWN_OPERATOR)
+    a_home, b_home = yes(t.a_province == province), yes(t.b_province == province)
+    spoofed_own = yes(t.ingress == "interconnect") & a_ours & a_home
+    return (ibis.cases((international, "international"),
+                       (~a_ours | ~b_ours | spoofed_own, "inter_network"),
+                       (a_home & b_home, "local"), else_="inter_province"))
+
+
+def with_route(t: ir.Table, plan: ir.Table, *, province: str) -> ir.Table:
+    """``t`` (with ``caller``, ``callee``, ``ingress``) with its ``route`` class added.
+
+    Each distinct number is classified once by the plan's prefix table, then joined to both
+    ends of its calls (a number calls and is called many times)."""
+    numbers = t.select(n=t.caller).union(t.select(n=t.callee), distinct=True)
+    homes = classify(numbers, "n", plan)
+    ends = {side: homes.select(**{f"__{side}": homes.n, f"{side}_kind": homes.n_kind,
+                                  f"{side}_operator": homes.n_operator,
+                                  f"{side}_province": homes.n_province})
+            for side in ("a", "b")}
+    j = t.left_join(ends["a"], t.caller == ends["a"]["__a"])
+    j = j.left_join(ends["b"], j.callee == ends["b"]["__b"])
+    return j.mutate(route=route_expr(j, province=province)).select(*t.columns, "route")
+
+
+@dataclass(frozen=True)
+class RouteFigures:
+    """What screening did on one route class (or the barred classes together)."""
+
+    route: str
+    screened: int
+    rejected: int
+    fraud_calls: int
+    intercepted: int  # fraud calls rejected
+    warned: int  # fraud calls connected with a label or a callee warning
+    legit_calls: int
+    legit_blocked: int  # calls not labelled fraud that were rejected
+
+    @property
+    def intercepted_share(self) -> float:
+        """Share of fraud calls rejected (nan without fraud calls)."""
+        return self.intercepted / self.fraud_calls if self.fraud_calls else float("nan")
+
+    @property
+    def blocked_share(self) -> float:
+        """Share of legitimate calls rejected (nan without legitimate calls)."""
+        return self.legit_blocked / self.legit_calls if self.legit_calls else float("nan")
+
+
+def route_figures(t: ir.Table) -> list[RouteFigures]:
+    """Per route class of ``ROUTES``, then the ``BARRED`` classes together, the counts of ``t``
+    (columns ``route``, ``outcome``, ``fraud``), counted in one query."""
+    rejected = t.outcome == "reject"
+    warned = t.outcome.isin(["label", "warn_callee"])
+    fraud = t.fraud.fill_null(False)
+    n = {"screened": t.count(), "rejected": rejected.sum(), "fraud_calls": fraud.sum(),
+         "intercepted": (fraud & rejected).sum(), "warned": (fraud & warned).sum(),
+         "legit_calls": (~fraud).sum(), "legit_blocked": (~fraud & rejected).sum()}
+    rows = {str(r["route"]): r for r in t.group_by("route").aggregate(
+        **{k: v.cast("int64") for k, v in n.items()}).to_pyarrow().to_pylist()}
+
+    def of(route: str, names: tuple[str, ...]) -> RouteFigures:
+        return RouteFigures(route, *(sum(int(rows[r][k] or 0) for r in names if r in rows)
+                                     for k in n))
+
+    return [of(r, (r,)) for r in ROUTES] + [of("+".join(BARRED), BARRED)]
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    """The figures of one period [start, end) of store time (UTC)."""
+
+    start: datetime
+    end: datetime
+    warned: int  # alerts detected in the period
+    disposed: int  # measures taken (verify, restrict, suspend, confirm)
+    released: int
+    by_tier: dict[str, int] = field(default_factory=dict)
+    by_action: dict[str, int] = field(default_factory=dict)
+    appeals: dict[str, int] = field(default_factory=dict)  # filed in the period, by status
+    sla_breaches: int = 0
+    routes: tuple[RouteFigures, ...] = ()  # ROUTES, then the barred classes together
+
+    @property
+    def screened(self) -> int:
+        """Calls screened in the period, all routes."""
+        return sum(r.screened for r in self.routes[:len(ROUTES)])
+
+    @property
+    def rejected(self) -> int:
+        """Calls rejected in the period, all routes."""
+        return sum(r.rejected for r in self.routes[:len(ROUTES)])
+
+    @property
+    def has_data(self) -> bool:
+        """Whether anything happened in the period (for year-on-year: history exists)."""
+        return bool(self.warned or sum(self.by_action.values()) or self.screened
+                    or sum(self.appeals.values()))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as plain data (the police report's ``figures`` section)."""
+        d = asdict(self)
+        d["start"], d["end"] = f"{self.start:%Y-%m-%d %H:%M:%S}", f"{self.end:%Y-%m-%d %H:%M:%S}"
+        d["routes"] = [asdict(r) for r in self.routes]
+        return d
+
+
+def label_known(t: ir.Table, bad: frozenset[str]) -> ir.Table:
+    """``t`` with ``fraud``: whether the caller is one of the numbers in ``bad``."""
+    known = ibis.memtable({"__bad": sorted(bad)}, schema={"__bad": "string"})
+    j = t.left_join(known, t.caller == known["__bad"])
+    return j.mutate(fraud=j["__bad"].notnull()).drop("__bad")
+
+
+class Figures:
+    """Reads periods' figures from the store and the screened calls; writes nothing.
+
+    With ``max_age_s`` the screened calls, classified and labelled, are kept that long for the
+    same period starts while ``version`` (of the source: its files) stays the same (the
+    overview's page views): a view within it counts the calls as they were when they were read,
+    at most ``max_age_s`` old; the store's counts are always read. With ``background`` a view
+    after that still gets the kept figures while a thread reads the calls anew (only the first
+    view, and the first after a new file, waits for the read)."""
+
+    def __init__(self, store: Store, clock: Clock, *, calls: ScreenedCalls | None = None,
+                 plan: Callable[[], ir.Table] | None = None, province: str = "Jiangsu",
+                 max_age_s: float = 0.0, version: Callable[[], object] | None = None,
+                 background: bool = False) -> None:
+        self.store, self.clock, self.calls, self.version = store, clock, calls, version
+        self.background = background
+        self.refresher: threading.Thread | None = None
+        self.plan, self.province, self.max_age_s = plan, province, max_age_s
+        self._lock = threading.Lock()
+        self._kept: tuple[object, float, list[list[RouteFigures]]] | None = None
+
+    def period(self, start: datetime, end: datetime) -> PeriodFigures:
+        """The figures of [start, end) (store time)."""
+        return self.periods([(start, end)])[0]
+
+    def periods(self, spans: Sequence[tuple[datetime, datetime]]) -> list[PeriodFigures]:
+        """The figures of each [start, end) (store time): the store's counts in one read
+        transaction, the screened calls read and classified once for all of them."""
+        now = self.clock.now()
+        counts = []
+        with self.store.transaction(write=False) as tx:
+            for start, end in spans:
+                late = sum(tx.actions.counts(since=start, until=end,
+                                             reason=ESCALATION_REASON).values())
+                if start <= now < end:
+                    late += tx.cases.count_overdue(now, [CaseStatus.VERIFYING,
+                                                         CaseStatus.RESTRICTED])
+                counts.append((tx.alerts.tier_counts(since=start, until=end),
+                               tx.actions.counts(since=start, until=end),
+                               tx.appeals.counts(since=start, until=end), late))
+        routes = self.screened(spans)
+        return [PeriodFigures(
+            start=start, end=end, warned=sum(tiers.values()),
+            disposed=sum(actions.get(k.value, 0) for k in DISPOSALS),
+            released=actions.get(ActionKind.RELEASE.value, 0), by_tier=_sorted(tiers),
+            by_action=_sorted(actions), appeals=_sorted(appeals), sla_breaches=late,
+            routes=tuple(r))
+            for (start, end), (tiers, actions, appeals, late), r
+            in zip(spans, counts, routes, strict=True)]
+
+    def screened(self, spans: Sequence[tuple[datetime, datetime]]
+                 ) -> list[list[RouteFigures]]:
+        """Each period's screened calls per route class (empty without a source), read and
+        classified once for all the periods (or kept: the class doc)."""
+        if self.calls is None or self.plan is None or not spans:
+            return [[] for _ in spans]
+        key = (tuple(s for s, _ in spans), self.version() if self.version else None)
+        with self._lock:
+            kept = self._kept
+            if kept is not None and kept[0] == key:
+                if time.monotonic() - kept[1] < self.max_age_s:
+                    return kept[2]
+                if self.background:  # serve what is kept, read anew beside the views
+                    if self.refresher is None or not self.refresher.is_alive():
+                        self.refresher = threading.Thread(
+                            target=self._read, args=(list(spans), key), daemon=True,
+                            name="figures-refresh")
+                        self.refresher.start()
+                    return kept[2]
+        return self._read(spans, key)
+
+    def _read(self, spans: Sequence[tuple[datetime, datetime]], key: object
+              ) -> list[list[RouteFigures]]:
+        """Read, classify and count the periods' calls (and keep them, with ``max_age_s``)."""
+        assert self.calls is not None and self.plan is not None
+        t = self.calls(min(s for s, _ in spans), max(e for _, e in spans))
+        t = t.filter(ibis.or_(*[(t.at >= store_epoch(s)) & (t.at < store_epoch(e))
+                                for s, e in spans]))
+        if "fraud" not in t.columns:
+            with self.store.transaction(write=False) as tx:
+                known = tx.outcomes.fraud_numbers()
+            t = label_known(t, known.alerted | known.clued | known.confirmed)
+        routed = with_route(t, self.plan(), province=self.province)
+        m = ibis.memtable(routed.select("at", "outcome", "fraud", "route").to_pyarrow())
+        got = [route_figures(m.filter((m.at >= store_epoch(s)) & (m.at < store_epoch(e))))
+               for s, e in spans]
+        if self.max_age_s > 0:
+            with self._lock:
+                self._kept = (key, time.monotonic(), got)
+        return got
+
+
+def _sorted(counts: Mapping[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
