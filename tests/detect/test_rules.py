@@ -181,13 +181,19 @@ def test_a_young_cold_caller_nobody_was_given_reaches_verify() -> None:
     got = _shipped_scores({
         "crew": MOVING,
         "given_out": MOVING | {"unsolicited_callers_7d": 3},
-        "answered": MOVING | {"unanswered_share_24h": 0.2},  # a courier's calls are answered
+        # A courier's calls are answered and its customers ring back (young_sim_roving_unreturned
+        # reads the call-backs, not the answers).
+        "answered": MOVING | {"unanswered_share_24h": 0.2, "callback_share_24h": 0.1,
+                              "callback_share_7d": 0.1},
+        # Two counties and nobody calling back: young_sim_roving_unreturned still holds; a
+        # courier's round crosses three or more.
         "two_counties": MOVING | {"distinct_counties_7d": 2},
+        "three_counties": MOVING | {"distinct_counties_7d": 3},
         "old_sim": MOVING | {"sim_age_days": 200},
     })
-    assert got["crew"] >= 0.7
+    assert got["crew"] >= 0.7 and got["two_counties"] >= 0.7
     assert got["given_out"] <= 0.65
-    assert got["answered"] < 0.7 and got["two_counties"] < 0.7 and got["old_sim"] < 0.7
+    assert got["answered"] < 0.7 and got["three_counties"] < 0.7 and got["old_sim"] < 0.7
 
 
 # Another network's number, new to ours, calling our subscribers: nobody of ours calls it first,
@@ -225,3 +231,108 @@ def test_the_next_sim_in_a_cold_callers_phone_reaches_verify() -> None:
     assert got["successor"] >= 0.7
     assert got["no_predecessor"] < 0.5
     assert got["old_line"] < 0.5 and got["called_first"] < 0.5
+
+
+# A card opener's new line (its holder a customer for 20 days) cold-calling 20 strangers from a
+# car over three counties: too spread for the one-county rules, victims answer now and then.
+NEW_HOLDER = {"is_subscriber": 1, "sim_age_days": 20, "holder_age_days": 20, "id_lines": 1,
+              "history_days": 7, "distinct_callees_24h": 20, "new_callee_share_24h": 1.0,
+              "unanswered_share_24h": 0.3, "callback_share_24h": 0.05,
+              "callback_share_7d": 0.05, "in_calls_7d": 2, "distinct_cells_7d": 6,
+              "distinct_counties_7d": 3, "distinct_callees_7d": 40, "outgoing_share_7d": 0.95,
+              "distinct_imeis_24h": 1}
+
+
+def test_a_new_holders_cold_line_is_watched_and_reverified_with_a_second_sign() -> None:
+    got = _shipped_scores({
+        "crew": NEW_HOLDER,
+        "crew_in_one_county": NEW_HOLDER | {"distinct_counties_7d": 1, "callback_share_7d": 0.0},
+        "old_customer": NEW_HOLDER | {"holder_age_days": 400},  # a customer's new line
+        "called_in": NEW_HOLDER | {"in_calls_7d": 12},  # a courier's customers ring back
+        "given_out": NEW_HOLDER | {"unsolicited_callers_7d": 2},
+        "few": NEW_HOLDER | {"distinct_callees_24h": 8},
+    })
+    assert 0.5 <= got["crew"] < 0.7  # watched on its own
+    assert got["crew_in_one_county"] >= 0.7  # with young_sim_roving_unreturned: re-verified
+    assert got["old_customer"] < 0.5 and got["called_in"] < 0.5
+    assert got["given_out"] < 0.5 and got["few"] < 0.5
+
+
+# A slow crew's line: its holder opened two or more lines 30 days ago; it calls three
+# strangers a day and nobody calls it.
+SLOW_HOLDER = {"is_subscriber": 1, "sim_age_days": 25, "holder_age_days": 30, "id_lines": 2,
+               "history_days": 7, "distinct_callees_24h": 3, "new_callee_share_24h": 1.0,
+               "outgoing_share_7d": 1.0, "outgoing_share_24h": 1.0, "in_calls_7d": 0,
+               "distinct_cells_7d": 1, "distinct_counties_7d": 1, "distinct_imeis_24h": 1}
+
+
+def test_a_new_holders_slow_line_nobody_calls_reaches_verify() -> None:
+    got = _shipped_scores({
+        "crew": SLOW_HOLDER,
+        "one_line": SLOW_HOLDER | {"id_lines": 1},  # a new customer's only SIM
+        "old_customer": SLOW_HOLDER | {"holder_age_days": 400},  # a family's second SIM
+        "called": SLOW_HOLDER | {"in_calls_7d": 3, "outgoing_share_7d": 0.6},  # family rings
+        "called_first": SLOW_HOLDER | {"unsolicited_callers_7d": 1},
+        "old_contacts": SLOW_HOLDER | {"new_callee_share_24h": 0.5},
+    })
+    assert got["crew"] >= 0.7
+    assert max(got["one_line"], got["old_customer"], got["called"], got["called_first"],
+               got["old_contacts"]) < 0.5
+
+
+# A crew's young SIM over four cells of one county, its holder an older customer (a bought
+# card), whose victims answer often (so not the mostly-unanswered rules) and never call back.
+ROVING = {"is_subscriber": 1, "sim_age_days": 30, "holder_age_days": 300, "history_days": 7,
+          "distinct_callees_24h": 14, "new_callee_share_24h": 1.0, "unanswered_share_24h": 0.3,
+          "callback_share_24h": 0.0, "callback_share_7d": 0.0, "in_calls_7d": 1,
+          "distinct_cells_7d": 4, "distinct_counties_7d": 1, "distinct_callees_7d": 30,
+          "outgoing_share_7d": 0.97, "distinct_imeis_24h": 1}
+
+
+def test_a_young_roving_sim_nobody_calls_back_is_watched() -> None:
+    got = _shipped_scores({
+        "crew": ROVING,
+        # 15 strangers a day from a holder of 30 days: with new_holder_cold_line
+        "crew_new_holder": ROVING | {"holder_age_days": 30, "distinct_callees_24h": 16},
+        "courier": ROVING | {"distinct_counties_7d": 3},  # couriers cross the province
+        "called_back": ROVING | {"callback_share_7d": 0.1, "callback_share_24h": 0.1},
+        "old_sim": ROVING | {"sim_age_days": 120},
+        "two_cells": ROVING | {"distinct_cells_7d": 2},  # the stationary rules' business
+    })
+    assert 0.5 <= got["crew"] < 0.7
+    assert got["crew_new_holder"] >= 0.7
+    assert got["courier"] < 0.5 and got["called_back"] < 0.5 and got["old_sim"] < 0.5
+    assert got["two_cells"] >= 0.7  # one or two cells: the stationary rules re-verify it
+
+
+# Another network's new number calling a dozen of our subscribers, who answer (a convincing
+# script) and never call back; nobody of ours called it first.
+OFFNET_ANSWERED = {"is_subscriber": 0, "history_days": 7, "interconnect_share_7d": 1.0,
+                   "distinct_callees_24h": 12, "new_callee_share_24h": 1.0,
+                   "callback_share_24h": 0.0, "callback_share_7d": 0.0, "in_calls_7d": 0,
+                   "unanswered_share_24h": 0.2, "first_call_days": 0.5, "out_of_province": 0,
+                   "distinct_callees_7d": 12, "outgoing_share_7d": 1.0}
+
+
+def test_another_networks_new_number_nobody_calls_back_reaches_verify() -> None:
+    got = _shipped_scores({
+        "fraud": OFFNET_ANSWERED,
+        "one_call_in": OFFNET_ANSWERED | {"in_calls_7d": 1},  # a customer rang its courier
+        "known": OFFNET_ANSWERED | {"first_call_days": 9.0},  # seen on our network for days
+        "known_other_province": OFFNET_ANSWERED | {"first_call_days": 9.0,
+                                                   "out_of_province": 1},
+        "few": OFFNET_ANSWERED | {"distinct_callees_24h": 6},
+    })
+    assert got["fraud"] >= 0.7 and got["known_other_province"] >= 0.7
+    assert got["one_call_in"] < 0.7 and got["known"] < 0.7 and got["few"] < 0.7
+
+
+def test_a_line_held_half_a_year_is_watched_not_reverified() -> None:
+    got = _shipped_scores({
+        "young": COLD,
+        "half_year": COLD | {"sim_age_days": 200},
+        "half_year_goip": COLD | {"sim_age_days": 200, "goip_device_24h": 1},
+    })
+    assert got["young"] >= 0.7
+    assert got["half_year"] == pytest.approx(0.65)
+    assert got["half_year_goip"] >= 0.7
