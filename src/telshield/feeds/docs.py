@@ -29,7 +29,11 @@ Ingest them with `telshield ingest FEED PATH...` (files or folders) or `telshiel
 (every `DIR/<feed>/` folder). Rows land in the lake under `<data_dir>/lake/<feed>/day=YYYY-MM-DD/`
 (partitioned by the day of the feed's time column; `cells` and `device_intel` are not
 partitioned). A row whose key is already in the lake is skipped, so re-ingesting a file, or an
-overlapping one, adds nothing. Calls and SMS can also arrive as a message stream (NATS
+overlapping one, adds nothing. An ingest becomes visible all at once: every reader (detection,
+the API, `lake stats`) sees a lake file written by an ingest only once that ingest's line is in
+`lake/_ingests.jsonl`, so nothing ever shows some of its days and not others, neither while it
+moves its files in nor after a crash between two renames (docs/security.md). Calls and SMS can
+also arrive as a message stream (NATS
 JetStream micro-batches of the same CSV rows, exactly once): `telshield ingest stream`, see
 docs/streaming.md.
 
