@@ -1,5 +1,5 @@
 """`telshield evaluate registrations`: a tiny province's applications through the registration
-check, judged against truth, and the judging arithmetic."""
+check, judged against truth, and the judging arithmetic (the province: ``world`` in conftest)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pytest
 from typer.testing import CliRunner
 
 from telshield.cli.evaluate import evaluate_app
@@ -20,34 +19,7 @@ from telshield.evaluate.registrations import (
     statement_supported,
 )
 from telshield.services.registrations import RegistrationService
-from telshield.settings import Settings, load_settings
-from telshield.world.config import load_config
-from telshield.world.generate import generate
-
-CONFIG = """
-[sanctions]
-persons_per_100k = 600
-reregister_share = 0.2
-[gangs]
-per_100k = 100
-[registrations]
-sanctioned_try_share = 0.8
-mule_over_limit_share = 1.0
-"""
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("evaluate-registrations")
-    (base / "w.toml").write_text(CONFIG)
-    cfg = load_config(base / "w.toml", subscribers=2000, days=10, start="2026-10-10 00:00:00")
-    generate(cfg, 4, base / "world")
-    return base / "world"
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return load_settings(data_dir=tmp_path_factory.mktemp("data"))
+from telshield.settings import Settings
 
 
 def test_the_check_on_the_province_meets_the_sanctions_and_limit_bars(

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.evaluate.test_registrations import settings, world  # noqa: F401 (fixtures)
 from typer.testing import CliRunner
 
 from telshield.cli.evaluate import evaluate_app
@@ -17,7 +16,7 @@ from telshield.evaluate.statement import evaluate_statement
 from telshield.settings import Settings
 
 
-def test_neighbouring_card_mules_fail_the_retake(world: Path) -> None:  # noqa: F811
+def test_neighbouring_card_mules_fail_the_retake(world: Path) -> None:
     r = evaluate_statement(world, StatementPolicy(), rounds=2)
     assert r.honest_retake[1] == r.honest_first[1] > 30
     assert r.honest_retake[0] >= r.honest_first[0]
@@ -39,7 +38,7 @@ def test_neighbouring_card_mules_fail_the_retake(world: Path) -> None:  # noqa: 
         evaluate_statement(world, StatementPolicy(), rounds=0)
 
 
-def test_the_command_prints_the_figures(world: Path, settings: Settings,  # noqa: F811
+def test_the_command_prints_the_figures(world: Path, settings: Settings,
                                         tmp_path: Path) -> None:
     res = CliRunner().invoke(evaluate_app, ["statement-retake", "--world", str(world),
                                             "--rounds", "1",

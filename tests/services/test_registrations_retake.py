@@ -103,7 +103,7 @@ def test_neither_recording_is_stored(store: SqlStore, tmp_path: Path, clock: Fix
     s = service(store, tmp_path, clock)
     check(s, SLIP)
     check(s, SLIP, RIGHT)
-    engine = store.engine  # type: ignore[attr-defined]
+    engine = store.engine
     dumped = []
     with engine.connect() as conn:
         for t in sa.inspect(conn).get_table_names():

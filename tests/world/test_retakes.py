@@ -24,16 +24,13 @@ def worlds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     (base / "w.toml").write_text(CONFIG)
     cfg = load_config(base / "w.toml", subscribers=2000, days=10, start=START)
     generate(cfg, 4, base / "with")
-    real = applications.retakes
 
     def none(rng: object, cfg: WorldConfig, feed: pa.Table, truth: pa.Table) -> pa.Table:
         return TRUTH_SCHEMAS["registration_retakes"].empty_table()
 
-    applications.retakes = none  # type: ignore[assignment]
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(applications, "retakes", none)
         generate(cfg, 4, base / "without")
-    finally:
-        applications.retakes = real  # type: ignore[assignment]
     return base / "with", base / "without"
 
 
