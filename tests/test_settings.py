@@ -138,3 +138,19 @@ def test_sip_workers_metrics_ports_clear_of_the_api_and_cycle(path: Path | None)
     sip = set(range(s.screening.sip_metrics_port, s.screening.sip_metrics_port + 10))
     assert s.api.metrics_port not in sip
     assert s.cycle.metrics_port not in sip
+
+
+def test_den_and_gang_cycle_steps(tmp_path: Path) -> None:
+    s = load_settings()
+    assert (s.dens.in_cycle, s.dens.every, s.gangs.in_cycle, s.gangs.every) == (
+        False, "6h", False, "1d")
+    s = load_settings(_toml(tmp_path, "[dens]\nin_cycle = true\nevery = '12h'\n"
+                                      "[gangs]\nin_cycle = true\nevery = '2d'\n"))
+    assert (s.dens.in_cycle, s.dens.every, s.gangs.in_cycle, s.gangs.every) == (
+        True, "12h", True, "2d")
+    for section, bad in (("dens", "6"), ("dens", "0h"), ("gangs", "1w"), ("gangs", "-1d")):
+        with pytest.raises(InvalidInput) as e:
+            load_settings(_toml(tmp_path, f"[{section}]\nevery = '{bad}'\n"))
+        assert f"`{section}.every`" in str(e.value) and "not a duration like" in str(e.value)
+    with pytest.raises(InvalidInput, match=r"dens\.in_cycle"):
+        load_settings(_toml(tmp_path, "[dens]\nin_cylce = true\n"))

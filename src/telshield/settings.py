@@ -21,7 +21,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -39,6 +46,15 @@ NOT_SETTINGS = frozenset({"config", "log_level", "log_json", "test_database_url"
                           "screening_http_run_dir"})
 SENSITIVE = ("secret", "token", "password", "url")
 PLACEHOLDER_SECRET = "change-me-per-installation"  # what a fresh install ships with
+
+
+def duration(value: str) -> str:
+    """``value`` when it is a duration like ``30m``, ``6h`` or ``1d`` (a whole positive number
+    of minutes, hours or days); ValueError otherwise."""
+    t = value.strip()
+    if not re.fullmatch(r"[0-9]+[mhd]", t) or int(t[:-1]) <= 0:
+        raise ValueError(f"{value!r} is not a duration like 30m, 6h or 1d")
+    return t
 
 
 class IngestSettings(BaseModel):
@@ -435,6 +451,10 @@ class GangSettings(BaseModel):
     """Card-trafficking gangs (开卡贩卡团伙): how the registration graph is built and when a
     community becomes a gang case (docs/gangs.md)."""
 
+    in_cycle: bool = Field(default=False, description="find gangs in the operating cycle")
+    every: str = Field(
+        default="1d", description="time between the cycle's gang finds (m, h or d)"
+    )
     lookback_days: int = Field(default=120, gt=0, description="cards registered this far back")
     burst_hours: int = Field(
         default=24, gt=0, description="a staff ID's or terminal's registrations within this link"
@@ -454,6 +474,11 @@ class GangSettings(BaseModel):
     weight_flagged: float = Field(
         default=0.2, ge=0, description="weight of cards later alerted, clued or disposed"
     )
+
+    @field_validator("every")
+    @classmethod
+    def _every_is_a_duration(cls, value: str) -> str:
+        return duration(value)
 
 
 class HotspotSettings(BaseModel):
@@ -498,6 +523,15 @@ class DenSettings(BaseModel):
         default=None, description="den profile TOML (default: the shipped profile)"
     )
     lookback_hours: int = Field(default=72, gt=0, description="calls read by each dens find")
+    in_cycle: bool = Field(default=False, description="find dens in the operating cycle")
+    every: str = Field(
+        default="6h", description="time between the cycle's den finds (m, h or d)"
+    )
+
+    @field_validator("every")
+    @classmethod
+    def _every_is_a_duration(cls, value: str) -> str:
+        return duration(value)
 
 
 class PoliceSettings(BaseModel):

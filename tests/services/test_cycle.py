@@ -4,7 +4,7 @@ resumable after a failure; detection on schedule, in shadow mode before going li
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -180,3 +180,97 @@ def test_a_stop_request_ends_the_tick_between_steps(store: SqlStore, tmp_path: P
     assert r.stopped and list(r.seconds) == ["clues", "escalate"]
     assert rig.detection.calls == [] and rig.published.published == []
     assert rig.state.load().last_tick is None and rig.state.load().clues_until == at
+
+
+def _finds(store: SqlStore) -> tuple[int, int, list[tuple[str, str]]]:
+    """Dens and gangs stored, and the den and gang audit events (action, actor)."""
+    with store.transaction(write=False) as tx:
+        events = [e.event for e in tx.audit.read()]
+        return len(tx.dens.find()), len(tx.gangs.find()), [
+            (e.action, e.actor) for e in events if e.action.split(".")[0] in ("den", "gang")]
+
+
+def test_the_den_and_gang_steps_record_once_per_moment_and_dispose_of_nothing(
+        store: SqlStore, tmp_path: Path) -> None:
+    from tests.services import denlake, ganglake
+
+    from telshield.settings import DenSettings, GangSettings, Settings
+    from telshield.wiring.cycle import den_finder, gang_finder
+    from telshield.wiring.disposal import disposal
+
+    den = denlake.write(tmp_path / "dens")
+    ganglake.write(tmp_path / "gangs")
+    rig = _rig(store, tmp_path)
+    s = Settings(data_dir=tmp_path / "data", dens=DenSettings(in_cycle=True, lookback_hours=120),
+                 gangs=GangSettings(in_cycle=True))
+    d = disposal(s, store=store, clock=rig.clock, lake=tmp_path / "lake")
+    rig.cycle.dens = den_finder(s, d, tmp_path / "dens")
+    rig.cycle.gangs = gang_finder(s, d, tmp_path / "gangs")
+    at = denlake.T0 + timedelta(days=denlake.DAYS)  # the den's four days; the gangs' cards
+    rig.clock.at = at
+    r = rig.cycle.tick(at, detect=False)
+    assert r.complete and list(r.seconds)[-2:] == ["dens", "gangs"]
+    assert (r.dens, r.dens_updated, r.gangs, r.gangs_updated) == (1, 0, 2, 0)
+    assert (rig.cycle.state.load().dens_until, rig.cycle.state.load().gangs_until) == (at, at)
+    found = [("den.found", "cycle")] + [("gang.found", "cycle")] * 2
+    assert _finds(store) == (1, 2, found)
+    with store.transaction(write=False) as tx:
+        assert set(tx.dens.get(int(tx.dens.find()[0].id or 0)).msisdns) == set(den.den)
+    assert rig.cases.summary()["cases"] == {}  # recorded for an analyst, never disposed
+    # The same moment again (a restarted process): the finders are not due, nothing is added.
+    r = rig.cycle.tick(at, detect=False)
+    assert (r.dens, r.dens_updated, r.gangs, r.gangs_updated) == (0, 0, 0, 0)
+    assert _finds(store) == (1, 2, found)
+    # A tick that died after the finds committed but before their state was saved: the finds
+    # run again at the same moment and update the same records in place.
+    rig.cycle.state.save(replace(rig.cycle.state.load(), dens_until=None, gangs_until=None))
+    r = rig.cycle.tick(at, detect=False)
+    assert (r.dens, r.dens_updated, r.gangs, r.gangs_updated) == (0, 1, 0, 2)
+    assert _finds(store)[:2] == (1, 2)
+    # Each on its own cadence: dens every 6 h, gangs every day (the defaults).
+    for hours, want in ((1, (0, 0, 0, 0)), (6, (0, 1, 0, 0)), (24, (0, 1, 0, 2))):
+        rig.clock.at = later = at + timedelta(hours=hours)
+        r = rig.cycle.tick(later, detect=False)
+        assert (r.dens, r.dens_updated, r.gangs, r.gangs_updated) == want, hours
+    assert _finds(store)[:2] == (1, 2) and rig.cases.summary()["cases"] == {}
+    assert AuditService(store).verify().ok
+
+
+def test_the_den_and_gang_steps_follow_their_settings_and_stay_out_of_the_replay(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.services import denlake
+
+    from telshield.evaluate.replay_run import ReplayOptions, replay_settings
+    from telshield.services import cycle as cycle_module
+    from telshield.settings import DenSettings, GangSettings, Settings
+    from telshield.wiring.cycle import platform
+
+    root = tmp_path / "lake"
+    denlake.write(root)
+    ticks: list[dict[str, object]] = []
+
+    class Log:
+        def info(self, event: str, **kw: object) -> None:
+            if event == "cycle.tick":
+                ticks.append(kw)
+
+    monkeypatch.setattr(cycle_module, "log", Log())
+    off = platform(Settings(data_dir=tmp_path / "off"), lake=root)
+    assert off.cycle.dens is None and off.cycle.gangs is None
+    on = Settings(data_dir=tmp_path / "on", allow_placeholder_secret=True,
+                  dens=DenSettings(in_cycle=True, every="2h", lookback_hours=120),
+                  gangs=GangSettings(in_cycle=True, every="3d"))
+    clock = FixedClock(denlake.T0)
+    p = platform(on, clock=clock, lake=root)
+    assert (p.cycle.options.dens_every, p.cycle.options.gangs_every) == (
+        timedelta(hours=2), timedelta(days=3))
+    clock.at = at = denlake.T0 + timedelta(days=denlake.DAYS)
+    r = p.cycle.tick(at, detect=False)
+    assert r.complete and (r.dens, r.gangs) == (1, 0)  # the den lake's cards are no gang
+    assert {k: ticks[-1][k] for k in ("dens", "dens_updated", "gangs", "gangs_updated")} == {
+        "dens": 1, "dens_updated": 0, "gangs": 0, "gangs_updated": 0}
+    # The replay's cycle runs neither, whatever the settings say.
+    rs = replay_settings(on, tmp_path / "replay", ReplayOptions())
+    assert not rs.dens.in_cycle and not rs.gangs.in_cycle and rs.dens.every == "2h"
+    q = platform(rs, clock=clock, lake=root)
+    assert q.cycle.dens is None and q.cycle.gangs is None

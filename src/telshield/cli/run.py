@@ -97,7 +97,7 @@ class _Metrics:
         acted = sum(r.acted.values())
         for kind, n in (("clues", r.clues), ("escalated", r.escalated), ("scored", r.scored),
                         ("alerts", r.alerts), ("opened", r.opened), ("acted", acted),
-                        ("devices", r.devices)):
+                        ("devices", r.devices), ("dens", r.dens), ("gangs", r.gangs)):
             self.events.labels(kind).inc(n)
 
     def inbox(self, r: InboxResult) -> None:
@@ -185,10 +185,12 @@ def _one_tick(p: Any, at: datetime, metrics: _Metrics) -> bool:
     detect = (f"scored {r.scored:,}, alerts {r.alerts:,}" + (" (shadow)" if r.shadow else
               f", cases opened {r.opened:,}" + (f", {acted}" if acted else ""))
               if r.detected else "not due")
+    found = "".join(f"{what} {new} new, {updated} updated  " for what, new, updated in (
+        ("dens", r.dens, r.dens_updated), ("gangs", r.gangs, r.gangs_updated)) if new + updated)
     console.print(f"[bold]{at:%Y-%m-%d %H:%M}[/]  clues {r.clues}  escalated {r.escalated}  "
                   f"detection {detect}  devices {r.devices}  snapshot {r.snapshot or '-'}  "
-                  f"{sum(r.seconds.values()):.1f} s" + ("  [yellow]stopped[/]" if r.stopped
-                                                         else ""))
+                  f"{found}{sum(r.seconds.values()):.1f} s" + ("  [yellow]stopped[/]"
+                                                                if r.stopped else ""))
     return True
 
 

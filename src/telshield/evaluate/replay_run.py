@@ -286,7 +286,9 @@ _SECONDS = {"clues": "dispose", "escalate": "dispose", "detect": "detect",
 
 def replay_settings(settings: Settings, work: Path, options: ReplayOptions) -> Settings:
     """The settings the replay's platform runs on: its own store, cycle state and snapshot
-    folder under ``work``, and the replay's options as the cycle's settings."""
+    folder under ``work``, and the replay's options as the cycle's settings. The den and gang
+    finders stay out of its cycle whatever the settings say: they dispose of nothing, so they
+    would only slow the replay, whose figures are what the screening and disposal did."""
     cycle = settings.cycle.model_copy(update={
         "state_dir": work / "cycle", "detect_every": f"{options.detect_every}h",
         "use_model": options.use_model, "protect_victims": options.protect_victims,
@@ -297,6 +299,8 @@ def replay_settings(settings: Settings, work: Path, options: ReplayOptions) -> S
         "screening": settings.screening.model_copy(update={"snapshot_dir": work / "snapshot"}),
         "disposal": settings.disposal.model_copy(update={"bar_devices": options.device_barring}),
         "cycle": cycle,
+        "dens": settings.dens.model_copy(update={"in_cycle": False}),
+        "gangs": settings.gangs.model_copy(update={"in_cycle": False}),
     })
 
 

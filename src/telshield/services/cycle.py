@@ -13,14 +13,21 @@
 5. **publish** — the screening snapshot of the moment is published; the faces follow it;
 6. **hotspots** — when on (``[hotspots] in_cycle``), the out-of-town concentration scan
    (``services.hotspots``) runs at the tick's moment; its alerts are stored and audited;
-7. **checkpoint** — with an installation secret, the audit chain's head is appended, signed, to
+7. **dens** — when on (``[dens] in_cycle``) and due (``[dens] every``), the GOIP den finder
+   (``services.dens``) reads the calls of its window ending at the tick's moment and stores the
+   dens it finds, each with its audit event (a known den is updated in place); nothing is
+   disposed (a den's bulk disposal stays an analyst's action);
+8. **gangs** — when on (``[gangs] in_cycle``) and due (``[gangs] every``), the card-trafficking
+   gang finder (``services.gangs``) does the same over the registrations of its window;
+9. **checkpoint** — with an installation secret, the audit chain's head is appended, signed, to
    a checkpoint file outside the store (``services.audit``).
 
 Each step commits on its own and is idempotent for a given moment, so a tick that dies half-way
 (a crash, SIGKILL, a lost database) leaves the store consistent, and the next tick simply does
 every step again: a clue is blocked once, an alert updates its number's one open alert, an IMEI
-is listed once, a snapshot is published whole or not at all. The cycle's own state (when clues,
-detection and the last tick were done) is written after the step it describes has committed.
+is listed once, a snapshot is published whole or not at all, a den or gang found again keeps
+its one record. The cycle's own state (when clues, bundles, detection, dens, gangs and the last
+tick were done) is written after the step it describes has committed.
 A stop request (SIGTERM) is honoured between steps.
 """
 
@@ -47,7 +54,11 @@ from telshield.services.snapshot import SnapshotService
 
 log = structlog.get_logger(__name__)
 
-STEPS = ("clues", "bundles", "escalate", "detect", "devices", "publish", "hotspots", "checkpoint")
+STEPS = ("clues", "bundles", "escalate", "detect", "devices", "publish", "hotspots", "dens",
+         "gangs", "checkpoint")
+
+# A finder run in the cycle: the moment its window ends at -> (records new, records updated).
+Finder = Callable[[datetime], tuple[int, int]]
 
 
 class DetectionRun(Protocol):
@@ -78,16 +89,21 @@ class CycleOptions:
     """How the cycle runs."""
 
     detect_every: timedelta = timedelta(hours=1)
+    dens_every: timedelta = timedelta(hours=6)  # between den finds
+    gangs_every: timedelta = timedelta(days=1)  # between gang finds
     shadow_until: datetime | None = None  # alerts before this act on nothing (going live)
 
 
 @dataclass(frozen=True)
 class CycleState:
-    """What the cycle has done: clues up to, the last detection run, the last whole tick."""
+    """What the cycle has done: clues up to, the last detection run, the last den and gang
+    finds, the last whole tick."""
 
     clues_until: datetime | None = None
     bundles_until: datetime | None = None
     detected_until: datetime | None = None
+    dens_until: datetime | None = None
+    gangs_until: datetime | None = None
     last_tick: datetime | None = None
 
 
@@ -134,6 +150,10 @@ class TickResult:
     devices: int = 0  # IMEIs newly blacklisted
     snapshot: str = ""  # the published version
     hotspots: int = 0  # hotspot alerts raised or updated
+    dens: int = 0  # dens newly found
+    dens_updated: int = 0  # known dens found again, updated in place
+    gangs: int = 0  # gangs newly found
+    gangs_updated: int = 0  # known gangs found again, updated in place
     seconds: dict[str, float] = field(default_factory=dict)
     stopped: bool = False  # a stop was requested: the remaining steps were not run
 
@@ -155,6 +175,7 @@ class Cycle:
         hotspots: Callable[[datetime], int] | None = None,
         police_escalate: Callable[[], int] | None = None,
         bundles: Callable[[datetime | None, datetime], int] | None = None,
+        dens: Finder | None = None, gangs: Finder | None = None,
     ) -> None:
         self.liaison, self.cases, self.detection = liaison, cases, detection
         self.snapshots, self.state, self.devices = snapshots, state, devices
@@ -163,11 +184,18 @@ class Cycle:
         self.hotspots = hotspots  # the hotspot scan at a moment: how many alerts it raised
         self.police_escalate = police_escalate  # police requests past their SLA: how many
         self.bundles = bundles  # clue bundles for clues in [since, until): how many proposed
+        self.dens = dens  # the den finder at a moment: dens new and updated
+        self.gangs = gangs  # the gang finder at a moment: gangs new and updated
 
     def detection_due(self, at: datetime) -> bool:
         """Whether detection runs at ``at`` (never run, or ``detect_every`` has passed)."""
         last = self.state.load().detected_until
         return last is None or at - last >= self.options.detect_every
+
+    def finder_due(self, at: datetime, last: datetime | None, every: timedelta) -> bool:
+        """Whether a finder last run at ``last`` runs again at ``at`` (never run, or ``every``
+        has passed; never twice at one moment)."""
+        return last is None or (at > last and at - last >= every)
 
     def tick(self, at: FeedTime, *, detect: bool | None = None) -> TickResult:
         """Run every step at ``at`` (feed time); ``detect`` forces detection on or off (None:
@@ -184,6 +212,10 @@ class Cycle:
         ]
         if self.hotspots is not None:
             steps.append(("hotspots", self._hotspots))
+        if self.dens is not None:
+            steps.append(("dens", self._dens))
+        if self.gangs is not None:
+            steps.append(("gangs", self._gangs))
         if self.checkpoint is not None:
             steps.append(("checkpoint", self._checkpoint))
         for name, step in steps:
@@ -200,6 +232,8 @@ class Cycle:
                  escalated=result.escalated, detected=result.detected, scored=result.scored,
                  alerts=result.alerts, shadow=result.shadow, opened=result.opened,
                  acted=result.acted, devices=result.devices, snapshot=result.snapshot,
+                 hotspots=result.hotspots, dens=result.dens, dens_updated=result.dens_updated,
+                 gangs=result.gangs, gangs_updated=result.gangs_updated,
                  seconds=result.seconds, complete=result.complete)
         return result
 
@@ -252,6 +286,20 @@ class Cycle:
     def _hotspots(self, r: TickResult) -> None:
         assert self.hotspots is not None
         r.hotspots = self.hotspots(r.at)
+
+    def _dens(self, r: TickResult) -> None:
+        assert self.dens is not None
+        if not self.finder_due(r.at, self.state.load().dens_until, self.options.dens_every):
+            return
+        r.dens, r.dens_updated = self.dens(r.at)
+        self.state.save(replace(self.state.load(), dens_until=r.at))
+
+    def _gangs(self, r: TickResult) -> None:
+        assert self.gangs is not None
+        if not self.finder_due(r.at, self.state.load().gangs_until, self.options.gangs_every):
+            return
+        r.gangs, r.gangs_updated = self.gangs(r.at)
+        self.state.save(replace(self.state.load(), gangs_until=r.at))
 
     def _checkpoint(self, r: TickResult) -> None:
         assert self.checkpoint is not None

@@ -8,12 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import structlog
+
 from telshield.domain.alerts import Alert
 from telshield.domain.clock import feed_now
 from telshield.domain.errors import InvalidInput
 from telshield.screening.snapshot import SnapshotInput
 from telshield.services.alerts import InMemoryAlertSink
-from telshield.services.cycle import Cycle, CycleOptions, StateFile
+from telshield.services.cycle import Cycle, CycleOptions, Finder, StateFile
 from telshield.services.detection import Detector, Whitelist
 from telshield.services.inbox import Inbox
 from telshield.services.lakeread import FeedReader
@@ -24,6 +26,8 @@ from telshield.settings import Settings
 from telshield.wiring.disposal import Disposal, device_barring, disposal
 from telshield.wiring.ingest import watch_options
 from telshield.wiring.screening import screening_plan, snapshot_dir
+
+log = structlog.get_logger(__name__)
 
 
 def span(text: str, what: str) -> timedelta:
@@ -142,12 +146,16 @@ def platform(
         snapshots=snapshots, state=StateFile(state_dir(settings) / "state.json"),
         devices=device_barring(settings, d, reader), shadow=shadow,
         options=CycleOptions(detect_every=span(c.detect_every, "cycle.detect_every"),
+                             dens_every=span(settings.dens.every, "dens.every"),
+                             gangs_every=span(settings.gangs.every, "gangs.every"),
                              shadow_until=shadow_until),
         stop=stop,
         checkpoint=audit_checkpointer(settings, d),
         hotspots=hotspot_scan(settings, d, root),
         police_escalate=police_escalation(settings, d, root),
         bundles=clue_bundles(settings, d, root),
+        dens=den_finder(settings, d, root),
+        gangs=gang_finder(settings, d, root),
     )
     folder = watch or c.watch_dir
     inbox = None
@@ -185,6 +193,48 @@ def clue_bundles(settings: Settings, d: Disposal, lake: Path
 
     svc = bundles(settings, d, lake=lake)
     return lambda since, until: svc.propose_clues(since, until, actor="police-liaison").proposed
+
+
+def den_finder(settings: Settings, d: Disposal, lake: Path) -> Finder | None:
+    """The den finder the cycle runs when due, when ``[dens] in_cycle`` is on: it stores and
+    audits the dens of its window ending at the tick's moment and disposes of nothing (built
+    without the cases service). Without a calls feed yet it finds nothing rather than fail
+    every tick."""
+    if not settings.dens.in_cycle:
+        return None
+    from telshield.wiring.dens import dens
+
+    svc = dens(settings, d.store, clock=d.cases.clock, lake=lake, with_cases=False)
+
+    def find(at: datetime) -> tuple[int, int]:
+        if not svc.reader.files("calls"):
+            log.warning("cycle.dens_skipped", at=at.isoformat(), reason="no calls feed")
+            return 0, 0
+        r = svc.find(actor="cycle", until=at)
+        return r.new, r.updated
+
+    return find
+
+
+def gang_finder(settings: Settings, d: Disposal, lake: Path) -> Finder | None:
+    """The gang finder the cycle runs when due, when ``[gangs] in_cycle`` is on: it stores and
+    audits the gangs among the cards registered in its window ending at the tick's moment and
+    disposes of nothing. Without a subscribers feed yet it finds nothing rather than fail every
+    tick."""
+    if not settings.gangs.in_cycle:
+        return None
+    from telshield.wiring.gangs import gangs
+
+    svc = gangs(settings, d.store, clock=d.cases.clock, lake=lake, with_cases=False)
+
+    def find(at: datetime) -> tuple[int, int]:
+        if not svc.reader.files("subscribers"):
+            log.warning("cycle.gangs_skipped", at=at.isoformat(), reason="no subscribers feed")
+            return 0, 0
+        r = svc.find(actor="cycle", until=at)
+        return r.new, r.updated
+
+    return find
 
 
 def audit_checkpointer(settings: Settings, d: Disposal) -> Callable[[], object] | None:
