@@ -1,5 +1,5 @@
-"""`telshield run` in process: a simulated clock, the data-directory guard, one cycle per
-data directory."""
+"""`telshield run` in process: a simulated clock, the den step on its cadence, the data-directory
+guard, one cycle per data directory."""
 
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ def _drop(root: Path) -> None:
                              for f in schema}, schema=schema), root / "calls" / "c.parquet")
 
 
-def _invoke(*args: str) -> tuple[int, str]:
+def _invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     _register()
     r = CliRunner().invoke(app, list(args), env={"TELSHIELD_CYCLE__METRICS_PORT": "0",
                                                    "TELSHIELD_CYCLE__SETTLE_SECONDS": "0",
-                                                   "COLUMNS": "200"})
+                                                   "COLUMNS": "200", **(env or {})})
     if isinstance(r.exception, TelshieldError):  # as `main` maps it
         return exit_code(r.exception), r.output + str(r.exception)
     return r.exit_code, r.output
@@ -50,6 +50,27 @@ def test_ticks_on_a_simulated_clock(tmp_path: Path) -> None:
     state = StateFile(data / "cycle" / "state.json").load()
     assert state.last_tick == datetime(2026, 11, 1, 10) == state.detected_until
     assert (data / "screening" / "snapshot").exists()
+
+
+def test_the_den_step_runs_on_its_cadence_and_says_what_it_found(tmp_path: Path) -> None:
+    from tests.services import denlake
+
+    data = tmp_path / "data"
+    denlake.write(data / "lake")
+    code, out = _invoke("run", "--start", "2026-11-05 00:00", "--every", "1h", "--ticks", "3",
+                        "--init", "--data-dir", str(data),
+                        env={"TELSHIELD_DENS__IN_CYCLE": "true", "TELSHIELD_DENS__EVERY": "2h",
+                             "TELSHIELD_DENS__LOOKBACK_HOURS": "120"})
+    assert code == 0, out
+    ticks = [line for line in out.splitlines() if line.startswith("2026-11-05")]
+    assert len(ticks) == 3, out
+    assert "dens 1 new, 0 updated" in ticks[0]
+    assert "dens" not in ticks[1]  # not due an hour later
+    assert "dens 0 new, 1 updated" in ticks[2]  # two hours later: the same den, updated
+    state = StateFile(data / "cycle" / "state.json").load()
+    assert state.dens_until == datetime(2026, 11, 5, 2) and state.gangs_until is None
+    code, out = _invoke("dens", "list", "--data-dir", str(data))
+    assert code == 0 and out.count("DEN-") == 1, out
 
 
 def test_a_data_directory_without_a_store_is_refused(tmp_path: Path) -> None:
