@@ -1,6 +1,6 @@
-"""The den finder's and the hotspot scan's lake queries give the same results on Spark as on
-DuckDB, on the small hand-built lakes of their own tests (``denlake``, with a relay phone added,
-and ``hotspotlake``).
+"""The den finder's and the hotspot scan's lake queries, and the gang finder's link table,
+give the same results on Spark as on DuckDB, on the small hand-built lakes of their own tests
+(``denlake``, with a relay phone added, ``hotspotlake`` and ``ganglake``).
 
 One Spark session (local[2], two shuffle partitions, no UI) serves the module. Each query's
 frame is sorted by all its columns and compared exactly (integers by value: an engine may
@@ -11,7 +11,7 @@ compared whole.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pytest
-from tests.services import denlake, hotspotlake
+from tests.services import denlake, ganglake, hotspotlake
 from tests.services.sparklocal import CONF
 
 from telshield.detect.dens import port_hours, ports, relays
@@ -30,6 +30,7 @@ from telshield.settings import DenSettings, HotspotSettings, Settings
 from telshield.store.sql import open_store
 from telshield.wiring.dens import dens, load_profile
 from telshield.wiring.engine import engine
+from telshield.wiring.gangs import gangs
 from telshield.wiring.hotspots import hotspots, scan_params
 
 ENGINES = ("duckdb", "spark")
@@ -41,6 +42,7 @@ class Lakes:
     settings: Settings
     dens: Path
     hotspots: Path
+    gangs: Path
     plan: pa.Table
 
 
@@ -56,12 +58,13 @@ def lakes(tmp_path_factory: pytest.TempPathFactory) -> Lakes:
                          "callee_cell": "C-DEN"})
     denlake.write(root / "dens", lk)
     hotspotlake.write(root / "hotspots")
+    ganglake.write(root / "gangs")
     plan = load_plan_table(data)
     settings = Settings(data_dir=data, engine={"spark_master": "local[2]", "spark_conf": CONF},
                         dens=DenSettings(lookback_hours=24 * 5),
                         hotspots=HotspotSettings(replicates=199))
     assert plan_path(data).exists()  # where the hotspot service reads it
-    return Lakes(settings, root / "dens", root / "hotspots", plan)
+    return Lakes(settings, root / "dens", root / "hotspots", root / "gangs", plan)
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +179,26 @@ def test_hotspot_scan_is_identical_on_spark(lakes: Lakes, spark: Any, tmp_path: 
     assert [h.region for h in found["duckdb"][2]] == ["Nanjing/Liuhe"]
     assert found["spark"] == found["duckdb"]
 
+
+
+@pytest.mark.spark
+def test_gang_finder_is_identical_on_spark(lakes: Lakes, spark: Any, tmp_path: Path) -> None:
+    found = {}
+    for name in ENGINES:
+        store = open_store(f"sqlite:///{(tmp_path / f'{name}.db').as_posix()}")
+        try:
+            svc = gangs(lakes.settings, store, clock=FixedClock(datetime(2026, 12, 1)),
+                        lake=lakes.gangs, with_cases=False, engine=name)
+            assert svc.reader.con.name == ("pyspark" if name == "spark" else "duckdb")
+            r = svc.find(actor="ann")
+            found[name] = (r.cards, r.links, r.communities,
+                           sorted((replace(svc.get(int(g.id or 0)), id=None) for g in r.gangs),
+                                  key=lambda g: g.msisdns))
+        finally:
+            store.dispose()
+    assert len(found["duckdb"][3]) == 2  # gang A and gang B
+    assert found["spark"][:3] == found["duckdb"][:3]
+    differ = [(i, f.name, getattr(d, f.name), getattr(g, f.name))
+              for i, (d, g) in enumerate(zip(found["duckdb"][3], found["spark"][3], strict=True))
+              for f in fields(d) if getattr(d, f.name) != getattr(g, f.name)]
+    assert not differ, f"gang fields that differ between DuckDB and Spark: {differ}"
