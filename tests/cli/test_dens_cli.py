@@ -24,9 +24,11 @@ def run(*args: str, data: Path, **env_extra: str) -> subprocess.CompletedProcess
 def test_find_list_show_export_dispose(tmp_path: Path) -> None:
     assert run("init", "--data-dir", str(tmp_path), data=tmp_path).returncode == 0
     lk = write(tmp_path / "lake")
-    r = run("dens", "find", "--since", "2026-11-01", data=tmp_path)
+    r = run("dens", "find", "--since", "2026-11-01", "--engine", "duckdb", data=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "1 den(s): 1 new, 0 updated" in r.stdout and "DEN-000001" in r.stdout
+    bad = run("dens", "find", "--engine", "polars", data=tmp_path)
+    assert bad.returncode != 0 and "use one of duckdb, spark" in bad.stdout + bad.stderr
     assert "Jiangning" in run("dens", "list", data=tmp_path).stdout
     case = json.loads(run("dens", "export", "1", data=tmp_path).stdout)
     assert {m["msisdn"] for m in case["members"]} == set(lk.den)

@@ -25,7 +25,7 @@ def run(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
 def test_find_list_show_export_dispose(tmp_path: Path) -> None:
     assert run("init", "--data-dir", str(tmp_path), data=tmp_path).returncode == 0
     lk = write(tmp_path / "lake")
-    r = run("gangs", "find", "--since", "2026-09-01", data=tmp_path)
+    r = run("gangs", "find", "--since", "2026-09-01", "--engine", "duckdb", data=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "2 gang(s): 2 new, 0 updated" in r.stdout and "GANG-000001" in r.stdout
     assert "GANG-000002" in run("gangs", "list", data=tmp_path).stdout

@@ -33,7 +33,7 @@ def test_find_list_show(tmp_path: Path, plan_file: Path) -> None:
     lk = write(tmp_path / "lake")
     plan_path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(plan_file, plan_path(tmp_path))  # built once for the module
-    r = run("hotspots", "find", "--until", "2026-11-09", data=tmp_path)
+    r = run("hotspots", "find", "--until", "2026-11-09", "--engine", "duckdb", data=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "1 hotspot(s): 1 new" in r.stdout and "HOT-000001" in r.stdout
     assert "Nanjing/Liuhe" in r.stdout and "Kunshan" not in r.stdout
@@ -47,3 +47,5 @@ def test_find_list_show(tmp_path: Path, plan_file: Path) -> None:
     assert run("hotspots", "show", "9", data=tmp_path).returncode == 3
     wrong = run("hotspots", "find", "--until", "soon", data=tmp_path)
     assert wrong.returncode != 0 and "--until" in wrong.stderr + wrong.stdout
+    bad = run("hotspots", "find", "--engine", "polars", data=tmp_path)
+    assert bad.returncode != 0 and "use one of duckdb, spark" in bad.stdout + bad.stderr

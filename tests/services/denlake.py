@@ -101,9 +101,10 @@ def build() -> DenLake:
     return lk
 
 
-def write(root: Path) -> DenLake:
-    """Write the lake under ``root``; returns who is who."""
-    lk = build()
+def write(root: Path, lk: DenLake | None = None) -> DenLake:
+    """Write the lake (``build``'s, or ``lk`` with rows added) under ``root``; returns who is
+    who."""
+    lk = lk if lk is not None else build()
     write_feed(root, "calls", lk.calls)
     write_feed(root, "cells", [{"cell_id": c, "lat": la, "lon": lo, "county": co,
                                 "city": "Nanjing", "province": "Jiangsu"}

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from tests.services.sparklocal import local_settings
 from tests.toy import START, make_toy
 
 from telshield.domain.alerts import Alert
@@ -25,21 +26,12 @@ from telshield.settings import Settings
 from telshield.wiring.detection import detector
 from telshield.wiring.engine import engine_name, spark_conf
 
-# Tiny data: few partitions, no UI, and no adaptive re-planning or whole-stage code generation
-# (both cost far more than they save on a few thousand rows; neither changes a result).
-CONF = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
-        "spark.ui.enabled": "false", "spark.sql.adaptive.enabled": "false",
-        "spark.sql.codegen.wholeStage": "false"}
 RUN_AT = datetime(2026, 11, 4, 12)
 NOW = datetime(2026, 12, 1)
 
 
-def _settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, engine={"spark_master": "local[2]", "spark_conf": CONF})
-
-
 def test_engine_comes_from_the_option_else_the_setting(tmp_path: Path) -> None:
-    s = _settings(tmp_path)
+    s = local_settings(tmp_path)
     assert engine_name(s) == "duckdb"
     assert engine_name(s, "spark") == "spark"
     on_spark = Settings(data_dir=tmp_path, engine={"name": "spark"})
@@ -49,7 +41,7 @@ def test_engine_comes_from_the_option_else_the_setting(tmp_path: Path) -> None:
 
 
 def test_spark_conf_keeps_feed_times_as_they_are(tmp_path: Path) -> None:
-    s = _settings(tmp_path)
+    s = local_settings(tmp_path)
     conf = spark_conf(s.engine)
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.sql.shuffle.partitions"] == "2"
@@ -65,7 +57,7 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, 
     root = tmp_path_factory.mktemp("engines")
     lake = root / "lake"
     make_toy(normal=60, couriers=4, fraud=6, days=4, quiet_days=1).write(lake)
-    settings = _settings(root / "data")
+    settings = local_settings(root / "data")
     duck = detector(settings, lake=lake, keep_state=False, use_model=False, engine="duckdb")
     art = train_from_lake(duck, START + timedelta(days=2), START + timedelta(days=3),
                           root / "models", step=timedelta(hours=12))

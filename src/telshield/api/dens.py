@@ -24,8 +24,10 @@ Reader = Annotated[User, Depends(requires(Permission.DENS_READ))]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Serve the den routes over the app's store."""
-    app.state.dens = compose(settings, app.state.disposal.store, with_cases=False)
+    """Serve the den routes over the app's store (they read stored dens only: no Spark session,
+    whatever ``[engine]`` says)."""
+    app.state.dens = compose(settings, app.state.disposal.store, with_cases=False,
+                             engine="duckdb")
     app.include_router(router)
 
 

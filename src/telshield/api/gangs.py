@@ -25,7 +25,8 @@ Reader = Annotated[User, Depends(requires(Permission.GANGS_READ))]
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Serve the gang routes over the app's store."""
-    app.state.gangs = compose(settings, app.state.disposal.store, with_cases=False)
+    app.state.gangs = compose(settings, app.state.disposal.store, with_cases=False,
+                              engine="duckdb")  # stored gangs only: no Spark session
     app.include_router(router)
 
 

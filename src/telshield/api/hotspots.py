@@ -25,8 +25,9 @@ Reader = Annotated[User, Depends(requires(Permission.HOTSPOTS_READ))]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Serve the hotspot routes over the app's store."""
-    app.state.hotspots = compose(settings, app.state.disposal.store)
+    """Serve the hotspot routes over the app's store (they read stored hotspots only: no Spark
+    session, whatever ``[engine]`` says)."""
+    app.state.hotspots = compose(settings, app.state.disposal.store, engine="duckdb")
     app.include_router(router)
 
 

@@ -28,8 +28,8 @@ ConfigOption = Annotated[
 ]
 EngineOption = Annotated[
     str | None,
-    typer.Option("--engine", help="Where detection runs: duckdb or spark (default: the [engine] "
-                 "name setting; Spark's master and conf come from [engine]).",
+    typer.Option("--engine", help="Where the lake queries run: duckdb or spark (default: the "
+                 "[engine] name setting; Spark's master and conf come from [engine]).",
                  show_default=False),
 ]
 InitOption = Annotated[

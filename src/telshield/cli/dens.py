@@ -13,6 +13,7 @@ from rich.console import Console
 from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
+    EngineOption,
     emit,
     existing_data,
     feed_time,
@@ -30,12 +31,15 @@ dens_app = typer.Typer(help="GOIP dens (窝点): find, list, show, export, dispo
                        no_args_is_help=True)
 
 
-def _service(config: Path | None, data_dir: Path | None) -> DenService:
+def _service(config: Path | None, data_dir: Path | None, engine: str | None = "duckdb"
+             ) -> DenService:
+    """The den service; ``engine`` runs ``find``'s lake queries (None: ``[engine] name``). The
+    other commands read the store and a few lake rows, on DuckDB."""
     from telshield import wiring
     from telshield.wiring.dens import dens
 
     settings = existing_data(config, data_dir)
-    return dens(settings, wiring.open_store(settings))
+    return dens(settings, wiring.open_store(settings), engine=engine)
 
 
 def _dens_table(items: list[Den]) -> None:
@@ -56,10 +60,11 @@ def find_cmd(
                                        "lookback_hours of the feed].")] = "",
     until: Annotated[str, typer.Option(help="Calls before (CST) [default: the feed's end].")
                      ] = "",
-    actor: ActorOption = "", data_dir: DataDirOption = None, config: ConfigOption = None,
+    actor: ActorOption = "", engine: EngineOption = None, data_dir: DataDirOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Find dens in recent calls and store them (a den found again is updated)."""
-    r = _service(config, data_dir).find(actor=actor or default_actor(),
+    r = _service(config, data_dir, engine).find(actor=actor or default_actor(),
                                         since=feed_time("--since", since),
                                         until=feed_time("--until", until))
     console.print(f"calls {r.since:%Y-%m-%d %H:%M} .. {r.until:%Y-%m-%d %H:%M}: {r.ports:,} "
@@ -130,13 +135,13 @@ def evaluate_dens_cmd(
     world: Annotated[Path, typer.Option(help="Folder written by `telshield world generate`.",
                                         exists=True, file_okay=False)],
     step_hours: Annotated[int, typer.Option(help="Run the finder this often.", min=1)] = 6,
-    config: ConfigOption = None,
+    engine: EngineOption = None, config: ConfigOption = None,
 ) -> None:
     """Dens found within 24 h, location error and member recall/precision, against truth."""
     from telshield.cli.dens_evaluate import evaluate
 
     with tempfile.TemporaryDirectory() as tmp:
-        rep = evaluate(settings_from(config, Path(tmp)), world, step_hours)
+        rep = evaluate(settings_from(config, Path(tmp)), world, step_hours, engine)
     console.print(f"[bold]dens[/] {world}: {rep.found_dens} stored den(s), run every "
                   f"{step_hours} h")
     t = table("metric", "value", "bar")

@@ -13,8 +13,10 @@ from telshield.settings import Settings
 ALL = Page(limit=1000)
 
 
-def evaluate(settings: Settings, world: Path, step_hours: int) -> DenReport:
-    """Run the finder every ``step_hours`` over ``world`` and judge the stored dens."""
+def evaluate(settings: Settings, world: Path, step_hours: int, engine: str | None = None
+             ) -> DenReport:
+    """Run the finder every ``step_hours`` over ``world`` (on ``engine``; default ``[engine]
+    name``) and judge the stored dens."""
     from telshield import wiring
     from telshield.wiring.dens import dens
 
@@ -22,7 +24,7 @@ def evaluate(settings: Settings, world: Path, step_hours: int) -> DenReport:
     owners = owner(truth)
     store = wiring.open_store(settings)
     try:
-        svc = dens(settings, store, lake=world, with_cases=False)
+        svc = dens(settings, store, lake=world, with_cases=False, engine=engine)
         start, end = svc.span()
         found_at: dict[str, datetime] = {}
         for t in cutoffs(start, end, step_hours):

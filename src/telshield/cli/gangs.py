@@ -13,6 +13,7 @@ from rich.console import Console
 from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
+    EngineOption,
     emit,
     existing_data,
     feed_time,
@@ -31,12 +32,15 @@ gangs_app = typer.Typer(help="Card-trafficking gangs (开卡贩卡团伙): find,
                         no_args_is_help=True)
 
 
-def _service(config: Path | None, data_dir: Path | None) -> GangService:
+def _service(config: Path | None, data_dir: Path | None, engine: str | None = "duckdb"
+             ) -> GangService:
+    """The gang service; ``engine`` runs ``find``'s link table (None: ``[engine] name``). The
+    other commands read the store, on DuckDB."""
     from telshield import wiring
     from telshield.wiring.gangs import gangs
 
     settings = existing_data(config, data_dir)
-    return gangs(settings, wiring.open_store(settings))
+    return gangs(settings, wiring.open_store(settings), engine=engine)
 
 
 def _gangs_table(items: list[Gang]) -> None:
@@ -56,10 +60,11 @@ def _gangs_table(items: list[Gang]) -> None:
 def find_cmd(
     since: Annotated[str, typer.Option(help="Cards registered from (CST) [default: the "
                                        "last [gangs] lookback_days of the feed].")] = "",
-    actor: ActorOption = "", data_dir: DataDirOption = None, config: ConfigOption = None,
+    actor: ActorOption = "", engine: EngineOption = None, data_dir: DataDirOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Find gangs among recent registrations and store them (a gang found again is updated)."""
-    r = _service(config, data_dir).find(actor=actor or default_actor(),
+    r = _service(config, data_dir, engine).find(actor=actor or default_actor(),
                                         since=feed_time("--since", since))
     console.print(f"cards registered {r.since:%Y-%m-%d %H:%M} .. {r.until:%Y-%m-%d %H:%M}: "
                   f"{r.cards:,} linked by {r.links:,} links into {r.communities:,} communities; "

@@ -14,6 +14,7 @@ from rich.console import Console
 from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
+    EngineOption,
     existing_data,
     feed_time,
     settings_from,
@@ -31,12 +32,15 @@ hotspots_app = typer.Typer(help="Out-of-town concentration hotspots (外地号�
                            "show.", no_args_is_help=True)
 
 
-def _service(config: Path | None, data_dir: Path | None) -> HotspotService:
+def _service(config: Path | None, data_dir: Path | None, engine: str | None = "duckdb"
+             ) -> HotspotService:
+    """The hotspot service; ``engine`` runs ``find``'s scan queries (None: ``[engine] name``).
+    Listing and showing read the store only, and start no Spark session."""
     from telshield import wiring
     from telshield.wiring.hotspots import hotspots
 
     settings = existing_data(config, data_dir)
-    return hotspots(settings, wiring.open_store(settings))
+    return hotspots(settings, wiring.open_store(settings), engine=engine)
 
 
 def _table(items: list[Hotspot]) -> None:
@@ -54,11 +58,12 @@ def _table(items: list[Hotspot]) -> None:
 def find_cmd(
     until: Annotated[str, typer.Option(help="Scan the period ending here (CST) [default: "
                                        "just after the last call in the lake].")] = "",
-    actor: ActorOption = "", data_dir: DataDirOption = None, config: ConfigOption = None,
+    actor: ActorOption = "", engine: EngineOption = None, data_dir: DataDirOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Scan counties for out-of-province suspicious numbers gathering against their own
     baseline, and store the alerts (a county's continuing hotspot is updated)."""
-    r = _service(config, data_dir).find(actor=actor or default_actor(),
+    r = _service(config, data_dir, engine).find(actor=actor or default_actor(),
                                         until=feed_time("--until", until))
     console.print(f"scan up to {r.until:%Y-%m-%d %H:%M}: {r.suspects:,} suspicious "
                   f"out-of-province numbers over {r.regions} counties; {len(r.hotspots)} "
@@ -97,7 +102,7 @@ def evaluate_hotspots_cmd(
                                         exists=True, file_okay=False)],
     step_hours: Annotated[int, typer.Option(help="Feed hours between scans (cycle ticks).")
                           ] = 6,
-    config: ConfigOption = None,
+    engine: EngineOption = None, config: ConfigOption = None,
 ) -> None:
     """Dens of out-of-province SIMs alerted in their county within 24 h, and false hotspots
     per simulated week, against truth."""
@@ -111,7 +116,7 @@ def evaluate_hotspots_cmd(
     with tempfile.TemporaryDirectory() as tmp:
         settings = settings_from(config, Path(tmp))
         store = wiring.open_store(settings)
-        svc = hotspots(settings, store, clock=clock, lake=world)
+        svc = hotspots(settings, store, clock=clock, lake=world, engine=engine)
         calls = svc.reader.table("calls")
         first = calls.started_at.min().to_pyarrow().as_py()
         end = svc.latest()

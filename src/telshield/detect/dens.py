@@ -2,14 +2,14 @@
 
 A den port is a SIM that, in the window, placed calls from our cells to at least ``min_callees``
 distinct numbers and received almost none (``max_inbound_share`` of what it placed). ``ports``
-gives one row per such SIM and cell it called from, with its IMEI, the device kind the police's
-``device_intel`` gives that IMEI's TAC, its SIM's age (days since it was registered with us; null
-for other operators' SIMs) and its call figures. A den's SIMs are bought and swapped every few
-days: a SIM of ours older than ``max_sim_age_days`` is an honest line that happens to call like a
-port (an office line calling out, say) and is no port. ``port_hours`` the hours
-each port called in (for parallelism); ``relays`` the phones on our cells that took calls from
-abroad and placed none (the audio-cable form's relay phone). Grouping ports into dens is the
-service's work.
+gives one row per such SIM and cell it called from, with its IMEI (the one it called with most
+there), the device kind the police's ``device_intel`` gives that IMEI's TAC, its SIM's age (days
+since it was registered with us; null for other operators' SIMs) and its call figures. A den's
+SIMs are bought and swapped every few days: a SIM of ours older than ``max_sim_age_days`` is an
+honest line that happens to call like a port (an office line calling out, say) and is no port.
+``port_hours`` the hours each port called in (for parallelism); ``relays`` the phones on our
+cells that took calls from abroad and placed none (the audio-cable form's relay phone). Grouping
+ports into dens is the service's work.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-from telshield.detect.portable import days_between, epoch_s
+from telshield.detect.portable import days_between, epoch_s, most_common
 
 
 def _window(calls: ir.Table, since: datetime, until: datetime) -> ir.Table:
@@ -63,10 +63,13 @@ def ports(calls: ir.Table, intel: ir.Table | None, *, since: datetime, until: da
                  max_inbound_share=max_inbound_share).select(o_msisdn="msisdn")
     w = w.join(ow, w.caller == ow.o_msisdn)
     g = w.group_by(msisdn=w.caller, cell=w.caller_cell).agg(
-        imei=w.caller_imei.mode(), calls=w.count(),
-        answered=(w.duration_s > 0).sum().cast("int64"),
+        calls=w.count(), answered=(w.duration_s > 0).sum().cast("int64"),
         median_s=w.duration_s.median().cast("float64"),
         first_at=w.started_at.min(), last_at=w.started_at.max())
+    im = most_common(w, ["caller", "caller_cell"], "caller_imei")
+    g = g.left_join(im, (g.msisdn == im.caller) & (g.cell == im.caller_cell))
+    g = g.select(g.msisdn, g.cell, imei=im.caller_imei, calls=g.calls, answered=g.answered,
+                 median_s=g.median_s, first_at=g.first_at, last_at=g.last_at)
     if subscribers is None:
         g = g.mutate(sim_age_days=ibis.literal(None, "float64"))
     else:

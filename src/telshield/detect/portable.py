@@ -3,11 +3,14 @@
 DuckDB's ``epoch_seconds`` keeps a timestamp's fraction of a second; Spark's
 (``unix_timestamp``) drops it. Detection counts time in whole seconds, as the feeds' switches
 record it, so that a number's age or a bucket is the same on DuckDB and Spark, and divides in
-doubles (``docs/scale.md``).
+doubles (``docs/scale.md``). Ibis operations with no Spark translation get one here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import ibis
 import ibis.expr.types as ir
 
 
@@ -21,3 +24,14 @@ def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.Flo
     seconds are made a double before dividing: Spark reads the literal ``86400.0`` as a DECIMAL,
     and a BIGINT divided by it is a decimal rounded to six places, not DuckDB's double."""
     return (epoch_s(later) - epoch_s(earlier)).cast("float64") / 86400
+
+
+def most_common(t: ir.Table, by: Sequence[str], value: str) -> ir.Table:
+    """``by..., value``: the most frequent non-null ``value`` of each group of ``by``, the
+    smallest of those tied. Ibis's ``mode`` has no Spark translation, and DuckDB's breaks a tie
+    by the order it meets the rows in."""
+    v = t.filter(t[value].notnull())
+    n = v.group_by([*by, value]).agg(_n=v.count())
+    rank = ibis.row_number().over(group_by=[n[k] for k in by], order_by=[n._n.desc(), n[value]])
+    n = n.mutate(_r=rank)
+    return n.filter(n._r == 0).select(*by, value)

@@ -68,14 +68,17 @@ class DenService:
         e = ports(calls, intel, since=since, until=until, min_callees=p.min_callees,
                   max_inbound_share=p.max_inbound_share, subscribers=subs,
                   max_sim_age_days=p.max_sim_age_days)
-        rows = e.to_pyarrow().to_pylist()
+        # In a fixed order, whatever order the engine returns them in: the grouping breaks ties
+        # (a SIM as busy on two cells) by the first row it sees.
+        rows = sorted(e.to_pyarrow().to_pylist(), key=lambda r: (r["msisdn"], r["cell"]))
         hours: dict[str, set[int]] = defaultdict(set)
         if rows:
             for r in port_hours(calls, e.select("msisdn").distinct(), since=since,
                                 until=until).to_pyarrow().to_pylist():
                 hours[r["msisdn"]].add(int(r["hour"]))
-        rel = relays(calls, since=since, until=until,
-                     min_calls=p.min_relay_calls).to_pyarrow().to_pylist()
+        rel = sorted(relays(calls, since=since, until=until,
+                            min_calls=p.min_relay_calls).to_pyarrow().to_pylist(),
+                     key=lambda r: (r["msisdn"], r["cell"]))
         found = group(rows, hours, rel, self._cells(), p)
         return len({r["msisdn"] for r in rows}), found
 
@@ -126,10 +129,10 @@ class DenService:
 
     def first_calls(self, msisdns: Sequence[str]) -> tuple[dict[str, datetime], set[str]]:
         """When each of ``msisdns`` first called, and which of them called or were called."""
-        import ibis
+        import pyarrow as pa
 
         calls = self.reader.table("calls")
-        m = ibis.memtable({"msisdn": list(msisdns)}, schema={"msisdn": "string"})
+        m = self.reader.memtable(pa.table({"msisdn": pa.array(list(msisdns), pa.string())}))
         out = calls.join(m, calls.caller == m.msisdn).group_by("caller").agg(
             at=calls.started_at.min()).to_pyarrow().to_pylist()
         inb = calls.join(m, calls.callee == m.msisdn).select("callee").distinct()

@@ -142,7 +142,9 @@ class GangService:
         e = registration_links(self.reader.table("subscribers"), self.reader.table("orders"),
                                calls, since=since, until=until, burst_hours=p.burst_hours,
                                max_group=p.max_group, id_days=p.id_days, weights=p.weights)
-        t = e.to_pyarrow().to_pylist()
+        # By card pair, whatever order the engine returns them in (a gang keeps its links in
+        # this order).
+        t = sorted(e.to_pyarrow().to_pylist(), key=lambda r: (r["a"], r["b"]))
         return [GangLink(a=r["a"], b=r["b"], kinds=tuple(sorted(r["kinds"])),
                          weight=float(r["weight"])) for r in t]
 

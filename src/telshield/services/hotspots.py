@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import structlog
@@ -95,7 +94,7 @@ class HotspotService:
     def find(self, *, actor: str, until: datetime | None = None) -> FindResult:
         """Scan the period ending at ``until`` (default: the last call) and store the alerts."""
         if self._plan is None and self._plan_loader is not None:
-            self._plan = ibis.memtable(self._plan_loader())
+            self._plan = self.reader.memtable(self._plan_loader())
         if self._plan is None:
             raise InvalidInput("hotspots need the numbering plan to tell a number's home; "
                                "build it with `telshield numbers plan`")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from telshield.domain.errors import Unavailable
 from telshield.feeds.lake import Lake
@@ -21,13 +22,21 @@ from telshield.reference.schemas import FEEDS
 class FeedReader:
     """Lazy tables over a folder holding one sub-folder of Parquet files per feed, on the
     backend ``con`` (DuckDB by default; ``telshield.wiring.engine`` makes a Spark one, with the
-    ``open_parquet`` that opens a list of files there)."""
+    ``open_parquet`` that opens a list of files there and the ``memtable`` that hands it an
+    in-memory Arrow table)."""
 
     def __init__(self, root: Path, con: ibis.BaseBackend | None = None, *,
-                 open_parquet: Callable[[list[str]], ir.Table] | None = None) -> None:
+                 open_parquet: Callable[[list[str]], ir.Table] | None = None,
+                 memtable: Callable[[pa.Table], ir.Table] | None = None) -> None:
         self.root = root
         self.con = con if con is not None else ibis.duckdb.connect()
         self.open_parquet = open_parquet
+        self._memtable = memtable
+
+    def memtable(self, table: pa.Table) -> ir.Table:
+        """An in-memory Arrow table (a numbering plan, a list of numbers) as a lazy table on
+        this reader's engine."""
+        return self._memtable(table) if self._memtable is not None else ibis.memtable(table)
 
     def files(self, feed: str, since: datetime | None = None,
               until: datetime | None = None) -> list[Path]:

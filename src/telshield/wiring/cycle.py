@@ -175,7 +175,8 @@ def police_escalation(settings: Settings, d: Disposal, lake: Path) -> Callable[[
 
 def hotspot_scan(settings: Settings, d: Disposal, lake: Path
                  ) -> Callable[[datetime], int] | None:
-    """The hotspot scan each tick runs, when ``[hotspots] in_cycle`` is on."""
+    """The hotspot scan each tick runs, when ``[hotspots] in_cycle`` is on, on the ``[engine]``
+    detection runs on."""
     if not settings.hotspots.in_cycle:
         return None
     from telshield.wiring.hotspots import hotspots

@@ -35,11 +35,15 @@ def load_profile(path: Path | None) -> DenProfile:
 
 
 def dens(settings: Settings, store: Store, *, clock: Clock | None = None,
-         lake: Path | None = None, with_cases: bool = True) -> DenService:
-    """The den service over ``store`` and the lake (default: the settings')."""
-    from telshield.services.lakeread import FeedReader
+         lake: Path | None = None, with_cases: bool = True,
+         engine: str | None = None) -> DenService:
+    """The den service over ``store`` and the lake (default: the settings'). Its lake queries
+    run on ``engine`` (``--engine``: duckdb or spark; default ``[engine] name``); callers that
+    only read stored dens pass ``"duckdb"`` and start no Spark session."""
     from telshield.wiring.disposal import disposal
+    from telshield.wiring.engine import engine as make_engine
 
     cases = disposal(settings, store=store, clock=clock, lake=lake).cases if with_cases else None
-    return DenService(store, clock or SystemClock(), FeedReader(lake or settings.lake_dir),
+    reader = make_engine(settings, engine).reader(lake or settings.lake_dir)
+    return DenService(store, clock or SystemClock(), reader,
                       load_profile(settings.dens.profile), settings.dens.lookback_hours, cases)

@@ -52,7 +52,7 @@ class Engine:
 
     def reader(self, root: Path) -> FeedReader:
         """A feed reader over ``root`` that runs on this engine."""
-        return FeedReader(root, self.con, open_parquet=self.open_parquet)
+        return FeedReader(root, self.con, open_parquet=self.open_parquet, memtable=self.memtable)
 
 
 def engine_name(settings: Settings, override: str | None = None) -> EngineName:

@@ -26,11 +26,16 @@ def graph_params(settings: Settings) -> GraphParams:
 
 
 def gangs(settings: Settings, store: Store, *, clock: Clock | None = None,
-          lake: Path | None = None, with_cases: bool = True) -> GangService:
-    """The gang service over ``store`` and the lake (default: the settings')."""
-    from telshield.services.lakeread import FeedReader
+          lake: Path | None = None, with_cases: bool = True,
+          engine: str | None = None) -> GangService:
+    """The gang service over ``store`` and the lake (default: the settings'). Its link table
+    runs on ``engine`` (``--engine``: duckdb or spark; default ``[engine] name``); the
+    communities and scores are found in the process. Callers that only read stored gangs pass
+    ``"duckdb"`` and start no Spark session."""
     from telshield.wiring.disposal import disposal
+    from telshield.wiring.engine import engine as make_engine
 
     cases = disposal(settings, store=store, clock=clock, lake=lake).cases if with_cases else None
-    return GangService(store, clock or SystemClock(), FeedReader(lake or settings.lake_dir),
+    reader = make_engine(settings, engine).reader(lake or settings.lake_dir)
+    return GangService(store, clock or SystemClock(), reader,
                        score_rule(settings), graph_params(settings), cases)

@@ -22,11 +22,15 @@ def scan_params(settings: Settings) -> ScanParams:
 
 
 def hotspots(settings: Settings, store: Store, *, clock: Clock | None = None,
-             lake: Path | None = None) -> HotspotService:
-    """The hotspot service over ``store`` and the lake (default: the settings')."""
+             lake: Path | None = None, engine: str | None = None) -> HotspotService:
+    """The hotspot service over ``store`` and the lake (default: the settings'). The scan's
+    lake queries run on ``engine`` (``--engine``: duckdb or spark; default ``[engine] name``),
+    the numbering plan handed to it as Arrow; callers that only read stored hotspots pass
+    ``"duckdb"`` and start no Spark session."""
     from telshield.reference.numbering import load_plan_table
-    from telshield.services.lakeread import FeedReader
+    from telshield.wiring.engine import engine as make_engine
 
-    return HotspotService(store, clock or SystemClock(), FeedReader(lake or settings.lake_dir),
+    return HotspotService(store, clock or SystemClock(),
+                          make_engine(settings, engine).reader(lake or settings.lake_dir),
                           scan_params(settings),
                           plan=lambda: load_plan_table(settings.data_dir))
