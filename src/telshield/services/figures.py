@@ -32,7 +32,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -78,7 +78,8 @@ class CountedPart:
 class SplitCalls(Protocol):
     """The screened calls of [start, end) as the closed parts, counted once by ``count`` and
     kept under ``key`` (what they were counted with: a new key counts them again), and the
-    rest as calls (``ScreenedCalls``'s table)."""
+    rest as calls (``ScreenedCalls``'s table). ``count`` takes ``SCREENED`` calls, with a
+    ``file`` column to count several parts in one query (then per ``file`` too)."""
 
     def __call__(self, start: datetime, end: datetime, count: Callable[[ir.Table], pa.Table],
                  key: str) -> tuple[list[CountedPart], ir.Table]:
@@ -334,16 +335,17 @@ class Figures:
             bad = known.alerted | known.clued | known.confirmed
             t = label_known(t, bad)
         routed = with_route(t, self.plan(), province=self.province)
-        m = ibis.memtable(routed.select("at", "outcome", "fraud", "route").to_pyarrow())
+        m = routed.select("at", "outcome", "fraud", "route").to_pyarrow()
         c = _labelled(pa.concat_tables(parts), bad or frozenset()) if parts else None
         got = []
-        for s, e in epochs:
-            figs = route_figures(m.filter((m.at >= s) & (m.at < e)))
+        for s, e in epochs:  # counted in Arrow: a few thousand groups, no query to compile
+            mine = [m.filter(pc.and_(pc.greater_equal(m["at"], s), pc.less(m["at"], e)))
+                    .select(["route", "outcome", "fraud"])]
             if c is not None:
-                mine = ibis.memtable(c.filter(pc.and_(pc.greater_equal(c["first"], s),
-                                                      pc.less(c["last"], e))))
-                figs = [_plus(a, b) for a, b in zip(figs, route_figures(mine), strict=True)]
-            got.append(figs)
+                mine.append(c.filter(pc.and_(pc.greater_equal(c["first"], s),
+                                             pc.less(c["last"], e)))
+                            .select(["route", "outcome", "fraud", "n"]))
+            got.append(_arrow_route_figures(mine))
         if self.max_age_s > 0:
             with self._lock:
                 self._kept = (key, time.monotonic(), got)
@@ -351,14 +353,19 @@ class Figures:
 
     def count(self, t: ir.Table) -> pa.Table:
         """Screened calls (``SCREENED``) counted per caller, UTC hour, route class and outcome
-        (``COUNTED``), with the first and last call's time of each group."""
+        (``COUNTED``), with the first and last call's time of each group; per ``file`` too
+        where ``t`` has that column (several parts counted in one query)."""
         assert self.plan is not None
-        r = with_route(t.select(*SCREENED.names).cast(SCREENED), self.plan(),
+        by = ["file"] if "file" in t.columns else []
+        r = with_route(t.select(*SCREENED.names, *by).cast(SCREENED), self.plan(),
                        province=self.province)
-        g = r.group_by(caller=r.caller, hour=(r.at / 3600).floor().cast("int64"),
+        g = r.group_by(*by, caller=r.caller, hour=(r.at / 3600).floor().cast("int64"),
                        route=r.route, outcome=r.outcome).aggregate(
             n=r.count(), first=r.at.min(), last=r.at.max())
-        return g.to_pyarrow().select(COUNTED.names).cast(COUNTED)
+        got = g.to_pyarrow()
+        return got.select(COUNTED.names).cast(COUNTED).append_column(
+            "file", got["file"].cast(pa.string())) if by else got.select(
+            COUNTED.names).cast(COUNTED)
 
     def count_key(self) -> str:
         """What counted parts depend on: the numbering plan's rows and the home province (a
@@ -390,13 +397,37 @@ def _labelled(counted: pa.Table, bad: frozenset[str]) -> pa.Table:
     return counted.append_column("fraud", fraud)
 
 
-def _plus(a: RouteFigures, b: RouteFigures) -> RouteFigures:
-    """The counts of a route class in two sets of calls, added."""
-    def counts(r: RouteFigures) -> tuple[int, ...]:
-        return (r.screened, r.rejected, r.fraud_calls, r.intercepted, r.warned, r.legit_calls,
-                r.legit_blocked)
+def _arrow_route_figures(tables: Sequence[pa.Table]) -> list[RouteFigures]:
+    """``route_figures`` over Arrow tables (``route``, ``outcome``, ``fraud``, and ``n`` calls
+    a row where a table has it, else one), counted together."""
+    out = []
+    for t in tables:
+        w = t["n"] if "n" in t.column_names else pa.array([1] * t.num_rows, pa.int64())
+        zero = pa.scalar(0, pa.int64())
+        rejected = pc.fill_null(pc.equal(t["outcome"], "reject"), False)
+        warned = pc.fill_null(pc.is_in(t["outcome"], value_set=pa.array(
+            ["label", "warn_callee"])), False)
+        fraud = pc.fill_null(t["fraud"], False)
+        legit = pc.invert(fraud)
 
-    return RouteFigures(a.route, *(x + y for x, y in zip(counts(a), counts(b), strict=True)))
+        def total(v: Any, w: Any = w, zero: Any = zero) -> Any:
+            return pc.if_else(v, w, zero)
+
+        out.append(pa.table({
+            "route": t["route"], "screened": w, "rejected": total(rejected),
+            "fraud_calls": total(fraud), "intercepted": total(pc.and_(fraud, rejected)),
+            "warned": total(pc.and_(fraud, warned)), "legit_calls": total(legit),
+            "legit_blocked": total(pc.and_(legit, rejected))}))
+    both = pa.concat_tables(out, promote_options="default")
+    names = [f.name for f in fields(RouteFigures)][1:]
+    sums = both.group_by("route").aggregate([(k, "sum") for k in names]).to_pylist()
+    rows = {str(r["route"]): r for r in sums}
+
+    def of(route: str, classes: tuple[str, ...]) -> RouteFigures:
+        return RouteFigures(route, *(sum(int(rows[r][f"{k}_sum"] or 0) for r in classes
+                                         if r in rows) for k in names))
+
+    return [of(r, (r,)) for r in ROUTES] + [of("+".join(BARRED), BARRED)]
 
 
 def _sorted(counts: Mapping[str, int]) -> dict[str, int]:

@@ -89,21 +89,27 @@ def decision_split(directory: Path, *, quiet_s: float = QUIET_S) -> SplitCalls:
         files = log_files(directory)
         closed = set(closed_files(files, quiet_s=quiet_s))
         lo, hi = store_epoch(start), store_epoch(end)
-        parts: list[CountedPart] = []
-        for name in files:
-            if name not in closed:
-                continue
+        got: dict[str, pa.Table] = {}
+        todo: dict[str, tuple[int, int, str]] = {}
+        for name in sorted(closed):
             stat = os.stat(name)
             sig = (stat.st_size, stat.st_mtime_ns, key)
             with lock:
-                got = kept.get(name)
-            counted = got[1] if got is not None and got[0] == sig else None
+                mine = kept.get(name)
+            counted = mine[1] if mine is not None and mine[0] == sig else _summary(name, sig)
             if counted is None:
-                counted = _summary(name, sig) or _write_summary(name, sig, count)
+                todo[name] = sig
+            else:
+                got[name] = counted
                 with lock:
                     kept[name] = (sig, counted)
-            if counted.num_rows and _overlaps(counted, lo, hi):
-                parts.append(CountedPart(counted, functools.partial(_read_files, [name])))
+        if todo:  # the files closed since the last read (or never counted), in one query
+            for name, counted in _write_summaries(todo, count).items():
+                got[name] = counted
+                with lock:
+                    kept[name] = (todo[name], counted)
+        parts = [CountedPart(c, functools.partial(_read_files, [name]))
+                 for name, c in sorted(got.items()) if c.num_rows and _overlaps(c, lo, hi)]
         return parts, _read_files([f for f in files if f not in closed], start, end)
 
     return split
@@ -147,24 +153,32 @@ def _summary(name: str, sig: tuple[int, int, str]) -> pa.Table | None:
         return None
 
 
-def _write_summary(name: str, sig: tuple[int, int, str],
-                   count: Callable[[ir.Table], pa.Table]) -> pa.Table:
-    """Count ``name``'s calls and write the summary beside it (where the folder can be written:
-    otherwise it is only kept in memory)."""
-    counted = count(_read_files([name]))
-    after = os.stat(name)
-    if (after.st_size, after.st_mtime_ns) != sig[:2]:
-        return counted  # it changed while counted: not written, counted again next time
-    table = counted.replace_schema_metadata({"telshield.counts": _stamp(sig)})
-    path = Path(name + SUMMARY_SUFFIX)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)  # atomic: a reader never sees half a summary
-    except OSError as e:
-        log.warning("figures.summary_not_written", file=name, error=str(e))
-        tmp.unlink(missing_ok=True)
-    return counted
+def _write_summaries(todo: dict[str, tuple[int, int, str]],
+                     count: Callable[[ir.Table], pa.Table]) -> dict[str, pa.Table]:
+    """Count the files of ``todo`` (name -> what it is now) in one query and write each one's
+    summary beside it (where the folder can be written: otherwise it is only kept in memory;
+    not for a file that changed while counted)."""
+    con = ibis.duckdb.connect()
+    t = con.read_json(sorted(todo), format="newline_delimited", columns=_COLUMNS,
+                      ignore_errors=True, filename="file")
+    counted = count(t)
+    out = {}
+    for name, sig in todo.items():
+        mine = counted.filter(pc.equal(counted["file"], name)).drop_columns(["file"])
+        out[name] = mine
+        after = os.stat(name)
+        if (after.st_size, after.st_mtime_ns) != sig[:2]:
+            continue  # it changed while counted: counted again next time
+        table = mine.replace_schema_metadata({"telshield.counts": _stamp(sig)})
+        path = Path(name + SUMMARY_SUFFIX)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)  # atomic: a reader never sees half a summary
+        except OSError as e:
+            log.warning("figures.summary_not_written", file=name, error=str(e))
+            tmp.unlink(missing_ok=True)
+    return out
 
 
 def _stamp(sig: tuple[int, int, str]) -> bytes:
