@@ -22,6 +22,10 @@ writes its summary beside it (``wiring.figures``); then a second app over the sa
 restart) is started and its first view, which reads the summaries and the open file only, is
 timed too.
 ``--only PATH ...`` times only those pages (and ``/healthz``).
+
+``--database-url postgresql+psycopg://USER@HOST:PORT/DB`` builds the store in a fresh schema
+``bench_web`` of that database (dropped first, and at the end) instead of a SQLite file; the
+list entries are then loaded through the store (one list version, 10,000 rows an insert).
 """
 
 from __future__ import annotations
@@ -62,7 +66,40 @@ def write_decisions(folder: Path, k: int, numbers: list[str], log_mb: float = 25
     log.close()
 
 
-def build(work: Path, n: int, decisions: int = 0, log_mb: float = 256) -> Any:
+PG_SCHEMA = "bench_web"
+
+
+def pg_schema(url: str, *, drop_only: bool = False) -> None:
+    """Drop the bench's schema in the database at ``url`` (and create it anew)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        con.execute(sa.text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        if not drop_only:
+            con.execute(sa.text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    engine.dispose()
+
+
+def seed_store_lists(store: Any, n: int) -> None:
+    """``n`` number entries as ``seed_lists`` loads them, through the store (any backend)."""
+    from bench.bench_disposal import _numbers
+    from telshield.domain.lists import ListEntry
+
+    numbers = _numbers(n, seed=11)
+    with store.transaction() as tx:
+        version = tx.lists.new_version(actor="bench", note="seed", at=T0)
+    for i in range(0, n, 10_000):
+        with store.transaction() as tx:
+            tx.lists.add([ListEntry.new(
+                "number", m, "white" if j % 100 == 0 else "black",
+                source="police" if j % 200 == 1 else "detection", reason="seed",
+                actor="bench", at=T0, police_ordered=j % 200 == 1)
+                for j, m in enumerate(numbers[i:i + 10_000], start=i)], version)
+
+
+def build(work: Path, n: int, decisions: int = 0, log_mb: float = 256,
+          database_url: str = "") -> Any:
     """The app over a store with ``n`` list entries, alerts and suspended cases, and how to
     start another over the same data (a restart)."""
     from pydantic import SecretStr
@@ -84,9 +121,14 @@ def build(work: Path, n: int, decisions: int = 0, log_mb: float = 256) -> Any:
 
     settings = Settings(data_dir=work, api=ApiSettings(metrics_port=0),
                         secret=SecretStr("bench-secret-0123456789abcdef"))
-    db = work / "telshield.db"
-    seed_lists(db, n)
-    store = open_store(f"sqlite:///{db.as_posix()}")
+    if database_url:
+        pg_schema(database_url)
+        store = open_store(database_url, schema=PG_SCHEMA)
+        seed_store_lists(store, n)
+    else:
+        db = work / "telshield.db"
+        seed_lists(db, n)
+        store = open_store(f"sqlite:///{db.as_posix()}")
     numbers = _numbers(n, seed=3)
     reasons = (Reason("rule:many_strangers", "calls many strangers", "distinct_callees", 40.0),)
     tiers = [Tier.WATCH, Tier.VERIFY, Tier.SUSPEND]
@@ -151,57 +193,70 @@ def timed(client: Any, path: str, k: int) -> list[float]:
 
 def main(argv: list[str]) -> None:
     """Build the store, time each page, print one JSON line per page."""
-    from fastapi.testclient import TestClient
-
     p = argparse.ArgumentParser(prog="python -m bench web")
     p.add_argument("--numbers", type=int, default=180_000)
     p.add_argument("--requests", type=int, default=40)
     p.add_argument("--decisions", type=int, default=100_000)
     p.add_argument("--log-mb", type=float, default=2.0)
+    p.add_argument("--database-url", default="",
+                   help="a PostgreSQL database to build the store in (schema bench_web)")
     p.add_argument("--only", nargs="*", default=[])
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         app, key, numbers, checks, restart = build(Path(tmp), a.numbers, a.decisions,
-                                                   a.log_mb)
+                                                   a.log_mb, a.database_url)
         print(json.dumps({"built_s": round(time.perf_counter() - t, 1), "numbers": a.numbers,
-                          "decisions": a.decisions}))
-        c = login(TestClient(app), key)
-        mid = a.numbers // 2
-        pages = ["/healthz", "/web/", "/web/alerts", "/web/alerts?tier=suspend&open_only=1",
-                 f"/web/alerts?before={mid}", "/web/cases", "/web/cases?status=suspended",
-                 f"/web/cases/{mid}", "/web/lists", "/web/lists?colour=black&kind=number",
-                 "/web/lists?from_version=0&to_version=1", "/web/audit",
-                 f"/web/audit?after={mid}", f"/web/audit?subject=case:{mid}",
-                 "/web/audit/verify", "/web/trace", f"/web/trace/{numbers[0]}",
-                 f"/web/trace/{numbers[0]}/links", "/web/rules", "/web/registrations",
-                 "/web/registrations?decision=refuse", f"/web/registrations?before={checks // 2}",
-                 "/web/registrations?staff=ST-7", "/web/registrations?by=channel", "/web/map",
-                 "/web/map/counties.json"]
-        if a.only:
-            pages = [x for x in pages if x == "/healthz" or x in a.only]
-        if "/web/" in pages:  # the overview's first view reads and classifies the calls
-            t = time.perf_counter()
-            assert c.get("/web/").status_code == 200
-            print(json.dumps({"page": "/web/ (first view: every closed file counted)",
-                              "once_ms": round((time.perf_counter() - t) * 1000, 1)}))
-            again = login(TestClient(restart()), key)
-            t = time.perf_counter()
-            assert again.get("/web/").status_code == 200
-            print(json.dumps({"page": "/web/ (first view after a restart: summaries read)",
-                              "once_ms": round((time.perf_counter() - t) * 1000, 1)}))
-        base = 0.0
-        for path in pages:
-            ms = sorted(timed(c, path, a.requests))
-            p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-            if path == "/healthz":
-                base = p95
-            print(json.dumps({"page": path, "p50_ms": round(statistics.median(ms), 1),
-                              "p95_ms": round(p95, 1), "p95_vs_healthz": round(p95 / base, 1),
-                              "within_300ms": p95 <= 300}))
-        if a.only and "/web/audit/verify?full=1" not in a.only:
-            return
+                          "decisions": a.decisions,
+                          "store": "postgresql" if a.database_url else "sqlite"}))
+        try:
+            run(app, key, numbers, checks, restart, a)
+        finally:
+            if a.database_url:
+                pg_schema(a.database_url, drop_only=True)
+
+
+def run(app: Any, key: str, numbers: list[str], checks: int, restart: Any,
+        a: argparse.Namespace) -> None:
+    """Time the pages (``main``'s doc)."""
+    from fastapi.testclient import TestClient
+
+    c = login(TestClient(app), key)
+    mid = a.numbers // 2
+    pages = ["/healthz", "/web/", "/web/alerts", "/web/alerts?tier=suspend&open_only=1",
+             f"/web/alerts?before={mid}", "/web/cases", "/web/cases?status=suspended",
+             f"/web/cases/{mid}", "/web/lists", "/web/lists?colour=black&kind=number",
+             "/web/lists?from_version=0&to_version=1", "/web/audit",
+             f"/web/audit?after={mid}", f"/web/audit?subject=case:{mid}",
+             "/web/audit/verify", "/web/trace", f"/web/trace/{numbers[0]}",
+             f"/web/trace/{numbers[0]}/links", "/web/rules", "/web/registrations",
+             "/web/registrations?decision=refuse", f"/web/registrations?before={checks // 2}",
+             "/web/registrations?staff=ST-7", "/web/registrations?by=channel", "/web/map",
+             "/web/map/counties.json"]
+    if a.only:
+        pages = [x for x in pages if x == "/healthz" or x in a.only]
+    if "/web/" in pages:  # the overview's first view reads and classifies the calls
         t = time.perf_counter()
-        assert c.get("/web/audit/verify?full=1").status_code == 200
-        print(json.dumps({"page": "/web/audit/verify?full=1", "once_ms":
-                          round((time.perf_counter() - t) * 1000, 1)}))
+        assert c.get("/web/").status_code == 200
+        print(json.dumps({"page": "/web/ (first view: every closed file counted)",
+                          "once_ms": round((time.perf_counter() - t) * 1000, 1)}))
+        again = login(TestClient(restart()), key)
+        t = time.perf_counter()
+        assert again.get("/web/").status_code == 200
+        print(json.dumps({"page": "/web/ (first view after a restart: summaries read)",
+                          "once_ms": round((time.perf_counter() - t) * 1000, 1)}))
+    base = 0.0
+    for path in pages:
+        ms = sorted(timed(c, path, a.requests))
+        p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+        if path == "/healthz":
+            base = p95
+        print(json.dumps({"page": path, "p50_ms": round(statistics.median(ms), 1),
+                          "p95_ms": round(p95, 1), "p95_vs_healthz": round(p95 / base, 1),
+                          "within_300ms": p95 <= 300}))
+    if a.only and "/web/audit/verify?full=1" not in a.only:
+        return
+    t = time.perf_counter()
+    assert c.get("/web/audit/verify?full=1").status_code == 200
+    print(json.dumps({"page": "/web/audit/verify?full=1", "once_ms":
+                      round((time.perf_counter() - t) * 1000, 1)}))

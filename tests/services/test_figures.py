@@ -424,3 +424,30 @@ def test_figures_from_counted_files_equal_those_from_the_calls(
         _same(f) for f in Figures(store, clock, calls=decision_calls(folder), plan=key,
                                   province="Beijing").periods(spans)]
     assert reads.count("count") == 1
+
+
+def test_after_a_new_file_the_kept_figures_are_served_while_read_anew(
+        store: SqlStore, plan: pa.Table, tmp_path: Path) -> None:
+    _log(tmp_path / "decisions")
+    source = decision_calls(tmp_path / "decisions")
+    reads: list[datetime] = []
+    version = ["v1"]
+
+    def counted(start: datetime, end: datetime) -> ibis.Table:
+        reads.append(start)
+        return source(start, end)
+
+    f = Figures(store, FixedClock(NOW), calls=counted, plan=lambda: ibis.memtable(plan),
+                max_age_s=3600, version=lambda: version[0], background=True)
+    march = (datetime(2026, 2, 28, 16), NOW)
+    first = f.period(*march)
+    assert len(reads) == 1 and f.refresher is None
+    version[0] = "v2"  # a rotation: served as kept, read in the background
+    assert f.period(*march).routes == first.routes
+    assert f.refresher is not None
+    f.refresher.join(timeout=60)
+    assert len(reads) == 2
+    f.period(*march)  # kept under the new version, fresh
+    assert len(reads) == 2
+    f.period(datetime(2026, 3, 19, 16), NOW)  # new period starts (a new day): read here
+    assert len(reads) == 3
