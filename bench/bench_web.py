@@ -23,6 +23,12 @@ restart) is started and its first view, which reads the summaries and the open f
 timed too.
 ``--only PATH ...`` times only those pages (and ``/healthz``).
 
+``--figures-only`` builds no store and serves no page: it times the overview's three periods'
+route figures (``services.figures``) over the same decision log and an empty store, read
+``--repeat`` times in turn three ways: every file read as calls (the source before the
+summaries), the closed files counted anew (no summary yet: written, then removed again), and
+from the summaries (a first view after a restart); medians.
+
 ``--database-url postgresql+psycopg://USER@HOST:PORT/DB`` builds the store in a fresh schema
 ``bench_web`` of that database (dropped first, and at the end) instead of a SQLite file; the
 list entries are then loaded through the store (one list version, 10,000 rows an insert).
@@ -191,6 +197,46 @@ def timed(client: Any, path: str, k: int) -> list[float]:
     return out
 
 
+def figures_only(work: Path, decisions: int, log_mb: float, repeat: int) -> None:
+    """Time the overview's route figures three ways (the module doc), medians of ``repeat``."""
+    import ibis
+
+    from bench.bench_disposal import _numbers
+    from telshield.reference.numbering import load_plan_table
+    from telshield.services.figures import Figures
+    from telshield.services.overview import day_start, month_start, year_back
+    from telshield.services.store import FixedClock
+    from telshield.store.sql import open_store
+    from telshield.wiring.figures import SUMMARY_SUFFIX, decision_calls, decision_split
+
+    store = open_store(f"sqlite:///{(work / 'figures.db').as_posix()}")
+    plan = load_plan_table(work)
+    folder = work / "decisions"
+    write_decisions(folder, decisions, _numbers(50_000, seed=3), log_mb)
+    until = T0 + timedelta(microseconds=1)
+    spans = [(day_start(T0), until), (month_start(T0), until),
+             (year_back(month_start(T0)), year_back(until))]
+    clock = FixedClock(T0)
+    ways: dict[str, list[float]] = {"calls": [], "counted anew": [], "summaries": []}
+    screened = set()
+    for _ in range(repeat):
+        for way in ways:
+            if way == "counted anew":
+                for f in folder.glob(f"*{SUMMARY_SUFFIX}"):
+                    f.unlink()
+            f = Figures(store, clock, plan=lambda: ibis.memtable(plan),
+                        **({"calls": decision_calls(folder)} if way == "calls" else
+                           {"split": decision_split(folder)}))
+            t = time.perf_counter()
+            got = f.periods(spans)
+            ways[way].append((time.perf_counter() - t) * 1000)
+            screened.add(tuple(p.screened for p in got))
+    assert len(screened) == 1, screened  # the three ways count the same calls
+    files = len(list(folder.glob("decisions-*.jsonl")))
+    print(json.dumps({"decisions": decisions, "files": files, "screened": screened.pop(),
+                      **{f"{k}_ms": round(statistics.median(v), 1) for k, v in ways.items()}}))
+
+
 def main(argv: list[str]) -> None:
     """Build the store, time each page, print one JSON line per page."""
     p = argparse.ArgumentParser(prog="python -m bench web")
@@ -201,7 +247,13 @@ def main(argv: list[str]) -> None:
     p.add_argument("--database-url", default="",
                    help="a PostgreSQL database to build the store in (schema bench_web)")
     p.add_argument("--only", nargs="*", default=[])
+    p.add_argument("--figures-only", action="store_true")
+    p.add_argument("--repeat", type=int, default=5)
     a = p.parse_args(argv)
+    if a.figures_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures_only(Path(tmp), a.decisions, a.log_mb, a.repeat)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         app, key, numbers, checks, restart = build(Path(tmp), a.numbers, a.decisions,
