@@ -16,8 +16,22 @@ once the store is built (as each tick of ``telshield run`` does) and 200 events 
 The overview's calls by route class come from the screening decision log: ``--decisions``
 records are written into it, over the CST month up to the bench's clock (a tenth of them a year
 earlier, for the year-on-year columns), a third of them by alerted numbers.
-The overview's first view (calls read and classified; then kept a minute) is timed once, apart.
+The overview's first view (calls read and classified; then kept a minute) is timed once, apart:
+the log is rotated every ``--log-mb`` MiB, so the first view counts each closed file once and
+writes its summary beside it (``wiring.figures``); then a second app over the same data (a
+restart) is started and its first view, which reads the summaries and the open file only, is
+timed too.
 ``--only PATH ...`` times only those pages (and ``/healthz``).
+
+``--figures-only`` builds no store and serves no page: it times the overview's three periods'
+route figures (``services.figures``) over the same decision log and an empty store, read
+``--repeat`` times in turn three ways: every file read as calls (the source before the
+summaries), the closed files counted anew (no summary yet: written, then removed again), and
+from the summaries (a first view after a restart); medians.
+
+``--database-url postgresql+psycopg://USER@HOST:PORT/DB`` builds the store in a fresh schema
+``bench_web`` of that database (dropped first, and at the end) instead of a SQLite file; the
+list entries are then loaded through the store (one list version, 10,000 rows an insert).
 """
 
 from __future__ import annotations
@@ -35,7 +49,7 @@ from typing import Any
 T0 = datetime(2026, 3, 1, 9)
 
 
-def write_decisions(folder: Path, k: int, numbers: list[str]) -> None:
+def write_decisions(folder: Path, k: int, numbers: list[str], log_mb: float = 256) -> None:
     """``k`` decision records in the decision log under ``folder``: the CST month up to T0
     and, a tenth, the same span a year before."""
     import random
@@ -44,7 +58,7 @@ def write_decisions(folder: Path, k: int, numbers: list[str]) -> None:
     from telshield.screening.decisionlog import DecisionRecord, JsonLinesDecisionLog
 
     rng = random.Random(5)
-    log = JsonLinesDecisionLog(folder, node="b1-")
+    log = JsonLinesDecisionLog(folder, node="b1-", max_bytes=int(log_mb * 2**20))
     start = store_epoch(datetime(2026, 2, 28, 16))
     span = store_epoch(T0) - start
     year = store_epoch(datetime(2026, 2, 28, 16)) - store_epoch(datetime(2025, 2, 28, 16))
@@ -58,8 +72,42 @@ def write_decisions(folder: Path, k: int, numbers: list[str]) -> None:
     log.close()
 
 
-def build(work: Path, n: int, decisions: int = 0) -> Any:
-    """The app over a store with ``n`` list entries, alerts and suspended cases."""
+PG_SCHEMA = "bench_web"
+
+
+def pg_schema(url: str, *, drop_only: bool = False) -> None:
+    """Drop the bench's schema in the database at ``url`` (and create it anew)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        con.execute(sa.text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        if not drop_only:
+            con.execute(sa.text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    engine.dispose()
+
+
+def seed_store_lists(store: Any, n: int) -> None:
+    """``n`` number entries as ``seed_lists`` loads them, through the store (any backend)."""
+    from bench.bench_disposal import _numbers
+    from telshield.domain.lists import ListEntry
+
+    numbers = _numbers(n, seed=11)
+    with store.transaction() as tx:
+        version = tx.lists.new_version(actor="bench", note="seed", at=T0)
+    for i in range(0, n, 10_000):
+        with store.transaction() as tx:
+            tx.lists.add([ListEntry.new(
+                "number", m, "white" if j % 100 == 0 else "black",
+                source="police" if j % 200 == 1 else "detection", reason="seed",
+                actor="bench", at=T0, police_ordered=j % 200 == 1)
+                for j, m in enumerate(numbers[i:i + 10_000], start=i)], version)
+
+
+def build(work: Path, n: int, decisions: int = 0, log_mb: float = 256,
+          database_url: str = "") -> Any:
+    """The app over a store with ``n`` list entries, alerts and suspended cases, and how to
+    start another over the same data (a restart)."""
     from pydantic import SecretStr
 
     from bench.bench_disposal import _numbers, seed_lists
@@ -79,9 +127,14 @@ def build(work: Path, n: int, decisions: int = 0) -> Any:
 
     settings = Settings(data_dir=work, api=ApiSettings(metrics_port=0),
                         secret=SecretStr("bench-secret-0123456789abcdef"))
-    db = work / "telshield.db"
-    seed_lists(db, n)
-    store = open_store(f"sqlite:///{db.as_posix()}")
+    if database_url:
+        pg_schema(database_url)
+        store = open_store(database_url, schema=PG_SCHEMA)
+        seed_store_lists(store, n)
+    else:
+        db = work / "telshield.db"
+        seed_lists(db, n)
+        store = open_store(f"sqlite:///{db.as_posix()}")
     numbers = _numbers(n, seed=3)
     reasons = (Reason("rule:many_strangers", "calls many strangers", "distinct_callees", 40.0),)
     tiers = [Tier.WATCH, Tier.VERIFY, Tier.SUSPEND]
@@ -115,11 +168,21 @@ def build(work: Path, n: int, decisions: int = 0) -> Any:
 
         load_plan_table(work)  # built and cached on disk, as `telshield init` does
 
-        write_decisions(log_dir(settings), decisions, numbers)
+        write_decisions(log_dir(settings), decisions, numbers, log_mb)
     with store.transaction() as tx:  # what happens between two ticks' checkpoints
         tx.audit.append([AuditEvent("bench", "case.note", f"case:{i}", T0, {"i": i})
                          for i in range(200)])
-    return create_app(settings, disposal=d), key, numbers, checks
+    return (create_app(settings, disposal=d), key, numbers, checks,
+            lambda: create_app(settings, disposal=disposal(settings, store=store, clock=clock)))
+
+
+def login(c: Any, key: str) -> Any:
+    """The test client ``c`` logged in as the bench's admin."""
+    token = re.search(r'name="csrf" value="([^"]+)"', c.get("/web/login").text)
+    assert token is not None
+    c.post("/web/login", data={"csrf": token.group(1), "name": "bench", "key": key},
+           follow_redirects=False)
+    return c
 
 
 def timed(client: Any, path: str, k: int) -> list[float]:
@@ -134,56 +197,118 @@ def timed(client: Any, path: str, k: int) -> list[float]:
     return out
 
 
+def figures_only(work: Path, decisions: int, log_mb: float, repeat: int) -> None:
+    """Time the overview's route figures three ways (the module doc), medians of ``repeat``."""
+    import ibis
+
+    from bench.bench_disposal import _numbers
+    from telshield.reference.numbering import load_plan_table
+    from telshield.services.figures import Figures
+    from telshield.services.overview import day_start, month_start, year_back
+    from telshield.services.store import FixedClock
+    from telshield.store.sql import open_store
+    from telshield.wiring.figures import SUMMARY_SUFFIX, decision_calls, decision_split
+
+    store = open_store(f"sqlite:///{(work / 'figures.db').as_posix()}")
+    plan = load_plan_table(work)
+    folder = work / "decisions"
+    write_decisions(folder, decisions, _numbers(50_000, seed=3), log_mb)
+    until = T0 + timedelta(microseconds=1)
+    spans = [(day_start(T0), until), (month_start(T0), until),
+             (year_back(month_start(T0)), year_back(until))]
+    clock = FixedClock(T0)
+    ways: dict[str, list[float]] = {"calls": [], "counted anew": [], "summaries": []}
+    screened = set()
+    for _ in range(repeat):
+        for way in ways:
+            if way == "counted anew":
+                for f in folder.glob(f"*{SUMMARY_SUFFIX}"):
+                    f.unlink()
+            f = Figures(store, clock, plan=lambda: ibis.memtable(plan),
+                        **({"calls": decision_calls(folder)} if way == "calls" else
+                           {"split": decision_split(folder)}))
+            t = time.perf_counter()
+            got = f.periods(spans)
+            ways[way].append((time.perf_counter() - t) * 1000)
+            screened.add(tuple(p.screened for p in got))
+    assert len(screened) == 1, screened  # the three ways count the same calls
+    files = len(list(folder.glob("decisions-*.jsonl")))
+    print(json.dumps({"decisions": decisions, "files": files, "screened": screened.pop(),
+                      **{f"{k}_ms": round(statistics.median(v), 1) for k, v in ways.items()}}))
+
+
 def main(argv: list[str]) -> None:
     """Build the store, time each page, print one JSON line per page."""
-    from fastapi.testclient import TestClient
-
     p = argparse.ArgumentParser(prog="python -m bench web")
     p.add_argument("--numbers", type=int, default=180_000)
     p.add_argument("--requests", type=int, default=40)
     p.add_argument("--decisions", type=int, default=100_000)
+    p.add_argument("--log-mb", type=float, default=2.0)
+    p.add_argument("--database-url", default="",
+                   help="a PostgreSQL database to build the store in (schema bench_web)")
     p.add_argument("--only", nargs="*", default=[])
+    p.add_argument("--figures-only", action="store_true")
+    p.add_argument("--repeat", type=int, default=5)
     a = p.parse_args(argv)
+    if a.figures_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures_only(Path(tmp), a.decisions, a.log_mb, a.repeat)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        app, key, numbers, checks = build(Path(tmp), a.numbers, a.decisions)
+        app, key, numbers, checks, restart = build(Path(tmp), a.numbers, a.decisions,
+                                                   a.log_mb, a.database_url)
         print(json.dumps({"built_s": round(time.perf_counter() - t, 1), "numbers": a.numbers,
-                          "decisions": a.decisions}))
-        c = TestClient(app)
-        token = re.search(r'name="csrf" value="([^"]+)"', c.get("/web/login").text)
-        assert token is not None
-        c.post("/web/login", data={"csrf": token.group(1), "name": "bench", "key": key},
-               follow_redirects=False)
-        mid = a.numbers // 2
-        pages = ["/healthz", "/web/", "/web/alerts", "/web/alerts?tier=suspend&open_only=1",
-                 f"/web/alerts?before={mid}", "/web/cases", "/web/cases?status=suspended",
-                 f"/web/cases/{mid}", "/web/lists", "/web/lists?colour=black&kind=number",
-                 "/web/lists?from_version=0&to_version=1", "/web/audit",
-                 f"/web/audit?after={mid}", f"/web/audit?subject=case:{mid}",
-                 "/web/audit/verify", "/web/trace", f"/web/trace/{numbers[0]}",
-                 f"/web/trace/{numbers[0]}/links", "/web/rules", "/web/registrations",
-                 "/web/registrations?decision=refuse", f"/web/registrations?before={checks // 2}",
-                 "/web/registrations?staff=ST-7", "/web/registrations?by=channel", "/web/map",
-                 "/web/map/counties.json"]
-        if a.only:
-            pages = [x for x in pages if x == "/healthz" or x in a.only]
-        if "/web/" in pages:  # the overview's first view reads and classifies the calls
-            t = time.perf_counter()
-            assert c.get("/web/").status_code == 200
-            print(json.dumps({"page": "/web/ (first view: the decision log read)", "once_ms":
-                              round((time.perf_counter() - t) * 1000, 1)}))
-        base = 0.0
-        for path in pages:
-            ms = sorted(timed(c, path, a.requests))
-            p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-            if path == "/healthz":
-                base = p95
-            print(json.dumps({"page": path, "p50_ms": round(statistics.median(ms), 1),
-                              "p95_ms": round(p95, 1), "p95_vs_healthz": round(p95 / base, 1),
-                              "within_300ms": p95 <= 300}))
-        if a.only and "/web/audit/verify?full=1" not in a.only:
-            return
+                          "decisions": a.decisions,
+                          "store": "postgresql" if a.database_url else "sqlite"}))
+        try:
+            run(app, key, numbers, checks, restart, a)
+        finally:
+            if a.database_url:
+                pg_schema(a.database_url, drop_only=True)
+
+
+def run(app: Any, key: str, numbers: list[str], checks: int, restart: Any,
+        a: argparse.Namespace) -> None:
+    """Time the pages (``main``'s doc)."""
+    from fastapi.testclient import TestClient
+
+    c = login(TestClient(app), key)
+    mid = a.numbers // 2
+    pages = ["/healthz", "/web/", "/web/alerts", "/web/alerts?tier=suspend&open_only=1",
+             f"/web/alerts?before={mid}", "/web/cases", "/web/cases?status=suspended",
+             f"/web/cases/{mid}", "/web/lists", "/web/lists?colour=black&kind=number",
+             "/web/lists?from_version=0&to_version=1", "/web/audit",
+             f"/web/audit?after={mid}", f"/web/audit?subject=case:{mid}",
+             "/web/audit/verify", "/web/trace", f"/web/trace/{numbers[0]}",
+             f"/web/trace/{numbers[0]}/links", "/web/rules", "/web/registrations",
+             "/web/registrations?decision=refuse", f"/web/registrations?before={checks // 2}",
+             "/web/registrations?staff=ST-7", "/web/registrations?by=channel", "/web/map",
+             "/web/map/counties.json"]
+    if a.only:
+        pages = [x for x in pages if x == "/healthz" or x in a.only]
+    if "/web/" in pages:  # the overview's first view reads and classifies the calls
         t = time.perf_counter()
-        assert c.get("/web/audit/verify?full=1").status_code == 200
-        print(json.dumps({"page": "/web/audit/verify?full=1", "once_ms":
-                          round((time.perf_counter() - t) * 1000, 1)}))
+        assert c.get("/web/").status_code == 200
+        print(json.dumps({"page": "/web/ (first view: every closed file counted)",
+                          "once_ms": round((time.perf_counter() - t) * 1000, 1)}))
+        again = login(TestClient(restart()), key)
+        t = time.perf_counter()
+        assert again.get("/web/").status_code == 200
+        print(json.dumps({"page": "/web/ (first view after a restart: summaries read)",
+                          "once_ms": round((time.perf_counter() - t) * 1000, 1)}))
+    base = 0.0
+    for path in pages:
+        ms = sorted(timed(c, path, a.requests))
+        p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+        if path == "/healthz":
+            base = p95
+        print(json.dumps({"page": path, "p50_ms": round(statistics.median(ms), 1),
+                          "p95_ms": round(p95, 1), "p95_vs_healthz": round(p95 / base, 1),
+                          "within_300ms": p95 <= 300}))
+    if a.only and "/web/audit/verify?full=1" not in a.only:
+        return
+    t = time.perf_counter()
+    assert c.get("/web/audit/verify?full=1").status_code == 200
+    print(json.dumps({"page": "/web/audit/verify?full=1", "once_ms":
+                      round((time.perf_counter() - t) * 1000, 1)}))

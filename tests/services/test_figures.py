@@ -5,7 +5,7 @@ giving the same figures for the same period over the same store and screened cal
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from telshield.services import police_report
 from telshield.services.figures import (
     BARRED,
     ROUTES,
+    CountedPart,
     Figures,
     PeriodFigures,
     route_expr,
@@ -43,7 +44,7 @@ from telshield.services.lakeread import FeedReader
 from telshield.services.overview import OverviewService
 from telshield.services.store import FixedClock
 from telshield.store.sql import SqlStore
-from telshield.wiring.figures import decision_calls
+from telshield.wiring.figures import closed_files, decision_calls, decision_split
 
 NOW = datetime(2026, 3, 20, 4)  # store time: 12:00 on 20 March in China
 JS, JS2, JS3 = "8613400001234", "8613400005678", "8613400009999"  # China Mobile, Jiangsu
@@ -326,3 +327,127 @@ def test_past_their_age_the_kept_figures_are_served_while_read_anew(
     assert f.refresher is not None
     f.refresher.join(timeout=60)
     assert len(reads) == 2
+
+
+# --- closed decision-log files counted once -----------------------------------------------
+
+def _rotated_log(folder: Path, calls: list[tuple[datetime, str, str, str, str]]) -> None:
+    """``calls`` over several rotated files (about 25 records a file) and an open last one."""
+    log = JsonLinesDecisionLog(folder, node="n2-", max_bytes=4000, buffer_records=1)
+    for i, (at, a, b, ingress, outcome) in enumerate(calls):
+        log.append(DecisionRecord(f"n2-{i:x}", feed_epoch(store_to_feed(at)), a, b, ingress,
+                                  outcome, (), "v1"))
+    log.close()
+
+
+def test_figures_from_counted_files_equal_those_from_the_calls(
+        store: SqlStore, plan: pa.Table, tmp_path: Path) -> None:
+    _fill(store)
+    numbers = [BJ, CU, FOREIGN, JS, JS2, JS3]
+    ingress = ["radio", "interconnect", "international"]
+    outcomes = ["allow", "label", "warn_callee", "reject"]
+    calls = [(datetime(2026, 3, 1) + timedelta(minutes=37 * i), numbers[i % 6],
+              numbers[(i * 5 + 1) % 6], ingress[i % 3], outcomes[(i * 7) % 4])
+             for i in range(120)]  # 1 to 4 March, a call every 37 minutes
+    # and calls every 4 minutes from two callers, so a file's hour holds groups of several
+    # calls, cut by a boundary inside the hour
+    calls += [(datetime(2026, 3, 1, 1) + timedelta(minutes=4 * i), numbers[i % 2], JS, "radio",
+               outcomes[(i // 8) % 4]) for i in range(60)]
+    calls.sort()
+    calls += [(c[0] - timedelta(days=365), *c[1:]) for c in calls[:20]]  # a year before
+    folder = tmp_path / "decisions"
+    _rotated_log(folder, calls)
+    files = sorted(folder.glob("decisions-*.jsonl"))
+    assert len(files) > 5
+    assert len(closed_files([str(f) for f in files])) == len(files) - 1  # the newest is open
+
+    clock = FixedClock(datetime(2026, 3, 3, 10, 30))
+    key = lambda: ibis.memtable(plan)  # noqa: E731
+    raw = Figures(store, clock, calls=decision_calls(folder), plan=key)
+    reads: list[str] = []
+    split = decision_split(folder)
+
+    def counting(start: datetime, end: datetime, count: Any, k: str) -> Any:
+        def counted(t: ibis.Table) -> pa.Table:
+            reads.append("count")
+            return count(t)
+
+        def raw_read(p: CountedPart) -> CountedPart:
+            def calls() -> ibis.Table:
+                reads.append("calls")
+                return p.calls()
+            return CountedPart(p.counted, calls)
+
+        parts, rest = split(start, end, counted, k)
+        return [raw_read(p) for p in parts], rest
+
+    summed = Figures(store, clock, split=counting, plan=key)
+    spans = [  # whole CST days and months, hours cut inside a file, a moment, a year before
+        (datetime(2026, 2, 28, 16), datetime(2026, 3, 31, 16)),
+        (datetime(2026, 3, 1, 16), datetime(2026, 3, 2, 16)),
+        (datetime(2026, 3, 1, 2, 10), datetime(2026, 3, 2, 7, 45)),
+        (datetime(2026, 3, 2, 16), datetime(2026, 3, 3, 10, 30, 0, 1)),
+        (datetime(2025, 2, 28, 16), datetime(2025, 3, 1, 5, 20)),
+    ]
+    want = raw.periods(spans)
+    got = summed.periods(spans)
+    assert [_same(f) for f in got] == [_same(f) for f in want]
+    assert want[0].screened == 180
+    # the closed files counted once, in one query; the files a boundary cuts a group of
+    # read as calls
+    assert reads.count("count") == 1
+    assert 0 < reads.count("calls") < len(files) / 3
+    summaries = sorted(folder.glob("*.routes.parquet"))
+    assert len(summaries) == len(files) - 1
+    # Read again (a new process: nothing in memory): from the summaries, nothing counted.
+    again = Figures(store, clock, split=decision_split(folder), plan=key).periods(spans)
+    assert [_same(f) for f in again] == [_same(f) for f in want]
+    reads.clear()
+    Figures(store, clock, split=counting, plan=key).periods(spans)
+    assert "count" not in reads
+
+    # A changed file is counted again (its summary no longer matches); a summary written
+    # with another plan is not used.
+    first = files[0]
+    with first.open("ab") as f:
+        f.write(json.dumps({"id": "n2-ff", "at": feed_epoch(store_to_feed(
+            datetime(2026, 3, 1, 23))), "caller": BJ, "callee": JS, "ingress": "radio",
+            "outcome": "reject", "reasons": [], "snapshot": "v1"}).encode() + b"\n")
+    reads.clear()
+    changed = Figures(store, clock, split=counting, plan=key).periods(spans)
+    assert reads.count("count") == 1
+    assert [_same(f) for f in changed] == [_same(f) for f in raw.periods(spans)]
+    assert changed[0].screened == 181
+    other = Figures(store, clock, split=counting, plan=key, province="Beijing")
+    reads.clear()
+    assert [_same(f) for f in other.periods(spans)] == [
+        _same(f) for f in Figures(store, clock, calls=decision_calls(folder), plan=key,
+                                  province="Beijing").periods(spans)]
+    assert reads.count("count") == 1
+
+
+def test_after_a_new_file_the_kept_figures_are_served_while_read_anew(
+        store: SqlStore, plan: pa.Table, tmp_path: Path) -> None:
+    _log(tmp_path / "decisions")
+    source = decision_calls(tmp_path / "decisions")
+    reads: list[datetime] = []
+    version = ["v1"]
+
+    def counted(start: datetime, end: datetime) -> ibis.Table:
+        reads.append(start)
+        return source(start, end)
+
+    f = Figures(store, FixedClock(NOW), calls=counted, plan=lambda: ibis.memtable(plan),
+                max_age_s=3600, version=lambda: version[0], background=True)
+    march = (datetime(2026, 2, 28, 16), NOW)
+    first = f.period(*march)
+    assert len(reads) == 1 and f.refresher is None
+    version[0] = "v2"  # a rotation: served as kept, read in the background
+    assert f.period(*march).routes == first.routes
+    assert f.refresher is not None
+    f.refresher.join(timeout=60)
+    assert len(reads) == 2
+    f.period(*march)  # kept under the new version, fresh
+    assert len(reads) == 2
+    f.period(datetime(2026, 3, 19, 16), NOW)  # new period starts (a new day): read here
+    assert len(reads) == 3

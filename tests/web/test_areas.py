@@ -4,6 +4,7 @@ services with audit, the police inbox's SLA timers and maker-checker refusal."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -192,6 +193,61 @@ def test_police_inbox_timers_and_maker_checker(area: Area) -> None:
     english = en.get("/web/police").text
     assert "Police requests" in english and "Time left" in english
     assert "警方协查请求" in login(area, "admin").get("/web/police").text
+
+
+def test_police_inbox_monthly_report_and_escalation(area: Area, tmp_path: Path) -> None:
+    now = datetime.now().replace(microsecond=0)
+    with area.d.store.transaction() as tx:
+        late = int(tx.police.add(PoliceRequest.new(
+            unit="PSB", kind="query", target_kind="number", target="8613812347777", action="",
+            legal_doc="LD-2", case_ref="C-2", reason="fraud call", by="police",
+            at=now - timedelta(days=2), sla=timedelta(days=1))).id or 0)
+    c = login(area, "analyst")
+    page = c.get("/web/police").text
+    assert 'action="/web/police/report"' in page and 'action="/web/police/escalate"' in page
+    r = c.post("/web/police/escalate", data={"csrf": _token(page)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/web/police?escalated=")
+    assert int(r.headers["location"].rsplit("=", 1)[1]) >= 1
+    with area.d.store.transaction(write=False) as tx:
+        assert tx.police.get(late).escalated_at is not None
+    events = area.d.audit.events(after=0, limit=10_000, subject=f"police_request:{late}")
+    assert [(e.event.action, e.event.actor) for e in events][-1] == ("police.escalate",
+                                                                    "analyst")
+    shown = c.get(r.headers["location"]).text
+    assert 'id="escalated"' in shown
+    again = c.post("/web/police/escalate", data={"csrf": _token(page)}, follow_redirects=False)
+    assert again.headers["location"] == "/web/police?escalated=0"  # once each
+
+    # The monthly report: the CLI's files, zipped, each hash audited; verifiable unpacked.
+    month = f"{now:%Y-%m}"
+    r = c.post("/web/police/report", data={"csrf": _token(page), "month": month})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    import io
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        names = sorted(z.namelist())
+        z.extractall(tmp_path)
+    folder = tmp_path / f"police-report-{month}"
+    assert names == sorted(f"police-report-{month}/{n}" for n in (
+        "SHA256SUMS", f"police-report-{month}.json", f"police-report-{month}-routes.csv"))
+    body = json.loads((folder / f"police-report-{month}.json").read_text())
+    assert body["month"] == month and body["requests"]["received"] >= 3
+    assert body["requests"]["escalated"] >= 1
+    assert area.app.state.police.verify_monthly(folder).ok
+    audited = [(e.event.action, e.event.actor) for e in area.d.audit.events(
+        after=0, limit=10_000, subject=f"police_report:{month}")]
+    assert ("police.report", "analyst") in audited
+    assert audited.count(("police.report.file", "analyst")) == 3
+    r = c.post("/web/police/report", data={"csrf": _token(page), "month": month,
+                                           "format": "json"})
+    assert r.status_code == 200 and json.loads(r.text)["month"] == month
+    assert r.headers["x-telshield-sha256"] == hashlib.sha256(r.content).hexdigest()
+    bad = c.post("/web/police/report", data={"csrf": _token(page), "month": "2026-13"})
+    assert bad.status_code == 422
+    no_token = c.post("/web/police/report", data={"month": month})
+    assert no_token.status_code == 403 and "CSRF" in no_token.text
+    refused = login(area, "auditor").post("/web/police/escalate", data={"csrf": "x"})
+    assert refused.status_code == 403
 
 
 def test_map_shows_the_dens_as_points(area: Area) -> None:

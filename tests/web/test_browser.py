@@ -183,6 +183,20 @@ def test_map_is_drawn_from_vendored_echarts(browser: Any, base: str, world: Worl
     page.context.close()
 
 
+def test_police_inbox_report_download_and_escalation(browser: Any, base: str, world: World
+                                                     ) -> None:
+    page = login(browser, base, world, "disposer")
+    page.goto(f"{base}/web/police")
+    page.fill("#report-month", "2026-02")
+    with page.expect_download() as got:
+        page.click("#report")
+    assert got.value.suggested_filename == "police-report-2026-02.zip"
+    page.click("#escalate")
+    page.wait_for_load_state()
+    assert page.locator("#escalated").is_visible()
+    page.context.close()
+
+
 @pytest.mark.parametrize("path", ["/web/", "/web/alerts", "/web/cases", "/web/cases/1",
                                   "/web/lists", "/web/audit", "/web/dens", "/web/gangs",
                                   "/web/police", "/web/map", "/web/trace",

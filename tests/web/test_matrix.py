@@ -42,6 +42,8 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/web/police/999999/prepare", POLICE),
     ("POST", "/web/police/999999/approve", POLICE),
     ("POST", "/web/police/999999/reject", POLICE),
+    ("POST", "/web/police/report", POLICE),  # no month posted: refused as input, not by role
+    ("POST", "/web/police/escalate", POLICE),
 ]
 # The overview: the reading roles see it; police are sent on to the lists; sales may not.
 HOME = {A: 200, AN: 200, D: 200, AU: 200, P: 303, S: 403}

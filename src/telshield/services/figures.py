@@ -12,24 +12,34 @@ printed figures and the police monthly report, for a period [start, end) of stor
 The screened calls are a lazy table ``(at, caller, callee, ingress, outcome[, fraud])``: ``at``
 in epoch seconds, ``outcome`` an outcome name (allow, label, warn_callee, reject). The platform's
 source is the screening faces' decision log (``wiring.figures``); the replay's is its own
-screened calls. A source that carries no ``fraud`` column is labelled here with what the platform
-knows: a call is a fraud call when its caller is a number the store found bad (alerted, clued by
-the police, confirmed fraud: ``OutcomeRepo.fraud_numbers``, as the map and the risk ranking count
-them). The replay labels its calls with the simulator's truth instead; that label is the
-evaluation's, read in ``telshield.evaluate``, never here.
+screened calls. A source may also hand over parts already counted (``CountedPart``: a closed
+decision-log file's calls per caller, UTC hour, route class and outcome, with the first and last
+call's time of each group, counted once and kept beside the file): a period takes a counted
+group whole when the group lies wholly inside it, and reads the part's calls themselves only
+when a period's boundary falls between a group's first and last call, so the figures are those
+of the calls themselves.
+
+A source that carries no ``fraud`` column is labelled here with what the platform knows: a call
+is a fraud call when its caller is a number the store found bad (alerted, clued by the police,
+confirmed fraud: ``OutcomeRepo.fraud_numbers``, as the map and the risk ranking count them).
+The replay labels its calls with the simulator's truth instead; that label is the evaluation's,
+read in ``telshield.evaluate``, never here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from telshield.detect.numbering import classify
 from telshield.domain.cases import ESCALATION_REASON, ActionKind, CaseStatus
@@ -47,6 +57,34 @@ SCREENED = ibis.schema({"at": "float64", "caller": "string", "callee": "string",
 
 # The screened calls of [start, end) (store time), as a lazy table.
 ScreenedCalls = Callable[[datetime, datetime], ir.Table]
+
+# Screened calls counted per caller, UTC hour, route class and outcome: ``n`` calls, the first
+# at ``first`` and the last at ``last`` (epoch seconds).
+COUNTED = pa.schema([("caller", pa.string()), ("hour", pa.int64()), ("route", pa.string()),
+                     ("outcome", pa.string()), ("n", pa.int64()), ("first", pa.float64()),
+                     ("last", pa.float64())])
+COUNT_VERSION = "1"  # of what a counted part holds: a change recounts every part
+
+
+@dataclass(frozen=True)
+class CountedPart:
+    """A closed part of the screened calls (a rotated decision-log file): its calls counted
+    (``COUNTED`` rows) and, for a period whose boundary cuts one of its groups, the calls."""
+
+    counted: pa.Table
+    calls: Callable[[], ir.Table]
+
+
+class SplitCalls(Protocol):
+    """The screened calls of [start, end) as the closed parts, counted once by ``count`` and
+    kept under ``key`` (what they were counted with: a new key counts them again), and the
+    rest as calls (``ScreenedCalls``'s table). ``count`` takes ``SCREENED`` calls, with a
+    ``file`` column to count several parts in one query (then per ``file`` too)."""
+
+    def __call__(self, start: datetime, end: datetime, count: Callable[[ir.Table], pa.Table],
+                 key: str) -> tuple[list[CountedPart], ir.Table]:
+        """(counted parts, the other calls)."""
+        ...
 
 
 def route_expr(t: ir.Table, *, province: str) -> ir.StringValue:
@@ -120,13 +158,20 @@ class RouteFigures:
 
 def route_figures(t: ir.Table) -> list[RouteFigures]:
     """Per route class of ``ROUTES``, then the ``BARRED`` classes together, the counts of ``t``
-    (columns ``route``, ``outcome``, ``fraud``), counted in one query."""
+    (columns ``route``, ``outcome``, ``fraud``; each row one call, or ``n`` calls where ``t``
+    has an ``n``), counted in one query."""
     rejected = t.outcome == "reject"
     warned = t.outcome.isin(["label", "warn_callee"])
     fraud = t.fraud.fill_null(False)
-    n = {"screened": t.count(), "rejected": rejected.sum(), "fraud_calls": fraud.sum(),
-         "intercepted": (fraud & rejected).sum(), "warned": (fraud & warned).sum(),
-         "legit_calls": (~fraud).sum(), "legit_blocked": (~fraud & rejected).sum()}
+    w: ir.IntegerValue = t.n if "n" in t.columns else ibis.literal(1)
+
+    def total(v: ir.BooleanValue) -> ir.IntegerScalar:
+        return ibis.ifelse(v, w, 0).sum()
+
+    n = {"screened": w.sum() if "n" in t.columns else t.count(), "rejected": total(rejected),
+         "fraud_calls": total(fraud), "intercepted": total(fraud & rejected),
+         "warned": total(fraud & warned), "legit_calls": total(~fraud),
+         "legit_blocked": total(~fraud & rejected)}
     rows = {str(r["route"]): r for r in t.group_by("route").aggregate(
         **{k: v.cast("int64") for k, v in n.items()}).to_pyarrow().to_pylist()}
 
@@ -183,6 +228,9 @@ def label_known(t: ir.Table, bad: frozenset[str]) -> ir.Table:
     return j.mutate(fraud=j["__bad"].notnull()).drop("__bad")
 
 
+_Key = tuple[tuple[datetime, ...], object]  # the periods' starts and the source's version
+
+
 class Figures:
     """Reads periods' figures from the store and the screened calls; writes nothing.
 
@@ -190,19 +238,25 @@ class Figures:
     same period starts while ``version`` (of the source: its files) stays the same (the
     overview's page views): a view within it counts the calls as they were when they were read,
     at most ``max_age_s`` old; the store's counts are always read. With ``background`` a view
-    after that still gets the kept figures while a thread reads the calls anew (only the first
-    view, and the first after a new file, waits for the read)."""
+    after that, or after a new file, still gets the kept figures while a thread reads the calls
+    anew (only the first view, and one for new period starts, waits for the read).
+
+    With ``split`` (instead of ``calls``) the closed parts of the calls come counted
+    (``SplitCalls``): a read classifies and counts only the open part's calls and those of a
+    part counted for the first time (then kept by the source)."""
 
     def __init__(self, store: Store, clock: Clock, *, calls: ScreenedCalls | None = None,
                  plan: Callable[[], ir.Table] | None = None, province: str = "Jiangsu",
                  max_age_s: float = 0.0, version: Callable[[], object] | None = None,
-                 background: bool = False) -> None:
+                 background: bool = False, split: SplitCalls | None = None) -> None:
         self.store, self.clock, self.calls, self.version = store, clock, calls, version
+        self.split = split
+        self._count_key: str | None = None
         self.background = background
         self.refresher: threading.Thread | None = None
         self.plan, self.province, self.max_age_s = plan, province, max_age_s
         self._lock = threading.Lock()
-        self._kept: tuple[object, float, list[list[RouteFigures]]] | None = None
+        self._kept: tuple[_Key, float, list[list[RouteFigures]]] | None = None
 
     def period(self, start: datetime, end: datetime) -> PeriodFigures:
         """The figures of [start, end) (store time)."""
@@ -237,13 +291,14 @@ class Figures:
                  ) -> list[list[RouteFigures]]:
         """Each period's screened calls per route class (empty without a source), read and
         classified once for all the periods (or kept: the class doc)."""
-        if self.calls is None or self.plan is None or not spans:
+        if (self.calls is None and self.split is None) or self.plan is None or not spans:
             return [[] for _ in spans]
-        key = (tuple(s for s, _ in spans), self.version() if self.version else None)
+        starts = tuple(s for s, _ in spans)
+        key = (starts, self.version() if self.version else None)
         with self._lock:
             kept = self._kept
-            if kept is not None and kept[0] == key:
-                if time.monotonic() - kept[1] < self.max_age_s:
+            if kept is not None and kept[0][0] == starts:
+                if kept[0] == key and time.monotonic() - kept[1] < self.max_age_s:
                     return kept[2]
                 if self.background:  # serve what is kept, read anew beside the views
                     if self.refresher is None or not self.refresher.is_alive():
@@ -254,25 +309,125 @@ class Figures:
                     return kept[2]
         return self._read(spans, key)
 
-    def _read(self, spans: Sequence[tuple[datetime, datetime]], key: object
+    def _read(self, spans: Sequence[tuple[datetime, datetime]], key: _Key
               ) -> list[list[RouteFigures]]:
         """Read, classify and count the periods' calls (and keep them, with ``max_age_s``)."""
-        assert self.calls is not None and self.plan is not None
-        t = self.calls(min(s for s, _ in spans), max(e for _, e in spans))
-        t = t.filter(ibis.or_(*[(t.at >= store_epoch(s)) & (t.at < store_epoch(e))
-                                for s, e in spans]))
+        assert self.plan is not None
+        lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
+        epochs = [(store_epoch(s), store_epoch(e)) for s, e in spans]
+        parts: list[pa.Table] = []
+        if self.split is not None:
+            closed, t = self.split(lo, hi, self.count, self.count_key())
+            for part in closed:
+                if any(_cuts(part.counted, s, e) for s, e in epochs):
+                    cut = part.calls().select(*SCREENED.names).cast(SCREENED)
+                    t = t.union(ibis.memtable(cut.to_pyarrow()))  # from its own connection
+                else:
+                    parts.append(part.counted)
+        else:
+            assert self.calls is not None
+            t = self.calls(lo, hi)
+        t = t.filter(ibis.or_(*[(t.at >= s) & (t.at < e) for s, e in epochs]))
+        bad: frozenset[str] | None = None
         if "fraud" not in t.columns:
             with self.store.transaction(write=False) as tx:
                 known = tx.outcomes.fraud_numbers()
-            t = label_known(t, known.alerted | known.clued | known.confirmed)
+            bad = known.alerted | known.clued | known.confirmed
+            t = label_known(t, bad)
         routed = with_route(t, self.plan(), province=self.province)
-        m = ibis.memtable(routed.select("at", "outcome", "fraud", "route").to_pyarrow())
-        got = [route_figures(m.filter((m.at >= store_epoch(s)) & (m.at < store_epoch(e))))
-               for s, e in spans]
+        m = routed.select("at", "outcome", "fraud", "route").to_pyarrow()
+        c = _labelled(pa.concat_tables(parts), bad or frozenset()) if parts else None
+        got = []
+        for s, e in epochs:  # counted in Arrow: a few thousand groups, no query to compile
+            mine = [m.filter(pc.and_(pc.greater_equal(m["at"], s), pc.less(m["at"], e)))
+                    .select(["route", "outcome", "fraud"])]
+            if c is not None:
+                mine.append(c.filter(pc.and_(pc.greater_equal(c["first"], s),
+                                             pc.less(c["last"], e)))
+                            .select(["route", "outcome", "fraud", "n"]))
+            got.append(_arrow_route_figures(mine))
         if self.max_age_s > 0:
             with self._lock:
                 self._kept = (key, time.monotonic(), got)
         return got
+
+    def count(self, t: ir.Table) -> pa.Table:
+        """Screened calls (``SCREENED``) counted per caller, UTC hour, route class and outcome
+        (``COUNTED``), with the first and last call's time of each group; per ``file`` too
+        where ``t`` has that column (several parts counted in one query)."""
+        assert self.plan is not None
+        by = ["file"] if "file" in t.columns else []
+        r = with_route(t.select(*SCREENED.names, *by).cast(SCREENED), self.plan(),
+                       province=self.province)
+        g = r.group_by(*by, caller=r.caller, hour=(r.at / 3600).floor().cast("int64"),
+                       route=r.route, outcome=r.outcome).aggregate(
+            n=r.count(), first=r.at.min(), last=r.at.max())
+        got = g.to_pyarrow()
+        return got.select(COUNTED.names).cast(COUNTED).append_column(
+            "file", got["file"].cast(pa.string())) if by else got.select(
+            COUNTED.names).cast(COUNTED)
+
+    def count_key(self) -> str:
+        """What counted parts depend on: the numbering plan's rows and the home province (a
+        counted part under another key is counted again)."""
+        if self._count_key is None:
+            assert self.plan is not None
+            plan = self.plan().to_pyarrow()
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, plan.schema) as w:
+                w.write_table(plan)
+            digest = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]
+            self._count_key = f"{COUNT_VERSION}:{self.province}:{digest}"
+        return self._count_key
+
+
+def _cuts(counted: pa.Table, start: float, end: float) -> bool:
+    """Whether [start, end) (epoch seconds) cuts a counted group: holds some of its calls
+    but not all."""
+    first, last = counted["first"], counted["last"]
+    touches = pc.and_(pc.less(first, end), pc.greater_equal(last, start))
+    inside = pc.and_(pc.greater_equal(first, start), pc.less(last, end))
+    return bool(pc.any(pc.and_(touches, pc.invert(inside))).as_py())
+
+
+def _labelled(counted: pa.Table, bad: frozenset[str]) -> pa.Table:
+    """Counted rows with ``fraud``: whether the caller is one of the numbers in ``bad``."""
+    fraud = pc.fill_null(pc.is_in(counted["caller"], value_set=pa.array(sorted(bad),
+                                                                         pa.string())), False)
+    return counted.append_column("fraud", fraud)
+
+
+def _arrow_route_figures(tables: Sequence[pa.Table]) -> list[RouteFigures]:
+    """``route_figures`` over Arrow tables (``route``, ``outcome``, ``fraud``, and ``n`` calls
+    a row where a table has it, else one), counted together."""
+    out = []
+    for t in tables:
+        w = t["n"] if "n" in t.column_names else pa.array([1] * t.num_rows, pa.int64())
+        zero = pa.scalar(0, pa.int64())
+        rejected = pc.fill_null(pc.equal(t["outcome"], "reject"), False)
+        warned = pc.fill_null(pc.is_in(t["outcome"], value_set=pa.array(
+            ["label", "warn_callee"])), False)
+        fraud = pc.fill_null(t["fraud"], False)
+        legit = pc.invert(fraud)
+
+        def total(v: Any, w: Any = w, zero: Any = zero) -> Any:
+            return pc.if_else(v, w, zero)
+
+        out.append(pa.table({
+            "route": t["route"], "screened": w, "rejected": total(rejected),
+            "fraud_calls": total(fraud), "intercepted": total(pc.and_(fraud, rejected)),
+            "warned": total(pc.and_(fraud, warned)), "legit_calls": total(legit),
+            "legit_blocked": total(pc.and_(legit, rejected))}))
+    both = pa.concat_tables(out, promote_options="default")
+    names = [f.name for f in fields(RouteFigures)][1:]
+    sums = both.group_by("route").aggregate([(k, "sum") for k in names]).to_pylist()
+    rows = {str(r["route"]): r for r in sums}
+
+    def of(route: str, classes: tuple[str, ...]) -> RouteFigures:
+        return RouteFigures(route, *(sum(int(rows[r][f"{k}_sum"] or 0) for r in classes
+                                         if r in rows) for k in names))
+
+    return [of(r, (r,)) for r in ROUTES] + [of("+".join(BARRED), BARRED)]
 
 
 def _sorted(counts: Mapping[str, int]) -> dict[str, int]:

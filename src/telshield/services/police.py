@@ -53,6 +53,7 @@ from telshield.services.police_report import (
     MonthlyReport,
     export,
     monthly,
+    sealed_files,
     verify_export,
 )
 from telshield.services.store import Clock, Store, UnitOfWork
@@ -340,6 +341,12 @@ class PoliceService:
         file's hash audited; returns the report and name -> SHA-256."""
         r = self.monthly(month, actor=actor)
         return r, export(self.store, self.clock, r, folder, actor=actor)
+
+    def monthly_files(self, month: str, *, actor: str) -> dict[str, bytes]:
+        """The month's report files and their ``SHA256SUMS`` manifest, as ``export_monthly``
+        writes them (each hash audited), for a download."""
+        return sealed_files(self.store, self.clock, self.monthly(month, actor=actor),
+                            actor=actor)
 
     def verify_monthly(self, folder: Path) -> ExportCheck:
         """Check an exported report folder against its manifest and the audit trail."""

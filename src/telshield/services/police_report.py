@@ -129,19 +129,27 @@ def export(store: Store, clock: Clock, r: MonthlyReport, folder: Path, *, actor:
     """Write the report's files and their ``SHA256SUMS`` manifest into ``folder``; audit each
     file's hash (``police.report.file``) and the manifest's. Returns name -> SHA-256."""
     folder.mkdir(parents=True, exist_ok=True)
-    sums: dict[str, str] = {}
-    for name, data in report_files(r).items():
+    files = sealed_files(store, clock, r, actor=actor)
+    for name, data in files.items():
         (folder / name).write_bytes(data)
-        sums[name] = hashlib.sha256(data).hexdigest()
+    return {n: hashlib.sha256(data).hexdigest() for n, data in files.items()}
+
+
+def sealed_files(store: Store, clock: Clock, r: MonthlyReport, *, actor: str
+                 ) -> dict[str, bytes]:
+    """The report's files and their ``SHA256SUMS`` manifest (name -> bytes, the manifest
+    first), each file's hash audited (``police.report.file``) as ``export`` audits them: the
+    web page's download, which ``verify_export`` checks once unpacked into a folder."""
+    files = report_files(r)
+    sums = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     manifest = "".join(f"{h}  {n}\n" for n, h in sorted(sums.items())).encode()
-    (folder / MANIFEST).write_bytes(manifest)
     sums[MANIFEST] = hashlib.sha256(manifest).hexdigest()
     at = clock.now()
     with store.transaction() as tx:
         tx.audit.append([AuditEvent(actor, "police.report.file", f"police_report:{r.month}", at,
                                     {"file": n, "sha256": sums[n]})
                          for n in [MANIFEST, *sorted(set(sums) - {MANIFEST})]])
-    return sums
+    return {MANIFEST: manifest, **files}
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,19 @@ and API, so each change commits with its audit event under the user's name."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from telshield.domain.cases import parse_action
+from telshield.domain.clock import FEED_OFFSET
 from telshield.domain.dens import Den, den_ref
 from telshield.domain.errors import InvalidInput
 from telshield.domain.gangs import Gang, gang_ref
@@ -264,19 +268,65 @@ class RequestRow:
                    q.status.closed, q.prepared_by, q.decided_by, q.note)
 
 
+# The police inbox's actions beyond a request's steps, each behind its permission (the page
+# shows a form only to roles that hold it): the monthly report (what `telshield police report
+# --out-dir` writes) and the escalation of requests past their SLA (the cycle's step).
+REPORT_PERMISSION = Permission.POLICE_HANDLE
+ESCALATE_PERMISSION = Permission.POLICE_HANDLE
+MONTH = "^[0-9]{4}-[0-9]{2}$"
+
+
 @router.get("/police", response_class=HTMLResponse)
 def police(request: Request, a: A,
            user: Annotated[User, Depends(requires(Permission.POLICE_HANDLE))],
            status: Annotated[str, Query(pattern="^(|submitted|prepared|answered|rejected)$")] = "",
            unit: Annotated[str, Query(max_length=64)] = "",
-           offset: Offset = 0) -> Response:
+           offset: Offset = 0,
+           escalated: Annotated[int | None, Query(ge=0, le=10**9)] = None) -> Response:
     """The operator's queue of police requests, newest first, with SLA timers and the
-    maker-checker steps."""
+    maker-checker steps; the monthly report and the escalation for the roles that may."""
     found = a.police.queue(status=status, unit=unit, page=Page(PAGE + 1, offset))
     now = a.police.clock.now()
     rows = [RequestRow.of(q, user, now) for q in found[:PAGE]]
+    local = (now + FEED_OFFSET).replace(day=1) - timedelta(days=1)  # last CST month
     return page(request, "police.html", user, rows=rows, q={"status": status, "unit": unit},
-                offset=offset, size=PAGE, more=len(found) > PAGE, now=_at(now))
+                offset=offset, size=PAGE, more=len(found) > PAGE, now=_at(now),
+                may_report=user.may(REPORT_PERMISSION),
+                may_escalate=user.may(ESCALATE_PERMISSION), last_month=f"{local:%Y-%m}",
+                escalated=escalated)
+
+
+@router.post("/police/report")
+def police_report(a: A, f: Form,
+                  user: Annotated[User, Depends(requires(REPORT_PERMISSION))]) -> Response:
+    """The month's report, generated as the CLI generates it and audited the same way: a zip
+    of its JSON, its route figures CSV and their SHA256SUMS (each hash audited, so
+    ``telshield police report-verify`` checks the unpacked folder), or the JSON alone."""
+    month = f.get("month", "").strip()
+    if not re.fullmatch(MONTH, month):
+        raise InvalidInput(f"field 'month': write YYYY-MM, e.g. 2026-03 (got {month[:20]!r})")
+    if f.get("format", "zip") == "json":
+        r = a.police.monthly(month, actor=user.name)
+        return Response(r.package.encode(), media_type="application/json", headers={
+            "Content-Disposition": f'attachment; filename="police-report-{month}.json"',
+            "X-Telshield-SHA256": r.sha256})
+    files = a.police.monthly_files(month, actor=user.name)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(zipfile.ZipInfo(f"police-report-{month}/{name}",
+                                       date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return Response(buf.getvalue(), media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="police-report-{month}.zip"'})
+
+
+@router.post("/police/escalate")
+def police_escalate(a: A, f: Form,
+                    user: Annotated[User, Depends(requires(ESCALATE_PERMISSION))]) -> Response:
+    """Escalate every open request past its SLA deadline now (once each, audited under the
+    user's name), as each tick of the cycle does."""
+    n = len(a.police.escalate(actor=user.name))
+    return RedirectResponse(f"/web/police?escalated={n}", status_code=303)
 
 
 @router.post("/police/{request_id}/prepare")

@@ -2,6 +2,15 @@
 the screened calls read from the screening faces' decision log (JSON lines, one file per
 rotation; DuckDB reads them where they lie).
 
+A rotated file never changes: its calls are counted once (per caller, UTC hour, route class and
+outcome; ``services.figures.CountedPart``) into a small Parquet file beside it,
+``<file>.routes.parquet``, which records the size and modification time of the file it counts
+and the numbering plan it was counted with; a summary that no longer matches is counted again.
+So a first view after a start reads the summaries and the open files only, and one after a
+rotation counts the file just closed. The newest file of each writer (``decisions-<start>-<node>-``)
+is open unless it has not changed for ``QUIET_S`` (its writer stopped): open files are read as
+they are, every time.
+
 The decision log holds every blocked, labelled or warned call; allowed calls only when
 ``screening.log_allowed`` is on. Without it, "screened" counts the calls screening acted on, and
 a route's interception rate is that of the known fraud numbers' calls it acted on: the page and
@@ -10,16 +19,37 @@ a route's interception rate is that of the known fraud numbers' calls it acted o
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import structlog
 
 from telshield.domain.clock import store_epoch
-from telshield.services.figures import SCREENED, Figures, ScreenedCalls
+from telshield.services.figures import (
+    COUNTED,
+    SCREENED,
+    CountedPart,
+    Figures,
+    ScreenedCalls,
+    SplitCalls,
+)
 from telshield.services.store import Clock, Store
 from telshield.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+QUIET_S = 600.0  # a writer's newest file unchanged this long is closed (its writer stopped)
+SUMMARY_SUFFIX = ".routes.parquet"
 
 _COLUMNS = {"at": "DOUBLE", "caller": "VARCHAR", "callee": "VARCHAR", "ingress": "VARCHAR",
             "outcome": "VARCHAR"}
@@ -29,16 +59,130 @@ def decision_calls(directory: Path) -> ScreenedCalls:
     """The screened calls of a period, read from the decision log files in ``directory``."""
 
     def read(start: datetime, end: datetime) -> ir.Table:
-        files = log_files(directory)
-        if not files:
-            return ibis.memtable(SCREENED.to_pyarrow().empty_table())
-        con = ibis.duckdb.connect()  # one per read: the pages' threads share no connection
-        t = con.read_json(files, format="newline_delimited", columns=_COLUMNS,
-                          ignore_errors=True)
-        t = t.select(*SCREENED.names).cast(SCREENED)
-        return t.filter((t.at >= store_epoch(start)) & (t.at < store_epoch(end)))
+        return _read_files(log_files(directory), start, end)
 
     return read
+
+
+def _read_files(files: list[str], start: datetime | None = None,
+                end: datetime | None = None) -> ir.Table:
+    """The screened calls in ``files`` (of [start, end) when given)."""
+    if not files:
+        return ibis.memtable(SCREENED.to_pyarrow().empty_table())
+    con = ibis.duckdb.connect()  # one per read: the pages' threads share no connection
+    t = con.read_json(files, format="newline_delimited", columns=_COLUMNS, ignore_errors=True)
+    t = t.select(*SCREENED.names).cast(SCREENED)
+    if start is not None and end is not None:
+        t = t.filter((t.at >= store_epoch(start)) & (t.at < store_epoch(end)))
+    return t
+
+
+def decision_split(directory: Path, *, quiet_s: float = QUIET_S) -> SplitCalls:
+    """The screened calls of a period from the decision log files in ``directory``: the closed
+    files counted (read from their summaries, or counted and the summary written), the open
+    ones as calls. Summaries read are also kept in memory while their file is unchanged."""
+    kept: dict[str, tuple[tuple[int, int, str], pa.Table]] = {}
+    lock = threading.Lock()
+
+    def split(start: datetime, end: datetime, count: Callable[[ir.Table], pa.Table],
+              key: str) -> tuple[list[CountedPart], ir.Table]:
+        files = log_files(directory)
+        closed = set(closed_files(files, quiet_s=quiet_s))
+        lo, hi = store_epoch(start), store_epoch(end)
+        got: dict[str, pa.Table] = {}
+        todo: dict[str, tuple[int, int, str]] = {}
+        for name in sorted(closed):
+            stat = os.stat(name)
+            sig = (stat.st_size, stat.st_mtime_ns, key)
+            with lock:
+                mine = kept.get(name)
+            counted = mine[1] if mine is not None and mine[0] == sig else _summary(name, sig)
+            if counted is None:
+                todo[name] = sig
+            else:
+                got[name] = counted
+                with lock:
+                    kept[name] = (sig, counted)
+        if todo:  # the files closed since the last read (or never counted), in one query
+            for name, counted in _write_summaries(todo, count).items():
+                got[name] = counted
+                with lock:
+                    kept[name] = (todo[name], counted)
+        parts = [CountedPart(c, functools.partial(_read_files, [name]))
+                 for name, c in sorted(got.items()) if c.num_rows and _overlaps(c, lo, hi)]
+        return parts, _read_files([f for f in files if f not in closed], start, end)
+
+    return split
+
+
+def closed_files(files: list[str], *, quiet_s: float = QUIET_S) -> list[str]:
+    """The files of ``files`` no writer appends to any more: all but each writer's newest, and
+    that one too once it has not changed for ``quiet_s``."""
+    newest: dict[str, str] = {}
+    for name in sorted(files):
+        newest[Path(name).name.rsplit("-", 1)[0]] = name  # decisions-<start>[-<node>]
+    now = time.time()
+    out = []
+    for name in files:
+        if name not in newest.values():
+            out.append(name)
+        else:
+            try:
+                if now - os.stat(name).st_mtime > quiet_s:
+                    out.append(name)
+            except FileNotFoundError:
+                pass
+    return out
+
+
+def _overlaps(counted: pa.Table, lo: float, hi: float) -> bool:
+    """Whether any counted group has calls in [lo, hi) as far as its first and last tell."""
+    return bool(pc.any(pc.and_(pc.less(counted["first"], hi),
+                               pc.greater_equal(counted["last"], lo))).as_py())
+
+
+def _summary(name: str, sig: tuple[int, int, str]) -> pa.Table | None:
+    """The summary beside ``name`` if it counts the file as it is now (``sig``), else None."""
+    path = name + SUMMARY_SUFFIX
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        if meta.get(b"telshield.counts") != _stamp(sig):
+            return None
+        return pq.read_table(path).select(COUNTED.names).cast(COUNTED)
+    except (OSError, pa.ArrowInvalid, KeyError):
+        return None
+
+
+def _write_summaries(todo: dict[str, tuple[int, int, str]],
+                     count: Callable[[ir.Table], pa.Table]) -> dict[str, pa.Table]:
+    """Count the files of ``todo`` (name -> what it is now) in one query and write each one's
+    summary beside it (where the folder can be written: otherwise it is only kept in memory;
+    not for a file that changed while counted)."""
+    con = ibis.duckdb.connect()
+    t = con.read_json(sorted(todo), format="newline_delimited", columns=_COLUMNS,
+                      ignore_errors=True, filename="file")
+    counted = count(t)
+    out = {}
+    for name, sig in todo.items():
+        mine = counted.filter(pc.equal(counted["file"], name)).drop_columns(["file"])
+        out[name] = mine
+        after = os.stat(name)
+        if (after.st_size, after.st_mtime_ns) != sig[:2]:
+            continue  # it changed while counted: counted again next time
+        table = mine.replace_schema_metadata({"telshield.counts": _stamp(sig)})
+        path = Path(name + SUMMARY_SUFFIX)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)  # atomic: a reader never sees half a summary
+        except OSError as e:
+            log.warning("figures.summary_not_written", file=name, error=str(e))
+            tmp.unlink(missing_ok=True)
+    return out
+
+
+def _stamp(sig: tuple[int, int, str]) -> bytes:
+    return f"{sig[0]}:{sig[1]}:{sig[2]}".encode()
 
 
 def log_files(directory: Path) -> list[str]:
@@ -62,6 +206,6 @@ def figures(settings: Settings, store: Store, clock: Clock, *, max_age_s: float 
         return plan[0]
 
     folder = log_dir(settings)
-    return Figures(store, clock, calls=decision_calls(folder), plan=plan_table,
+    return Figures(store, clock, split=decision_split(folder), plan=plan_table,
                    province=settings.detect.province, max_age_s=max_age_s,
                    version=lambda: tuple(log_files(folder)), background=background)
