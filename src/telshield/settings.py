@@ -464,6 +464,10 @@ class GangSettings(BaseModel):
         default=50, ge=2, description="an attribute value shared by more cards is ignored"
     )
     use_imei: bool = Field(default=True, description="link cards first used in the same phone")
+    annex: bool = Field(
+        default=True, description="join a gang's parts that Leiden cut apart but that met "
+        "through its staff's bursts at its own stores"
+    )
     threshold: float = Field(default=0.5, ge=0, le=1, description="score from which a gang")
     min_cards: int = Field(default=5, ge=2, description="fewest cards of a gang")
     min_openers: int = Field(

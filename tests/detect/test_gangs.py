@@ -1,5 +1,6 @@
-"""The registration graph: which cards are linked, by what, and how rarity weighs a link; and
-the community core that keeps weakly tied cards out of a gang."""
+"""The registration graph: which cards are linked, by what, and how rarity weighs a link; the
+community core that keeps weakly tied cards out of a gang; and the annex that joins a gang's
+parts that Leiden cut apart."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import ibis
 import pytest
 from tests.services.ganglake import Lake, write
 
-from telshield.detect.communities import core
+from telshield.detect.communities import Card, annex, core
 from telshield.detect.gangs import KIND_WEIGHTS, registration_links
 from telshield.domain.gangs import GangLink, LinkKind
 from telshield.services.lakeread import FeedReader
@@ -123,3 +124,57 @@ def test_same_links_on_spark_and_duckdb(tmp_path: Path) -> None:
     finally:
         session.stop()
     assert len(duck) > 50 and duck == spark
+
+
+def _card(msisdn: str, store: str, *, online: bool = False) -> Card:
+    """A card of ID ``msisdn[0]`` opened at ``store``'s counter (or online, at no store)."""
+    return Card(msisdn=msisdn, id_hash=msisdn[0], channel_id="EC-APP" if online else store,
+                staff_id="ST-EC-AUTO" if online else f"ST-{store}", by_order=online,
+                registered_at=datetime(2026, 10, 1))
+
+
+def _link(a: str, b: str, *kinds: LinkKind) -> GangLink:
+    return GangLink(a, b, tuple(sorted(k.value for k in kinds)), 1.0)
+
+
+def test_the_core_keeps_burst_groups_opened_at_its_stores_only() -> None:
+    cards = {c.msisdn: c for c in [
+        _card("a1", "S1"), _card("a2", "S2", online=True), _card("a3", "S2"),  # the anchor
+        _card("b1", "S1"), _card("b2", "S2"),  # an opener sent to the gang's stores
+        _card("h1", "S1"), _card("h2", "S9"),  # an honest customer's second card elsewhere
+        _card("k1", "S1"), _card("k2", "S1", online=True), _card("k3", "S1", online=True)]}
+    links = [_link("a1", "a2", LinkKind.ID), _link("a2", "a3", LinkKind.ID),
+             _link("b1", "b2", LinkKind.ID), _link("b1", "a1", LinkKind.STAFF),
+             _link("h1", "h2", LinkKind.ID), _link("h1", "a1", LinkKind.STAFF),
+             _link("k1", "k2", LinkKind.ID), _link("k2", "k3", LinkKind.ADDRESS),
+             _link("k1", "a1", LinkKind.STAFF)]  # mostly online: one card of three at a store
+    assert core(cards, links, cards) == {"a1", "a2", "a3", "b1", "b2"}
+    assert core(cards, links) == set(cards)  # without the cards, no store test
+
+
+def test_annex_joins_a_gangs_parts_that_met_at_its_stores() -> None:
+    gang = ["a1", "a2", "a3", "a4"]  # found: two openers at stores S1 and S2
+    cut = ["c1", "c2", "d1", "d2"]  # a smaller found gang at the same stores
+    other = ["e1", "e2", "f1", "f2"]  # another gang: one shared store (S2), its own S7
+    cards = {c.msisdn: c for c in [
+        _card("a1", "S1"), _card("a2", "S2"), _card("a3", "S1"), _card("a4", "S2"),
+        _card("b1", "S2"), _card("b2", "S2"),  # an opener Leiden left outside, met at S2
+        _card("g1", "S1"), _card("g2", "S1"),  # an opener met only through b's burst
+        _card("c1", "S1"), _card("c2", "S1"), _card("d1", "S2"), _card("d2", "S1"),
+        _card("e1", "S7"), _card("e2", "S7"), _card("f1", "S2"), _card("f2", "S7"),
+        _card("h1", "S1"), _card("h2", "S9"),  # an honest customer, served once at S1
+        _card("w1", "S1"), _card("w2", "S1"),  # reached only through the honest customer
+    ]}
+    links = [_link("a1", "a2", LinkKind.ID), _link("a3", "a4", LinkKind.ID),
+             _link("a1", "a3", LinkKind.STAFF),
+             _link("b1", "b2", LinkKind.ID), _link("b1", "a2", LinkKind.TERMINAL),
+             _link("g1", "g2", LinkKind.ID), _link("g1", "b2", LinkKind.STAFF),
+             _link("c1", "c2", LinkKind.ID), _link("d1", "d2", LinkKind.ID),
+             _link("c1", "d1", LinkKind.STAFF), _link("c2", "a3", LinkKind.STAFF),
+             _link("e1", "e2", LinkKind.ID), _link("f1", "f2", LinkKind.ID),
+             _link("e1", "f1", LinkKind.STAFF), _link("f1", "a4", LinkKind.STAFF),
+             _link("h1", "h2", LinkKind.ID), _link("h1", "a1", LinkKind.STAFF),
+             _link("w1", "w2", LinkKind.ID), _link("w1", "h2", LinkKind.STAFF)]
+    got = annex([set(cut), set(gang), set(other)], links, cards)
+    assert got == [{*gang, "b1", "b2", "g1", "g2", *cut}, set(other)]
+    assert annex([], links, cards) == []

@@ -8,9 +8,10 @@ connected communities; modularity because it never merges cards that share nothi
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from telshield.domain.gangs import (
     CROSS_KINDS,
@@ -79,7 +80,61 @@ def _components(names: Iterable[str], links: Iterable[GangLink]) -> list[set[str
     return sorted(groups.values(), key=lambda g: (-len(g), min(g)))
 
 
-def core(names: Iterable[str], links: Sequence[GangLink]) -> set[str]:
+BURST = frozenset({LinkKind.STAFF.value, LinkKind.TERMINAL.value})
+
+
+def stores(names: Iterable[str], cards: Mapping[str, Card]) -> set[str]:
+    """The stores (channel IDs) where the given cards were opened at a counter."""
+    return {cards[n].channel_id for n in names
+            if n in cards and not cards[n].by_order and cards[n].channel_id}
+
+
+def at_stores(group: Iterable[str], cards: Mapping[str, Card], where: set[str]) -> bool:
+    """Whether more than half of a group's cards were opened at a counter of one of the stores
+    ``where`` (an e-channel card counts against: it was opened at no store)."""
+    group = list(group)
+    n = sum(1 for m in group
+            if m in cards and not cards[m].by_order and cards[m].channel_id in where)
+    return 2 * n > len(group)
+
+
+def _touching(parts: Sequence[set[str]], links: Iterable[GangLink]) -> dict[int, set[int]]:
+    """Which strongly tied groups share a staff ID's or terminal's burst."""
+    of = {n: i for i, part in enumerate(parts) for n in part}
+    touches: dict[int, set[int]] = defaultdict(set)
+    for x in links:
+        i, j = of.get(x.a), of.get(x.b)
+        if i is not None and j is not None and i != j and BURST & set(x.kinds):
+            touches[i].add(j)
+            touches[j].add(i)
+    return touches
+
+
+def _grow(kept: set[int], parts: Sequence[set[str]], touches: Mapping[int, set[int]],
+          cards: Mapping[str, Card] | None, free: Callable[[int], bool]) -> set[int]:
+    """Add to ``kept`` every group of two or more cards reached from it through bursts that
+    ``free`` allows and that was opened mostly at the kept cards' stores (``at_stores``; no
+    store test without ``cards``), until nothing more joins: the result does not depend on
+    the order the groups are met in."""
+    kept = set(kept)
+    where = stores(set().union(*(parts[i] for i in kept)), cards) if cards is not None else set()
+    grew = True
+    while grew:
+        grew = False
+        for j in sorted({j for i in kept for j in touches.get(i, ())} - kept):
+            if len(parts[j]) < 2 or not free(j):
+                continue
+            if cards is not None and not at_stores(parts[j], cards, where):
+                continue
+            kept.add(j)
+            if cards is not None:
+                where |= stores(parts[j], cards)
+            grew = True
+    return kept
+
+
+def core(names: Iterable[str], links: Sequence[GangLink],
+         cards: Mapping[str, Card] | None = None) -> set[str]:
     """The cards of a community that belong to its gang, if it is one.
 
     Leiden puts a card where most of its weight goes, so an honest customer whom a colluding
@@ -88,37 +143,65 @@ def core(names: Iterable[str], links: Sequence[GangLink]) -> set[str]:
     card must be tied by a *strong* link (the same ID within days, or an e-channel order's
     address, contact, device or IP) into the largest strongly tied group of the community, or
     belong to another strongly tied group of cards (an opener's cards opened at a counter) that
-    shares a staff ID's or terminal's burst with a group already kept. Weak links alone (a
-    burst, a phone) only bring communities together.
+    shares a staff ID's or terminal's burst with a group already kept and whose cards were
+    mostly opened at the stores of the cards kept (``at_stores``): a gang sends its openers to
+    a few colluding stores, while an honest customer with two cards whom a colluding staff ID
+    served once opened the other one elsewhere. Weak links alone (a burst, a phone) only bring
+    communities together.
     """
     names = list(names)
     strong = [x for x in links if STRONG_KINDS & set(x.kinds)]
     parts = _components(names, strong)
     if not parts or len(parts[0]) < 2:
         return set()
-    burst = {LinkKind.STAFF.value, LinkKind.TERMINAL.value}
-    of = {n: i for i, part in enumerate(parts) for n in part}
-    touches: dict[int, set[int]] = defaultdict(set)
-    for x in links:
-        if burst & set(x.kinds) and of[x.a] != of[x.b]:
-            touches[of[x.a]].add(of[x.b])
-            touches[of[x.b]].add(of[x.a])
-    kept, todo = {0}, [0]
-    while todo:  # groups of two or more cards reached from the core through bursts
-        for j in touches[todo.pop()]:
-            if j not in kept and len(parts[j]) >= 2:
-                kept.add(j)
-                todo.append(j)
+    kept = _grow({0}, parts, _touching(parts, links), cards, lambda j: True)
     return set().union(*(parts[i] for i in kept))
 
 
+def _free(j: int, *, owner: Mapping[int, int], after: int) -> bool:
+    return j > after and j not in owner
+
+
+def annex(gangs: Sequence[set[str]], links: Sequence[GangLink],
+          cards: Mapping[str, Card]) -> list[set[str]]:
+    """The gangs' cores grown across Leiden's cuts: each gang, largest first, takes in the
+    strongly tied groups outside every gang and the smaller gangs that share a staff ID's or
+    terminal's burst with its cards and were opened mostly at its stores (``at_stores``), the
+    same test ``core`` applies inside a community. Modularity cuts a gang whose parts met only
+    through the colluding staff's bursts into several communities; this puts the parts back
+    together, and leaves apart two gangs that share one store but each used stores of its own.
+    Returns the grown gangs (a gang taken in by a larger one is gone), largest first."""
+    if not gangs:
+        return []
+    names = set(cards) | {x for y in links for x in (y.a, y.b)}
+    strong = [x for x in links if STRONG_KINDS & set(x.kinds)]
+    # The groups: each gang as one, then the strongly tied groups of the rest of the graph.
+    order = sorted(range(len(gangs)), key=lambda i: (-len(gangs[i]), min(gangs[i])))
+    parts: list[set[str]] = [set(gangs[i]) for i in order]
+    taken = set().union(*parts)
+    parts += _components(names - taken,
+                         [x for x in strong if x.a not in taken and x.b not in taken])
+    touches = _touching(parts, links)
+    owner: dict[int, int] = {}  # group -> the gang (its index in parts) that took it in
+    for g in range(len(gangs)):
+        if g in owner:
+            continue
+        # groups after g: the smaller gangs, then the rest; none another gang took in
+        kept = _grow({g}, parts, touches, cards, partial(_free, owner=owner, after=g))
+        for j in kept - {g}:
+            owner[j] = g
+    out = [set().union(*(parts[j] for j in [g, *[j for j, o in owner.items() if o == g]]))
+           for g in range(len(gangs)) if g not in owner]
+    return sorted(out, key=lambda s: (-len(s), min(s)))
+
+
 def community(cards: Sequence[Card], links: Iterable[GangLink],
-              flags: Mapping[str, tuple[str, ...]]) -> Community:
-    """The evidence of one community's core (``core``): its cards, the links among them, and
-    its signals."""
+              flags: Mapping[str, tuple[str, ...]], *, whole: bool = False) -> Community:
+    """The evidence of one community's core (``core``; with ``whole``, the cards given are the
+    gang already, as ``annex`` grew it): its cards, the links among them, and its signals."""
     ins = {c.msisdn for c in cards}
     around = [x for x in links if x.a in ins and x.b in ins]
-    kept = core(ins, around)
+    kept = ins if whole else core(ins, around, {c.msisdn: c for c in cards})
     cards = [c for c in cards if c.msisdn in kept]
     by_no = {c.msisdn: c for c in cards}
     inner = [x for x in around if x.a in by_no and x.b in by_no]

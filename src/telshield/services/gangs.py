@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from telshield.detect.communities import Card, Community, communities, community
+from telshield.detect.communities import Card, Community, annex, communities, community
 from telshield.detect.gangs import KIND_WEIGHTS, cards, registration_links
 from telshield.domain.audit import AuditEvent
 from telshield.domain.cases import ActionKind
@@ -41,6 +41,7 @@ class GraphParams:
     max_group: int = 50
     id_days: int = 30
     use_imei: bool = True
+    annex: bool = True  # grow gangs across Leiden's cuts (``detect.communities.annex``)
     weights: Mapping[str, float] = field(default_factory=lambda: dict(KIND_WEIGHTS))
 
 
@@ -104,7 +105,18 @@ class GangService:
             c = community([linked[n] for n in names if n in linked], inside[i], flags)
             if self.rule.is_gang(c.signals):
                 found.append(c)
-        return found
+        if not self.params.annex or len(found) == 0:
+            return found
+        # Leiden's cuts undone where a gang's parts met through its staff's bursts at its own
+        # stores (``annex``); a grown gang is scored again on all its cards.
+        grown = annex([{m.msisdn for m in c.members} for c in found], links, linked)
+        out = []
+        for mine in grown:
+            c = community([linked[n] for n in sorted(mine)],
+                          [x for x in links if x.a in mine and x.b in mine], flags, whole=True)
+            if self.rule.is_gang(c.signals):
+                out.append(c)
+        return out
 
     def _save(self, found: Sequence[Community], *, actor: str) -> tuple[list[Gang], int]:
         """Store each gang (updating the stored gang it continues) with its audit event, in

@@ -22,7 +22,8 @@ def graph_params(settings: Settings) -> GraphParams:
     """How the registration graph is built, from the ``gangs`` section."""
     g = settings.gangs
     return GraphParams(lookback_days=g.lookback_days, burst_hours=g.burst_hours,
-                       max_group=g.max_group, id_days=g.id_days, use_imei=g.use_imei)
+                       max_group=g.max_group, id_days=g.id_days, use_imei=g.use_imei,
+                       annex=g.annex)
 
 
 def gangs(settings: Settings, store: Store, *, clock: Clock | None = None,
