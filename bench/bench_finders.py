@@ -42,7 +42,6 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from telshield.detect.dens import port_hours, ports, relays
 from telshield.detect.hotspots import SuspectRule, activity, regions, suspect_numbers
