@@ -252,13 +252,15 @@ def check_same(a: Frames, b: Frames, name: str) -> None:
                 assert same, f"{name} {key}: {col}"
 
 
-def measure(w: Path, threads: int, memory: str, plan: pa.Table,
-            check: bool) -> dict[str, tuple[float, float, float, float, Frames]]:
-    """Per detector: product wall, CPU, hand wall, CPU, and the product's results."""
+def measure(w: Path, threads: int, memory: str, plan: pa.Table, check: bool,
+            spill: Path) -> dict[str, tuple[float, float, float, float, Frames]]:
+    """Per detector: product wall, CPU, hand wall, CPU, and the product's results. Both
+    DuckDB connections spill to ``spill`` when over ``memory``."""
     since, until, _ = span(w)
     prof, scan = DenProfile(), ScanParams()
-    reader = FeedReader(w, ibis.duckdb.connect(threads=threads, memory_limit=memory))
-    con = duckdb.connect(config={"threads": threads, "memory_limit": memory})
+    settings = {"threads": threads, "memory_limit": memory, "temp_directory": str(spill)}
+    reader = FeedReader(w, ibis.duckdb.connect(**settings))
+    con = duckdb.connect(config=settings)
     con.register("plan", plan)
     out = {}
     for name, prod, hand in (
@@ -296,7 +298,8 @@ def main(argv: list[str] | None = None) -> None:
         results = []
         for i, w in enumerate(worlds):
             n = span(w)[2]
-            r = measure(w, args.threads, args.memory_limit, plan, check=i == 0)
+            r = measure(w, args.threads, args.memory_limit, plan, check=i == 0,
+                        spill=Path(tmp) / "spill")
             dens, hot = r["dens"][4], r["hotspots"][4]
             print(f"rows {n:>11,}  ports {len(dens['ports']):,} (SIM x cell), port hours "
                   f"{len(dens['hours']):,}, relays {len(dens['relays']):,}; hotspot activity "
