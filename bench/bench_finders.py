@@ -258,9 +258,10 @@ def measure(w: Path, threads: int, memory: str, plan: pa.Table, check: bool,
     DuckDB connections spill to ``spill`` when over ``memory``."""
     since, until, _ = span(w)
     prof, scan = DenProfile(), ScanParams()
-    settings = {"threads": threads, "memory_limit": memory, "temp_directory": str(spill)}
-    reader = FeedReader(w, ibis.duckdb.connect(**settings))
-    con = duckdb.connect(config=settings)
+    reader = FeedReader(w, ibis.duckdb.connect(threads=threads, memory_limit=memory,
+                                               temp_directory=str(spill)))
+    con = duckdb.connect(config={"threads": threads, "memory_limit": memory,
+                                 "temp_directory": str(spill)})
     con.register("plan", plan)
     out = {}
     for name, prod, hand in (
