@@ -11,7 +11,7 @@ from telshield.reference.numbering import load_plan_table
 
 
 def test_hand_written_sql_gives_the_finders_results(tmp_path: Path) -> None:
-    w = world(44_000, tmp_path)  # 2,000 subscribers, about 40 k calls
+    w = world(33_000, tmp_path)  # 1,500 subscribers, about 30 k calls
     r = measure(w, 2, "1GB", load_plan_table(tmp_path / "plan"), check=True,
                 spill=tmp_path / "spill")
     dens, hot = r["dens"][4], r["hotspots"][4]
