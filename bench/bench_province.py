@@ -141,8 +141,9 @@ def run(subscribers: int, days: int, *, seed: int = 7, detect_every: int = 6,
                     "--config", str(config)], sum(feeds.values()), "feed rows")
     ticks = days * 24 // detect_every
     first = START + timedelta(hours=detect_every)
-    step("cycle", ["run", "--start", f"{first:%Y-%m-%d %H:%M}", "--every", f"{detect_every}h",
-                   "--ticks", str(ticks), "--data-dir", str(data), "--config", str(config)],
+    step("cycle", ["--log-level", "info", "run", "--start", f"{first:%Y-%m-%d %H:%M}",
+                   "--every", f"{detect_every}h", "--ticks", str(ticks),
+                   "--data-dir", str(data), "--config", str(config)],
          feeds.get("calls", 0), "calls")
     day0 = START + timedelta(days=replay_day - 1)
     step("replay", ["evaluate", "replay", "--world", str(world), "--no-ingest",
