@@ -323,6 +323,39 @@ def number_features(
     return _finish(t, windows, has_subscribers=subscribers is not None)
 
 
+def suspect_features(calls: ir.Table, *, until: datetime, window: Window,
+                     lookback: timedelta, plan: ir.Table, province: str) -> ir.Table:
+    """The few features of ``window`` that the out-of-town scan's suspect rule reads, one row
+    per number that placed a call in it: ``distinct_callees``, ``new_callee_share``,
+    ``unanswered_share``, ``outgoing_share`` and ``out_of_province``.
+
+    Each is computed by the same parts as in ``number_features`` (equal values; tested), but
+    without the parts the rule does not read — places and devices, unsolicited callers and
+    the look-up of call-backs — which are most of a whole run's cost: the scan runs every few
+    hours over the province's calls.
+    """
+    windows = [window]
+    history = calls.filter((calls.started_at >= ibis.timestamp(until - window.length - lookback))
+                           & (calls.started_at < ibis.timestamp(until)))
+    recent = history.filter(history.started_at >= _since(until, window))
+    w = window.name
+    t = _outgoing(recent, until, windows).select("msisdn", f"out_calls_{w}",
+                                                  f"unanswered_share_{w}")
+    pairs = history.group_by("caller", "callee").aggregate(
+        first_at=history.started_at.min(), last_at=history.started_at.max())
+    live = pairs.filter(pairs.last_at >= _since(until, window)).mutate(
+        back_first=ibis.null("timestamp"))  # call-backs are not read here
+    callees = _pairs(live, until, windows).select("msisdn", f"distinct_callees_{w}",
+                                                  f"new_callee_share_{w}")
+    for part in (_incoming(recent, until, windows), callees,
+                 out_of_province(t.select("msisdn"), "msisdn", plan, province=province)):
+        t = t.left_join(part, "msisdn").drop("msisdn_right")
+    n, n_in = t[f"out_calls_{w}"], t[f"in_calls_{w}"].fill_null(0)
+    t = t.mutate(**{f"outgoing_share_{w}": _share(n, n + n_in)})
+    return t.select("msisdn", f"distinct_callees_{w}", f"new_callee_share_{w}",
+                    f"unanswered_share_{w}", f"outgoing_share_{w}", "out_of_province")
+
+
 def _finish(t: ir.Table, windows: Sequence[Window], *, has_subscribers: bool) -> ir.Table:
     fills: dict[str, ir.Value] = {}
     for w in windows:

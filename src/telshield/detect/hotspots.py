@@ -3,9 +3,10 @@ per county and time bucket, as lazy expressions over the lake.
 
 A GOIP den fed with other provinces' SIMs shows up as a burst of out-of-province numbers that
 call outwards only, to many numbers never called before, mostly unanswered, all from the same
-one or two cells. Which numbers are suspicious is read from the per-number features of
-``detect.features`` (``out_of_province``, ``outgoing_share``, ``new_callee_share``,
-``unanswered_share``, ``distinct_callees``) over the whole period a run reads; where they are is
+one or two cells. Which numbers are suspicious is read from the five per-number features the
+rule reads (``detect.features.suspect_features``: ``out_of_province``, ``outgoing_share``,
+``new_callee_share``, ``unanswered_share``, ``distinct_callees``, defined as in detection) over
+the whole period a run reads; where they are is
 read from the cells their calls were placed from. The scan statistic (``detect.scan``) then
 weighs each county's recent counts against that county's own history.
 
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 import ibis
 import ibis.expr.types as ir
 
-from telshield.detect.features import Window, number_features
+from telshield.detect.features import Window, suspect_features
 from telshield.detect.portable import epoch_s
 
 
@@ -37,7 +38,7 @@ class SuspectRule:
 
 def suspects(features: ir.Table, window: str, rule: SuspectRule = SuspectRule()) -> ir.Table:
     """``msisdn``: numbers whose home is outside the province that behave as ``rule`` says,
-    from ``number_features`` computed over a window named ``window``."""
+    from ``suspect_features`` (or ``number_features``) over a window named ``window``."""
     f = features
     return f.filter(
         (f.out_of_province == 1)
@@ -54,8 +55,8 @@ def suspect_numbers(calls: ir.Table, plan: ir.Table, *, since: datetime, until: 
     """``msisdn`` of the suspicious out-of-province callers of [since, until)."""
     hours = max(1, int((until - since).total_seconds() // 3600))
     w = Window.parse(f"{hours}h")
-    f = number_features(calls, until=until, windows=(w,), lookback=lookback, plan=plan,
-                        province=province)
+    f = suspect_features(calls, until=until, window=w, lookback=lookback, plan=plan,
+                         province=province)
     return suspects(f, w.name, rule)
 
 
