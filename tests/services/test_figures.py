@@ -362,7 +362,10 @@ def test_figures_from_counted_files_equal_those_from_the_calls(
     assert len(closed_files([str(f) for f in files])) == len(files) - 1  # the newest is open
 
     clock = FixedClock(datetime(2026, 3, 3, 10, 30))
-    key = lambda: ibis.memtable(plan)  # noqa: E731
+
+    def key() -> ibis.Table:
+        return ibis.memtable(plan)
+
     raw = Figures(store, clock, calls=decision_calls(folder), plan=key)
     reads: list[str] = []
     split = decision_split(folder)

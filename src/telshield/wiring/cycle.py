@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -26,6 +27,10 @@ from telshield.settings import Settings
 from telshield.wiring.disposal import Disposal, device_barring, disposal
 from telshield.wiring.ingest import watch_options
 from telshield.wiring.screening import screening_plan, snapshot_dir
+
+if TYPE_CHECKING:  # loaded by the finders' wiring only when a finder is on
+    from telshield.services.dens import DenService
+    from telshield.services.gangs import GangService
 
 log = structlog.get_logger(__name__)
 
@@ -206,15 +211,7 @@ def den_finder(settings: Settings, d: Disposal, lake: Path) -> Finder | None:
     from telshield.wiring.dens import dens
 
     svc = dens(settings, d.store, clock=d.cases.clock, lake=lake, with_cases=False)
-
-    def find(at: datetime) -> tuple[int, int]:
-        if not svc.reader.files("calls"):
-            log.warning("cycle.dens_skipped", at=at.isoformat(), reason="no calls feed")
-            return 0, 0
-        r = svc.find(actor="cycle", until=at)
-        return r.new, r.updated
-
-    return find
+    return _finder(svc, "dens", "calls")
 
 
 def gang_finder(settings: Settings, d: Disposal, lake: Path) -> Finder | None:
@@ -227,10 +224,16 @@ def gang_finder(settings: Settings, d: Disposal, lake: Path) -> Finder | None:
     from telshield.wiring.gangs import gangs
 
     svc = gangs(settings, d.store, clock=d.cases.clock, lake=lake, with_cases=False)
+    return _finder(svc, "gangs", "subscribers")
+
+
+def _finder(svc: DenService | GangService, what: str, feed: str) -> Finder:
+    """A finder's step: find up to the tick's moment as actor ``cycle``, or log and find
+    nothing while ``feed`` has no file yet."""
 
     def find(at: datetime) -> tuple[int, int]:
-        if not svc.reader.files("subscribers"):
-            log.warning("cycle.gangs_skipped", at=at.isoformat(), reason="no subscribers feed")
+        if not svc.reader.files(feed):
+            log.warning(f"cycle.{what}_skipped", at=at.isoformat(), reason=f"no {feed} feed")
             return 0, 0
         r = svc.find(actor="cycle", until=at)
         return r.new, r.updated
