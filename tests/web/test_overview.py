@@ -71,3 +71,24 @@ def test_year_back_keeps_the_cst_calendar_moment() -> None:
     assert year_back(datetime(2028, 2, 28, 17)) == datetime(2027, 2, 27, 16) + \
         (datetime(2028, 2, 28, 17) - datetime(2028, 2, 28, 16))  # 29 Feb CST -> 28 Feb
     assert year_back(datetime(2026, 3, 10, 9)) == datetime(2025, 3, 10, 9)
+
+
+def test_the_trends_closed_days_are_kept_and_today_counted_on_every_view(store: SqlStore
+                                                                         ) -> None:
+    with store.transaction() as tx:
+        (c,) = tx.cases.add([Case("8613800000001", CaseStatus.OPEN, "verify", NOW, NOW)])
+        tx.actions.add([_act(c.id or 0, ActionKind.RESTRICT, datetime(2026, 3, 8, 1))])
+    kept = OverviewService(store, FixedClock(NOW), trend_max_age_s=3600)
+    fresh = OverviewService(store, FixedClock(NOW))  # no age: every day counted each view
+    assert dict(kept.overview(trend_days=5).trend)["2026-03-08"] == {"restrict": 1}
+    with store.transaction() as tx:  # one action today, one written late on a closed day
+        tx.actions.add([_act(c.id or 0, ActionKind.VERIFY, datetime(2026, 3, 9, 17)),
+                        _act(c.id or 0, ActionKind.SUSPEND, datetime(2026, 3, 8, 2))])
+    got, now = dict(kept.overview(trend_days=5).trend), dict(fresh.overview(trend_days=5).trend)
+    assert got["2026-03-10"] == now["2026-03-10"] == {"verify": 1}  # today: at once
+    assert got["2026-03-08"] == {"restrict": 1}  # the closed day: as kept, within its age
+    assert now["2026-03-08"] == {"restrict": 1, "suspend": 1}
+    kept.trend_max_age_s = 0.0  # past its age, the closed days are read again
+    assert dict(kept.overview(trend_days=5).trend) == now
+    assert dict(kept.overview(trend_days=3).trend)["2026-03-08"] == {"restrict": 1,
+                                                                      "suspend": 1}

@@ -267,16 +267,15 @@ class Figures:
         transaction, the screened calls read and classified once for all of them."""
         now = self.clock.now()
         counts = []
-        with self.store.transaction(write=False) as tx:
-            for start, end in spans:
-                late = sum(tx.actions.counts(since=start, until=end,
-                                             reason=ESCALATION_REASON).values())
-                if start <= now < end:
-                    late += tx.cases.count_overdue(now, [CaseStatus.VERIFYING,
-                                                         CaseStatus.RESTRICTED])
-                counts.append((tx.alerts.tier_counts(since=start, until=end),
-                               tx.actions.counts(since=start, until=end),
-                               tx.appeals.counts(since=start, until=end), late))
+        with self.store.transaction(write=False) as tx:  # one query per table for all spans
+            tiers = tx.alerts.span_tier_counts(spans)
+            actions = tx.actions.span_counts(spans, reason=ESCALATION_REASON)
+            appeals = tx.appeals.span_counts(spans)
+            overdue = (tx.cases.count_overdue(now, [CaseStatus.VERIFYING, CaseStatus.RESTRICTED])
+                       if any(start <= now < end for start, end in spans) else 0)
+            for (start, end), t, (a, esc), p in zip(spans, tiers, actions, appeals, strict=True):
+                late = sum(esc.values()) + (overdue if start <= now < end else 0)
+                counts.append((t, a, p, late))
         routes = self.screened(spans)
         return [PeriodFigures(
             start=start, end=end, warned=sum(tiers.values()),

@@ -8,17 +8,21 @@ and the police monthly report use too, so the three agree for the same period. D
 are those of the operator (China Standard Time): store time is UTC, so the boundaries are
 computed on the feed clock and converted, and the trend is counted per CST day in the database
 (``ActionRepo.per_day``, one range count per day on an index), never by fetching every action.
+The closed days of the trend are kept for ``trend_max_age_s`` (actions are only ever added, so a
+closed day changes only if an action is written with an earlier time, e.g. by a cycle catching
+up on late feeds); today's day is counted on every view.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from telshield.domain.cases import CaseStatus
 from telshield.domain.clock import FEED_OFFSET
 from telshield.services.figures import DISPOSALS, Figures, PeriodFigures
-from telshield.services.store import Clock, Store
+from telshield.services.store import Clock, Store, UnitOfWork
 
 __all__ = ["DISPOSALS", "Overview", "OverviewService", "day_start", "month_start", "year_back"]
 
@@ -63,10 +67,26 @@ def year_back(at: datetime) -> datetime:
 class OverviewService:
     """Reads the overview's figures; writes nothing."""
 
-    def __init__(self, store: Store, clock: Clock, figures: Figures | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, figures: Figures | None = None, *,
+                 trend_max_age_s: float = 0.0) -> None:
         self.store = store
         self.clock = clock
         self.figures = figures if figures is not None else Figures(store, clock)
+        self.trend_max_age_s = trend_max_age_s
+        # (first day, today's start, when read, the closed days' rows): see the module doc
+        self._closed: tuple[datetime, datetime, float, list[tuple[str, str, int]]] | None = None
+
+    def _trend(self, tx: UnitOfWork, since: datetime, today: datetime
+               ) -> list[tuple[str, str, int]]:
+        """(CST day, kind, count) from ``since`` to now: the closed days kept, today read."""
+        kept = self._closed
+        if (kept is None or kept[:2] != (since, today)
+                or time.monotonic() - kept[2] >= self.trend_max_age_s):
+            days = round((today - since) / timedelta(days=1))
+            kept = (since, today, time.monotonic(),
+                    tx.actions.per_day(since, shift=FEED_OFFSET, days=days))
+            self._closed = kept
+        return kept[3] + tx.actions.per_day(today, shift=FEED_OFFSET, days=1)
 
     def overview(self, *, trend_days: int = 30) -> Overview:
         """The figures now: today, this month, open work and the last ``trend_days`` days."""
@@ -77,7 +97,7 @@ class OverviewService:
             [(today, until), (month, until), (year_back(month), year_back(until))])
         since = today - timedelta(days=trend_days - 1)
         with self.store.transaction(write=False) as tx:
-            rows = tx.actions.per_day(since, shift=FEED_OFFSET, days=trend_days)
+            rows = self._trend(tx, since, today)
             open_tiers = tx.alerts.tier_counts(open_only=True)
             cases = tx.cases.counts()
             appeals = tx.appeals.counts()

@@ -142,6 +142,11 @@ class AlertRepo(Protocol):
         ``until``, store time)."""
         ...
 
+    def span_tier_counts(self, spans: Sequence[tuple[datetime, datetime]]
+                         ) -> list[dict[str, int]]:
+        """:meth:`tier_counts` of each span [start, end) in one query."""
+        ...
+
 
 class CaseRepo(Protocol):
     """Cases: at most one open case per number."""
@@ -204,6 +209,12 @@ class ActionRepo(Protocol):
         reason when given)."""
         ...
 
+    def span_counts(self, spans: Sequence[tuple[datetime, datetime]], *,
+                    reason: str | None = None) -> list[tuple[dict[str, int], dict[str, int]]]:
+        """For each span [start, end): :meth:`counts` of it, and of it with ``reason`` (empty
+        without one), in one query."""
+        ...
+
     def per_day(self, since: datetime, *, shift: timedelta, days: int
                 ) -> list[tuple[str, str, int]]:
         """(day, kind, count) of the actions in the ``days`` days from ``since`` (store time,
@@ -237,6 +248,10 @@ class AppealRepo(Protocol):
                ) -> dict[str, int]:
         """How many appeals are in each status (of those filed in [since, until), store
         time)."""
+        ...
+
+    def span_counts(self, spans: Sequence[tuple[datetime, datetime]]) -> list[dict[str, int]]:
+        """:meth:`counts` of each span [start, end) in one query."""
         ...
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from telshield.domain.alerts import Alert, AlertVersion, Reason, StoredAlert, Tier, Upserted
 from telshield.domain.paging import Page
-from telshield.store.rows import chunks, fast_executemany, naive_utc
+from telshield.store.rows import Span, chunks, fast_executemany, naive_utc, span_counts
 from telshield.store.tables import alert_versions, alerts
 
 T = alerts
@@ -141,6 +141,10 @@ class SqlAlertRepo:
         if open_only:
             q = q.where(T.c.is_open.is_(True))
         return {str(k): int(n) for k, n in self.conn.execute(q)}
+
+    def span_tier_counts(self, spans: Sequence[Span]) -> list[dict[str, int]]:
+        """Per span: alerts detected in it, per tier (one query)."""
+        return [n for n, _ in span_counts(self.conn, T.c.tier, T.c.detected_at, spans)]
 
     def versions(self, msisdn: str) -> list[AlertVersion]:
         """Every version of the number's alerts, oldest first."""

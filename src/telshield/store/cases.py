@@ -21,7 +21,7 @@ from telshield.domain.cases import (
 )
 from telshield.domain.errors import NotFound
 from telshield.domain.paging import Page
-from telshield.store.rows import chunks, fast_executemany, naive_utc
+from telshield.store.rows import Span, chunks, fast_executemany, naive_utc, span_counts
 from telshield.store.tables import actions, appeals, cases
 
 C, A, P = cases, actions, appeals
@@ -195,6 +195,12 @@ class SqlActionRepo:
             q = q.where(A.c.reason == reason)
         return {str(k): int(n) for k, n in self.conn.execute(q)}
 
+    def span_counts(self, spans: Sequence[Span], *, reason: str | None = None
+                    ) -> list[tuple[dict[str, int], dict[str, int]]]:
+        """Per span: actions of each kind, and those of them with ``reason`` (one query)."""
+        return span_counts(self.conn, A.c.kind, A.c.at, spans,
+                           also=None if reason is None else A.c.reason == reason)
+
     def per_day(self, since: datetime, *, shift: timedelta, days: int
                 ) -> list[tuple[str, str, int]]:
         """(day, kind, count) of the actions in the ``days`` days from ``since``."""
@@ -263,6 +269,10 @@ class SqlAppealRepo:
         if until is not None:
             q = q.where(P.c.filed_at < naive_utc(until))
         return {str(k): int(n) for k, n in self.conn.execute(q)}
+
+    def span_counts(self, spans: Sequence[Span]) -> list[dict[str, int]]:
+        """Per span: appeals filed in it, per status (one query)."""
+        return [n for n, _ in span_counts(self.conn, P.c.status, P.c.filed_at, spans)]
 
     def find(self, *, case_id: int | None = None, status: str = "", page: Page = Page()
              ) -> list[Appeal]:

@@ -37,13 +37,14 @@ def session_key(settings: Settings) -> str:
 def overview(settings: Settings, d: Disposal) -> OverviewService:
     """The overview's figures over the disposal services' store and clock, the decision log
     and the numbering plan (``wiring.figures``); the screened calls are read at most once a
-    minute (``OVERVIEW_CALLS_MAX_AGE_S``), in the background once first read, the store's
-    counts on every view."""
+    minute (``OVERVIEW_CALLS_MAX_AGE_S``), in the background once first read, and so are the
+    trend's closed days; the period counts and today's trend on every view."""
     from telshield.wiring.figures import figures
 
     return OverviewService(d.store, d.cases.clock,
                            figures(settings, d.store, d.cases.clock,
-                                   max_age_s=OVERVIEW_CALLS_MAX_AGE_S, background=True))
+                                   max_age_s=OVERVIEW_CALLS_MAX_AGE_S, background=True),
+                           trend_max_age_s=OVERVIEW_CALLS_MAX_AGE_S)
 
 
 def fraud_calls(settings: Settings, d: Disposal) -> FraudCallsByCell:
