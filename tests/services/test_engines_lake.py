@@ -202,3 +202,39 @@ def test_gang_finder_is_identical_on_spark(lakes: Lakes, spark: Any, tmp_path: P
               for i, (d, g) in enumerate(zip(found["duckdb"][3], found["spark"][3], strict=True))
               for f in fields(d) if getattr(d, f.name) != getattr(g, f.name)]
     assert not differ, f"gang fields that differ between DuckDB and Spark: {differ}"
+
+
+@pytest.mark.spark
+def test_trace_is_identical_on_spark(lakes: Lakes, spark: Any, tmp_path: Path) -> None:
+    """The trace's evidence (registration, phones, cell-hours, MinHash victims: integer hash
+    functions, the same on every engine) and the ranked traces, on the trace tests' lake."""
+    from tests.services.feeds import write_feed
+    from tests.services.test_trace import PORTS, TWINS, _calls
+
+    from telshield.detect.trace import parts
+    from telshield.wiring.trace import tracer
+
+    root = tmp_path / "trace"
+    lk = ganglake.write(root)
+    write_feed(root, "calls", _calls())
+    seeds = [PORTS[0], TWINS[0], lk.gang_a[0]]
+    found, frames = {}, {}
+    for name in ENGINES:
+        store = open_store(f"sqlite:///{(tmp_path / f'trace-{name}.db').as_posix()}")
+        try:
+            svc = tracer(lakes.settings, store, clock=FixedClock(datetime(2026, 12, 1)),
+                         lake=root, engine=name)
+            assert svc.reader.con.name == ("pyspark" if name == "spark" else "duckdb")
+            found[name] = svc.trace_many(seeds, actor="ann", depth=2)
+            frames[name] = [_sorted(p) for p in parts(svc._tables(), seeds,
+                                                      memtable=svc.reader.memtable)]
+        finally:
+            store.dispose()
+    duck = frames["duckdb"]
+    kinds = {k for f in duck for k in f.kind}
+    assert {"id", "imei", "colocated", "victims"} <= kinds, kinds  # each kind of evidence
+    differ = {f"{i}.{c}": d for i, f in enumerate(duck)
+              for c, d in _differ(f, frames["spark"][i]).items()}
+    assert not differ, f"columns that differ between DuckDB and Spark: {differ}"
+    assert TWINS[1] in {x.msisdn for x in found["duckdb"][1].links[:3]}
+    assert found["spark"] == found["duckdb"]

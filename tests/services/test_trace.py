@@ -138,3 +138,7 @@ def test_cli_writes_json_and_graphml(lake: tuple[Path, Lake], tmp_path: Path) ->
     g = ig.Graph.Read_GraphML(str(out))
     assert g.vs["name"][0] == lk.gang_a[0] and g.ecount() == len(doc["links"])
     assert all(0 < s <= 1 for s in g.es["strength"])
+    r = runner.invoke(app, [*base, "--engine", "duckdb", "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.output) == doc  # the engine named: the same
+    r = runner.invoke(app, [*base, "--engine", "postgres"])
+    assert isinstance(r.exception, InvalidInput) and "use one of duckdb, spark" in str(r.exception)

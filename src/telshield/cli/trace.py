@@ -13,6 +13,7 @@ from rich.console import Console
 from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
+    EngineOption,
     emit,
     existing_data,
     table,
@@ -41,14 +42,15 @@ def trace_cmd(
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
     lake: Annotated[Path | None, typer.Option(help="Read feeds from this folder instead of "
                                               "the data directory's lake.")] = None,
-    actor: ActorOption = "", data_dir: DataDirOption = None, config: ConfigOption = None,
+    actor: ActorOption = "", engine: EngineOption = None, data_dir: DataDirOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Trace a number: its registration and the numbers linked to it, strongest first."""
     from telshield import wiring
     from telshield.wiring.trace import tracer
 
     settings = existing_data(config, data_dir)
-    t = tracer(settings, wiring.open_store(settings), lake=lake).trace(
+    t = tracer(settings, wiring.open_store(settings), lake=lake, engine=engine).trace(
         number, actor=actor or default_actor(), depth=depth)
     if fmt != "text":
         emit(render(t, fmt), out, console)

@@ -15,7 +15,11 @@ in [0, 1] for that evidence alone. The service combines the evidence of each num
   on one cell, score high and a passer-by low.
 - **victims**: callee-set similarity estimated with MinHash over ``HASHES`` hash functions and
   candidates found by LSH banding (``BANDS`` bands of ``HASHES / BANDS`` rows), all as grouped
-  aggregates and equi-joins, so it runs on any backend and scales past one machine.
+  aggregates and equi-joins, so it runs on any backend and scales past one machine. The hash
+  functions are the universal family ``(a * x + b) mod p`` over the callee's digits (``p`` the
+  Mersenne prime 2^31 - 1, ``a`` and ``b`` fixed per function), integer arithmetic that every
+  engine computes alike: a backend's own ``hash()`` differs between DuckDB and Spark, and so
+  would the trace.
 
 The seed-free work (the registration groups and their sizes, each caller's phones, cell-hour
 slots and MinHash signatures) does not depend on the numbers traced: ``basis`` builds it once,
@@ -25,12 +29,14 @@ a caller may materialise it (``Basis.cached``) and trace many batches of seeds a
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from telshield.detect.gangs import memberships
 
@@ -46,12 +52,18 @@ VICTIMS_STRENGTH = 0.9
 HASHES = 32
 BANDS = 16
 MIN_CALLEES = 3  # a caller with fewer distinct callees has no victim set worth comparing
+PRIME = 2**31 - 1  # the MinHash family's modulus: (x mod p) * a stays below 2^62
+_FAMILY = random.Random(20261207)  # fixed: the same functions on every engine and run
+COEFFICIENTS = [(_FAMILY.randrange(1, PRIME), _FAMILY.randrange(0, PRIME)) for _ in range(256)]
 
 _OUT = ("seed", "msisdn", "kind", "value", "strength")
 
 
-def _seeds(seeds: Sequence[str]) -> ir.Table:
-    return ibis.memtable({"seed": list(dict.fromkeys(seeds))}, schema={"seed": "string"})
+Memtable = Callable[[pa.Table], ir.Table]  # an Arrow table as a lazy table on the engine
+
+
+def _seeds(seeds: Sequence[str], memtable: Memtable) -> ir.Table:
+    return memtable(pa.table({"seed": pa.array(list(dict.fromkeys(seeds)), pa.string())}))
 
 
 def _rarity(n: ir.IntegerValue) -> ir.FloatingValue:
@@ -59,11 +71,12 @@ def _rarity(n: ir.IntegerValue) -> ir.FloatingValue:
 
 
 def registration(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None,
-                 seeds: Sequence[str], *, since: datetime, until: datetime) -> ir.Table:
+                 seeds: Sequence[str], *, since: datetime, until: datetime,
+                 memtable: Memtable = ibis.memtable) -> ir.Table:
     """Cards sharing a registration attribute with a seed (registered in [since, until))."""
     m = memberships(subscribers, orders, calls, since=since, until=until)
     size = m.group_by(g_kind=m.kind, g_value=m.value).agg(n=m.msisdn.nunique())
-    s = _seeds(seeds)
+    s = _seeds(seeds, memtable)
     mine = m.join(s, m.msisdn == s.seed).select(s.seed, m.kind, m.value)
     other = m.select(o_msisdn=m.msisdn, o_kind=m.kind, o_value=m.value)
     j = mine.join(other, (mine.kind == other.o_kind) & (mine.value == other.o_value)
@@ -77,12 +90,13 @@ def registration(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None
                     strength=base * _rarity(j.n))
 
 
-def imei(calls: ir.Table, seeds: Sequence[str]) -> ir.Table:
+def imei(calls: ir.Table, seeds: Sequence[str], *,
+         memtable: Memtable = ibis.memtable) -> ir.Table:
     """Numbers that called from a phone (IMEI) a seed called from."""
     k = calls.filter(calls.caller_imei.notnull())
     used = k.group_by(msisdn=k.caller, imei=k.caller_imei).agg()
     size = used.group_by(g_imei=used.imei).agg(n=used.msisdn.nunique())
-    s = _seeds(seeds)
+    s = _seeds(seeds, memtable)
     mine = used.join(s, used.msisdn == s.seed).select(s.seed, used.imei)
     other = used.select(o_msisdn=used.msisdn, o_imei=used.imei)
     j = mine.join(other, (mine.imei == other.o_imei) & (mine.seed != other.o_msisdn))
@@ -91,18 +105,19 @@ def imei(calls: ir.Table, seeds: Sequence[str]) -> ir.Table:
                     strength=ibis.literal(IMEI_STRENGTH) * _rarity(j.n))
 
 
-def colocated(calls: ir.Table, seeds: Sequence[str]) -> ir.Table:
+def colocated(calls: ir.Table, seeds: Sequence[str], *,
+              memtable: Memtable = ibis.memtable) -> ir.Table:
     """Numbers calling from a seed's cells in the same hours (Jaccard of cell-hour sets)."""
     k = calls.filter(calls.caller_cell.notnull())
     slots = k.group_by(msisdn=k.caller, cell=k.caller_cell,
                        hour=k.started_at.truncate("h")).agg()
     count = slots.group_by(c_msisdn=slots.msisdn).agg(slots=slots.count())
-    s = _seeds(seeds)
+    s = _seeds(seeds, memtable)
     mine = slots.join(s, slots.msisdn == s.seed).select(s.seed, slots.cell, slots.hour)
     other = slots.select(o_msisdn=slots.msisdn, o_cell=slots.cell, o_hour=slots.hour)
     j = mine.join(other, (mine.cell == other.o_cell) & (mine.hour == other.o_hour)
                   & (mine.seed != other.o_msisdn))
-    shared = j.group_by("seed", "o_msisdn").agg(shared=j.count(), cell=j.cell.mode())
+    shared = _shared_slots(j)
     a = count.select(a_msisdn=count.c_msisdn, a_slots=count.slots)
     b = count.select(b_msisdn=count.c_msisdn, b_slots=count.slots)
     r = shared.join(a, shared.seed == a.a_msisdn).join(b, shared.o_msisdn == b.b_msisdn)
@@ -112,30 +127,56 @@ def colocated(calls: ir.Table, seeds: Sequence[str]) -> ir.Table:
                     strength=ibis.literal(COLOCATED_STRENGTH) * jac)
 
 
-def signatures(calls: ir.Table, *, hashes: int = HASHES,
-               min_callees: int = MIN_CALLEES) -> ir.Table:
+def _shared_slots(j: ir.Table) -> ir.Table:
+    """``seed, o_msisdn, shared, cell``: how many cell-hours each pair shares, and the cell
+    they share most (the smallest of those tied: the same on every engine)."""
+    c = j.group_by("seed", "o_msisdn", "cell").agg(_n=j.count())
+    pair = [c.seed, c.o_msisdn]
+    c = c.mutate(shared=c._n.sum().over(group_by=pair),
+                 _r=ibis.row_number().over(group_by=pair, order_by=[c._n.desc(), c.cell]))
+    return c.filter(c._r == 0).select("seed", "o_msisdn", "shared", "cell")
+
+
+def signatures(calls: ir.Table, *, hashes: int = HASHES, min_callees: int = MIN_CALLEES,
+               memtable: Memtable = ibis.memtable) -> ir.Table:
     """``msisdn, i, h``: the MinHash signature of each caller's callee set (one row per hash
-    function), for callers with at least ``min_callees`` distinct callees."""
+    function), for callers with at least ``min_callees`` distinct callees whose number is
+    digits (E.164, as the feeds' law makes every number)."""
+    if not 1 <= hashes <= len(COEFFICIENTS):
+        raise ValueError(f"hashes {hashes}: use 1 to {len(COEFFICIENTS)}")
     pairs = calls.group_by(msisdn=calls.caller, callee=calls.callee).agg()
+    pairs = pairs.mutate(x=pairs.callee.try_cast("int64"))
+    pairs = pairs.filter(pairs.x.notnull())
     size = pairs.group_by(s_msisdn=pairs.msisdn).agg(n=pairs.callee.count())
     keep = size.filter(size.n >= min_callees)
-    pairs = pairs.join(keep, pairs.msisdn == keep.s_msisdn).select("msisdn", "callee")
-    funcs = ibis.memtable({"i": list(range(hashes))}, schema={"i": "int64"})
+    pairs = pairs.join(keep, pairs.msisdn == keep.s_msisdn).select("msisdn", "x")
+    funcs = memtable(pa.table({"i": pa.array(range(hashes), pa.int64()),
+                               "a": pa.array([a for a, _ in COEFFICIENTS[:hashes]], pa.int64()),
+                               "b": pa.array([b for _, b in COEFFICIENTS[:hashes]], pa.int64())}))
     x = pairs.cross_join(funcs)
-    h = x.callee.concat("#", x.i.cast("string")).hash()
+    h = ((x.x % PRIME) * x.a + x.b) % PRIME
     return x.group_by("msisdn", "i").agg(h=h.min())
 
 
-def victims(calls: ir.Table, seeds: Sequence[str], *, hashes: int = HASHES,
-            bands: int = BANDS) -> ir.Table:
-    """Numbers whose callee sets resemble a seed's (MinHash estimate, LSH candidates)."""
-    sig = signatures(calls, hashes=hashes)
+def _buckets(sig: ir.Table, *, hashes: int, bands: int) -> ir.Table:
+    """``msisdn, band, key``: each band's rows of the signature joined into one key, by
+    position within the band (aggregates every engine has: no ordered collect)."""
     rows = max(1, hashes // bands)
-    band = (sig.i // rows).name("band")
-    sb = sig.mutate(band=band)
-    buckets = sb.group_by("msisdn", "band").agg(
-        key=sb.h.cast("string").collect(order_by=sb.i).join("|"))
-    s = _seeds(seeds)
+    sb = sig.mutate(band=(sig.i // rows), pos=(sig.i % rows))
+    parts = {f"k{r}": sb.h.min(where=sb.pos == r) for r in range(rows)}
+    g = sb.group_by("msisdn", "band").agg(**parts)
+    key = g["k0"].cast("string")
+    for r in range(1, rows):
+        key = key.concat("|", g[f"k{r}"].cast("string"))
+    return g.select("msisdn", "band", key=key)
+
+
+def victims(calls: ir.Table, seeds: Sequence[str], *, hashes: int = HASHES,
+            bands: int = BANDS, memtable: Memtable = ibis.memtable) -> ir.Table:
+    """Numbers whose callee sets resemble a seed's (MinHash estimate, LSH candidates)."""
+    sig = signatures(calls, hashes=hashes, memtable=memtable)
+    buckets = _buckets(sig, hashes=hashes, bands=bands)
+    s = _seeds(seeds, memtable)
     mine = buckets.join(s, buckets.msisdn == s.seed).select(s.seed, buckets.band, buckets.key)
     other = buckets.select(o_msisdn=buckets.msisdn, o_band=buckets.band, o_key=buckets.key)
     cand = mine.join(other, (mine.band == other.o_band) & (mine.key == other.o_key)
@@ -155,11 +196,15 @@ def victims(calls: ir.Table, seeds: Sequence[str], *, hashes: int = HASHES,
 
 
 def links(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None,
-          seeds: Sequence[str], *, since: datetime, until: datetime) -> ir.Table:
+          seeds: Sequence[str], *, since: datetime, until: datetime,
+          memtable: Memtable = ibis.memtable) -> ir.Table:
     """All the evidence tying other numbers to the seeds (one expression)."""
-    parts = [registration(subscribers, orders, calls, seeds, since=since, until=until)]
+    parts = [registration(subscribers, orders, calls, seeds, since=since, until=until,
+                          memtable=memtable)]
     if calls is not None:
-        parts += [imei(calls, seeds), colocated(calls, seeds), victims(calls, seeds)]
+        parts += [imei(calls, seeds, memtable=memtable),
+                  colocated(calls, seeds, memtable=memtable),
+                  victims(calls, seeds, memtable=memtable)]
     out = parts[0].select(*_OUT)
     for p in parts[1:]:
         out = out.union(p.select(*_OUT))
@@ -185,7 +230,8 @@ class Basis:
 
 def basis(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None, *,
           since: datetime, until: datetime, hashes: int = HASHES, bands: int = BANDS,
-          keep: Callable[[str, ir.Table], ir.Table] | None = None) -> Basis:
+          keep: Callable[[str, ir.Table], ir.Table] | None = None,
+          memtable: Memtable = ibis.memtable) -> Basis:
     """The seed-free tables of a trace over these feeds: lazy, or each passed through
     ``keep(name, table)`` as it is built (to materialise it: the buckets are then built from
     the kept signatures, not computed again)."""
@@ -210,21 +256,18 @@ def basis(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None, *,
                        hour=c.started_at.truncate("h")).agg()
     slots = k_("slots", slots)
     count = k_("slot_count", slots.group_by(msisdn=slots.msisdn).agg(slots=slots.count()))
-    sig = k_("sig", signatures(calls, hashes=hashes))
-    rows = max(1, hashes // bands)
-    sb = sig.mutate(band=(sig.i // rows).name("band"))
-    buckets = sb.group_by("msisdn", "band").agg(
-        key=sb.h.cast("string").collect(order_by=sb.i).join("|"))
-    buckets = k_("buckets", buckets)
+    sig = k_("sig", signatures(calls, hashes=hashes, memtable=memtable))
+    buckets = k_("buckets", _buckets(sig, hashes=hashes, bands=bands))
     return Basis(groups=groups, phones=phones, slots=slots, slot_count=count, sig=sig,
                  buckets=buckets)
 
 
-def parts(b: Basis, seeds: Sequence[str], *, hashes: int = HASHES) -> list[ir.Table]:
+def parts(b: Basis, seeds: Sequence[str], *, hashes: int = HASHES,
+          memtable: Memtable = ibis.memtable) -> list[ir.Table]:
     """The evidence tying other numbers to the seeds, one ``seed, msisdn, kind, value,
     strength`` expression per kind of evidence (run each alone: DuckDB plans the four joins
     of one union far worse than each of them); the rows of ``links`` without the zero ones."""
-    s = _seeds(seeds)
+    s = _seeds(seeds, memtable)
     g = b.groups
     mine = g.join(s, g.msisdn == s.seed).select(s.seed, g.kind, g.value, g.n)
     other = g.select(o_msisdn=g.msisdn, o_kind=g.kind, o_value=g.value)
@@ -248,7 +291,7 @@ def parts(b: Basis, seeds: Sequence[str], *, hashes: int = HASHES) -> list[ir.Ta
         os_ = sl.select(o_msisdn=sl.msisdn, o_cell=sl.cell, o_hour=sl.hour)
         js = ms.join(os_, (ms.cell == os_.o_cell) & (ms.hour == os_.o_hour)
                      & (ms.seed != os_.o_msisdn))
-        shared = js.group_by("seed", "o_msisdn").agg(shared=js.count(), cell=js.cell.mode())
+        shared = _shared_slots(js)
         a = count.select(a_msisdn=count.msisdn, a_slots=count.slots)
         c = count.select(b_msisdn=count.msisdn, b_slots=count.slots)
         r = shared.join(a, shared.seed == a.a_msisdn).join(c, shared.o_msisdn == c.b_msisdn)

@@ -38,6 +38,21 @@ class FeedReader:
         this reader's engine."""
         return self._memtable(table) if self._memtable is not None else ibis.memtable(table)
 
+    def keep(self, name: str, t: ir.Table) -> ir.Table:
+        """``t`` computed once and held by the backend until :meth:`drop`: a temporary table
+        called ``name`` on DuckDB, a cached frame on Spark (Ibis's ``cache``, whose DuckDB
+        release does not run on the pinned Ibis and DuckDB)."""
+        if self.con.name == "pyspark":
+            return t.cache()
+        return self.con.create_table(name, t, temp=True)
+
+    def drop(self, name: str, kept: ir.Table) -> None:
+        """Let go of what :meth:`keep` kept as ``name``."""
+        if self.con.name == "pyspark":
+            kept.release()
+        else:
+            self.con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+
     def files(self, feed: str, since: datetime | None = None,
               until: datetime | None = None) -> list[Path]:
         """Parquet files of a feed, keeping only day partitions that overlap [since, until)."""

@@ -9,9 +9,11 @@ number among its cards adds its other cards, and an open den the store holds wit
 among its SIMs adds its other SIMs. Every trace is an audit event (who traced what).
 
 Speed: the seed-free tables of ``detect.trace`` (registration groups, phones, cell-hour slots,
-MinHash signatures) are built once and kept, materialised in the reader's backend, until a
-feed's files change; ``trace_many`` traces a batch of numbers with one query per kind of
-evidence and depth (a tick's police clues), giving the same links as one ``trace`` each.
+MinHash signatures) are built once and kept, materialised in the reader's backend
+(``FeedReader.keep``: a temporary table on DuckDB, a cached frame on Spark), until a feed's
+files change; ``trace_many`` traces a batch of numbers with one query per kind of evidence and
+depth (a tick's police clues), giving the same links as one ``trace`` each. The lake queries
+run on DuckDB or Spark alike (``telshield trace --engine``).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class TraceService:
         self.store, self.clock, self.reader = store, clock, reader
         self.lookback_days, self.follow, self.limit = lookback_days, follow, limit
         self._basis: tuple[Any, Basis] | None = None
-        self._kept: list[str] = []  # the backend's temporary tables holding the basis
+        self._kept: list[tuple[str, ir.Table]] = []  # the backend's tables holding the basis
         self._builds = 0
         self._lock = threading.Lock()
 
@@ -140,7 +142,8 @@ class TraceService:
         """seed -> linked number -> evidence (none before the subscribers feed arrives)."""
         if not seeds or not self.reader.files("subscribers"):
             return {}
-        rows = [r for p in parts(self._tables(), seeds) for r in p.to_pyarrow().to_pylist()]
+        rows = [r for p in parts(self._tables(), seeds, memtable=self.reader.memtable)
+                for r in p.to_pyarrow().to_pylist()]
         rows.sort(key=lambda r: (r["seed"], r["msisdn"], r["kind"], str(r["value"]),
                                  -float(r["strength"])))
         out: dict[str, dict[str, list[Evidence]]] = defaultdict(lambda: defaultdict(list))
@@ -158,19 +161,20 @@ class TraceService:
             return self._basis[1]
         since, until = self._window()
         calls = self.reader.table("calls") if files["calls"] else None
-        con = self.reader.con
-        for name in self._kept:  # the previous lake state's tables
-            con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+        self._basis = None
+        for name, t in self._kept:  # the previous lake state's tables
+            self.reader.drop(name, t)
         self._kept.clear()
         self._builds += 1
         prefix = f"trace_basis_{id(self):x}_{self._builds}_"
 
         def keep(name: str, t: ir.Table) -> ir.Table:
-            self._kept.append(prefix + name)
-            return con.create_table(prefix + name, t, temp=True)
+            kept = self.reader.keep(prefix + name, t)
+            self._kept.append((prefix + name, kept))
+            return kept
 
         b = basis(self.reader.table("subscribers"), self.reader.table("orders"), calls,
-                  since=since, until=until, keep=keep)
+                  since=since, until=until, keep=keep, memtable=self.reader.memtable)
         self._basis = (key, b)
         return b
 

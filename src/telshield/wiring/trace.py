@@ -10,9 +10,13 @@ from telshield.settings import Settings
 
 
 def tracer(settings: Settings, store: Store, *, clock: Clock | None = None,
-           lake: Path | None = None) -> TraceService:
-    """The trace service over ``store`` and the lake (default: the settings')."""
-    from telshield.services.lakeread import FeedReader
+           lake: Path | None = None, engine: str | None = "duckdb") -> TraceService:
+    """The trace service over ``store`` and the lake (default: the settings'). Its lake queries
+    run on ``engine`` (``--engine``: duckdb or spark; None: ``[engine] name``); DuckDB unless
+    asked, since the API and the cycle trace one clue at a time and a Spark session's start
+    costs more than such a trace."""
+    from telshield.wiring.engine import engine as make_engine
 
-    return TraceService(store, clock or SystemClock(), FeedReader(lake or settings.lake_dir),
+    reader = make_engine(settings, engine).reader(lake or settings.lake_dir)
+    return TraceService(store, clock or SystemClock(), reader,
                         lookback_days=settings.gangs.lookback_days)
