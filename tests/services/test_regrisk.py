@@ -138,6 +138,7 @@ def test_batch_audit_sections(store: SqlStore, lake: Path, clock: FixedClock) ->
     assert [(r["key"], r["hour"], r["registrations"], r["ids"]) for r in got["bulk_staff"].rows
             ] == [("ST-BAD", L.HOUR, 24, 24)]
     assert [(r["key"], r["registrations"]) for r in got["bulk_terminal"].rows] == [("T-A", 25)]
+    assert [r["channel_id"] for r in got["bulk_staff"].rows] == ["CH-A"]  # the burst's channel
     assert [(r["attribute"], r["value"], r["orders"], r["ids"])
             for r in got["order_shared"].rows] == [("address_hash", L.ADDRESS, 5, 5)]
     assert [(r["attribute"], r["day"], r["orders"]) for r in got["order_bursts"].rows] == [

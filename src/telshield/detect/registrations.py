@@ -14,6 +14,8 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from telshield.detect.portable import most_common
+
 ORDER_KEYS = ("address_hash", "contact_msisdn", "device_id", "ip")
 
 
@@ -101,11 +103,16 @@ def bulk_openings(subscribers: ir.Table, *, column: str, limit: int, since: date
     ``limit`` cards, with how many IDs they were for."""
     s = _window(subscribers, "registered_at", since, until)
     s = s.filter(s[column].notnull() & (s[column] != ""))
-    s = s.mutate(hour=s.registered_at.truncate("h"))
-    g = s.group_by(key=s[column], hour=s.hour).aggregate(
-        registrations=s.count(), ids=s.id_hash.nunique(), channel_id=s.channel_id.mode())
-    return g.filter(g.registrations > limit).order_by([ibis.desc("registrations"), "key",
-                                                       "hour"])
+    s = s.mutate(key=s[column], hour=s.registered_at.truncate("h"))
+    g = s.group_by("key", "hour").aggregate(registrations=s.count(), ids=s.id_hash.nunique())
+    g = g.filter(g.registrations > limit)
+    # the burst's channel: its most common one, the smallest tied (``mode`` has no Spark rule
+    # and breaks a tie by row order on DuckDB)
+    top = most_common(s, ["key", "hour"], "channel_id")
+    top = top.select(t_key=top.key, t_hour=top.hour, channel_id=top.channel_id)
+    j = g.left_join(top, (g.key == top.t_key) & (g.hour == top.t_hour))
+    j = j.select("key", "hour", "registrations", "ids", "channel_id")
+    return j.order_by([ibis.desc("registrations"), "key", "hour"])
 
 
 def shared_order_values(orders: ir.Table, *, limit: int, since: datetime,
