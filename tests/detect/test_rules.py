@@ -321,11 +321,33 @@ def test_another_networks_new_number_nobody_calls_back_reaches_verify() -> None:
         "known": OFFNET_ANSWERED | {"first_call_days": 9.0},  # seen on our network for days
         "known_other_province": OFFNET_ANSWERED | {"first_call_days": 9.0,
                                                    "out_of_province": 1},
-        "few": OFFNET_ANSWERED | {"distinct_callees_24h": 6},
+        # six in the half day since it was first seen, but a person's pace: 6 / 0.9 a day
+        "few": OFFNET_ANSWERED | {"distinct_callees_24h": 6, "first_call_days": 0.9},
     })
     assert got["fraud"] >= 0.7 and got["known_other_province"] >= 0.7
     assert got["one_call_in"] < 0.7 and got["known"] < 0.7 and got["few"] < 0.7
 
+
+
+# Another network's number first seen on ours 4 hours ago that has already called four of our
+# subscribers, all strangers: under the eight a day the other off-net rules ask for.
+OFFNET_FAST = OFFNET_ANSWERED | {"distinct_callees_24h": 4, "distinct_callees_7d": 4,
+                                 "first_call_days": 4 / 24, "unanswered_share_24h": 0.5}
+
+
+def test_another_networks_new_number_calling_strangers_fast_reaches_verify() -> None:
+    got = _shipped_scores({
+        "fraud": OFFNET_FAST,
+        "three": OFFNET_FAST | {"distinct_callees_24h": 3},
+        "a_persons_pace": OFFNET_FAST | {"first_call_days": 0.8},  # 4 in 0.8 days: 5 a day
+        "one_call_in": OFFNET_FAST | {"in_calls_7d": 1},
+        "called_first": OFFNET_FAST | {"unsolicited_callers_7d": 1},
+        "a_friend_among_them": OFFNET_FAST | {"new_callee_share_24h": 0.75},
+        "lake_just_started": OFFNET_FAST | {"history_days": 1.5},  # everyone is new to it
+        "ours": OFFNET_FAST | {"is_subscriber": 1, "sim_age_days": 400},
+    })
+    assert got["fraud"] >= 0.7
+    assert all(v < 0.7 for k, v in got.items() if k != "fraud"), got
 
 def test_a_line_held_half_a_year_is_watched_not_reverified() -> None:
     got = _shipped_scores({

@@ -134,7 +134,7 @@ def test_short_history_keeps_history_rules_to_sims_it_has_seen_whole(toy: Toy,
     f = f[f["msisdn"].isin(toy.fraud)].drop(
         columns=[c for c in f.columns if c.startswith("hit__") or c == "rule_score"])
     guarded = [r for r in det.rules.rules if "history_days" in r.features]
-    assert len(guarded) == 17
+    assert len(guarded) == 18
 
     def hits(frame: pd.DataFrame) -> pd.DataFrame:
         got = ibis.duckdb.connect().execute(rule_hits(ibis.memtable(frame), det.rules))
