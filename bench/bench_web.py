@@ -32,6 +32,14 @@ from the summaries (a first view after a restart); medians.
 ``--database-url postgresql+psycopg://USER@HOST:PORT/DB`` builds the store in a fresh schema
 ``bench_web`` of that database (dropped first, and at the end) instead of a SQLite file; the
 list entries are then loaded through the store (one list version, 10,000 rows an insert).
+
+``--data-dir DIR [--config FILE] [--at TIME]`` builds nothing: it times the pages over an
+existing data directory (a province's own store, its lake and decision log, with its settings
+from ``--config`` and the environment, as ``telshield serve`` reads them), on a clock fixed at
+``--at`` (default: now) so that the overview's day and month are the data's. A user
+``bench-web-<time>`` (admin) is added for the run and disabled at its end (both audited, as any
+user change); the case page timed is the store's middle case, the trace that of the newest
+alert's number.
 """
 
 from __future__ import annotations
@@ -176,13 +184,38 @@ def build(work: Path, n: int, decisions: int = 0, log_mb: float = 256,
             lambda: create_app(settings, disposal=disposal(settings, store=store, clock=clock)))
 
 
-def login(c: Any, key: str) -> Any:
+def login(c: Any, key: str, name: str = "bench") -> Any:
     """The test client ``c`` logged in as the bench's admin."""
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/web/login").text)
     assert token is not None
-    c.post("/web/login", data={"csrf": token.group(1), "name": "bench", "key": key},
+    c.post("/web/login", data={"csrf": token.group(1), "name": name, "key": key},
            follow_redirects=False)
     return c
+
+
+def existing(data_dir: Path, config: Path | None, at: datetime | None) -> Any:
+    """The app over an existing data directory, the bench user's name and key, the paths'
+    middle case id and alerted number, how to start another app (a restart) and how to
+    disable the bench user at the end."""
+    from telshield.api.app import create_app
+    from telshield.cli.common import existing_data
+    from telshield.domain.paging import Page
+    from telshield.services.store import Clock, FixedClock, SystemClock
+    from telshield.wiring import disposal
+
+    settings = existing_data(config, data_dir)
+    clock: Clock = FixedClock(at) if at is not None else SystemClock()
+    d = disposal(settings, clock=clock)
+    name = f"bench-web-{int(time.time())}"
+    key = d.users.add(name, "admin", actor="bench")[1]
+    with d.store.transaction(write=False) as tx:
+        cases = tx.cases.find(page=Page(limit=1))
+        alerts = tx.alerts.find(page=Page(limit=1))
+    mid = (cases[0].id or 0) // 2 + 1 if cases else 0
+    number = alerts[0].alert.msisdn if alerts else "8613800000000"
+    return (create_app(settings, disposal=d), name, key, mid, number,
+            lambda: create_app(settings, disposal=disposal(settings, clock=clock)),
+            lambda: d.users.disable(name, actor="bench"))
 
 
 def timed(client: Any, path: str, k: int) -> list[float]:
@@ -248,8 +281,23 @@ def main(argv: list[str]) -> None:
                    help="a PostgreSQL database to build the store in (schema bench_web)")
     p.add_argument("--only", nargs="*", default=[])
     p.add_argument("--figures-only", action="store_true")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="time the pages over this existing data directory instead")
+    p.add_argument("--config", type=Path, default=None,
+                   help="with --data-dir: its settings file")
+    p.add_argument("--at", type=datetime.fromisoformat, default=None,
+                   help="with --data-dir: the clock (store time, UTC), e.g. 2026-11-10T06:00")
     p.add_argument("--repeat", type=int, default=5)
     a = p.parse_args(argv)
+    if a.data_dir is not None:
+        app, name, key, mid, number, restart, done = existing(a.data_dir, a.config, a.at)
+        print(json.dumps({"data_dir": "given", "case": mid, "number": number[:5] + "…",
+                          "at": a.at.isoformat() if a.at else "now"}))
+        try:
+            run(app, key, [number], 2, restart, a, mid=mid, name=name)
+        finally:
+            done()
+        return
     if a.figures_only:
         with tempfile.TemporaryDirectory() as tmp:
             figures_only(Path(tmp), a.decisions, a.log_mb, a.repeat)
@@ -269,12 +317,13 @@ def main(argv: list[str]) -> None:
 
 
 def run(app: Any, key: str, numbers: list[str], checks: int, restart: Any,
-        a: argparse.Namespace) -> None:
-    """Time the pages (``main``'s doc)."""
+        a: argparse.Namespace, *, mid: int | None = None, name: str = "bench") -> None:
+    """Time the pages (``main``'s doc); ``mid``: the case (and audit, alert) id the paths
+    name (default: half ``--numbers``), ``name``: the user to log in as."""
     from fastapi.testclient import TestClient
 
-    c = login(TestClient(app), key)
-    mid = a.numbers // 2
+    c = login(TestClient(app), key, name)
+    mid = a.numbers // 2 if mid is None else mid
     pages = ["/healthz", "/web/", "/web/alerts", "/web/alerts?tier=suspend&open_only=1",
              f"/web/alerts?before={mid}", "/web/cases", "/web/cases?status=suspended",
              f"/web/cases/{mid}", "/web/lists", "/web/lists?colour=black&kind=number",
@@ -285,6 +334,8 @@ def run(app: Any, key: str, numbers: list[str], checks: int, restart: Any,
              "/web/registrations?decision=refuse", f"/web/registrations?before={checks // 2}",
              "/web/registrations?staff=ST-7", "/web/registrations?by=channel", "/web/map",
              "/web/map/counties.json"]
+    if mid <= 0:  # a store without cases: no case page to time
+        pages = [x for x in pages if not x.startswith("/web/cases/")]
     if a.only:
         pages = [x for x in pages if x == "/healthz" or x in a.only]
     if "/web/" in pages:  # the overview's first view reads and classifies the calls
@@ -292,7 +343,7 @@ def run(app: Any, key: str, numbers: list[str], checks: int, restart: Any,
         assert c.get("/web/").status_code == 200
         print(json.dumps({"page": "/web/ (first view: every closed file counted)",
                           "once_ms": round((time.perf_counter() - t) * 1000, 1)}))
-        again = login(TestClient(restart()), key)
+        again = login(TestClient(restart()), key, name)
         t = time.perf_counter()
         assert again.get("/web/").status_code == 200
         print(json.dumps({"page": "/web/ (first view after a restart: summaries read)",
