@@ -216,6 +216,34 @@ def test_a_crashed_ingest_leaves_no_trace_in_the_lake(tmp_path: Path, opts: Inge
     )
 
 
+def test_an_ingest_that_dies_before_its_commit_shows_no_quarantine_either(
+    tmp_path: Path, opts: IngestOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quarantine file is written before the manifest line that commits the ingest: a
+    death between the two leaves its rows out of the lake and its bad rows out of the
+    quarantine, and the re-run quarantines them once (the dead file is removed)."""
+    src = write_csv(tmp_path / "c.csv", [call(1), call(2, duration_s="5.5"), call(3)])
+
+    def die(self: Lake, ingest_id: str, entry: dict[str, object]) -> None:
+        raise KeyboardInterrupt  # the process dies here, its staging folder left behind
+
+    with monkeypatch.context() as m:
+        m.setattr(Lake, "finish", die)
+        with pytest.raises(KeyboardInterrupt):
+            ingest("calls", [src], opts, now=NOW)
+    committed = Lake(opts.lake_dir).committed()
+    assert len(list(opts.quarantine_dir.glob("calls/*.parquet"))) == 1  # written, not counted
+    assert quarantine.read(opts.quarantine_dir, committed=committed).num_rows == 0
+    assert lake_rows(opts) == 0
+
+    report = ingest("calls", [src], opts, now=NOW)
+    assert (report.added, sum(report.quarantined.values())) == (2, 1)
+    committed = Lake(opts.lake_dir).committed()
+    assert quarantine.read(opts.quarantine_dir, committed=committed).num_rows == 1
+    assert [f.stem for f in opts.quarantine_dir.glob("calls/*.parquet")] == [report.ingest_id]
+    assert sum(ingest("calls", [src], opts, now=NOW).quarantined.values()) == 0
+
+
 def test_samples_ingest_cleanly_and_lake_tables_are_lazy(
     opts: IngestOptions, tmp_path: Path
 ) -> None:

@@ -176,7 +176,7 @@ def quarantine_cmd(
     import orjson
 
     settings = existing_data(config, data_dir)
-    rows = quarantined(settings.quarantine_dir, feed, reason)
+    rows = quarantined(settings, feed, reason)
     if limit:
         rows = rows.slice(0, limit)
     if json_lines:

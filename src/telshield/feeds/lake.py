@@ -162,6 +162,11 @@ class Lake:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.rolled_back: list[str] = []  # ids of the dead ingests ``staging`` cleared
+
+    def committed(self) -> frozenset[str] | None:
+        """The ids of the finished ingests (None: the lake has no manifest yet)."""
+        return _COMMITTED.ids(self.root / MANIFEST)
 
     def feed_dir(self, feed: Feed) -> Path:
         """The folder holding one feed."""
@@ -210,9 +215,13 @@ class Lake:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def staging(self, ingest_id: str) -> Path:
-        """A fresh staging folder for one ingest; stale ones from crashed runs are removed."""
+        """A fresh staging folder for one ingest; stale ones from crashed runs are removed
+        (their ids left in ``rolled_back``, for the caller to remove what else they wrote)."""
         base = self.root / STAGING
         if base.exists():
+            finished = {str(e.get("ingest_id")) for e in self.history()}
+            self.rolled_back = sorted(d.name for d in base.iterdir()
+                                      if d.is_dir() and d.name not in finished)
             self._roll_back(base)
             shutil.rmtree(base)
         manifest = self.root / MANIFEST

@@ -185,6 +185,7 @@ class Loader:
         quarantined = quarantine.write(
             self.con, parts, sources or [str(f) for f in files], qfile,
             feed=spec.name, ingest_id=self.ingest_id, at=now, segments=segments,
+            committed=self.lake.committed(),
         )
         return Loaded(rows, result, quarantined, "exact")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +50,22 @@ class Segment:
     source: str
 
 
+# The quarantine file an ingest writes before its commit (services.ingest names it
+# ``<ingest id>.parquet``): visible only once that ingest's line is in the lake's manifest, like
+# the lake files it wrote, so a crash between the two leaves neither. Other files (a stream's
+# ``<id>-messages.parquet``, written after its ingest committed) are always visible.
+INGEST_FILE = re.compile(r"(\d{8}T\d{6}-[0-9a-f]{8})\.parquet")
+
+
+def visible(files: list[Path], committed: frozenset[str] | None) -> list[Path]:
+    """The quarantine files that count: all when ``committed`` is None (no lake manifest to
+    go by), else those not written by an ingest that has not committed."""
+    if committed is None:
+        return files
+    return [f for f in files
+            if (m := INGEST_FILE.fullmatch(f.name)) is None or m.group(1) in committed]
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -63,12 +80,14 @@ def write(
     ingest_id: str,
     at: datetime,
     segments: list[Segment] | None = None,
+    committed: frozenset[str] | None = None,
 ) -> Counter[str]:
     """Write the bad rows of ``parts`` (Parquet files with ``_src``, ``_line``, ``_problems``,
     ``_record`` and, where present, ``_ok``) to ``out``; return counts per reason.
 
     A row the feed's quarantine holds already (same file, line and record: the same bad file
-    ingested again) is not written again, so re-ingesting adds nothing anywhere. Nothing is
+    ingested again) is not written again, so re-ingesting adds nothing anywhere; a file of an
+    ingest not in ``committed`` (one that died before its commit) holds nothing. Nothing is
     written when no row is new. The file appears by atomic rename.
     """
     selects = []
@@ -104,7 +123,7 @@ def write(
     con.execute(f"CREATE OR REPLACE TEMP TABLE quarantined AS {query}")
     if segments:
         con.unregister("_segments")
-    earlier = sorted(f for f in out.parent.glob("*.parquet") if f != out) \
+    earlier = visible(sorted(f for f in out.parent.glob("*.parquet") if f != out), committed) \
         if out.parent.is_dir() else []
     if earlier:
         held = "[" + ", ".join(_lit(str(f)) for f in earlier) + "]"
@@ -133,10 +152,12 @@ def per_source(out: Path) -> Counter[str]:
     return Counter(t["source_file"].to_pylist())
 
 
-def read(directory: Path, feed: str | None = None, reason: str | None = None) -> pa.Table:
-    """Every quarantined row under ``directory`` (optionally one feed's, one reason's)."""
+def read(directory: Path, feed: str | None = None, reason: str | None = None, *,
+         committed: frozenset[str] | None = None) -> pa.Table:
+    """Every quarantined row under ``directory`` (optionally one feed's, one reason's); with
+    ``committed`` (the lake's finished ingests), none of an ingest that has not committed."""
     root = directory / feed if feed else directory
-    files = sorted(root.rglob("*.parquet")) if root.exists() else []
+    files = visible(sorted(root.rglob("*.parquet")), committed) if root.exists() else []
     if not files:
         return SCHEMA.empty_table()
     table = pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])
@@ -152,6 +173,7 @@ def write_records(
     feed: str,
     ingest_id: str,
     at: datetime,
+    committed: frozenset[str] | None = None,
 ) -> Counter[str]:
     """Quarantine whole records that could not be read at all (a stream message that is not a
     feed CSV): each is ``(source, line, problems, text)``, ``problems`` as ``'field: reason
@@ -175,7 +197,8 @@ def write_records(
     pq.write_table(table, part)
     con = duckdb.connect()
     try:
-        return write(con, [part], sources, out, feed=feed, ingest_id=ingest_id, at=at)
+        return write(con, [part], sources, out, feed=feed, ingest_id=ingest_id, at=at,
+                     committed=committed)
     finally:
         con.close()
         part.unlink(missing_ok=True)

@@ -129,6 +129,9 @@ def ingest(
     qfile = options.quarantine_dir / spec.name / f"{ingest_id}.parquet"
     with lake.lock():
         staged = lake.staging(ingest_id)
+        for dead in lake.rolled_back:  # its quarantine file was never visible: remove it too
+            for f in options.quarantine_dir.glob(f"*/{dead}.parquet"):
+                f.unlink(missing_ok=True)
         with Loader(lake, staged, ingest_id, options.memory_limit) as loader:
             loaded, reported = None, 0
             if options.reader == "auto":

@@ -30,7 +30,7 @@ class FeedStats:
 def lake_stats(lake_dir: Path, quarantine_dir: Path) -> list[FeedStats]:
     """Rows (from Parquet footers, no scan), files, days and quarantine counts per feed."""
     lake = Lake(lake_dir)
-    q = quarantine.read(quarantine_dir)
+    q = quarantine.read(quarantine_dir, committed=lake.committed())
     out = []
     for spec in FEEDS.values():
         files = lake.files(spec)

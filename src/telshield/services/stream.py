@@ -33,6 +33,7 @@ from telshield.domain.clock import feed_now
 from telshield.domain.errors import InvalidInput, Unavailable
 from telshield.domain.stream import Delivery, Pending, StreamConsumer
 from telshield.feeds import quarantine
+from telshield.feeds.lake import Lake
 from telshield.feeds.readers import csv_header, withhold_ids
 from telshield.reference.schemas import feed
 from telshield.services.ingest import IngestOptions, IngestReport, ingest
@@ -188,7 +189,8 @@ def ingest_batch(
         b.quarantined.update(r.quarantined)
     if bad:
         qfile = ingest_options.quarantine_dir / spec.name / f"{ingest_id}-messages.parquet"
-        counts = quarantine.write_records(bad, qfile, feed=spec.name, ingest_id=ingest_id, at=at)
+        counts = quarantine.write_records(bad, qfile, feed=spec.name, ingest_id=ingest_id, at=at,
+                                          committed=Lake(ingest_options.lake_dir).committed())
         b.quarantined.update(counts)
         b.bad_messages = len(bad)
         log.warning("stream.bad_messages", feed=spec.name, messages=[n for n, *_ in bad],

@@ -97,11 +97,14 @@ def check_feed_file(settings: Settings, path: Path, feed: str, profile: str | No
     return check_file(path, spec, fp, bounds, s.memory_limit)
 
 
-def quarantined(quarantine_dir: Path, feed: str | None, reason: str | None) -> pa.Table:
-    """Quarantined rows (file, line, problems, the original record), optionally filtered."""
+def quarantined(settings: Settings, feed: str | None, reason: str | None) -> pa.Table:
+    """Quarantined rows (file, line, problems, the original record), optionally filtered;
+    none of an ingest that died before its commit."""
     from telshield.feeds import quarantine
+    from telshield.feeds.lake import Lake
 
-    return quarantine.read(quarantine_dir, feed, reason)
+    return quarantine.read(settings.quarantine_dir, feed, reason,
+                           committed=Lake(settings.lake_dir).committed())
 
 
 def feed_specs(name: str | None = None) -> list[Feed]:
