@@ -3,7 +3,7 @@ counted in the database."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import Action, ActionKind, Appeal, Case, CaseStatus
@@ -55,6 +55,10 @@ def test_overview_counts_per_cst_period(store: SqlStore) -> None:
     assert ov.open_by_tier == {"suspend": 1, "verify": 2}
     assert ov.appeals_by_status == {"pending": 1}
     assert ov.sla_breaches == 1
+    # the case overdue now is a breach of today and of this month, counted once for the view
+    assert (ov.today.sla_breaches, ov.month.sla_breaches) == (1, 1)
+    assert ov.today == OverviewService(store, FixedClock(NOW)).figures.period(
+        datetime(2026, 3, 9, 16), NOW + timedelta(microseconds=1))
     trend = dict(ov.trend)
     assert len(ov.trend) == 15 and ov.trend[-1][0] == "2026-03-10"
     assert trend["2026-03-10"] == {"verify": 1}

@@ -51,6 +51,7 @@ BARRED = ("inter_province", "international", "inter_network")  # where the ≥ 9
 OWN_OPERATOR = "china_mobile"
 # Actions that put a measure on a number: "disposed" in the operator's monthly figures.
 DISPOSALS = (ActionKind.VERIFY, ActionKind.RESTRICT, ActionKind.SUSPEND, ActionKind.CONFIRM)
+OVERDUE_STATUSES = [CaseStatus.VERIFYING, CaseStatus.RESTRICTED]  # cases past due are breaches
 OUTCOMES = ("allow", "label", "warn_callee", "reject")  # screening's outcomes, by severity
 SCREENED = ibis.schema({"at": "float64", "caller": "string", "callee": "string",
                         "ingress": "string", "outcome": "string"})
@@ -262,17 +263,21 @@ class Figures:
         """The figures of [start, end) (store time)."""
         return self.periods([(start, end)])[0]
 
-    def periods(self, spans: Sequence[tuple[datetime, datetime]]) -> list[PeriodFigures]:
+    def periods(self, spans: Sequence[tuple[datetime, datetime]], *,
+                overdue: int | None = None) -> list[PeriodFigures]:
         """The figures of each [start, end) (store time): the store's counts in one read
-        transaction, the screened calls read and classified once for all of them."""
+        transaction, the screened calls read and classified once for all of them. A span that
+        holds now counts the cases overdue now as SLA breaches: ``overdue`` when the caller
+        has counted them already, else counted here."""
         now = self.clock.now()
         counts = []
         with self.store.transaction(write=False) as tx:  # one query per table for all spans
             tiers = tx.alerts.span_tier_counts(spans)
             actions = tx.actions.span_counts(spans, reason=ESCALATION_REASON)
             appeals = tx.appeals.span_counts(spans)
-            overdue = (tx.cases.count_overdue(now, [CaseStatus.VERIFYING, CaseStatus.RESTRICTED])
-                       if any(start <= now < end for start, end in spans) else 0)
+            if overdue is None:
+                overdue = (tx.cases.count_overdue(now, OVERDUE_STATUSES)
+                           if any(start <= now < end for start, end in spans) else 0)
             for (start, end), t, (a, esc), p in zip(spans, tiers, actions, appeals, strict=True):
                 late = sum(esc.values()) + (overdue if start <= now < end else 0)
                 counts.append((t, a, p, late))

@@ -19,9 +19,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telshield.domain.cases import CaseStatus
 from telshield.domain.clock import FEED_OFFSET
-from telshield.services.figures import DISPOSALS, Figures, PeriodFigures
+from telshield.services.figures import DISPOSALS, OVERDUE_STATUSES, Figures, PeriodFigures
 from telshield.services.store import Clock, Store, UnitOfWork
 
 __all__ = ["DISPOSALS", "Overview", "OverviewService", "day_start", "month_start", "year_back"]
@@ -93,15 +92,16 @@ class OverviewService:
         now = self.clock.now()
         today, month = day_start(now), month_start(now)
         until = now + timedelta(microseconds=1)  # [start, now]: what is in the store now
-        today_f, month_f, back = self.figures.periods(
-            [(today, until), (month, until), (year_back(month), year_back(until))])
         since = today - timedelta(days=trend_days - 1)
         with self.store.transaction(write=False) as tx:
             rows = self._trend(tx, since, today)
             open_tiers = tx.alerts.tier_counts(open_only=True)
             cases = tx.cases.counts()
             appeals = tx.appeals.counts()
-            late = tx.cases.count_overdue(now, [CaseStatus.VERIFYING, CaseStatus.RESTRICTED])
+            late = tx.cases.count_overdue(now, OVERDUE_STATUSES)
+        today_f, month_f, back = self.figures.periods(  # the overdue cases counted once
+            [(today, until), (month, until), (year_back(month), year_back(until))],
+            overdue=late)
         days: dict[str, dict[str, int]] = {
             (since + FEED_OFFSET + timedelta(days=i)).date().isoformat(): {}
             for i in range(trend_days)}
