@@ -454,3 +454,65 @@ def test_after_a_new_file_the_kept_figures_are_served_while_read_anew(
     assert len(reads) == 2
     f.period(datetime(2026, 3, 19, 16), NOW)  # new period starts (a new day): read here
     assert len(reads) == 3
+
+
+def test_the_open_file_is_read_incrementally(
+        store: SqlStore, plan: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An open log file's new lines are parsed at each read, the lines read before kept: the
+    figures equal those of the whole file read as calls after each append, a line still being
+    written waits for its newline, and a file replaced by a shorter one is read afresh."""
+    from telshield.wiring import figures as wiring
+
+    _fill(store)
+    folder = tmp_path / "decisions"
+    folder.mkdir()
+    open_file = folder / "decisions-20260301T000000-n3-.jsonl"
+    parsed: list[int] = []
+    real = wiring._parse_lines
+
+    def parse(data: bytes) -> pa.Table:
+        parsed.append(data.count(b"\n"))
+        return real(data)
+
+    monkeypatch.setattr(wiring, "_parse_lines", parse)
+
+    def line(i: int) -> bytes:
+        at = datetime(2026, 3, 1) + timedelta(minutes=13 * i)
+        return json.dumps({"id": f"n3-{i:x}", "at": feed_epoch(store_to_feed(at)),
+                           "caller": [BJ, CU, JS3][i % 3], "callee": JS,
+                           "ingress": ["radio", "interconnect"][i % 2],
+                           "outcome": ["reject", "allow", "label"][i % 3], "reasons": [],
+                           "snapshot": "v1"}).encode() + b"\n"
+
+    clock = FixedClock(datetime(2026, 3, 3))
+    spans = [(datetime(2026, 2, 28, 16), datetime(2026, 3, 31, 16)),
+             (datetime(2026, 3, 1, 2, 10), datetime(2026, 3, 1, 7, 45))]
+    split = decision_split(folder)
+
+    def check(expect: int) -> None:
+        def key() -> ibis.Table:
+            return ibis.memtable(plan)
+
+        got = Figures(store, clock, split=split, plan=key).periods(spans)
+        want = Figures(store, clock, calls=decision_calls(folder), plan=key).periods(spans)
+        assert [_same(f) for f in got] == [_same(f) for f in want]
+        assert got[0].screened == expect
+
+    open_file.write_bytes(b"".join(line(i) for i in range(40)))
+    check(40)
+    assert parsed == [40]
+    with open_file.open("ab") as f:
+        f.write(b"".join(line(i) for i in range(40, 55)) + line(55)[:20])  # 55 half-written
+    check(55)
+    assert parsed == [40, 15]  # only the appended lines; the half line waits
+    with open_file.open("ab") as f:
+        f.write(line(55)[20:])
+    check(56)
+    assert parsed == [40, 15, 1]
+    check(56)
+    assert parsed == [40, 15, 1]  # nothing new, nothing parsed
+    tmp = folder / "replacement"
+    tmp.write_bytes(b"".join(line(i) for i in range(10)))
+    tmp.replace(open_file)  # a new file under the same name
+    check(10)
+    assert parsed == [40, 15, 1, 10]

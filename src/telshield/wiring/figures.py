@@ -8,8 +8,10 @@ outcome; ``services.figures.CountedPart``) into a small Parquet file beside it,
 and the numbering plan it was counted with; a summary that no longer matches is counted again.
 So a first view after a start reads the summaries and the open files only, and one after a
 rotation counts the file just closed. The newest file of each writer (``decisions-<start>-<node>-``)
-is open unless it has not changed for ``QUIET_S`` (its writer stopped): open files are read as
-they are, every time.
+is open unless it has not changed for ``QUIET_S`` (its writer stopped). An open file's calls are
+read as calls, incrementally: the lines appended since the last read are parsed and added to
+those kept (``_OpenFiles``), so a view costs the new lines, not the whole open file (up to
+``screening.log_max_bytes``); a file replaced or cut is read afresh.
 
 The decision log holds every blocked, labelled or warned call; allowed calls only when
 ``screening.log_allowed`` is on. Without it, "screened" counts the calls screening acted on, and
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -77,12 +80,69 @@ def _read_files(files: list[str], start: datetime | None = None,
     return t
 
 
+class _OpenFiles:
+    """The calls of the open log files, read incrementally: per file, the complete lines up to
+    the offset last read, parsed, kept with the file's identity (device, inode). A read parses
+    only the lines appended since (a line still being written waits for its newline); a file
+    whose identity changed or that got shorter is read from the start. Files no longer open are
+    forgotten. Lines that are not a call are skipped, as in a whole-file read."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[tuple[int, int], int, pa.Table]] = {}
+        self._lock = threading.Lock()
+
+    def calls(self, files: list[str]) -> pa.Table:
+        """Every call of ``files`` (the open ones), as ``SCREENED``."""
+        with self._lock:  # one reader at a time: what one parses, the next one keeps
+            self._kept = {k: v for k, v in self._kept.items() if k in files}
+            tables = [t for name in files if (t := self._read(name)) is not None]
+        schema = SCREENED.to_pyarrow()
+        return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def _read(self, name: str) -> pa.Table | None:
+        try:
+            with open(name, "rb") as f:
+                st = os.fstat(f.fileno())
+                ident = (st.st_dev, st.st_ino)
+                old = self._kept.get(name)
+                if old is not None and old[0] == ident and st.st_size >= old[1]:
+                    offset, table = old[1], old[2]
+                else:
+                    offset, table = 0, SCREENED.to_pyarrow().empty_table()
+                f.seek(offset)
+                data = f.read(st.st_size - offset)
+        except FileNotFoundError:
+            self._kept.pop(name, None)
+            return None
+        end = data.rfind(b"\n") + 1
+        if end:
+            table = pa.concat_tables([table, _parse_lines(data[:end])])
+            offset += end
+        self._kept[name] = (ident, offset, table)
+        return table
+
+
+def _parse_lines(data: bytes) -> pa.Table:
+    """The calls in ``data`` (complete JSON lines of a decision log), as ``SCREENED``."""
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as tmp:  # DuckDB's reader, as for files
+        tmp.write(data)
+        tmp.flush()
+        con = ibis.duckdb.connect()
+        t = con.read_json(tmp.name, format="newline_delimited", columns=_COLUMNS,
+                          ignore_errors=True)
+        out = t.select(*SCREENED.names).cast(SCREENED).to_pyarrow()
+        con.disconnect()
+    return out
+
+
 def decision_split(directory: Path, *, quiet_s: float = QUIET_S) -> SplitCalls:
     """The screened calls of a period from the decision log files in ``directory``: the closed
     files counted (read from their summaries, or counted and the summary written), the open
-    ones as calls. Summaries read are also kept in memory while their file is unchanged."""
+    ones as calls (read incrementally: ``_OpenFiles``). Summaries read are also kept in memory
+    while their file is unchanged."""
     kept: dict[str, tuple[tuple[int, int, str], pa.Table]] = {}
     lock = threading.Lock()
+    open_files = _OpenFiles()
 
     def split(start: datetime, end: datetime, count: Callable[[ir.Table], pa.Table],
               key: str) -> tuple[list[CountedPart], ir.Table]:
@@ -110,7 +170,8 @@ def decision_split(directory: Path, *, quiet_s: float = QUIET_S) -> SplitCalls:
                     kept[name] = (todo[name], counted)
         parts = [CountedPart(c, functools.partial(_read_files, [name]))
                  for name, c in sorted(got.items()) if c.num_rows and _overlaps(c, lo, hi)]
-        return parts, _read_files([f for f in files if f not in closed], start, end)
+        calls = ibis.memtable(open_files.calls([f for f in files if f not in closed]))
+        return parts, calls.filter((calls.at >= lo) & (calls.at < hi))
 
     return split
 
