@@ -4,6 +4,11 @@ before the seed-free tables were kept) and one hand-written DuckDB query that ga
 direct same-ID, same-phone and same-cell-hour links of a number.
 
     python -m bench trace [--subscribers 20000] [--calls 200000] [--batch 10] [--work DIR]
+                          [--engine duckdb|spark]
+
+With ``--engine spark`` the trace steps also run on a local Spark session (``local[*]``, the
+settings' ``[spark]``), after the DuckDB ones and on the same lake, each line marked ``spark``;
+the Spark session's start is timed apart.
 
 The lake is the police benchmark's synthetic one (five numbers to an ID, calls over 30 days,
 each caller with a few cells and IMEIs); the store an embedded SQLite one. Prints seconds.
@@ -58,6 +63,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--calls", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
     a = ap.parse_args(argv)
     work = a.work or Path(tempfile.mkdtemp(prefix="bench-trace-"))
     lake = work / "lake"
@@ -65,8 +71,8 @@ def main(argv: list[str]) -> None:
     store = open_store(f"sqlite:///{(work / 'store.db').as_posix()}")
     clock = FixedClock(datetime(2026, 3, 1, 9))
 
-    def svc() -> TraceService:
-        return tracer(Settings(data_dir=work), store, clock=clock, lake=lake)
+    def svc(engine: str = "duckdb") -> TraceService:
+        return tracer(Settings(data_dir=work), store, clock=clock, lake=lake, engine=engine)
 
     one, batch = numbers[5], numbers[100:100 + a.batch]
     con = duckdb.connect()
@@ -88,6 +94,20 @@ def main(argv: list[str]) -> None:
         lambda: cold.trace_many(batch, actor="bench", depth=2))
     got[f"trace_many {a.batch} numbers depth 2, cold"] = _time(
         lambda: svc().trace_many(numbers[200:200 + a.batch], actor="bench", depth=2))
+    if a.engine == "spark":
+        got["spark: session start (reader built)"] = _time(lambda: svc("spark"))
+        spark = svc("spark")
+        got["spark: trace depth 1, cold (builds the kept tables)"] = _time(
+            lambda: spark.trace(one, actor="bench", depth=1))
+        got["spark: trace depth 1, warm"] = _time(
+            lambda: spark.trace(numbers[6], actor="bench", depth=1))
+        got["spark: trace depth 2, warm"] = _time(
+            lambda: spark.trace(numbers[7], actor="bench", depth=2))
+        got[f"spark: trace_many {a.batch} numbers depth 2, warm"] = _time(
+            lambda: spark.trace_many(batch, actor="bench", depth=2))
+        same = spark.trace(numbers[7], actor="bench", depth=2)
+        want = cold.trace(numbers[7], actor="bench", depth=2)
+        assert same.links == want.links, "Spark and DuckDB traces differ"
     print(f"trace: {a.subscribers} subscribers, {a.calls} calls")
     for k, v in got.items():
         print(f"  {k:<58} {v:8.2f} s")

@@ -67,8 +67,8 @@ class FeedReader:
         """The feed's rows (schema columns only), narrowed to [since, until) on its time column."""
         spec = FEEDS[feed]
         files = self.files(feed, since, until)
-        if not files:
-            return ibis.memtable(spec.schema.empty_table())
+        if not files:  # on this reader's engine: Spark cannot join an unbound memtable
+            return self.memtable(spec.schema.empty_table())
         paths = [str(f) for f in files]
         t = (self.open_parquet(paths) if self.open_parquet is not None
              else self.con.read_parquet(paths, hive_partitioning=False))
