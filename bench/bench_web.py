@@ -40,7 +40,7 @@ from ``--config`` and the environment, as ``telshield serve`` reads them), on a 
 ``--at`` (default: now) so that the overview's day and month are the data's. A user
 ``bench-web-<time>`` (admin) is added for the run and disabled at its end (both audited, as any
 user change); the case page timed is the store's middle case, the trace that of the newest
-alert's number.
+alert's number, or of ``--number N`` (a number of the lake, say a den's SIM).
 """
 
 from __future__ import annotations
@@ -291,9 +291,12 @@ def main(argv: list[str]) -> None:
     p.add_argument("--at", type=datetime.fromisoformat, default=None,
                    help="with --data-dir: the clock (store time, UTC), e.g. 2026-11-10T06:00")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--number", default="",
+                   help="with --data-dir: the number traced (default: the newest alert's)")
     a = p.parse_args(argv)
     if a.data_dir is not None:
         app, name, key, mid, number, restart, done = existing(a.data_dir, a.config, a.at)
+        number = a.number or number
         print(json.dumps({"data_dir": "given", "case": mid, "number": number[:5] + "…",
                           "at": a.at.isoformat() if a.at else "now"}))
         try:

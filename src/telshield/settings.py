@@ -194,6 +194,10 @@ class ApiSettings(BaseModel):
         "key_window_s before it is locked out (429 with Retry-After)")
     key_window_s: float = Field(
         default=300.0, gt=0, description="the window of key_max_failures, in seconds")
+    trace_files_max_age_s: float = Field(
+        default=5.0, ge=0,
+        description="the trace (API and pages) checks the lake's files for new data at most "
+        "this often, in seconds (0: on every trace)")
 
 
 class ListsSettings(BaseModel):

@@ -238,6 +238,8 @@ def test_trace_is_identical_on_spark(lakes: Lakes, spark: Any, tmp_path: Path) -
               for c, d in _differ(f, frames["spark"][i]).items()}
     assert not differ, f"columns that differ between DuckDB and Spark: {differ}"
     assert TWINS[1] in {x.msisdn for x in found["duckdb"][1].links[:3]}
+    assert found["spark"][2].registration["staff_id"] == "ST-A-01"  # from the kept table
+    assert found["spark"][0].registration == {}  # a den SIM the subscribers feed lacks
     assert found["spark"] == found["duckdb"]
 
     # A lake without one of the feeds (no orders): the empty feed is a table on the engine

@@ -19,8 +19,10 @@ Tracer = Annotated[User, Depends(requires(Permission.TRACE))]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Serve the trace route over the app's store."""
-    app.state.trace = tracer(settings, app.state.disposal.store)
+    """Serve the trace route over the app's store (one service for the API and the pages,
+    checking the lake's files for new data at most every ``[api] trace_files_max_age_s``)."""
+    app.state.trace = tracer(settings, app.state.disposal.store,
+                             files_max_age_s=settings.api.trace_files_max_age_s)
     app.include_router(router)
 
 

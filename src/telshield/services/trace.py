@@ -11,21 +11,28 @@ among its SIMs adds its other SIMs. Every trace is an audit event (who traced wh
 Speed: the seed-free tables of ``detect.trace`` (registration groups, phones, cell-hour slots,
 MinHash signatures) are built once and kept, materialised in the reader's backend
 (``FeedReader.keep``: a temporary table on DuckDB, a cached frame on Spark), until a feed's
-files change; ``trace_many`` traces a batch of numbers with one query per kind of evidence and
-depth (a tick's police clues), giving the same links as one ``trace`` each. The lake queries
-run on DuckDB or Spark alike (``telshield trace --engine``).
+files change; so is the registration shown with a trace (each number's newest ``subscribers``
+row, one narrow table: the feed itself is one small file per registration day), until the
+subscribers' files change. Whether the lake's files changed is checked at most every
+``files_max_age_s`` seconds (0, the default: on every trace; the HTTP face's long-lived service:
+``[api] trace_files_max_age_s``), since listing and stat-ing a province's partitions costs more
+than a warm trace's queries. ``trace_many`` traces a batch of numbers with one query per kind of
+evidence and depth (a tick's police clues), giving the same links as one ``trace`` each. The
+lake queries run on DuckDB or Spark alike (``telshield trace --engine``).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
 from telshield.detect.trace import Basis, basis, parts
@@ -39,6 +46,9 @@ from telshield.services.store import Clock, Store
 
 GANG_STRENGTH = 0.9
 DEN_STRENGTH = 0.9
+FEEDS = ("subscribers", "orders", "calls")  # the feeds a trace reads
+
+FilesKey = tuple[tuple[str, tuple[tuple[str, int, int], ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -74,11 +84,16 @@ class TraceService:
     """Trace numbers over the lake and the store."""
 
     def __init__(self, store: Store, clock: Clock, reader: FeedReader, *,
-                 lookback_days: int = 120, follow: int = 10, limit: int = 50) -> None:
+                 lookback_days: int = 120, follow: int = 10, limit: int = 50,
+                 files_max_age_s: float = 0.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store, self.clock, self.reader = store, clock, reader
         self.lookback_days, self.follow, self.limit = lookback_days, follow, limit
+        self.files_max_age_s, self._monotonic = files_max_age_s, monotonic
+        self._checked: tuple[float, FilesKey] | None = None  # when the files were last listed
         self._basis: tuple[Any, Basis] | None = None
-        self._kept: list[tuple[str, ir.Table]] = []  # the backend's tables holding the basis
+        self._registrations: tuple[Any, ir.Table] | None = None
+        self._kept: dict[str, list[tuple[str, ir.Table]]] = {}  # the backend's kept tables
         self._builds = 0
         self._lock = threading.Lock()
 
@@ -100,7 +115,8 @@ class TraceService:
         if depth not in (1, 2):
             raise InvalidInput(f"depth {depth}: use 1 (direct links) or 2 (one step further)")
         seeds = list(dict.fromkeys(numbers))
-        direct = self._links(seeds)
+        files = self._files()
+        direct = self._links(seeds, files)
         evidence: dict[str, dict[str, list[Evidence]]] = {}
         for n in seeds:
             evidence[n] = defaultdict(list)
@@ -108,7 +124,8 @@ class TraceService:
                 evidence[n][m].extend(ev)
         if depth == 2:
             first = {n: _rank(evidence[n], exclude=n)[: self.follow] for n in seeds}
-            hop = self._links(list(dict.fromkeys(x.msisdn for f in first.values() for x in f)))
+            hop = self._links(list(dict.fromkeys(x.msisdn for f in first.values() for x in f)),
+                              files)
             for n in seeds:
                 for x in first[n]:
                     for m, ev in hop.get(x.msisdn, {}).items():
@@ -116,6 +133,7 @@ class TraceService:
                         evidence[n][m].append(Evidence(kind="via", value=",".join(
                             sorted({e.kind for e in ev})), strength=x.strength * s,
                             via=x.msisdn))
+        registration = self._registration_of(seeds, files)
         results: dict[str, Trace] = {}
         for n in seeds:
             for m, ref in self._gang(n).items():
@@ -123,7 +141,7 @@ class TraceService:
             for m, ref in self._den(n).items():
                 evidence[n][m].append(Evidence(kind="den", value=ref, strength=DEN_STRENGTH))
             ranked = tuple(_rank(evidence[n], exclude=n)[: self.limit])
-            results[n] = Trace(number=n, depth=depth, registration=self._registration(n),
+            results[n] = Trace(number=n, depth=depth, registration=registration.get(n, {}),
                                links=ranked)
         at = self.clock.now()
         with self.store.transaction() as tx:
@@ -138,11 +156,26 @@ class TraceService:
         until = latest + timedelta(seconds=1)
         return until - timedelta(days=self.lookback_days), until
 
-    def _links(self, seeds: list[str]) -> dict[str, dict[str, list[Evidence]]]:
+    def _files(self) -> FilesKey:
+        """Each feed's files with their mtime and size, listed again only once the last
+        listing is ``files_max_age_s`` old (0: every time)."""
+        now = self._monotonic()
+        if self._checked is not None and now - self._checked[0] < self.files_max_age_s:
+            return self._checked[1]
+        key: FilesKey = tuple(
+            (f, tuple((str(p), st.st_mtime_ns, st.st_size)
+                      for p in self.reader.files(f) for st in (p.stat(),)))
+            for f in FEEDS)
+        self._checked = (now, key)
+        return key
+
+    def _links(self, seeds: list[str], files: FilesKey | None = None
+               ) -> dict[str, dict[str, list[Evidence]]]:
         """seed -> linked number -> evidence (none before the subscribers feed arrives)."""
-        if not seeds or not self.reader.files("subscribers"):
+        key = files if files is not None else self._files()
+        if not seeds or not dict(key)["subscribers"]:
             return {}
-        rows = [r for p in parts(self._tables(), seeds, memtable=self.reader.memtable)
+        rows = [r for p in parts(self._tables(key), seeds, memtable=self.reader.memtable)
                 for r in p.to_pyarrow().to_pylist()]
         rows.sort(key=lambda r: (r["seed"], r["msisdn"], r["kind"], str(r["value"]),
                                  -float(r["strength"])))
@@ -152,41 +185,60 @@ class TraceService:
                 kind=r["kind"], value=str(r["value"]), strength=round(float(r["strength"]), 4)))
         return out
 
-    def _tables(self) -> Basis:
+    def _keep(self, group: str, name: str, t: ir.Table) -> ir.Table:
+        """``t`` kept by the backend as part of ``group`` (let go of by :meth:`_release`)."""
+        full = f"trace_{group}_{id(self):x}_{self._builds}_{name}"
+        kept = self.reader.keep(full, t)
+        self._kept.setdefault(group, []).append((full, kept))
+        return kept
+
+    def _release(self, group: str) -> None:
+        """Let go of the tables kept for ``group`` (the previous lake state's)."""
+        for name, t in self._kept.pop(group, []):
+            self.reader.drop(name, t)
+        self._builds += 1
+
+    def _tables(self, files: FilesKey | None = None) -> Basis:
         """The seed-free tables, materialised once and kept until a feed's files change."""
-        files = {f: self.reader.files(f) for f in ("subscribers", "orders", "calls")}
-        key = tuple((f, tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in ps))
-                    for f, ps in files.items())
+        key = files if files is not None else self._files()
         if self._basis is not None and self._basis[0] == key:
             return self._basis[1]
         since, until = self._window()
-        calls = self.reader.table("calls") if files["calls"] else None
+        calls = self.reader.table("calls") if dict(key)["calls"] else None
         self._basis = None
-        for name, t in self._kept:  # the previous lake state's tables
-            self.reader.drop(name, t)
-        self._kept.clear()
-        self._builds += 1
-        prefix = f"trace_basis_{id(self):x}_{self._builds}_"
-
-        def keep(name: str, t: ir.Table) -> ir.Table:
-            kept = self.reader.keep(prefix + name, t)
-            self._kept.append((prefix + name, kept))
-            return kept
-
+        self._release("basis")
         b = basis(self.reader.table("subscribers"), self.reader.table("orders"), calls,
-                  since=since, until=until, keep=keep, memtable=self.reader.memtable)
+                  since=since, until=until, keep=lambda n, t: self._keep("basis", n, t),
+                  memtable=self.reader.memtable)
         self._basis = (key, b)
         return b
 
+    def _registration_table(self, files: FilesKey) -> ir.Table:
+        """Each number's latest registration, kept until the subscribers' files change."""
+        key = dict(files)["subscribers"]
+        if self._registrations is not None and self._registrations[0] == key:
+            return self._registrations[1]
+        self._registrations = None
+        self._release("registration")
+        t = self._keep("registration", "latest", latest_registrations(
+            self.reader.table("subscribers")))
+        self._registrations = (key, t)
+        return t
+
+    def _registration_of(self, numbers: Sequence[str], files: FilesKey | None = None
+                         ) -> dict[str, dict[str, str]]:
+        """Each number's latest registration row (imsi left out), all values as text; a
+        number the lake does not register is absent."""
+        key = files if files is not None else self._files()
+        if not numbers or not dict(key)["subscribers"]:
+            return {}
+        t = self._registration_table(key)
+        got = t.filter(t.msisdn.isin(list(numbers))).to_pyarrow().to_pylist()
+        return {r["msisdn"]: {k: "" if v is None else str(v) for k, v in r.items()} for r in got}
+
     def _registration(self, number: str) -> dict[str, str]:
-        if not self.reader.files("subscribers"):
-            return {}
-        s = self.reader.table("subscribers")
-        rows = s.filter(s.msisdn == number).order_by(s.registered_at.desc()).limit(1)
-        got = rows.to_pyarrow().to_pylist()
-        if not got:
-            return {}
-        return {k: "" if v is None else str(v) for k, v in got[0].items() if k != "imsi"}
+        """The number's latest registration row (imsi left out); {} when none."""
+        return self._registration_of([number]).get(number, {})
 
     def _gang(self, number: str) -> dict[str, str]:
         with self.store.transaction(write=False) as tx:
@@ -205,6 +257,18 @@ class TraceService:
                 return {}
             den = tx.dens.get(did)
         return {m.msisdn: den_ref(did) for m in den.members if m.msisdn != number}
+
+
+def latest_registrations(subscribers: ir.Table) -> ir.Table:
+    """Each number's latest row of the ``subscribers`` feed (the newest ``registered_at``; a
+    tie, which the feed's key rules out, broken on the other columns), without the IMSI: the
+    registration a trace shows."""
+    s = subscribers
+    cols = [c for c in s.columns if c != "imsi"]
+    rest = [s[c] for c in cols if c not in ("msisdn", "registered_at")]
+    w = ibis.window(group_by=s.msisdn, order_by=[s.registered_at.desc(), *rest])
+    ranked = s.select(*cols, _newest=ibis.row_number().over(w))
+    return ranked.filter(ranked["_newest"] == 0).select(*cols)
 
 
 def _rank(evidence: dict[str, list[Evidence]], *, exclude: str) -> list[Link]:
