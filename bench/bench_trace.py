@@ -6,9 +6,10 @@ direct same-ID, same-phone and same-cell-hour links of a number.
     python -m bench trace [--subscribers 20000] [--calls 200000] [--batch 10] [--work DIR]
                           [--engine duckdb|spark]
 
-With ``--engine spark`` the trace steps also run on a local Spark session (``local[*]``, the
-settings' ``[spark]``), after the DuckDB ones and on the same lake, each line marked ``spark``;
-the Spark session's start is timed apart.
+With ``--engine spark`` the trace steps also run on a local Spark session (``--master``,
+default ``local[2]``; ``--shuffle-partitions``, default 4, as ``bench engines``: Spark's default
+of 200 makes a small lake's queries thousands of tiny tasks), after the DuckDB ones and on the
+same lake, each line marked ``spark``; the Spark session's start is timed apart.
 
 The lake is the police benchmark's synthetic one (five numbers to an ID, calls over 30 days,
 each caller with a few cells and IMEIs); the store an embedded SQLite one. Prints seconds.
@@ -64,6 +65,8 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    ap.add_argument("--master", default="local[2]", help="Spark master (--engine spark)")
+    ap.add_argument("--shuffle-partitions", default="4")
     a = ap.parse_args(argv)
     work = a.work or Path(tempfile.mkdtemp(prefix="bench-trace-"))
     lake = work / "lake"
@@ -71,8 +74,13 @@ def main(argv: list[str]) -> None:
     store = open_store(f"sqlite:///{(work / 'store.db').as_posix()}")
     clock = FixedClock(datetime(2026, 3, 1, 9))
 
+    settings = Settings(data_dir=work, engine={
+        "spark_master": a.master, "spark_conf": {
+            "spark.sql.shuffle.partitions": a.shuffle_partitions, "spark.ui.enabled": "false",
+            "spark.driver.memory": "4g"}})
+
     def svc(engine: str = "duckdb") -> TraceService:
-        return tracer(Settings(data_dir=work), store, clock=clock, lake=lake, engine=engine)
+        return tracer(settings, store, clock=clock, lake=lake, engine=engine)
 
     one, batch = numbers[5], numbers[100:100 + a.batch]
     con = duckdb.connect()
