@@ -5,6 +5,12 @@ direct same-ID, same-phone and same-cell-hour links of a number.
 
     python -m bench trace [--subscribers 20000] [--calls 200000] [--batch 10] [--work DIR]
                           [--engine duckdb|spark]
+    python -m bench trace --data-dir D --number N [--repeat 20] [--files-max-age-s 5]
+
+With ``--data-dir`` (an ingested data directory: its settings, lake and store) it times
+instead a cold depth-2 trace of N and then the median, fastest and slowest of ``--repeat``
+warm ones, with the lake's files checked at most every ``--files-max-age-s`` seconds (5: as
+the HTTP face's trace service by default), and prints the number of links.
 
 With ``--engine spark`` the trace steps also run on a local Spark session (``--master``,
 default ``local[2]``; ``--shuffle-partitions``, default 4, as ``bench engines``: Spark's default
@@ -18,6 +24,7 @@ each caller with a few cells and IMEIs); the store an embedded SQLite one. Print
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -57,6 +64,22 @@ def _time(f: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
+def existing(data_dir: Path, number: str, repeat: int, max_age: float) -> None:
+    """Time a cold and ``repeat`` warm depth-2 traces of ``number`` over an ingested data
+    directory, printing milliseconds."""
+    from telshield.cli.common import existing_data
+    from telshield.wiring import disposal
+
+    settings = existing_data(None, data_dir)
+    svc = tracer(settings, disposal(settings).store, files_max_age_s=max_age)
+    cold = _time(lambda: svc.trace(number, actor="bench", depth=2))
+    warm = [_time(lambda: svc.trace(number, actor="bench", depth=2)) for _ in range(repeat)]
+    links = len(svc.trace(number, actor="bench", depth=2).links)
+    print(f"trace {number[:5]}…: cold {cold * 1000:.0f} ms; warm depth 2 over {repeat}: "
+          f"median {statistics.median(warm) * 1000:.1f} ms, fastest {min(warm) * 1000:.1f}, "
+          f"slowest {max(warm) * 1000:.1f}; {links} links")
+
+
 def main(argv: list[str]) -> None:
     """Build the lake, time each way, print seconds."""
     ap = argparse.ArgumentParser(prog="python -m bench trace")
@@ -67,7 +90,16 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
     ap.add_argument("--master", default="local[2]", help="Spark master (--engine spark)")
     ap.add_argument("--shuffle-partitions", default="4")
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--number", default="")
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--files-max-age-s", type=float, default=5.0)
     a = ap.parse_args(argv)
+    if a.data_dir is not None:
+        if not a.number:
+            ap.error("--data-dir needs --number")
+        existing(a.data_dir, a.number, a.repeat, a.files_max_age_s)
+        return
     work = a.work or Path(tempfile.mkdtemp(prefix="bench-trace-"))
     lake = work / "lake"
     numbers = _lake(lake, a.subscribers, a.calls)

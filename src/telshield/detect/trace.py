@@ -23,8 +23,9 @@ in [0, 1] for that evidence alone. The service combines the evidence of each num
 
 The seed-free work (the registration groups and their sizes, each caller's phones, cell-hour
 slots and MinHash signatures) does not depend on the numbers traced: ``basis`` builds it once,
-a caller may materialise it (``Basis.cached``) and trace many batches of seeds against it with
-``parts``, which gives the same rows as ``links``.
+a caller may materialise it (``basis(keep=...)``) and trace many batches of seeds against it with
+``parts``, which gives the same rows as ``links`` (``parts_of``: the same against a table of
+seeds, whose expressions can be compiled once and run for any seeds loaded into it).
 """
 
 from __future__ import annotations
@@ -267,7 +268,13 @@ def parts(b: Basis, seeds: Sequence[str], *, hashes: int = HASHES,
     """The evidence tying other numbers to the seeds, one ``seed, msisdn, kind, value,
     strength`` expression per kind of evidence (run each alone: DuckDB plans the four joins
     of one union far worse than each of them); the rows of ``links`` without the zero ones."""
-    s = _seeds(seeds, memtable)
+    return parts_of(b, _seeds(seeds, memtable), hashes=hashes)
+
+
+def parts_of(b: Basis, s: ir.Table, *, hashes: int = HASHES) -> list[ir.Table]:
+    """``parts`` against a table of seeds (one distinct ``seed`` per row): expressions that
+    do not change with the numbers traced, so a backend may compile them once and run them
+    again after loading other seeds into that table."""
     g = b.groups
     mine = g.join(s, g.msisdn == s.seed).select(s.seed, g.kind, g.value, g.n)
     other = g.select(o_msisdn=g.msisdn, o_kind=g.kind, o_value=g.value)

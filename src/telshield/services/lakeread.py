@@ -7,8 +7,10 @@ files per feed (the simulator's output), where the time filter prunes row groups
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -53,6 +55,19 @@ class FeedReader:
         else:
             self.con.raw_sql(f"DROP TABLE IF EXISTS {name}")
 
+    def prepare(self, name: str, schema: pa.Schema,
+                build: Callable[[ir.Table], list[ir.Table]]) -> Prepared | None:
+        """``build``'s queries over an empty temporary table of inputs called ``name``,
+        compiled to SQL once, to run again for any inputs loaded into that table
+        (:meth:`Prepared.run`; let go of with :meth:`drop`): on DuckDB, where compiling an
+        expression costs more than running it against kept tables. None on Spark, which
+        binds the expressions anew."""
+        if self.con.name == "pyspark":
+            return None
+        inputs = self.con.create_table(name, schema=ibis.Schema.from_pyarrow(schema), temp=True)
+        return Prepared(self.con.con, name, tuple(schema.names), tuple(
+            (str(self.con.compile(q)), q.schema().to_pyarrow()) for q in build(inputs)))
+
     def files(self, feed: str, since: datetime | None = None,
               until: datetime | None = None) -> list[Path]:
         """Parquet files of a feed, keeping only day partitions that overlap [since, until)."""
@@ -87,3 +102,29 @@ class FeedReader:
                 f"no {feed} data under {self.root / feed}; ingest the feed first "
                 f"(telshield ingest {feed} PATH)"
             )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Queries compiled to SQL once against the temporary table ``name`` (columns
+    ``columns``) on a DuckDB connection ``con``. Not for concurrent use: a caller sharing the
+    connection across threads runs one at a time."""
+
+    con: Any  # the backend's DuckDB connection
+    name: str
+    columns: tuple[str, ...]
+    queries: tuple[tuple[str, pa.Schema], ...]  # each query's SQL and the schema it gives
+
+    def run(self, inputs: pa.Table) -> list[pa.Table]:
+        """Each query's rows with ``inputs`` (an Arrow table with at least ``columns``) as
+        the table's rows, in place of the last run's; typed as the expression was."""
+        view = f"{self.name}_load"
+        cols = ", ".join(f'"{c}"' for c in self.columns)
+        self.con.execute(f"DELETE FROM {self.name}")
+        self.con.register(view, inputs.select(list(self.columns)))
+        try:
+            self.con.execute(f"INSERT INTO {self.name} ({cols}) SELECT {cols} FROM {view}")
+        finally:
+            self.con.unregister(view)
+        return [self.con.sql(sql).to_arrow_table().cast(schema)
+                for sql, schema in self.queries]

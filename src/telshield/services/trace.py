@@ -18,7 +18,10 @@ subscribers' files change. Whether the lake's files changed is checked at most e
 ``[api] trace_files_max_age_s``), since listing and stat-ing a province's partitions costs more
 than a warm trace's queries. ``trace_many`` traces a batch of numbers with one query per kind of
 evidence and depth (a tick's police clues), giving the same links as one ``trace`` each. The
-lake queries run on DuckDB or Spark alike (``telshield trace --engine``).
+lake queries run on DuckDB or Spark alike (``telshield trace --engine``); on DuckDB they are
+compiled to SQL once per kept basis (``FeedReader.prepare``) and each trace only loads its
+seeds into a temporary table and runs that SQL, since compiling an expression cost more than
+running it; Spark binds the seeds into the expressions on every trace.
 """
 
 from __future__ import annotations
@@ -34,20 +37,22 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
-from telshield.detect.trace import Basis, basis, parts
+from telshield.detect.trace import Basis, basis, parts, parts_of
 from telshield.domain.audit import AuditEvent
 from telshield.domain.dens import den_ref
 from telshield.domain.errors import InvalidInput
 from telshield.domain.gangs import gang_ref
 from telshield.domain.numbers import require_canonical
-from telshield.services.lakeread import FeedReader
+from telshield.services.lakeread import FeedReader, Prepared
 from telshield.services.store import Clock, Store
 
 GANG_STRENGTH = 0.9
 DEN_STRENGTH = 0.9
 FEEDS = ("subscribers", "orders", "calls")  # the feeds a trace reads
 
+SEEDS = pa.schema([("seed", pa.string())])  # the numbers a prepared query is run for
 FilesKey = tuple[tuple[str, tuple[tuple[str, int, int], ...]], ...]
 
 
@@ -94,6 +99,7 @@ class TraceService:
         self._basis: tuple[Any, Basis] | None = None
         self._registrations: tuple[Any, ir.Table] | None = None
         self._kept: dict[str, list[tuple[str, ir.Table]]] = {}  # the backend's kept tables
+        self._prepared: dict[str, tuple[object, Prepared | None]] = {}  # group -> (for, SQL)
         self._builds = 0
         self._lock = threading.Lock()
 
@@ -175,8 +181,11 @@ class TraceService:
         key = files if files is not None else self._files()
         if not seeds or not dict(key)["subscribers"]:
             return {}
-        rows = [r for p in parts(self._tables(key), seeds, memtable=self.reader.memtable)
-                for r in p.to_pyarrow().to_pylist()]
+        b = self._tables(key)
+        prepared = self._prepare("basis", b, lambda s: parts_of(b, s))
+        got = ([p.to_pyarrow() for p in parts(b, seeds, memtable=self.reader.memtable)]
+               if prepared is None else prepared.run(_seeds(seeds)))
+        rows = [r for t in got for r in t.to_pylist()]
         rows.sort(key=lambda r: (r["seed"], r["msisdn"], r["kind"], str(r["value"]),
                                  -float(r["strength"])))
         out: dict[str, dict[str, list[Evidence]]] = defaultdict(lambda: defaultdict(list))
@@ -192,8 +201,25 @@ class TraceService:
         self._kept.setdefault(group, []).append((full, kept))
         return kept
 
+    def _prepare(self, group: str, owner: object,
+                 build: Callable[[ir.Table], list[ir.Table]]) -> Prepared | None:
+        """``build``'s queries over a table of seeds, compiled once for ``owner`` (the kept
+        tables they read) and let go of with ``group``'s kept tables; None where the engine
+        binds the expressions anew (Spark)."""
+        got = self._prepared.get(group)
+        if got is not None and got[0] is owner:
+            return got[1]
+        name = f"trace_{group}_{id(self):x}_{self._builds}_seeds"
+        prepared = self.reader.prepare(name, SEEDS, build)
+        if prepared is not None:
+            self._kept.setdefault(group, []).append((name, self.reader.con.table(name)))
+        self._prepared[group] = (owner, prepared)
+        return prepared
+
     def _release(self, group: str) -> None:
-        """Let go of the tables kept for ``group`` (the previous lake state's)."""
+        """Let go of the tables kept for ``group`` (the previous lake state's) and of the
+        queries prepared against them."""
+        self._prepared.pop(group, None)
         for name, t in self._kept.pop(group, []):
             self.reader.drop(name, t)
         self._builds += 1
@@ -233,7 +259,9 @@ class TraceService:
         if not numbers or not dict(key)["subscribers"]:
             return {}
         t = self._registration_table(key)
-        got = t.filter(t.msisdn.isin(list(numbers))).to_pyarrow().to_pylist()
+        prepared = self._prepare("registration", t, lambda s: [t.filter(t.msisdn.isin(s.seed))])
+        got = (t.filter(t.msisdn.isin(list(numbers))).to_pyarrow().to_pylist()
+               if prepared is None else prepared.run(_seeds(numbers))[0].to_pylist())
         return {r["msisdn"]: {k: "" if v is None else str(v) for k, v in r.items()} for r in got}
 
     def _registration(self, number: str) -> dict[str, str]:
@@ -269,6 +297,11 @@ def latest_registrations(subscribers: ir.Table) -> ir.Table:
     w = ibis.window(group_by=s.msisdn, order_by=[s.registered_at.desc(), *rest])
     ranked = s.select(*cols, _newest=ibis.row_number().over(w))
     return ranked.filter(ranked["_newest"] == 0).select(*cols)
+
+
+def _seeds(numbers: Sequence[str]) -> pa.Table:
+    """The distinct numbers as the rows of a prepared query's table of seeds."""
+    return pa.table({"seed": pa.array(list(dict.fromkeys(numbers)), pa.string())}, schema=SEEDS)
 
 
 def _rank(evidence: dict[str, list[Evidence]], *, exclude: str) -> list[Link]:
