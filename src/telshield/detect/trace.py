@@ -61,6 +61,9 @@ _OUT = ("seed", "msisdn", "kind", "value", "strength")
 
 
 Memtable = Callable[[pa.Table], ir.Table]  # an Arrow table as a lazy table on the engine
+# materialise a table as ``name``, its rows stored in the order of the columns given (so that a
+# join on them skips the blocks holding no key it looks for; an engine may ignore the order)
+Keep = Callable[[str, ir.Table, tuple[str, ...]], ir.Table]
 
 
 def _seeds(seeds: Sequence[str], memtable: Memtable) -> ir.Table:
@@ -217,9 +220,13 @@ class Basis:
     """The seed-free tables a trace joins the seeds against (calls' parts None without calls).
 
     ``groups``: ``msisdn, kind, value, n`` (registration values held by at most MAX_GROUP
-    cards); ``phones``: ``msisdn, imei, n`` (likewise); ``slots``: ``msisdn, cell, hour``;
-    ``slot_count``: ``msisdn, slots``; ``sig``: ``msisdn, i, h``; ``buckets``: ``msisdn, band,
-    key``."""
+    cards); ``phones``: ``msisdn, imei, n`` (likewise); ``slots``: ``msisdn, cell, hour``
+    (kept in number order: a seed's own slots); ``slot_cells``: the same rows in (cell, hour)
+    order (the slots a seed's are looked up in); ``slot_count``: ``msisdn, slots``; ``sig``:
+    ``msisdn, i, h`` (number order: a few numbers' signatures are read from a few blocks);
+    ``buckets``: ``msisdn, band, key`` (number order); ``shared_buckets``: the
+    buckets that hold two numbers or more, in (band, key) order (a bucket of one number is
+    nobody's candidate)."""
 
     groups: ir.Table
     phones: ir.Table | None = None
@@ -227,17 +234,18 @@ class Basis:
     slot_count: ir.Table | None = None
     sig: ir.Table | None = None
     buckets: ir.Table | None = None
+    slot_cells: ir.Table | None = None
+    shared_buckets: ir.Table | None = None
 
 
 def basis(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None, *,
           since: datetime, until: datetime, hashes: int = HASHES, bands: int = BANDS,
-          keep: Callable[[str, ir.Table], ir.Table] | None = None,
-          memtable: Memtable = ibis.memtable) -> Basis:
+          keep: Keep | None = None, memtable: Memtable = ibis.memtable) -> Basis:
     """The seed-free tables of a trace over these feeds: lazy, or each passed through
-    ``keep(name, table)`` as it is built (to materialise it: the buckets are then built from
-    the kept signatures, not computed again)."""
-    def k_(name: str, t: ir.Table) -> ir.Table:
-        return t if keep is None else keep(name, t)
+    ``keep(name, table, order)`` as it is built (to materialise it, stored in ``order``: the
+    buckets are then built from the kept signatures, not computed again)."""
+    def k_(name: str, t: ir.Table, order: tuple[str, ...] = ()) -> ir.Table:
+        return t if keep is None else keep(name, t, order)
 
     m = memberships(subscribers, orders, calls, since=since, until=until)
     size = m.group_by(g_kind=m.kind, g_value=m.value).agg(n=m.msisdn.nunique())
@@ -255,12 +263,18 @@ def basis(subscribers: ir.Table, orders: ir.Table, calls: ir.Table | None, *,
     c = calls.filter(calls.caller_cell.notnull())
     slots = c.group_by(msisdn=c.caller, cell=c.caller_cell,
                        hour=c.started_at.truncate("h")).agg()
-    slots = k_("slots", slots)
+    slots = k_("slots", slots, ("msisdn",))
+    slot_cells = k_("slot_cells", slots, ("cell", "hour"))
     count = k_("slot_count", slots.group_by(msisdn=slots.msisdn).agg(slots=slots.count()))
-    sig = k_("sig", signatures(calls, hashes=hashes, memtable=memtable))
-    buckets = k_("buckets", _buckets(sig, hashes=hashes, bands=bands))
+    sig = k_("sig", signatures(calls, hashes=hashes, memtable=memtable), ("msisdn", "i"))
+    buckets = k_("buckets", _buckets(sig, hashes=hashes, bands=bands), ("msisdn",))
+    held = buckets.group_by(s_band=buckets.band, s_key=buckets.key).agg(n=buckets.count())
+    held = held.filter(held.n >= 2)
+    sb = buckets.join(held, (buckets.band == held.s_band) & (buckets.key == held.s_key))
+    shared = k_("shared_buckets", sb.select(msisdn=sb.msisdn, band=sb.band, key=sb.key),
+                ("band", "key"))
     return Basis(groups=groups, phones=phones, slots=slots, slot_count=count, sig=sig,
-                 buckets=buckets)
+                 buckets=buckets, slot_cells=slot_cells, shared_buckets=shared)
 
 
 def parts(b: Basis, seeds: Sequence[str], *, hashes: int = HASHES,
@@ -292,10 +306,10 @@ def parts_of(b: Basis, s: ir.Table, *, hashes: int = HASHES) -> list[ir.Table]:
         jp = mp.join(op, (mp.imei == op.o_imei) & (mp.seed != op.o_msisdn))
         out.append(jp.select(seed=jp.seed, msisdn=jp.o_msisdn, kind=ibis.literal("imei"),
                              value=jp.imei, strength=ibis.literal(IMEI_STRENGTH) * _rarity(jp.n)))
-    if b.slots is not None and b.slot_count is not None:
-        sl, count = b.slots, b.slot_count
+    if b.slots is not None and b.slot_count is not None and b.slot_cells is not None:
+        sl, count, oc = b.slots, b.slot_count, b.slot_cells
         ms = sl.join(s, sl.msisdn == s.seed).select(s.seed, sl.cell, sl.hour)
-        os_ = sl.select(o_msisdn=sl.msisdn, o_cell=sl.cell, o_hour=sl.hour)
+        os_ = oc.select(o_msisdn=oc.msisdn, o_cell=oc.cell, o_hour=oc.hour)
         js = ms.join(os_, (ms.cell == os_.o_cell) & (ms.hour == os_.o_hour)
                      & (ms.seed != os_.o_msisdn))
         shared = _shared_slots(js)
@@ -306,10 +320,11 @@ def parts_of(b: Basis, s: ir.Table, *, hashes: int = HASHES) -> list[ir.Table]:
         out.append(r.select(seed=r.seed, msisdn=r.o_msisdn, kind=ibis.literal("colocated"),
                             value=r.cell.concat(" ", r.shared.cast("string"), "h"),
                             strength=ibis.literal(COLOCATED_STRENGTH) * jac))
-    if b.sig is not None and b.buckets is not None:
-        sig, bk = b.sig, b.buckets
+    if b.sig is not None and b.buckets is not None and b.shared_buckets is not None:
+        # a seed's buckets are looked up among those holding two numbers or more only
+        sig, bk, sh = b.sig, b.buckets, b.shared_buckets
         mb = bk.join(s, bk.msisdn == s.seed).select(s.seed, bk.band, bk.key)
-        ob = bk.select(o_msisdn=bk.msisdn, o_band=bk.band, o_key=bk.key)
+        ob = sh.select(o_msisdn=sh.msisdn, o_band=sh.band, o_key=sh.key)
         cand = mb.join(ob, (mb.band == ob.o_band) & (mb.key == ob.o_key)
                        & (mb.seed != ob.o_msisdn))
         cand = cand.select("seed", "o_msisdn").distinct()

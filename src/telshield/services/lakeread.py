@@ -6,7 +6,7 @@ files per feed (the simulator's output), where the time filter prunes row groups
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -40,13 +40,15 @@ class FeedReader:
         this reader's engine."""
         return self._memtable(table) if self._memtable is not None else ibis.memtable(table)
 
-    def keep(self, name: str, t: ir.Table) -> ir.Table:
+    def keep(self, name: str, t: ir.Table, order: Sequence[str] = ()) -> ir.Table:
         """``t`` computed once and held by the backend until :meth:`drop`: a temporary table
-        called ``name`` on DuckDB, a cached frame on Spark (Ibis's ``cache``, whose DuckDB
-        release does not run on the pinned Ibis and DuckDB)."""
+        called ``name`` on DuckDB, its rows stored sorted on the columns ``order`` (so a join
+        on them reads only the blocks whose range holds a key it looks for), a cached frame on
+        Spark (unsorted: Ibis's ``cache``, whose DuckDB release does not run on the pinned
+        Ibis and DuckDB)."""
         if self.con.name == "pyspark":
             return t.cache()
-        return self.con.create_table(name, t, temp=True)
+        return self.con.create_table(name, t.order_by(list(order)) if order else t, temp=True)
 
     def drop(self, name: str, kept: ir.Table) -> None:
         """Let go of what :meth:`keep` kept as ``name``."""
@@ -126,5 +128,5 @@ class Prepared:
             self.con.execute(f"INSERT INTO {self.name} ({cols}) SELECT {cols} FROM {view}")
         finally:
             self.con.unregister(view)
-        return [self.con.sql(sql).to_arrow_table().cast(schema)
+        return [self.con.execute(sql).to_arrow_table().cast(schema)
                 for sql, schema in self.queries]

@@ -182,22 +182,29 @@ class TraceService:
         if not seeds or not dict(key)["subscribers"]:
             return {}
         b = self._tables(key)
-        prepared = self._prepare("basis", b, lambda s: parts_of(b, s))
+        prepared = self._prepare("basis", b, lambda s: [_union(parts_of(b, s))])
         got = ([p.to_pyarrow() for p in parts(b, seeds, memtable=self.reader.memtable)]
                if prepared is None else prepared.run(_seeds(seeds)))
-        rows = [r for t in got for r in t.to_pylist()]
-        rows.sort(key=lambda r: (r["seed"], r["msisdn"], r["kind"], str(r["value"]),
-                                 -float(r["strength"])))
+        # column by column (a dict a row cost more than the queries' smaller ones), sorted
+        # on (seed, msisdn, kind, value, strongest first)
+        rows: list[tuple[str, str, str, str, float]] = []
+        for t in got:
+            rows.extend(zip(t.column("seed").to_pylist(), t.column("msisdn").to_pylist(),
+                            t.column("kind").to_pylist(),
+                            [str(v) for v in t.column("value").to_pylist()],
+                            [-float(v) for v in t.column("strength").to_pylist()], strict=True))
+        rows.sort()
         out: dict[str, dict[str, list[Evidence]]] = defaultdict(lambda: defaultdict(list))
-        for r in rows:
-            out[r["seed"]][r["msisdn"]].append(Evidence(
-                kind=r["kind"], value=str(r["value"]), strength=round(float(r["strength"]), 4)))
+        for seed, msisdn, kind, value, minus in rows:
+            out[seed][msisdn].append(Evidence(kind=kind, value=value,
+                                              strength=round(-minus, 4)))
         return out
 
-    def _keep(self, group: str, name: str, t: ir.Table) -> ir.Table:
-        """``t`` kept by the backend as part of ``group`` (let go of by :meth:`_release`)."""
+    def _keep(self, group: str, name: str, t: ir.Table, order: Sequence[str] = ()) -> ir.Table:
+        """``t`` kept by the backend as part of ``group`` (let go of by :meth:`_release`),
+        stored sorted on ``order`` where the backend can."""
         full = f"trace_{group}_{id(self):x}_{self._builds}_{name}"
-        kept = self.reader.keep(full, t)
+        kept = self.reader.keep(full, t, order)
         self._kept.setdefault(group, []).append((full, kept))
         return kept
 
@@ -234,7 +241,7 @@ class TraceService:
         self._basis = None
         self._release("basis")
         b = basis(self.reader.table("subscribers"), self.reader.table("orders"), calls,
-                  since=since, until=until, keep=lambda n, t: self._keep("basis", n, t),
+                  since=since, until=until, keep=lambda n, t, o: self._keep("basis", n, t, o),
                   memtable=self.reader.memtable)
         self._basis = (key, b)
         return b
@@ -302,6 +309,15 @@ def latest_registrations(subscribers: ir.Table) -> ir.Table:
 def _seeds(numbers: Sequence[str]) -> pa.Table:
     """The distinct numbers as the rows of a prepared query's table of seeds."""
     return pa.table({"seed": pa.array(list(dict.fromkeys(numbers)), pa.string())}, schema=SEEDS)
+
+
+def _union(queries: list[ir.Table]) -> ir.Table:
+    """The rows of all ``queries`` (``UNION ALL``): one statement for DuckDB to parse, plan
+    and run (once the seeds are looked up in sorted tables, cheaper than one each)."""
+    out = queries[0]
+    for q in queries[1:]:
+        out = out.union(q)
+    return out
 
 
 def _rank(evidence: dict[str, list[Evidence]], *, exclude: str) -> list[Link]:
