@@ -26,6 +26,7 @@ running it; Spark binds the seeds into the expressions on every trace.
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 import time
@@ -129,7 +130,7 @@ class TraceService:
             for m, ev in direct.get(n, {}).items():
                 evidence[n][m].extend(ev)
         if depth == 2:
-            first = {n: _rank(evidence[n], exclude=n)[: self.follow] for n in seeds}
+            first = {n: _rank(evidence[n], exclude=n, top=self.follow) for n in seeds}
             hop = self._links(list(dict.fromkeys(x.msisdn for f in first.values() for x in f)),
                               files)
             for n in seeds:
@@ -146,7 +147,7 @@ class TraceService:
                 evidence[n][m].append(Evidence(kind="gang", value=ref, strength=GANG_STRENGTH))
             for m, ref in self._den(n).items():
                 evidence[n][m].append(Evidence(kind="den", value=ref, strength=DEN_STRENGTH))
-            ranked = tuple(_rank(evidence[n], exclude=n)[: self.limit])
+            ranked = tuple(_rank(evidence[n], exclude=n, top=self.limit))
             results[n] = Trace(number=n, depth=depth, registration=registration.get(n, {}),
                                links=ranked)
         at = self.clock.now()
@@ -320,11 +321,19 @@ def _union(queries: list[ir.Table]) -> ir.Table:
     return out
 
 
-def _rank(evidence: dict[str, list[Evidence]], *, exclude: str) -> list[Link]:
-    out = [Link(msisdn=m, strength=round(1 - math.prod(1 - e.strength for e in ev), 4),
-                evidence=tuple(sorted(ev, key=lambda e: -e.strength)))
-           for m, ev in evidence.items() if m != exclude]
-    return sorted(out, key=lambda x: (-x.strength, x.msisdn))
+def _rank(evidence: dict[str, list[Evidence]], *, exclude: str, top: int) -> list[Link]:
+    """The ``top`` strongest links (ties by number), each with its evidence strongest first:
+    every number's strength is computed, but only the kept few become links."""
+    order = []
+    for m, ev in evidence.items():
+        if m != exclude:
+            left = 1.0  # the noisy-or's product, multiplied in the evidence's order
+            for e in ev:
+                left *= 1 - e.strength
+            order.append((-round(1 - left, 4), m))
+    return [Link(msisdn=m, strength=-minus,
+                 evidence=tuple(sorted(evidence[m], key=lambda e: -e.strength)))
+            for minus, m in heapq.nsmallest(top, order)]
 
 
 def graphml(t: Trace) -> str:
