@@ -13,8 +13,7 @@ from typing import Any
 
 import igraph as ig
 import pytest
-from tests.services.feeds import write_feed
-from tests.services.ganglake import Lake, write
+from tests.services.ganglake import Lake
 from typer.testing import CliRunner
 
 from telshield.domain.errors import InvalidInput
@@ -55,17 +54,10 @@ def _calls() -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.fixture
-def lake(tmp_path: Path) -> tuple[Path, Lake]:
-    root = tmp_path / "lake"
-    lk = write(root)
-    write_feed(root, "calls", _calls())
-    return root, lk
-
-
-def test_a_gang_card_ranks_its_id_mates_first(store: SqlStore, clock: FixedClock,
-                                              lake: tuple[Path, Lake], tmp_path: Path) -> None:
-    root, lk = lake
+def test_a_gang_card_ranks_its_id_mates_first(
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake], tmp_path: Path
+) -> None:
+    root, lk = trace_lake
     t = tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root).trace(
         lk.gang_a[0], actor="ann", depth=1)
     assert t.registration["staff_id"] == "ST-A-01"
@@ -81,8 +73,8 @@ def test_a_gang_card_ranks_its_id_mates_first(store: SqlStore, clock: FixedClock
 
 
 def test_a_den_sim_links_its_ports_successor_above_a_passer_by(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake], tmp_path: Path) -> None:
-    root, _ = lake
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake], tmp_path: Path) -> None:
+    root, _ = trace_lake
     svc = tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root)
     t = svc.trace(PORTS[1], actor="ann", depth=1)
     got = {x.msisdn: x for x in t.links}
@@ -97,8 +89,8 @@ def test_a_den_sim_links_its_ports_successor_above_a_passer_by(
 
 
 def test_callers_sharing_victims_are_linked(store: SqlStore, clock: FixedClock,
-                                            lake: tuple[Path, Lake], tmp_path: Path) -> None:
-    root, _ = lake
+                                            trace_lake: tuple[Path, Lake], tmp_path: Path) -> None:
+    root, _ = trace_lake
     t = tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root).trace(
         TWINS[0], actor="ann", depth=1)
     twin = next(x for x in t.links if x.msisdn == TWINS[1])
@@ -106,8 +98,8 @@ def test_callers_sharing_victims_are_linked(store: SqlStore, clock: FixedClock,
 
 
 def test_every_trace_is_audited_and_bad_input_refused(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake], tmp_path: Path) -> None:
-    root, lk = lake
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake], tmp_path: Path) -> None:
+    root, lk = trace_lake
     svc = tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root)
     svc.trace(lk.gang_b[0], actor="bob", depth=2)
     with store.transaction(write=False) as tx:
@@ -119,10 +111,10 @@ def test_every_trace_is_audited_and_bad_input_refused(
         svc.trace("+86 138", actor="bob")
 
 
-def test_cli_writes_json_and_graphml(lake: tuple[Path, Lake], tmp_path: Path) -> None:
+def test_cli_writes_json_and_graphml(trace_lake: tuple[Path, Lake], tmp_path: Path) -> None:
     from telshield.cli import _register, app
 
-    root, lk = lake
+    root, lk = trace_lake
     data = tmp_path / "data"
     _register()
     runner = CliRunner()

@@ -11,7 +11,7 @@ from pathlib import Path
 import ibis.expr.types as ir
 from tests.services.feeds import write_feed
 from tests.services.ganglake import Lake
-from tests.services.test_trace import D0, NEXT, PORTS, TWINS, lake  # noqa: F401
+from tests.services.test_trace import D0, NEXT, PORTS, TWINS
 
 from telshield.detect.trace import links
 from telshield.services.store import FixedClock
@@ -27,9 +27,9 @@ def _rows(t: ir.Table) -> list[tuple[str, str, str, str, float]]:
 
 
 def test_kept_tables_give_the_evidence_of_the_single_expression(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake],  # noqa: F811
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake],
         tmp_path: Path) -> None:
-    root, lk = lake
+    root, lk = trace_lake
     svc = tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root)
     seeds = [lk.gang_a[0], lk.gang_b[0], PORTS[0], PORTS[1], TWINS[0], NEXT]
     r = svc.reader
@@ -43,9 +43,9 @@ def test_kept_tables_give_the_evidence_of_the_single_expression(
 
 
 def test_a_batch_gives_each_number_its_own_trace(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake],  # noqa: F811
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake],
         tmp_path: Path) -> None:
-    root, lk = lake
+    root, lk = trace_lake
     numbers = [lk.gang_a[0], PORTS[1], TWINS[0], lk.gang_b[0]]
     for depth in (1, 2):
         alone = [tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root).trace(
@@ -60,8 +60,8 @@ def test_a_batch_gives_each_number_its_own_trace(
 
 
 def test_new_lake_files_are_seen(store: SqlStore, clock: FixedClock,
-                                 lake: tuple[Path, Lake], tmp_path: Path) -> None:  # noqa: F811
-    root, _ = lake
+                                 trace_lake: tuple[Path, Lake], tmp_path: Path) -> None:
+    root, _ = trace_lake
     svc = tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root)
     late = "8618800000077"
     assert late not in {x.msisdn for x in svc.trace(PORTS[2], actor="ann", depth=1).links}
@@ -75,13 +75,13 @@ def test_new_lake_files_are_seen(store: SqlStore, clock: FixedClock,
 
 
 def test_traces_from_several_threads_at_once_equal_one_at_a_time(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake],  # noqa: F811
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake],
         tmp_path: Path) -> None:
     """The HTTP face's threads share one service (one backend connection, one set of kept
     tables, built by whichever trace comes first): traces at once answer as traces in turn."""
     from concurrent.futures import ThreadPoolExecutor
 
-    root, lk = lake
+    root, lk = trace_lake
     numbers = [lk.gang_a[0], PORTS[1], TWINS[0], lk.gang_b[0]] * 2
     alone = [tracer(Settings(data_dir=tmp_path), store, clock=clock, lake=root).trace(
         n, actor="ann", depth=2) for n in numbers]

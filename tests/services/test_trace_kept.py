@@ -13,7 +13,7 @@ from typing import Any
 import ibis.expr.types as ir
 from tests.services.feeds import write_feed
 from tests.services.ganglake import Lake
-from tests.services.test_trace import D0, PORTS, lake  # noqa: F401
+from tests.services.test_trace import D0, PORTS
 
 from telshield.services.lakeread import FeedReader
 from telshield.services.store import FixedClock
@@ -45,8 +45,8 @@ def _service(store: SqlStore, clock: FixedClock, root: Path, **kw: Any) -> Trace
 
 
 def test_the_kept_registration_is_the_direct_querys(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake]) -> None:  # noqa: F811
-    root, lk = lake
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake]) -> None:
+    root, lk = trace_lake
     twice = lk.gang_a[0]
     write_feed(root, "subscribers", [_again(lk, twice, 40, "ST-LATER"),
                                      _again(lk, lk.gang_b[1], -40, "ST-EARLIER")], name="again")
@@ -66,8 +66,8 @@ def test_the_kept_registration_is_the_direct_querys(
 
 
 def test_new_files_count_once_the_check_is_old_enough(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake]) -> None:  # noqa: F811
-    root, lk = lake
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake]) -> None:
+    root, lk = trace_lake
     now = [100.0]
     svc = _service(store, clock, root, files_max_age_s=30, monotonic=lambda: now[0])
     late = "8618800000077"
@@ -92,8 +92,8 @@ def test_new_files_count_once_the_check_is_old_enough(
 
 
 def test_with_no_max_age_every_trace_sees_new_files(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake]) -> None:  # noqa: F811
-    root, lk = lake
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake]) -> None:
+    root, lk = trace_lake
     svc = _service(store, clock, root, monotonic=lambda: 0.0)  # the clock never moves
     assert svc.trace(lk.gang_a[0], actor="ann", depth=1).registration["staff_id"] == "ST-A-01"
     write_feed(root, "subscribers", [_again(lk, lk.gang_a[0], 40, "ST-LATER")], name="again")

@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from tests.services.feeds import write_feed
 from tests.services.ganglake import Lake
-from tests.services.test_trace import D0, NEXT, PORTS, TWINS, lake  # noqa: F401
+from tests.services.test_trace import D0, NEXT, PORTS, TWINS
 
 from telshield.services.lakeread import FeedReader, Prepared
 from telshield.services.store import FixedClock
@@ -48,8 +48,8 @@ def _late_calls(root: Path) -> None:
 
 
 def test_compiled_queries_give_the_expressions_traces(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake]) -> None:  # noqa: F811
-    root, lk = lake
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake]) -> None:
+    root, lk = trace_lake
     fast = TraceService(store, clock, FeedReader(root))
     plain = TraceService(store, clock, Unprepared(root))
     batches = [[lk.gang_a[0]], [PORTS[0]], [TWINS[0], NEXT], [lk.gang_b[0], PORTS[1], TWINS[1]],
@@ -70,8 +70,8 @@ def test_compiled_queries_give_the_expressions_traces(
 
 
 def test_a_new_calls_file_compiles_the_queries_again(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake]) -> None:  # noqa: F811
-    root, _ = lake
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake]) -> None:
+    root, _ = trace_lake
     fast = TraceService(store, clock, FeedReader(root))
     assert LATE not in {x.msisdn for x in fast.trace(PORTS[2], actor="ann").links}
     before = fast._prepared["basis"][1]
@@ -92,10 +92,10 @@ def test_a_new_calls_file_compiles_the_queries_again(
 
 
 def test_kept_tables_are_stored_in_join_key_order(
-        store: SqlStore, clock: FixedClock, lake: tuple[Path, Lake]) -> None:  # noqa: F811
+        store: SqlStore, clock: FixedClock, trace_lake: tuple[Path, Lake]) -> None:
     """On DuckDB the tables a seed is looked up in are stored sorted on the join key, and only
     the LSH buckets holding two numbers or more are kept for the candidates."""
-    root, _ = lake
+    root, _ = trace_lake
     fast = TraceService(store, clock, FeedReader(root))
     fast.trace(PORTS[0], actor="ann")
     b = fast._basis[1] if fast._basis is not None else None
