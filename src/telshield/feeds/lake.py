@@ -219,10 +219,10 @@ class Lake:
         (their ids left in ``rolled_back``, for the caller to remove what else they wrote)."""
         base = self.root / STAGING
         if base.exists():
-            finished = {str(e.get("ingest_id")) for e in self.history()}
+            finished = self.committed() or frozenset()
             self.rolled_back = sorted(d.name for d in base.iterdir()
                                       if d.is_dir() and d.name not in finished)
-            self._roll_back(base)
+            self._roll_back(base, self.rolled_back)
             shutil.rmtree(base)
         manifest = self.root / MANIFEST
         if not manifest.exists():  # from now on readers show only committed ingests' files
@@ -231,15 +231,13 @@ class Lake:
         d.mkdir(parents=True)
         return d
 
-    def _roll_back(self, base: Path) -> None:
-        """Remove the lake files of ingests that died while moving them in (no manifest line)."""
-        journals = sorted(base.glob(f"*/{JOURNAL}"))
-        if not journals:
-            return
-        finished = {str(e.get("ingest_id")) for e in self.history()}
-        for j in journals:
-            if j.parent.name not in finished:
-                for rel in orjson.loads(j.read_bytes()):
+    def _roll_back(self, base: Path, dead: list[str]) -> None:
+        """Remove the lake files of the ``dead`` ingests (no manifest line) that died while
+        moving them in (their journal lists them)."""
+        for ingest_id in dead:
+            journal = base / ingest_id / JOURNAL
+            if journal.exists():
+                for rel in orjson.loads(journal.read_bytes()):
                     (self.root / rel).unlink(missing_ok=True)
 
     def commit(
