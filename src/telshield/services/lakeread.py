@@ -21,54 +21,78 @@ from telshield.feeds.lake import Lake
 from telshield.reference.schemas import FEEDS
 
 
-class FeedReader:
-    """Lazy tables over a folder holding one sub-folder of Parquet files per feed, on the
-    backend ``con`` (DuckDB by default; ``telshield.wiring.engine`` makes a Spark one, with the
-    ``open_parquet`` that opens a list of files there and the ``memtable`` that hands it an
-    in-memory Arrow table)."""
+class Backend:
+    """Where a reader's lazy tables run, and what differs by engine: how a list of Parquet
+    files opens as one table, how an in-memory Arrow table becomes a lazy one, how a result is
+    kept for reuse and let go of, and whether queries compile once to SQL. This one is DuckDB
+    in this process (the default); ``telshield.wiring.engine`` makes the Spark one, and a
+    reader never asks which it has."""
 
-    def __init__(self, root: Path, con: ibis.BaseBackend | None = None, *,
-                 open_parquet: Callable[[list[str]], ir.Table] | None = None,
-                 memtable: Callable[[pa.Table], ir.Table] | None = None) -> None:
-        self.root = root
-        self.con = con if con is not None else ibis.duckdb.connect()
-        self.open_parquet = open_parquet
-        self._memtable = memtable
+    def __init__(self, con: ibis.BaseBackend | None = None) -> None:
+        self.con: ibis.BaseBackend = con if con is not None else ibis.duckdb.connect()
+
+    def open_parquet(self, files: list[str]) -> ir.Table:
+        """The files as one lazy table (no Hive partition columns: the schema has the time)."""
+        return self.con.read_parquet(files, hive_partitioning=False)
 
     def memtable(self, table: pa.Table) -> ir.Table:
-        """An in-memory Arrow table (a numbering plan, a list of numbers) as a lazy table on
-        this reader's engine."""
-        return self._memtable(table) if self._memtable is not None else ibis.memtable(table)
+        """An in-memory Arrow table as a lazy table on this backend."""
+        return ibis.memtable(table)
 
     def keep(self, name: str, t: ir.Table, order: Sequence[str] = ()) -> ir.Table:
-        """``t`` computed once and held by the backend until :meth:`drop`: a temporary table
-        called ``name`` on DuckDB, its rows stored sorted on the columns ``order`` (so a join
-        on them reads only the blocks whose range holds a key it looks for), a cached frame on
-        Spark (unsorted: Ibis's ``cache``, whose DuckDB release does not run on the pinned
-        Ibis and DuckDB)."""
-        if self.con.name == "pyspark":
-            return t.cache()
+        """``t`` computed once, as a temporary table called ``name`` whose rows are stored
+        sorted on the columns ``order`` (so a join on them reads only the blocks whose range
+        holds a key it looks for)."""
         return self.con.create_table(name, t.order_by(list(order)) if order else t, temp=True)
 
     def drop(self, name: str, kept: ir.Table) -> None:
         """Let go of what :meth:`keep` kept as ``name``."""
-        if self.con.name == "pyspark":
-            kept.release()
-        else:
-            self.con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+        self.con.raw_sql(f"DROP TABLE IF EXISTS {name}")
 
     def prepare(self, name: str, schema: pa.Schema,
                 build: Callable[[ir.Table], list[ir.Table]]) -> Prepared | None:
         """``build``'s queries over an empty temporary table of inputs called ``name``,
         compiled to SQL once, to run again for any inputs loaded into that table
-        (:meth:`Prepared.run`; let go of with :meth:`drop`): on DuckDB, where compiling an
-        expression costs more than running it against kept tables. None on Spark, which
-        binds the expressions anew."""
-        if self.con.name == "pyspark":
-            return None
+        (:meth:`Prepared.run`; let go of with :meth:`drop`): compiling an expression costs
+        more here than running it against kept tables. A backend that binds expressions anew
+        each time answers None."""
         inputs = self.con.create_table(name, schema=ibis.Schema.from_pyarrow(schema), temp=True)
         return Prepared(self.con.con, name, tuple(schema.names), tuple(
             (str(self.con.compile(q)), q.schema().to_pyarrow()) for q in build(inputs)))
+
+
+class FeedReader:
+    """Lazy tables over a folder holding one sub-folder of Parquet files per feed, run on
+    ``backend`` (DuckDB in this process by default)."""
+
+    def __init__(self, root: Path, backend: Backend | None = None) -> None:
+        self.root = root
+        self.backend = backend if backend is not None else Backend()
+
+    @property
+    def con(self) -> ibis.BaseBackend:
+        """The Ibis backend the reader's tables run on (to execute them)."""
+        return self.backend.con
+
+    def memtable(self, table: pa.Table) -> ir.Table:
+        """An in-memory Arrow table (a numbering plan, a list of numbers) as a lazy table on
+        this reader's engine."""
+        return self.backend.memtable(table)
+
+    def keep(self, name: str, t: ir.Table, order: Sequence[str] = ()) -> ir.Table:
+        """``t`` computed once and held by the backend until :meth:`drop` (see
+        :meth:`Backend.keep`)."""
+        return self.backend.keep(name, t, order)
+
+    def drop(self, name: str, kept: ir.Table) -> None:
+        """Let go of what :meth:`keep` or :meth:`prepare` made as ``name``."""
+        self.backend.drop(name, kept)
+
+    def prepare(self, name: str, schema: pa.Schema,
+                build: Callable[[ir.Table], list[ir.Table]]) -> Prepared | None:
+        """``build``'s queries compiled once where the backend does that (see
+        :meth:`Backend.prepare`), else None."""
+        return self.backend.prepare(name, schema, build)
 
     def files(self, feed: str, since: datetime | None = None,
               until: datetime | None = None) -> list[Path]:
@@ -86,9 +110,7 @@ class FeedReader:
         files = self.files(feed, since, until)
         if not files:  # on this reader's engine: Spark cannot join an unbound memtable
             return self.memtable(spec.schema.empty_table())
-        paths = [str(f) for f in files]
-        t = (self.open_parquet(paths) if self.open_parquet is not None
-             else self.con.read_parquet(paths, hive_partitioning=False))
+        t = self.backend.open_parquet([str(f) for f in files])
         t = t.select(*spec.column_names)
         col = spec.time_column
         if col is not None and since is not None:

@@ -10,7 +10,7 @@ machine, ``yarn`` or ``k8s://...`` on a cluster (``docs/scale.md``).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from telshield.domain.errors import InvalidInput, Unavailable
-from telshield.services.lakeread import FeedReader
+from telshield.services.lakeread import Backend, FeedReader, Prepared
 from telshield.settings import EngineSettings, Settings
 
 if TYPE_CHECKING:
@@ -43,16 +43,22 @@ SPARK_DEFAULTS = {
 
 @dataclass(frozen=True)
 class Engine:
-    """An Ibis backend and how it opens Parquet files as one lazy table."""
+    """A named backend for feed readers (``duckdb`` or ``spark``)."""
 
     name: str
-    con: ibis.BaseBackend
-    open_parquet: Callable[[list[str]], ir.Table]
-    memtable: Callable[[pa.Table], ir.Table] = ibis.memtable
+    backend: Backend
+
+    @property
+    def con(self) -> ibis.BaseBackend:
+        return self.backend.con
+
+    def memtable(self, table: pa.Table) -> ir.Table:
+        """An in-memory Arrow table as a lazy table on this engine."""
+        return self.backend.memtable(table)
 
     def reader(self, root: Path) -> FeedReader:
         """A feed reader over ``root`` that runs on this engine."""
-        return FeedReader(root, self.con, open_parquet=self.open_parquet, memtable=self.memtable)
+        return FeedReader(root, self.backend)
 
 
 def engine_name(settings: Settings, override: str | None = None) -> EngineName:
@@ -68,8 +74,7 @@ def engine(settings: Settings, override: str | None = None) -> Engine:
     name = engine_name(settings, override)
     if name == "spark":
         return spark_engine(spark_session(settings.engine))
-    con = ibis.duckdb.connect()
-    return Engine("duckdb", con, lambda files: con.read_parquet(files, hive_partitioning=False))
+    return Engine("duckdb", Backend())
 
 
 def spark_conf(e: EngineSettings) -> dict[str, str]:
@@ -98,22 +103,40 @@ def spark_session(e: EngineSettings) -> SparkSession:
     return cast("SparkSession", builder.getOrCreate())
 
 
-def spark_engine(session: SparkSession) -> Engine:
-    """An engine over a running Spark session (tests make one per module and share it)."""
-    for key, value in SPARK_FIXED.items():
-        session.conf.set(key, value)
-    con = ibis.pyspark.connect(session)
+class SparkBackend(Backend):
+    """Feed readers' tables on a Spark session: files and Arrow tables become temporary views,
+    a kept result is a cached frame (unsorted: Ibis's ``cache``), and expressions are bound
+    anew each time rather than compiled once."""
 
-    def open_parquet(files: list[str]) -> ir.Table:
+    def __init__(self, session: SparkSession) -> None:
+        for key, value in SPARK_FIXED.items():
+            session.conf.set(key, value)
+        super().__init__(ibis.pyspark.connect(session))
+        self.session = session
+
+    def open_parquet(self, files: list[str]) -> ir.Table:
         name = ibis.util.gen_name("feed")
-        session.read.parquet(*files).createOrReplaceTempView(name)
-        return con.table(name)
+        self.session.read.parquet(*files).createOrReplaceTempView(name)
+        return self.con.table(name)
 
-    def memtable(table: pa.Table) -> ir.Table:
+    def memtable(self, table: pa.Table) -> ir.Table:
         # As Arrow in one piece (Ibis's own memtable goes through pandas row by row, minutes
         # for the numbering plan's 130,000 prefixes).
         name = ibis.util.gen_name("mem")
-        session.createDataFrame(table).createOrReplaceTempView(name)
-        return con.table(name)
+        self.session.createDataFrame(table).createOrReplaceTempView(name)
+        return self.con.table(name)
 
-    return Engine("spark", con, open_parquet, memtable)
+    def keep(self, name: str, t: ir.Table, order: Sequence[str] = ()) -> ir.Table:
+        return t.cache()
+
+    def drop(self, name: str, kept: ir.Table) -> None:
+        kept.release()
+
+    def prepare(self, name: str, schema: pa.Schema,
+                build: Callable[[ir.Table], list[ir.Table]]) -> Prepared | None:
+        return None
+
+
+def spark_engine(session: SparkSession) -> Engine:
+    """An engine over a running Spark session (tests make one per module and share it)."""
+    return Engine("spark", SparkBackend(session))
