@@ -28,8 +28,12 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from telshield.store.sql import SqlStore
 
 T0 = datetime(2026, 3, 1, 9)
 
@@ -46,7 +50,7 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _store(path: Path):
+def _store(path: Path) -> SqlStore:
     from telshield.store.sql import open_store
 
     return open_store(f"sqlite:///{path.as_posix()}")

@@ -25,6 +25,7 @@ from bench.bench_features import UNTIL, feeds_folder, make_calls
 from telshield.reference.numbering import load_plan_table
 from telshield.services.alerts import InMemoryAlertSink
 from telshield.services.detection import DetectConfig, Detector
+from telshield.services.lakeread import Backend
 from telshield.services.rules import load_rules
 from telshield.settings import EngineSettings
 from telshield.wiring.engine import Engine, spark_engine, spark_session
@@ -48,8 +49,6 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Time both engines at each size."""
-    import ibis
-
     ap = argparse.ArgumentParser(prog="bench engines", description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     ap.add_argument("--master", default="local[2]", help="Spark master")
@@ -60,8 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         "spark.sql.shuffle.partitions": args.shuffle_partitions, "spark.ui.enabled": "false",
         "spark.driver.memory": "4g"})
     spark = spark_engine(spark_session(settings))
-    con = ibis.duckdb.connect()
-    duck = Engine("duckdb", con, lambda files: con.read_parquet(files, hive_partitioning=False))
+    duck = Engine("duckdb", Backend())
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         for n in args.rows:

@@ -406,7 +406,7 @@ def whole_run(sizes: list[int], threads: int, memory: str, shape: str, tmp: Path
     from telshield.reference.numbering import load_plan_table
     from telshield.services.alerts import InMemoryAlertSink
     from telshield.services.detection import DetectConfig, Detector
-    from telshield.services.lakeread import FeedReader
+    from telshield.services.lakeread import Backend, FeedReader
     from telshield.services.rules import load_rules
 
     plan = load_plan_table(tmp / "plan")
@@ -415,7 +415,7 @@ def whole_run(sizes: list[int], threads: int, memory: str, shape: str, tmp: Path
         make_calls(n, tmp / f"calls-{n}.parquet", shape=shape)
         feeds_folder(tmp / f"calls-{n}.parquet", root)
         con = ibis.duckdb.connect(threads=threads, memory_limit=memory)
-        det = Detector(FeedReader(root, con), InMemoryAlertSink(), DetectConfig(),
+        det = Detector(FeedReader(root, Backend(con)), InMemoryAlertSink(), DetectConfig(),
                        load_rules(None), plan=plan)
         det.features(UNTIL)  # warm: file metadata, the plan's registration
         ones, pieces = [], []

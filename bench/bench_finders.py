@@ -49,7 +49,7 @@ from telshield.detect.numbering import PREFIX_WIDTHS
 from telshield.domain.dens import DenProfile
 from telshield.domain.numbers import CANONICAL_PATTERN
 from telshield.services.hotspots import ScanParams
-from telshield.services.lakeread import FeedReader
+from telshield.services.lakeread import Backend, FeedReader
 
 MEMORY = "8GB"  # DuckDB's working memory, both sides
 CALLS_PER_SUBSCRIBER = 22  # call rows per subscriber a week in a generated province (seed 7)
@@ -258,8 +258,8 @@ def measure(w: Path, threads: int, memory: str, plan: pa.Table, check: bool,
     DuckDB connections spill to ``spill`` when over ``memory``."""
     since, until, _ = span(w)
     prof, scan = DenProfile(), ScanParams()
-    reader = FeedReader(w, ibis.duckdb.connect(threads=threads, memory_limit=memory,
-                                               temp_directory=str(spill)))
+    reader = FeedReader(w, Backend(ibis.duckdb.connect(threads=threads, memory_limit=memory,
+                                                       temp_directory=str(spill))))
     con = duckdb.connect(config={"threads": threads, "memory_limit": memory,
                                  "temp_directory": str(spill)})
     con.register("plan", plan)

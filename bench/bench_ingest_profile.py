@@ -93,7 +93,7 @@ def main(argv: list[str]) -> None:
                                                profile=profile, rows=a.rows)))
             # The same rows in the same lake layout: the profile changed nothing but the form.
             if i == 0:
-                same = duckdb.sql(
+                same = duckdb.execute(
                     f"SELECT count(*) FROM (SELECT * FROM read_parquet('{d}/a-0/calls/*/*.parquet')"
                     f" EXCEPT SELECT * FROM read_parquet('{d}/b-0/calls/*/*.parquet'))"
                 ).fetchall()[0][0]

@@ -19,6 +19,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,7 +36,7 @@ from telshield.wiring.trace import tracer
 T0 = datetime(2026, 2, 1)
 
 
-def _write(root: Path, feed: str, cols: dict[str, list[object]]) -> None:
+def _write(root: Path, feed: str, cols: dict[str, list[Any]]) -> None:
     schema = FEEDS[feed].schema
     n = len(next(iter(cols.values())))
     table = pa.table({f.name: pa.array(cols.get(f.name, [None] * n), f.type) for f in schema},

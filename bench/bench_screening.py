@@ -170,11 +170,20 @@ def _server(kind: str, data_dir: Path, port: int) -> Iterator[subprocess.Popen[b
     try:
         time.sleep(6)
         if proc.poll() is not None:
-            raise RuntimeError(f"{kind} server died: {proc.stderr.read().decode()[-2000:]}")
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"{kind} server died: {err[-2000:]}")
         yield proc
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def _figure(pattern: str, out: str) -> float:
+    """The number ``pattern``'s first group finds in a load tool's report."""
+    m = re.search(pattern, out)
+    if m is None:
+        raise RuntimeError(f"no {pattern!r} in the load tool's report:\n{out[-2000:]}")
+    return float(m.group(1))
 
 
 def _wrk(url: str, seconds: int, script: Path | None = None) -> float:
@@ -182,7 +191,7 @@ def _wrk(url: str, seconds: int, script: Path | None = None) -> float:
     if script:
         cmd[1:1] = ["-s", str(script)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return _figure(r"Requests/sec:\s+([\d.]+)", out)
 
 
 def bench_http(args: argparse.Namespace) -> dict[str, float]:
@@ -227,8 +236,8 @@ def bench_http(args: argparse.Namespace) -> dict[str, float]:
                  "-H", f"Authorization: Bearer {_TOKEN}",
                  "-T", "application/json", "-D", str(d / "one.json"), base + "/v1/decisions"],
                 capture_output=True, text=True, check=True).stdout
-        p99 = float(re.search(r"99% in ([\d.]+) secs", hey).group(1)) * 1000
-        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", hey).group(1))
+        p99 = _figure(r"99% in ([\d.]+) secs", hey) * 1000
+        rate = _figure(r"Requests/sec:\s+([\d.]+)", hey)
     return {"empty_req_s": empty, "empty_post_req_s": post, "decide_req_s": single,
             "decide_vs_empty": single / empty, "decide_vs_empty_post": single / post,
             "decide_vs_empty_post_per_round": min(

@@ -94,7 +94,7 @@ def _lake_rows(lake: Path) -> tuple[int, int]:
     if not files:
         return 0, 0
     lst = "[" + ", ".join(f"'{f}'" for f in files) + "]"
-    n, d = duckdb.sql(
+    n, d = duckdb.execute(
         f"SELECT count(*), count(DISTINCT call_id) FROM read_parquet({lst})").fetchall()[0]
     return int(n), int(d)
 

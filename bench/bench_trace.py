@@ -37,7 +37,7 @@ from bench.bench_police import _lake
 from telshield.detect.trace import links
 from telshield.services.store import FixedClock
 from telshield.services.trace import TraceService
-from telshield.settings import Settings
+from telshield.settings import EngineSettings, Settings
 from telshield.store.sql import open_store
 from telshield.wiring.trace import tracer
 
@@ -106,10 +106,10 @@ def main(argv: list[str]) -> None:
     store = open_store(f"sqlite:///{(work / 'store.db').as_posix()}")
     clock = FixedClock(datetime(2026, 3, 1, 9))
 
-    settings = Settings(data_dir=work, engine={
-        "spark_master": a.master, "spark_conf": {
+    settings = Settings(data_dir=work, engine=EngineSettings(
+        spark_master=a.master, spark_conf={
             "spark.sql.shuffle.partitions": a.shuffle_partitions, "spark.ui.enabled": "false",
-            "spark.driver.memory": "4g"}})
+            "spark.driver.memory": "4g"}))
 
     def svc(engine: str = "duckdb") -> TraceService:
         return tracer(settings, store, clock=clock, lake=lake, engine=engine)

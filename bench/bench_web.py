@@ -257,8 +257,8 @@ def figures_only(work: Path, decisions: int, log_mb: float, repeat: int) -> None
     for _ in range(repeat):
         for way in ways:
             if way == "counted anew":
-                for f in folder.glob(f"*{SUMMARY_SUFFIX}"):
-                    f.unlink()
+                for summary in folder.glob(f"*{SUMMARY_SUFFIX}"):
+                    summary.unlink()
             if way != "next read":  # the next read: the same source, its open file read
                 f = Figures(store, clock, plan=lambda: ibis.memtable(plan),
                             **({"calls": decision_calls(folder)} if way == "calls" else
