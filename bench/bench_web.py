@@ -120,7 +120,7 @@ def build(work: Path, n: int, decisions: int = 0, log_mb: float = 256,
     from pydantic import SecretStr
 
     from bench.bench_disposal import _numbers, seed_lists
-    from telshield.api.app import create_app
+    from telshield.api.app import create_app, settle
     from telshield.domain.alerts import Alert, Reason, Tier
     from telshield.domain.audit import AuditEvent
     from telshield.domain.cases import ActionKind, Policy
@@ -181,7 +181,9 @@ def build(work: Path, n: int, decisions: int = 0, log_mb: float = 256,
     with store.transaction() as tx:  # what happens between two ticks' checkpoints
         tx.audit.append([AuditEvent("bench", "case.note", f"case:{i}", T0, {"i": i})
                          for i in range(200)])
-    return (create_app(settings, disposal=d), key, numbers, checks,
+    app = create_app(settings, disposal=d)
+    settle()  # as the server's factory does once it has started
+    return (app, key, numbers, checks,
             lambda: create_app(settings, disposal=disposal(settings, store=store, clock=clock)))
 
 
@@ -198,7 +200,7 @@ def existing(data_dir: Path, config: Path | None, at: datetime | None) -> Any:
     """The app over an existing data directory, the bench user's name and key, the paths'
     middle case id and alerted number, how to start another app (a restart) and how to
     disable the bench user at the end."""
-    from telshield.api.app import create_app
+    from telshield.api.app import create_app, settle
     from telshield.cli.common import existing_data
     from telshield.domain.paging import Page
     from telshield.services.store import Clock, FixedClock, SystemClock
@@ -214,7 +216,9 @@ def existing(data_dir: Path, config: Path | None, at: datetime | None) -> Any:
         alerts = tx.alerts.find(page=Page(limit=1))
     mid = (cases[0].id or 0) // 2 + 1 if cases else 0
     number = alerts[0].alert.msisdn if alerts else "8613800000000"
-    return (create_app(settings, disposal=d), name, key, mid, number,
+    app = create_app(settings, disposal=d)
+    settle()  # as the server's factory does once it has started
+    return (app, name, key, mid, number,
             lambda: create_app(settings, disposal=disposal(settings, clock=clock)),
             lambda: d.users.disable(name, actor="bench"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -112,4 +113,15 @@ def from_environment() -> FastAPI:
     config = os.environ.get("TELSHIELD_CONFIG")
     app = create_app(load_settings(Path(config) if config else None))
     app.state.registrations.warm()  # the check's risk ranking, built at start, not per check
+    settle()
     return app
+
+
+def settle() -> None:
+    """Move what start-up made (modules, routes, services and their state: some 170,000
+    objects) out of the cyclic garbage collector's way, for a long-running server process.
+    Otherwise every full collection walks all of it (about 100 ms on one core, every few
+    requests on the trace pages: their p95); after it, only what requests made since.
+    Objects frozen here are never collected, so it runs once, after start-up's garbage is."""
+    gc.collect()
+    gc.freeze()
