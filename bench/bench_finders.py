@@ -292,6 +292,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     from telshield.reference.numbering import load_plan_table
 
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         plan = load_plan_table(Path(tmp) / "plan")
         root = args.dir or Path(tmp)

@@ -6,10 +6,11 @@ the same run.
 A fresh SQLite store holds ``--numbers`` black list entries, open alerts on as many numbers and
 a bulk suspension of them (cases, actions, hash-chained audit events: a month of Jiangsu's
 disposals at 180,000). Each page is then fetched ``--requests`` times in-process (Starlette's
-TestClient, logged in as an admin: the full app, session and middleware included) and its p50
-and p95 printed, beside the same for ``/healthz`` (no store work) as the baseline. The issue's
-bar: p95 <= 300 ms for every page. A checkpoint of the audit chain is written at the head
-once the store is built (as each tick of ``telshield run`` does) and 200 events follow it:
+TestClient, logged in as an admin: the full app, session and middleware included, its start-up
+heap frozen as the server's factory does, ``api.app.settle``) and its p50 and p95 printed,
+beside the same for ``/healthz`` (no store work) as the baseline. The issue's bar: p95 <= 300
+ms for every page. A checkpoint of the audit chain is written at the head once the store is
+built (as each tick of ``telshield run`` does) and 200 events follow it:
 ``/web/audit/verify`` checks from that checkpoint and is timed like the pages;
 ``/web/audit/verify?full=1`` re-hashes the whole chain and is timed once, apart.
 

@@ -306,8 +306,10 @@ class Figures:
                     return kept[2]
                 if self.background:  # serve what is kept, read anew beside the views
                     if self.refresher is None or not self.refresher.is_alive():
+                        # Not a daemon: a process that exits while it is inside DuckDB
+                        # aborts; the exit waits for the read to end instead.
                         self.refresher = threading.Thread(
-                            target=self._read, args=(list(spans), key), daemon=True,
+                            target=self._read, args=(list(spans), key), daemon=False,
                             name="figures-refresh")
                         self.refresher.start()
                     return kept[2]

@@ -144,7 +144,7 @@ class RiskIndex:
                 return self._table
         stale = self.max_age_s > 0 and self._monotonic() - self._built >= self.max_age_s
         if stale and self._rebuilding.acquire(blocking=False):
-            threading.Thread(target=self._rebuild, name="regrisk-refresh", daemon=True).start()
+            threading.Thread(target=self._rebuild, name="regrisk-refresh", daemon=False).start()
         return table
 
     def _rebuild(self) -> None:
@@ -159,8 +159,10 @@ class RiskIndex:
 
     def warm(self) -> threading.Thread:
         """Build the first copy in the background now (at service start), so that the first
-        check need not wait for it; returns the thread."""
-        t = threading.Thread(target=self._current, name="regrisk-warm", daemon=True)
+        check need not wait for it; returns the thread. The builds run on threads that are not
+        daemons: a process that exits while one is inside DuckDB aborts (it did, when a
+        server was stopped during its first seconds), so the exit waits for the build."""
+        t = threading.Thread(target=self._current, name="regrisk-warm", daemon=False)
         t.start()
         return t
 
