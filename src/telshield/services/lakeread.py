@@ -150,5 +150,5 @@ class Prepared:
             self.con.execute(f"INSERT INTO {self.name} ({cols}) SELECT {cols} FROM {view}")
         finally:
             self.con.unregister(view)
-        return [self.con.execute(sql).to_arrow_table().cast(schema)
+        return [self.con.sql(sql).to_arrow_table().cast(schema)
                 for sql, schema in self.queries]
