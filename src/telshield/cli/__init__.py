@@ -83,9 +83,9 @@ def _register() -> None:
     from telshield.cli import world  # province simulator
 
     world.register(app)
-    from telshield.cli import audit, cases, lists, serve, users  # disposal
+    from telshield.cli import audit, cases, lists, serve, store, users  # disposal
 
-    for area in (lists, cases, audit, users, serve):
+    for area in (lists, cases, audit, users, serve, store):
         area.register(app)
     from telshield.cli import registrations  # the registration check
 

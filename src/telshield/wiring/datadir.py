@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from telshield.domain.errors import NotFound
+from telshield.domain.audit import ChainReport
+from telshield.domain.errors import InvalidInput, NotFound
 from telshield.settings import Settings
 from telshield.wiring.health import schema_revision
 
@@ -66,6 +67,56 @@ def init_data_dir(settings: Settings) -> Initialised:
         store.dispose()
     return Initialised(data_dir=str(settings.data_dir), store=_shown_url(settings),
                        created=not before, revision=revision)
+
+
+@dataclass(frozen=True)
+class StoreCopy:
+    """What ``copy_store`` copied, and what it found on the target afterwards."""
+
+    source: str  # URLs as shown: without passwords
+    target: str
+    revision: str
+    rows: dict[str, int]  # copied, per table
+    chain: ChainReport  # the audit chain re-hashed on the target
+
+
+def copy_store(settings: Settings, url: str) -> StoreCopy:
+    """Copy the data directory's store into the empty store at ``url``, migrated here to this
+    version's schema first; then
+    count every table on both sides and re-hash the audit chain on the target under the
+    installation's keys. InvalidInput when the source is at another schema revision (run
+    ``telshield init`` first) or a count differs; Conflict when the target holds rows."""
+    from sqlalchemy.engine import make_url
+
+    from telshield.services.audit import AuditService
+    from telshield.store.copy import copy_rows, row_counts
+    from telshield.store.sql import open_store
+    from telshield.wiring.security import audit_keys
+
+    require_data_dir(settings)
+    shown = make_url(url).render_as_string(hide_password=True)
+    if make_url(url) == make_url(settings.store_url):
+        raise InvalidInput(f"the target {shown} is this data directory's own store: name "
+                           "another database")
+    source = _open(settings)
+    target = open_store(url)  # creates the schema's tables: migrated to head
+    try:
+        here, there = schema_revision(source), schema_revision(target)
+        if here != there:
+            raise InvalidInput(f"the store is at schema revision {here} and this version's is "
+                               f"{there}: run `telshield init --data-dir {settings.data_dir}` "
+                               "first, then copy")
+        rows = copy_rows(source.engine, target.engine)
+        counted = row_counts(target.engine)
+        if counted != rows:
+            bad = {t: (rows[t], counted.get(t)) for t in rows if counted.get(t) != rows[t]}
+            raise InvalidInput(f"the target's row counts differ from the rows copied: {bad}")
+        chain = AuditService(target, audit_keys(settings)).verify()
+    finally:
+        source.dispose()
+        target.dispose()
+    return StoreCopy(source=_shown_url(settings), target=shown, revision=here, rows=rows,
+                     chain=chain)
 
 
 def _open(settings: Settings, *, upgrade: bool = False) -> SqlStore:
