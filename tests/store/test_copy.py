@@ -5,11 +5,12 @@ lists' versions going on from the copied heads)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from tests.conftest import Target
+from tests.conftest import Target, _pg_schema
 from typer.testing import CliRunner
 
 from telshield.cli import _register, app, exit_code
@@ -38,8 +39,8 @@ def _store(settings: Settings) -> SqlStore:
     return open_store(settings.store_url)
 
 
-def _source(tmp_path: Path) -> Settings:
-    settings = Settings(data_dir=tmp_path / "pilot")
+def _source(tmp_path: Path, url: str = "") -> Settings:
+    settings = Settings(data_dir=tmp_path / "pilot", store=StoreSettings(url=url))
     init_data_dir(settings)
     store = _store(settings)
     d = disposal(settings, store=store, clock=FixedClock(T0))
@@ -83,6 +84,20 @@ def test_every_row_is_copied_and_the_target_goes_on(db: Target, tmp_path: Path) 
         assert d.audit.verify().ok and d.audit.verify().checked > head.checked
     finally:
         store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_copies_too(tmp_path: Path) -> None:
+    """From PostgreSQL (read in one repeatable-read snapshot) to a SQLite file."""
+    with contextmanager(_pg_schema)() as pg:
+        settings = _source(tmp_path, _url(pg))
+        target = f"sqlite:///{(tmp_path / 'copy.db').as_posix()}"
+        source = _store(settings)
+        before = row_counts(source.engine)
+        source.dispose()
+        done = copy_store(settings, target)
+        assert done.rows == before and done.rows["cases"] == 8
+        assert done.chain.ok and done.chain.checked == before["audit_events"]
 
 
 def test_a_store_with_rows_is_never_written(db: Target, tmp_path: Path) -> None:

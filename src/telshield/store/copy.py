@@ -22,8 +22,7 @@ BATCH = 5_000
 _SEEDED: dict[str, Callable[[sa.Table], sa.ColumnElement[bool]]] = {"heads": lambda t: t.c.n == 0}
 
 
-def copy_rows(source: Engine, target: Engine, *, batch: int = BATCH,
-              progress: Callable[[str, int], None] = lambda _t, _n: None) -> dict[str, int]:
+def copy_rows(source: Engine, target: Engine, *, batch: int = BATCH) -> dict[str, int]:
     """Copy every table's rows from ``source`` into the empty ``target``; the rows copied per
     table. Conflict, with nothing written, when the target holds any row."""
     counts: dict[str, int] = {}
@@ -38,7 +37,6 @@ def copy_rows(source: Engine, target: Engine, *, batch: int = BATCH,
         with src.begin():  # one snapshot of the source for every table
             for t in metadata.sorted_tables:
                 counts[t.name] = _copy_table(src, dst, t, batch)
-                progress(t.name, counts[t.name])
         if target.dialect.name == "postgresql":
             _move_sequences(dst)
     return counts
