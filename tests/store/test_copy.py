@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from telshield.cli import _register, app, exit_code
 from telshield.domain.alerts import Alert, Reason, Tier
 from telshield.domain.cases import Policy
-from telshield.domain.errors import Conflict, InvalidInput, TelshieldError
+from telshield.domain.errors import Conflict, InvalidInput, TelshieldError, Unavailable
 from telshield.services.audit import AuditService
 from telshield.services.cases import CaseService
 from telshield.services.store import FixedClock
@@ -115,6 +115,21 @@ def test_the_own_store_is_refused(tmp_path: Path) -> None:
     settings = _source(tmp_path)
     with pytest.raises(InvalidInput, match="own store"):
         copy_store(settings, settings.store_url)
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("postgres.internal/telshield", "is not a database URL: write it as postgresql"),
+    ("mysql://telshield@db/telshield", "PostgreSQL or SQLite only"),
+])
+def test_a_url_that_names_no_store_is_refused(tmp_path: Path, url: str, said: str) -> None:
+    with pytest.raises(InvalidInput, match=said):
+        copy_store(_source(tmp_path), url)
+
+
+def test_an_unreachable_target_names_the_option_not_the_password(tmp_path: Path) -> None:
+    with pytest.raises(Unavailable, match="check --to") as e:
+        copy_store(_source(tmp_path), "postgresql+psycopg://ann:s3cret-pw@127.0.0.1:1/telshield")
+    assert "s3cret-pw" not in str(e.value)
 
 
 def _invoke(*args: str) -> tuple[int, str]:

@@ -118,7 +118,7 @@ def from_environment() -> FastAPI:
 
 
 def settle() -> None:
-    """Move what start-up made (modules, routes, services and their state: some 170,000
+    """Move what start-up made (modules, routes, services and their state: some 200,000
     objects) out of the cyclic garbage collector's way, for a long-running server process.
     Otherwise every full collection walks all of it (about 100 ms on one core, every few
     requests on the trace pages: their p95); after it, only what requests made since.

@@ -82,24 +82,40 @@ class StoreCopy:
 
 def copy_store(settings: Settings, url: str) -> StoreCopy:
     """Copy the data directory's store into the empty store at ``url``, migrated here to this
-    version's schema first; then
-    count every table on both sides and re-hash the audit chain on the target under the
-    installation's keys. InvalidInput when the source is at another schema revision (run
-    ``telshield init`` first) or a count differs; Conflict when the target holds rows."""
+    version's schema first; then count every table on the target and re-hash the audit chain
+    there under the installation's keys. InvalidInput for a URL that names no SQLite or
+    PostgreSQL database, or this store itself, or when the source is at another schema
+    revision (run ``telshield init`` first); Unavailable when the target cannot be reached;
+    Conflict when it holds rows."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
+    from telshield.domain.errors import Conflict, Unavailable
     from telshield.services.audit import AuditService
     from telshield.store.copy import copy_rows, row_counts
     from telshield.store.sql import open_store
     from telshield.wiring.security import audit_keys
 
     require_data_dir(settings)
-    shown = make_url(url).render_as_string(hide_password=True)
-    if make_url(url) == make_url(settings.store_url):
+    try:
+        target_url = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(f"--to {url!r} is not a database URL: write it as "
+                           "postgresql+psycopg://USER@HOST:PORT/DB or sqlite:///PATH") from None
+    shown = target_url.render_as_string(hide_password=True)
+    if target_url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidInput(f"--to {shown}: the store runs on PostgreSQL or SQLite only")
+    if target_url == make_url(settings.store_url):
         raise InvalidInput(f"the target {shown} is this data directory's own store: name "
                            "another database")
     source = _open(settings)
-    target = open_store(url)  # creates the schema's tables: migrated to head
+    try:
+        target = open_store(url)  # creates the schema's tables: migrated to head
+    except Unavailable as e:
+        source.dispose()
+        cause = getattr(e.__cause__, "orig", e.__cause__)
+        raise Unavailable(f"cannot reach the target {shown}: {cause}; check --to and that the "
+                          "database is running") from None
     try:
         here, there = schema_revision(source), schema_revision(target)
         if here != there:
@@ -108,9 +124,10 @@ def copy_store(settings: Settings, url: str) -> StoreCopy:
                                "first, then copy")
         rows = copy_rows(source.engine, target.engine)
         counted = row_counts(target.engine)
-        if counted != rows:
+        if counted != rows:  # something else wrote there meanwhile
             bad = {t: (rows[t], counted.get(t)) for t in rows if counted.get(t) != rows[t]}
-            raise InvalidInput(f"the target's row counts differ from the rows copied: {bad}")
+            raise Conflict(f"the target's row counts (copied, found) differ: {bad}; keep "
+                           "every other process off the target, empty it and copy again")
         chain = AuditService(target, audit_keys(settings)).verify()
     finally:
         source.dispose()
