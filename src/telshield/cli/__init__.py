@@ -8,6 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
+from telshield.cli.common import command_group
 from telshield.domain.errors import (
     Conflict,
     Forbidden,
@@ -18,7 +19,7 @@ from telshield.domain.errors import (
     Unavailable,
 )
 
-app = typer.Typer(
+app = command_group(
     name="telshield",
     help="Telecom anti-fraud governance: ingest feeds, detect fraud, dispose, screen calls.",
     no_args_is_help=True,

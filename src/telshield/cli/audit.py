@@ -8,11 +8,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    command_group,
+    existing_data,
+    table,
+    whole,
+)
 from telshield.domain.audit import ChainedEvent
 
 console = Console()
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+audit_app = command_group(help="The tamper-evident audit log.", no_args_is_help=True)
 
 
 @audit_app.command("verify")

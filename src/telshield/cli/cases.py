@@ -10,7 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    command_group,
+    existing_data,
+    table,
+    whole,
+)
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.cases import Case, Command, parse_action
 from telshield.domain.paging import Page
@@ -18,7 +25,7 @@ from telshield.services.cases import CaseService
 from telshield.settings import Settings
 
 console = Console()
-cases_app = typer.Typer(help="Disposal cases (预警处置): re-verify, restrict, suspend, appeal.",
+cases_app = command_group(help="Disposal cases (预警处置): re-verify, restrict, suspend, appeal.",
                         no_args_is_help=True)
 
 

@@ -11,7 +11,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, settings_from, table
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    command_group,
+    existing_data,
+    settings_from,
+    table,
+)
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.bundles import Bundle, parse_status
 from telshield.domain.cases import parse_action
@@ -19,8 +26,8 @@ from telshield.domain.paging import Page
 from telshield.services.bundles import BundleService
 
 console = Console()
-clues_app = typer.Typer(help="Police clues (线索).", no_args_is_help=True)
-bundles_app = typer.Typer(
+clues_app = command_group(help="Police clues (线索).", no_args_is_help=True)
+bundles_app = command_group(
     help="Clue bundles: the numbers a clue's trace ties to it, proposed for disposal.",
     no_args_is_help=True)
 

@@ -124,3 +124,13 @@ def emit(text: str, out: Path | None, console: Console) -> None:
     else:
         out.write_text(text, encoding="utf-8")
         console.print(f"wrote {out}")
+
+
+def command_group(**options: Any) -> typer.Typer:
+    """A group of commands whose help is printed as written.
+
+    Help texts name settings sections (``[engine] name``) and environment variables
+    (``[env: TELSHIELD_DATA_DIR]``); Rich markup, Typer's default when Rich is installed,
+    would take those for style tags and drop them from ``--help``.
+    """
+    return typer.Typer(rich_markup_mode=None, **options)

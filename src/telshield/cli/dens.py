@@ -14,6 +14,7 @@ from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
     EngineOption,
+    command_group,
     emit,
     existing_data,
     feed_time,
@@ -27,7 +28,7 @@ from telshield.domain.paging import Page
 from telshield.services.dens import DenService
 
 console = Console()
-dens_app = typer.Typer(help="GOIP dens (窝点): find, list, show, export, dispose.",
+dens_app = command_group(help="GOIP dens (窝点): find, list, show, export, dispose.",
                        no_args_is_help=True)
 
 

@@ -9,7 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, EngineOption, settings_from
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    EngineOption,
+    command_group,
+    settings_from,
+)
 from telshield.cli.detect import RulesOption, parse_span
 from telshield.settings import Settings
 
@@ -17,7 +23,8 @@ if TYPE_CHECKING:  # the evaluation loads the engine: imported where it runs
     from telshield.evaluate.detection import DetectionReport
 
 console = Console()
-evaluate_app = typer.Typer(help="Measure detectors against simulator truth.", no_args_is_help=True)
+evaluate_app = command_group(help="Measure detectors against simulator truth.",
+                             no_args_is_help=True)
 
 
 @evaluate_app.command("detection")

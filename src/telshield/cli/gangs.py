@@ -14,6 +14,7 @@ from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
     EngineOption,
+    command_group,
     emit,
     existing_data,
     feed_time,
@@ -28,8 +29,9 @@ from telshield.domain.paging import Page
 from telshield.services.gangs import GangService
 
 console = Console()
-gangs_app = typer.Typer(help="Card-trafficking gangs (开卡贩卡团伙): find, show, export, dispose.",
-                        no_args_is_help=True)
+gangs_app = command_group(
+    help="Card-trafficking gangs (开卡贩卡团伙): find, show, export, dispose.",
+    no_args_is_help=True)
 
 
 def _service(config: Path | None, data_dir: Path | None, engine: str | None = "duckdb"

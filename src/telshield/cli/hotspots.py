@@ -15,6 +15,7 @@ from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
     EngineOption,
+    command_group,
     existing_data,
     feed_time,
     settings_from,
@@ -28,7 +29,7 @@ from telshield.domain.paging import Page
 from telshield.services.hotspots import HotspotService
 
 console = Console()
-hotspots_app = typer.Typer(help="Out-of-town concentration hotspots (外地号码聚集): find, list, "
+hotspots_app = command_group(help="Out-of-town concentration hotspots (外地号码聚集): find, list, "
                            "show.", no_args_is_help=True)
 
 

@@ -22,6 +22,7 @@ from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
     InitOption,
+    command_group,
     existing_data,
     settings_from,
     table,
@@ -45,7 +46,7 @@ from telshield.wiring.ingest import (
 )
 
 console = Console()
-lake_app = typer.Typer(help="Look into the lake: what each feed holds and what was quarantined.")
+lake_app = command_group(help="Look into the lake: what each feed holds and what was quarantined.")
 
 
 ProfileOption = Annotated[
@@ -201,7 +202,7 @@ class _IngestGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-ingest_app = typer.Typer(
+ingest_app = command_group(
     cls=_IngestGroup, no_args_is_help=True,
     help="Get feeds into the lake: files (telshield ingest FEED PATH...) or a message stream.",
 )
@@ -218,7 +219,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(feeds_app, name="feeds")
 
 
-feeds_app = typer.Typer(help="The feeds' schemas and checks.")
+feeds_app = command_group(help="The feeds' schemas and checks.")
 
 
 @feeds_app.command("describe")

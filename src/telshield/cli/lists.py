@@ -11,13 +11,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    command_group,
+    existing_data,
+    table,
+    whole,
+)
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.lists import ListEntry
 from telshield.services.lists import ListService
 
 console = Console()
-lists_app = typer.Typer(help="Black, white and grey lists (黑白名单).", no_args_is_help=True)
+lists_app = command_group(help="Black, white and grey lists (黑白名单).", no_args_is_help=True)
 
 
 WideOption = Annotated[bool, typer.Option(

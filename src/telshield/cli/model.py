@@ -13,6 +13,7 @@ from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
     EngineOption,
+    command_group,
     existing_data,
     settings_from,
     table,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 console = Console()
 err = Console(stderr=True)
-model_app = typer.Typer(help="The fraud model: train, list, choose, score.", no_args_is_help=True)
+model_app = command_group(help="The fraud model: train, list, choose, score.", no_args_is_help=True)
 
 TableOption = Annotated[Path | None, typer.Option(
     "--features", help="A per-number feature table (CSV or Parquet) instead of the lake.",

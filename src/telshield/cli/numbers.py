@@ -8,12 +8,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, settings_from, table, whole
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    command_group,
+    settings_from,
+    table,
+    whole,
+)
 from telshield.domain.numbers import NumberKind, classify, mask, normalise
 from telshield.wiring.numbers import numbering_plan, plan_table
 
 console = Console()
-numbers_app = typer.Typer(help="The numbering plan: what a number is, whose, and from where.")
+numbers_app = command_group(help="The numbering plan: what a number is, whose, and from where.")
 
 
 @numbers_app.command("classify")

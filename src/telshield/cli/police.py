@@ -11,13 +11,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    command_group,
+    existing_data,
+    table,
+    whole,
+)
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.police import PoliceRequest, TargetKind, mask_id_hash
 from telshield.services.police import PoliceService
 
 console = Console()
-police_app = typer.Typer(help="Police coordination: requests from units, maker-checker, SLA, "
+police_app = command_group(help="Police coordination: requests from units, maker-checker, SLA, "
                          "response packages, clue feedback.", no_args_is_help=True)
 IdArg = Annotated[int, typer.Argument(help="The request id.")]
 NoteOption = Annotated[str, typer.Option(help="A note kept with the step.")]

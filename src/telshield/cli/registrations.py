@@ -11,16 +11,23 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table, whole
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    command_group,
+    existing_data,
+    table,
+    whole,
+)
 from telshield.cli.users import ActorOption, default_actor
 from telshield.domain.errors import InvalidInput
 from telshield.domain.registrations import CheckResult, Order, StaffSuspension
 from telshield.services.registrations import RegistrationService
 
 console = Console()
-registration_app = typer.Typer(help="The registration check (入网核验) before a SIM is issued.",
+registration_app = command_group(help="The registration check (入网核验) before a SIM is issued.",
                                no_args_is_help=True)
-staff_app = typer.Typer(help="Staff IDs (工号) suspended from registering.",
+staff_app = command_group(help="Staff IDs (工号) suspended from registering.",
                         no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")]
 

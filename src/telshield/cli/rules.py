@@ -10,12 +10,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, EngineOption, settings_from
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    EngineOption,
+    command_group,
+    settings_from,
+)
 from telshield.cli.detect import FeedsOption, RulesOption, parse_span, parse_time
 from telshield.cli.users import ActorOption, default_actor
 
 console = Console()
-rules_app = typer.Typer(help="Early-warning rules: check and backtest.", no_args_is_help=True)
+rules_app = command_group(help="Early-warning rules: check and backtest.", no_args_is_help=True)
 
 
 @rules_app.command("check")

@@ -17,12 +17,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, settings_from
+from telshield.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    command_group,
+    existing_data,
+    settings_from,
+)
 from telshield.domain.errors import InvalidInput
 from telshield.settings import Settings
 
 console = Console()
-screen_app = typer.Typer(help="Real-time call screening: snapshot, SIP and HTTP faces, decisions.")
+screen_app = command_group(
+    help="Real-time call screening: snapshot, SIP and HTTP faces, decisions.")
 
 CsvOption = Annotated[Path | None, typer.Option(exists=True, dir_okay=False)]
 

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from telshield.cli.common import ConfigOption, DataDirOption, existing_data, table
+from telshield.cli.common import ConfigOption, DataDirOption, command_group, existing_data, table
 
 console = Console()
-store_app = typer.Typer(help="The store: copy it to another database.", no_args_is_help=True)
+store_app = command_group(help="The store: copy it to another database.", no_args_is_help=True)
 
 
 @store_app.command("copy")

@@ -13,6 +13,7 @@ from telshield.cli.common import (
     ConfigOption,
     DataDirOption,
     InitOption,
+    command_group,
     existing_data,
     table,
     whole,
@@ -20,7 +21,7 @@ from telshield.cli.common import (
 from telshield.domain.users import User
 
 console = Console()
-users_app = typer.Typer(help="Users and their API keys (roles: admin, analyst, disposer, "
+users_app = command_group(help="Users and their API keys (roles: admin, analyst, disposer, "
                         "police, auditor, sales).", no_args_is_help=True)
 
 ActorOption = Annotated[str, typer.Option("--actor", help="Who is doing this (for the audit).")]

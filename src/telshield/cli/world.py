@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from telshield.cli.common import command_group
 from telshield.wiring.world import (
     MONTHLY,
     check,
@@ -22,7 +23,7 @@ from telshield.wiring.world import (
 )
 
 console = Console()
-world_app = typer.Typer(help="The province simulator: feeds of a simulated network with truth.")
+world_app = command_group(help="The province simulator: feeds of a simulated network with truth.")
 
 
 @world_app.command("generate")
