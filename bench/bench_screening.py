@@ -9,7 +9,11 @@
 
 engine:   decisions per CPU-second (process time, so other work on the machine does not count)
           of the single path and the batch path, against the plainest pure-Python decision
-          (three dict lookups and a result dict per call).
+          (three dict lookups and a result dict per call). Then the stall: the calls sent
+          again within the hour, each caller to another callee (velocity keeps counters for
+          every caller seen twice), in batches of 1,000 with the cycle collector on as in a
+          face: the longest batch (wall ms), the full collections it ran and their longest
+          pause, and the objects the collector tracks at the end.
 snapshot: build time and bytes a number for N listed numbers.
 http:     `telshield screen http` (granian, 1 worker, with a token: the face refuses to start
           without one; requests present it): POST /v1/decisions throughput against
@@ -48,6 +52,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gc
 import json
 import os
 import re
@@ -147,7 +152,41 @@ def bench_engine(args: argparse.Namespace) -> dict[str, float]:
            "batch_per_s": max(batch() for _ in range(3))}
     res["single_vs_floor"] = res["single_per_s"] / res["floor_per_s"]
     res["batch_vs_floor"] = res["batch_per_s"] / res["floor_per_s"]
+    res.update(_stall(engine, callers, callees, ingress, now))
     return res
+
+
+def _stall(engine: Engine, callers: list[str], callees: list[str], ingress: list[str],
+           now: float) -> dict[str, float]:
+    """Every call twice in the hour (the second to another callee), batches of 1,000: the
+    longest batch and the full (generation 2) collections the cycle collector ran meanwhile."""
+    pauses: list[float] = []
+    started = [0.0]
+
+    def timer(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pauses.append(time.perf_counter() - started[0])
+
+    engine.velocity.reset()
+    again = callees[1:] + callees[:1]
+    worst = 0.0
+    gc.collect()
+    gc.callbacks.append(timer)
+    try:
+        for these in (callees, again):
+            for k in range(0, len(callers), 1000):
+                t = time.perf_counter()
+                engine.decide_batch(callers[k : k + 1000], these[k : k + 1000],
+                                    ingress[k : k + 1000], now)
+                worst = max(worst, time.perf_counter() - t)
+    finally:
+        gc.callbacks.remove(timer)
+    return {"stall_worst_batch_ms": worst * 1000, "stall_full_collections": len(pauses),
+            "stall_longest_collection_ms": max(pauses, default=0.0) * 1000,
+            "stall_tracked_objects": len(gc.get_objects())}
 
 
 def bench_snapshot(args: argparse.Namespace) -> dict[str, float]:
