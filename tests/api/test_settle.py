@@ -1,5 +1,5 @@
 """The server's factory moves what start-up made out of the garbage collector's way
-(``api.app.settle``): a full collection during a request then walks only what requests made,
+(``wiring.process.settle``): a full collection during a request then walks only what requests made,
 not the 200,000-odd objects of modules, routes and services (the trace pages' p95)."""
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +33,7 @@ from telshield.api.lockout import Lockout
 from telshield.api.observe import ApiMetrics, Observe, start_metrics_server
 from telshield.settings import Settings
 from telshield.wiring import Disposal
+from telshield.wiring.process import settle
 from telshield.wiring.security import checkpoint_path, shared_lockout
 
 
@@ -116,12 +116,3 @@ def from_environment() -> FastAPI:
     settle()
     return app
 
-
-def settle() -> None:
-    """Move what start-up made (modules, routes, services and their state: some 200,000
-    objects) out of the cyclic garbage collector's way, for a long-running server process.
-    Otherwise every full collection walks all of it (about 100 ms on one core, every few
-    requests on the trace pages: their p95); after it, only what requests made since.
-    Objects frozen here are never collected, so it runs once, after start-up's garbage is."""
-    gc.collect()
-    gc.freeze()

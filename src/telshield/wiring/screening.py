@@ -31,6 +31,7 @@ from telshield.screening.publish import publish
 from telshield.screening.snapshot import Outcome, Snapshot, SnapshotInput
 from telshield.screening.velocity import VelocityLimits
 from telshield.settings import ScreeningSettings, Settings
+from telshield.wiring.process import settle
 
 if TYPE_CHECKING:  # the disposal area is loaded only where redress is composed
     from telshield.services.redress import RedressService
@@ -132,6 +133,7 @@ async def run_sip(settings: Settings, host: str, port: int,
     engine, follower = open_engine(settings)
     server = RedirectServer(engine, default_ingress=s.default_ingress, peers=s.sip_peers,
                             redress_uri=redress_uri(settings))
+    settle()
     await until_signalled(run(server, follower, host=host, port=port,
                               metrics_port=s.sip_metrics_port, say=say))
 
@@ -167,7 +169,9 @@ def http_app_from_environment() -> ScreeningApp:
     from telshield.settings import load_settings
 
     config = os.environ.get("TELSHIELD_CONFIG")
-    return http_app(load_settings(Path(config) if config else None))
+    app = http_app(load_settings(Path(config) if config else None))
+    settle()
+    return app
 
 
 def screening_plan(settings: Settings) -> tuple[PlanTuple, ...]:

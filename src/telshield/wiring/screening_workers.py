@@ -138,6 +138,7 @@ def sip_worker(
     on ``sip_metrics_port + index``; serves until SIGTERM."""
     from telshield.screening.faces import run_sip_worker
     from telshield.screening.sip import RedirectServer
+    from telshield.wiring.process import settle
     from telshield.wiring.screening import open_engine, redress_uri
 
     if log_setup is not None:
@@ -152,6 +153,7 @@ def sip_worker(
             redress_uri=redress_uri(settings),
         )
         metrics = s.sip_metrics_port + index if s.sip_metrics_port else 0
+        settle()
         asyncio.run(
             until_signalled(
                 run_sip_worker(
