@@ -500,7 +500,7 @@ class HotspotSettings(BaseModel):
     baseline_days: int = Field(default=7, gt=0, description="a county's own history before it")
     replicates: int = Field(default=999, ge=99, description="Monte Carlo replicates")
     alpha: float = Field(default=0.01, gt=0, le=1, description="p-value from which an alert")
-    min_numbers: int = Field(default=3, ge=1, description="fewest numbers in a hotspot")
+    min_numbers: int = Field(default=2, ge=1, description="fewest numbers in a hotspot")
     min_factor: float = Field(
         default=3.0, ge=1, description="fewest times the county's own baseline"
     )

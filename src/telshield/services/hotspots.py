@@ -51,7 +51,7 @@ class ScanParams:
     floor_per_bucket: float = 1.0  # province-wide suspicious numbers per bucket, at the least
     replicates: int = 999
     alpha: float = 0.01
-    min_numbers: int = 3
+    min_numbers: int = 2
     min_factor: float = 3.0
     province: str = "Jiangsu"
     rule: SuspectRule = field(default_factory=SuspectRule)
