@@ -93,13 +93,21 @@ def evaluate_trace_cmd(
                                           find=find, step_hours=step_hours)
     if find:
         console.print(f"found first: {n_dens} den(s) (every {step_hours} h), {n_gangs} gang(s)")
-    t = table("group", "kind", "number", "others", f"in top {TOP}", "share")
+    t = table("group", "kind", "number", "others", f"in top {TOP}", "share", "also in",
+              "share, all its groups")
     for c in cases:
-        t.add_row(c.group, c.kind, c.number, str(c.others), str(c.hits), f"{c.share:.0%}")
+        t.add_row(c.group, c.kind, c.number, str(c.others), str(c.hits), f"{c.share:.0%}",
+                  ", ".join(c.also) or "-", f"{c.share_any:.0%}" if c.also else "")
     console.print(t)
     ok = sum(1 for c in cases if c.share >= 0.8)
     console.print(f"traces meeting the 80 % bar: {ok}/{len(cases)}; mean share "
                   f"{mean(c.share for c in cases):.1%}")
+    dual = [c for c in cases if c.also]
+    if dual:
+        ok_any = sum(1 for c in cases if c.share_any >= 0.8)
+        console.print(f"{len(dual)} traced number(s) belong to two groups (a gang's card in a "
+                      f"den): judged on all of a number's groups, {ok_any}/{len(cases)} meet "
+                      "the bar")
 
 
 def register(app: typer.Typer) -> None:
