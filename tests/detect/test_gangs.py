@@ -178,3 +178,36 @@ def test_annex_joins_a_gangs_parts_that_met_at_its_stores() -> None:
     got = annex([set(cut), set(gang), set(other)], links, cards)
     assert got == [{*gang, "b1", "b2", "g1", "g2", *cut}, set(other)]
     assert annex([], links, cards) == []
+
+
+def test_annex_takes_in_openers_who_came_back_to_the_gangs_staff_on_other_days() -> None:
+    def card(msisdn: str, store: str, staff: str, day: int) -> Card:
+        return Card(msisdn=msisdn, id_hash=msisdn[0], channel_id=store, staff_id=staff,
+                    by_order=False, registered_at=datetime(2026, 10, day, 14))
+
+    gang = ["a1", "a2", "b1", "b2"]  # found: openers a and b, served by X at S1 and Y at S2
+    cards = {c.msisdn: c for c in [
+        card("a1", "S1", "X", 1), card("a2", "S2", "Y", 1),
+        card("b1", "S1", "X", 2), card("b2", "S2", "Y", 2),
+        # came back a week later, to the gang's staff at its stores: no burst with the gang
+        card("k1", "S1", "X", 8), card("k2", "S2", "Y", 9), card("k3", "S2", "Z", 9),
+        # an honest customer's two cards in one visit to X
+        card("h1", "S1", "X", 5), card("h2", "S1", "X", 5),
+        # the gang's stores, but mostly other staff
+        card("m1", "S1", "Z", 6), card("m2", "S2", "Z", 7), card("m3", "S1", "X", 7),
+        # the gang's staff, but one card at a store of its own
+        card("n1", "S1", "X", 6), card("n2", "S9", "W", 8),
+        # the gang's staff on two days at its stores, then more: a late-comer's own burst
+        # brings along another opener (p) met only in that burst at the gang's stores
+        card("o1", "S1", "X", 10), card("o2", "S1", "X", 12),
+        card("p1", "S1", "V", 12), card("p2", "S2", "V", 12),
+    ]}
+    links = [_link("a1", "a2", LinkKind.ID), _link("b1", "b2", LinkKind.ID),
+             _link("a1", "b1", LinkKind.STAFF),
+             _link("k1", "k2", LinkKind.ID), _link("k2", "k3", LinkKind.ID),
+             _link("h1", "h2", LinkKind.ID), _link("m1", "m2", LinkKind.ID),
+             _link("m2", "m3", LinkKind.ID), _link("n1", "n2", LinkKind.ID),
+             _link("o1", "o2", LinkKind.ID), _link("p1", "p2", LinkKind.ID),
+             _link("o2", "p1", LinkKind.TERMINAL)]
+    got = annex([set(gang)], links, cards)
+    assert got == [{*gang, "k1", "k2", "k3", "o1", "o2", "p1", "p2"}]

@@ -98,6 +98,23 @@ def at_stores(group: Iterable[str], cards: Mapping[str, Card], where: set[str]) 
     return 2 * n > len(group)
 
 
+def counter_staff(names: Iterable[str], cards: Mapping[str, Card]) -> set[str]:
+    """The staff IDs that opened the given cards at a counter."""
+    return {cards[n].staff_id for n in names
+            if n in cards and not cards[n].by_order and cards[n].staff_id}
+
+
+def by_staff(group: Iterable[str], cards: Mapping[str, Card], where: set[str],
+             who: set[str]) -> bool:
+    """Whether every card of a group was opened at a counter of one of the stores ``where``,
+    and more than half of them by one of the staff IDs ``who``."""
+    group = list(group)
+    if not all(m in cards and not cards[m].by_order and cards[m].channel_id in where
+               for m in group):
+        return False
+    return 2 * sum(1 for m in group if cards[m].staff_id in who) > len(group)
+
+
 def _touching(parts: Sequence[set[str]], links: Iterable[GangLink]) -> dict[int, set[int]]:
     """Which strongly tied groups share a staff ID's or terminal's burst."""
     of = {n: i for i, part in enumerate(parts) for n in part}
@@ -162,15 +179,34 @@ def _free(j: int, *, owner: Mapping[int, int], after: int) -> bool:
     return j > after and j not in owner
 
 
+def _recruit(kept: set[int], parts: Sequence[set[str]], by_who: Mapping[str, set[int]],
+             cards: Mapping[str, Card], free: Callable[[int], bool]) -> set[int]:
+    """Add to ``kept`` every opener's group (``by_who``: the groups each staff ID opened a card
+    of) whose cards were all opened at the kept cards' stores, most of them by the kept
+    cards' own counter staff (``by_staff``), on any day: the same test as the stores', with
+    the colluding staff instead of a shared burst as the way in. One pass: a group taken in
+    this way adds no staff ID to the gang's, so one honest customer's clerk never brings in
+    the clerk's other customers."""
+    mine = set().union(*(parts[i] for i in kept))
+    where, who = stores(mine, cards), counter_staff(mine, cards)
+    return set(kept) | {j for j in {j for w in who for j in by_who.get(w, ())} - kept
+                        if free(j) and by_staff(parts[j], cards, where, who)}
+
+
 def annex(gangs: Sequence[set[str]], links: Sequence[GangLink],
           cards: Mapping[str, Card]) -> list[set[str]]:
     """The gangs' cores grown across Leiden's cuts: each gang, largest first, takes in the
     strongly tied groups outside every gang and the smaller gangs that share a staff ID's or
     terminal's burst with its cards and were opened mostly at its stores (``at_stores``), the
-    same test ``core`` applies inside a community. Modularity cuts a gang whose parts met only
-    through the colluding staff's bursts into several communities; this puts the parts back
-    together, and leaves apart two gangs that share one store but each used stores of its own.
-    Returns the grown gangs (a gang taken in by a larger one is gone), largest first."""
+    same test ``core`` applies inside a community; and the openers' groups outside every gang
+    that came to a counter on two days or more and whose cards were all opened at its stores,
+    most of them by its own counter staff (``by_staff``): a gang sends its openers back to the
+    same colluding staff day after day, while a burst ties only the cards opened within hours
+    of each other, and an honest customer's cards are mostly opened in one visit. Modularity
+    cuts a gang whose parts met only through the colluding staff's bursts into several
+    communities; this puts the parts back together, and leaves apart two gangs that share one
+    store but each used stores of its own. Returns the grown gangs (a gang taken in by a larger
+    one is gone), largest first."""
     if not gangs:
         return []
     names = set(cards) | {x for y in links for x in (y.a, y.b)}
@@ -182,12 +218,25 @@ def annex(gangs: Sequence[set[str]], links: Sequence[GangLink],
     parts += _components(names - taken,
                          [x for x in strong if x.a not in taken and x.b not in taken])
     touches = _touching(parts, links)
+    # Openers' groups outside every gang that came back to a counter on another day (two or
+    # more cards, all at a counter, on two days or more), by the staff IDs that opened them:
+    # what a gang's colluding staff may have opened on other days. An honest customer's two
+    # cards are mostly opened in one visit.
+    by_who: dict[str, set[int]] = defaultdict(set)
+    for j in range(len(gangs), len(parts)):
+        if (len(parts[j]) >= 2 and all(n in cards and not cards[n].by_order for n in parts[j])
+                and len({cards[n].registered_at.date() for n in parts[j]}) >= 2):
+            for w in counter_staff(parts[j], cards):
+                by_who[w].add(j)
     owner: dict[int, int] = {}  # group -> the gang (its index in parts) that took it in
     for g in range(len(gangs)):
         if g in owner:
             continue
         # groups after g: the smaller gangs, then the rest; none another gang took in
-        kept = _grow({g}, parts, touches, cards, partial(_free, owner=owner, after=g))
+        free = partial(_free, owner=owner, after=g)
+        kept = _grow({g}, parts, touches, cards, free)
+        # the gang's staff on other days, then the bursts those openers bring
+        kept = _grow(_recruit(kept, parts, by_who, cards, free), parts, touches, cards, free)
         for j in kept - {g}:
             owner[j] = g
     out = [set().union(*(parts[j] for j in [g, *[j for j, o in owner.items() if o == g]]))
