@@ -93,8 +93,8 @@ def evaluate_trace_cmd(
                                           find=find, step_hours=step_hours)
     if find:
         console.print(f"found first: {n_dens} den(s) (every {step_hours} h), {n_gangs} gang(s)")
-    t = table("group", "kind", "number", "others", f"in top {TOP}", "share", "also in",
-              "share, all its groups")
+    t = table(whole("group"), "kind", whole("number"), "others", f"in top {TOP}", "share",
+              "also in", "share, all its groups")
     for c in cases:
         t.add_row(c.group, c.kind, c.number, str(c.others), str(c.hits), f"{c.share:.0%}",
                   ", ".join(c.also) or "-", f"{c.share_any:.0%}" if c.also else "")
