@@ -218,10 +218,8 @@ def annex(gangs: Sequence[set[str]], links: Sequence[GangLink],
     parts += _components(names - taken,
                          [x for x in strong if x.a not in taken and x.b not in taken])
     touches = _touching(parts, links)
-    # Openers' groups outside every gang that came back to a counter on another day (two or
-    # more cards, all at a counter, on two days or more), by the staff IDs that opened them:
-    # what a gang's colluding staff may have opened on other days. An honest customer's two
-    # cards are mostly opened in one visit.
+    # The openers' groups ``_recruit`` may take in (two or more cards, all at a counter, on two
+    # days or more), by the staff IDs that opened them.
     by_who: dict[str, set[int]] = defaultdict(set)
     for j in range(len(gangs), len(parts)):
         if (len(parts[j]) >= 2 and all(n in cards and not cards[n].by_order for n in parts[j])
