@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # In a child process: freezing is for good, and the test process must not keep its garbage.
 PROBE = """
-import gc, json
+import gc, json, sys
 from telshield.wiring.screening import http_app_from_environment
 before = gc.get_freeze_count()
 app = http_app_from_environment()
-print(json.dumps({"before": before, "frozen": gc.get_freeze_count(),
+open(sys.argv[1], "w").write(json.dumps({"before": before, "frozen": gc.get_freeze_count(),
                   "walked": len(gc.get_objects()), "face": type(app).__name__}))
 """
 
@@ -28,9 +28,12 @@ def test_the_http_faces_factory_freezes_what_start_up_made(tmp_path: Path) -> No
     env = {**os.environ, "TELSHIELD_DATA_DIR": str(tmp_path),
            "TELSHIELD_SCREENING__HTTP_TOKEN": "a-token-for-the-switch",
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
-                         check=True, timeout=300).stdout
-    got = json.loads(next(x for x in out.splitlines() if x.startswith("{")))
+    # The figures go to a file: the process's own log lines (a background build's warning)
+    # may interleave with anything it prints.
+    result = tmp_path / "probe.json"
+    subprocess.run([sys.executable, "-c", PROBE, str(result)], env=env, capture_output=True,
+                   text=True, check=True, timeout=300)
+    got = json.loads(result.read_text())
     assert got["face"] == "ScreeningApp"
     assert got["before"] == 0
     assert got["frozen"] > 10_000  # modules and the engine: out of the collector's way
