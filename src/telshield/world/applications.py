@@ -235,9 +235,9 @@ def _statements(rng: np.random.Generator, cfg: WorldConfig, rows: _Rows
 
 def applications(rng: np.random.Generator, p: Province, start: datetime, nodes: Nodes,
                  sims: Sims, order: np.ndarray, order_ids: np.ndarray, orders: pa.Table,
-                 channels: Channels, sanctions: list[dict[str, object]]
+                 channels: Channels, sanctions: list[dict[str, object]], key: bytes
                  ) -> tuple[pa.Table, pa.Table]:
-    """The registrations feed and its truth table.
+    """The registrations feed and its truth table (identities hashed under ``key``).
 
     ``order`` sorts ``sims`` as the subscribers feed is written, ``order_ids`` the order id of
     each subscribers row (None: a store).
@@ -255,7 +255,7 @@ def applications(rng: np.random.Generator, p: Province, start: datetime, nodes: 
     hashes = np.array(rows.person, dtype=object)
     plain = ~rows.hashed
     if plain.any():
-        hashes[plain] = id_hashes(rows.person[plain])
+        hashes[plain] = id_hashes(rows.person[plain], key)
     feed = table("registrations", {
         "attempt_id": ids, "applied_at": times(start, rows.at), "id_hash": hashes,
         "holder_kind": rows.holder, "channel_id": rows.channel, "staff_id": rows.staff,

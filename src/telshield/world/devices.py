@@ -8,8 +8,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-# A fixed key: the simulator's hashes only need to look like the operator's (64 lowercase hex).
+# The simulator's hashes only need to look like the operator's (64 lowercase hex); each world
+# keys them by its seed (``world_key``), as each operator keys its own, so that two provinces
+# share no identity hash.
 WORLD_KEY = b"telshield-world-identity-key"
+
+
+def world_key(seed: int) -> bytes:
+    """The identity-hash key of the world drawn with ``seed``."""
+    return WORLD_KEY + b":" + str(seed).encode()
 
 PHONE_VENDORS = ("Apple", "Huawei", "Xiaomi", "OPPO", "vivo", "Honor", "Samsung", "realme")
 GOIP_MODELS = (
@@ -100,9 +107,9 @@ def imsis(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.array([f"460{m:02d}{x:010d}" for m, x in zip(mnc, msin, strict=True)], dtype=object)
 
 
-def id_hashes(labels: list[str] | np.ndarray) -> np.ndarray:
-    """HMAC-SHA256 hex digests of identity labels (never the raw identity itself)."""
-    keyed = hmac.new(WORLD_KEY, digestmod=hashlib.sha256)  # key schedule done once, then copied
+def id_hashes(labels: list[str] | np.ndarray, key: bytes) -> np.ndarray:
+    """HMAC-SHA256 hex digests of identity labels under ``key`` (never the raw identity)."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)  # key schedule done once, then copied
 
     def one(label: object) -> str:
         """The digest of one label."""

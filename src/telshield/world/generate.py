@@ -31,7 +31,7 @@ from telshield.world import (
     trafficking,
 )
 from telshield.world.config import WorldConfig
-from telshield.world.devices import make_tacs, phone_popularity, with_deskphones
+from telshield.world.devices import make_tacs, phone_popularity, with_deskphones, world_key
 from telshield.world.nodes import ROLE, SCENARIOS, Nodes, cell_index, concat
 from telshield.world.numbering import load_segments
 from telshield.world.registry import Channels, Sims, concat_sims, make_channels, ordinary_sims
@@ -190,10 +190,12 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
     w = _Writer(out, fmt)
     start = cfg.start
     w.feed("cells", cells_table(p.cells, p.counties))
-    subs, orders = subscribers_and_orders(rng, start, nodes, sims, cfg.world.restricted_share)
+    key = world_key(seed)
+    subs, orders = subscribers_and_orders(rng, start, nodes, sims, cfg.world.restricted_share,
+                                          key)
     w.feed("subscribers", subs)
     w.feed("orders", orders)
-    w.feed("sanctions", sanctions_table(rng, start, sanction_rows))
+    w.feed("sanctions", sanctions_table(rng, start, sanction_rows, key))
     w.feed("device_intel", device_intel_table(p.tacs))
     w.feed("roaming", roaming_table(start, roaming, nodes))
     truth_dir = out / "truth"
@@ -226,7 +228,8 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
     # Applications last, from a stream of their own: the numbers they draw change no other feed.
     apps, apps_truth = applications.applications(
         np.random.default_rng([seed, 40]), p, start, nodes, sims, registration_order(nodes, sims),
-        subs.column("order_id").to_numpy(zero_copy_only=False), orders, channels, sanction_rows)
+        subs.column("order_id").to_numpy(zero_copy_only=False), orders, channels, sanction_rows,
+        key)
     w.feed("registrations", apps)
     # Each statement's retake (a second recording, had the check asked for one): drawn last,
     # from a stream of its own, so that no feed or other truth changes.
@@ -239,7 +242,7 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
         "numbers": numbers_table(start, cfg.world.days, nodes, engine.first_fraud,
                                  engine.first_victim, hours),
         "dens": dens_table(den.truth, nodes, p.cells, p.counties),
-        "gangs": gangs_table(gangs.truth, nodes),
+        "gangs": gangs_table(gangs.truth, nodes, key),
         "registrations": apps_truth,
         "registration_retakes": retakes,
     }

@@ -43,8 +43,9 @@ def registration_order(nodes: Nodes, sims: Sims) -> np.ndarray:
 
 
 def subscribers_and_orders(rng: np.random.Generator, start: datetime, nodes: Nodes, sims: Sims,
-                           restricted_share: float) -> tuple[pa.Table, pa.Table]:
-    """The subscribers feed (one row per SIM) and the orders feed (e-channel orders)."""
+                           restricted_share: float, key: bytes) -> tuple[pa.Table, pa.Table]:
+    """The subscribers feed (one row per SIM) and the orders feed (e-channel orders); identities
+    hashed under ``key``."""
     order = registration_order(nodes, sims)
     s = {k: v[order] for k, v in vars(sims).items()}
     n = len(order)
@@ -63,7 +64,7 @@ def subscribers_and_orders(rng: np.random.Generator, start: datetime, nodes: Nod
     status = np.where(rng.random(n) < restricted_share, "restricted", "active").astype(object)
     msisdn = nodes.msisdn[s["node"]]
     subs = table("subscribers", {
-        "msisdn": digits(msisdn), "imsi": imsis(rng, n), "id_hash": id_hashes(s["person"]),
+        "msisdn": digits(msisdn), "imsi": imsis(rng, n), "id_hash": id_hashes(s["person"], key),
         "holder_kind": s["holder"], "registered_at": times(start, s["reg_s"]),
         "channel_id": s["channel_id"], "staff_id": s["staff_id"],
         "terminal_id": s["terminal_id"], "order_id": sub_order, "status": status,
@@ -81,8 +82,8 @@ def subscribers_and_orders(rng: np.random.Generator, start: datetime, nodes: Nod
     null_msisdn = np.concatenate([np.zeros(int(online.sum()), bool), np.ones(extra, bool)])
     orders = table("orders", {
         "order_id": order_ids, "created_at": times(start, all_created), "channel": channels,
-        "id_hash": id_hashes(persons), "msisdn": digits(o_msisdn, null_msisdn),
-        "contact_msisdn": digits(contact), "address_hash": id_hashes(address),
+        "id_hash": id_hashes(persons, key), "msisdn": digits(o_msisdn, null_msisdn),
+        "contact_msisdn": digits(contact), "address_hash": id_hashes(address, key),
         "ip": ip, "device_id": device,
     })
     return subs, orders.take(pa.array(o_order))
@@ -93,12 +94,12 @@ REASONS = ("sold SIM cards to fraud gang", "opened cards for fraud gang",
 AUTHORITIES = ("Jiangsu Public Security Department", "Ministry of Public Security")
 
 
-def sanctions_table(rng: np.random.Generator, start: datetime, rows: list[dict[str, Any]]
-                    ) -> pa.Table:
-    """The sanctions feed."""
+def sanctions_table(rng: np.random.Generator, start: datetime, rows: list[dict[str, Any]],
+                    key: bytes) -> pa.Table:
+    """The sanctions feed (identities hashed under ``key``)."""
     n = len(rows)
     return table("sanctions", {
-        "id_hash": id_hashes([r["person"] for r in rows]),
+        "id_hash": id_hashes([r["person"] for r in rows], key),
         "starts_at": times(start, np.array([r["starts"] for r in rows], dtype=np.int64)),
         "ends_at": times(start, np.array([r["ends"] for r in rows], dtype=np.int64)),
         "reason": np.array(REASONS, dtype=object)[rng.integers(0, len(REASONS), n)],

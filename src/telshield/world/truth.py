@@ -96,15 +96,16 @@ def dens_table(dens: list[dict[str, Any]], nodes: Nodes, cells: Cells, counties:
     return table("dens", rows, TRUTH_SCHEMAS)
 
 
-def gangs_table(gangs: list[dict[str, Any]], nodes: Nodes) -> pa.Table:
-    """One row per gang: colluding channels and staff, openers' ID hashes, cards, addresses."""
+def gangs_table(gangs: list[dict[str, Any]], nodes: Nodes, key: bytes) -> pa.Table:
+    """One row per gang: colluding channels and staff, openers' ID hashes (under ``key``, as the
+    feeds carry them), cards, addresses."""
     cards: dict[int, list[str]] = {}
     for i in np.flatnonzero(nodes.gang >= 0):
         cards.setdefault(int(nodes.gang[i]), []).append(str(nodes.msisdn[i]))
 
     def hashes(labels: list[str]) -> list[str]:
         """The identity hashes of labels, as the feeds carry them."""
-        return [str(h) for h in id_hashes(labels)]
+        return [str(h) for h in id_hashes(labels, key)]
 
     rows = {
         "gang_id": [gang_id(g["gang"]) for g in gangs],
