@@ -15,10 +15,11 @@ from typer.testing import CliRunner
 
 from telshield.cli.replay import replay_cmd
 from telshield.domain.cases import Policy
+from telshield.domain.errors import InvalidInput
 from telshield.domain.paging import Page
 from telshield.evaluate.replay_judge import LABEL, REJECT, WARN, judge, meets_bar
 from telshield.evaluate.replay_routes import BARRED, ROUTES, route_classes
-from telshield.evaluate.replay_run import ReplayOptions, run_replay, work_dir
+from telshield.evaluate.replay_run import ReplayOptions, cadence_hours, run_replay, work_dir
 from telshield.reference.numbering import load_plan_table
 from telshield.services.cases import CaseService
 from telshield.services.store import FixedClock
@@ -119,11 +120,28 @@ def test_replay_command(world: Path, settings: Settings) -> None:
     assert res.exit_code == 0, res.output
     assert "interception by route" in res.output and "agree with truth" in res.output
     assert "bar (" in res.output and "period figures" in res.output
+    assert "detection every 1 h" in res.output  # the platform's cadence (cycle.detect_every)
     rows = pq.read_table(out).to_pandas()
     assert set(rows["outcome"]) <= {"allow", "label", "warn_callee", "reject"}
     start = datetime(2026, 10, 5)
     assert (rows["judged"] == (rows["started_at"] >= start + timedelta(hours=1))).all()
     assert rows["started_at"].max() < start + timedelta(hours=2)
+
+
+@pytest.mark.parametrize(("every", "hours"), [("1h", 1), ("3h", 3), ("1d", 24), ("120m", 2)])
+def test_the_replay_detects_at_the_platforms_cadence(tmp_path: Path, every: str, hours: int
+                                                     ) -> None:
+    s = load_settings(data_dir=tmp_path)
+    assert cadence_hours(s.model_copy(update={
+        "cycle": s.cycle.model_copy(update={"detect_every": every})})) == hours
+
+
+@pytest.mark.parametrize("every", ["30m", "90m", "soon"])
+def test_a_cadence_the_hourly_replay_cannot_run_is_refused(tmp_path: Path, every: str) -> None:
+    s = load_settings(data_dir=tmp_path)
+    with pytest.raises(InvalidInput, match=r"cycle\.detect_every"):
+        cadence_hours(s.model_copy(update={
+            "cycle": s.cycle.model_copy(update={"detect_every": every})}))
 
 
 def test_warmup_runs_detection_in_shadow_and_judges_after(world: Path, settings: Settings

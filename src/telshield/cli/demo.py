@@ -32,8 +32,9 @@ def demo_cmd(
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
     replay: Annotated[bool, typer.Option(help="End with the whole-system replay.")] = True,
     detect_every: Annotated[
-        int, typer.Option(min=1, help="In the replay, run detection every N simulated hours.")
-    ] = 2,
+        int | None, typer.Option(min=1, help="In the replay, run detection every N simulated "
+                                 "hours (default: the cycle's `detect_every` setting).")
+    ] = None,
     replay_hours: Annotated[
         int | None,
         typer.Option(min=1, help="Replay only the first N simulated hours (default: the whole "

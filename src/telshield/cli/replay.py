@@ -17,8 +17,9 @@ console = Console()
 def replay_cmd(
     world: Annotated[Path, typer.Option(help="Folder written by `telshield world generate`.",
                                         exists=True, file_okay=False)],
-    detect_every: Annotated[int, typer.Option(
-        min=1, help="Run detection every N simulated hours (1 = every hour).")] = 2,
+    detect_every: Annotated[int | None, typer.Option(
+        min=1, help="Run detection every N simulated hours (default: the cycle's "
+        "`detect_every` setting, as the platform runs it; 1h unless configured).")] = None,
     hours: Annotated[int | None, typer.Option(
         min=1, help="Replay only the first N hours (default: the whole period).")] = None,
     model: Annotated[bool, typer.Option(
@@ -54,9 +55,11 @@ def replay_cmd(
     hour: per route class, fraud calls intercepted, legitimate calls blocked, time to block."""
     from rich.progress import Progress
 
-    from telshield.evaluate.replay_run import ReplayOptions, run_replay, work_dir
+    from telshield.evaluate.replay_run import ReplayOptions, cadence_hours, run_replay, work_dir
 
     settings = settings_from(config, data_dir)
+    if detect_every is None:
+        detect_every = cadence_hours(settings)
     opts = ReplayOptions(detect_every=detect_every, hours=hours, use_model=model,
                          ingest=ingest, protect_victims=protect_victims,
                          device_rule=device_rule, device_barring=device_barring,

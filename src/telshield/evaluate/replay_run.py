@@ -77,6 +77,20 @@ class ReplayOptions:
     live_roaming: bool = True  # location updates reach screening as they happen (else hourly)
 
 
+def cadence_hours(settings: Settings) -> int:
+    """The platform's detection cadence (``cycle.detect_every``) in simulated hours: what the
+    replay runs unless told otherwise, so that it measures the platform as configured. The
+    replay ticks hourly, so the cadence must be a whole number of hours."""
+    from telshield.wiring.cycle import span
+
+    every = span(settings.cycle.detect_every, "cycle.detect_every")
+    if every < timedelta(hours=1) or every % timedelta(hours=1):
+        raise InvalidInput(
+            f"cycle.detect_every {settings.cycle.detect_every!r}: the replay ticks every hour, "
+            "so it runs detection every whole number of hours; pass --detect-every N")
+    return every // timedelta(hours=1)
+
+
 @dataclass
 class ReplayResult:
     """What ``telshield evaluate replay`` prints."""
