@@ -19,7 +19,13 @@ from telshield.domain.errors import InvalidInput
 from telshield.domain.paging import Page
 from telshield.evaluate.replay_judge import LABEL, REJECT, WARN, judge, meets_bar
 from telshield.evaluate.replay_routes import BARRED, ROUTES, route_classes
-from telshield.evaluate.replay_run import ReplayOptions, cadence_hours, run_replay, work_dir
+from telshield.evaluate.replay_run import (
+    ReplayOptions,
+    cadence_hours,
+    replay_settings,
+    run_replay,
+    work_dir,
+)
 from telshield.reference.numbering import load_plan_table
 from telshield.services.cases import CaseService
 from telshield.services.store import FixedClock
@@ -132,8 +138,11 @@ def test_replay_command(world: Path, settings: Settings) -> None:
 def test_the_replay_detects_at_the_platforms_cadence(tmp_path: Path, every: str, hours: int
                                                      ) -> None:
     s = load_settings(data_dir=tmp_path)
-    assert cadence_hours(s.model_copy(update={
-        "cycle": s.cycle.model_copy(update={"detect_every": every})})) == hours
+    s = s.model_copy(update={"cycle": s.cycle.model_copy(update={"detect_every": every})})
+    assert cadence_hours(s) == hours
+    # The replay's own cycle runs at that cadence unless the option says otherwise.
+    assert replay_settings(s, tmp_path, ReplayOptions()).cycle.detect_every == f"{hours}h"
+    assert replay_settings(s, tmp_path, ReplayOptions(detect_every=5)).cycle.detect_every == "5h"
 
 
 @pytest.mark.parametrize("every", ["30m", "90m", "soon"])

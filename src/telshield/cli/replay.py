@@ -55,11 +55,9 @@ def replay_cmd(
     hour: per route class, fraud calls intercepted, legitimate calls blocked, time to block."""
     from rich.progress import Progress
 
-    from telshield.evaluate.replay_run import ReplayOptions, cadence_hours, run_replay, work_dir
+    from telshield.evaluate.replay_run import ReplayOptions, run_replay, work_dir
 
     settings = settings_from(config, data_dir)
-    if detect_every is None:
-        detect_every = cadence_hours(settings)
     opts = ReplayOptions(detect_every=detect_every, hours=hours, use_model=model,
                          ingest=ingest, protect_victims=protect_victims,
                          device_rule=device_rule, device_barring=device_barring,

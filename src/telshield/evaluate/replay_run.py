@@ -64,7 +64,7 @@ Progress = Callable[[int, int], None]
 class ReplayOptions:
     """How to replay."""
 
-    detect_every: int = 1  # hours between detection runs
+    detect_every: int | None = None  # hours between detection runs (None: the cycle's)
     hours: int | None = None  # replay only the first N hours (None: the whole period)
     use_model: bool = False  # score with the latest trained model too, not rules only
     ingest: bool = True  # ingest the world into a lake first (else read its folders directly)
@@ -89,6 +89,11 @@ def cadence_hours(settings: Settings) -> int:
             f"cycle.detect_every {settings.cycle.detect_every!r}: the replay ticks every hour, "
             "so it runs detection every whole number of hours; pass --detect-every N")
     return every // timedelta(hours=1)
+
+
+def detect_hours(settings: Settings, options: ReplayOptions) -> int:
+    """Hours between the replay's detection runs: the option, else the platform's cadence."""
+    return cadence_hours(settings) if options.detect_every is None else options.detect_every
 
 
 @dataclass
@@ -174,7 +179,8 @@ def run_replay(
     from telshield.wiring.cycle import platform
     from telshield.wiring.screening import snapshot_dir
 
-    if options.detect_every < 1:
+    every = detect_hours(settings, options)
+    if every < 1:
         raise InvalidInput("detect_every must be at least 1 hour")
     secs: defaultdict[str, float] = defaultdict(float)
     t = time.perf_counter()
@@ -261,7 +267,7 @@ def run_replay(
                              province=settings.detect.province,
                              start=period[0], end=start + timedelta(hours=hours))
     secs["judge"] += time.perf_counter() - t
-    out = ReplayResult(period, hours, options.detect_every, runs, alerts, results, agreement,
+    out = ReplayResult(period, hours, every, runs, alerts, results, agreement,
                        cases=p.disposal.cases.summary()["cases"], police_entries=listed,
                        barred_devices=barred_devices, reverified=reverified,
                        reasons=dict(engine.reasons.most_common()),
@@ -304,7 +310,7 @@ def replay_settings(settings: Settings, work: Path, options: ReplayOptions) -> S
     finders stay out of its cycle whatever the settings say: they dispose of nothing, so they
     would only slow the replay, whose figures are what the screening and disposal did."""
     cycle = settings.cycle.model_copy(update={
-        "state_dir": work / "cycle", "detect_every": f"{options.detect_every}h",
+        "state_dir": work / "cycle", "detect_every": f"{detect_hours(settings, options)}h",
         "use_model": options.use_model, "protect_victims": options.protect_victims,
         "device_classes": options.device_rule, "watch_dir": None,
     })
