@@ -128,6 +128,7 @@ def make_calls(n: int, path: Path, seed: int = 1, shape: str = "realistic") -> N
                 "caller_cell": pa.array(np.char.add("cell-", cell.astype(str))),
                 "caller_imei": pa.array(imei),
                 "callee_cell": pa.nulls(k, pa.string()),
+                "ingress_carrier": pa.nulls(k, pa.string()),
             }, schema=FEEDS["calls"].schema), row_group_size=ROW_GROUP)
     writer.close()
 

@@ -101,6 +101,7 @@ def make_toy(*, seed: int = 7, normal: int = 300, couriers: int = 15, fraud: int
         "caller": [r[2] for r in rows], "callee": [r[3] for r in rows],
         "ingress": ["radio"] * n, "caller_cell": [r[5] for r in rows],
         "caller_imei": [r[4] for r in rows], "callee_cell": pa.nulls(n, pa.string()),
+        "ingress_carrier": pa.nulls(n, pa.string()),
     }, schema=FEEDS["calls"].schema)
     everyone = people + cour + bad
     reg = [START - timedelta(days=400) for _ in people + cour]

@@ -256,6 +256,13 @@ class ScreeningSettings(BaseModel):
     )
     snapshot_keep: int = Field(default=3, ge=1, description="published versions kept")
     default_ingress: str = Field(default="interconnect", description="when X-Ingress is absent")
+    trunk_carriers: dict[str, Literal[
+        "china_mobile", "china_unicom", "china_telecom", "china_broadnet"]] = Field(
+        default_factory=dict,
+        description="the SIP face's interconnect trunk groups (RFC 4904 tgrp in the "
+        "Request-URI) and the partner carrier of each, e.g. {\"CU-NJ-01\" = "
+        "\"china_unicom\"}: a mobile handed over by a carrier that does not serve it is "
+        "refused (spoof:wrong_carrier); an X-Ingress-Carrier header names it directly")
     own_operator: str = Field(default="china_mobile", description="whose numbers are ours")
     own_province: str = Field(
         default="Jiangsu", description="our numbers' home province; empty = the whole operator"

@@ -31,5 +31,5 @@ def calls_before(until: datetime, rows: Iterable[Call], duration_s: int = 60,
         "ingress": [r[3] for r in rows],
         "caller_cell": pa.array([r[4] for r in rows], pa.string()),
         "caller_imei": pa.array([imei.get(r[1]) for r in rows], pa.string()),
-        "callee_cell": pa.nulls(n, pa.string()),
+        "callee_cell": pa.nulls(n, pa.string()), "ingress_carrier": pa.nulls(n, pa.string()),
     }, schema=FEEDS["calls"].schema))

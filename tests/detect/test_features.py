@@ -27,6 +27,7 @@ def _calls(rows: list[Row]) -> pa.Table:
         "duration_s": pa.array(cols[2], pa.int32()), "caller": list(cols[3]),
         "callee": list(cols[4]), "ingress": list(cols[5]), "caller_cell": list(cols[6]),
         "caller_imei": list(cols[7]), "callee_cell": pa.nulls(len(rows), pa.string()),
+        "ingress_carrier": pa.nulls(len(rows), pa.string()),
     }, schema=FEEDS["calls"].schema)
 
 

@@ -99,7 +99,7 @@ def test_a_long_field_beside_a_short_row_loses_only_those_rows(tmp_path: Path) -
     assert r.added == 3000
     assert _reasons(both) == {
         12: "caller_cell: field_too_long",
-        3003: "record: wrong_column_count (expected 9 fields, found 2)"}
+        3003: "record: wrong_column_count (expected 10 fields, found 2)"}
 
 
 def test_links_that_leave_the_folder_are_skipped_and_reported(tmp_path: Path) -> None:

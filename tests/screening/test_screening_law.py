@@ -43,23 +43,29 @@ PLAIN, OURS = "8618600000001", "8613812345678"  # China Unicom; China Mobile
 GOIP_TAC, SIMBANK_TAC = "86123400", "35999901"
 GOIP, SIMBANK, PHONE = GOIP_TAC + "123456", SIMBANK_TAC + "654321", "86000001111111"
 LISTED_IMEI = "861234560000011"
+# Ported: one of ours (China Mobile 138) now served by China Telecom; a China Unicom (186)
+# number now served by China Mobile.
+PORTED_OUT, PORTED_IN = "8613812349999", "8618600000777"
 
 CALLERS = [
     WHITE_N, BLACK_N, POLICE_N, GREY_N, SUSPEND_N, VERIFY_N, WATCH_N, GREY_WATCH, VICTIM,
     ROAMER, PLAIN, OURS, "8614012345678", "85291234567", "85512345678", "85620555123",
     "8821612345678", "862584001234", "8695588", "8617012345678", "8617112345678",
     "8613600000042", "8615012345678", "bad", "", "0861234", "86138000000012345",
+    PORTED_OUT, PORTED_IN,
 ]
 CALLEES = [CALLEE, VICTIM, SUSPEND_N, PLAIN, OURS, ROAMER, "bad"]
 IMEIS = [None, GOIP, SIMBANK, PHONE, LISTED_IMEI, "", "12"]
 INGRESS = ["radio", "interconnect", "international"]
+CARRIERS = [None, "china_mobile", "china_unicom", "china_telecom"]  # of the handing trunk
 
 # Every reason code the law can give for this snapshot and configuration: the vocabulary
 # a stage added to the law must extend (test_every_stage_is_covered).
 CODES = {
     "spoof:malformed", "list:police", "list:white", "device:goip", "device:simbank",
     "device:listed", "list:black", "spoof:caller_is_callee", "spoof:unallocated",
-    "spoof:domestic_via_international", "spoof:own_number_via_interconnect", "callee:barred",
+    "spoof:domestic_via_international", "spoof:own_number_via_interconnect",
+    "spoof:wrong_carrier", "callee:barred",
     "prefix:satellite", "prefix:high_risk_country", "prefix:warn_country", "list:grey",
     "warning:suspend", "warning:verify", "warning:watch", "victim:protected",
 }
@@ -98,12 +104,18 @@ def _snapshot() -> Snapshot:
         roaming=[ROAMER], version="law")
     from dataclasses import replace
 
+    from telshield.screening.numbering import CARRIER_CODE
+
+    ported = np.array([int(PORTED_OUT), int(PORTED_IN)], dtype=np.int64)
+    carriers = np.array([CARRIER_CODE["china_telecom"], CARRIER_CODE["china_mobile"]],
+                        dtype=np.uint8)
     return Snapshot.build(replace(data, barred_tacs=((GOIP_TAC, "goip"),
-                                                     (SIMBANK_TAC, "simbank"))))
+                                                     (SIMBANK_TAC, "simbank")),
+                                  ported=ported, ported_carriers=carriers))
 
 
 SNAP = _snapshot()
-Call = tuple[str, str, str, str | None]
+Call = tuple[str, str, str, str | None, str | None]
 
 
 def _engines(config: EngineConfig) -> tuple[Engine, Engine]:
@@ -118,9 +130,10 @@ def _same(one: Engine, many: Engine, batches: list[tuple[float, list[Call]]]) ->
     decisions, counters and velocity state; return the reason codes given."""
     codes: set[str] = set()
     for at, calls in batches:
-        singles = [one.decide(a, b, i, at, m) for a, b, i, m in calls]
+        singles = [one.decide(a, b, i, at, m, k) for a, b, i, m, k in calls]
         batch = many.decide_batch([c[0] for c in calls], [c[1] for c in calls],
-                                  [c[2] for c in calls], at, [c[3] for c in calls])
+                                  [c[2] for c in calls], at, [c[3] for c in calls],
+                                  [c[4] for c in calls])
         assert [(d.outcome, d.reasons) for d in singles] == \
             [(d.outcome, d.reasons) for d in batch]
         codes |= {r for d in singles for r in d.reasons}
@@ -137,7 +150,8 @@ def _same_velocity(a: Velocity, b: Velocity) -> None:
 
 
 calls_st = st.lists(st.tuples(st.sampled_from(CALLERS), st.sampled_from(CALLEES),
-                              st.sampled_from(INGRESS), st.sampled_from(IMEIS)),
+                              st.sampled_from(INGRESS), st.sampled_from(IMEIS),
+                              st.sampled_from(CARRIERS)),
                     min_size=1, max_size=40)
 
 
@@ -159,7 +173,7 @@ def test_one_by_one_equals_batch_for_every_stage(
 @pytest.mark.parametrize("config", CONFIGS)
 def test_every_stage_is_covered(config: EngineConfig) -> None:
     """The whole product of the pools through both forms gives every code of the law."""
-    calls = list(itertools.product(CALLERS, CALLEES, INGRESS, IMEIS))
+    calls = list(itertools.product(CALLERS, CALLEES, INGRESS, IMEIS, CARRIERS))
     codes = _same(*_engines(config), [(NOW, calls), (NOW + 30, calls)])
     velocity = {c for c in codes if c.startswith("velocity:")}
     assert codes - velocity == CODES
@@ -179,22 +193,23 @@ def test_velocity_bounds_in_a_batch_keep_call_order() -> None:
     across callers: a batch counts them in call order too."""
     limits = VelocityLimits(1, 3, 1, 2, 2, 4, 1, 3, max_callers=3, max_pairs=4)
     one, many = _engines(EngineConfig(velocity=limits))
-    calls = [(f"861860000000{i % 7}", f"86139000000{i % 5:02d}", "radio", None)
+    calls = [(f"861860000000{i % 7}", f"86139000000{i % 5:02d}", "radio", None, None)
              for i in range(30)]
     _same(one, many, [(NOW, calls), (NOW + 1, calls[::-1])])
     assert one.velocity.untracked > 0
 
 
 def _scalar_facts(text: str, callee: str, ing: int, imei: str | None,
-                  live: LiveRoaming) -> dict[str, Any]:
+                  live: LiveRoaming, partner: int = 0) -> dict[str, Any]:
     """Every fact but velocity for one call, from the facts' scalar sources."""
     ns: dict[str, Any] = {**CONSTANTS, "snap": SNAP, "text": text, "callee": callee,
-                          "ing": ing, "now": NOW, "imei": imei, "TIER_OF": TIER_OF,
+                          "ing": ing, "now": NOW, "imei": imei, "partner": partner,
+                          "TIER_OF": TIER_OF,
                           "TIERS": (), "VELOCITY_RESULTS": VELOCITY_RESULTS,
                           "LIVE": live.state}
     out: dict[str, Any] = {}
     for name, fact in FACTS.items():
-        if name in ("velocity", "ing"):
+        if name in ("velocity", "ing", "partner"):
             continue
         if fact.inline:
             out[name] = eval(fact.scalar, ns)
@@ -219,12 +234,13 @@ def test_each_fact_is_the_same_in_both_forms(imei: str | None, moved: bool) -> N
     callers = [c for c in CALLERS if c and c.isdigit() and c[0] != "0" and len(c) < 16]
     callees = (CALLEES * len(callers))[: len(callers)]
     ing = np.array([k % 3 for k in range(len(callers))], dtype=np.int8)
+    partner = np.array([k % 5 for k in range(len(callers))], dtype=np.int8)
     live = _live(moved)
     batch = Batch(SNAP, callers, callees, ing, [imei] * len(callers), NOW,
-                  Velocity(LIMITS), (), live)
+                  Velocity(LIMITS), (), live, partner)
     assert not moved or {ROAMER, OURS} <= set(callers)  # the updates are put to the test
     for k, (a, b) in enumerate(zip(callers, callees, strict=True)):
-        scalar = _scalar_facts(a, b, int(ing[k]), imei, live)
+        scalar = _scalar_facts(a, b, int(ing[k]), imei, live, int(partner[k]))
         for name, value in scalar.items():
             column = batch[name]
             got = column if np.ndim(column) == 0 or isinstance(column, tuple) else column[k]
@@ -271,3 +287,29 @@ def test_the_single_call_form_is_the_law_written_out() -> None:
     positions = [source.index(f"    if {scalar_expression(s.when)}:\n") for s in STAGES]
     assert positions == sorted(positions)  # every stage, in the law's order
     assert ingress_code("international") == CONSTANTS["INTERNATIONAL"]
+
+
+def test_a_mobile_is_checked_against_the_carrier_that_serves_it() -> None:
+    """Over interconnect, a mobile must come from the trunk of the carrier that serves it:
+    its segment's, or the one the portability database says it moved to; with no trunk
+    carrier given, the check does not apply."""
+    e = Engine(clock=lambda: NOW)
+    e.swap(SNAP)
+
+    def reasons(caller: str, carrier: str | None) -> tuple[str, ...]:
+        one = e.decide(caller, CALLEE, "interconnect", carrier=carrier).reasons
+        many = e.decide_batch([caller], [CALLEE], "interconnect", carriers=[carrier])
+        assert many[0].reasons == one
+        return one
+
+    assert reasons(PLAIN, "china_unicom") == ()  # a Unicom number over Unicom's trunk
+    assert reasons(PLAIN, "china_telecom") == ("spoof:wrong_carrier",)
+    assert reasons(PLAIN, None) == ()
+    assert reasons(PORTED_IN, "china_mobile") == ()  # a Unicom segment ported to us
+    assert reasons(PORTED_IN, "china_unicom") == ("spoof:wrong_carrier",)
+    # One of ours ported to Telecom comes over Telecom's trunk: neither ours nor wrong.
+    assert reasons(PORTED_OUT, "china_telecom") == ()
+    assert reasons(PORTED_OUT, "china_unicom") == ("spoof:wrong_carrier",)
+    assert reasons(OURS, "china_mobile") == ("spoof:own_number_via_interconnect",)
+    assert reasons("862584001234", "china_unicom") == ()  # a landline: no carrier known
+    assert e.decide(PLAIN, CALLEE, "radio", carrier="china_telecom").reasons == ()

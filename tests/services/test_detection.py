@@ -203,7 +203,7 @@ def test_a_number_called_only_from_abroad_joins_the_run(quiet: tuple[Toy, Path],
         "duration_s": pa.array([40] * 12, pa.int32()),
         "caller": [f"4470000000{i:02d}" for i in range(12)], "callee": [relay] * 12,
         "ingress": ["international"] * 12, "caller_cell": [None] * 12,
-        "caller_imei": [None] * 12, "callee_cell": [None] * 12,
+        "caller_imei": [None] * 12, "callee_cell": [None] * 12, "ingress_carrier": [None] * 12,
     }, schema=FEEDS["calls"].schema)
     part = next((lake / "calls").glob(f"day={at:%Y-%m-%d}"))
     pq.write_table(rows, part / "abroad.parquet")

@@ -55,7 +55,7 @@ def _calls(root: Path, start: datetime) -> None:
         "ingress": ["radio"] * n,
         "caller_cell": ["cell-1"] * n,
         "caller_imei": [i for _, _, i in rows],
-        "callee_cell": pa.nulls(n, pa.string()),
+        "callee_cell": pa.nulls(n, pa.string()), "ingress_carrier": pa.nulls(n, pa.string()),
     }, schema=FEEDS["calls"].schema)
     (root / "calls").mkdir(parents=True)
     pq.write_table(table, root / "calls" / "part-0.parquet")
@@ -114,7 +114,7 @@ def test_a_young_lake_does_not_make_every_handset_fresh(
         "call_id": ["C1"], "started_at": pa.array([start], pa.timestamp("us")),
         "duration_s": pa.array([30], pa.int32()), "caller": [OFFICE], "callee": [HONEST],
         "ingress": ["radio"], "caller_cell": ["cell-1"], "caller_imei": [DESK],
-        "callee_cell": pa.nulls(1, pa.string()),
+        "callee_cell": pa.nulls(1, pa.string()), "ingress_carrier": pa.nulls(1, pa.string()),
     }, schema=FEEDS["calls"].schema)
     (root / "calls").mkdir(parents=True)
     pq.write_table(table, root / "calls" / "part-0.parquet")

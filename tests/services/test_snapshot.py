@@ -146,6 +146,43 @@ def test_subscribers_abroad_may_call_home_over_the_international_gateway(
     assert d.reasons == ("spoof:domestic_via_international",)
 
 
+def test_ported_numbers_are_checked_against_the_carrier_serving_them_now(
+        store: SqlStore, tmp_path: Path) -> None:
+    """The ported feed's latest port before the moment says who serves a number: a Unicom
+    segment ported to Telecom comes over Telecom's trunk; one ported back is Unicom's again;
+    a port after the moment is not known yet."""
+    clock = FixedClock(AT)
+    moved, back, later = "8618600000001", "8618600000002", "8618600000003"
+    ours_out = "8613800000005"  # one of ours (China Mobile) ported to China Telecom
+
+    def port(n: str, days: float, carrier: str) -> dict[str, object]:
+        return {"msisdn": n, "carrier": carrier, "ported_at": AT - timedelta(days=days)}
+
+    write_feed(tmp_path, "ported", [
+        port(moved, 300, "china_telecom"),
+        port(back, 400, "china_telecom"), port(back, 20, "china_unicom"),
+        port(later, -1, "china_telecom"),
+        port(ours_out, 100, "china_telecom"),
+    ])
+    svc = SnapshotService(ListService(store, clock), CaseService(store, clock, Policy()),
+                          FeedReader(tmp_path), Keep(), plan=())
+    data = svc.build(AT)
+    assert dict(zip(data.ported.tolist(), data.ported_carriers.tolist(), strict=True)) == {
+        int(moved): 3, int(back): 2, int(ours_out): 3}
+    engine = Engine()
+    engine.swap(Snapshot.build(data))
+    now = feed_epoch(AT) + 60
+
+    def reasons(caller: str, carrier: str) -> tuple[str, ...]:
+        return engine.decide(caller, "8613900000009", "interconnect", now, carrier=carrier).reasons
+
+    assert reasons(moved, "china_telecom") == ()
+    assert reasons(moved, "china_unicom") == ("spoof:wrong_carrier",)
+    assert reasons(back, "china_unicom") == ()
+    assert reasons(later, "china_telecom") == ("spoof:wrong_carrier",)
+    assert reasons(ours_out, "china_telecom") == ()
+
+
 def test_list_expiry_in_store_time_is_read_at_the_snapshot_moment(
         store: SqlStore, tmp_path: Path) -> None:
     # The snapshot's moment is feed time (China Standard Time, UTC+8); the store keeps UTC. At

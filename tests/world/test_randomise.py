@@ -79,6 +79,19 @@ def test_ranges_in_the_config_narrow_the_prior(tmp_path: Path) -> None:
         draw(load_config(f), 7)
 
 
+def test_entries_added_later_move_no_earlier_draw(monkeypatch: pytest.MonkeyPatch) -> None:
+    from telshield.world import prior
+
+    found = entries()
+    assert [e.later for e in found] == sorted(e.later for e in found)  # drawn last
+    assert {"portability.ported_share", "spoofing.entry_matches_share"} <= {
+        e.key for e in found if e.later}
+    _, now = draw(with_prior(load_config()), 1000)
+    monkeypatch.setattr(prior, "entries", lambda: [e for e in found if not e.later])
+    _, before = draw(with_prior(load_config()), 1000)
+    assert before == {k: v for k, v in now.items() if k in before}
+
+
 def test_the_docs_carry_the_prior_table() -> None:
     assert markdown() in DOC.read_text(), (
         "docs/world.md is stale: paste the output of `telshield world prior --markdown`")

@@ -61,7 +61,8 @@ def ingest_cmd(
         str,
         typer.Argument(
             help="Feed name (cells, subscribers, orders, calls, sms, clues, sanctions, "
-            "device_intel), or 'all' to ingest every <feed>/ folder of each PATH."
+            "device_intel, roaming, ported, registrations), or 'all' to ingest every <feed>/ "
+            "folder of each PATH."
         ),
     ],
     paths: Annotated[

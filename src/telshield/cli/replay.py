@@ -40,6 +40,10 @@ def replay_cmd(
         help="Give the screening faces the roaming feed's location updates as they happen "
         "(as `telshield screen location-updates` does), not only with each hour's snapshot."
     )] = True,
+    carrier_check: Annotated[bool, typer.Option(
+        help="Give screening the carrier whose trunk handed each interconnect call over (the "
+        "calls feed's ingress_carrier), so that a mobile from a carrier that does not serve "
+        "it is refused.")] = True,
     warmup_hours: Annotated[int, typer.Option(
         min=0, help="Go live after N hours: until then detection runs in shadow mode (its "
         "alerts do not act) and calls are not judged.")] = 72,
@@ -62,7 +66,7 @@ def replay_cmd(
                          ingest=ingest, protect_victims=protect_victims,
                          device_rule=device_rule, device_barring=device_barring,
                          outcomes=outcomes, warmup_hours=warmup_hours, reverify=reverify,
-                         live_roaming=live_roaming)
+                         live_roaming=live_roaming, carrier_check=carrier_check)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("replaying simulated hours", total=None)
         r = run_replay(settings, world, work_dir(settings, world), opts,

@@ -47,6 +47,10 @@ def build_cmd(
         exists=True, dir_okay=False,
         help="Our subscribers registered abroad now (msisdn): they may call home over the "
         "international gateway.")] = None,
+    ported: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False,
+        help="The number-portability database (msisdn, carrier[, ported_at]): a call over "
+        "interconnect is checked against the carrier that serves its number.")] = None,
     version: Annotated[str, typer.Option(
         help="A name for this snapshot version (default: made from the time).")] = "",
     device_intel: Annotated[bool, typer.Option(
@@ -66,20 +70,21 @@ def build_cmd(
 
     if from_store:
         if any(x is not None for x in (lists, warnings, protected, risk_prefixes, devices,
-                                       roaming)) or version:
+                                       roaming, ported)) or version:
             raise InvalidInput("--from-store builds from the store: give no files or --version")
         _from_store(existing_data(config, data_dir), at)
         return
     b = screening.build_from_csv(
         settings_from(config, data_dir), lists=lists, warnings=warnings, protected=protected,
-        risk_prefixes=risk_prefixes, devices=devices, roaming=roaming, version=version,
+        risk_prefixes=risk_prefixes, devices=devices, roaming=roaming, ported=ported,
+        version=version,
         device_intel=device_intel)
     d = b.data
     console.print(
         f"snapshot [bold]{b.version}[/]: {b.numbers:,} numbers, "
         f"{len(d.list_prefixes)} list prefixes, {len(d.risk_prefixes)} risk prefixes, "
         f"{len(d.barred_tacs)} barred device TACs, {len(d.barred_imeis)} barred devices, "
-        f"{d.roaming.size} roaming; built in {b.build_seconds:.2f} s, "
+        f"{d.roaming.size} roaming, {d.ported.size:,} ported; built in {b.build_seconds:.2f} s, "
         f"{b.memory_bytes / 2**20:.1f} MiB; published in {b.directory}"
     )
 
@@ -100,7 +105,8 @@ def _from_store(settings: Settings, at: str | None) -> None:
         f"snapshot [bold]{d.version}[/] from the store at {moment:%Y-%m-%d %H:%M:%S}: "
         f"{d.list_numbers.size:,} listed numbers, {d.warned.size:,} under warning, "
         f"{d.protected.size:,} protected callees, {len(d.barred_imeis):,} barred devices, "
-        f"{len(d.barred_tacs)} barred device TACs; published in {snapshot_dir(settings)}")
+        f"{len(d.barred_tacs)} barred device TACs, {d.ported.size:,} ported numbers; "
+        f"published in {snapshot_dir(settings)}")
 
 
 @screen_app.command("decide")
@@ -112,6 +118,9 @@ def decide_cmd(
     ),
     caller_imei: Annotated[str | None, typer.Option(
         help="The caller's IMEI (radio-originated calls): the device-class rule applies.")] = None,
+    carrier: Annotated[str | None, typer.Option(
+        help="Interconnect calls: the carrier whose trunk handed it over (china_unicom, "
+        "china_telecom, ...): the serving-carrier check applies.")] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -119,7 +128,7 @@ def decide_cmd(
     from telshield.wiring import screening
 
     d = screening.decide(settings_from(config, data_dir), caller.lstrip("+"),
-                         callee.lstrip("+"), ingress, caller_imei)
+                         callee.lstrip("+"), ingress, caller_imei, carrier)
     console.print(f"{d.outcome.value}  reasons={','.join(d.reasons) or '-'}  id={d.id}")
 
 

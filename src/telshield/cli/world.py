@@ -46,7 +46,7 @@ def generate_cmd(
         "--randomise", help="Draw every behavioural parameter from the prior (per seed).")
     ] = False,
 ) -> None:
-    """Simulate a province and write its ten feeds plus truth/ (which no detector reads)."""
+    """Simulate a province and write its eleven feeds plus truth/ (which no detector reads)."""
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("--format must be parquet or csv")
     cfg = load_config(config, subscribers=subscribers, days=days, start=start)

@@ -75,6 +75,7 @@ class ReplayOptions:
     warmup_hours: int = 0  # detection in shadow mode and calls not judged for the first N hours
     reverify: bool = True  # honest owners complete a re-verification when asked (truth says when)
     live_roaming: bool = True  # location updates reach screening as they happen (else hourly)
+    carrier_check: bool = True  # the trunk carrier of interconnect calls reaches screening
 
 
 def cadence_hours(settings: Settings) -> int:
@@ -132,7 +133,11 @@ def load_calls(world: Path) -> pd.DataFrame:
         raise InvalidInput(f"{world} has no calls/ or truth/calls.parquet: give the folder "
                            "`telshield world generate` wrote")
     cols = ["call_id", "started_at", "caller", "callee", "ingress", "caller_imei"]
+    if "ingress_carrier" in pq.ParquetDataset(calls_dir).schema.names:
+        cols.append("ingress_carrier")  # a world written before the column has none
     calls = pq.read_table(calls_dir, columns=cols).to_pandas()
+    if "ingress_carrier" not in calls:
+        calls["ingress_carrier"] = None
     fraud = pq.read_table(truth, columns=["call_id", "is_fraud", "route"]).to_pandas()
     df = calls.merge(fraud, on="call_id", how="left", validate="one_to_one")
     df["is_fraud"] = df["is_fraud"].fillna(False).astype(bool)
@@ -215,8 +220,10 @@ def run_replay(
     engine = Engine(engine_config(settings.screening))
     callers = parse_numbers(calls["caller"].tolist())
     imeis = calls["caller_imei"].astype(object).where(calls["caller_imei"].notna(), None)
+    trunks = calls["ingress_carrier"].astype(object).where(calls["ingress_carrier"].notna(), None)
     cols = (calls["caller"].tolist(), calls["callee"].tolist(), calls["ingress"].tolist(),
-            imeis.tolist() if options.device_rule else None)
+            imeis.tolist() if options.device_rule else None,
+            trunks.tolist() if options.carrier_check else None)
     outcome = np.zeros(len(calls), dtype=np.int8)
     # Each call's reasons are kept only when asked for (--outcomes): joining 1 M tuples costs.
     reasons = np.full(len(calls), "", dtype=object) if options.outcomes is not None else None
@@ -350,7 +357,8 @@ class _Moves:
 
 
 def _screen(engine: Engine,
-            cols: tuple[list[str], list[str], list[str], list[str | None] | None],
+            cols: tuple[list[str], list[str], list[str], list[str | None] | None,
+                        list[str | None] | None],
             at: np.ndarray, outcome: np.ndarray, reasons: np.ndarray | None, lo: int, hi: int,
             moves: _Moves) -> None:
     """Decide calls ``lo:hi`` in per-minute batches, each at its minute, after the location
@@ -359,12 +367,13 @@ def _screen(engine: Engine,
         return
     minute = at[lo:hi] // 60
     edges = [lo, *(lo + np.flatnonzero(np.diff(minute)) + 1).tolist(), hi]
-    caller, callee, ingress, imei = cols
+    caller, callee, ingress, imei, trunk = cols
     for a, b in itertools.pairwise(edges):
         moves.until(engine, float((minute[a - lo] + 1) * 60))
         ds = engine.decide_batch(caller[a:b], callee[a:b], ingress[a:b],
                                  float(minute[a - lo] * 60),
-                                 imei[a:b] if imei is not None else None)
+                                 imei[a:b] if imei is not None else None,
+                                 trunk[a:b] if trunk is not None else None)
         outcome[a:b] = ds.ranks  # Outcome.rank: allow 0, label 1, warn callee 2, reject 3
         if reasons is not None:
             reasons[a:b] = [";".join(r) for r in ds.reasons]

@@ -7,7 +7,7 @@ from telshield.reference.schemas import FEEDS, Check, Column, Feed
 
 INTRO = """# Feeds
 
-Everything a detector reads arrives as one of ten **feeds**, each with a fixed schema. This page
+Everything a detector reads arrives as one of eleven **feeds**, each with a fixed schema. This page
 is generated from `src/telshield/reference/schemas.py` (reference data: the simulator writes
 the same schemas) by `telshield feeds describe --markdown`; a test fails when the two disagree.
 
@@ -27,7 +27,7 @@ the platform.
 
 Ingest them with `telshield ingest FEED PATH...` (files or folders) or `telshield ingest all DIR`
 (every `DIR/<feed>/` folder). Rows land in the lake under `<data_dir>/lake/<feed>/day=YYYY-MM-DD/`
-(partitioned by the day of the feed's time column; `cells` and `device_intel` are not
+(partitioned by the day of the feed's time column; `cells`, `device_intel` and `ported` are not
 partitioned). A row whose key is already in the lake is skipped, so re-ingesting a file, or an
 overlapping one, adds nothing. An ingest becomes visible all at once: every reader (detection,
 the API, `lake stats`) sees a lake file written by an ingest only once that ingest's line is in

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -119,10 +119,40 @@ def read_chunks(path: Path, feed: Feed, chunk_rows: int,
     A CSV line longer than ``max_line_bytes`` is a bad record (``field_too_long``) whose start
     is kept; it is skipped without being held in memory. ``columns``: the file's columns to
     keep, checked by the caller (a feed profile's); by default the feed's, checked here."""
-    if path.suffix == ".parquet":
-        yield from _parquet_chunks(path, feed, chunk_rows, columns)
-    else:
-        yield from _csv_chunks(path, feed, chunk_rows, max_line_bytes, columns)
+    chunks = _parquet_chunks(path, feed, chunk_rows, columns) if path.suffix == ".parquet" \
+        else _csv_chunks(path, feed, chunk_rows, max_line_bytes, columns)
+    for chunk in chunks:
+        yield chunk if columns is not None else _with_optional(chunk, feed)
+
+
+def _with_optional(chunk: Chunk, feed: Feed) -> Chunk:
+    """The chunk with the feed's optional columns its file lacks, as nulls, in schema order
+    (an export written before a column was added to the feed)."""
+    have = chunk.table.column_names
+    if len(have) == len(feed.columns):
+        return chunk
+    n = chunk.table.num_rows
+    text = all(chunk.table.schema.field(c).type == pa.string() for c in have)
+    cols = [chunk.table[c] if c in have else
+            pa.nulls(n, pa.string() if text else feed.schema.field(c).type)
+            for c in feed.column_names]
+    chunk.table = pa.table(cols, names=feed.column_names)
+    return chunk
+
+
+def present_columns(feed: Feed, names: Sequence[str]) -> list[str]:
+    """The feed's columns a file with the header ``names`` holds (an optional column added to
+    the feed after the file was written may be missing: it reads as null)."""
+    return [c for c in feed.column_names if c in names]
+
+
+def _select_list(feed: Feed, names: Sequence[str], types: dict[str, str] | None = None) -> str:
+    """The feed's columns for a DuckDB SELECT over a file with the header ``names``: an
+    optional column the file lacks as a typed NULL."""
+    types = types or {}
+    return ", ".join(
+        _q(c) if c in names else f"CAST(NULL AS {types.get(c, 'VARCHAR')}) AS {_q(c)}"
+        for c in feed.column_names)
 
 
 def header_names(path: Path) -> list[str]:
@@ -136,7 +166,7 @@ def header_names(path: Path) -> list[str]:
 
 
 def _check_header(path: Path, feed: Feed, names: list[str]) -> None:
-    missing = [c.name for c in feed.columns if c.name not in names]
+    missing = [c.name for c in feed.columns if c.required and c.name not in names]
     if missing:
         raise InvalidInput(
             f"{path}: header lacks column(s) {', '.join(missing)} of feed {feed.name!r}; "
@@ -154,7 +184,8 @@ def _parquet_chunks(path: Path, feed: Feed, chunk_rows: int,
         _check_header(path, feed, pf.schema_arrow.names)
     size = path.stat().st_size
     first = 1
-    for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns or feed.column_names):
+    for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns or present_columns(
+            feed, pf.schema_arrow.names)):
         n = batch.num_rows
         share = size * n // max(1, pf.metadata.num_rows)
         lines = pa.array(range(first, first + n), pa.int64())
@@ -179,7 +210,7 @@ def _csv_chunks(path: Path, feed: Feed, chunk_rows: int, max_line: int,
     names, header_bytes = _csv_header(path)
     if columns is None:
         _check_header(path, feed, names)
-    keep = columns or feed.column_names
+    keep = columns or present_columns(feed, names)
     with path.open("rb") as f:
         f.seek(header_bytes)
         sample = f.read(1 << 16)
@@ -414,7 +445,7 @@ def duckdb_csv_source(
     """
     types = types or {}
     spec = "{" + ", ".join(f"{_lit(n)}: {_lit(types.get(n, 'VARCHAR'))}" for n in names) + "}"
-    cols = ", ".join(_q(c) for c in (feed.column_names if columns is None else columns))
+    cols = _select_list(feed, names, types) if columns is None else ", ".join(map(_q, columns))
     line = "row_number() OVER () + 1 AS _line, " if lines else ""
     store = (
         f", store_rejects=true, rejects_table={_lit(rejects)}, "
@@ -443,7 +474,7 @@ def duckdb_parquet_source(path: Path, feed: Feed, *, lines: bool = True,
         raise InvalidInput(f"{path}: not a readable Parquet file ({e})") from e
     if columns is None:
         _check_header(path, feed, names)
-    cols = ", ".join(_q(c) for c in (feed.column_names if columns is None else columns))
+    cols = _select_list(feed, names) if columns is None else ", ".join(map(_q, columns))
     if not lines:
         return f"(SELECT {cols} FROM read_parquet({_lit(str(path))}))"
     return (

@@ -1,4 +1,4 @@
-"""The ten feeds: one schema each, as Arrow types plus the checks validation applies.
+"""The eleven feeds: one schema each, as Arrow types plus the checks validation applies.
 
 Timestamps are China Standard Time (UTC+8, no daylight saving) written without a zone,
 as the operator's switches and BSS write them. Numbers are E.164 digit strings without '+'
@@ -92,6 +92,8 @@ FRAUD_TYPES = (
 )
 DEVICE_KINDS = ("goip", "simbank", "phone", "modem", "deskphone")
 ROAMING_EVENTS = ("attach", "detach")
+# Carriers that hand calls over interconnect and serve numbers (domain.numbers.Operator values).
+CARRIERS = ("china_mobile", "china_unicom", "china_telecom", "china_broadnet")
 APPLICATION_OUTCOMES = ("issued", "refused", "abandoned")
 
 
@@ -199,6 +201,9 @@ CALLS = Feed(
         _c("caller_cell", pa.string(), Check.TEXT, "caller's cell (ours only)", required=False),
         _c("caller_imei", pa.string(), Check.IMEI, "caller's IMEI (ours only)", required=False),
         _c("callee_cell", pa.string(), Check.TEXT, "callee's cell (ours only)", required=False),
+        _c("ingress_carrier", pa.string(), Check.ENUM,
+           "the carrier whose trunk handed the call over (interconnect only; the switch's "
+           "incoming trunk group, mapped to its partner)", required=False, values=CARRIERS),
     ),
     key=("call_id",),
     time_column="started_at",
@@ -212,6 +217,7 @@ CALLS = Feed(
         "caller_cell": "460-00-123456-1",
         "caller_imei": "86012345678901",
         "callee_cell": "460-00-123777-2",
+        "ingress_carrier": "",
     },
 )
 
@@ -321,6 +327,23 @@ ROAMING = Feed(
     },
 )
 
+PORTED = Feed(
+    "ported",
+    "One row per number served by a carrier other than the one its number segment is "
+    "allocated to (携号转网), as the national number-portability database lists it now: the "
+    "copy every carrier keeps to route calls. Each port is a row; a number's latest row "
+    "says who serves it (a port back to its segment's carrier names that carrier).",
+    (
+        _c("msisdn", pa.string(), Check.NUMBER, "the ported number, E.164 digits"),
+        _c("carrier", pa.string(), Check.ENUM, "the carrier serving it now", values=CARRIERS),
+        _c("ported_at", TS, Check.TIMESTAMP, "when the port completed"),
+    ),
+    key=("msisdn", "ported_at"),
+    time_column=None,
+    example={"msisdn": "8618612345678", "carrier": "china_telecom",
+             "ported_at": "2024-05-17 10:02:44"},
+)
+
 REGISTRATIONS = Feed(
     "registrations",
     "One row per SIM application (入网申请), including those refused or never completed: who "
@@ -361,7 +384,7 @@ REGISTRATIONS = Feed(
 
 FEEDS: dict[str, Feed] = {
     f.name: f for f in (CELLS, SUBSCRIBERS, ORDERS, CALLS, SMS, CLUES, SANCTIONS, DEVICE_INTEL,
-                        ROAMING, REGISTRATIONS)
+                        ROAMING, PORTED, REGISTRATIONS)
 }
 
 

@@ -28,6 +28,7 @@ from telshield.domain.alerts import Tier
 from telshield.domain.errors import InvalidInput, Unavailable
 from telshield.screening.decisionlog import DecisionLog, DecisionRecord
 from telshield.screening.law import RANKS, Batch, Result, Sweep, scalar_law
+from telshield.screening.numbering import CARRIER_CODE
 from telshield.screening.roaming import LiveRoaming, Updates
 from telshield.screening.snapshot import Outcome, Snapshot
 from telshield.screening.velocity import Velocity, VelocityLimits
@@ -76,6 +77,22 @@ class EngineConfig:
 def new_node() -> str:
     """A fresh decision-id prefix: the time in ms and the process id, in hex, and a dash."""
     return f"{int(time.time() * 1000):x}{os.getpid() % 4096:03x}-"
+
+
+# Trunk carrier codes by name, None and "" (not known) included.
+_PARTNER: dict[str | None, int] = {None: 0, "": 0}
+_PARTNER.update(CARRIER_CODE.items())
+
+
+def partner_code(name: str | None) -> int:
+    """The code of the carrier whose trunk handed a call over (0: not known); an unknown name
+    is an InvalidInput that lists the names."""
+    if not name:
+        return 0
+    code = CARRIER_CODE.get(name)
+    if code is None:
+        raise InvalidInput(f"unknown carrier {name!r}; use one of {', '.join(CARRIER_CODE)}")
+    return code
 
 
 def ingress_code(name: str) -> int:
@@ -245,10 +262,12 @@ class Engine:
 
     def decide(
         self, caller: str, callee: str, ingress: str = "interconnect", at: float | None = None,
-        caller_imei: str | None = None,
+        caller_imei: str | None = None, carrier: str | None = None,
     ) -> Decision:
         """Decide one call set-up; ``at`` is the set-up time (epoch seconds), default now;
-        ``caller_imei`` (radio-originated calls) lets the device-class rule apply."""
+        ``caller_imei`` (radio-originated calls) lets the device-class rule apply; ``carrier``
+        (interconnect calls: the carrier whose trunk handed it over) lets the serving-carrier
+        check apply."""
         now = self._clock() if at is None else at
         snap = self._snapshot  # read once: a swap during this call cannot mix snapshots
         ing = _INGRESS_CODE.get(ingress)
@@ -258,7 +277,10 @@ class Engine:
         if snap is None or now - snap.as_of > self._max_age:
             result = (Outcome.ALLOW, (self._unusable(snap, now),))
         else:
-            result = self._law(snap, caller, callee, ing, now, caller_imei)
+            partner = _PARTNER.get(carrier, -1)
+            if partner < 0:
+                partner = partner_code(carrier)  # raises, naming the carrier
+            result = self._law(snap, caller, callee, ing, now, caller_imei, partner)
         outcome, reasons = result
         self._seq = seq = self._seq + 1
         d = Decision(outcome, reasons, seq, self._node)
@@ -282,16 +304,22 @@ class Engine:
         ingress: Sequence[str] | str = "interconnect",
         at: float | None = None,
         caller_imeis: Sequence[str | None] | None = None,
+        carriers: Sequence[str | None] | str | None = None,
     ) -> Decisions:
         """Decide many calls set up at time ``at`` (default now), in order, as ``decide`` would
         one by one; ``caller_imeis`` (None or an absent entry: unknown) lets the device-class
-        rule apply."""
+        rule apply, ``carriers`` (the carrier whose trunk handed each call over; None or an
+        absent entry: unknown) the serving-carrier check."""
         n = len(callers)
         if len(callees) != n or (not isinstance(ingress, str) and len(ingress) != n):
             raise InvalidInput("a batch needs as many callees (and ingress values) as callers")
         if caller_imeis is not None and len(caller_imeis) != n:
             raise InvalidInput("a batch needs as many caller IMEIs (null where unknown) as "
                                "callers, or none at all")
+        if carriers is not None and not isinstance(carriers, str) and len(carriers) != n:
+            raise InvalidInput("a batch needs as many trunk carriers (null where unknown) as "
+                               "callers, one for all, or none at all")
+        partner = _partner_codes(carriers, n)
         now = self._clock() if at is None else at
         snap = self._snapshot
         ing = _ingress_codes(ingress, n)
@@ -304,7 +332,7 @@ class Engine:
             rids = np.full(n, sets.plus(0, reason), dtype=np.int32)
         else:
             batch = Batch(snap, callers, callees, ing, caller_imeis, now, self.velocity,
-                          self._tiers, self.roaming)
+                          self._tiers, self.roaming, partner)
             ranks, rids = self._sweep.run(batch)
         self._seq += n
         out = Decisions(ranks, rids, sets.tuples, seq, self._node)
@@ -342,6 +370,20 @@ class Engine:
             d = decisions[i]
             sink.append(DecisionRecord(d.id, now, callers[i], callees[i], INGRESS[int(ing[i])],
                                        d.outcome, d.reasons, version))
+
+
+def _partner_codes(carriers: Sequence[str | None] | str | None,
+                   n: int) -> npt.NDArray[np.int8] | int:
+    """Trunk carrier codes for a batch (one int when the same for all); an unknown name is an
+    InvalidInput that lists the names."""
+    if carriers is None or isinstance(carriers, str):
+        return partner_code(carriers)
+    try:
+        return np.fromiter(map(_PARTNER.__getitem__, carriers), dtype=np.int8, count=n)
+    except KeyError:
+        for name in carriers:
+            partner_code(name)  # raises, naming the first bad value
+        raise
 
 
 def _ingress_codes(ingress: Sequence[str] | str, n: int) -> npt.NDArray[np.int8]:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from telshield.domain.clock import store_now
 from telshield.domain.errors import InvalidInput, TelshieldError
 from telshield.domain.lists import ListEntry
-from telshield.screening.numbering import I64, PlanTuple
+from telshield.screening.numbering import CARRIER_CODE, I64, PlanTuple
 from telshield.screening.snapshot import (
     BARRED_DEVICE_KINDS,
     BLACK,
@@ -151,6 +151,7 @@ def input_from_csv(
     risk_prefixes: Path | None = None,
     devices: Path | None = None,
     roaming: Path | None = None,
+    ported: Path | None = None,
     plan: tuple[PlanTuple, ...] = (),
     version: str = "",
 ) -> SnapshotInput:
@@ -175,6 +176,10 @@ def input_from_csv(
     if roaming is not None:
         column = "msisdn" if "msisdn" in _header(roaming) else "number"
         data = replace(data, roaming=_numbers(_read(roaming, [column]), column, roaming))
+    if ported is not None:  # the ported feed's shape: msisdn, carrier[, ported_at]
+        t = _read(ported, ["msisdn", "carrier"])
+        data = replace(data, ported=_numbers(t, "msisdn", ported),
+                       ported_carriers=_codes(t, "carrier", CARRIER_CODE, ported))
     rules: list[RiskPrefix] = []
     if risk_prefixes is not None:
         t = _read(risk_prefixes, ["prefix", "outcome", "code"])

@@ -1,10 +1,13 @@
 """The HTTP face: a raw ASGI app (no framework on the hot path), JSON by msgspec.
 
     POST /v1/decisions        {"caller": "8613...", "callee": "8613...", "ingress": "radio",
-                               "caller_imei": "86123400123456" (optional)}
+                               "caller_imei": "86123400123456" (optional),
+                               "carrier": "china_unicom" (optional: interconnect calls, the
+                               carrier whose trunk handed it over)}
                               -> {"id": ..., "outcome": "reject", "reasons": ["list:black"]}
     POST /v1/decisions/batch  {"caller": [...], "callee": [...], "ingress": "..." or [...],
-                               "caller_imei": [..., null, ...] (optional)}
+                               "caller_imei": [..., null, ...] (optional),
+                               "carrier": "..." or [..., null, ...] (optional)}
                               -> {"id": [...], "outcome": [...], "reasons": [[...], ...]}
     POST /v1/location-updates {"msisdn": [...], "event": ["attach" | "detach", ...],
                                "at": [epoch seconds, ...] (optional: now)}
@@ -56,6 +59,7 @@ class CallIn(msgspec.Struct, forbid_unknown_fields=True):
     ingress: str = "interconnect"
     at: float | None = None
     caller_imei: str | None = None
+    carrier: str | None = None  # interconnect: the carrier whose trunk handed the call over
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -66,6 +70,7 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     ingress: str | list[str] = "interconnect"
     at: float | None = None
     caller_imei: list[str | None] | None = None
+    carrier: str | list[str | None] | None = None
 
 
 class LocationUpdatesIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -144,20 +149,21 @@ class ScreeningApp:
                 c = self._call.decode(await _body(receive))
                 if self._passon is not None:
                     i, o, r = await self._passon.decide([c.caller], [c.callee], c.ingress, c.at,
-                                                        [c.caller_imei])
+                                                        [c.caller_imei], [c.carrier])
                     out = DecisionOut(i[0], o[0], r[0])
                 else:
-                    d = self.engine.decide(c.caller, c.callee, c.ingress, c.at, c.caller_imei)
+                    d = self.engine.decide(c.caller, c.callee, c.ingress, c.at, c.caller_imei,
+                                           c.carrier)
                     out = DecisionOut(d.id, d.outcome, d.reasons)
                 await _reply(send, 200, self._enc.encode(out))
             elif method == "POST" and path == "/v1/decisions/batch":
                 b = self._batch.decode(await _body(receive))
                 if self._passon is not None:
                     cols = BatchOut(*await self._passon.decide(b.caller, b.callee, b.ingress,
-                                                               b.at, b.caller_imei))
+                                                               b.at, b.caller_imei, b.carrier))
                 else:
                     cols = _columns(self.engine.decide_batch(b.caller, b.callee, b.ingress, b.at,
-                                                             b.caller_imei))
+                                                             b.caller_imei, b.carrier))
                 await _reply(send, 200, self._enc.encode(cols))
             elif method == "POST" and path == "/v1/location-updates":
                 await self._location_updates(await _body(receive), send)

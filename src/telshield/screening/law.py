@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from telshield.domain.numbers import MAX_DIGITS, MIN_DIGITS
-from telshield.screening.numbering import OWN, Kind, parse_numbers
+from telshield.screening.numbering import CARRIER_SHIFT, OWN, Kind, parse_numbers
 from telshield.screening.roaming import LiveRoaming
 from telshield.screening.snapshot import (
     BLACK,
@@ -97,8 +97,14 @@ STAGES: tuple[Stage, ...] = (
     Stage("domestic number via the international gateway",
           "ing == INTERNATIONAL and MOBILE <= kind <= SERVICE and not roaming",
           Outcome.REJECT, "spoof:domestic_via_international"),
-    Stage("own number via interconnect", "ing == INTERCONNECT and code & OWN", Outcome.REJECT,
-          "spoof:own_number_via_interconnect"),
+    # A number of ours ported to another carrier comes over that carrier's trunk.
+    Stage("own number via interconnect", "ing == INTERCONNECT and code & OWN and not ported",
+          Outcome.REJECT, "spoof:own_number_via_interconnect"),
+    # A mobile handed over by a carrier that does not serve it (its segment's carrier, or the
+    # one the portability database says it moved to): checked when the trunk's carrier is known.
+    Stage("mobile via another carrier's trunk",
+          "ing == INTERCONNECT and partner > 0 and kind == MOBILE and not_served",
+          Outcome.REJECT, "spoof:wrong_carrier"),
     # A number barred by suspension, or blocked by a list (a suspected number we do not hold
     # gets a block entry instead of a suspension: services.offnet), takes no calls from abroad.
     Stage("barred callee", "ing == INTERNATIONAL and e > 0 and callee_flags & BARRED",
@@ -128,10 +134,11 @@ class Batch(dict[str, Any]):
         self, snap: Snapshot, callers: Sequence[str], callees: Sequence[str],
         ing: npt.NDArray[np.int8], imeis: Sequence[str | None] | None, now: float,
         velocity: Velocity, tiers: tuple[tuple[Outcome, str], ...],
-        live: LiveRoaming | None = None,
+        live: LiveRoaming | None = None, partner: npt.NDArray[np.int8] | int = 0,
     ) -> None:
         super().__init__()
         self.snap, self.callers, self.callees, self.ing = snap, callers, callees, ing
+        self.partner = partner  # the carrier code of the trunk of each call (0: not known)
         self.imeis, self.now, self.velocity, self.tiers = imeis, now, velocity, tiers
         self.live = live
         self.alive = np.ones(len(callers), dtype=bool)  # calls not yet decided
@@ -145,7 +152,7 @@ class Batch(dict[str, Any]):
 @dataclass(frozen=True)
 class Fact:
     """Something known of a call, in both forms. ``scalar``: Python source for one call, over
-    ``snap``, ``text`` (the caller as given), ``callee``, ``ing``, ``now``, ``imei``,
+    ``snap``, ``text`` (the caller as given), ``callee``, ``ing``, ``now``, ``imei``, ``partner``,
     ``observe``, ``TIERS`` and earlier facts — an expression put where it is used when
     ``inline``, else statements run once before the first stage that needs it. ``vector``: the
     fact for a whole ``Batch`` (a column, or one value standing for every call). ``rows``,
@@ -166,6 +173,20 @@ def _roaming(x: Batch) -> Any:
     base = x.snap.roaming_many(x["c"]) if x.snap.roaming.size else \
         np.zeros(len(x.callers), dtype=bool)
     return base if live is None else live.abroad_many(x["c"], base)
+
+
+def _not_served(x: Batch, r: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.bool_]:
+    """Whether the carrier serving each caller (of the calls ``r``; None: all) is known and is
+    not the trunk's: the portability database's where the number was ported, else its
+    segment's."""
+    c, code = (x["c"], x["code"]) if r is None else (x["c"][r], x["code"][r])
+    partner = x.partner if isinstance(x.partner, int) or r is None else x.partner[r]
+    serving = code >> CARRIER_SHIFT
+    if x.snap.ported.size:
+        moved = x.snap.ported_many(c)
+        serving = np.where(moved > 0, moved, serving)
+    out: npt.NDArray[np.bool_] = (serving > 0) & (serving != partner)
+    return out
 
 
 def _velocity(x: Batch) -> npt.NDArray[np.int8]:
@@ -211,6 +232,17 @@ FACTS: dict[str, Fact] = {
     "kind": Fact("(code & 7)", lambda x: x["code"] & 7, inline=True),
     # The live location updates since the snapshot first (screening.roaming), then the snapshot.
     "roaming": Fact("LIVE.get(c, c in snap.roaming_set)", lambda x: _roaming(x), inline=True),
+    "ported": Fact("(c in snap.ported_set)",
+                   lambda x: x.snap.ported_many(x["c"]) > 0 if x.snap.ported.size else False,
+                   inline=True,
+                   rows=lambda x, r: x.snap.ported_many(x["c"][r]) > 0 if x.snap.ported.size
+                   else False),
+    "partner": Fact("", lambda x: x.partner, inline=True),
+    # The carrier serving the caller is known and is not the trunk's.
+    "not_served": Fact(
+        f"(0 < (snap.ported_carrier(c) if c in snap.ported_set else code >> {CARRIER_SHIFT})"
+        " != partner)",
+        lambda x: _not_served(x), inline=True, rows=lambda x, r: _not_served(x, r)),
     "callee_flags": Fact("snap.flags_of(e)", lambda x: x.snap.flags_many(x["e"]), inline=True,
                          rows=lambda x, r: x.snap.flags_many(x["e"][r])),
     "risks": Fact("snap.risk_results", lambda x: x.snap.risk_results, inline=True),
@@ -260,8 +292,8 @@ def scalar_expression(expr: str) -> str:
 
 def scalar_source(stages: Sequence[Stage] = STAGES) -> str:
     """The law for one call, written out as the source of ``decide(snap, text, callee, ing,
-    now, imei)`` returning (outcome, reasons); constants and results come from the namespace
-    ``scalar_law`` gives it."""
+    now, imei, partner)`` returning (outcome, reasons); constants and results come from the
+    namespace ``scalar_law`` gives it."""
     body: list[str] = []
     done: set[str] = {"ing"}
     gathering = False
@@ -292,14 +324,14 @@ def scalar_source(stages: Sequence[Stage] = STAGES) -> str:
                      f"        rank = {st.outcome.rank}"]
     body.append("return (RANKS[rank], reasons) if reasons else ALLOWED" if gathering else
                 "return ALLOWED")
-    return "def decide(snap, text, callee, ing, now, imei):\n" + "".join(
+    return "def decide(snap, text, callee, ing, now, imei, partner):\n" + "".join(
         f"    {line}\n" for line in body)
 
 
 def scalar_law(
     observe: Callable[[int, int, float], int], tiers: tuple[tuple[Outcome, str], ...],
     stages: Sequence[Stage] = STAGES, live: LiveRoaming | None = None,
-) -> Callable[[Snapshot, str, str, int, float, str | None], Result]:
+) -> Callable[[Snapshot, str, str, int, float, str | None, int], Result]:
     """The compiled single-call form of the law, counting velocity with ``observe``, giving
     warned numbers the ``tiers`` results (index 1 suspend, 2 verify, 3 watch) and reading
     location updates newer than the snapshot from ``live``."""
@@ -311,7 +343,8 @@ def scalar_law(
         "STAGE_RESULTS": [(s.outcome, (s.reason,)) if s.outcome else None for s in stages],
     }
     exec(compile(scalar_source(stages), "<telshield decision law>", "exec"), namespace)
-    decide: Callable[[Snapshot, str, str, int, float, str | None], Result] = namespace["decide"]
+    decide: Callable[[Snapshot, str, str, int, float, str | None, int], Result] = \
+        namespace["decide"]
     return decide
 
 

@@ -219,40 +219,69 @@ class Intervals:
 
 
 OWN = 8  # the bit ``PlanIndex.classify`` adds to the kind for one of our own numbers
+CARRIER_SHIFT = 4  # ``code >> CARRIER_SHIFT``: the carrier a mobile's segment is allocated to
+# Carrier codes (0: not known, e.g. a landline or a service number), in the order of the feeds'
+# ``reference.schemas.CARRIERS``.
+CARRIERS: tuple[Operator, ...] = (
+    Operator.CHINA_MOBILE, Operator.CHINA_UNICOM, Operator.CHINA_TELECOM, Operator.CHINA_BROADNET,
+)
+CARRIER_CODE: dict[str, int] = {op.value: i + 1 for i, op in enumerate(CARRIERS)}
+
+
+def carrier_code(name: str | None) -> int:
+    """The code of a carrier name (``china_unicom``), 0 for None or an empty name; an unknown
+    name is a ValueError that lists the names."""
+    if not name:
+        return 0
+    code = CARRIER_CODE.get(name)
+    if code is None:
+        raise ValueError(f"unknown carrier {name!r}; use one of {', '.join(CARRIER_CODE)}")
+    return code
 
 
 @dataclass(frozen=True)
 class PlanIndex:
-    """The numbering plan indexed for screening: kind and whether a number belongs to our
-    network, for one presented number or an array of them."""
+    """The numbering plan indexed for screening: kind, whether a number belongs to our
+    network and the carrier its segment is allocated to, for one presented number or an array
+    of them. A number's *code* packs the three: ``kind | OWN | carrier << CARRIER_SHIFT``."""
 
     kinds: PrefixTable
     own: PrefixTable
-    # Kind | OWN per number length and leading digits (both tables' answers depend on no more).
+    carriers: PrefixTable | None = None  # carrier codes of mobile segments (None: not known)
+    # The code per number length and leading digits (the tables' answers depend on no more).
     memo: list[dict[str, int]] = field(init=False, repr=False, compare=False)
     width: int = field(init=False, repr=False, compare=False)
-    # Kind | OWN for arrays of numbers, one binary search a number.
+    # The codes for arrays of numbers, one binary search a number.
     codes: Intervals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        tables = [self.kinds, self.own] + ([self.carriers] if self.carriers is not None else [])
         object.__setattr__(self, "memo", [{} for _ in range(MAX_DIGITS + 1)])
-        object.__setattr__(self, "width", max(self.kinds.width, self.own.width))
+        object.__setattr__(self, "width", max(t.width for t in tables))
         object.__setattr__(self, "codes", Intervals(
-            self.width, [self.kinds.rules, self.own.rules],
-            lambda text: self.kinds.lookup(text) | (OWN if self.own.lookup(text) == 1 else 0),
-            Kind.MALFORMED))
+            self.width, [t.rules for t in tables], self._code, Kind.MALFORMED))
+
+    def _code(self, text: str) -> int:
+        code = self.kinds.lookup(text) | (OWN if self.own.lookup(text) == 1 else 0)
+        if self.carriers is not None:
+            code |= self.carriers.lookup(text) << CARRIER_SHIFT
+        return code
 
     def classify(self, text: str) -> int:
-        """``Kind | OWN`` of a well-formed number (3-15 digits), memoised: the hot path reads
+        """The code of a well-formed number (3-15 digits), memoised: the hot path reads
         ``memo[len(text)].get(text[:width])`` itself and calls this on a miss."""
         memo = self.memo[len(text)]
         key = text[: self.width]
         v = memo.get(key)
         if v is None:
-            v = self.kinds.lookup(text) | (OWN if self.own.lookup(text) == 1 else 0)
+            v = self._code(text)
             if len(memo) < _MEMO_MAX:
                 memo[key] = v
         return v
+
+    def carrier(self, text: str) -> int:
+        """The carrier code of a number's segment (0: not known, or not a mobile)."""
+        return 0 if parse_number(text) < 0 else self.classify(text) >> CARRIER_SHIFT
 
     def kind(self, text: str) -> Kind:
         """The kind of one presented number (digit string)."""
@@ -267,7 +296,7 @@ class PlanIndex:
         return out
 
     def codes_of(self, numbers: I64) -> npt.NDArray[np.int32]:
-        """``Kind | OWN`` of many numbers, as ``classify`` gives for one; -1 entries are
+        """The codes of many numbers, as ``classify`` gives for one; -1 entries are
         MALFORMED."""
         return self.codes.lookup(numbers)
 
@@ -289,7 +318,8 @@ _KIND_OF = {
 }
 
 
-PlanTuple = tuple[str, int, int, int]  # prefix, number length, Kind, 1 when ours
+# prefix, number length, Kind, 1 when ours, carrier code of a mobile segment (0: not known).
+PlanTuple = tuple[str, int, int, int, int]
 
 
 def plan_tuples(
@@ -298,15 +328,18 @@ def plan_tuples(
     province: str | None = None,
 ) -> list[PlanTuple]:
     """The project's numbering-plan rows (``telshield numbers plan``) reduced to what screening
-    needs: kind, and whether ours (mobile numbers of ``own``, homed in ``province`` when given:
-    a provincial operator's other provinces reach it over inter-province trunks). Rows that say
-    the same as a shorter prefix are dropped."""
-    full: dict[tuple[str, int], tuple[int, int]] = {}
+    needs: kind, whether ours (mobile numbers of ``own``, homed in ``province`` when given:
+    a provincial operator's other provinces reach it over inter-province trunks) and the carrier
+    a mobile segment is allocated to (a virtual operator's: its host's). Rows that say the same
+    as a shorter prefix are dropped."""
+    full: dict[tuple[str, int], tuple[int, int, int]] = {}
     for r in rows:
-        ours = r.operator is own and r.kind is NumberKind.MOBILE
+        mobile = r.kind is NumberKind.MOBILE
+        ours = r.operator is own and mobile
         if province is not None:
             ours = ours and r.province == province
-        full[(r.prefix, r.length)] = (int(_KIND_OF[r.kind]), int(ours))
+        carrier = CARRIER_CODE.get(r.operator.value, 0) if mobile else 0
+        full[(r.prefix, r.length)] = (int(_KIND_OF[r.kind]), int(ours), carrier)
     out: list[PlanTuple] = []
     for (prefix, length), value in full.items():
         parent = next(
@@ -315,18 +348,21 @@ def plan_tuples(
             None,
         )
         if parent != value:
-            out.append((prefix, length, value[0], value[1]))
+            out.append((prefix, length, *value))
     return sorted(out)
 
 
-def plan_from_tuples(rows: Iterable[PlanTuple]) -> PlanIndex:
-    """A plan from (prefix, length, kind, ours) rows; a number no row admits is unallocated."""
-    rows = list(rows)
+def plan_from_tuples(rows: Iterable[Sequence[str | int]]) -> PlanIndex:
+    """A plan from (prefix, length, kind, ours, carrier) rows; a number no row admits is
+    unallocated. Rows of four (a snapshot written before carriers were kept) know no carrier."""
+    tuples = [(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]) if len(r) > 4 else 0)
+              for r in rows]
     kinds = PrefixTable(
-        (PrefixRule(p, k, n, n) for p, n, k, _ in rows), default=Kind.UNALLOCATED
+        (PrefixRule(p, k, n, n) for p, n, k, _, _ in tuples), default=Kind.UNALLOCATED
     )
-    own = PrefixTable((PrefixRule(p, o, n, n) for p, n, _, o in rows), default=0)
-    return PlanIndex(kinds, own)
+    own = PrefixTable((PrefixRule(p, o, n, n) for p, n, _, o, _ in tuples), default=0)
+    carriers = PrefixTable((PrefixRule(p, c, n, n) for p, n, _, _, c in tuples), default=0)
+    return PlanIndex(kinds, own, carriers)
 
 
 @cache  # seconds of compiling; the phonenumbers metadata does not change within a process

@@ -43,6 +43,7 @@ class Ask(msgspec.Struct, array_like=True, tag="q"):
     ingress: list[str]
     at: float | None
     caller_imei: list[str | None] | None
+    carrier: list[str | None] | None = None
 
 
 class Answer(msgspec.Struct, array_like=True, tag="a"):
@@ -107,6 +108,7 @@ class PassOn:
         ingress: Sequence[str] | str,
         at: float | None,
         caller_imei: Sequence[str | None] | None,
+        carrier: Sequence[str | None] | str | None = None,
     ) -> Columns:
         """Decide calls (columns, in order), each by the owner of its caller."""
         n = len(caller)
@@ -117,6 +119,10 @@ class PassOn:
             raise InvalidInput(
                 "a batch needs as many caller IMEIs (null where unknown) as callers, or none at all"
             )
+        carriers = [carrier] * n if carrier is None or isinstance(carrier, str) else list(carrier)
+        if len(carriers) != n:
+            raise InvalidInput("a batch needs as many trunk carriers (null where unknown) as "
+                               "callers, one for all, or none at all")
         parts: dict[int, list[int]] = {}
         for k, c in enumerate(caller):
             parts.setdefault(owner(c, len(self.inboxes)), []).append(k)
@@ -126,7 +132,8 @@ class PassOn:
         for who, rows in parts.items():
             for s in range(0, len(rows), CHUNK):
                 chunk = rows[s : s + CHUNK]
-                jobs.append((chunk, self._part(who, chunk, caller, callee, ing, at, caller_imei)))
+                jobs.append((chunk, self._part(who, chunk, caller, callee, ing, at, caller_imei,
+                                               carriers)))
         results = await asyncio.gather(*(job for _, job in jobs))
         for (rows, _), (i, o, r) in zip(jobs, results, strict=True):
             for k, row in enumerate(rows):
@@ -142,6 +149,7 @@ class PassOn:
         ing: list[str],
         at: float | None,
         caller_imei: Sequence[str | None] | None,
+        carriers: Sequence[str | None],
     ) -> Columns:
         ask = Ask(
             0,
@@ -151,6 +159,7 @@ class PassOn:
             [ing[k] for k in rows],
             at,
             None if caller_imei is None else [caller_imei[k] for k in rows],
+            [carriers[k] for k in rows],
         )
         if who == self.index:
             return self._local(ask)
@@ -182,9 +191,11 @@ class PassOn:
                 ask.ingress[0],
                 ask.at,
                 ask.caller_imei[0] if ask.caller_imei else None,
+                ask.carrier[0] if ask.carrier else None,
             )
             return [d.id], [d.outcome.value], [d.reasons]
-        ds = self.engine.decide_batch(ask.caller, ask.callee, ask.ingress, ask.at, ask.caller_imei)
+        ds = self.engine.decide_batch(ask.caller, ask.callee, ask.ingress, ask.at, ask.caller_imei,
+                                      ask.carrier)
         return ds.ids, [o.value for o in ds.outcomes], ds.reasons
 
     def _read(self) -> None:

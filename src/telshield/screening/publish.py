@@ -40,7 +40,8 @@ log = structlog.get_logger(__name__)
 
 POINTER = "CURRENT"
 VERSIONS = "versions"
-_ARRAYS = ("list_numbers", "list_flags", "warned", "warned_tiers", "protected", "roaming")
+_ARRAYS = ("list_numbers", "list_flags", "warned", "warned_tiers", "protected", "roaming",
+           "ported", "ported_carriers")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 _STALE_TMP_S = 3600.0  # a temporary folder this old is a crashed publisher's: removed
 
@@ -131,7 +132,8 @@ def read_version(path: Path) -> SnapshotInput:
         risk_prefixes=tuple(
             RiskPrefix(p, Outcome(o), c, lo, hi) for p, o, c, lo, hi in meta["risk_prefixes"]
         ),
-        plan=tuple((str(p), int(n), int(k), int(o)) for p, n, k, o in meta.get("plan", [])),
+        plan=tuple((str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]) if len(r) > 4 else 0)
+                   for r in meta.get("plan", [])),
         barred_tacs=tuple((str(t), str(k)) for t, k in meta.get("barred_tacs", [])),
         barred_imeis=tuple(str(i) for i in meta.get("barred_imeis", [])),
         as_of=float(meta["as_of"]),

@@ -7,7 +7,10 @@ Caller: the P-Asserted-Identity user part, else the From user part. Callee: the 
 part. Ingress: the ``X-Ingress`` header (radio / interconnect / international), else the
 server's default for the trunk it listens on. Caller IMEI (radio-originated calls): the
 ``P-Device-IMEI`` header (digits only, e.g. ``P-Device-IMEI: 86123400123456``); absent, the
-device-class rule does not apply.
+device-class rule does not apply. The carrier whose trunk handed an interconnect call over: the
+``X-Ingress-Carrier`` header (``china_unicom``, ...), else the trunk group of the Request-URI
+(RFC 4904 ``tgrp``, e.g. ``sip:8613912345678;tgrp=CU-NJ-01@...``) looked up in the server's
+``trunk_carriers``; unknown, the serving-carrier check does not apply.
 
 Only configured peers are answered (``peers``: the switches' addresses or networks; by default
 loopback): a datagram from anyone else is dropped unanswered and counted, so that nobody who can
@@ -24,7 +27,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -200,10 +203,11 @@ class RedirectServer(asyncio.DatagramProtocol):
 
     def __init__(
         self, engine: Engine, *, default_ingress: str = "interconnect", redress_uri: str = "",
-        peers: Iterable[str] = LOOPBACK,
+        peers: Iterable[str] = LOOPBACK, trunk_carriers: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
         self.default_ingress = default_ingress
+        self.trunk_carriers = dict(trunk_carriers or {})  # RFC 4904 trunk group -> carrier
         self.redress_uri = redress_uri  # where to appeal (the API's /v1/appeals); "" = none
         self.peers = Peers(parse_peers(peers))
         self.stats = SipStats()
@@ -271,6 +275,18 @@ class RedirectServer(asyncio.DatagramProtocol):
             _response(req, 405, "Method Not Allowed", [f"Allow: {ALLOW_METHODS}"]), 405
         )
 
+    def _carrier(self, req: SipRequest) -> str | None:
+        """The carrier whose trunk handed the call over: the header, else the trunk group."""
+        named = req.first("x-ingress-carrier")
+        if named:
+            return named.strip().lower()
+        if not self.trunk_carriers or ";tgrp=" not in req.uri:
+            return None
+        group = req.uri.partition(";tgrp=")[2]
+        for end in (";", "@", ">"):
+            group = group.split(end, 1)[0]
+        return self.trunk_carriers.get(group)
+
     def _count(self, reply: bytes, code: int) -> bytes:
         self.stats.responses[code] = self.stats.responses.get(code, 0) + 1
         return reply
@@ -288,7 +304,8 @@ class RedirectServer(asyncio.DatagramProtocol):
         ingress = req.first("x-ingress") or self.default_ingress
         try:
             d = self.engine.decide(caller, callee, ingress,
-                                   caller_imei=req.first("p-device-imei") or None)
+                                   caller_imei=req.first("p-device-imei") or None,
+                                   carrier=self._carrier(req))
         except Unavailable:
             return self._count(_response(req, 503, "Service Unavailable", ["Retry-After: 5"]), 503)
         except TelshieldError as e:

@@ -96,7 +96,10 @@ class SnapshotInput:
     numbers used (``services.devices``); their call set-ups are rejected (``device:listed``).
     ``roaming``: our subscribers registered on a foreign network now (from the visited
     networks' location updates): their own number arriving over the international gateway is
-    them calling home, not a spoof.
+    them calling home, not a spoof. ``ported``/``ported_carriers``: numbers served by a carrier
+    other than the one their segment is allocated to (the number-portability database) and the
+    carrier code (``numbering.CARRIER_CODE``) of each: a call over interconnect is checked
+    against the carrier that serves its number, not the one its segment names.
     """
 
     list_numbers: I64 = field(default_factory=lambda: np.empty(0, np.int64))
@@ -110,6 +113,8 @@ class SnapshotInput:
     barred_tacs: tuple[tuple[str, str], ...] = ()  # (IMEI TAC, device kind) of barred devices
     barred_imeis: tuple[str, ...] = ()  # blacklisted devices
     roaming: I64 = field(default_factory=lambda: np.empty(0, np.int64))  # ours, abroad now
+    ported: I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    ported_carriers: U8 = field(default_factory=lambda: np.empty(0, np.uint8))
     as_of: float = 0.0  # epoch seconds of the data the snapshot reflects
     version: str = ""
 
@@ -202,6 +207,10 @@ class Snapshot:
         "list_prefixes",
         "listed",
         "plan",
+        "ported",
+        "ported_carriers",
+        "ported_probe",
+        "ported_set",
         "probe",
         "risk_prefixes",
         "risk_results",
@@ -229,6 +238,7 @@ class Snapshot:
         barred_tacs: tuple[tuple[str, str], ...] = (),
         barred_imeis: tuple[str, ...] = (),
         roaming: I64 | None = None,
+        ported: tuple[I64, U8] | None = None,
     ) -> None:
         keys.setflags(write=False)
         flags.setflags(write=False)
@@ -260,6 +270,11 @@ class Snapshot:
         self.roaming = r[r > 0]
         self.roaming.setflags(write=False)
         self.roaming_set = BitMap64(array.array("Q", self.roaming.astype(np.uint64).tobytes()))
+        self.ported, self.ported_carriers = _ported_arrays(ported)
+        self.ported_set = BitMap64(array.array("Q", self.ported.astype(np.uint64).tobytes()))
+        # A national portability database holds tens of millions of numbers: the probe rules
+        # out nearly every number that was never ported with one load, not a binary search.
+        self.ported_probe = _Probe(self.ported) if self.ported.size > _PROBE_FIRST else None
 
     def tac_codes(self, tacs: I64) -> npt.NDArray[np.int16]:
         """Per TAC (-1: none), the index into ``tac_reasons`` of its barred kind, else -1."""
@@ -297,6 +312,25 @@ class Snapshot:
             return np.zeros(numbers.shape, dtype=bool)
         i = np.minimum(np.searchsorted(self.roaming, numbers), self.roaming.size - 1)
         return self.roaming[i] == numbers
+
+    def ported_carrier(self, number: int) -> int:
+        """The carrier code serving a ported number (0 when it is not ported)."""
+        if number <= 0 or number not in self.ported_set:
+            return 0
+        return int(self.ported_carriers[int(np.searchsorted(self.ported, number))])
+
+    def ported_many(self, numbers: I64) -> U8:
+        """``ported_carrier`` of many numbers."""
+        out = np.zeros(numbers.shape, dtype=np.uint8)
+        if self.ported.size == 0 or numbers.size == 0:
+            return out
+        maybe = np.flatnonzero(self.ported_probe.maybe(numbers)) \
+            if self.ported_probe is not None else np.arange(numbers.size)
+        if maybe.size:
+            n = numbers[maybe]
+            i = np.minimum(np.searchsorted(self.ported, n), self.ported.size - 1)
+            out[maybe] = np.where(self.ported[i] == n, self.ported_carriers[i], 0)
+        return out
 
     @classmethod
     def build(cls, data: SnapshotInput) -> Snapshot:
@@ -346,6 +380,7 @@ class Snapshot:
             barred_tacs=data.barred_tacs,
             barred_imeis=data.barred_imeis,
             roaming=data.roaming,
+            ported=(data.ported, data.ported_carriers),
         )
 
     def __len__(self) -> int:
@@ -438,6 +473,29 @@ class _Probe:
 
 # The two bits (of 64) each 12-bit hash value stands for, as a mask.
 _PAIRS = np.array([(1 << (i >> 6)) | (1 << (i & 63)) for i in range(1 << 12)], dtype=np.uint64)
+
+
+def _ported_arrays(ported: tuple[I64, U8] | None) -> tuple[I64, U8]:
+    """Ported numbers sorted and unique (the last row of a number wins), with their carrier
+    codes; numbers that are not well-formed, and rows with no carrier, dropped."""
+    if ported is None:
+        numbers, carriers = np.empty(0, np.int64), np.empty(0, np.uint8)
+    else:
+        numbers = np.asarray(ported[0], dtype=np.int64)
+        carriers = np.asarray(ported[1], dtype=np.uint8)
+        if numbers.shape != carriers.shape:
+            raise ValueError("snapshot input: ported numbers and carriers differ in length")
+    keep = (numbers > 0) & (carriers > 0)
+    numbers, carriers = numbers[keep], carriers[keep]
+    # Unique by number, the last row winning: reverse, then the first of each in a stable sort.
+    order = np.argsort(numbers[::-1], kind="stable")
+    rev_n, rev_c = numbers[::-1][order], carriers[::-1][order]
+    first = np.concatenate(([True], rev_n[1:] != rev_n[:-1])) if rev_n.size else \
+        np.empty(0, dtype=bool)
+    numbers, carriers = np.ascontiguousarray(rev_n[first]), np.ascontiguousarray(rev_c[first])
+    numbers.setflags(write=False)
+    carriers.setflags(write=False)
+    return numbers, carriers
 
 
 def _tac_arrays(

@@ -41,6 +41,7 @@ INGEST_ORDER = (
     "registrations",
     "clues",
     "roaming",
+    "ported",
     "calls",
     "sms",
 )

@@ -11,6 +11,8 @@ This is the seam between disposal and interception. At a moment ``at``:
 - the TACs the device_intel feed lists as GOIP or SIM-bank devices become barred device classes;
 - our subscribers whose latest location update (the roaming feed) is an attach to a foreign
   network are abroad: the spoof check lets their own number through the international gateway;
+- the ported feed (the number-portability database) says which carrier serves each ported
+  number: a call over interconnect is checked against it, not against the number's segment;
 - the compiled numbering plan rides along, so the faces need nothing else.
 
 The result is published (the faces follow the publisher) by a ``SnapshotPublisher``, which
@@ -24,13 +26,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import ibis
 import numpy as np
+import numpy.typing as npt
 import structlog
 
 from telshield.domain.cases import CaseStatus
 from telshield.domain.clock import FeedTime, feed_epoch, feed_to_store
 from telshield.domain.paging import Page
-from telshield.screening.numbering import I64, PlanTuple, parse_number, parse_numbers
+from telshield.screening.numbering import (
+    CARRIER_CODE,
+    I64,
+    PlanTuple,
+    parse_number,
+    parse_numbers,
+)
 from telshield.screening.snapshot import (
     BARRED_DEVICE_KINDS,
     BLACK,
@@ -103,11 +113,13 @@ class SnapshotService:
         o = self.options
         protected = (self.victims(warned, since=at - timedelta(days=o.protect_days), until=at)
                      if o.protect_victims else np.empty(0, np.int64))
+        ported, carriers = self.ported(at)
         return SnapshotInput(
             list_numbers=cols.numbers, list_flags=flags.astype(np.uint8), warned=warned,
             warned_tiers=tiers, protected=protected, list_prefixes=others.list_prefixes,
             plan=self.plan, barred_tacs=self.barred_tacs() if o.device_classes else (),
-            barred_imeis=others.barred_imeis, roaming=self.roaming(at), as_of=feed_epoch(at),
+            barred_imeis=others.barred_imeis, roaming=self.roaming(at), ported=ported,
+            ported_carriers=carriers, as_of=feed_epoch(at),
             # The moment and the list version, and a tag: the same moment may be published
             # again (a tick done over after a failure), and a published version is never reused.
             version=f"{at:%Y%m%dT%H%M%S}-l{cols.version}-{secrets.token_hex(3)}",
@@ -141,6 +153,19 @@ class SnapshotService:
         got = self.reader.con.to_pyarrow(last.filter(last.event == "attach").select("msisdn"))
         out = np.unique(parse_numbers([m for m in got["msisdn"].to_pylist() if m is not None]))
         return out[out > 0]
+
+    def ported(self, at: datetime) -> tuple[I64, npt.NDArray[np.uint8]]:
+        """Ported numbers and the carrier code serving each at ``at``: every number's latest
+        port before it (the ported feed)."""
+        p = self.reader.table("ported")
+        p = p.filter(p.ported_at < ibis.timestamp(at))
+        last = p.group_by("msisdn").aggregate(carrier=p.carrier.argmax(p.ported_at))
+        got = self.reader.con.to_pyarrow(last)
+        numbers = parse_numbers([m or "" for m in got["msisdn"].to_pylist()])
+        codes = np.fromiter((CARRIER_CODE.get(c or "", 0) for c in got["carrier"].to_pylist()),
+                            dtype=np.uint8, count=len(numbers))
+        keep = numbers > 0
+        return numbers[keep], codes[keep]
 
     def barred_tacs(self) -> tuple[tuple[str, str], ...]:
         """(TAC, kind) of GOIP / SIM-bank devices in the device_intel feed."""

@@ -111,10 +111,10 @@ def open_engine(settings: Settings, *, with_log: bool = True) -> tuple[Engine, S
 
 
 def decide(settings: Settings, caller: str, callee: str, ingress: str,
-           caller_imei: str | None) -> Decision:
+           caller_imei: str | None, carrier: str | None = None) -> Decision:
     """Decide one call against the current snapshot (not logged; velocity starts empty)."""
     engine, _ = open_engine(settings, with_log=False)
-    return engine.decide(caller, callee, ingress, caller_imei=caller_imei)
+    return engine.decide(caller, callee, ingress, caller_imei=caller_imei, carrier=carrier)
 
 
 async def run_sip(settings: Settings, host: str, port: int,
@@ -132,7 +132,7 @@ async def run_sip(settings: Settings, host: str, port: int,
         raise InvalidInput(f"screening.sip_peers: {e}") from None
     engine, follower = open_engine(settings)
     server = RedirectServer(engine, default_ingress=s.default_ingress, peers=s.sip_peers,
-                            redress_uri=redress_uri(settings))
+                            redress_uri=redress_uri(settings), trunk_carriers=s.trunk_carriers)
     settle()
     await until_signalled(run(server, follower, host=host, port=port,
                               metrics_port=s.sip_metrics_port, say=say))
@@ -204,8 +204,8 @@ class Built:
 def build_from_csv(
     settings: Settings, *, lists: Path | None = None, warnings: Path | None = None,
     protected: Path | None = None, risk_prefixes: Path | None = None,
-    devices: Path | None = None, roaming: Path | None = None, version: str = "",
-    device_intel: bool = True,
+    devices: Path | None = None, roaming: Path | None = None, ported: Path | None = None,
+    version: str = "", device_intel: bool = True,
 ) -> Built:
     """A snapshot from CSV files, the numbering plan and (``device_intel``) the GOIP and
     SIM-bank TACs of the lake's device_intel feed, proven to build, then published."""
@@ -215,7 +215,7 @@ def build_from_csv(
 
     data = input_from_csv(  # read and check the files first: the plan takes seconds
         lists=lists, warnings=warnings, protected=protected, risk_prefixes=risk_prefixes,
-        devices=devices, roaming=roaming, version=version,
+        devices=devices, roaming=roaming, ported=ported, version=version,
     )
     tacs = (barred_tacs_from_parquet(Lake(settings.lake_dir).files(FEEDS["device_intel"]))
             if device_intel else ())

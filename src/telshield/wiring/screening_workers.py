@@ -151,6 +151,7 @@ def sip_worker(
             default_ingress=s.default_ingress,
             peers=s.sip_peers,
             redress_uri=redress_uri(settings),
+            trunk_carriers=s.trunk_carriers,
         )
         metrics = s.sip_metrics_port + index if s.sip_metrics_port else 0
         settle()

@@ -194,6 +194,9 @@ class SpoofingSection(_Strict):
     real_subscriber_share: float = Field(ge=0, le=1)
     answer_rate: float = Field(ge=0, le=1)
     duration_median_s: float = Field(gt=0)
+    # Over interconnect: the share of presented mobiles whose calls come in on the trunk of the
+    # carrier serving the number (added later: the default here for configs written before it).
+    entry_matches_share: float = Field(default=0.3, ge=0, le=1)
 
 
 class OffnetFraudSection(_Strict):
@@ -205,6 +208,14 @@ class OffnetFraudSection(_Strict):
     answer_rate: float = Field(ge=0, le=1)
     duration_median_s: float = Field(gt=0)
     long_call_share: float = Field(ge=0, le=1)
+
+
+class PortabilitySection(_Strict):
+    """Mobile number portability (携号转网): other networks' numbers served by another carrier
+    than the one their segment is allocated to (added later: the default here is the packaged
+    one, for configs written before it)."""
+
+    ported_share: float = Field(default=0.03, ge=0, le=1)
 
 
 class SanctionsSection(_Strict):
@@ -372,6 +383,7 @@ class WorldConfig(_Strict):
     offnet_workers: OffnetWorkersSection
     abroad: AbroadSection
     reverify: ReverifySection
+    portability: PortabilitySection = Field(default_factory=PortabilitySection)
     randomise: RandomiseSection = Field(default_factory=RandomiseSection)
 
     @property

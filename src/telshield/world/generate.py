@@ -20,12 +20,14 @@ import structlog
 
 from telshield.domain.clock import feed_now
 from telshield.domain.errors import InvalidInput
+from telshield.reference.schemas import CARRIERS
 from telshield.world import (
     applications,
     business,
     geography,
     graph,
     population,
+    portability,
     prior,
     scenarios,
     trafficking,
@@ -51,7 +53,7 @@ from telshield.world.truth import dens_table, gangs_table, numbers_table, reveri
 log = structlog.get_logger(__name__)
 Format = Literal["parquet", "csv"]
 FEED_NAMES = ("cells", "subscribers", "orders", "calls", "sms", "clues", "sanctions",
-              "device_intel", "roaming", "registrations")
+              "device_intel", "roaming", "ported", "registrations")
 
 
 @dataclass
@@ -176,6 +178,9 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
                business.handlers(np.concatenate([gangs.nodes.peer, crew.nodes.peer]), p)]
     base = np.cumsum([0] + [len(b) for b in blocks])
     nodes = concat(blocks)
+    # Number portability: some off-network numbers redrawn from another carrier's segments,
+    # from a stream of its own once every block is built (every other draw stays as it was).
+    ported = portability.port(np.random.default_rng([seed, 50]), p, nodes, cfg.start)
     assert crew.sims is not None and den.sims is not None
     sims = concat_sims([people_sims, gangs.sims.shifted(int(base[3])),
                         crew.sims.shifted(int(base[4])), den.sims.shifted(int(base[5])),
@@ -198,6 +203,7 @@ def generate(cfg: WorldConfig, seed: int, out: Path, fmt: Format = "parquet",
     w.feed("sanctions", sanctions_table(rng, start, sanction_rows, key))
     w.feed("device_intel", device_intel_table(p.tacs))
     w.feed("roaming", roaming_table(start, roaming, nodes))
+    w.feed("ported", portability.ported_table(start, ported, nodes))
     truth_dir = out / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     engine = Day(p, nodes, contacts, seed)
@@ -269,6 +275,7 @@ def _calls_table(start: datetime, c: Batch, ids: pa.Array, cells: pa.Array) -> p
         "caller_cell": pick(cells, c["a_cell"].astype(np.int64)),
         "caller_imei": digits(c["imei"], c["imei"] < 0),
         "callee_cell": pick(cells, c["b_cell"].astype(np.int64)),
+        "ingress_carrier": pick(pa.array(CARRIERS), c["carrier"].astype(np.int64)),
     })
 
 

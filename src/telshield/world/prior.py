@@ -2,11 +2,12 @@
 
 ``prior.toml`` lists, for each config key it varies (``section.key`` or ``roles.NAME.key``), a
 range, a scale (``linear``: uniform; ``log``: uniform in the logarithm) and where the range comes
-from. ``draw`` replaces those keys of a config with values drawn from a stream of their own
-(the seed's), so the same seed and prior give the same province, and a province drawn from the
-prior differs from the default in every behaviour at once. The ranges were written down before
-any detector was run on a randomised province (see the history of ``prior.toml``); widen or
-narrow one with ``[randomise] ranges`` in a world config.
+from; an entry added after provinces had been drawn says ``later = true`` and is drawn after the
+rest (see ``entries``). ``draw`` replaces those keys of a config with values drawn from a stream
+of their own (the seed's), so the same seed and prior give the same province, and a province
+drawn from the prior differs from the default in every behaviour at once. The ranges were
+written down before any detector was run on a randomised province (see the history of
+``prior.toml``); widen or narrow one with ``[randomise] ranges`` in a world config.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Entry:
     hi: float
     scale: str  # linear or log
     source: str
+    later: bool = False  # added after randomised provinces were drawn: drawn after the rest
 
     def value(self, u: float, lo: float, hi: float) -> float:
         """The value at quantile ``u`` of this entry's distribution over [lo, hi]."""
@@ -88,7 +90,7 @@ def _walk(node: dict[str, Any], path: tuple[str, ...]) -> list[Entry]:
     if "range" in node:
         lo, hi = (float(x) for x in node["range"])
         return [Entry(".".join(path), lo, hi, str(node.get("scale", "linear")),
-                      str(node.get("source", "")))]
+                      str(node.get("source", "")), bool(node.get("later", False)))]
     out: list[Entry] = []
     for k, v in node.items():
         if isinstance(v, dict):
@@ -97,9 +99,18 @@ def _walk(node: dict[str, Any], path: tuple[str, ...]) -> list[Entry]:
 
 
 def entries() -> list[Entry]:
-    """The packaged prior, in file order."""
+    """The packaged prior, in file order: the entries as TOML nests them (section by section),
+    then those marked ``later = true`` in the order their tables appear in the file. ``draw``
+    gives each entry the next quantile of the seed's stream in this order, so an entry appended
+    later (to a section of its own or to an old one) moves no earlier entry's quantile."""
     text = resources.files("telshield.world").joinpath("prior.toml").read_text("utf-8")
-    return _walk(tomllib.loads(text), ())
+    found = _walk(tomllib.loads(text), ())
+    later = [e for e in found if e.later]
+    for e in later:
+        if f"[{e.key}]" not in text:
+            raise ValueError(f"prior.toml: write the table of {e.key} as [{e.key}]")
+    later.sort(key=lambda e: text.index(f"[{e.key}]"))
+    return [e for e in found if not e.later] + later
 
 
 def _get(data: dict[str, Any], key: str) -> Any:

@@ -17,6 +17,7 @@ INGRESS = ("radio", "interconnect", "international")
 LOCAL, INTER_PROVINCE, INTERNATIONAL_ROUTE, INTER_NETWORK = 0, 1, 2, 3
 ROUTES = ("local", "inter_province", "international", "inter_network")
 SPOOF_INTL = PROFILE["spoof_international"]
+SPOOF_INTERCONNECT = PROFILE["spoof_interconnect"]
 
 _H: dict[str, list[float]] = {  # relative call volume by hour of day
     "social": [2, 1, .5, .5, .5, 1, 3, 6, 8, 9, 10, 10, 9, 8, 9, 10, 10, 10, 11, 12, 12, 10, 7, 4],
@@ -143,6 +144,10 @@ class Day:
         circle_rng = np.random.default_rng([seed, 3])
         self.circle = 1 + circle_rng.poisson(p.cfg.social.circle_size - 1, n)
         self._pools(np.random.default_rng([seed, 4]))
+        # Interconnect trunks (added later, from a stream of its own): nodes by number, and the
+        # carrier a spoofed call presenting each node's number comes in on.
+        self.by_number = np.argsort(nodes.msisdn, kind="stable")
+        self.entry = self._entries(np.random.default_rng([seed, 51]))
 
     POOL = 40  # people a collector keeps calling
 
@@ -157,6 +162,53 @@ class Day:
         num = np.where(node >= 0, nd.msisdn[np.maximum(node, 0)], num)
         self.pool_node = node.reshape(len(who), self.POOL)
         self.pool_num = num.reshape(len(who), self.POOL)
+
+    def _entries(self, rng: np.random.Generator) -> np.ndarray:
+        """Per presented number (a node), the carrier whose interconnect trunk a spoofed call
+        presenting it comes in on: for a mobile, with probability ``entry_matches_share`` the
+        carrier serving it (ours: China Mobile), else one of the other three; for a landline or
+        a service number any of the four."""
+        op = self.nodes.operator.astype(np.int64)
+        n = len(op)
+        u, other, any_ = rng.random(n), rng.integers(1, 4, n), rng.integers(0, 4, n)
+        mobile = (op >= nb.CM) & (op <= nb.CBN)
+        share = self.p.cfg.spoofing.entry_matches_share
+        return np.where(mobile, np.where(u < share, op, (op + other) % 4), any_).astype(np.int8)
+
+    def node_of(self, numbers: np.ndarray) -> np.ndarray:
+        """The node with each number (the first one when several share it), -1 for none."""
+        ranked = self.nodes.msisdn[self.by_number]
+        if len(ranked) == 0:
+            return np.full(len(numbers), -1, np.int64)
+        pos = np.searchsorted(ranked, numbers).clip(0, len(ranked) - 1)
+        return np.where(ranked[pos] == numbers, self.by_number[pos], -1)
+
+    def _ingress_carrier(self, raw: Batch) -> np.ndarray:
+        """The carrier whose trunk handed each interconnect call over (-1 for other ingress):
+        an honest caller's serving carrier (a ported number's too; other provinces' China
+        Mobile subscribers come on China Mobile's inter-province trunks), a spoofed call's
+        entry carrier for its presented number."""
+        nd = self.nodes
+        a, num, src = raw["a"], raw["a_num"], raw["src"]
+        ic = raw["ingress"] == INTERCONNECT
+        spoofed = ic & (src >= 0) & (nd.profile[np.maximum(src, 0)] == SPOOF_INTERCONNECT)
+        honest = ic & ~spoofed
+        # A caller known by number only (a stranger from another province, a handler calling
+        # back): the node with that number if there is one, else the number's segment.
+        node = np.where(a >= 0, a, -1)
+        by_num = honest & (a < 0)
+        node[by_num] = self.node_of(num[by_num])
+        serving = np.where(node >= 0, nd.operator[np.maximum(node, 0)], raw["a_op"])
+        # A fixed line (no such honest caller so far) comes on China Telecom's trunk, Jiangsu's
+        # fixed-line incumbent.
+        fixed = (num // 10**11 != 86) | ((num // 10**10) % 10 != 1)
+        serving = np.where(fixed, nb.CT, serving)
+        out = np.where(honest, serving, -1).astype(np.int8)
+        assert ((out[honest] >= nb.CM) & (out[honest] <= nb.CBN)).all(), "no carrier"
+        shown = self.node_of(num[spoofed])
+        assert (shown >= 0).all(), "a spoofed call presents a number no node has"
+        out[spoofed] = self.entry[shown]
+        return out
 
     def _group(self, idx: np.ndarray, city: int) -> np.ndarray:
         g = idx[self.nodes.city[idx] == city]
@@ -399,6 +451,7 @@ class Day:
             np.where((raw["a_op"] != nb.CM) | (raw["b_op"] != nb.CM), INTER_NETWORK,
                      np.where(raw["a_js"] & raw["b_js"], LOCAL, INTER_PROVINCE)))
         raw["route"] = np.where(raw["route"] >= 0, raw["route"], route).astype(np.int8)
+        raw["carrier"] = self._ingress_carrier(raw)
         t = raw["t"]
         raw["a_cell"] = np.full(len(t), -1, np.int32)
         raw["a_cell"][a_on] = self.locate(rng, a[a_on], t[a_on], day)
