@@ -282,6 +282,10 @@ class ScreeningSettings(BaseModel):
         default="reject", description="outcome for numbers to re-verify (until they do)"
     )
     tier_suspend: str = Field(default="reject", description="outcome for numbers to suspend")
+    wrong_carrier: str = Field(
+        default="reject",
+        description="outcome for a mobile handed over on interconnect by a carrier that does "
+        "not serve it (spoof:wrong_carrier); label first to watch what it would refuse")
     label_calls_per_minute: int = 8
     reject_calls_per_minute: int = 20
     label_callees_per_minute: int = 6

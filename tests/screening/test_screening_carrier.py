@@ -88,6 +88,12 @@ def test_sip_takes_the_carrier_from_the_header_or_the_trunk_group(engine: Engine
     assert reply("c5", extra="X-Ingress-Carrier: china_telecom\r\n").startswith(b"SIP/2.0 608")
     bad = reply("c6", extra="X-Ingress-Carrier: acme\r\n")
     assert bad.startswith(b"SIP/2.0 400") and b"unknown carrier" in bad
+    # A forwarded call comes on the forwarding party's carrier's trunk: no check.
+    forwarded = "Diversion: <sip:8615312345678@10.0.0.9>;reason=no-answer\r\n"
+    assert reply("c7", ";tgrp=CT-NJ-02", forwarded).startswith(b"SIP/2.0 302")
+    history = "History-Info: <sip:8615312345678@10.0.0.9>;index=1\r\n"
+    assert reply("c8", extra=history + "X-Ingress-Carrier: china_telecom\r\n").startswith(
+        b"SIP/2.0 302")
 
 
 def _post(app: ScreeningApp, path: str, body: dict[str, object]) -> httpx.Response:
@@ -185,3 +191,17 @@ def test_a_large_portability_database_is_probed_then_searched() -> None:
     many = snap.ported_many(ask).tolist()
     assert many == [snap.ported_carrier(int(n)) for n in ask]
     assert many[:500] == carriers[:500].tolist() and not any(many[500:1000])
+
+
+def test_the_check_can_label_first_instead_of_refusing() -> None:
+    """``wrong_carrier = label``: the call is connected with the reason, so an operator can
+    watch what the check would refuse before it does."""
+    from telshield.screening.engine import EngineConfig
+    from telshield.screening.snapshot import Outcome
+
+    e = Engine(EngineConfig(wrong_carrier=Outcome.LABEL))
+    e.swap(Snapshot.build(_input()))
+    d = e.decide(UNICOM, CALLEE, "interconnect", carrier="china_telecom")
+    assert (d.outcome, d.reasons) == (Outcome.LABEL, ("spoof:wrong_carrier",))
+    [b] = e.decide_batch([UNICOM], [CALLEE], "interconnect", carriers="china_telecom")
+    assert (b.outcome, b.reasons) == (Outcome.LABEL, ("spoof:wrong_carrier",))

@@ -74,7 +74,7 @@ CONFIGS = [
     EngineConfig(velocity=LIMITS),
     EngineConfig(velocity=LIMITS, tier_outcomes={
         Tier.SUSPEND: Outcome.REJECT, Tier.VERIFY: Outcome.WARN_CALLEE,
-        Tier.WATCH: Outcome.LABEL}),
+        Tier.WATCH: Outcome.LABEL}, wrong_carrier=Outcome.LABEL),
 ]
 
 
@@ -184,8 +184,8 @@ def test_every_stage_is_covered(config: EngineConfig) -> None:
 def test_the_vocabulary_names_every_stage() -> None:
     static = {s.reason for s in STAGES if not s.table}
     assert static <= CODES
-    assert [s.table for s in STAGES if s.table] == ["devices", "risks", "tiers",
-                                                    "velocity_results"]
+    assert [s.table for s in STAGES if s.table] == ["devices", "carrier_results", "risks",
+                                                    "tiers", "velocity_results"]
 
 
 def test_velocity_bounds_in_a_batch_keep_call_order() -> None:
@@ -204,6 +204,7 @@ def _scalar_facts(text: str, callee: str, ing: int, imei: str | None,
     """Every fact but velocity for one call, from the facts' scalar sources."""
     ns: dict[str, Any] = {**CONSTANTS, "snap": SNAP, "text": text, "callee": callee,
                           "ing": ing, "now": NOW, "imei": imei, "partner": partner,
+                          "CARRIER_RESULTS": ((Outcome.REJECT, "spoof:wrong_carrier"),),
                           "TIER_OF": TIER_OF,
                           "TIERS": (), "VELOCITY_RESULTS": VELOCITY_RESULTS,
                           "LIVE": live.state}

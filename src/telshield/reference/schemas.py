@@ -203,7 +203,8 @@ CALLS = Feed(
         _c("callee_cell", pa.string(), Check.TEXT, "callee's cell (ours only)", required=False),
         _c("ingress_carrier", pa.string(), Check.ENUM,
            "the carrier whose trunk handed the call over (interconnect only; the switch's "
-           "incoming trunk group, mapped to its partner)", required=False, values=CARRIERS),
+           "incoming trunk group, mapped to its partner; empty for a forwarded call)",
+           required=False, values=CARRIERS),
     ),
     key=("call_id",),
     time_column="started_at",

@@ -70,6 +70,7 @@ class EngineConfig:
             Tier.WATCH: Outcome.LABEL,
         }
     )
+    wrong_carrier: Outcome = Outcome.REJECT  # a mobile on the trunk of a carrier not serving it
     velocity: VelocityLimits = field(default_factory=VelocityLimits)
     log_allowed: bool = False  # also log allowed calls (statistics); off keeps the log small
 
@@ -192,7 +193,9 @@ class Engine:
         )
         # Location updates newer than the snapshot (screening.roaming): read by both forms.
         self.roaming = LiveRoaming()
-        self._law = scalar_law(self.velocity.observe, self._tiers, live=self.roaming)
+        self._carrier = ((self.config.wrong_carrier, "spoof:wrong_carrier"),)
+        self._law = scalar_law(self.velocity.observe, self._tiers, live=self.roaming,
+                               carrier_results=self._carrier)
         self._sweep = Sweep()
 
     @property
@@ -332,7 +335,7 @@ class Engine:
             rids = np.full(n, sets.plus(0, reason), dtype=np.int32)
         else:
             batch = Batch(snap, callers, callees, ing, caller_imeis, now, self.velocity,
-                          self._tiers, self.roaming, partner)
+                          self._tiers, self.roaming, partner, self._carrier)
             ranks, rids = self._sweep.run(batch)
         self._seq += n
         out = Decisions(ranks, rids, sets.tuples, seq, self._node)

@@ -59,7 +59,7 @@ RANKS = (Outcome.ALLOW, Outcome.LABEL, Outcome.WARN_CALLEE, Outcome.REJECT)  # b
 CONSTANTS: dict[str, int] = {
     "POLICE": POLICE, "WHITE": WHITE, "BLACK": BLACK, "GREY": GREY, "WARNED": WARNED,
     "PROTECTED": PROTECTED, "SUSPEND": SUSPEND, "BARRED": BARRED, "OWN": OWN,
-    "RADIO": RADIO, "INTERCONNECT": INTERCONNECT, "INTERNATIONAL": INTERNATIONAL,
+    "RADIO": RADIO, "INTERCONNECT": INTERCONNECT, "INTERNATIONAL": INTERNATIONAL, "ONLY": 0,
     "UNALLOCATED": int(Kind.UNALLOCATED), "MOBILE": int(Kind.MOBILE),
     "SERVICE": int(Kind.SERVICE),
 }
@@ -80,7 +80,8 @@ class Stage:
 
 
 # The law (DESIGN.md, "A call"). Reason codes of table stages: ``device:<kind>`` (device_intel),
-# ``prefix:<code>`` (risk-prefix rules), ``warning:<tier>``, ``velocity:<limit>``.
+# ``spoof:wrong_carrier`` (its configured outcome), ``prefix:<code>`` (risk-prefix rules),
+# ``warning:<tier>``, ``velocity:<limit>``.
 STAGES: tuple[Stage, ...] = (
     Stage("malformed caller", "c < 0", Outcome.REJECT, "spoof:malformed"),
     # Before the whitelist: the list law says a police order beats one (domain.lists.rank).
@@ -102,9 +103,10 @@ STAGES: tuple[Stage, ...] = (
           Outcome.REJECT, "spoof:own_number_via_interconnect"),
     # A mobile handed over by a carrier that does not serve it (its segment's carrier, or the
     # one the portability database says it moved to): checked when the trunk's carrier is known.
+    # Its outcome is configured (reject by default; label to watch it first).
     Stage("mobile via another carrier's trunk",
           "ing == INTERCONNECT and partner > 0 and kind == MOBILE and not_served",
-          Outcome.REJECT, "spoof:wrong_carrier"),
+          table="carrier_results", pick="ONLY"),
     # A number barred by suspension, or blocked by a list (a suspected number we do not hold
     # gets a block entry instead of a suspension: services.offnet), takes no calls from abroad.
     Stage("barred callee", "ing == INTERNATIONAL and e > 0 and callee_flags & BARRED",
@@ -135,10 +137,13 @@ class Batch(dict[str, Any]):
         ing: npt.NDArray[np.int8], imeis: Sequence[str | None] | None, now: float,
         velocity: Velocity, tiers: tuple[tuple[Outcome, str], ...],
         live: LiveRoaming | None = None, partner: npt.NDArray[np.int8] | int = 0,
+        carrier_results: tuple[tuple[Outcome, str], ...] = (
+            (Outcome.REJECT, "spoof:wrong_carrier"),),
     ) -> None:
         super().__init__()
         self.snap, self.callers, self.callees, self.ing = snap, callers, callees, ing
         self.partner = partner  # the carrier code of the trunk of each call (0: not known)
+        self.carrier_results = carrier_results
         self.imeis, self.now, self.velocity, self.tiers = imeis, now, velocity, tiers
         self.live = live
         self.alive = np.ones(len(callers), dtype=bool)  # calls not yet decided
@@ -238,6 +243,7 @@ FACTS: dict[str, Fact] = {
                    rows=lambda x, r: x.snap.ported_many(x["c"][r]) > 0 if x.snap.ported.size
                    else False),
     "partner": Fact("", lambda x: x.partner, inline=True),
+    "carrier_results": Fact("CARRIER_RESULTS", lambda x: x.carrier_results, inline=True),
     # The carrier serving the caller is known and is not the trunk's.
     "not_served": Fact(
         f"(0 < (snap.ported_carrier(c) if c in snap.ported_set else code >> {CARRIER_SHIFT})"
@@ -331,15 +337,19 @@ def scalar_source(stages: Sequence[Stage] = STAGES) -> str:
 def scalar_law(
     observe: Callable[[int, int, float], int], tiers: tuple[tuple[Outcome, str], ...],
     stages: Sequence[Stage] = STAGES, live: LiveRoaming | None = None,
+    carrier_results: tuple[tuple[Outcome, str], ...] = (
+        (Outcome.REJECT, "spoof:wrong_carrier"),),
 ) -> Callable[[Snapshot, str, str, int, float, str | None, int], Result]:
     """The compiled single-call form of the law, counting velocity with ``observe``, giving
-    warned numbers the ``tiers`` results (index 1 suspend, 2 verify, 3 watch) and reading
-    location updates newer than the snapshot from ``live``."""
+    warned numbers the ``tiers`` results (index 1 suspend, 2 verify, 3 watch), a mobile on the
+    trunk of a carrier that does not serve it ``carrier_results[0]``, and reading location
+    updates newer than the snapshot from ``live``."""
     namespace: dict[str, Any] = {
         "LIVE": (live if live is not None else LiveRoaming()).state,
         **CONSTANTS, "REJECT": Outcome.REJECT, "RANK": {o: o.rank for o in Outcome},
         "RANKS": RANKS, "ALLOWED": ALLOWED, "TIER_OF": TIER_OF, "TIERS": tiers,
         "VELOCITY_RESULTS": VELOCITY_RESULTS, "observe": observe,
+        "CARRIER_RESULTS": carrier_results,
         "STAGE_RESULTS": [(s.outcome, (s.reason,)) if s.outcome else None for s in stages],
     }
     exec(compile(scalar_source(stages), "<telshield decision law>", "exec"), namespace)
@@ -499,7 +509,8 @@ class Sweep:
                 self._apply(rank, rid, alive, rows, st.outcome, st.reason, st.final)
                 continue
             # ``pick`` names a fact: per call, the index of its result in the table.
-            table, picks = x[st.table], np.broadcast_to(x[st.pick], (n,))[rows]
+            pick = CONSTANTS[st.pick] if st.pick in CONSTANTS else x[st.pick]
+            table, picks = x[st.table], np.broadcast_to(pick, (n,))[rows]
             for p in np.unique(picks).tolist():
                 outcome, reason = table[p]
                 self._apply(rank, rid, alive, rows[picks == p], outcome, reason, st.final)

@@ -10,7 +10,8 @@ server's default for the trunk it listens on. Caller IMEI (radio-originated call
 device-class rule does not apply. The carrier whose trunk handed an interconnect call over: the
 ``X-Ingress-Carrier`` header (``china_unicom``, ...), else the trunk group of the Request-URI
 (RFC 4904 ``tgrp``, e.g. ``sip:8613912345678;tgrp=CU-NJ-01@...``) looked up in the server's
-``trunk_carriers``; unknown, the serving-carrier check does not apply.
+``trunk_carriers``; unknown, or the call forwarded (``Diversion`` / ``History-Info``: it comes on
+the forwarding party's carrier's trunk), the serving-carrier check does not apply.
 
 Only configured peers are answered (``peers``: the switches' addresses or networks; by default
 loopback): a datagram from anyone else is dropped unanswered and counted, so that nobody who can
@@ -276,7 +277,11 @@ class RedirectServer(asyncio.DatagramProtocol):
         )
 
     def _carrier(self, req: SipRequest) -> str | None:
-        """The carrier whose trunk handed the call over: the header, else the trunk group."""
+        """The carrier whose trunk handed the call over: the header, else the trunk group;
+        None for a forwarded call (a ``Diversion`` or ``History-Info`` header): it comes on the
+        forwarding party's carrier's trunk, presenting the original caller."""
+        if req.first("diversion") or req.first("history-info"):
+            return None
         named = req.first("x-ingress-carrier")
         if named:
             return named.strip().lower()

@@ -68,10 +68,11 @@ def engine_config(s: ScreeningSettings) -> EngineConfig:
             Tier.VERIFY: Outcome(s.tier_verify),
             Tier.SUSPEND: Outcome(s.tier_suspend),
         }
+        wrong_carrier = Outcome(s.wrong_carrier)
     except ValueError as e:
         raise InvalidInput(
-            f"screening tier outcome: {e}; use one of {[o.value for o in Outcome]}"
-        ) from None
+            f"screening tier or wrong_carrier outcome: {e}; use one of "
+            f"{[o.value for o in Outcome]}") from None
     limits = VelocityLimits(
         label_calls_per_minute=s.label_calls_per_minute,
         reject_calls_per_minute=s.reject_calls_per_minute,
@@ -88,6 +89,7 @@ def engine_config(s: ScreeningSettings) -> EngineConfig:
         max_age_s=s.max_age_s,
         fail_open=s.fail_open,
         tier_outcomes=tiers,
+        wrong_carrier=wrong_carrier,
         velocity=limits,
         log_allowed=s.log_allowed,
     )
