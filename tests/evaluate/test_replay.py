@@ -22,6 +22,7 @@ from telshield.evaluate.replay_routes import BARRED, ROUTES, route_classes
 from telshield.evaluate.replay_run import (
     ReplayOptions,
     cadence_hours,
+    load_ported,
     replay_settings,
     run_replay,
     work_dir,
@@ -56,8 +57,11 @@ def test_route_classes_agree_with_truth(world: Path, settings: Settings) -> None
     calls = pq.read_table(world / "calls").to_pandas()
     truth = pq.read_table(world / "truth" / "calls.parquet").to_pandas()
     df = calls.merge(truth, on="call_id", validate="one_to_one")
+    ported = load_ported(world)
+    assert ported is not None and ported.num_rows > 0  # ported numbers are classified too
     got = route_classes(df["caller"], df["callee"], df["ingress"],
-                        load_plan_table(settings.data_dir), ibis.duckdb.connect())
+                        load_plan_table(settings.data_dir), ibis.duckdb.connect(),
+                        ported=ported)
     assert set(got) <= set(ROUTES)
     assert set(df["route"]) == set(ROUTES)  # the tiny province has every class
     agree = got == df["route"].to_numpy()

@@ -516,3 +516,32 @@ def test_the_open_file_is_read_incrementally(
     tmp.replace(open_file)  # a new file under the same name
     check(10)
     assert parsed == [40, 15, 1, 10]
+
+
+def test_a_ported_number_is_on_the_route_of_the_carrier_serving_it(
+        plan: pa.Table, tmp_path: Path) -> None:
+    """A China Mobile Jiangsu number ported to China Telecom is another network's: a call to
+    it is inter-network, in the replay's route classes and in the live figures' (the lake's
+    ported feed, read again when its files change)."""
+    from tests.services.feeds import write_feed
+
+    from telshield.wiring.figures import ported_numbers
+
+    caller, callee = pd.Series(["8613812345678"]), pd.Series(["8613912345678"])
+    ingress = pd.Series(["radio"])
+    plain = route_classes(caller, callee, ingress, plan, ibis.duckdb.connect())
+    assert plain[0] in ("local", "inter_province")
+    port = {"msisdn": "8613912345678", "carrier": "china_telecom",
+            "ported_at": datetime(2024, 5, 17, 10, 2, 44)}
+    ported = pa.table({"msisdn": [port["msisdn"]], "carrier": [port["carrier"]],
+                       "ported_at": pa.array([port["ported_at"]], pa.timestamp("us"))})
+    got = route_classes(caller, callee, ingress, plan, ibis.duckdb.connect(), ported=ported)
+    assert got.tolist() == ["inter_network"]
+
+    live = ported_numbers(tmp_path / "lake")
+    assert live() is None  # no ported feed yet
+    write_feed(tmp_path / "lake", "ported", [port])
+    table = live()
+    assert table is not None
+    assert table.to_pyarrow().to_pylist() == [{"msisdn": "8613912345678",
+                                               "carrier": "china_telecom"}]

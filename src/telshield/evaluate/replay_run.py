@@ -124,6 +124,13 @@ class ReplayResult:
         return meets_bar(self.routes)
 
 
+def load_ported(world: Path) -> pa.Table | None:
+    """The world's ported feed (the number-portability database), None when it has none."""
+    path = world / "ported"
+    return pq.read_table(path, columns=["msisdn", "carrier", "ported_at"]) \
+        if path.is_dir() and any(path.rglob("*.parquet")) else None
+
+
 def load_calls(world: Path) -> pd.DataFrame:
     """The world's calls with truth's ``is_fraud``, in time order, and ``crew``: calls that are
     not fraud calls placed by a crew's own handler (its cover traffic to the crew's SIMs), which
@@ -213,7 +220,8 @@ def run_replay(
     p.cycle.state.save(CycleState(detected_until=start))
     t = time.perf_counter()
     routes = route_classes(calls["caller"], calls["callee"], calls["ingress"], plan_table,
-                           ibis.duckdb.connect(), province=settings.detect.province)
+                           ibis.duckdb.connect(), province=settings.detect.province,
+                           ported=load_ported(world))
     agreement = float(np.mean(routes == calls["route"].astype(str).to_numpy()))
     secs["routes"] = time.perf_counter() - t
 

@@ -117,13 +117,25 @@ def route_expr(t: ir.Table, *, province: str) -> ir.StringValue:
                        (a_home & b_home, "local"), else_="inter_province"))
 
 
-def with_route(t: ir.Table, plan: ir.Table, *, province: str) -> ir.Table:
+def serving_carriers(ported: ir.Table) -> ir.Table:
+    """``msisdn, carrier``: the carrier serving each number of the ported feed (the number
+    portability database) now, from its latest port."""
+    return ported.group_by("msisdn").aggregate(carrier=ported.carrier.argmax(ported.ported_at))
+
+
+def with_route(t: ir.Table, plan: ir.Table, *, province: str,
+               ported: ir.Table | None = None) -> ir.Table:
     """``t`` (with ``caller``, ``callee``, ``ingress``) with its ``route`` class added.
 
     Each distinct number is classified once by the plan's prefix table, then joined to both
-    ends of its calls (a number calls and is called many times)."""
+    ends of its calls (a number calls and is called many times). A number in ``ported``
+    (``serving_carriers``) belongs to the carrier serving it, not its segment's."""
     numbers = t.select(n=t.caller).union(t.select(n=t.callee), distinct=True)
     homes = classify(numbers, "n", plan)
+    if ported is not None:
+        p = ported.select(pn_=ported.msisdn, pc_=ported.carrier)
+        j = homes.left_join(p, homes.n == p.pn_)
+        homes = j.mutate(n_operator=ibis.coalesce(j.pc_, j.n_operator)).select(*homes.columns)
     ends = {side: homes.select(**{f"__{side}": homes.n, f"{side}_kind": homes.n_kind,
                                   f"{side}_operator": homes.n_operator,
                                   f"{side}_province": homes.n_province})
@@ -249,8 +261,10 @@ class Figures:
     def __init__(self, store: Store, clock: Clock, *, calls: ScreenedCalls | None = None,
                  plan: Callable[[], ir.Table] | None = None, province: str = "Jiangsu",
                  max_age_s: float = 0.0, version: Callable[[], object] | None = None,
-                 background: bool = False, split: SplitCalls | None = None) -> None:
+                 background: bool = False, split: SplitCalls | None = None,
+                 ported: Callable[[], ir.Table | None] | None = None) -> None:
         self.store, self.clock, self.calls, self.version = store, clock, calls, version
+        self.ported = ported  # the serving carrier of ported numbers (``serving_carriers``)
         self.split = split
         self._count_key: str | None = None
         self.background = background
@@ -340,7 +354,7 @@ class Figures:
                 known = tx.outcomes.fraud_numbers()
             bad = known.alerted | known.clued | known.confirmed
             t = label_known(t, bad)
-        routed = with_route(t, self.plan(), province=self.province)
+        routed = with_route(t, self.plan(), province=self.province, ported=self._ported())
         m = routed.select("at", "outcome", "fraud", "route").to_pyarrow()
         c = _labelled(pa.concat_tables(parts), bad or frozenset()) if parts else None
         got = []
@@ -357,6 +371,9 @@ class Figures:
                 self._kept = (key, time.monotonic(), got)
         return got
 
+    def _ported(self) -> ir.Table | None:
+        return self.ported() if self.ported is not None else None
+
     def count(self, t: ir.Table) -> pa.Table:
         """Screened calls (``SCREENED``) counted per caller, UTC hour, route class and outcome
         (``COUNTED``), with the first and last call's time of each group; per ``file`` too
@@ -364,7 +381,7 @@ class Figures:
         assert self.plan is not None
         by = ["file"] if "file" in t.columns else []
         r = with_route(t.select(*SCREENED.names, *by).cast(SCREENED), self.plan(),
-                       province=self.province)
+                       province=self.province, ported=self._ported())
         g = r.group_by(*by, caller=r.caller, hour=(r.at / 3600).floor().cast("int64"),
                        route=r.route, outcome=r.outcome).aggregate(
             n=r.count(), first=r.at.min(), last=r.at.max())

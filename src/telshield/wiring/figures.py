@@ -269,4 +269,25 @@ def figures(settings: Settings, store: Store, clock: Clock, *, max_age_s: float 
     folder = log_dir(settings)
     return Figures(store, clock, split=decision_split(folder), plan=plan_table,
                    province=settings.detect.province, max_age_s=max_age_s,
-                   version=lambda: tuple(log_files(folder)), background=background)
+                   version=lambda: tuple(log_files(folder)), background=background,
+                   ported=ported_numbers(settings.lake_dir))
+
+
+def ported_numbers(lake: Path) -> Callable[[], ir.Table | None]:
+    """The carrier serving each ported number (the lake's ported feed), read again only when
+    the feed's files change; None while the lake has none."""
+    from telshield.services.figures import serving_carriers
+    from telshield.services.lakeread import FeedReader
+
+    kept: list[tuple[tuple[str, ...], ir.Table | None]] = []
+
+    def table() -> ir.Table | None:
+        reader = FeedReader(lake)
+        files = tuple(str(f) for f in reader.files("ported"))
+        if not kept or kept[0][0] != files:
+            got = reader.con.to_pyarrow(serving_carriers(reader.table("ported"))) if files \
+                else None
+            kept[:] = [(files, ibis.memtable(got) if got is not None else None)]
+        return kept[0][1]
+
+    return table
