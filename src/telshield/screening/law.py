@@ -105,7 +105,7 @@ STAGES: tuple[Stage, ...] = (
     # one the portability database says it moved to): checked when the trunk's carrier is known.
     # Its outcome is configured (reject by default; label to watch it first).
     Stage("mobile via another carrier's trunk",
-          "ing == INTERCONNECT and partner > 0 and kind == MOBILE and not_served",
+          "partner > 0 and ing == INTERCONNECT and kind == MOBILE and not_served",
           table="carrier_results", pick="ONLY"),
     # A number barred by suspension, or blocked by a list (a suspected number we do not hold
     # gets a block entry instead of a suspension: services.offnet), takes no calls from abroad.
