@@ -295,3 +295,25 @@ def test_a_fixed_zone_shifts_without_the_calendar() -> None:
     assert (_fixed_shift("UTC"), _fixed_shift("Asia/Tokyo"), _fixed_shift("Etc/GMT+3")) == \
         (8 * 3600, -3600, 11 * 3600)
     assert _fixed_shift("Europe/Berlin") is None
+
+
+def test_a_switch_export_maps_its_trunk_groups_to_carriers(tmp_path: Path, reader: str) -> None:
+    """The switch writes the incoming trunk group; the profile renames it to
+    ``ingress_carrier`` and maps each group to its partner carrier (docs/feeds.md)."""
+    text = ('[calls.columns]\ningress_carrier = "in_trunk_group"\n'
+            '[calls.values.ingress_carrier]\n"CU-NJ-01" = "china_unicom"\n'
+            '"CT-NJ-02" = "china_telecom"\n')
+    p = parse_profile(text, "switch.toml")
+    head = "call_id,started_at,duration_s,caller,callee,ingress,caller_cell,caller_imei," \
+        "callee_cell,in_trunk_group\n"
+    rows = ["C1,2026-11-01 09:00:00,30,8618612345678,8613912345678,interconnect,,,,CU-NJ-01",
+            "C2,2026-11-01 09:01:00,0,8615312345678,8613912345678,interconnect,,,,CT-NJ-02",
+            "C3,2026-11-01 09:02:00,12,8613812345678,8613912345678,radio,c1,,c2,",
+            "C4,2026-11-01 09:03:00,12,8618612345679,8613912345678,interconnect,,,,XX-9"]
+    src = tmp_path / "calls.csv"
+    src.write_text(head + "\n".join(rows) + "\n", encoding="utf-8")
+    opts = options(tmp_path, reader, {"calls": p})
+    report = ingest("calls", [src], opts, now=NOW)
+    assert (report.added, sum(report.quarantined.values())) == (3, 1)  # XX-9: no mapping
+    got = {r["call_id"]: r["ingress_carrier"] for r in lake(opts, "calls")}
+    assert got == {"C1": "china_unicom", "C2": "china_telecom", "C3": None}

@@ -82,6 +82,11 @@ id_hash = "hex32"
 status = "active"
 [clues.fallback]                      # an open vocabulary: an unmapped code becomes this
 fraud_type = "other"
+[calls.columns]
+ingress_carrier = "in_trunk_group"    # the switch's incoming trunk group ...
+[calls.values.ingress_carrier]        # ... mapped to the partner carrier of each
+"CU-NJ-01" = "china_unicom"
+"CT-NJ-02" = "china_telecom"
 ```
 
 - **Columns**: each feed column is read from the export column named in `[F.columns]` (its own
