@@ -48,7 +48,7 @@ from telshield.screening.numbering import parse_numbers
 from telshield.screening.roaming import Updates
 from telshield.screening.snapshot import Outcome, Snapshot
 from telshield.services.cases import CaseService
-from telshield.services.figures import Figures, PeriodFigures
+from telshield.services.figures import Figures, PeriodFigures, serving_carriers
 from telshield.services.store import Clock, FixedClock, Store
 from telshield.settings import Settings, StoreSettings
 from telshield.wiring.screening import engine_config
@@ -219,9 +219,10 @@ def run_replay(
     # had it started at ``start``.
     p.cycle.state.save(CycleState(detected_until=start))
     t = time.perf_counter()
+    ported = load_ported(world)
     routes = route_classes(calls["caller"], calls["callee"], calls["ingress"], plan_table,
                            ibis.duckdb.connect(), province=settings.detect.province,
-                           ported=load_ported(world))
+                           ported=ported)
     agreement = float(np.mean(routes == calls["route"].astype(str).to_numpy()))
     secs["routes"] = time.perf_counter() - t
 
@@ -280,7 +281,8 @@ def run_replay(
     t = time.perf_counter()
     figures = period_figures(p.disposal.store, clock, calls, at, outcome, judged, plan_table,
                              province=settings.detect.province,
-                             start=period[0], end=start + timedelta(hours=hours))
+                             start=period[0], end=start + timedelta(hours=hours),
+                             ported=ported)
     secs["judge"] += time.perf_counter() - t
     out = ReplayResult(period, hours, every, runs, alerts, results, agreement,
                        cases=p.disposal.cases.summary()["cases"], police_entries=listed,
@@ -293,10 +295,12 @@ def run_replay(
 
 def period_figures(store: Store, clock: Clock, calls: pd.DataFrame, at: np.ndarray,
                    outcome: np.ndarray, judged: np.ndarray, plan: pa.Table, *, province: str,
-                   start: datetime, end: datetime) -> PeriodFigures:
+                   start: datetime, end: datetime, ported: pa.Table | None = None
+                   ) -> PeriodFigures:
     """The figures of the replay's judged period [start, end) (feed time) as the overview and
     the police report read them (``services.figures``), over the replay's store and its
-    judged calls, each labelled fraud or not by truth (the one thing only the replay knows)."""
+    judged calls, each labelled fraud or not by truth (the one thing only the replay knows);
+    ``ported``: the world's ported feed, as the live figures read the lake's."""
     names = np.array([o.value for o in sorted(Outcome, key=lambda o: o.rank)], dtype=object)
     screened = pd.DataFrame({
         "at": at[judged].astype(np.float64),
@@ -309,8 +313,10 @@ def period_figures(store: Store, clock: Clock, calls: pd.DataFrame, at: np.ndarr
                                             "callee": "string", "ingress": "string",
                                             "outcome": "string", "fraud": "boolean"})
     plan_t = ibis.memtable(plan)
+    serving = serving_carriers(ibis.memtable(ported)) if ported is not None and ported.num_rows \
+        else None
     f = Figures(store, clock, calls=lambda _s, _e: table, plan=lambda: plan_t,
-                province=province)
+                province=province, ported=lambda: serving)
     return f.period(feed_to_store(start), feed_to_store(end))
 
 
