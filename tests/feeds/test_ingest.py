@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import ibis
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from tests.feeds.csvs import write_csv
@@ -284,3 +285,35 @@ def test_lake_files_are_pruned_to_the_days_asked_for(tmp_path: Path, opts: Inges
     one = lake.files(CALLS, datetime(2026, 11, 2), datetime(2026, 11, 3))
     assert {Path(f).parent.name for f in one} == {"day=2026-11-02"}
     assert len(lake.files(CALLS)) == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_without_an_optional_column_added_later_reads_it_as_null(
+    opts: IngestOptions, tmp_path: Path, fmt: str
+) -> None:
+    """``ingress_carrier`` came to the calls feed after exports were written: a file without
+    it ingests whole, the column null; one without a required column is still refused."""
+    cols = [c for c in CALLS.column_names if c != "ingress_carrier"]
+    rows = {"call_id": ["C1", "C2"], "started_at": ["2026-11-01 09:00:00", "2026-11-01 09:01:00"],
+            "duration_s": ["30", "0"], "caller": ["8618612345678", "8613812345678"],
+            "callee": ["8613912345678"] * 2, "ingress": ["interconnect", "radio"],
+            "caller_cell": [None, "c1"], "caller_imei": [None, None], "callee_cell": [None, None]}
+    assert list(rows) == cols
+    src = tmp_path / f"old.{fmt}"
+    table = pa.table({c: pa.array(v, pa.string()) for c, v in rows.items()})
+    if fmt == "csv":
+        pacsv.write_csv(table, src)
+    else:
+        typed = table.set_column(1, "started_at", pa.array(
+            [datetime(2026, 11, 1, 9, 0), datetime(2026, 11, 1, 9, 1)], pa.timestamp("us")))
+        typed = typed.set_column(2, "duration_s", pa.array([30, 0], pa.int32()))
+        pq.write_table(typed, src)
+    report = ingest("calls", [src], opts, now=NOW)
+    assert (report.added, sum(report.quarantined.values())) == (2, 0)
+    files = [str(f) for f in Lake(opts.lake_dir).files(CALLS)]
+    got = duckdb.sql(f"SELECT call_id, ingress_carrier FROM read_parquet({files}) ORDER BY 1")
+    assert got.fetchall() == [("C1", None), ("C2", None)]
+    lacking = tmp_path / "no_callee.csv"
+    pacsv.write_csv(table.drop_columns(["callee"]), lacking)
+    with pytest.raises(InvalidInput, match=r"header lacks column\(s\) callee"):
+        ingest("calls", [lacking], opts, now=NOW)
