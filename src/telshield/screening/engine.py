@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import TypeVar, overload
 
 import msgspec
 import numpy as np
@@ -34,6 +34,7 @@ from telshield.screening.snapshot import Outcome, Snapshot
 from telshield.screening.velocity import Velocity, VelocityLimits
 
 log = structlog.get_logger(__name__)
+K = TypeVar("K", str, str | None)
 
 INGRESS = ("radio", "interconnect", "international")
 _INGRESS_CODE = {name: i for i, name in enumerate(INGRESS)}
@@ -381,21 +382,23 @@ def _partner_codes(carriers: Sequence[str | None] | str | None,
     InvalidInput that lists the names."""
     if carriers is None or isinstance(carriers, str):
         return partner_code(carriers)
-    try:
-        return np.fromiter(map(_PARTNER.__getitem__, carriers), dtype=np.int8, count=n)
-    except KeyError:
-        for name in carriers:
-            partner_code(name)  # raises, naming the first bad value
-        raise
+    return _column_codes(carriers, _PARTNER, partner_code, n)
 
 
 def _ingress_codes(ingress: Sequence[str] | str, n: int) -> npt.NDArray[np.int8]:
     """Ingress codes for a batch; an unknown name is an InvalidInput that lists the names."""
     if isinstance(ingress, str):
         return np.full(n, ingress_code(ingress), dtype=np.int8)
+    return _column_codes(ingress, _INGRESS_CODE, ingress_code, n)
+
+
+def _column_codes(names: Sequence[K], codes: Mapping[K, int], check: Callable[[K], int],
+                  n: int) -> npt.NDArray[np.int8]:
+    """The code of each name, in one pass; on an unknown name, ``check`` raises naming the
+    first one."""
     try:
-        return np.fromiter(map(_INGRESS_CODE.__getitem__, ingress), dtype=np.int8, count=n)
+        return np.fromiter(map(codes.__getitem__, names), dtype=np.int8, count=n)
     except KeyError:
-        for name in ingress:
-            ingress_code(name)  # raises, naming the first bad value
+        for name in names:
+            check(name)
         raise

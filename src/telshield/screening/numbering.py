@@ -228,17 +228,6 @@ CARRIERS: tuple[Operator, ...] = (
 CARRIER_CODE: dict[str, int] = {op.value: i + 1 for i, op in enumerate(CARRIERS)}
 
 
-def carrier_code(name: str | None) -> int:
-    """The code of a carrier name (``china_unicom``), 0 for None or an empty name; an unknown
-    name is a ValueError that lists the names."""
-    if not name:
-        return 0
-    code = CARRIER_CODE.get(name)
-    if code is None:
-        raise ValueError(f"unknown carrier {name!r}; use one of {', '.join(CARRIER_CODE)}")
-    return code
-
-
 @dataclass(frozen=True)
 class PlanIndex:
     """The numbering plan indexed for screening: kind, whether a number belongs to our

@@ -280,9 +280,9 @@ def ported_numbers(lake: Path) -> Callable[[], ir.Table | None]:
     from telshield.services.lakeread import FeedReader
 
     kept: list[tuple[tuple[str, ...], ir.Table | None]] = []
+    reader = FeedReader(lake)
 
     def table() -> ir.Table | None:
-        reader = FeedReader(lake)
         files = tuple(str(f) for f in reader.files("ported"))
         if not kept or kept[0][0] != files:
             got = reader.con.to_pyarrow(serving_carriers(reader.table("ported"))) if files \
